@@ -1,0 +1,54 @@
+//! `codexd status`: whether the daemon runs, and what it holds.
+
+use std::process::ExitCode;
+
+use codex_async_proto::paths::Paths;
+
+use crate::cmd;
+
+/// Exit code when the daemon is not running (as `systemctl status` uses).
+const NOT_RUNNING: u8 = 3;
+
+pub fn run(json: bool) -> anyhow::Result<ExitCode> {
+    let paths = Paths::from_env()?;
+    let runtime = cmd::client_runtime()?;
+    let info = runtime.block_on(cmd::daemon_info(&paths));
+    match (info, json) {
+        (Some(i), false) => {
+            println!("codexd is running");
+            println!("  pid:      {}", i.pid);
+            println!("  version:  {}", i.version);
+            println!("  socket:   {}", i.socket);
+            println!("  home:     {}", i.home);
+            println!("  since:    {}", i.started_at);
+            println!(
+                "  jobs:     {} queued, {} running, {} done, {} error, {} cancelled",
+                i.queued, i.running, i.done, i.error, i.cancelled
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        (Some(i), true) => {
+            let value = serde_json::json!({
+                "running": true, "pid": i.pid, "version": i.version, "socket": i.socket,
+                "home": i.home, "started_at": i.started_at,
+                "jobs": {"queued": i.queued, "running": i.running, "done": i.done,
+                         "error": i.error, "cancelled": i.cancelled},
+            });
+            println!("{value}");
+            Ok(ExitCode::SUCCESS)
+        }
+        (None, false) => {
+            println!(
+                "codexd is not running (socket {}); start it with `codexd start`",
+                paths.socket.display()
+            );
+            Ok(ExitCode::from(NOT_RUNNING))
+        }
+        (None, true) => {
+            let value =
+                serde_json::json!({"running": false, "socket": paths.socket.display().to_string()});
+            println!("{value}");
+            Ok(ExitCode::from(NOT_RUNNING))
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! The job database: one SQLite file in WAL mode, migrations applied at open.
+//!
+//! Every state change is one statement (so one transaction); queries are
+//! runtime-checked so building needs no DATABASE_URL.
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use codex_async_proto::v1::JobStatus;
+use sqlx::{
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    },
+    Row, SqlitePool,
+};
+
+use crate::job::JobRecord;
+
+/// Why a database operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database holds an unknown status {0:?}")]
+    BadStatus(String),
+}
+
+/// Counts of jobs per status.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub queued: u64,
+    pub running: u64,
+    pub done: u64,
+    pub error: u64,
+    pub cancelled: u64,
+}
+
+/// The job store.
+#[derive(Clone)]
+pub struct Db {
+    pool: SqlitePool,
+}
+
+/// `SELECT <every column> FROM jobs <rest>`, as a static string (sqlx 0.9
+/// accepts only audited, non-dynamic SQL).
+macro_rules! select_jobs {
+    ($rest:literal) => {
+        concat!(
+            "SELECT job_id, status, prompt, cwd, approval_policy, model, pid, monitor_pid, ",
+            "monitor_start_time, exit_code, error, created_at, started_at, finished_at FROM jobs ",
+            $rest
+        )
+    };
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `path` and applies migrations.
+    pub async fn open(path: &Path) -> Result<Self, DbError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL in WAL mode: a commit survives a process crash; only an OS
+            // crash can lose the last transactions, never corrupt the file.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("../migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Records a new job.
+    pub async fn insert(&self, job: &JobRecord) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO jobs (job_id, status, prompt, cwd, approval_policy, model, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&job.job_id)
+        .bind(job.status.name())
+        .bind(&job.prompt)
+        .bind(&job.cwd)
+        .bind(&job.approval_policy)
+        .bind(&job.model)
+        .bind(&job.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks a job running under its monitor. Returns false when the job had
+    /// already ended (cancelled while it was starting).
+    pub async fn set_running(
+        &self,
+        job_id: &str,
+        pid: i32,
+        monitor_pid: i32,
+        monitor_start_time: Option<i64>,
+        started_at: &str,
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'running', pid = ?, monitor_pid = ?, monitor_start_time = ?, \
+             started_at = ? WHERE job_id = ? AND status IN ('queued', 'running')",
+        )
+        .bind(pid)
+        .bind(monitor_pid)
+        .bind(monitor_start_time)
+        .bind(started_at)
+        .bind(job_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a job's end. Only a job that has not ended yet changes, so a
+    /// finished job can never be rewritten. Returns whether it changed.
+    pub async fn finish(
+        &self,
+        job_id: &str,
+        status: JobStatus,
+        exit_code: Option<i32>,
+        error: Option<&str>,
+        finished_at: &str,
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = ?, exit_code = ?, error = ?, finished_at = ? \
+             WHERE job_id = ? AND status IN ('queued', 'running')",
+        )
+        .bind(status.name())
+        .bind(exit_code)
+        .bind(error)
+        .bind(finished_at)
+        .bind(job_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// One job, if it exists.
+    pub async fn get(&self, job_id: &str) -> Result<Option<JobRecord>, DbError> {
+        let row = sqlx::query(select_jobs!("WHERE job_id = ?"))
+            .bind(job_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| from_row(&r)).transpose()
+    }
+
+    /// Up to `limit` jobs, newest first, optionally of one status.
+    pub async fn list(
+        &self,
+        limit: u32,
+        status: Option<JobStatus>,
+    ) -> Result<Vec<JobRecord>, DbError> {
+        let rows = match status {
+            Some(status) => {
+                sqlx::query(select_jobs!("WHERE status = ? ORDER BY seq DESC LIMIT ?"))
+                    .bind(status.name())
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query(select_jobs!("ORDER BY seq DESC LIMIT ?"))
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Jobs that have not ended (queued or running), oldest first.
+    pub async fn unfinished(&self) -> Result<Vec<JobRecord>, DbError> {
+        let rows = sqlx::query(select_jobs!(
+            "WHERE status IN ('queued', 'running') ORDER BY seq ASC"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// How many jobs are in each status.
+    pub async fn counts(&self) -> Result<Counts, DbError> {
+        let rows = sqlx::query("SELECT status, COUNT(*) FROM jobs GROUP BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut counts = Counts::default();
+        for row in rows {
+            let status: String = row.try_get(0)?;
+            let n: i64 = row.try_get(1)?;
+            let n = u64::try_from(n).unwrap_or(0);
+            match parse_status(&status)? {
+                JobStatus::Queued => counts.queued = n,
+                JobStatus::Running => counts.running = n,
+                JobStatus::Done => counts.done = n,
+                JobStatus::Error => counts.error = n,
+                JobStatus::Cancelled => counts.cancelled = n,
+                JobStatus::Unspecified => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Closes the pool, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn parse_status(s: &str) -> Result<JobStatus, DbError> {
+    JobStatus::from_str(s).map_err(|_| DbError::BadStatus(s.to_string()))
+}
+
+fn from_row(row: &SqliteRow) -> Result<JobRecord, DbError> {
+    let status: String = row.try_get("status")?;
+    Ok(JobRecord {
+        job_id: row.try_get("job_id")?,
+        status: parse_status(&status)?,
+        prompt: row.try_get("prompt")?,
+        cwd: row.try_get("cwd")?,
+        approval_policy: row.try_get("approval_policy")?,
+        model: row.try_get("model")?,
+        pid: row.try_get("pid")?,
+        monitor_pid: row.try_get("monitor_pid")?,
+        monitor_start_time: row.try_get("monitor_start_time")?,
+        exit_code: row.try_get("exit_code")?,
+        error: row.try_get("error")?,
+        created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}

@@ -1,0 +1,139 @@
+//! The state home on disk: the folder itself, the lock that makes one daemon
+//! per home, and the listening socket.
+
+use std::{
+    fs::{self, File, OpenOptions},
+    io::{self, Read, Seek, Write},
+    os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt},
+    path::{Path, PathBuf},
+};
+
+use codex_async_proto::paths::Paths;
+use nix::{
+    errno::Errno,
+    fcntl::{Flock, FlockArg},
+    sys::stat::{umask, Mode},
+};
+use tokio::net::UnixListener;
+
+/// Why the home could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum HomeError {
+    #[error("cannot create the state home {path}: {source}")]
+    Create { path: PathBuf, source: io::Error },
+    #[error("codexd is already running for {home} (pid {pid}); stop it with `codexd stop`, or set CODEX_ASYNC_HOME to use another home")]
+    AlreadyRunning { home: PathBuf, pid: String },
+    #[error("cannot lock {path}: {source}")]
+    Lock { path: PathBuf, source: io::Error },
+    #[error(
+        "{path} exists and is not a socket; move it away or set CODEX_ASYNC_SOCKET to another path"
+    )]
+    NotASocket { path: PathBuf },
+    #[error("cannot listen on {path}: {source}")]
+    Listen { path: PathBuf, source: io::Error },
+}
+
+/// Creates the home (0700) and its jobs folder if missing.
+pub fn create(paths: &Paths) -> Result<(), HomeError> {
+    for dir in [paths.home.clone(), paths.jobs()] {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|source| HomeError::Create { path: dir, source })?;
+    }
+    Ok(())
+}
+
+/// Held for the daemon's lifetime: the lock on `codexd.lock`, which holds its pid.
+pub struct DaemonLock {
+    _lock: Flock<File>,
+}
+
+/// Takes the home's lock, or says which daemon holds it.
+pub fn lock(paths: &Paths) -> Result<DaemonLock, HomeError> {
+    let path = paths.lock();
+    let lock_err = |source: io::Error| HomeError::Lock {
+        path: path.clone(),
+        source,
+    };
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(lock_err)?;
+    let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => lock,
+        Err((mut file, Errno::EWOULDBLOCK)) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            return Err(HomeError::AlreadyRunning {
+                home: paths.home.clone(),
+                pid: pid.trim().to_string(),
+            });
+        }
+        Err((_, errno)) => return Err(lock_err(errno.into())),
+    };
+    lock.set_len(0).map_err(lock_err)?;
+    lock.rewind().map_err(lock_err)?;
+    writeln!(lock, "{}", std::process::id()).map_err(lock_err)?;
+    lock.sync_all().map_err(lock_err)?;
+    Ok(DaemonLock { _lock: lock })
+}
+
+/// True when another process holds the home's lock (a daemon runs).
+pub fn is_locked(paths: &Paths) -> bool {
+    let Ok(file) = File::open(paths.lock()) else {
+        return false;
+    };
+    matches!(
+        Flock::lock(file, FlockArg::LockSharedNonblock),
+        Err((_, Errno::EWOULDBLOCK))
+    )
+}
+
+/// Binds the socket (0600, with no moment where it is wider). Call only while
+/// holding the lock: a socket file left behind is then stale, never trusted.
+pub fn listen(path: &Path) -> Result<UnixListener, HomeError> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => {
+            fs::remove_file(path).map_err(|source| HomeError::Listen {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
+        Ok(_) => {
+            return Err(HomeError::NotASocket {
+                path: path.to_path_buf(),
+            })
+        }
+        Err(_) => {}
+    }
+    if let Some(parent) = path.parent() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(|source| HomeError::Create {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+    }
+    let old = umask(Mode::from_bits_truncate(0o177));
+    let bound = UnixListener::bind(path);
+    umask(old);
+    let listener = bound.map_err(|source| HomeError::Listen {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(|source| {
+        HomeError::Listen {
+            path: path.to_path_buf(),
+            source,
+        }
+    })?;
+    Ok(listener)
+}

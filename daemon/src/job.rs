@@ -1,0 +1,205 @@
+//! What a job is: its id, its approval policy, and the record kept for it.
+
+use std::fmt;
+
+use codex_async_proto::v1::{self, JobStatus};
+use rand_id::new_id_hex;
+
+/// Length of a job id: 12 lowercase hex characters (48 random bits).
+pub const JOB_ID_LEN: usize = 12;
+
+/// A validated job id: exactly [`JOB_ID_LEN`] lowercase hex characters, so it is
+/// safe in paths and URLs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JobId(String);
+
+/// Why a string is not a job id.
+#[derive(Debug, thiserror::Error)]
+#[error("job_id: {0:?} is not a job id; job ids are 12 lowercase hex characters, as returned by codex_start (list them with codex_list)")]
+pub struct BadJobId(pub String);
+
+impl JobId {
+    /// A fresh random id (from a v4 uuid).
+    pub fn generate() -> Self {
+        Self(new_id_hex())
+    }
+
+    /// Checks `s` is a well-formed id. Nothing touches the filesystem before this.
+    pub fn parse(s: &str) -> Result<Self, BadJobId> {
+        let ok = s.len() == JOB_ID_LEN
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if ok {
+            Ok(Self(s.to_string()))
+        } else {
+            let shown: String = s.chars().take(40).collect();
+            Err(BadJobId(shown))
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+mod rand_id {
+    /// 12 hex chars of a v4 uuid: its first 48 bits are random.
+    pub fn new_id_hex() -> String {
+        let uuid = uuid::Uuid::new_v4();
+        uuid.simple().to_string()[..super::JOB_ID_LEN].to_string()
+    }
+}
+
+/// How much codex may do without asking (exec never asks, so this picks the sandbox).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Read-only sandbox: codex can read and answer, not write.
+    Suggest,
+    /// Workspace-write sandbox: codex edits files in the working directory.
+    AutoEdit,
+    /// No sandbox and no approvals: codex can do anything the user can.
+    FullAuto,
+}
+
+/// An approval policy name that is not one of the three.
+#[derive(Debug, thiserror::Error)]
+#[error("approval_policy: unknown value {0:?}; use one of suggest (read-only sandbox, the default), auto-edit (may edit files in cwd), full-auto (no sandbox)")]
+pub struct BadPolicy(pub String);
+
+impl Policy {
+    /// Parses a policy name; an unknown name is an error, never a fallback.
+    pub fn parse(s: &str) -> Result<Self, BadPolicy> {
+        match s {
+            "suggest" => Ok(Self::Suggest),
+            "auto-edit" => Ok(Self::AutoEdit),
+            "full-auto" => Ok(Self::FullAuto),
+            other => Err(BadPolicy(other.chars().take(40).collect())),
+        }
+    }
+
+    /// The name users pass and see.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Suggest => "suggest",
+            Self::AutoEdit => "auto-edit",
+            Self::FullAuto => "full-auto",
+        }
+    }
+
+    /// The `codex exec` flags for this policy (checked against codex 0.169:
+    /// `--full-auto` is gone, `-a` is rejected after `exec`).
+    pub fn codex_flags(self) -> &'static [&'static str] {
+        match self {
+            Self::Suggest => &["-s", "read-only"],
+            Self::AutoEdit => &["-s", "workspace-write"],
+            Self::FullAuto => &["--dangerously-bypass-approvals-and-sandbox"],
+        }
+    }
+}
+
+/// A job as recorded in the database (the source of truth).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    pub job_id: String,
+    pub status: JobStatus,
+    pub prompt: String,
+    pub cwd: String,
+    pub approval_policy: String,
+    pub model: Option<String>,
+    /// codex's pid.
+    pub pid: Option<i32>,
+    /// The per-job monitor's pid and start time (guards against pid reuse).
+    pub monitor_pid: Option<i32>,
+    pub monitor_start_time: Option<i64>,
+    pub exit_code: Option<i32>,
+    pub error: Option<String>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+impl JobRecord {
+    /// The API form, with the path of the job's output file.
+    pub fn to_proto(&self, output_path: String) -> v1::Job {
+        v1::Job {
+            job_id: self.job_id.clone(),
+            status: self.status as i32,
+            prompt: self.prompt.clone(),
+            cwd: self.cwd.clone(),
+            approval_policy: self.approval_policy.clone(),
+            model: self.model.clone(),
+            pid: self.pid,
+            exit_code: self.exit_code,
+            error: self.error.clone(),
+            created_at: self.created_at.clone(),
+            started_at: self.started_at.clone(),
+            finished_at: self.finished_at.clone(),
+            output_path,
+        }
+    }
+}
+
+/// Now, as RFC 3339 with milliseconds and an explicit offset (`+00:00`, as the
+/// Python tool wrote it).
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_parse() {
+        for _ in 0..100 {
+            let id = JobId::generate();
+            assert_eq!(JobId::parse(id.as_str()).map(|j| j.0).ok(), Some(id.0));
+        }
+    }
+
+    #[test]
+    fn malformed_ids_are_rejected() {
+        for bad in [
+            "",
+            "../etc",
+            "ABCDEF012345",
+            "abcdef01234",
+            "abcdef0123456",
+            "abcdef01234g",
+            "abc/ef012345",
+        ] {
+            assert!(JobId::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn policies_map_to_current_codex_flags() {
+        assert_eq!(
+            Policy::parse("suggest").map(Policy::codex_flags).ok(),
+            Some(&["-s", "read-only"][..])
+        );
+        assert_eq!(
+            Policy::parse("auto-edit").map(Policy::codex_flags).ok(),
+            Some(&["-s", "workspace-write"][..])
+        );
+        assert_eq!(
+            Policy::parse("full-auto").map(Policy::codex_flags).ok(),
+            Some(&["--dangerously-bypass-approvals-and-sandbox"][..])
+        );
+        let err = Policy::parse("yolo")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("approval_policy") && err.contains("yolo"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! A job's folder, `<home>/jobs/<job_id>/`, and the files in it:
+//!
+//! - `output.txt`   everything codex printed (stdout and stderr), written by codex itself
+//! - `meta.json`    a mirror of the job's database row, for people who debug by hand
+//! - `monitor.json` written by the job's monitor when codex has started (pids, start time)
+//! - `exit.json`    written by the monitor when codex has ended: the true exit status
+//! - `monitor.log`  the monitor's own diagnostics
+//!
+//! Every JSON file is written whole to a temp file and renamed over, so a reader
+//! (or a crash) never sees half of one.
+
+use std::{
+    fs::{self, File},
+    io::{self, Write},
+    path::{Path, PathBuf},
+};
+
+use serde::{Deserialize, Serialize};
+
+use crate::job::{JobId, JobRecord};
+
+/// The paths of one job's files.
+#[derive(Debug, Clone)]
+pub struct JobDir {
+    dir: PathBuf,
+}
+
+impl JobDir {
+    /// The folder of `id` under `jobs_root`. Takes a [`JobId`], so only a
+    /// validated id ever becomes a path.
+    pub fn new(jobs_root: &Path, id: &JobId) -> Self {
+        Self {
+            dir: jobs_root.join(id.as_str()),
+        }
+    }
+
+    /// Wraps an existing folder (the monitor is told its folder by path).
+    pub fn at(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn output(&self) -> PathBuf {
+        self.dir.join("output.txt")
+    }
+
+    pub fn meta(&self) -> PathBuf {
+        self.dir.join("meta.json")
+    }
+
+    pub fn monitor_info(&self) -> PathBuf {
+        self.dir.join("monitor.json")
+    }
+
+    pub fn exit(&self) -> PathBuf {
+        self.dir.join("exit.json")
+    }
+
+    pub fn monitor_log(&self) -> PathBuf {
+        self.dir.join("monitor.log")
+    }
+
+    /// Creates the folder (0700) and an empty output file.
+    pub fn create(&self) -> io::Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new().mode(0o700).create(&self.dir)?;
+        File::create(self.output())?;
+        Ok(())
+    }
+
+    /// Rewrites meta.json from the job's record.
+    pub fn write_meta(&self, job: &JobRecord) -> io::Result<()> {
+        let meta = Meta {
+            job_id: &job.job_id,
+            status: job.status.name(),
+            prompt: &job.prompt,
+            cwd: &job.cwd,
+            approval_policy: &job.approval_policy,
+            model: job.model.as_deref(),
+            pid: job.pid,
+            created_at: &job.created_at,
+            started_at: job.started_at.as_deref(),
+            finished_at: job.finished_at.as_deref(),
+            exit_code: job.exit_code,
+            error: job.error.as_deref(),
+        };
+        // SQLite is the source of truth; meta.json is rebuilt from it.
+        write_json_atomic(&self.meta(), &meta, Durability::Atomic)
+    }
+
+    /// The monitor's record of a started codex, if written.
+    pub fn read_monitor_info(&self) -> Option<MonitorInfo> {
+        read_json(&self.monitor_info())
+    }
+
+    /// The monitor's record of how codex ended, if written.
+    pub fn read_exit(&self) -> Option<ExitInfo> {
+        read_json(&self.exit())
+    }
+}
+
+/// meta.json: the fields of the Python tool's meta.json, plus model, created_at, error.
+#[derive(Serialize)]
+struct Meta<'a> {
+    job_id: &'a str,
+    status: &'a str,
+    prompt: &'a str,
+    cwd: &'a str,
+    approval_policy: &'a str,
+    model: Option<&'a str>,
+    pid: Option<i32>,
+    created_at: &'a str,
+    started_at: Option<&'a str>,
+    finished_at: Option<&'a str>,
+    exit_code: Option<i32>,
+    error: Option<&'a str>,
+}
+
+/// monitor.json: who runs the job, so a restarted daemon can find it again.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MonitorInfo {
+    pub monitor_pid: i32,
+    /// The monitor's start time in clock ticks since boot (Linux), to tell it
+    /// from a later process that got the same pid.
+    pub monitor_start_time: Option<i64>,
+    pub codex_pid: i32,
+    pub started_at: String,
+}
+
+/// exit.json: how the job ended, written once by the monitor.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExitInfo {
+    /// codex's exit code, when it exited normally.
+    pub exit_code: Option<i32>,
+    /// The signal that ended codex, when one did.
+    pub signal: Option<i32>,
+    /// True when the job was stopped by a cancel request.
+    pub cancelled: bool,
+    /// Set when codex could not be started at all.
+    pub spawn_error: Option<String>,
+    pub finished_at: String,
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
+    let text = fs::read(path).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// How much a write must survive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Atomic against a process crash (rename): mirrors and hints.
+    Atomic,
+    /// Also fsynced, to survive a power loss: facts nothing else records.
+    Synced,
+}
+
+/// Writes `value` as JSON to `path` by temp file + rename (+ fsync when `Synced`).
+pub fn write_json_atomic<T: Serialize>(
+    path: &Path,
+    value: &T,
+    durability: Durability,
+) -> io::Result<()> {
+    let mut text = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    text.push(b'\n');
+    let tmp = path.with_extension("json.tmp");
+    {
+        let mut file = File::create(&tmp)?;
+        file.write_all(&text)?;
+        if durability == Durability::Synced {
+            file.sync_all()?;
+        }
+    }
+    fs::rename(&tmp, path)
+}

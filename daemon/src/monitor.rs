@@ -1,0 +1,283 @@
+//! The per-job monitor: a small process between codexd and codex (the pattern
+//! of containerd-shim and conmon).
+//!
+//! codexd starts one per job as `codexd monitor --job-dir DIR -- CODEX ARGS…` in
+//! its own session. The monitor starts codex with stdin on /dev/null and
+//! stdout+stderr straight into `output.txt` (no copy loop), becomes a child
+//! subreaper on Linux so every process codex starts stays in its tree even after
+//! `setsid`, and writes codex's true exit status to `exit.json`. It does not
+//! need codexd once codex runs, so jobs outlive a daemon crash or restart.
+//!
+//! Protocol with codexd: one line on stdout, `started <codex pid>` or
+//! `failed <reason>`, then nothing. SIGTERM or SIGINT to the monitor means
+//! "cancel": SIGINT to codex's group (codex then stops its commands), then
+//! SIGTERM, then SIGKILL to every descendant, each after a grace period.
+
+use std::{
+    ffi::OsString,
+    fs::{File, OpenOptions},
+    io::{self, Write},
+    os::unix::process::CommandExt,
+    path::PathBuf,
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use nix::{
+    errno::Errno,
+    sys::{
+        signal::{kill, Signal},
+        wait::{waitpid, WaitPidFlag, WaitStatus},
+    },
+    unistd::Pid,
+};
+use tokio::{
+    signal::unix::{signal, SignalKind},
+    time::{sleep_until, Instant},
+};
+
+use crate::{
+    job::now_rfc3339,
+    jobdir::{write_json_atomic, Durability, ExitInfo, JobDir, MonitorInfo},
+    proctree,
+};
+
+/// After SIGINT, how long codex gets to stop its commands and exit.
+const INT_GRACE: Duration = Duration::from_secs(3);
+/// After SIGTERM, how long what is left gets before SIGKILL.
+const TERM_GRACE: Duration = Duration::from_secs(2);
+/// After codex ends, how long its leftover processes get after SIGTERM.
+const LEFTOVER_GRACE: Duration = Duration::from_secs(1);
+
+/// Runs the monitor for the job in `job_dir`; `argv` is the codex command line.
+/// Returns the process exit code (0 unless the monitor itself failed).
+pub fn run(job_dir: PathBuf, argv: Vec<OsString>) -> i32 {
+    let dir = JobDir::at(job_dir);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            report(&format!("failed cannot create runtime: {e}"));
+            return 1;
+        }
+    };
+    match runtime.block_on(supervise(&dir, argv)) {
+        Ok(()) => 0,
+        Err(e) => {
+            log(&dir, &format!("monitor error: {e:#}"));
+            1
+        }
+    }
+}
+
+async fn supervise(dir: &JobDir, argv: Vec<OsString>) -> anyhow::Result<()> {
+    become_subreaper();
+    // Listen before codex exists, so no signal is missed.
+    let mut sigchld = signal(SignalKind::child())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let _sighup = signal(SignalKind::hangup())?; // ignored: a lost terminal is no reason to stop
+
+    let codex = match spawn_codex(dir, &argv) {
+        Ok(pid) => pid,
+        Err(e) => {
+            let reason = format!("cannot start {}: {e}", display_program(&argv));
+            let exit = ExitInfo {
+                exit_code: None,
+                signal: None,
+                cancelled: false,
+                spawn_error: Some(reason.clone()),
+                finished_at: now_rfc3339(),
+            };
+            write_json_atomic(&dir.exit(), &exit, Durability::Synced)?;
+            report(&format!("failed {reason}"));
+            return Ok(());
+        }
+    };
+    let me = std::process::id() as i32;
+    let info = MonitorInfo {
+        monitor_pid: me,
+        monitor_start_time: proctree::start_time(me),
+        codex_pid: codex.as_raw(),
+        started_at: now_rfc3339(),
+    };
+    // A hint for re-adoption: after a power loss the monitor is gone anyway.
+    write_json_atomic(&dir.monitor_info(), &info, Durability::Atomic)?;
+    report(&format!("started {}", codex.as_raw()));
+    detach_stdout();
+
+    let mut cancel: Option<CancelStage> = None;
+    let status = loop {
+        if let Some(status) = reap(Some(codex)) {
+            break status;
+        }
+        let deadline = cancel.as_ref().map(|c| c.deadline);
+        tokio::select! {
+            _ = sigchld.recv() => {}
+            _ = sigterm.recv() => cancel = cancel.or_else(|| Some(CancelStage::begin(dir, codex))),
+            _ = sigint.recv() => cancel = cancel.or_else(|| Some(CancelStage::begin(dir, codex))),
+            _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
+                if let Some(stage) = cancel.as_mut() {
+                    stage.escalate(me, codex);
+                }
+            }
+        }
+    };
+    kill_leftovers(me, &mut sigchld).await;
+
+    let (exit_code, signal) = match status {
+        WaitStatus::Exited(_, code) => (Some(code), None),
+        WaitStatus::Signaled(_, sig, _) => (None, Some(sig as i32)),
+        _ => (None, None),
+    };
+    let exit = ExitInfo {
+        exit_code,
+        signal,
+        cancelled: cancel.is_some(),
+        spawn_error: None,
+        finished_at: now_rfc3339(),
+    };
+    write_json_atomic(&dir.exit(), &exit, Durability::Synced)?;
+    Ok(())
+}
+
+/// Where a cancel is: which signal was sent last and when the next is due.
+struct CancelStage {
+    next: Signal,
+    deadline: Instant,
+}
+
+impl CancelStage {
+    fn begin(dir: &JobDir, codex: Pid) -> Self {
+        log(dir, "cancel requested: SIGINT to codex's process group");
+        // codex's process group has codex's pid (it was started with process_group(0)).
+        let _ = kill(Pid::from_raw(-codex.as_raw()), Signal::SIGINT);
+        Self {
+            next: Signal::SIGTERM,
+            deadline: Instant::now() + INT_GRACE,
+        }
+    }
+
+    fn escalate(&mut self, me: i32, codex: Pid) {
+        let mut targets = proctree::descendants(me);
+        targets.push(codex.as_raw());
+        proctree::signal_all(&targets, self.next);
+        self.deadline = Instant::now() + TERM_GRACE;
+        self.next = Signal::SIGKILL;
+    }
+}
+
+/// Reaps every exited child (as a subreaper, orphans are ours too); returns
+/// codex's status once codex has exited.
+fn reap(codex: Option<Pid>) -> Option<WaitStatus> {
+    let mut codex_status = None;
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
+            Ok(status) => {
+                if codex.is_some() && status.pid() == codex {
+                    codex_status = Some(status);
+                }
+            }
+            Err(Errno::EINTR) => continue,
+            Err(_) => break,
+        }
+    }
+    codex_status
+}
+
+/// After codex has ended, nothing it started may outlive the job: SIGTERM,
+/// a short grace, then SIGKILL until none is left.
+async fn kill_leftovers(me: i32, sigchld: &mut tokio::signal::unix::Signal) {
+    let left = proctree::descendants(me);
+    if left.is_empty() {
+        return;
+    }
+    proctree::signal_all(&left, Signal::SIGTERM);
+    let deadline = Instant::now() + LEFTOVER_GRACE;
+    loop {
+        reap(None);
+        let left = proctree::descendants(me);
+        if left.is_empty() {
+            return;
+        }
+        if Instant::now() >= deadline {
+            proctree::signal_all(&left, Signal::SIGKILL);
+        }
+        // Wake on a child's exit, or re-check soon (a grandchild's exit is not ours to hear).
+        tokio::select! {
+            _ = sigchld.recv() => {}
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+    }
+}
+
+fn spawn_codex(dir: &JobDir, argv: &[OsString]) -> io::Result<Pid> {
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no codex command given"))?;
+    let output = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(dir.output())?;
+    let child = Command::new(program)
+        .args(args)
+        // codex waits forever on an open stdin.
+        .stdin(Stdio::null())
+        .stdout(output.try_clone()?)
+        .stderr(output)
+        .process_group(0)
+        .spawn()?;
+    Ok(Pid::from_raw(child.id() as i32))
+}
+
+fn display_program(argv: &[OsString]) -> String {
+    argv.first()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "codex".into())
+}
+
+#[cfg(target_os = "linux")]
+fn become_subreaper() {
+    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes plain integers and has no
+    // memory effects.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn become_subreaper() {
+    // macOS has no subreaper: a descendant whose parent exits is reparented to
+    // launchd and is found only while its parent chain is intact (README).
+}
+
+/// Tells codexd how the start went (its one line on our stdout).
+fn report(line: &str) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Points stdout at /dev/null: codexd may be gone, and nothing else is said.
+fn detach_stdout() {
+    if let Ok(null) = File::options().write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2_stdout(&null);
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400)
+}
+
+fn log(dir: &JobDir, message: &str) {
+    if let Ok(mut f) = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(dir.monitor_log())
+    {
+        let _ = writeln!(f, "{} {message}", now_rfc3339());
+    }
+}

@@ -1,0 +1,81 @@
+//! `codexd serve`: prepare the home, take the lock, open the database, settle
+//! jobs left by an earlier daemon, and serve gRPC on the socket until asked to stop.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use codex_async_proto::{paths::Paths, v1::codex_async_server::CodexAsyncServer};
+use tokio::{
+    signal::unix::{signal, SignalKind},
+    sync::Notify,
+};
+use tokio_stream::wrappers::UnixListenerStream;
+use tracing::info;
+
+use crate::{
+    config::Config, db::Db, home, job::now_rfc3339, service::Service, supervisor::Supervisor,
+};
+
+/// Runs the daemon in the foreground until SIGTERM, SIGINT or a Shutdown call.
+/// Jobs keep running after it returns; the next daemon re-adopts them.
+pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
+    home::create(&paths)?;
+    let _lock = home::lock(&paths)?;
+    let db = Db::open(&paths.database())
+        .await
+        .with_context(|| format!("opening {}", paths.database().display()))?;
+    let supervisor = Supervisor::new(db.clone(), paths.clone(), config);
+    supervisor
+        .reconcile()
+        .await
+        .context("settling jobs left by an earlier codexd")?;
+    let listener = home::listen(&paths.socket)?;
+
+    let shutdown = Arc::new(Notify::new());
+    let service = Service::new(supervisor, shutdown.clone(), now_rfc3339());
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<CodexAsyncServer<Service>>()
+        .await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(codex_async_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building reflection v1")?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(codex_async_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .context("building reflection v1alpha")?;
+
+    info!(pid = std::process::id(), socket = %paths.socket.display(), version = env!("CARGO_PKG_VERSION"), "codexd serving");
+    let stop = stop_signal(shutdown);
+    tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(CodexAsyncServer::new(service))
+        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), stop)
+        .await
+        .context("serving gRPC")?;
+
+    let _ = std::fs::remove_file(&paths.socket);
+    db.close().await;
+    info!("codexd stopped; running jobs continue under their monitors");
+    Ok(())
+}
+
+async fn stop_signal(shutdown: Arc<Notify>) {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        shutdown.notified().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM: shutting down"),
+        _ = int.recv() => info!("SIGINT: shutting down"),
+        _ = shutdown.notified() => info!("shutdown requested"),
+    }
+}

@@ -1,0 +1,204 @@
+//! The gRPC service: each method validates its input, then asks the supervisor.
+
+use std::{pin::Pin, time::Duration};
+
+use codex_async_proto::v1::{
+    codex_async_server::CodexAsync, watch_event, CancelRequest, CancelResponse, GetRequest,
+    GetResponse, InfoRequest, InfoResponse, Job, ListRequest, ListResponse, OutputChunk,
+    ShutdownRequest, ShutdownResponse, StartRequest, StartResponse, WatchEvent, WatchRequest,
+};
+use tokio::sync::{mpsc, Notify};
+use tokio_stream::{wrappers::ReceiverStream, Stream};
+use tonic::{Request, Response, Status};
+use tracing::warn;
+
+use crate::{
+    job::{JobId, JobRecord},
+    supervisor::{Supervisor, SupervisorError},
+    tail::read_tail,
+    validate::{self, Invalid},
+    watch,
+};
+
+/// The `codexasync.v1.CodexAsync` service.
+pub struct Service {
+    supervisor: Supervisor,
+    shutdown: std::sync::Arc<Notify>,
+    started_at: String,
+}
+
+impl Service {
+    pub fn new(
+        supervisor: Supervisor,
+        shutdown: std::sync::Arc<Notify>,
+        started_at: String,
+    ) -> Self {
+        Self {
+            supervisor,
+            shutdown,
+            started_at,
+        }
+    }
+
+    fn to_proto(&self, id: &JobId, job: &JobRecord) -> Job {
+        let output = self.supervisor.job_dir(id).output();
+        job.to_proto(output.display().to_string())
+    }
+
+    async fn find(&self, raw_id: &str) -> Result<(JobId, JobRecord), Status> {
+        let id = validate::job_id(raw_id).map_err(invalid)?;
+        match self
+            .supervisor
+            .db()
+            .get(id.as_str())
+            .await
+            .map_err(internal)?
+        {
+            Some(job) => Ok((id, job)),
+            None => Err(not_found(&id)),
+        }
+    }
+}
+
+fn invalid(e: Invalid) -> Status {
+    Status::invalid_argument(e.0)
+}
+
+fn not_found(id: &JobId) -> Status {
+    Status::not_found(format!(
+        "job_id: no job {id}; list existing jobs with codex_list (finished jobs are kept until pruned)"
+    ))
+}
+
+fn internal(e: impl Into<SupervisorError>) -> Status {
+    let e = e.into();
+    warn!(error = %e, "request failed");
+    Status::internal(e.to_string())
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl CodexAsync for Service {
+    async fn start(
+        &self,
+        request: Request<StartRequest>,
+    ) -> Result<Response<StartResponse>, Status> {
+        let spec = validate::start(request.get_ref()).map_err(invalid)?;
+        let job = self.supervisor.start(spec).await.map_err(internal)?;
+        let id = validate::job_id(&job.job_id).map_err(invalid)?;
+        Ok(Response::new(StartResponse {
+            job: Some(self.to_proto(&id, &job)),
+        }))
+    }
+
+    async fn get(&self, request: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
+        let req = request.into_inner();
+        let lines = validate::tail_lines(req.tail_lines).map_err(invalid)?;
+        let (id, job) = self.find(&req.job_id).await?;
+        let path = self.supervisor.job_dir(&id).output();
+        let tail = tokio::task::spawn_blocking(move || read_tail(&path, lines))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| Status::internal(format!("reading output of job {id}: {e}")))?;
+        Ok(Response::new(GetResponse {
+            job: Some(self.to_proto(&id, &job)),
+            output: tail.text,
+            output_truncated: tail.truncated,
+            output_bytes: tail.size,
+        }))
+    }
+
+    async fn list(&self, request: Request<ListRequest>) -> Result<Response<ListResponse>, Status> {
+        let req = request.into_inner();
+        let limit = validate::list_limit(req.limit).map_err(invalid)?;
+        let status = validate::status_filter(req.status).map_err(invalid)?;
+        let jobs = self
+            .supervisor
+            .db()
+            .list(limit, status)
+            .await
+            .map_err(internal)?;
+        let jobs = jobs
+            .iter()
+            .filter_map(|job| {
+                let id = JobId::parse(&job.job_id).ok()?;
+                Some(self.to_proto(&id, job))
+            })
+            .collect();
+        Ok(Response::new(ListResponse { jobs }))
+    }
+
+    async fn cancel(
+        &self,
+        request: Request<CancelRequest>,
+    ) -> Result<Response<CancelResponse>, Status> {
+        let id = validate::job_id(&request.get_ref().job_id).map_err(invalid)?;
+        let outcome = self.supervisor.cancel(&id).await.map_err(internal)?;
+        let Some(outcome) = outcome else {
+            return Err(not_found(&id));
+        };
+        Ok(Response::new(CancelResponse {
+            job: Some(self.to_proto(&id, &outcome.job)),
+            cancelled: outcome.cancelled,
+            message: outcome.message,
+        }))
+    }
+
+    type WatchStream = WatchStream;
+
+    async fn watch(
+        &self,
+        request: Request<WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let req = request.into_inner();
+        let (id, _) = self.find(&req.job_id).await?;
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(watch::run(self.supervisor.clone(), id, req.from_offset, tx));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn info(&self, _: Request<InfoRequest>) -> Result<Response<InfoResponse>, Status> {
+        let counts = self.supervisor.db().counts().await.map_err(internal)?;
+        let paths = self.supervisor.paths();
+        Ok(Response::new(InfoResponse {
+            pid: std::process::id() as i32,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            socket: paths.socket.display().to_string(),
+            home: paths.home.display().to_string(),
+            queued: counts.queued,
+            running: counts.running,
+            done: counts.done,
+            error: counts.error,
+            cancelled: counts.cancelled,
+            started_at: self.started_at.clone(),
+        }))
+    }
+
+    async fn shutdown(
+        &self,
+        _: Request<ShutdownRequest>,
+    ) -> Result<Response<ShutdownResponse>, Status> {
+        // Let this answer reach the client before the server stops.
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            shutdown.notify_one();
+        });
+        Ok(Response::new(ShutdownResponse {}))
+    }
+}
+
+/// Builds a watch event carrying the job.
+pub fn job_event(job: Job) -> WatchEvent {
+    WatchEvent {
+        event: Some(watch_event::Event::Job(job)),
+    }
+}
+
+/// Builds a watch event carrying output.
+pub fn output_event(offset: u64, data: Vec<u8>) -> WatchEvent {
+    WatchEvent {
+        event: Some(watch_event::Event::Output(OutputChunk { offset, data })),
+    }
+}

@@ -1,0 +1,208 @@
+//! Checks on everything a client sends, before anything is created.
+//!
+//! The daemon is the boundary (grpcurl and other clients reach it directly), so
+//! every rule lives here; each failure names the field and how to fix it.
+
+use std::path::{Path, PathBuf};
+
+use codex_async_proto::v1::{JobStatus, StartRequest};
+
+use crate::job::{JobId, Policy};
+
+/// Largest prompt accepted, in bytes.
+pub const MAX_PROMPT_BYTES: usize = 1024 * 1024;
+/// Default and largest `tail_lines`.
+pub const DEFAULT_TAIL_LINES: u32 = 100;
+pub const MAX_TAIL_LINES: u32 = 10_000;
+/// Default and largest list `limit`.
+pub const DEFAULT_LIST_LIMIT: u32 = 20;
+pub const MAX_LIST_LIMIT: u32 = 1000;
+const MAX_MODEL_LEN: usize = 100;
+
+/// A rejected input; the text names the field and the fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+/// A start request that passed every check.
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    pub prompt: String,
+    /// Canonical absolute path of an existing directory.
+    pub cwd: PathBuf,
+    pub policy: Policy,
+    pub model: Option<String>,
+}
+
+/// Checks a start request.
+pub fn start(req: &StartRequest) -> Result<JobSpec, Invalid> {
+    let prompt = prompt(&req.prompt)?;
+    let cwd = cwd(&req.cwd)?;
+    let policy = match req.approval_policy.as_deref() {
+        None | Some("") => Policy::Suggest,
+        Some(p) => Policy::parse(p).map_err(|e| Invalid(e.to_string()))?,
+    };
+    let model = match req.model.as_deref() {
+        None | Some("") => None,
+        Some(m) => Some(model(m)?),
+    };
+    Ok(JobSpec {
+        prompt,
+        cwd,
+        policy,
+        model,
+    })
+}
+
+fn prompt(p: &str) -> Result<String, Invalid> {
+    if p.trim().is_empty() {
+        return Err(Invalid(
+            "prompt: must not be empty; say what codex should do".into(),
+        ));
+    }
+    if p.len() > MAX_PROMPT_BYTES {
+        return Err(Invalid(format!(
+            "prompt: {} bytes is over the limit of {MAX_PROMPT_BYTES} bytes; shorten it or point codex at a file that holds the details",
+            p.len()
+        )));
+    }
+    Ok(p.to_string())
+}
+
+fn cwd(c: &str) -> Result<PathBuf, Invalid> {
+    if c.is_empty() {
+        return Err(Invalid(
+            "cwd: required; pass the absolute path of the project directory codex should work in"
+                .into(),
+        ));
+    }
+    let path = Path::new(c);
+    if !path.is_absolute() {
+        return Err(Invalid(format!(
+            "cwd: {c:?} is not an absolute path; pass the full path, e.g. /home/me/project"
+        )));
+    }
+    let canonical = path.canonicalize().map_err(|e| {
+        Invalid(format!(
+            "cwd: {c:?} cannot be used ({e}); pass an existing directory you can read"
+        ))
+    })?;
+    if !canonical.is_dir() {
+        return Err(Invalid(format!(
+            "cwd: {c:?} is not a directory; pass the project directory, not a file in it"
+        )));
+    }
+    Ok(canonical)
+}
+
+fn model(m: &str) -> Result<String, Invalid> {
+    let ok = m.len() <= MAX_MODEL_LEN
+        && !m.starts_with('-')
+        && m.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:/-".contains(&b));
+    if ok {
+        Ok(m.to_string())
+    } else {
+        Err(Invalid(format!(
+            "model: {:?} is not a model name; use letters, digits and . _ : / - (at most {MAX_MODEL_LEN}), e.g. gpt-5.5, or leave it out for codex's default",
+            m.chars().take(40).collect::<String>()
+        )))
+    }
+}
+
+/// Checks a job id.
+pub fn job_id(id: &str) -> Result<JobId, Invalid> {
+    JobId::parse(id).map_err(|e| Invalid(e.to_string()))
+}
+
+/// Checks `tail_lines`, applying the default.
+pub fn tail_lines(n: Option<u32>) -> Result<usize, Invalid> {
+    let n = n.unwrap_or(DEFAULT_TAIL_LINES);
+    if n > MAX_TAIL_LINES {
+        return Err(Invalid(format!(
+            "tail_lines: {n} is over the limit of {MAX_TAIL_LINES}; ask for fewer lines (output is capped at 8000 characters anyway)"
+        )));
+    }
+    Ok(n as usize)
+}
+
+/// Checks a list `limit`, applying the default.
+pub fn list_limit(n: Option<u32>) -> Result<u32, Invalid> {
+    let n = n.unwrap_or(DEFAULT_LIST_LIMIT);
+    if n == 0 || n > MAX_LIST_LIMIT {
+        return Err(Invalid(format!(
+            "limit: {n} is out of range; use 1 to {MAX_LIST_LIMIT}"
+        )));
+    }
+    Ok(n)
+}
+
+/// Checks a list status filter (absent or unspecified means all).
+pub fn status_filter(s: Option<i32>) -> Result<Option<JobStatus>, Invalid> {
+    match s.map(JobStatus::try_from) {
+        None | Some(Ok(JobStatus::Unspecified)) => Ok(None),
+        Some(Ok(status)) => Ok(Some(status)),
+        Some(Err(_)) => Err(Invalid(
+            "status: unknown value; use one of queued, running, done, error, cancelled".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(prompt: &str, cwd: &str) -> StartRequest {
+        StartRequest {
+            prompt: prompt.into(),
+            cwd: cwd.into(),
+            approval_policy: None,
+            model: None,
+        }
+    }
+
+    fn err(r: Result<JobSpec, Invalid>) -> String {
+        r.err().map(|e| e.0).unwrap_or_default()
+    }
+
+    #[test]
+    fn accepts_a_good_request_with_defaults() {
+        let spec = start(&req("fix it", "/tmp")).expect("valid");
+        assert_eq!(spec.policy, Policy::Suggest);
+        assert!(spec.cwd.is_absolute());
+        assert_eq!(spec.model, None);
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        assert!(err(start(&req("", "/tmp"))).starts_with("prompt:"));
+        assert!(err(start(&req("  \n", "/tmp"))).starts_with("prompt:"));
+        assert!(err(start(&req(&"x".repeat(MAX_PROMPT_BYTES + 1), "/tmp"))).starts_with("prompt:"));
+        assert!(err(start(&req("p", ""))).starts_with("cwd:"));
+        assert!(err(start(&req("p", "relative/dir"))).starts_with("cwd:"));
+        assert!(err(start(&req("p", "/nonexistent/codex-async"))).starts_with("cwd:"));
+        assert!(err(start(&req("p", "/etc/hostname"))).contains("not a directory"));
+        let mut bad_policy = req("p", "/tmp");
+        bad_policy.approval_policy = Some("yolo".into());
+        assert!(err(start(&bad_policy)).starts_with("approval_policy:"));
+        let mut bad_model = req("p", "/tmp");
+        bad_model.model = Some("--dangerously-bypass-approvals-and-sandbox".into());
+        assert!(err(start(&bad_model)).starts_with("model:"));
+    }
+
+    #[test]
+    fn a_prompt_of_exactly_the_limit_is_accepted() {
+        assert!(start(&req(&"x".repeat(MAX_PROMPT_BYTES), "/tmp")).is_ok());
+    }
+
+    #[test]
+    fn bounds() {
+        assert_eq!(tail_lines(None).ok(), Some(100));
+        assert!(tail_lines(Some(MAX_TAIL_LINES + 1)).is_err());
+        assert_eq!(list_limit(None).ok(), Some(20));
+        assert!(list_limit(Some(0)).is_err());
+        assert!(list_limit(Some(MAX_LIST_LIMIT + 1)).is_err());
+        assert!(status_filter(Some(99)).is_err());
+        assert_eq!(status_filter(Some(2)).ok(), Some(Some(JobStatus::Running)));
+    }
+}

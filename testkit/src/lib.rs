@@ -1,0 +1,271 @@
+//! Test support: every test gets its own temp home and socket, a real `codexd`
+//! and the fake codex, and stops what it started by pid when it is dropped.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use codex_async_proto::{connect, paths::Paths, Client};
+use nix::{
+    sys::signal::{kill, Signal},
+    unistd::Pid,
+};
+
+/// How long any condition in a test may take on a loaded 2-core machine.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Path of a binary of this workspace, built next to the test executable.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable lives in target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run the tests with `cargo test --workspace`",
+        path.display()
+    );
+    path
+}
+
+/// The fake codex script (see testdata/fake-codex).
+pub fn fake_codex() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/fake-codex")
+}
+
+/// Polls `cond` until it holds or [`DEADLINE`] passes; panics with `what` then.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Async form of [`wait_until`] for conditions that need the daemon.
+pub async fn wait_until_async<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !cond().await {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// True while `pid` names a live process (a zombie counts as dead).
+pub fn pid_alive(pid: i32) -> bool {
+    if kill(Pid::from_raw(pid), None).is_err() {
+        return false;
+    }
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // Field 3, after the parenthesised command name, is the state.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_none_or(|state| state != "Z" && state != "X"),
+        Err(_) => !Path::new("/proc/self").exists(),
+    }
+}
+
+/// A private state home in a short temp dir (socket paths are limited to ~100 bytes).
+pub struct TempHome {
+    dir: tempfile::TempDir,
+}
+
+impl TempHome {
+    /// A fresh, empty home.
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("cxa-")
+            .tempdir_in("/tmp")
+            .expect("create temp home");
+        Self { dir }
+    }
+
+    /// The home directory codexd will use (created by codexd itself).
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    /// The paths codexd and the shim derive from this home.
+    pub fn paths(&self) -> Paths {
+        Paths::in_home(&self.home())
+    }
+
+    /// A scratch directory for jobs to run in.
+    pub fn workdir(&self) -> PathBuf {
+        let dir = self.dir.path().join("work");
+        fs::create_dir_all(&dir).expect("create workdir");
+        dir
+    }
+
+    /// The temp root, for files a test wants to put beside the home.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Environment that points codexd and the shim at this home and the fake codex.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("CODEX_ASYNC_HOME".into(), self.home().display().to_string()),
+            ("CODEX_BIN".into(), fake_codex().display().to_string()),
+            ("CODEX_ASYNC_SOCKET".into(), String::new()),
+            ("RUST_LOG".into(), "codexd=debug".into()),
+        ]
+    }
+
+    /// A `Command` for `codexd` with this home's environment.
+    pub fn codexd(&self) -> Command {
+        let mut cmd = Command::new(bin("codexd"));
+        cmd.envs(self.env());
+        cmd
+    }
+
+    /// Every job monitor still alive under this home, by the pid it recorded.
+    pub fn live_monitors(&self) -> Vec<i32> {
+        let Ok(entries) = fs::read_dir(self.paths().jobs()) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| fs::read_to_string(e.path().join("monitor.json")).ok())
+            .filter_map(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+            .filter_map(|v| v["monitor_pid"].as_i64())
+            .map(|pid| pid as i32)
+            .filter(|pid| pid_alive(*pid))
+            .collect()
+    }
+}
+
+impl Default for TempHome {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TempHome {
+    /// Stops every job monitor left running (SIGTERM makes a monitor cancel its
+    /// job and kill codex's whole tree), then SIGKILLs any that linger.
+    fn drop(&mut self) {
+        let monitors = self.live_monitors();
+        for pid in &monitors {
+            let _ = kill(Pid::from_raw(*pid), Signal::SIGTERM);
+        }
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) && monitors.iter().any(|p| pid_alive(*p)) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for pid in monitors {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        if let Some(pid) = daemon_pid(&self.paths()) {
+            if pid_alive(pid) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+/// The pid a daemon recorded in its lock file, if any.
+pub fn daemon_pid(paths: &Paths) -> Option<i32> {
+    fs::read_to_string(paths.lock()).ok()?.trim().parse().ok()
+}
+
+/// Kills a process by pid when dropped (SIGKILL), and reaps it.
+pub struct ProcessGuard {
+    child: Child,
+}
+
+impl ProcessGuard {
+    /// Guards an already spawned child.
+    pub fn new(child: Child) -> Self {
+        Self { child }
+    }
+
+    /// The guarded process id.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// The child, for its pipes.
+    pub fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
+impl Drop for ProcessGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `codexd serve` running in the foreground on a temp home.
+pub struct Daemon {
+    guard: ProcessGuard,
+    paths: Paths,
+}
+
+impl Daemon {
+    /// Starts `codexd serve` on `home` and waits until its socket answers.
+    pub async fn start(home: &TempHome) -> Self {
+        let log = fs::File::create(home.root().join("codexd-serve.log")).expect("create log");
+        let child = home
+            .codexd()
+            .arg("serve")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn codexd serve");
+        let daemon = Self {
+            guard: ProcessGuard::new(child),
+            paths: home.paths(),
+        };
+        let socket = daemon.paths.socket.clone();
+        wait_until_async("codexd to answer on its socket", || {
+            let socket = socket.clone();
+            async move { connect(&socket).await.is_ok() }
+        })
+        .await;
+        daemon
+    }
+
+    /// The daemon's pid.
+    pub fn pid(&self) -> i32 {
+        self.guard.pid()
+    }
+
+    /// A fresh client on the daemon's socket.
+    pub async fn client(&self) -> Client {
+        connect(&self.paths.socket)
+            .await
+            .expect("connect to codexd")
+    }
+
+    /// Sends `signal` to the daemon.
+    pub fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.pid()), signal).expect("signal codexd");
+    }
+
+    /// Waits for the daemon to exit and returns its exit status.
+    pub fn wait(mut self) -> std::process::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.guard.child().try_wait().expect("wait codexd") {
+                return status;
+            }
+            assert!(start.elapsed() < DEADLINE, "codexd did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
