@@ -33,13 +33,15 @@ pub enum HomeError {
     Listen { path: PathBuf, source: io::Error },
 }
 
-/// Creates the home (0700) and its jobs folder if missing.
+/// Creates the home and its jobs folder if missing, and makes both owner-only
+/// (0700) even when they already existed wider.
 pub fn create(paths: &Paths) -> Result<(), HomeError> {
     for dir in [paths.home.clone(), paths.jobs()] {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&dir)
+            .and_then(|()| fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)))
             .map_err(|source| HomeError::Create { path: dir, source })?;
     }
     Ok(())

@@ -83,7 +83,12 @@ async fn supervise(dir: &JobDir, argv: Vec<OsString>) -> anyhow::Result<()> {
     let codex = match spawn_codex(dir, &argv) {
         Ok(pid) => pid,
         Err(e) => {
-            let reason = format!("cannot start {}: {e}", display_program(&argv));
+            let program = display_program(&argv);
+            let reason = if e.kind() == io::ErrorKind::NotFound {
+                format!("cannot start codex: {program} was not found; install it with `npm install -g @openai/codex` or set CODEX_BIN to its path, then restart codexd")
+            } else {
+                format!("cannot start codex ({program}): {e}")
+            };
             let exit = ExitInfo {
                 exit_code: None,
                 signal: None,

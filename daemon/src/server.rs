@@ -1,13 +1,13 @@
 //! `codexd serve`: prepare the home, take the lock, open the database, settle
 //! jobs left by an earlier daemon, and serve gRPC on the socket until asked to stop.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use codex_async_proto::{paths::Paths, v1::codex_async_server::CodexAsyncServer};
 use tokio::{
     signal::unix::{signal, SignalKind},
-    sync::Notify,
+    sync::{oneshot, Notify},
 };
 use tokio_stream::wrappers::UnixListenerStream;
 use tracing::info;
@@ -15,6 +15,9 @@ use tracing::info;
 use crate::{
     config::Config, db::Db, home, job::now_rfc3339, service::Service, supervisor::Supervisor,
 };
+
+/// How long a stopping daemon waits for open connections to close.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs the daemon in the foreground until SIGTERM, SIGINT or a Shutdown call.
 /// Jobs keep running after it returns; the next daemon re-adopts them.
@@ -49,15 +52,27 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
         .context("building reflection v1alpha")?;
 
     info!(pid = std::process::id(), socket = %paths.socket.display(), version = env!("CARGO_PKG_VERSION"), "codexd serving");
-    let stop = stop_signal(shutdown);
-    tonic::transport::Server::builder()
+    let (stopping_tx, stopping_rx) = oneshot::channel();
+    let stop = async move {
+        stop_signal(shutdown).await;
+        let _ = stopping_tx.send(());
+    };
+    let server = tonic::transport::Server::builder()
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(CodexAsyncServer::new(service))
-        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), stop)
-        .await
-        .context("serving gRPC")?;
+        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), stop);
+    // A graceful stop waits for every connection to close; an idle client or a
+    // Watch that never ends must not hold the daemon up.
+    let grace = async move {
+        let _ = stopping_rx.await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        served = server => served.context("serving gRPC")?,
+        _ = grace => info!("closing connections still open after {}s", SHUTDOWN_GRACE.as_secs()),
+    }
 
     let _ = std::fs::remove_file(&paths.socket);
     db.close().await;

@@ -61,6 +61,22 @@ where
     }
 }
 
+/// Polls `f` until it yields a value or [`DEADLINE`] passes; panics with `what` then.
+pub async fn poll_for<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = f().await {
+            return value;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// True while `pid` names a live process (a zombie counts as dead).
 pub fn pid_alive(pid: i32) -> bool {
     if kill(Pid::from_raw(pid), None).is_err() {
@@ -218,9 +234,19 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `codexd serve` on `home` and waits until its socket answers.
     pub async fn start(home: &TempHome) -> Self {
-        let log = fs::File::create(home.root().join("codexd-serve.log")).expect("create log");
+        Self::start_with(home, &[]).await
+    }
+
+    /// Like [`Daemon::start`], with extra environment variables.
+    pub async fn start_with(home: &TempHome, env: &[(&str, String)]) -> Self {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(home.root().join("codexd-serve.log"))
+            .expect("create log");
         let child = home
             .codexd()
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .arg("serve")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))

@@ -24,6 +24,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
         client.shutdown(ShutdownRequest {}).await?;
         anyhow::Ok(())
     })?;
+    // Close our connections, so the daemon has none left to wait for.
+    drop(runtime);
     let start = Instant::now();
     while home::is_locked(&paths) {
         if start.elapsed() > STOP_TIMEOUT {
