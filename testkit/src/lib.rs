@@ -1,6 +1,10 @@
 //! Test support: every test gets its own temp home and socket, a real `codexd`
 //! and the fake codex, and stops what it started by pid when it is dropped.
 
+mod fake_provider;
+
+pub use fake_provider::{Behaviour, FakeProvider};
+
 use std::{
     fs,
     path::{Path, PathBuf},
@@ -32,6 +36,20 @@ pub fn bin(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The real codex CLI named by `$CODEX_ASYNC_REAL_CODEX` (`.ci/run` installs
+/// it from npm), or None after printing why the calling test is skipped.
+pub fn real_codex() -> Option<PathBuf> {
+    match std::env::var_os("CODEX_ASYNC_REAL_CODEX") {
+        Some(path) if Path::new(&path).exists() => Some(PathBuf::from(path)),
+        _ => {
+            eprintln!(
+                "SKIPPED: set CODEX_ASYNC_REAL_CODEX to a codex CLI (`.ci/run` installs @openai/codex with npm)"
+            );
+            None
+        }
+    }
 }
 
 /// The fake codex script (see testdata/fake-codex).
