@@ -1,0 +1,142 @@
+//! The shim's link to codexd: connect lazily, keep the client, reconnect.
+//!
+//! Claude starts the shim with every session, often never calling a tool, so
+//! nothing touches the daemon until the first tool call. That call connects
+//! (starting codexd if none answers); later calls reuse the client. If a call
+//! fails with `Unavailable` (codexd restarted, the connection dropped), the
+//! client is dropped and the call is retried once on a fresh connection.
+
+use std::{future::Future, path::Path, time::Duration};
+
+use codex_async_proto::{connect, paths::Paths, Client};
+use tokio::{sync::Mutex, time::timeout};
+use tonic::Code;
+
+use crate::{autostart, tool_error::ToolError};
+
+/// How long one gRPC call may take; every codexd call is meant to answer at once.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long to keep trying the socket after `codexd start` succeeded.
+const CONNECT_AFTER_START: Duration = Duration::from_secs(5);
+
+/// A lazily connected client of codexd.
+pub struct DaemonLink {
+    /// Where the daemon lives, or why that could not be worked out (reported
+    /// by every tool call rather than refusing to start the MCP server).
+    paths: Result<Paths, String>,
+    /// The connected client; `None` until the first call and after a failure.
+    /// Held across connect and autostart so one shim starts codexd once.
+    client: Mutex<Option<Client>>,
+}
+
+impl DaemonLink {
+    /// A link that will connect on first use.
+    pub fn new(paths: Result<Paths, String>) -> Self {
+        Self {
+            paths,
+            client: Mutex::new(None),
+        }
+    }
+
+    /// Makes one gRPC call `call` (named `name` in errors), connecting first if
+    /// needed and retrying once on a fresh connection if codexd is unavailable.
+    pub async fn call<T, F, Fut>(&self, name: &str, call: F) -> Result<T, ToolError>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let paths = self.paths()?;
+        let client = self.client(paths).await?;
+        match timeout(CALL_TIMEOUT, call(client)).await {
+            Ok(Ok(response)) => return Ok(response.into_inner()),
+            Ok(Err(status)) if status.code() == Code::Unavailable => {
+                tracing::info!("codexd unavailable during {name} ({status}); reconnecting");
+                self.forget().await;
+            }
+            Ok(Err(status)) => return Err(ToolError::from_status(&status, name, paths)),
+            Err(_) => return Err(timed_out(name, paths)),
+        }
+        let client = self.client(paths).await?;
+        match timeout(CALL_TIMEOUT, call(client)).await {
+            Ok(Ok(response)) => Ok(response.into_inner()),
+            Ok(Err(status)) => {
+                if status.code() == Code::Unavailable {
+                    self.forget().await;
+                }
+                Err(ToolError::from_status(&status, name, paths))
+            }
+            Err(_) => Err(timed_out(name, paths)),
+        }
+    }
+
+    fn paths(&self) -> Result<&Paths, ToolError> {
+        self.paths.as_ref().map_err(|reason| {
+            ToolError::new(format!(
+                "codex-async cannot find its state folder: {reason}. Set CODEX_ASYNC_HOME \
+                 to an absolute path in the MCP server's environment, then retry."
+            ))
+        })
+    }
+
+    async fn forget(&self) {
+        *self.client.lock().await = None;
+    }
+
+    /// The connected client, connecting (and starting codexd) if needed.
+    async fn client(&self, paths: &Paths) -> Result<Client, ToolError> {
+        let mut slot = self.client.lock().await;
+        if let Some(client) = slot.as_ref() {
+            return Ok(client.clone());
+        }
+        let client = match connect(&paths.socket).await {
+            Ok(client) => client,
+            Err(error) => {
+                tracing::info!("{error}");
+                let codexd = autostart::locate_codexd();
+                autostart::start_daemon(&codexd)
+                    .await
+                    .map_err(|reason| not_running(&reason, paths))?;
+                connect_after_start(&paths.socket)
+                    .await
+                    .map_err(|reason| not_running(&reason, paths))?
+            }
+        };
+        tracing::debug!("connected to codexd at {}", paths.socket.display());
+        *slot = Some(client.clone());
+        Ok(client)
+    }
+}
+
+/// Connects to a daemon that `codexd start` says is serving. `start` returns
+/// once the socket answers, so the first try normally succeeds; the retries
+/// cover a daemon that another shim is still starting.
+async fn connect_after_start(socket: &Path) -> Result<Client, String> {
+    let deadline = tokio::time::Instant::now() + CONNECT_AFTER_START;
+    loop {
+        match connect(socket).await {
+            Ok(client) => return Ok(client),
+            Err(error) if tokio::time::Instant::now() >= deadline => {
+                return Err(format!("`codexd start` succeeded, but then {error}"));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+fn not_running(reason: &str, paths: &Paths) -> ToolError {
+    ToolError::new(format!(
+        "codexd is not running and could not be started ({reason}). Run `codexd start` in a \
+         terminal, check {}, then retry.",
+        paths.daemon_log().display()
+    ))
+}
+
+fn timed_out(name: &str, paths: &Paths) -> ToolError {
+    ToolError::new(format!(
+        "codexd did not answer the {name} call within {} s. Check {} (restart it with \
+         `codexd start` if it is stuck), then retry.",
+        CALL_TIMEOUT.as_secs(),
+        paths.daemon_log().display()
+    ))
+}

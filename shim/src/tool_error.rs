@@ -1,0 +1,79 @@
+//! Tool failures as results the model can read.
+//!
+//! Every failure of a tool is returned as a `CallToolResult` with `isError:
+//! true` and one text block: clients hide the message of a JSON-RPC error
+//! (an `Err` from a tool becomes -32603), so a model could not react to it.
+
+use codex_async_proto::paths::Paths;
+use rmcp::model::{ContentBlock, IntoContents};
+use tonic::Code;
+
+use crate::args::ArgError;
+
+/// A tool failure, as the sentence the model will read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolError(String);
+
+impl ToolError {
+    /// A failure with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+
+    /// A gRPC error from codexd.
+    ///
+    /// Input problems the daemon found (bad cwd, policy, job id, limit, unknown
+    /// job, a job in the wrong state) are passed through verbatim: codexd's
+    /// messages already name the field and the fix. Anything else is a
+    /// daemon-side failure and points at the daemon's log.
+    pub fn from_status(status: &tonic::Status, call: &str, paths: &Paths) -> Self {
+        match status.code() {
+            Code::InvalidArgument
+            | Code::NotFound
+            | Code::FailedPrecondition
+            | Code::AlreadyExists
+            | Code::OutOfRange
+            | Code::ResourceExhausted
+                if !status.message().is_empty() =>
+            {
+                Self(status.message().to_string())
+            }
+            Code::Unavailable => Self(format!(
+                "codexd stopped answering on {} ({}). Run `codexd start` in a terminal, \
+                 check {} for why it stopped, then retry.",
+                paths.socket.display(),
+                status.message(),
+                paths.daemon_log().display()
+            )),
+            code => Self(format!(
+                "codexd failed the {call} call: {} (gRPC {code:?}). Check {} and retry.",
+                if status.message().is_empty() {
+                    "no details"
+                } else {
+                    status.message()
+                },
+                paths.daemon_log().display()
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for ToolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<ArgError> for ToolError {
+    fn from(error: ArgError) -> Self {
+        Self(error.0)
+    }
+}
+
+/// rmcp turns `Err(ToolError)` from a tool into a result with `isError: true`
+/// whose content is this text.
+impl IntoContents for ToolError {
+    fn into_contents(self) -> Vec<ContentBlock> {
+        vec![ContentBlock::text(self.0)]
+    }
+}

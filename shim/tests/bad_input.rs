@@ -1,0 +1,146 @@
+//! Every bad input is a tool error (isError, never a JSON-RPC error) that
+//! names the field, and creates nothing.
+
+mod common;
+
+use std::fs;
+
+use common::{serve_daemon, Shim, NO_AUTOSTART};
+use serde_json::{json, Value};
+use testkit::TempHome;
+
+#[test]
+fn bad_inputs_are_tool_errors_naming_the_field_and_create_no_job() {
+    let home = TempHome::new();
+    let _daemon = serve_daemon(&home);
+    let mut shim = Shim::spawn(&home, NO_AUTOSTART);
+    let cwd = home.workdir().display().to_string();
+    let missing = home.root().join("no-such-dir").display().to_string();
+    let file = home.root().join("a-file");
+    fs::write(&file, "not a directory").expect("write file");
+    let file = file.display().to_string();
+
+    let cases: Vec<(&str, Value, &str)> = vec![
+        // codex_start: checked by the shim
+        ("codex_start", json!({"cwd": cwd}), "prompt"),
+        ("codex_start", json!({"prompt": "", "cwd": cwd}), "prompt"),
+        (
+            "codex_start",
+            json!({"prompt": "   ", "cwd": cwd}),
+            "prompt",
+        ),
+        ("codex_start", json!({"prompt": null, "cwd": cwd}), "prompt"),
+        ("codex_start", json!({"prompt": 42, "cwd": cwd}), "prompt"),
+        ("codex_start", json!({"prompt": "print:x"}), "cwd"),
+        (
+            "codex_start",
+            json!({"prompt": "print:x", "cwd": ["/tmp"]}),
+            "cwd",
+        ),
+        (
+            "codex_start",
+            json!({"prompt": "print:x", "cwd": cwd, "model": 5}),
+            "model",
+        ),
+        (
+            "codex_start",
+            json!({"prompt": "print:x", "cwd": cwd, "approval_policy": true}),
+            "approval_policy",
+        ),
+        // codex_start: checked by codexd, passed through
+        (
+            "codex_start",
+            json!({"prompt": "print:x", "cwd": "work/dir"}),
+            "cwd",
+        ),
+        (
+            "codex_start",
+            json!({"prompt": "print:x", "cwd": missing}),
+            "cwd",
+        ),
+        (
+            "codex_start",
+            json!({"prompt": "print:x", "cwd": file}),
+            "cwd",
+        ),
+        (
+            "codex_start",
+            json!({"prompt": "print:x", "cwd": cwd, "approval_policy": "yolo"}),
+            "approval_policy",
+        ),
+        // codex_poll
+        ("codex_poll", json!({}), "job_id"),
+        ("codex_poll", json!({"job_id": ""}), "job_id"),
+        ("codex_poll", json!({"job_id": 7}), "job_id"),
+        ("codex_poll", json!({"job_id": "../etc"}), "job_id"),
+        ("codex_poll", json!({"job_id": "000000000000"}), "job_id"),
+        (
+            "codex_poll",
+            json!({"job_id": "000000000000", "tail_lines": "abc"}),
+            "tail_lines",
+        ),
+        (
+            "codex_poll",
+            json!({"job_id": "000000000000", "tail_lines": -1}),
+            "tail_lines",
+        ),
+        (
+            "codex_poll",
+            json!({"job_id": "000000000000", "tail_lines": 1.5}),
+            "tail_lines",
+        ),
+        (
+            "codex_poll",
+            json!({"job_id": "000000000000", "tail_lines": {}}),
+            "tail_lines",
+        ),
+        // codex_list
+        ("codex_list", json!({"limit": "abc"}), "limit"),
+        ("codex_list", json!({"limit": -5}), "limit"),
+        ("codex_list", json!({"limit": 0}), "limit"),
+        ("codex_list", json!({"status": "finished"}), "status"),
+        ("codex_list", json!({"status": 3}), "status"),
+        // codex_cancel
+        ("codex_cancel", json!({}), "job_id"),
+        ("codex_cancel", json!({"job_id": false}), "job_id"),
+        ("codex_cancel", json!({"job_id": "../etc"}), "job_id"),
+        ("codex_cancel", json!({"job_id": "000000000000"}), "job_id"),
+    ];
+    let mut failures = Vec::new();
+    for (tool, args, field) in &cases {
+        let result = shim.call(tool, args.clone());
+        if !result.is_error || !result.text.contains(field) {
+            failures.push(format!(
+                "{tool}({args}): isError={} text={:?} (should name {field})",
+                result.is_error, result.text
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "bad inputs:\n{}", failures.join("\n"));
+
+    // Arguments left out entirely are a missing field too.
+    let message = shim.request("tools/call", json!({"name": "codex_start"}));
+    let result = &message["result"];
+    assert_eq!(result["isError"], true, "{message}");
+    assert!(result["content"][0]["text"].to_string().contains("prompt"));
+
+    // Nothing was created.
+    let jobs = home.paths().jobs();
+    let entries: Vec<_> = fs::read_dir(&jobs)
+        .map(|dir| dir.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(entries.is_empty(), "bad input created {entries:?}");
+    let listed = shim.ok("codex_list", json!({}));
+    assert_eq!(listed["jobs"], json!([]), "{listed}");
+}
+
+#[test]
+fn lax_numbers_are_accepted_like_the_python_tool() {
+    let home = TempHome::new();
+    let _daemon = serve_daemon(&home);
+    let mut shim = Shim::spawn(&home, NO_AUTOSTART);
+    let listed = shim.ok("codex_list", json!({"limit": "5", "status": null}));
+    assert_eq!(listed["jobs"], json!([]));
+    let listed = shim.ok("codex_list", json!({"limit": 5.0}));
+    assert_eq!(listed["jobs"], json!([]));
+}

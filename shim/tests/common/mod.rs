@@ -1,0 +1,263 @@
+//! A minimal MCP client for the shim tests: spawns the real shim binary and
+//! speaks newline-delimited JSON-RPC 2.0 over its stdin/stdout, as Claude does.
+//!
+//! stdout is read on a thread into a channel so every wait has a deadline;
+//! every stdout line must be a JSON-RPC message (stdout is the protocol).
+//! The shim's stderr goes to `<temp root>/shim-N.log`, shown when a wait fails.
+#![allow(dead_code)]
+
+use std::{
+    fs,
+    io::{BufRead, BufReader, Write},
+    path::PathBuf,
+    process::{ChildStdin, Command, Stdio},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        mpsc::{self, Receiver, RecvTimeoutError},
+    },
+    time::Instant,
+};
+
+use serde_json::{json, Value};
+use testkit::{bin, wait_until, ProcessGuard, TempHome, DEADLINE};
+
+/// The MCP protocol version the tests speak (what Claude Code sends).
+pub const PROTOCOL_VERSION: &str = "2025-06-18";
+
+/// One running shim with an initialized MCP session.
+pub struct Shim {
+    guard: ProcessGuard,
+    stdin: ChildStdin,
+    lines: Receiver<String>,
+    next_id: u64,
+    log: PathBuf,
+}
+
+/// What a `tools/call` returned.
+#[derive(Debug, Clone)]
+pub struct ToolResult {
+    pub is_error: bool,
+    /// The first text block.
+    pub text: String,
+    /// `structuredContent` (null when absent).
+    pub structured: Value,
+}
+
+impl Shim {
+    /// Starts the shim on `home` (its env plus `env`) and initializes a session.
+    ///
+    /// `CODEX_ASYNC_CODEXD` is cleared unless `env` sets it, so a shim finds
+    /// the codexd built next to it.
+    pub fn spawn(home: &TempHome, env: &[(&str, &str)]) -> Self {
+        let mut shim = Self::spawn_uninitialized(home, env);
+        shim.initialize();
+        shim
+    }
+
+    /// Starts the shim without the MCP handshake.
+    pub fn spawn_uninitialized(home: &TempHome, env: &[(&str, &str)]) -> Self {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let log = home
+            .root()
+            .join(format!("shim-{}.log", COUNT.fetch_add(1, Ordering::SeqCst)));
+        let mut cmd = Command::new(bin("codex-async-shim"));
+        cmd.envs(home.env())
+            .env("RUST_LOG", "codex_async_shim=debug,codexd=debug")
+            .env_remove("CODEX_ASYNC_CODEXD");
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(fs::File::create(&log).expect("create shim log"))
+            .spawn()
+            .expect("spawn codex-async-shim");
+        let mut guard = ProcessGuard::new(child);
+        let stdin = guard.child().stdin.take().expect("shim stdin");
+        let stdout = guard.child().stdout.take().expect("shim stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            guard,
+            stdin,
+            lines,
+            next_id: 1,
+            log,
+        }
+    }
+
+    /// The shim's pid.
+    pub fn pid(&self) -> i32 {
+        self.guard.pid()
+    }
+
+    /// The shim's stderr so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `initialize` then `notifications/initialized`; returns the initialize result.
+    pub fn initialize(&mut self) -> Value {
+        let result = self.request(
+            "initialize",
+            json!({
+                "protocolVersion": PROTOCOL_VERSION,
+                "capabilities": {},
+                "clientInfo": {"name": "shim-tests", "version": "0"}
+            }),
+        );
+        assert!(
+            result.get("result").is_some(),
+            "initialize failed: {result}"
+        );
+        self.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        result["result"].clone()
+    }
+
+    /// Writes one message line.
+    pub fn send(&mut self, message: &Value) {
+        writeln!(self.stdin, "{message}").expect("write to shim stdin");
+        self.stdin.flush().expect("flush shim stdin");
+    }
+
+    /// Sends a request and returns its id without waiting for the answer.
+    pub fn send_request(&mut self, method: &str, params: Value) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        id
+    }
+
+    /// Waits for the response to request `id` (the whole message).
+    pub fn response(&mut self, id: u64) -> Value {
+        let start = Instant::now();
+        loop {
+            let left = DEADLINE.saturating_sub(start.elapsed());
+            let line = match self.lines.recv_timeout(left) {
+                Ok(line) => line,
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!(
+                        "no answer to request {id} within {DEADLINE:?}; shim log:\n{}",
+                        self.log()
+                    )
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!(
+                        "the shim closed stdout before answering {id}; shim log:\n{}",
+                        self.log()
+                    )
+                }
+            };
+            let message: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+                panic!(
+                    "stdout line is not JSON ({e}): {line:?}; shim log:\n{}",
+                    self.log()
+                )
+            });
+            assert_eq!(message["jsonrpc"], "2.0", "not JSON-RPC 2.0: {line}");
+            if message["id"] == json!(id) {
+                return message;
+            }
+        }
+    }
+
+    /// Sends a request and waits for its response (the whole message).
+    pub fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.send_request(method, params);
+        self.response(id)
+    }
+
+    /// Sends a `tools/call` without waiting.
+    pub fn send_call(&mut self, tool: &str, arguments: Value) -> u64 {
+        self.send_request("tools/call", json!({"name": tool, "arguments": arguments}))
+    }
+
+    /// Waits for the answer to a `tools/call`; a JSON-RPC error fails the test
+    /// (clients hide those, so every tool failure must be a result).
+    pub fn call_result(&mut self, id: u64) -> ToolResult {
+        let message = self.response(id);
+        let Some(result) = message.get("result") else {
+            panic!("tools/call answered with a JSON-RPC error: {message}");
+        };
+        let is_error = result["isError"].as_bool().unwrap_or(false);
+        let text = result["content"][0]["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no text content in {message}"))
+            .to_string();
+        let structured = result
+            .get("structuredContent")
+            .cloned()
+            .unwrap_or(Value::Null);
+        if !is_error {
+            let parsed: Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("text content is not JSON ({e}): {text}"));
+            assert_eq!(parsed, structured, "text and structuredContent differ");
+        }
+        ToolResult {
+            is_error,
+            text,
+            structured,
+        }
+    }
+
+    /// Calls a tool and waits for its result.
+    pub fn call(&mut self, tool: &str, arguments: Value) -> ToolResult {
+        let id = self.send_call(tool, arguments);
+        self.call_result(id)
+    }
+
+    /// Calls a tool that must succeed; returns its structured content.
+    pub fn ok(&mut self, tool: &str, arguments: Value) -> Value {
+        let result = self.call(tool, arguments.clone());
+        assert!(
+            !result.is_error,
+            "{tool}({arguments}) failed: {}; shim log:\n{}",
+            result.text,
+            self.log()
+        );
+        result.structured
+    }
+
+    /// Polls `job_id` until its status is terminal; returns the last poll.
+    pub fn poll_until_finished(&mut self, job_id: &str) -> Value {
+        let mut last = Value::Null;
+        wait_until(&format!("job {job_id} to finish"), || {
+            last = self.ok("codex_poll", json!({"job_id": job_id}));
+            matches!(
+                last["status"].as_str(),
+                Some("done" | "error" | "cancelled")
+            )
+        });
+        last
+    }
+}
+
+/// Starts `codexd serve` on `home` (foreground, killed when the guard drops).
+pub fn serve_daemon(home: &TempHome) -> testkit::Daemon {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("test runtime")
+        .block_on(testkit::Daemon::start(home))
+}
+
+/// Env for a shim that must use an already running daemon: if none answers,
+/// the autostart fails at once (instead of silently starting another).
+pub const NO_AUTOSTART: &[(&str, &str)] = &[("CODEX_ASYNC_CODEXD", "/bin/false")];
+
+/// True for a job id as codexd makes them: 12 lowercase hex characters.
+pub fn is_job_id(id: &Value) -> bool {
+    id.as_str().is_some_and(|s| {
+        s.len() == 12
+            && s.chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
+}

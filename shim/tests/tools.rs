@@ -1,0 +1,291 @@
+//! The four tools end to end: a real shim, a real `codexd serve`, the fake codex.
+
+mod common;
+
+use common::{is_job_id, serve_daemon, Shim, NO_AUTOSTART};
+use serde_json::{json, Value};
+use testkit::TempHome;
+
+#[test]
+fn tools_list_shows_the_four_tools_with_input_and_output_schemas() {
+    let home = TempHome::new();
+    let mut shim = Shim::spawn(&home, NO_AUTOSTART);
+    let response = shim.request("tools/list", json!({}));
+    let tools = response["result"]["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no tools in {response}"));
+    let mut names: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["codex_cancel", "codex_list", "codex_poll", "codex_start"]
+    );
+
+    let tool = |name: &str| {
+        tools
+            .iter()
+            .find(|t| t["name"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let required = |name: &str| tool(name)["inputSchema"]["required"].clone();
+    assert_eq!(required("codex_start"), json!(["prompt", "cwd"]));
+    assert_eq!(required("codex_poll"), json!(["job_id"]));
+    assert_eq!(required("codex_cancel"), json!(["job_id"]));
+    assert_eq!(required("codex_list"), Value::Null);
+
+    let start = tool("codex_start");
+    let props = &start["inputSchema"]["properties"];
+    assert_eq!(props["approval_policy"]["default"], "suggest");
+    assert_eq!(
+        props["approval_policy"]["enum"],
+        json!(["suggest", "auto-edit", "full-auto"])
+    );
+    assert!(props["model"].is_object(), "{start}");
+    assert_eq!(
+        tool("codex_poll")["inputSchema"]["properties"]["tail_lines"]["default"],
+        100
+    );
+    assert_eq!(
+        tool("codex_list")["inputSchema"]["properties"]["limit"]["default"],
+        20
+    );
+
+    let output_fields = [
+        ("codex_start", vec!["job_id", "status", "pid"]),
+        (
+            "codex_poll",
+            vec![
+                "job_id",
+                "status",
+                "exit_code",
+                "error",
+                "output",
+                "output_truncated",
+                "started_at",
+                "finished_at",
+                "prompt",
+                "cwd",
+            ],
+        ),
+        ("codex_list", vec!["jobs"]),
+        (
+            "codex_cancel",
+            vec!["job_id", "status", "cancelled", "message"],
+        ),
+    ];
+    for (name, fields) in output_fields {
+        let t = tool(name);
+        assert_eq!(t["inputSchema"]["type"], "object", "{name}");
+        let output = &t["outputSchema"];
+        assert_eq!(output["type"], "object", "{name} outputSchema: {output}");
+        for field in fields {
+            assert!(
+                output["properties"][field].is_object(),
+                "{name} outputSchema lacks {field}: {output}"
+            );
+        }
+        assert!(
+            !output.to_string().contains("$ref"),
+            "{name} outputSchema should be self-contained: {output}"
+        );
+        let description = t["description"].as_str().unwrap_or_default();
+        assert!(
+            description.len() > 80,
+            "{name} needs a description for a model"
+        );
+    }
+    let poll = tool("codex_poll")["description"].to_string();
+    for word in [
+        "20-60 seconds",
+        "queued",
+        "running",
+        "done",
+        "error",
+        "cancelled",
+    ] {
+        assert!(poll.contains(word), "codex_poll description lacks {word:?}");
+    }
+    assert!(tool("codex_start")["description"]
+        .to_string()
+        .contains("at once"));
+
+    // Listing tools is not a tool call: the shim has not touched a daemon.
+    assert!(
+        !home.paths().lock().exists(),
+        "tools/list must not start codexd"
+    );
+}
+
+#[test]
+fn codex_start_returns_while_the_job_runs_and_cancel_stops_it() {
+    let home = TempHome::new();
+    let _daemon = serve_daemon(&home);
+    let mut shim = Shim::spawn(&home, NO_AUTOSTART);
+    let cwd = home.workdir().display().to_string();
+
+    let started = shim.ok("codex_start", json!({"prompt": "sleep:30", "cwd": cwd}));
+    assert!(is_job_id(&started["job_id"]), "{started}");
+    assert_eq!(started["status"], "running", "{started}");
+    assert!(started["pid"].is_i64(), "{started}");
+    let job_id = started["job_id"].as_str().unwrap_or_default().to_string();
+
+    let polled = shim.ok("codex_poll", json!({"job_id": job_id}));
+    assert_eq!(polled["status"], "running", "{polled}");
+    assert_eq!(polled["exit_code"], Value::Null);
+    assert_eq!(polled["finished_at"], Value::Null);
+    assert_eq!(polled["error"], Value::Null);
+    assert_eq!(polled["prompt"], "sleep:30");
+    assert_eq!(polled["cwd"], cwd.as_str());
+
+    let cancelled = shim.ok("codex_cancel", json!({"job_id": job_id}));
+    assert_eq!(cancelled["job_id"], job_id.as_str());
+    assert_eq!(cancelled["cancelled"], true, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    assert!(cancelled["message"].as_str().is_some_and(|m| !m.is_empty()));
+
+    let polled = shim.poll_until_finished(&job_id);
+    assert_eq!(polled["status"], "cancelled", "{polled}");
+    assert!(polled["finished_at"].is_string(), "{polled}");
+
+    // A second cancel finds the job finished and changes nothing.
+    let again = shim.ok("codex_cancel", json!({"job_id": job_id}));
+    assert_eq!(again["cancelled"], false, "{again}");
+    assert_eq!(again["status"], "cancelled", "{again}");
+    assert!(again["message"].as_str().is_some_and(|m| !m.is_empty()));
+}
+
+#[test]
+fn codex_poll_follows_a_job_from_running_to_done() {
+    let home = TempHome::new();
+    let _daemon = serve_daemon(&home);
+    let mut shim = Shim::spawn(&home, NO_AUTOSTART);
+    let cwd = home.workdir().display().to_string();
+
+    let started = shim.ok(
+        "codex_start",
+        json!({"prompt": "sleep:1;print:hello", "cwd": cwd, "approval_policy": "auto-edit"}),
+    );
+    assert_eq!(started["status"], "running", "{started}");
+    let job_id = started["job_id"].as_str().unwrap_or_default().to_string();
+
+    let done = shim.poll_until_finished(&job_id);
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["exit_code"], 0, "{done}");
+    assert_eq!(done["error"], Value::Null, "{done}");
+    assert!(
+        done["output"].as_str().is_some_and(|o| o.contains("hello")),
+        "{done}"
+    );
+    assert_eq!(done["output_truncated"], false, "{done}");
+    assert!(done["started_at"].is_string(), "{done}");
+    assert!(done["finished_at"].is_string(), "{done}");
+
+    // tail_lines = 0 asks for no output at all.
+    let quiet = shim.ok("codex_poll", json!({"job_id": job_id, "tail_lines": 0}));
+    assert_eq!(quiet["output"], "", "{quiet}");
+
+    // Cancelling a finished job changes nothing.
+    let cancel = shim.ok("codex_cancel", json!({"job_id": job_id}));
+    assert_eq!(cancel["cancelled"], false, "{cancel}");
+    assert_eq!(cancel["status"], "done", "{cancel}");
+}
+
+#[test]
+fn a_non_zero_exit_is_status_error_with_its_exit_code() {
+    let home = TempHome::new();
+    let _daemon = serve_daemon(&home);
+    let mut shim = Shim::spawn(&home, NO_AUTOSTART);
+    let cwd = home.workdir().display().to_string();
+
+    let started = shim.ok(
+        "codex_start",
+        json!({"prompt": "print:failing;exit:3", "cwd": cwd, "model": "gpt-5.5"}),
+    );
+    let job_id = started["job_id"].as_str().unwrap_or_default().to_string();
+    let finished = shim.poll_until_finished(&job_id);
+    assert_eq!(finished["status"], "error", "{finished}");
+    assert_eq!(finished["exit_code"], 3, "{finished}");
+    assert!(finished["error"].is_string(), "{finished}");
+}
+
+#[test]
+fn codex_list_is_newest_first_honours_limit_and_filters_by_status() {
+    let home = TempHome::new();
+    let _daemon = serve_daemon(&home);
+    let mut shim = Shim::spawn(&home, NO_AUTOSTART);
+    let cwd = home.workdir().display().to_string();
+
+    let long_prompt = format!("print:{}", "é".repeat(300));
+    let mut ids = Vec::new();
+    for prompt in ["print:a", "print:b", long_prompt.as_str()] {
+        let started = shim.ok("codex_start", json!({"prompt": prompt, "cwd": cwd}));
+        ids.push(started["job_id"].as_str().unwrap_or_default().to_string());
+    }
+    for id in &ids {
+        shim.poll_until_finished(id);
+    }
+    let listed_ids = |list: &Value| -> Vec<String> {
+        list["jobs"]
+            .as_array()
+            .map(|jobs| {
+                jobs.iter()
+                    .filter_map(|j| j["job_id"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
+
+    let all = shim.ok("codex_list", json!({}));
+    assert_eq!(listed_ids(&all), newest_first, "{all}");
+    let newest = &all["jobs"][0];
+    assert_eq!(
+        newest["prompt"].as_str().map(|p| p.chars().count()),
+        Some(200),
+        "prompts are cut to 200 characters: {newest}"
+    );
+    for key in [
+        "job_id",
+        "status",
+        "prompt",
+        "cwd",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "exit_code",
+    ] {
+        assert!(
+            newest.get(key).is_some(),
+            "list entry lacks {key}: {newest}"
+        );
+    }
+    assert_eq!(newest["status"], "done");
+    assert_eq!(newest["exit_code"], 0);
+    assert_eq!(newest["cwd"], cwd.as_str());
+
+    let two = shim.ok("codex_list", json!({"limit": 2}));
+    assert_eq!(listed_ids(&two), newest_first[..2].to_vec(), "{two}");
+
+    let done = shim.ok("codex_list", json!({"status": "done"}));
+    assert_eq!(listed_ids(&done).len(), 3, "{done}");
+    let running = shim.ok("codex_list", json!({"status": "running", "limit": 5}));
+    assert_eq!(listed_ids(&running), Vec::<String>::new(), "{running}");
+}
+
+/// A daemon restarted under a running shim is picked up again (here the kept
+/// gRPC channel reconnects by itself; the shim's own Unavailable retry is
+/// covered by `a_shim_whose_codexd_died_starts_a_new_one`).
+#[test]
+fn the_shim_reconnects_after_codexd_restarts() {
+    let home = TempHome::new();
+    let daemon = serve_daemon(&home);
+    let mut shim = Shim::spawn(&home, NO_AUTOSTART);
+    let cwd = home.workdir().display().to_string();
+    let first = shim.ok("codex_start", json!({"prompt": "print:one", "cwd": cwd}));
+    drop(daemon); // SIGKILL: the shim's connection breaks
+
+    let _daemon = serve_daemon(&home);
+    let listed = shim.ok("codex_list", json!({}));
+    assert_eq!(listed["jobs"][0]["job_id"], first["job_id"], "{listed}");
+}
