@@ -13,7 +13,10 @@ use sqlx::{
     Row, SqlitePool,
 };
 
-use crate::job::JobRecord;
+use crate::{
+    events::Summary,
+    job::{Isolation, JobRecord},
+};
 
 /// Why a database operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +27,10 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database holds an unknown status {0:?}")]
     BadStatus(String),
+    #[error("database holds an unknown isolation {0:?}")]
+    BadIsolation(String),
+    #[error("job summary: {0}")]
+    Summary(String),
 }
 
 /// Counts of jobs per status.
@@ -48,7 +55,9 @@ macro_rules! select_jobs {
     ($rest:literal) => {
         concat!(
             "SELECT job_id, status, prompt, cwd, approval_policy, model, pid, monitor_pid, ",
-            "monitor_start_time, exit_code, error, created_at, started_at, finished_at FROM jobs ",
+            "monitor_start_time, exit_code, error, created_at, started_at, finished_at, ",
+            "thread_id, parent_job_id, isolation, branch, worktree, diffstat, stall_timeout, ",
+            "max_duration, summary, events_offset FROM jobs ",
             $rest
         )
     };
@@ -77,8 +86,9 @@ impl Db {
     /// Records a new job.
     pub async fn insert(&self, job: &JobRecord) -> Result<(), DbError> {
         sqlx::query(
-            "INSERT INTO jobs (job_id, status, prompt, cwd, approval_policy, model, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO jobs (job_id, status, prompt, cwd, approval_policy, model, created_at, \
+             thread_id, parent_job_id, isolation, branch, worktree, stall_timeout, max_duration) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&job.job_id)
         .bind(job.status.name())
@@ -87,6 +97,13 @@ impl Db {
         .bind(&job.approval_policy)
         .bind(&job.model)
         .bind(&job.created_at)
+        .bind(&job.thread_id)
+        .bind(&job.parent_job_id)
+        .bind(job.isolation.name())
+        .bind(&job.branch)
+        .bind(&job.worktree)
+        .bind(job.stall_timeout)
+        .bind(job.max_duration)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -138,6 +155,37 @@ impl Db {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Stores the folded event summary and how far into the output it reaches.
+    pub async fn set_summary(
+        &self,
+        job_id: &str,
+        summary: &Summary,
+        offset: u64,
+    ) -> Result<(), DbError> {
+        let json = serde_json::to_string(summary).map_err(|e| DbError::Summary(e.to_string()))?;
+        sqlx::query(
+            "UPDATE jobs SET summary = ?, events_offset = ?, thread_id = COALESCE(?, thread_id) \
+             WHERE job_id = ?",
+        )
+        .bind(json)
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .bind(&summary.thread_id)
+        .bind(job_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Stores the diffstat of a worktree job's branch.
+    pub async fn set_diffstat(&self, job_id: &str, diffstat: &str) -> Result<(), DbError> {
+        sqlx::query("UPDATE jobs SET diffstat = ? WHERE job_id = ?")
+            .bind(diffstat)
+            .bind(job_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// One job, if it exists.
@@ -232,5 +280,22 @@ fn from_row(row: &SqliteRow) -> Result<JobRecord, DbError> {
         created_at: row.try_get("created_at")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
+        thread_id: row.try_get("thread_id")?,
+        parent_job_id: row.try_get("parent_job_id")?,
+        isolation: {
+            let name: String = row.try_get("isolation")?;
+            Isolation::parse(&name).map_err(|_| DbError::BadIsolation(name))?
+        },
+        branch: row.try_get("branch")?,
+        worktree: row.try_get("worktree")?,
+        diffstat: row.try_get("diffstat")?,
+        stall_timeout: row.try_get("stall_timeout")?,
+        max_duration: row.try_get("max_duration")?,
+        // A summary that no longer parses (written by another version) is rebuilt empty.
+        summary: row
+            .try_get::<Option<String>, _>("summary")?
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default(),
+        events_offset: u64::try_from(row.try_get::<i64, _>("events_offset")?).unwrap_or(0),
     })
 }

@@ -3,6 +3,8 @@
 use std::fmt;
 
 use codex_async_proto::v1::{self, JobStatus};
+
+use crate::events::Summary;
 use rand_id::new_id_hex;
 
 /// Length of a job id: 12 lowercase hex characters (48 random bits).
@@ -93,6 +95,16 @@ impl Policy {
         }
     }
 
+    /// The same policy for `codex exec resume`, which takes no `-s`: the
+    /// sandbox is set through config instead.
+    pub fn resume_flags(self) -> &'static [&'static str] {
+        match self {
+            Self::Suggest => &["-c", "sandbox_mode=\"read-only\""],
+            Self::AutoEdit => &["-c", "sandbox_mode=\"workspace-write\""],
+            Self::FullAuto => &["--dangerously-bypass-approvals-and-sandbox"],
+        }
+    }
+
     /// The `codex exec` flags for this policy (checked against codex 0.169:
     /// `--full-auto` is gone, `-a` is rejected after `exec`).
     pub fn codex_flags(self) -> &'static [&'static str] {
@@ -123,9 +135,61 @@ pub struct JobRecord {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// codex's thread id (from its events), for codex_reply.
+    pub thread_id: Option<String>,
+    /// The job this one continues.
+    pub parent_job_id: Option<String>,
+    pub isolation: Isolation,
+    /// With worktree isolation: the branch and the directory codex runs in.
+    pub branch: Option<String>,
+    pub worktree: Option<String>,
+    pub diffstat: Option<String>,
+    /// Watchdogs, in seconds.
+    pub stall_timeout: u32,
+    pub max_duration: u32,
+    /// What codex did so far, folded from its events.
+    pub summary: Summary,
+    /// Bytes of output.txt folded into `summary`.
+    pub events_offset: u64,
+}
+
+/// Where codex works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// In the caller's cwd.
+    None,
+    /// In a new git worktree on branch `codex/<job_id>`.
+    Worktree,
+}
+
+/// An isolation name that is not one of the two.
+#[derive(Debug, thiserror::Error)]
+#[error("isolation: unknown value {0:?}; use none (work in cwd, the default) or worktree (a new git worktree on branch codex/<job_id>)")]
+pub struct BadIsolation(pub String);
+
+impl Isolation {
+    pub fn parse(s: &str) -> Result<Self, BadIsolation> {
+        match s {
+            "none" => Ok(Self::None),
+            "worktree" => Ok(Self::Worktree),
+            other => Err(BadIsolation(other.chars().take(40).collect())),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Worktree => "worktree",
+        }
+    }
 }
 
 impl JobRecord {
+    /// The directory codex runs in: the worktree when isolated, else cwd.
+    pub fn run_dir(&self) -> &str {
+        self.worktree.as_deref().unwrap_or(&self.cwd)
+    }
+
     /// The API form, with the path of the job's output file.
     pub fn to_proto(&self, output_path: String) -> v1::Job {
         v1::Job {
@@ -142,6 +206,48 @@ impl JobRecord {
             started_at: self.started_at.clone(),
             finished_at: self.finished_at.clone(),
             output_path,
+            parent_job_id: self.parent_job_id.clone(),
+            thread_id: self.thread_id.clone(),
+            isolation: self.isolation.name().to_string(),
+            branch: self.branch.clone(),
+            worktree: self.worktree.clone(),
+            stall_timeout_seconds: self.stall_timeout,
+            max_duration_seconds: self.max_duration,
+        }
+    }
+
+    /// The summary in its API form.
+    pub fn summary_proto(&self) -> v1::JobSummary {
+        let s = &self.summary;
+        v1::JobSummary {
+            activity: s.activity.clone(),
+            last_message: s.last_message.clone(),
+            files_changed: s
+                .files_changed
+                .iter()
+                .map(|f| v1::FileChange {
+                    path: f.path.clone(),
+                    kind: f.kind.clone(),
+                })
+                .collect(),
+            commands: s
+                .commands
+                .iter()
+                .map(|c| v1::CommandRun {
+                    command: c.command.clone(),
+                    exit_code: c.exit_code,
+                    status: c.status.clone(),
+                })
+                .collect(),
+            commands_count: s.commands_count,
+            usage: s.usage.as_ref().map(|u| v1::Usage {
+                input_tokens: u.input_tokens,
+                cached_input_tokens: u.cached_input_tokens,
+                output_tokens: u.output_tokens,
+            }),
+            error_message: s.error_message.clone(),
+            diffstat: self.diffstat.clone(),
+            parsed_bytes: self.events_offset,
         }
     }
 }

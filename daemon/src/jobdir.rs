@@ -139,6 +139,9 @@ pub struct ExitInfo {
     pub signal: Option<i32>,
     /// True when the job was stopped by a cancel request.
     pub cancelled: bool,
+    /// Set when a watchdog stopped the job (`stalled: …` / `timed_out: …`).
+    #[serde(default)]
+    pub reason: Option<String>,
     /// Set when codex could not be started at all.
     pub spawn_error: Option<String>,
     pub finished_at: String,

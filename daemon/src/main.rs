@@ -4,17 +4,22 @@
 mod cmd;
 mod config;
 mod db;
+mod events;
 mod home;
 mod job;
 mod jobdir;
+mod lines;
 mod monitor;
 mod proctree;
+mod render;
 mod server;
 mod service;
 mod supervisor;
 mod tail;
 mod validate;
 mod watch;
+mod watchdog;
+mod worktree;
 
 use std::{ffi::OsString, path::PathBuf, process::ExitCode};
 
@@ -52,6 +57,12 @@ enum Command {
     Monitor {
         #[arg(long)]
         job_dir: PathBuf,
+        /// Stop the job after this many seconds without progress (0 = never).
+        #[arg(long, default_value_t = 0)]
+        stall_timeout: u32,
+        /// Stop the job after this many seconds in all (0 = never).
+        #[arg(long, default_value_t = 0)]
+        max_duration: u32,
         #[arg(last = true, required = true)]
         argv: Vec<OsString>,
     },
@@ -61,8 +72,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         // The monitor and start must not create a runtime before forking.
-        Command::Monitor { job_dir, argv } => {
-            return ExitCode::from(monitor::run(job_dir, argv) as u8)
+        Command::Monitor {
+            job_dir,
+            stall_timeout,
+            max_duration,
+            argv,
+        } => {
+            return ExitCode::from(monitor::run(job_dir, (stall_timeout, max_duration), argv) as u8)
         }
         Command::Start => cmd::start::run(),
         Command::Serve => cmd::serve::run(),

@@ -40,18 +40,21 @@ use crate::{
     job::now_rfc3339,
     jobdir::{write_json_atomic, Durability, ExitInfo, JobDir, MonitorInfo},
     proctree,
+    watchdog::Watchdog,
 };
 
 /// After SIGINT, how long codex gets to stop its commands and exit.
 const INT_GRACE: Duration = Duration::from_secs(3);
 /// After SIGTERM, how long what is left gets before SIGKILL.
 const TERM_GRACE: Duration = Duration::from_secs(2);
+/// How often the watchdogs look at the job.
+const WATCHDOG_TICK: Duration = Duration::from_secs(1);
 /// After codex ends, how long its leftover processes get after SIGTERM.
 const LEFTOVER_GRACE: Duration = Duration::from_secs(1);
 
 /// Runs the monitor for the job in `job_dir`; `argv` is the codex command line.
 /// Returns the process exit code (0 unless the monitor itself failed).
-pub fn run(job_dir: PathBuf, argv: Vec<OsString>) -> i32 {
+pub fn run(job_dir: PathBuf, watchdogs: (u32, u32), argv: Vec<OsString>) -> i32 {
     let dir = JobDir::at(job_dir);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -63,7 +66,7 @@ pub fn run(job_dir: PathBuf, argv: Vec<OsString>) -> i32 {
             return 1;
         }
     };
-    match runtime.block_on(supervise(&dir, argv)) {
+    match runtime.block_on(supervise(&dir, watchdogs, argv)) {
         Ok(()) => 0,
         Err(e) => {
             log(&dir, &format!("monitor error: {e:#}"));
@@ -72,7 +75,11 @@ pub fn run(job_dir: PathBuf, argv: Vec<OsString>) -> i32 {
     }
 }
 
-async fn supervise(dir: &JobDir, argv: Vec<OsString>) -> anyhow::Result<()> {
+async fn supervise(
+    dir: &JobDir,
+    (stall, max): (u32, u32),
+    argv: Vec<OsString>,
+) -> anyhow::Result<()> {
     become_subreaper();
     // Listen before codex exists, so no signal is missed.
     let mut sigchld = signal(SignalKind::child())?;
@@ -93,6 +100,7 @@ async fn supervise(dir: &JobDir, argv: Vec<OsString>) -> anyhow::Result<()> {
                 exit_code: None,
                 signal: None,
                 cancelled: false,
+                reason: None,
                 spawn_error: Some(reason.clone()),
                 finished_at: now_rfc3339(),
             };
@@ -113,18 +121,25 @@ async fn supervise(dir: &JobDir, argv: Vec<OsString>) -> anyhow::Result<()> {
     report(&format!("started {}", codex.as_raw()));
     detach_stdout();
 
-    let mut cancel: Option<CancelStage> = None;
+    let mut watchdog = Watchdog::new(dir.output(), stall, max);
+    let mut tick = tokio::time::interval(WATCHDOG_TICK);
+    let mut stop: Option<CancelStage> = None;
     let status = loop {
         if let Some(status) = reap(Some(codex)) {
             break status;
         }
-        let deadline = cancel.as_ref().map(|c| c.deadline);
+        let deadline = stop.as_ref().map(|c| c.deadline);
         tokio::select! {
             _ = sigchld.recv() => {}
-            _ = sigterm.recv() => cancel = cancel.or_else(|| Some(CancelStage::begin(dir, codex))),
-            _ = sigint.recv() => cancel = cancel.or_else(|| Some(CancelStage::begin(dir, codex))),
+            _ = sigterm.recv() => stop = stop.or_else(|| Some(CancelStage::begin(dir, codex, None))),
+            _ = sigint.recv() => stop = stop.or_else(|| Some(CancelStage::begin(dir, codex, None))),
+            _ = tick.tick(), if stop.is_none() && !watchdog.is_off() => {
+                if let Some(reason) = watchdog.check() {
+                    stop = Some(CancelStage::begin(dir, codex, Some(reason)));
+                }
+            }
             _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
-                if let Some(stage) = cancel.as_mut() {
+                if let Some(stage) = stop.as_mut() {
                     stage.escalate(me, codex);
                 }
             }
@@ -140,7 +155,8 @@ async fn supervise(dir: &JobDir, argv: Vec<OsString>) -> anyhow::Result<()> {
     let exit = ExitInfo {
         exit_code,
         signal,
-        cancelled: cancel.is_some(),
+        cancelled: stop.as_ref().is_some_and(|s| s.reason.is_none()),
+        reason: stop.and_then(|s| s.reason),
         spawn_error: None,
         finished_at: now_rfc3339(),
     };
@@ -148,20 +164,25 @@ async fn supervise(dir: &JobDir, argv: Vec<OsString>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Where a cancel is: which signal was sent last and when the next is due.
+/// Where a stop (a cancel, or a watchdog) is: which signal was sent last and
+/// when the next is due.
 struct CancelStage {
     next: Signal,
     deadline: Instant,
+    /// The watchdog's reason; None for a cancel request.
+    reason: Option<String>,
 }
 
 impl CancelStage {
-    fn begin(dir: &JobDir, codex: Pid) -> Self {
-        log(dir, "cancel requested: SIGINT to codex's process group");
+    fn begin(dir: &JobDir, codex: Pid, reason: Option<String>) -> Self {
+        let why = reason.as_deref().unwrap_or("cancel requested");
+        log(dir, &format!("{why}: SIGINT to codex's process group"));
         // codex's process group has codex's pid (it was started with process_group(0)).
         let _ = kill(Pid::from_raw(-codex.as_raw()), Signal::SIGINT);
         Self {
             next: Signal::SIGTERM,
             deadline: Instant::now() + INT_GRACE,
+            reason,
         }
     }
 

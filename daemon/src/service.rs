@@ -14,6 +14,7 @@ use tracing::warn;
 
 use crate::{
     job::{JobId, JobRecord},
+    render,
     supervisor::{Supervisor, SupervisorError},
     tail::read_tail,
     validate::{self, Invalid},
@@ -71,9 +72,15 @@ fn not_found(id: &JobId) -> Status {
 }
 
 fn internal(e: impl Into<SupervisorError>) -> Status {
-    let e = e.into();
-    warn!(error = %e, "request failed");
-    Status::internal(e.to_string())
+    match e.into() {
+        SupervisorError::Invalid(m) => Status::invalid_argument(m),
+        SupervisorError::NotFound(m) => Status::not_found(m),
+        SupervisorError::Precondition(m) => Status::failed_precondition(m),
+        e => {
+            warn!(error = %e, "request failed");
+            Status::internal(e.to_string())
+        }
+    }
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchEvent, Status>> + Send>>;
@@ -97,15 +104,31 @@ impl CodexAsync for Service {
         let lines = validate::tail_lines(req.tail_lines).map_err(invalid)?;
         let (id, job) = self.find(&req.job_id).await?;
         let path = self.supervisor.job_dir(&id).output();
-        let tail = tokio::task::spawn_blocking(move || read_tail(&path, lines))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(|e| Status::internal(format!("reading output of job {id}: {e}")))?;
+        let since = req.since;
+        let read = tokio::task::spawn_blocking(move || {
+            let tail = read_tail(&path, lines)?;
+            let size = tail.size;
+            if let Some(cursor) = since {
+                if let Err(e) = validate::since(cursor, size) {
+                    return Ok(Err(e));
+                }
+            }
+            let events = render::events(&path, since, size)?;
+            std::io::Result::Ok(Ok((tail, events)))
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(|e| Status::internal(format!("reading output of job {id}: {e}")))?;
+        let (tail, events) = read.map_err(invalid)?;
         Ok(Response::new(GetResponse {
             job: Some(self.to_proto(&id, &job)),
             output: tail.text,
             output_truncated: tail.truncated,
             output_bytes: tail.size,
+            events: events.text,
+            next_cursor: events.next_cursor,
+            events_truncated: events.truncated,
+            summary: Some(job.summary_proto()),
         }))
     }
 

@@ -3,6 +3,7 @@
 //! daemon start re-adopts the jobs a previous daemon left running.
 
 use std::{
+    collections::HashMap,
     ffi::OsString,
     io,
     path::{Path, PathBuf},
@@ -26,16 +27,27 @@ use tracing::{info, warn};
 use crate::{
     config::Config,
     db::{Db, DbError},
-    job::{now_rfc3339, JobId, JobRecord},
+    events::{Event, Summary},
+    job::{now_rfc3339, Isolation, JobId, JobRecord, Policy},
     jobdir::{ExitInfo, JobDir},
+    lines::{read_lines, Line},
     proctree,
     validate::JobSpec,
+    worktree::{self, WorktreeError},
 };
 
 /// How long a monitor may take to report that codex started.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How often an adopted job (not our child) is checked for its end.
 const ADOPTED_POLL: Duration = Duration::from_millis(100);
+/// How often a running job's new events are folded into its summary.
+const FOLLOW_TICK: Duration = Duration::from_millis(250);
+/// Bounds on one fold: bytes per read, reads per call, longest line parsed
+/// (command output can make a line long), and how far to look for a line's end.
+const SUMMARY_BUDGET: usize = 1024 * 1024;
+const SUMMARY_STEPS: usize = 32;
+const SUMMARY_MAX_LINE: usize = 16 * 1024 * 1024;
+const SUMMARY_MAX_SCAN: u64 = 1024 * 1024 * 1024;
 /// How long Cancel waits for the job to end before answering.
 pub const CANCEL_WAIT: Duration = Duration::from_secs(15);
 
@@ -48,6 +60,18 @@ pub enum SupervisorError {
     JobDir { path: PathBuf, source: io::Error },
     #[error("job {0} vanished from the database")]
     Vanished(String),
+    /// Bad input found only with the database at hand (the text names the field).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is fine but the job is not in a state that allows it.
+    #[error("{0}")]
+    Precondition(String),
+    #[error("{0}")]
+    Worktree(String),
+    #[error("background task failed: {0}")]
+    Task(String),
 }
 
 /// The job runner, shared by every request.
@@ -62,6 +86,9 @@ struct Inner {
     config: Config,
     /// The id of every job whose record changed.
     changes: broadcast::Sender<String>,
+    /// One lock per job whose summary is being folded, so two folds never
+    /// apply the same events twice.
+    summary_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// What Cancel did.
@@ -80,6 +107,7 @@ impl Supervisor {
                 paths,
                 config,
                 changes,
+                summary_locks: std::sync::Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -102,22 +130,68 @@ impl Supervisor {
         self.inner.changes.subscribe()
     }
 
-    /// Records a new job and starts codex for it; returns once codex runs (or
-    /// failed to start).
+    /// Records a new job (or a reply continuing a finished one) and starts codex
+    /// for it; returns once codex runs (or failed to start).
     pub async fn start(&self, spec: JobSpec) -> Result<JobRecord, SupervisorError> {
+        let parent = match &spec.reply_to {
+            Some(parent_id) => Some(self.reply_parent(parent_id).await?),
+            None => None,
+        };
+        let cwd = match (&spec.cwd, &parent) {
+            (Some(cwd), _) => cwd.display().to_string(),
+            (None, Some(p)) => p.cwd.clone(),
+            (None, None) => {
+                return Err(SupervisorError::Invalid(
+                    "cwd: required; pass the absolute path of the project directory codex should work in".into(),
+                ))
+            }
+        };
+        let policy = spec
+            .policy
+            .or_else(|| {
+                parent
+                    .as_ref()
+                    .and_then(|p| Policy::parse(&p.approval_policy).ok())
+            })
+            .unwrap_or(Policy::Suggest);
+        let model = spec
+            .model
+            .or_else(|| parent.as_ref().and_then(|p| p.model.clone()));
+
         let id = JobId::generate();
         let dir = self.job_dir(&id);
         dir.create().map_err(|source| SupervisorError::JobDir {
             path: dir.path().to_path_buf(),
             source,
         })?;
+        let (isolation, branch, worktree) = match (&parent, spec.isolation) {
+            // A reply works where its parent worked, on the same branch.
+            (Some(p), _) => (p.isolation, p.branch.clone(), p.worktree.clone()),
+            (None, Isolation::Worktree) => {
+                match worktree::create(Path::new(&cwd), dir.path(), &id).await {
+                    Ok(tree) => (
+                        Isolation::Worktree,
+                        Some(tree.branch),
+                        Some(tree.run_dir.display().to_string()),
+                    ),
+                    Err(e) => {
+                        let _ = std::fs::remove_dir_all(dir.path());
+                        return Err(match e {
+                            WorktreeError::NotARepo(_) => SupervisorError::Invalid(e.to_string()),
+                            WorktreeError::Git(_) => SupervisorError::Worktree(e.to_string()),
+                        });
+                    }
+                }
+            }
+            (None, Isolation::None) => (Isolation::None, None, None),
+        };
         let record = JobRecord {
             job_id: id.to_string(),
             status: JobStatus::Queued,
             prompt: spec.prompt,
-            cwd: spec.cwd.display().to_string(),
-            approval_policy: spec.policy.name().to_string(),
-            model: spec.model,
+            cwd,
+            approval_policy: policy.name().to_string(),
+            model,
             pid: None,
             monitor_pid: None,
             monitor_start_time: None,
@@ -126,15 +200,55 @@ impl Supervisor {
             created_at: now_rfc3339(),
             started_at: None,
             finished_at: None,
+            thread_id: parent.as_ref().and_then(|p| p.thread_id.clone()),
+            parent_job_id: parent.as_ref().map(|p| p.job_id.clone()),
+            isolation,
+            branch,
+            worktree,
+            diffstat: None,
+            stall_timeout: spec
+                .stall_timeout
+                .unwrap_or(self.inner.config.stall_timeout),
+            max_duration: spec.max_duration.unwrap_or(self.inner.config.max_duration),
+            summary: Summary::default(),
+            events_offset: 0,
         };
         if let Err(e) = self.inner.db.insert(&record).await {
             let _ = std::fs::remove_dir_all(dir.path());
             return Err(e.into());
         }
         self.mirror(&id, &record);
-        info!(job_id = %id, policy = %record.approval_policy, cwd = %record.cwd, "job queued");
+        info!(job_id = %id, policy = %record.approval_policy, cwd = %record.cwd,
+              parent = record.parent_job_id.as_deref().unwrap_or(""), "job queued");
         self.launch(&id, &record).await?;
         self.load(&id).await
+    }
+
+    /// The job a reply continues: it must have ended and have a codex thread.
+    async fn reply_parent(&self, parent_id: &JobId) -> Result<JobRecord, SupervisorError> {
+        let parent = self
+            .inner
+            .db
+            .get(parent_id.as_str())
+            .await?
+            .ok_or_else(|| {
+                SupervisorError::NotFound(format!(
+                    "reply_to: no job {parent_id}; list jobs with codex_list"
+                ))
+            })?;
+        if !parent.status.is_terminal() {
+            return Err(SupervisorError::Precondition(format!(
+                "job_id: job {parent_id} is still {}; wait for it to finish (codex_wait) before replying",
+                parent.status
+            )));
+        }
+        if parent.thread_id.is_none() {
+            return Err(SupervisorError::Precondition(format!(
+                "job_id: job {parent_id} has no codex conversation to continue (codex never started a thread: {}); start a new job instead",
+                parent.error.as_deref().unwrap_or("no thread id in its output")
+            )));
+        }
+        Ok(parent)
     }
 
     /// Starts the monitor (and through it codex) for a queued job.
@@ -170,6 +284,7 @@ impl Supervisor {
                 if changed {
                     info!(job_id = %id, pid = pid.unwrap_or(0), monitor_pid, "job running");
                     self.refresh(id).await?;
+                    self.follow_events(id.clone());
                 } else {
                     // Cancelled while it was starting: the monitor stops codex.
                     let _ = kill(Pid::from_raw(monitor_pid), Signal::SIGTERM);
@@ -203,9 +318,13 @@ impl Supervisor {
         cmd.arg("monitor")
             .arg("--job-dir")
             .arg(dir.path())
+            .arg("--stall-timeout")
+            .arg(job.stall_timeout.to_string())
+            .arg("--max-duration")
+            .arg(job.max_duration.to_string())
             .arg("--")
             .args(self.codex_argv(job))
-            .current_dir(&job.cwd)
+            .current_dir(job.run_dir())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -218,24 +337,37 @@ impl Supervisor {
         cmd.spawn()
     }
 
-    /// `codex exec --json --skip-git-repo-check [policy] [--model M] -C <cwd> -- <prompt>`.
-    /// The `--` keeps a prompt that starts with `-` a prompt.
+    /// The codex command line. A new job:
+    /// `codex exec --json --skip-git-repo-check <policy> [--model M] -C <dir> -- <prompt>`;
+    /// a reply: `codex exec resume --json --skip-git-repo-check <policy> [--model M] <thread> -- <prompt>`
+    /// (resume takes no `-s`/`-C`: the sandbox goes by `-c sandbox_mode=…` and the
+    /// directory is the process's cwd). `--` keeps a prompt that starts with `-` a prompt.
     fn codex_argv(&self, job: &JobRecord) -> Vec<OsString> {
-        let mut argv: Vec<OsString> = vec![
-            self.inner.config.codex_bin.clone(),
-            "exec".into(),
-            "--json".into(),
-            "--skip-git-repo-check".into(),
-        ];
-        let policy =
-            crate::job::Policy::parse(&job.approval_policy).unwrap_or(crate::job::Policy::Suggest);
-        argv.extend(policy.codex_flags().iter().map(OsString::from));
+        let policy = Policy::parse(&job.approval_policy).unwrap_or(Policy::Suggest);
+        let reply_thread = job.parent_job_id.as_ref().and(job.thread_id.as_ref());
+        let mut argv: Vec<OsString> = vec![self.inner.config.codex_bin.clone(), "exec".into()];
+        if reply_thread.is_some() {
+            argv.push("resume".into());
+        }
+        argv.push("--json".into());
+        argv.push("--skip-git-repo-check".into());
+        let flags = if reply_thread.is_some() {
+            policy.resume_flags()
+        } else {
+            policy.codex_flags()
+        };
+        argv.extend(flags.iter().map(OsString::from));
         if let Some(model) = &job.model {
             argv.push("--model".into());
             argv.push(model.into());
         }
-        argv.push("-C".into());
-        argv.push(job.cwd.clone().into());
+        match reply_thread {
+            Some(thread) => argv.push(thread.into()),
+            None => {
+                argv.push("-C".into());
+                argv.push(job.run_dir().into());
+            }
+        }
         argv.push("--".into());
         argv.push(job.prompt.clone().into());
         argv
@@ -279,7 +411,8 @@ impl Supervisor {
         id: &JobId,
         fallback_reason: Option<String>,
     ) -> Result<(), SupervisorError> {
-        let (status, code, reason) = match self.job_dir(id).read_exit() {
+        self.advance_summary(id).await?;
+        let (status, code, mut reason) = match self.job_dir(id).read_exit() {
             Some(exit) => outcome(&exit),
             None => (
                 JobStatus::Error,
@@ -289,6 +422,13 @@ impl Supervisor {
                 })),
             ),
         };
+        // A non-zero exit says more with codex's own last error.
+        if let (JobStatus::Error, Some(_), Some(text)) = (status, code, reason.as_mut()) {
+            if let Some(message) = self.load(id).await?.summary.error_message {
+                text.push_str(": ");
+                text.push_str(&crate::events::one_line(&message, 300));
+            }
+        }
         self.record_end(id, status, code, reason.as_deref()).await
     }
 
@@ -299,6 +439,10 @@ impl Supervisor {
         exit_code: Option<i32>,
         reason: Option<&str>,
     ) -> Result<(), SupervisorError> {
+        // Everything codex printed is in: fold the rest of it, so the final
+        // status is never seen without the final answer.
+        self.advance_summary(id).await?;
+        self.record_diffstat(id).await;
         let changed = self
             .inner
             .db
@@ -412,6 +556,7 @@ impl Supervisor {
                         }
                     }
                     info!(job_id = %id, monitor_pid = pid, "re-adopted running job");
+                    self.follow_events(id.clone());
                     self.watch_adopted(id, pid, start_time);
                 }
                 None if job.status == JobStatus::Queued => {
@@ -424,6 +569,99 @@ impl Supervisor {
             }
         }
         Ok(())
+    }
+
+    /// Folds new output of job `id` into its summary (bounded work per call).
+    pub async fn advance_summary(&self, id: &JobId) -> Result<(), SupervisorError> {
+        let lock = self.summary_lock(id);
+        let _guard = lock.lock().await;
+        let job = self.load(id).await?;
+        let path = self.job_dir(id).output();
+        let (mut summary, start) = (job.summary, job.events_offset);
+        let folded = tokio::task::spawn_blocking(move || {
+            let mut offset = start;
+            for _ in 0..SUMMARY_STEPS {
+                let read = read_lines(
+                    &path,
+                    offset,
+                    SUMMARY_BUDGET,
+                    SUMMARY_MAX_LINE,
+                    SUMMARY_MAX_SCAN,
+                )?;
+                for (line, _) in &read.lines {
+                    if let Line::Text(bytes) = line {
+                        summary.apply(&Event::parse(bytes));
+                    }
+                }
+                offset = read.end;
+                if !read.more {
+                    break;
+                }
+            }
+            io::Result::Ok((summary, offset))
+        })
+        .await
+        .map_err(|e| SupervisorError::Task(e.to_string()))?
+        .map_err(|source| SupervisorError::JobDir {
+            path: self.job_dir(id).output(),
+            source,
+        })?;
+        let (summary, offset) = folded;
+        if offset != start {
+            self.inner
+                .db
+                .set_summary(id.as_str(), &summary, offset)
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn summary_lock(&self, id: &JobId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .inner
+            .summary_locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        locks.entry(id.to_string()).or_default().clone()
+    }
+
+    /// Keeps a running job's summary current until the job ends.
+    fn follow_events(&self, id: JobId) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = this.advance_summary(&id).await {
+                    warn!(job_id = %id, error = %e, "cannot fold codex events");
+                }
+                match this.inner.db.get(id.as_str()).await {
+                    Ok(Some(job)) if !job.status.is_terminal() => {}
+                    _ => break,
+                }
+                tokio::time::sleep(FOLLOW_TICK).await;
+            }
+            let mut locks = this
+                .inner
+                .summary_locks
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            locks.remove(id.as_str());
+        });
+    }
+
+    /// For a worktree job: record `git diff --stat` of its branch.
+    async fn record_diffstat(&self, id: &JobId) {
+        let Ok(job) = self.load(id).await else { return };
+        let Some(run_dir) = job.worktree.as_deref() else {
+            return;
+        };
+        match worktree::diffstat(Path::new(run_dir), self.job_dir(id).path()).await {
+            Ok(stat) => {
+                if let Err(e) = self.inner.db.set_diffstat(id.as_str(), &stat).await {
+                    warn!(job_id = %id, error = %e, "cannot record the diffstat");
+                }
+            }
+            Err(e) => warn!(job_id = %id, error = %e, "cannot compute the diffstat"),
+        }
     }
 
     /// Loads a job that must exist.
@@ -454,6 +692,9 @@ impl Supervisor {
 fn outcome(exit: &ExitInfo) -> (JobStatus, Option<i32>, Option<String>) {
     if let Some(reason) = &exit.spawn_error {
         return (JobStatus::Error, None, Some(reason.clone()));
+    }
+    if let Some(reason) = &exit.reason {
+        return (JobStatus::Error, exit.exit_code, Some(reason.clone()));
     }
     if exit.cancelled {
         return (

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use codex_async_proto::v1::{JobStatus, StartRequest};
 
-use crate::job::{JobId, Policy};
+use crate::job::{Isolation, JobId, Policy};
 
 /// Largest prompt accepted, in bytes.
 pub const MAX_PROMPT_BYTES: usize = 1024 * 1024;
@@ -24,34 +24,85 @@ const MAX_MODEL_LEN: usize = 100;
 #[error("{0}")]
 pub struct Invalid(pub String);
 
-/// A start request that passed every check.
+/// Longest watchdog setting: a week.
+pub const MAX_WATCHDOG_SECONDS: u32 = 7 * 24 * 3600;
+
+/// A start request that passed every check. Fields left `None` take the
+/// parent's value for a reply, else the default.
 #[derive(Debug, Clone)]
 pub struct JobSpec {
     pub prompt: String,
-    /// Canonical absolute path of an existing directory.
-    pub cwd: PathBuf,
-    pub policy: Policy,
+    /// Canonical absolute path of an existing directory (optional for a reply).
+    pub cwd: Option<PathBuf>,
+    pub policy: Option<Policy>,
     pub model: Option<String>,
+    pub isolation: Isolation,
+    pub reply_to: Option<JobId>,
+    pub stall_timeout: Option<u32>,
+    pub max_duration: Option<u32>,
 }
 
-/// Checks a start request.
+/// Checks a start (or reply) request.
 pub fn start(req: &StartRequest) -> Result<JobSpec, Invalid> {
     let prompt = prompt(&req.prompt)?;
-    let cwd = cwd(&req.cwd)?;
+    let reply_to = match req.reply_to.as_deref() {
+        None | Some("") => None,
+        Some(id) => Some(
+            JobId::parse(id)
+                .map_err(|e| Invalid(e.to_string().replacen("job_id", "reply_to", 1)))?,
+        ),
+    };
+    let cwd = match (req.cwd.as_str(), &reply_to) {
+        ("", Some(_)) => None,
+        (c, _) => Some(cwd(c)?),
+    };
     let policy = match req.approval_policy.as_deref() {
-        None | Some("") => Policy::Suggest,
-        Some(p) => Policy::parse(p).map_err(|e| Invalid(e.to_string()))?,
+        None | Some("") => None,
+        Some(p) => Some(Policy::parse(p).map_err(|e| Invalid(e.to_string()))?),
     };
     let model = match req.model.as_deref() {
         None | Some("") => None,
         Some(m) => Some(model(m)?),
     };
+    let isolation = match req.isolation.as_deref() {
+        None | Some("") => Isolation::None,
+        Some(i) => Isolation::parse(i).map_err(|e| Invalid(e.to_string()))?,
+    };
+    if reply_to.is_some() && isolation == Isolation::Worktree {
+        return Err(Invalid(
+            "isolation: a reply runs where its parent ran (in the parent's worktree if it had one); leave isolation out".into(),
+        ));
+    }
     Ok(JobSpec {
         prompt,
         cwd,
         policy,
         model,
+        isolation,
+        reply_to,
+        stall_timeout: watchdog("stall_timeout_seconds", req.stall_timeout_seconds)?,
+        max_duration: watchdog("max_duration_seconds", req.max_duration_seconds)?,
     })
+}
+
+fn watchdog(field: &str, value: Option<u32>) -> Result<Option<u32>, Invalid> {
+    match value {
+        None | Some(0) => Ok(None),
+        Some(n) if n <= MAX_WATCHDOG_SECONDS => Ok(Some(n)),
+        Some(n) => Err(Invalid(format!(
+            "{field}: {n} is over the limit of {MAX_WATCHDOG_SECONDS} seconds (7 days); pass fewer seconds, or leave it out for the daemon's default"
+        ))),
+    }
+}
+
+/// Checks a `since` cursor against the output's size.
+pub fn since(cursor: u64, output_bytes: u64) -> Result<u64, Invalid> {
+    if cursor > output_bytes {
+        return Err(Invalid(format!(
+            "since: cursor {cursor} is past the end of the output ({output_bytes} bytes); pass the cursor an earlier poll returned, or leave since out for the latest events"
+        )));
+    }
+    Ok(cursor)
 }
 
 fn prompt(p: &str) -> Result<String, Invalid> {
@@ -158,6 +209,10 @@ mod tests {
             cwd: cwd.into(),
             approval_policy: None,
             model: None,
+            reply_to: None,
+            isolation: None,
+            stall_timeout_seconds: None,
+            max_duration_seconds: None,
         }
     }
 
@@ -168,8 +223,9 @@ mod tests {
     #[test]
     fn accepts_a_good_request_with_defaults() {
         let spec = start(&req("fix it", "/tmp")).expect("valid");
-        assert_eq!(spec.policy, Policy::Suggest);
-        assert!(spec.cwd.is_absolute());
+        assert_eq!(spec.policy, None);
+        assert_eq!(spec.isolation, Isolation::None);
+        assert!(spec.cwd.is_some_and(|c| c.is_absolute()));
         assert_eq!(spec.model, None);
     }
 
@@ -188,6 +244,26 @@ mod tests {
         let mut bad_model = req("p", "/tmp");
         bad_model.model = Some("--dangerously-bypass-approvals-and-sandbox".into());
         assert!(err(start(&bad_model)).starts_with("model:"));
+    }
+
+    #[test]
+    fn reply_and_isolation_and_watchdog_rules() {
+        let mut reply = req("more", "");
+        reply.reply_to = Some("0123456789ab".into());
+        assert!(start(&reply).is_ok_and(|s| s.cwd.is_none()));
+        reply.reply_to = Some("../x".into());
+        assert!(err(start(&reply)).starts_with("reply_to:"));
+        let mut iso = req("p", "/tmp");
+        iso.isolation = Some("bogus".into());
+        assert!(err(start(&iso)).starts_with("isolation:"));
+        let mut dog = req("p", "/tmp");
+        dog.stall_timeout_seconds = Some(MAX_WATCHDOG_SECONDS + 1);
+        assert!(err(start(&dog)).starts_with("stall_timeout_seconds:"));
+        dog.stall_timeout_seconds = Some(0);
+        dog.max_duration_seconds = Some(5);
+        let spec = start(&dog).expect("valid");
+        assert_eq!((spec.stall_timeout, spec.max_duration), (None, Some(5)));
+        assert!(since(10, 5).is_err_and(|e| e.0.starts_with("since:")));
     }
 
     #[test]

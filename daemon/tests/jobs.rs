@@ -14,6 +14,7 @@ fn start_req(home: &TempHome, prompt: &str) -> StartRequest {
         cwd: home.workdir().display().to_string(),
         approval_policy: None,
         model: None,
+        ..Default::default()
     }
 }
 
@@ -27,6 +28,7 @@ async fn get(client: &mut Client, id: &str) -> GetResponse {
         .get(GetRequest {
             job_id: id.into(),
             tail_lines: None,
+            since: None,
         })
         .await
         .expect("get")
@@ -374,6 +376,7 @@ async fn bad_input_is_invalid_argument_naming_the_field_and_leaves_no_trace() {
         cwd: cwd.into(),
         approval_policy: policy.map(Into::into),
         model: model.map(Into::into),
+        ..Default::default()
     };
     let w = work.display().to_string();
     let cases = [
@@ -405,6 +408,7 @@ async fn bad_input_is_invalid_argument_naming_the_field_and_leaves_no_trace() {
             .get(GetRequest {
                 job_id: bad.into(),
                 tail_lines: None,
+                since: None,
             })
             .await
             .expect_err("bad id");
@@ -420,6 +424,7 @@ async fn bad_input_is_invalid_argument_naming_the_field_and_leaves_no_trace() {
         .get(GetRequest {
             job_id: "0123456789ab".into(),
             tail_lines: None,
+            since: None,
         })
         .await
         .expect_err("unknown id");
@@ -429,6 +434,7 @@ async fn bad_input_is_invalid_argument_naming_the_field_and_leaves_no_trace() {
         .get(GetRequest {
             job_id: "0123456789ab".into(),
             tail_lines: Some(1_000_000),
+            since: None,
         })
         .await
         .expect_err("tail bound");

@@ -13,6 +13,7 @@ fn start_req(home: &TempHome, prompt: &str) -> StartRequest {
         cwd: home.workdir().display().to_string(),
         approval_policy: None,
         model: None,
+        ..Default::default()
     }
 }
 
@@ -168,6 +169,7 @@ async fn a_job_outlives_a_killed_daemon_and_keeps_its_exit_code() {
         .get(GetRequest {
             job_id: job.job_id.clone(),
             tail_lines: None,
+            since: None,
         })
         .await
         .expect("get")
@@ -213,6 +215,7 @@ async fn a_running_job_is_readopted_by_the_next_daemon() {
                 .get(GetRequest {
                     job_id: id,
                     tail_lines: None,
+                    since: None,
                 })
                 .await
                 .expect("get")

@@ -23,6 +23,7 @@ fn start_req(home: &TempHome, prompt: &str, policy: &str) -> StartRequest {
         cwd: home.workdir().display().to_string(),
         approval_policy: Some(policy.into()),
         model: Some("gpt-5.5".into()),
+        ..Default::default()
     }
 }
 
@@ -32,6 +33,7 @@ async fn get(client: &Client, id: &str) -> GetResponse {
         .get(GetRequest {
             job_id: id.into(),
             tail_lines: Some(1000),
+            since: None,
         })
         .await
         .expect("get")

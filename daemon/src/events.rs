@@ -1,0 +1,478 @@
+//! codex's `--json` event stream: parse each line, fold it into a [`Summary`]
+//! (what codex is doing and what it concluded), and render it as one compact
+//! line for a model to read.
+//!
+//! codex adds event and item types between versions, so nothing here is a
+//! closed enum: unknown types are kept and shown by name, never an error, and a
+//! line that is not JSON (codex's stderr warnings) is shown as text.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// At most this many commands are kept in a summary (the count goes on).
+pub const MAX_COMMANDS: usize = 200;
+/// At most this many changed files are kept in a summary.
+pub const MAX_FILES: usize = 1000;
+/// Longest text kept for a message, command or error in a summary.
+const MAX_TEXT: usize = 16 * 1024;
+/// Longest text shown for one rendered event.
+const MAX_LINE: usize = 400;
+
+/// What codex did and concluded so far.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub thread_id: Option<String>,
+    /// One line: what codex is doing now (or did last).
+    pub activity: String,
+    /// The last agent message: the final answer once codex is done.
+    pub last_message: Option<String>,
+    pub files_changed: Vec<FileChange>,
+    /// The most recent [`MAX_COMMANDS`] commands.
+    pub commands: Vec<CommandRun>,
+    pub commands_count: u32,
+    pub usage: Option<Usage>,
+    pub error_message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileChange {
+    pub path: String,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandRun {
+    /// codex's item id, to match `item.completed` with its `item.started`.
+    #[serde(default)]
+    pub id: String,
+    pub command: String,
+    pub exit_code: Option<i32>,
+    pub status: String,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+/// One line of output, understood.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A JSON object with a `type`.
+    Json { kind: String, value: Value },
+    /// Anything else (stderr text, a truncated line).
+    Text(String),
+}
+
+impl Event {
+    /// Parses one line (without its newline). Never fails.
+    pub fn parse(line: &[u8]) -> Self {
+        if let Ok(value) = serde_json::from_slice::<Value>(line) {
+            if let Some(kind) = value.get("type").and_then(Value::as_str) {
+                return Self::Json {
+                    kind: kind.to_string(),
+                    value,
+                };
+            }
+        }
+        Self::Text(String::from_utf8_lossy(line).trim_end().to_string())
+    }
+}
+
+impl Summary {
+    /// Folds one event into the summary.
+    pub fn apply(&mut self, event: &Event) {
+        let Event::Json { kind, value } = event else {
+            return;
+        };
+        match kind.as_str() {
+            "thread.started" => {
+                self.thread_id = str_at(value, "thread_id").map(str::to_string);
+                self.activity = "session started".into();
+            }
+            "turn.started" => self.activity = "thinking".into(),
+            "turn.completed" => {
+                if let Some(u) = value.get("usage") {
+                    let usage = self.usage.get_or_insert_with(Usage::default);
+                    usage.input_tokens += u64_at(u, "input_tokens");
+                    usage.cached_input_tokens += u64_at(u, "cached_input_tokens");
+                    usage.output_tokens += u64_at(u, "output_tokens");
+                }
+                self.activity = "turn completed".into();
+            }
+            "turn.failed" => {
+                let message = value
+                    .pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("turn failed");
+                self.error_message = Some(clip(message, MAX_TEXT));
+                self.activity = format!("failed: {}", one_line(message, 120));
+            }
+            "error" => {
+                let message = str_at(value, "message").unwrap_or("error");
+                self.error_message = Some(clip(message, MAX_TEXT));
+                self.activity = format!("error: {}", one_line(message, 120));
+            }
+            "item.started" | "item.updated" | "item.completed" => {
+                if let Some(item) = value.get("item") {
+                    self.apply_item(item, kind == "item.completed");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn apply_item(&mut self, item: &Value, completed: bool) {
+        let id = str_at(item, "id").unwrap_or("").to_string();
+        match str_at(item, "type").unwrap_or("") {
+            "agent_message" => {
+                if let (true, Some(text)) = (completed, str_at(item, "text")) {
+                    self.last_message = Some(clip(text, MAX_TEXT));
+                    self.activity = format!("said: {}", one_line(text, 100));
+                }
+            }
+            "reasoning" => self.activity = "thinking".into(),
+            "command_execution" => {
+                let command = clip(str_at(item, "command").unwrap_or(""), MAX_TEXT);
+                let exit_code = item
+                    .get("exit_code")
+                    .and_then(Value::as_i64)
+                    .and_then(|c| i32::try_from(c).ok());
+                let status = str_at(item, "status")
+                    .unwrap_or(if completed {
+                        "completed"
+                    } else {
+                        "in_progress"
+                    })
+                    .to_string();
+                self.activity = if completed {
+                    format!("ran: {}", one_line(&command, 100))
+                } else {
+                    format!("running: {}", one_line(&command, 100))
+                };
+                let run = CommandRun {
+                    id: id.clone(),
+                    command,
+                    exit_code,
+                    status,
+                };
+                match self
+                    .commands
+                    .iter_mut()
+                    .rev()
+                    .find(|c| !id.is_empty() && c.id == id)
+                {
+                    Some(existing) => *existing = run,
+                    None => {
+                        self.commands_count += 1;
+                        self.commands.push(run);
+                        if self.commands.len() > MAX_COMMANDS {
+                            self.commands.remove(0);
+                        }
+                    }
+                }
+            }
+            "file_change" => {
+                let changes = item.get("changes").and_then(Value::as_array);
+                let mut paths = Vec::new();
+                for change in changes.into_iter().flatten() {
+                    let path = str_at(change, "path").unwrap_or("").to_string();
+                    let kind = str_at(change, "kind").unwrap_or("update").to_string();
+                    paths.push(path.clone());
+                    let room = self.files_changed.len() < MAX_FILES;
+                    match self.files_changed.iter_mut().find(|f| f.path == path) {
+                        Some(existing) => existing.kind = kind,
+                        None if room => self.files_changed.push(FileChange { path, kind }),
+                        None => {}
+                    }
+                }
+                self.activity = format!("editing {}", one_line(&paths.join(", "), 100));
+            }
+            "mcp_tool_call" => {
+                let tool = format!(
+                    "{}.{}",
+                    str_at(item, "server").unwrap_or("?"),
+                    str_at(item, "tool").unwrap_or("?")
+                );
+                self.activity = format!("calling {tool}");
+            }
+            "web_search" => {
+                self.activity = format!(
+                    "searching: {}",
+                    one_line(str_at(item, "query").unwrap_or(""), 100)
+                );
+            }
+            "todo_list" => self.activity = "planning".into(),
+            "error" => {
+                let message = str_at(item, "message").unwrap_or("error");
+                self.error_message = Some(clip(message, MAX_TEXT));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The event as one compact line, or None for events not worth a line
+/// (turn.started, item.updated, a command's start).
+pub fn render(event: &Event) -> Option<String> {
+    let (kind, value) = match event {
+        Event::Text(text) if text.trim().is_empty() => return None,
+        Event::Text(text) => return Some(one_line(text, MAX_LINE)),
+        Event::Json { kind, value } => (kind.as_str(), value),
+    };
+    let line = match kind {
+        "thread.started" => format!("session {}", str_at(value, "thread_id").unwrap_or("?")),
+        "turn.started" | "item.updated" => return None,
+        "turn.completed" => match value.get("usage") {
+            Some(u) => format!(
+                "turn done: {} tokens in ({} cached), {} out",
+                u64_at(u, "input_tokens"),
+                u64_at(u, "cached_input_tokens"),
+                u64_at(u, "output_tokens")
+            ),
+            None => "turn done".into(),
+        },
+        "turn.failed" => format!(
+            "turn failed: {}",
+            value
+                .pointer("/error/message")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+        ),
+        "error" => format!("error: {}", str_at(value, "message").unwrap_or("?")),
+        "item.started" | "item.completed" => {
+            let item = value.get("item").unwrap_or(&Value::Null);
+            return render_item(item, kind == "item.completed").map(|l| one_line(&l, MAX_LINE));
+        }
+        other => format!("[{other}] {}", compact_json(value)),
+    };
+    Some(one_line(&line, MAX_LINE))
+}
+
+fn render_item(item: &Value, completed: bool) -> Option<String> {
+    let kind = str_at(item, "type").unwrap_or("?");
+    Some(match (kind, completed) {
+        ("agent_message", true) => format!("message: {}", str_at(item, "text").unwrap_or("")),
+        ("reasoning", true) => format!("thinking: {}", str_at(item, "text").unwrap_or("")),
+        ("command_execution", true) => {
+            let command = str_at(item, "command").unwrap_or("");
+            match item.get("exit_code").and_then(Value::as_i64) {
+                Some(code) => format!("$ {command}  → exit {code}"),
+                None => format!(
+                    "$ {command}  → {}",
+                    str_at(item, "status").unwrap_or("ended")
+                ),
+            }
+        }
+        ("file_change", true) => {
+            let changes = item.get("changes").and_then(Value::as_array);
+            let parts: Vec<String> = changes
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    format!(
+                        "{} {}",
+                        str_at(c, "kind").unwrap_or("update"),
+                        str_at(c, "path").unwrap_or("?")
+                    )
+                })
+                .collect();
+            format!("edit: {}", parts.join(", "))
+        }
+        ("mcp_tool_call", true) => format!(
+            "mcp: {}.{} {}",
+            str_at(item, "server").unwrap_or("?"),
+            str_at(item, "tool").unwrap_or("?"),
+            str_at(item, "status").unwrap_or("")
+        ),
+        ("web_search", true) => format!("search: {}", str_at(item, "query").unwrap_or("")),
+        ("todo_list", _) => {
+            let items = item.get("items").and_then(Value::as_array);
+            let total = items.map_or(0, Vec::len);
+            let done = items
+                .into_iter()
+                .flatten()
+                .filter(|i| i.get("completed") == Some(&Value::Bool(true)))
+                .count();
+            format!("plan: {done}/{total} done")
+        }
+        ("error", _) => format!("error: {}", str_at(item, "message").unwrap_or("?")),
+        (
+            "agent_message" | "reasoning" | "command_execution" | "file_change" | "mcp_tool_call"
+            | "web_search",
+            false,
+        ) => return None,
+        (other, _) => format!("[{other}] {}", compact_json(item)),
+    })
+}
+
+fn str_at<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value.get(key).and_then(Value::as_str)
+}
+
+fn u64_at(value: &Value, key: &str) -> u64 {
+    value.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
+
+fn compact_json(value: &Value) -> String {
+    one_line(&value.to_string(), 200)
+}
+
+/// `text` on one line, at most `max` characters (an ellipsis marks a cut).
+pub fn one_line(text: &str, max: usize) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| {
+            if c == '\n' || c == '\r' || c == '\t' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .filter(|c| !c.is_control())
+        .collect();
+    let flat = flat.trim();
+    if flat.chars().count() <= max {
+        flat.to_string()
+    } else {
+        let cut: String = flat.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fold(lines: &[&str]) -> Summary {
+        let mut s = Summary::default();
+        for line in lines {
+            s.apply(&Event::parse(line.as_bytes()));
+        }
+        s
+    }
+
+    #[test]
+    fn a_real_codex_stream_folds_into_a_summary() {
+        let s = fold(&[
+            r#"{"type":"thread.started","thread_id":"0199a213-81c0-7800-8aa1-bbab2a035a53"}"#,
+            r#"{"type":"turn.started"}"#,
+            r#"{"type":"item.started","item":{"id":"item_1","type":"command_execution","command":"bash -lc ls","aggregated_output":"","exit_code":null,"status":"in_progress"}}"#,
+            r#"{"type":"item.completed","item":{"id":"item_1","type":"command_execution","command":"bash -lc ls","aggregated_output":"a\n","exit_code":0,"status":"completed"}}"#,
+            r#"{"type":"item.completed","item":{"id":"item_2","type":"file_change","changes":[{"path":"src/a.rs","kind":"update"},{"path":"b.txt","kind":"add"}],"status":"completed"}}"#,
+            r#"{"type":"item.completed","item":{"id":"item_3","type":"agent_message","text":"Done: fixed it."}}"#,
+            r#"{"type":"turn.completed","usage":{"input_tokens":100,"cached_input_tokens":20,"output_tokens":7}}"#,
+        ]);
+        assert_eq!(
+            s.thread_id.as_deref(),
+            Some("0199a213-81c0-7800-8aa1-bbab2a035a53")
+        );
+        assert_eq!(s.last_message.as_deref(), Some("Done: fixed it."));
+        assert_eq!(s.commands_count, 1, "started+completed is one command");
+        assert_eq!(s.commands[0].exit_code, Some(0));
+        assert_eq!(s.commands[0].status, "completed");
+        assert_eq!(
+            s.files_changed,
+            vec![
+                FileChange {
+                    path: "src/a.rs".into(),
+                    kind: "update".into()
+                },
+                FileChange {
+                    path: "b.txt".into(),
+                    kind: "add".into()
+                }
+            ]
+        );
+        assert_eq!(
+            s.usage,
+            Some(Usage {
+                input_tokens: 100,
+                cached_input_tokens: 20,
+                output_tokens: 7
+            })
+        );
+        assert_eq!(s.activity, "turn completed");
+    }
+
+    #[test]
+    fn failures_are_kept_as_the_error_message() {
+        let s = fold(&[r#"{"type":"turn.failed","error":{"message":"unexpected status 500"}}"#]);
+        assert_eq!(s.error_message.as_deref(), Some("unexpected status 500"));
+        assert!(s.activity.starts_with("failed:"));
+    }
+
+    #[test]
+    fn unknown_types_and_text_are_shown_not_fatal() {
+        let novel = Event::parse(br#"{"type":"fancy.new","x":1}"#);
+        assert_eq!(
+            render(&novel).as_deref(),
+            Some(r#"[fancy.new] {"type":"fancy.new","x":1}"#)
+        );
+        let item =
+            Event::parse(br#"{"type":"item.completed","item":{"type":"hologram","id":"i"}}"#);
+        assert!(render(&item).unwrap_or_default().starts_with("[hologram]"));
+        let text = Event::parse(b"WARNING: proceeding, even though\xff");
+        assert!(matches!(text, Event::Text(_)));
+        assert!(render(&text).unwrap_or_default().starts_with("WARNING"));
+        let mut s = Summary::default();
+        s.apply(&novel);
+        s.apply(&text);
+        assert_eq!(s, Summary::default());
+    }
+
+    #[test]
+    fn renders_commands_and_edits_as_one_line_each() {
+        let cmd = Event::parse(
+            br#"{"type":"item.completed","item":{"id":"1","type":"command_execution","command":"cargo test\n--all","exit_code":101,"status":"failed"}}"#,
+        );
+        assert_eq!(
+            render(&cmd).as_deref(),
+            Some("$ cargo test --all  → exit 101")
+        );
+        let started = Event::parse(
+            br#"{"type":"item.started","item":{"id":"1","type":"command_execution","command":"x","status":"in_progress"}}"#,
+        );
+        assert_eq!(render(&started), None);
+        let edit = Event::parse(
+            br#"{"type":"item.completed","item":{"type":"file_change","changes":[{"path":"a","kind":"add"}]}}"#,
+        );
+        assert_eq!(render(&edit).as_deref(), Some("edit: add a"));
+    }
+
+    #[test]
+    fn commands_are_bounded_but_counted() {
+        let mut s = Summary::default();
+        for i in 0..(MAX_COMMANDS + 50) {
+            let line = format!(
+                r#"{{"type":"item.completed","item":{{"id":"c{i}","type":"command_execution","command":"echo {i}","exit_code":0}}}}"#
+            );
+            s.apply(&Event::parse(line.as_bytes()));
+        }
+        assert_eq!(s.commands.len(), MAX_COMMANDS);
+        assert_eq!(s.commands_count as usize, MAX_COMMANDS + 50);
+        assert_eq!(
+            s.commands.last().map(|c| c.command.as_str()),
+            Some("echo 249")
+        );
+    }
+
+    #[test]
+    fn one_line_strips_controls_and_cuts() {
+        assert_eq!(one_line("a\nb\u{7}c", 10), "a bc");
+        assert_eq!(one_line("abcdef", 4), "abc…");
+    }
+}

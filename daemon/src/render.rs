@@ -1,0 +1,192 @@
+//! What `codex_poll` shows of a job's events: the lines after a cursor (or the
+//! latest ones), one compact line per event, within a character budget, at a
+//! cost that does not grow with the size of the output.
+
+use std::{io, path::Path};
+
+use crate::{
+    events::{render, Event},
+    lines::{line_start_at_or_after, read_lines, Line},
+};
+
+/// Most characters of rendered events in one answer.
+pub const MAX_EVENT_CHARS: usize = 8000;
+/// Bytes of output looked at for the latest events.
+const LATEST_WINDOW: u64 = 128 * 1024;
+/// Bytes of output read after a cursor in one answer.
+const SINCE_BUDGET: usize = 512 * 1024;
+/// Longest line rendered; longer ones are reported by size.
+const MAX_LINE: usize = 256 * 1024;
+/// How far to scan for the end of a giant line.
+const MAX_SCAN: u64 = 64 * 1024 * 1024;
+
+/// Rendered events and where to continue.
+#[derive(Debug, Default, PartialEq)]
+pub struct Rendered {
+    pub text: String,
+    pub next_cursor: u64,
+    /// Events were left out: older ones (latest mode) or newer ones (cursor mode).
+    pub truncated: bool,
+}
+
+/// Renders the events after byte `since` of `path`, or with `since` absent the
+/// latest events; `size` is the file's size when the caller looked.
+pub fn events(path: &Path, since: Option<u64>, size: u64) -> io::Result<Rendered> {
+    match since {
+        Some(cursor) => after(path, cursor),
+        None => latest(path, size),
+    }
+}
+
+fn after(path: &Path, cursor: u64) -> io::Result<Rendered> {
+    let read = read_lines(path, cursor, SINCE_BUDGET, MAX_LINE, MAX_SCAN)?;
+    let mut out = Rendered {
+        next_cursor: cursor,
+        truncated: read.more,
+        ..Rendered::default()
+    };
+    let mut chars = 0;
+    for (line, end) in &read.lines {
+        if let Some(text) = show(line) {
+            let len = text.chars().count() + 1;
+            if chars > 0 && chars + len > MAX_EVENT_CHARS {
+                out.truncated = true;
+                break;
+            }
+            chars += len;
+            out.text.push_str(&text);
+            out.text.push('\n');
+        }
+        out.next_cursor = *end;
+    }
+    Ok(out)
+}
+
+fn latest(path: &Path, size: u64) -> io::Result<Rendered> {
+    let start = line_start_at_or_after(path, size.saturating_sub(LATEST_WINDOW), MAX_SCAN)?;
+    let read = read_lines(
+        path,
+        start,
+        (size - start.min(size)) as usize + 1,
+        MAX_LINE,
+        MAX_SCAN,
+    )?;
+    let shown: Vec<String> = read
+        .lines
+        .iter()
+        .filter_map(|(line, _)| show(line))
+        .collect();
+    // Keep the newest lines that fit.
+    let mut chars = 0;
+    let mut keep = 0;
+    for text in shown.iter().rev() {
+        let len = text.chars().count() + 1;
+        if keep > 0 && chars + len > MAX_EVENT_CHARS {
+            break;
+        }
+        chars += len;
+        keep += 1;
+    }
+    let mut text = String::with_capacity(chars);
+    for line in &shown[shown.len() - keep..] {
+        text.push_str(line);
+        text.push('\n');
+    }
+    Ok(Rendered {
+        text,
+        next_cursor: read.end,
+        truncated: start > 0 || keep < shown.len(),
+    })
+}
+
+fn show(line: &Line) -> Option<String> {
+    match line {
+        Line::Text(bytes) => render(&Event::parse(bytes)),
+        Line::TooLong(n) => Some(format!("[a {n}-byte line of output, not shown]")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file_with(content: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        f.write_all(content.as_bytes()).expect("write");
+        f
+    }
+
+    const STREAM: &str = concat!(
+        r#"{"type":"thread.started","thread_id":"t1"}"#,
+        "\n",
+        r#"{"type":"turn.started"}"#,
+        "\n",
+        r#"{"type":"item.completed","item":{"id":"c","type":"command_execution","command":"ls","exit_code":0}}"#,
+        "\n",
+        r#"{"type":"item.completed","item":{"id":"m","type":"agent_message","text":"hi"}}"#,
+        "\n",
+    );
+
+    #[test]
+    fn the_cursor_protocol_returns_only_new_events() {
+        let f = file_with(STREAM);
+        let size = STREAM.len() as u64;
+        let first = events(f.path(), Some(0), size).expect("render");
+        assert_eq!(first.text, "session t1\n$ ls  → exit 0\nmessage: hi\n");
+        assert_eq!(first.next_cursor, size);
+        assert!(!first.truncated);
+        let again = events(f.path(), Some(first.next_cursor), size).expect("render");
+        assert_eq!(again.text, "");
+        assert_eq!(again.next_cursor, size);
+    }
+
+    #[test]
+    fn a_partial_last_line_waits_for_its_end() {
+        let partial = format!("{STREAM}{{\"type\":\"item.comp");
+        let f = file_with(&partial);
+        let got = events(f.path(), Some(0), partial.len() as u64).expect("render");
+        assert_eq!(got.next_cursor, STREAM.len() as u64);
+    }
+
+    #[test]
+    fn latest_keeps_the_newest_within_the_budget() {
+        let mut content = String::new();
+        for i in 0..5000 {
+            content.push_str(&format!(
+                "{{\"type\":\"error\",\"message\":\"retry {i}\"}}\n"
+            ));
+        }
+        let f = file_with(&content);
+        let got = events(f.path(), None, content.len() as u64).expect("render");
+        assert!(got.text.ends_with("error: retry 4999\n"));
+        assert!(got.text.chars().count() <= MAX_EVENT_CHARS);
+        assert!(got.truncated);
+        assert_eq!(got.next_cursor, content.len() as u64);
+    }
+
+    #[test]
+    fn a_cursor_read_stops_at_the_budget_and_resumes() {
+        let mut content = String::new();
+        for i in 0..2000 {
+            content.push_str(&format!(
+                "{{\"type\":\"error\",\"message\":\"retry {i}\"}}\n"
+            ));
+        }
+        let f = file_with(&content);
+        let size = content.len() as u64;
+        let mut cursor = 0;
+        let mut seen = 0;
+        loop {
+            let got = events(f.path(), Some(cursor), size).expect("render");
+            assert!(got.text.chars().count() <= MAX_EVENT_CHARS);
+            seen += got.text.lines().count();
+            cursor = got.next_cursor;
+            if !got.truncated {
+                break;
+            }
+        }
+        assert_eq!(seen, 2000, "paging from the cursor sees every event once");
+        assert_eq!(cursor, size);
+    }
+}
