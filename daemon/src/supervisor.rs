@@ -423,10 +423,14 @@ impl Supervisor {
             ),
         };
         // A non-zero exit says more with codex's own last error.
-        if let (JobStatus::Error, Some(_), Some(text)) = (status, code, reason.as_mut()) {
+        if let (JobStatus::Error, Some(code), Some(text)) = (status, code, reason.as_mut()) {
             if let Some(message) = self.load(id).await?.summary.error_message {
-                text.push_str(": ");
-                text.push_str(&crate::events::one_line(&message, 300));
+                if text.starts_with("codex exited") {
+                    *text = format!(
+                        "codex exited with code {code}: {}",
+                        crate::events::one_line(&message, 300)
+                    );
+                }
             }
         }
         self.record_end(id, status, code, reason.as_deref()).await

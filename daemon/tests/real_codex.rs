@@ -4,7 +4,7 @@
 
 use codex_async_proto::v1::{CancelRequest, GetRequest, GetResponse, JobStatus, StartRequest};
 use codex_async_proto::Client;
-use testkit::{pid_alive, poll_for, real_codex, Behaviour, Daemon, FakeProvider, TempHome};
+use testkit::{pid_alive, poll_for, real_codex, Answer, Behaviour, Daemon, FakeProvider, TempHome};
 
 async fn daemon_with_real_codex(home: &TempHome, provider: &FakeProvider) -> Option<Daemon> {
     let codex = real_codex()?;
@@ -125,5 +125,253 @@ async fn cancel_stops_a_real_codex_waiting_on_its_provider() {
     assert!(resp.cancelled, "{}", resp.message);
     assert_eq!(resp.job.expect("job").status(), JobStatus::Cancelled);
     assert!(!pid_alive(codex), "codex survived cancel");
+    assert!(home.live_monitors().is_empty());
+}
+
+async fn run_to_end(client: &Client, id: &str) -> GetResponse {
+    poll_for("real codex to finish", || {
+        let client = client.clone();
+        let id = id.to_string();
+        async move {
+            let got = get(&client, &id).await;
+            got.job
+                .as_ref()
+                .is_some_and(|j| j.status().is_terminal())
+                .then_some(got)
+        }
+    })
+    .await
+}
+
+async fn start_job(client: &Client, request: StartRequest) -> String {
+    client
+        .clone()
+        .start(request)
+        .await
+        .expect("start")
+        .into_inner()
+        .job
+        .expect("job")
+        .job_id
+}
+
+const ADD_FILE: &str = "*** Begin Patch\n*** Add File: made-by-codex.txt\n+hello\n*** End Patch";
+
+#[tokio::test]
+async fn real_codex_runs_a_command_and_a_patch_under_workspace_write() {
+    let home = TempHome::new();
+    let provider = FakeProvider::start(Behaviour::Script(vec![
+        Answer::Exec("echo command-ran".into()),
+        Answer::Patch(ADD_FILE.into()),
+        Answer::Message("All done.".into()),
+    ]));
+    let Some(daemon) = daemon_with_real_codex(&home, &provider).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let id = start_job(&client, start_req(&home, "make a file", "auto-edit")).await;
+    let end = run_to_end(&client, &id).await;
+    let job = end.job.expect("job");
+    assert_eq!(
+        job.status(),
+        JobStatus::Done,
+        "{:?}\n{}",
+        job.error,
+        end.output
+    );
+    let s = end.summary.expect("summary");
+    assert_eq!(s.last_message.as_deref(), Some("All done."));
+    assert!(
+        s.commands
+            .iter()
+            .any(|c| c.command.contains("echo command-ran") && c.exit_code == Some(0)),
+        "{:?}",
+        s.commands
+    );
+    assert!(
+        s.files_changed
+            .iter()
+            .any(|f| f.path.ends_with("made-by-codex.txt") && f.kind == "add"),
+        "{:?}",
+        s.files_changed
+    );
+    assert!(s.usage.is_some_and(|u| u.output_tokens > 0));
+    assert!(job.thread_id.is_some());
+    let made = home.workdir().join("made-by-codex.txt");
+    assert_eq!(
+        std::fs::read_to_string(&made).expect("codex wrote the file"),
+        "hello\n"
+    );
+}
+
+#[tokio::test]
+async fn real_codex_is_refused_a_patch_under_read_only() {
+    let home = TempHome::new();
+    let provider = FakeProvider::start(Behaviour::Script(vec![
+        Answer::Patch(ADD_FILE.into()),
+        Answer::Message("Could not write.".into()),
+    ]));
+    let Some(daemon) = daemon_with_real_codex(&home, &provider).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let id = start_job(&client, start_req(&home, "make a file", "suggest")).await;
+    let end = run_to_end(&client, &id).await;
+    assert!(end.job.is_some_and(|j| j.status().is_terminal()));
+    assert!(
+        !home.workdir().join("made-by-codex.txt").exists(),
+        "read-only sandbox let a write through"
+    );
+}
+
+#[tokio::test]
+async fn real_codex_provider_errors_become_job_errors_with_the_message() {
+    for status in [500, 429] {
+        let home = TempHome::new();
+        let provider = FakeProvider::start(Behaviour::Script(vec![Answer::Status(
+            status,
+            "the fake provider broke".into(),
+        )]));
+        let Some(daemon) = daemon_with_real_codex(&home, &provider).await else {
+            return;
+        };
+        let client = daemon.client().await;
+        let id = start_job(&client, start_req(&home, "hi", "suggest")).await;
+        let end = run_to_end(&client, &id).await;
+        let job = end.job.expect("job");
+        assert_eq!(
+            job.status(),
+            JobStatus::Error,
+            "HTTP {status}: {}",
+            end.output
+        );
+        assert_eq!(job.exit_code, Some(1));
+        let error = job.error.unwrap_or_default();
+        assert!(
+            error.starts_with("codex exited with code 1: "),
+            "codex's own message is added: {error}"
+        );
+        assert!(end.summary.and_then(|s| s.error_message).is_some());
+    }
+}
+
+#[tokio::test]
+async fn real_codex_reply_continues_the_same_thread() {
+    let home = TempHome::new();
+    let provider = FakeProvider::start(Behaviour::Script(vec![
+        Answer::Message("first answer".into()),
+        Answer::Message("second answer".into()),
+    ]));
+    let Some(daemon) = daemon_with_real_codex(&home, &provider).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let first = start_job(&client, start_req(&home, "one", "auto-edit")).await;
+    let parent = run_to_end(&client, &first).await.job.expect("job");
+    assert_eq!(parent.status(), JobStatus::Done, "{:?}", parent.error);
+    let thread = parent.thread_id.expect("thread id");
+    let reply = StartRequest {
+        prompt: "two".into(),
+        reply_to: Some(first.clone()),
+        ..Default::default()
+    };
+    let second = start_job(&client, reply).await;
+    let end = run_to_end(&client, &second).await;
+    let job = end.job.expect("job");
+    assert_eq!(
+        job.status(),
+        JobStatus::Done,
+        "{:?}\n{}",
+        job.error,
+        end.output
+    );
+    assert_eq!(job.parent_job_id.as_deref(), Some(first.as_str()));
+    let events_thread = end
+        .output
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["type"] == "thread.started")
+        .and_then(|v| v["thread_id"].as_str().map(str::to_string));
+    assert_eq!(
+        events_thread.as_deref(),
+        Some(thread.as_str()),
+        "codex resumed the same thread"
+    );
+    assert_eq!(
+        end.summary.and_then(|s| s.last_message).as_deref(),
+        Some("second answer")
+    );
+}
+
+#[tokio::test]
+async fn real_codex_on_a_stalled_provider_trips_the_stall_watchdog() {
+    let home = TempHome::new();
+    let provider = FakeProvider::start(Behaviour::Hang);
+    let Some(daemon) = daemon_with_real_codex(&home, &provider).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let mut request = start_req(&home, "hi", "suggest");
+    request.stall_timeout_seconds = Some(3);
+    let id = start_job(&client, request).await;
+    let job = run_to_end(&client, &id).await.job.expect("job");
+    assert_eq!(job.status(), JobStatus::Error);
+    assert!(
+        job.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("stalled:")),
+        "{:?}",
+        job.error
+    );
+    assert!(!pid_alive(job.pid.expect("pid")));
+}
+
+/// Processes whose command line holds `token` (to prove none survived).
+fn processes_with(token: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+                .filter(|pid| {
+                    std::fs::read(format!("/proc/{pid}/cmdline"))
+                        .is_ok_and(|c| String::from_utf8_lossy(&c).contains(token))
+                })
+                .filter(|pid| pid_alive(*pid))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn cancel_mid_command_leaves_nothing_behind() {
+    let home = TempHome::new();
+    let token = format!("{}.{}", 40 + std::process::id() % 50, std::process::id());
+    let provider = FakeProvider::start(Behaviour::Script(vec![
+        Answer::Exec(format!("sleep {token}")),
+        Answer::Message("slept".into()),
+    ]));
+    let Some(daemon) = daemon_with_real_codex(&home, &provider).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let id = start_job(&client, start_req(&home, "sleep", "full-auto")).await;
+    poll_for("codex's command to run", || {
+        let found = !processes_with(&format!("sleep {token}")).is_empty();
+        async move { found.then_some(()) }
+    })
+    .await;
+    let resp = client
+        .clone()
+        .cancel(CancelRequest { job_id: id.clone() })
+        .await
+        .expect("cancel")
+        .into_inner();
+    assert_eq!(resp.job.expect("job").status(), JobStatus::Cancelled);
+    assert_eq!(
+        processes_with(&format!("sleep {token}")),
+        Vec::<i32>::new(),
+        "codex's command survived cancel"
+    );
     assert!(home.live_monitors().is_empty());
 }

@@ -19,6 +19,23 @@ pub enum Behaviour {
     Reply(String),
     /// Requests are read and never answered (codex waits, as on a dead network).
     Hang,
+    /// The n-th request gets the n-th answer; the last one repeats.
+    Script(Vec<Answer>),
+}
+
+/// One answer to one `POST /v1/responses`.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// An assistant message: ends the turn.
+    Message(String),
+    /// A call of codex's `exec_command` tool; codex runs it and posts the output back.
+    Exec(String),
+    /// A call of codex's `apply_patch` tool with this patch text.
+    Patch(String),
+    /// An HTTP error status with a JSON error body.
+    Status(u16, String),
+    /// Never answer.
+    Hang,
 }
 
 /// A running fake provider; stops when dropped.
@@ -26,6 +43,7 @@ pub struct FakeProvider {
     port: u16,
     stop: Arc<AtomicBool>,
     requests: Arc<AtomicUsize>,
+    posts: Arc<AtomicUsize>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
@@ -36,9 +54,11 @@ impl FakeProvider {
         let port = listener.local_addr().expect("local addr").port();
         let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(AtomicUsize::new(0));
+        let posts = Arc::new(AtomicUsize::new(0));
         let thread = {
             let stop = stop.clone();
             let requests = requests.clone();
+            let posts = posts.clone();
             thread::spawn(move || {
                 let mut held = Vec::new();
                 for conn in listener.incoming() {
@@ -47,12 +67,17 @@ impl FakeProvider {
                     }
                     let Ok(conn) = conn else { continue };
                     requests.fetch_add(1, Ordering::SeqCst);
-                    match &behaviour {
-                        Behaviour::Reply(text) => {
-                            let text = text.clone();
-                            thread::spawn(move || answer(conn, &text));
-                        }
-                        Behaviour::Hang => held.push(conn),
+                    let script = match &behaviour {
+                        Behaviour::Reply(text) => vec![Answer::Message(text.clone())],
+                        Behaviour::Hang => vec![Answer::Hang],
+                        Behaviour::Script(answers) => answers.clone(),
+                    };
+                    let posts = posts.clone();
+                    let (tx, rx) = std::sync::mpsc::channel();
+                    thread::spawn(move || serve(conn, &script, &posts, tx));
+                    // Hung connections are kept open until the fake stops.
+                    if let Ok(conn) = rx.recv() {
+                        held.push(conn);
                     }
                 }
             })
@@ -61,6 +86,7 @@ impl FakeProvider {
             port,
             stop,
             requests,
+            posts,
             thread: Some(thread),
         }
     }
@@ -68,6 +94,11 @@ impl FakeProvider {
     /// How many connections codex has made.
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// How many requests codex has posted (across connections).
+    pub fn posts(&self) -> usize {
+        self.posts.load(Ordering::SeqCst)
     }
 
     /// Writes a `config.toml` into `codex_home` that points codex at this fake.
@@ -94,11 +125,18 @@ impl Drop for FakeProvider {
     }
 }
 
-fn answer(conn: TcpStream, text: &str) {
-    let mut reader = BufReader::new(match conn.try_clone() {
-        Ok(c) => c,
-        Err(_) => return,
-    });
+/// Serves the requests of one connection; a connection told to hang is
+/// handed back through `hold` so it stays open.
+fn serve(
+    conn: TcpStream,
+    script: &[Answer],
+    posts: &AtomicUsize,
+    hold: std::sync::mpsc::Sender<TcpStream>,
+) {
+    let Ok(read_half) = conn.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(read_half);
     let mut conn = conn;
     loop {
         // One HTTP/1.1 request: headers, then a Content-Length body.
@@ -124,23 +162,60 @@ fn answer(conn: TcpStream, text: &str) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        let events = sse_events(text);
+        let n = posts.fetch_add(1, Ordering::SeqCst);
+        let Some(answer) = script.get(n).or(script.last()) else {
+            return;
+        };
+        let (status, content_type, payload) = match answer {
+            Answer::Hang => {
+                let _ = hold.send(conn);
+                return;
+            }
+            Answer::Status(code, message) => (
+                format!("{code} Error"),
+                "application/json",
+                serde_json::json!({"error": {"message": message, "type": "server_error"}})
+                    .to_string(),
+            ),
+            Answer::Message(text) => (
+                "200 OK".into(),
+                "text/event-stream",
+                sse_events(&message_item(text)),
+            ),
+            Answer::Exec(cmd) => (
+                "200 OK".into(),
+                "text/event-stream",
+                sse_events(&serde_json::json!({
+                    "type": "function_call", "name": "exec_command", "call_id": format!("call_{n}"),
+                    "arguments": serde_json::json!({"cmd": cmd}).to_string()
+                })),
+            ),
+            Answer::Patch(patch) => (
+                "200 OK".into(),
+                "text/event-stream",
+                sse_events(&serde_json::json!({
+                    "type": "custom_tool_call", "name": "apply_patch", "call_id": format!("call_{n}"),
+                    "input": patch
+                })),
+            ),
+        };
         let head = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n",
-            events.len()
+            "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
+            payload.len()
         );
-        if conn.write_all(head.as_bytes()).is_err() || conn.write_all(events.as_bytes()).is_err() {
+        if conn.write_all(head.as_bytes()).is_err() || conn.write_all(payload.as_bytes()).is_err() {
             return;
         }
     }
 }
 
-fn sse_events(text: &str) -> String {
-    let message = serde_json::json!({
-        "type": "response.output_item.done",
-        "item": {"type": "message", "role": "assistant", "id": "msg_1",
-                 "content": [{"type": "output_text", "text": text}]}
-    });
+fn message_item(text: &str) -> serde_json::Value {
+    serde_json::json!({"type": "message", "role": "assistant", "id": "msg_1",
+                       "content": [{"type": "output_text", "text": text}]})
+}
+
+fn sse_events(item: &serde_json::Value) -> String {
+    let message = serde_json::json!({"type": "response.output_item.done", "item": item});
     let created = serde_json::json!({"type": "response.created", "response": {"id": "resp_1"}});
     let completed = serde_json::json!({
         "type": "response.completed",

@@ -3,7 +3,7 @@
 
 mod fake_provider;
 
-pub use fake_provider::{Behaviour, FakeProvider};
+pub use fake_provider::{Answer, Behaviour, FakeProvider};
 
 use std::{
     fs,
