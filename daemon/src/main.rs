@@ -1,29 +1,10 @@
 //! `codexd`: the per-user daemon that runs codex jobs in the background for
 //! codex-async. See ARCHITECTURE.md for the map of modules.
 
-mod cmd;
-mod config;
-mod db;
-mod events;
-mod home;
-mod job;
-mod jobdir;
-mod lines;
-mod monitor;
-mod proctree;
-mod render;
-mod server;
-mod service;
-mod supervisor;
-mod tail;
-mod validate;
-mod watch;
-mod watchdog;
-mod worktree;
-
 use std::{ffi::OsString, path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
+use codex_async_daemon::{cmd, monitor};
 
 /// codexd runs OpenAI codex jobs in the background for Claude Code (through
 /// codex-async-shim) and keeps them running across Claude restarts.

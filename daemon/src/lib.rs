@@ -1,0 +1,23 @@
+//! codexd's library: everything the `codexd` binary runs, as modules, so the
+//! fuzz targets and benchmarks can reach the parsers and validators directly.
+//! See ARCHITECTURE.md for the map of modules.
+
+pub mod cmd;
+pub mod config;
+pub mod db;
+pub mod events;
+pub mod home;
+pub mod job;
+pub mod jobdir;
+pub mod lines;
+pub mod monitor;
+pub mod proctree;
+pub mod render;
+pub mod server;
+pub mod service;
+pub mod supervisor;
+pub mod tail;
+pub mod validate;
+pub mod watch;
+pub mod watchdog;
+pub mod worktree;
