@@ -4,7 +4,7 @@
 use std::{
     fs::{self, File, OpenOptions},
     io::{self, Read, Seek, Write},
-    os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt},
+    os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt},
     path::{Path, PathBuf},
 };
 
@@ -31,12 +31,62 @@ pub enum HomeError {
     NotASocket { path: PathBuf },
     #[error("cannot listen on {path}: {source}")]
     Listen { path: PathBuf, source: io::Error },
+    /// A path another user could control: codexd runs code for whoever can
+    /// reach its socket, so it refuses to start there.
+    #[error("{path} {problem}; codexd refuses to use it. {fix}")]
+    Insecure {
+        path: PathBuf,
+        problem: String,
+        fix: String,
+    },
+}
+
+/// Refuses a directory or file that is a symlink, belongs to another user, or
+/// that others can write.
+fn check_private(path: &Path, fix_mode: &str) -> Result<(), HomeError> {
+    let insecure = |problem: String, fix: String| HomeError::Insecure {
+        path: path.to_path_buf(),
+        problem,
+        fix,
+    };
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(HomeError::Create {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    if meta.file_type().is_symlink() {
+        return Err(insecure(
+            "is a symlink".into(),
+            "Point CODEX_ASYNC_HOME (or CODEX_ASYNC_SOCKET) at the real path.".into(),
+        ));
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(insecure(
+            format!("belongs to uid {}, not to you (uid {me})", meta.uid()),
+            "Use a path you own, e.g. the default ~/.codex-async.".into(),
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(insecure(
+            format!("is writable by others (mode {:o})", meta.mode() & 0o7777),
+            format!("Run `chmod {fix_mode} {}`.", path.display()),
+        ));
+    }
+    Ok(())
 }
 
 /// Creates the home and its jobs folder if missing, and makes both owner-only
-/// (0700) even when they already existed wider.
+/// (0700) even when they already existed readable by others. Refuses a home
+/// that is a symlink, is someone else's, or that others can write.
 pub fn create(paths: &Paths) -> Result<(), HomeError> {
     for dir in [paths.home.clone(), paths.jobs()] {
+        check_private(&dir, "700")?;
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -100,6 +150,10 @@ pub fn is_locked(paths: &Paths) -> bool {
 /// Binds the socket (0600, with no moment where it is wider). Call only while
 /// holding the lock: a socket file left behind is then stale, never trusted.
 pub fn listen(path: &Path) -> Result<UnixListener, HomeError> {
+    if let Some(parent) = path.parent() {
+        check_private(parent, "700")?;
+    }
+    check_private(path, "600")?;
     match fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_socket() => {
             fs::remove_file(path).map_err(|source| HomeError::Listen {

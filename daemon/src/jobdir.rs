@@ -1,5 +1,6 @@
 //! A job's folder, `<home>/jobs/<job_id>/`, and the files in it:
 //!
+//! - `prompt.txt`   the prompt, given to codex on stdin
 //! - `output.txt`   everything codex printed (stdout and stderr), written by codex itself
 //! - `meta.json`    a mirror of the job's database row, for people who debug by hand
 //! - `monitor.json` written by the job's monitor when codex has started (pids, start time)
@@ -43,6 +44,10 @@ impl JobDir {
         &self.dir
     }
 
+    pub fn prompt(&self) -> PathBuf {
+        self.dir.join("prompt.txt")
+    }
+
     pub fn output(&self) -> PathBuf {
         self.dir.join("output.txt")
     }
@@ -63,11 +68,19 @@ impl JobDir {
         self.dir.join("monitor.log")
     }
 
-    /// Creates the folder (0700) and an empty output file.
-    pub fn create(&self) -> io::Result<()> {
-        use std::os::unix::fs::DirBuilderExt;
+    /// Creates the folder (0700), the prompt file and an empty output file.
+    pub fn create(&self, prompt: &str) -> io::Result<()> {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
         fs::DirBuilder::new().mode(0o700).create(&self.dir)?;
-        File::create(self.output())?;
+        let private = |path: PathBuf| {
+            fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+        };
+        private(self.prompt())?.write_all(prompt.as_bytes())?;
+        private(self.output())?;
         Ok(())
     }
 

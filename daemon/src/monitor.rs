@@ -2,7 +2,7 @@
 //! of containerd-shim and conmon).
 //!
 //! codexd starts one per job as `codexd monitor --job-dir DIR -- CODEX ARGS…` in
-//! its own session. The monitor starts codex with stdin on /dev/null and
+//! its own session. The monitor starts codex with the prompt file as stdin and
 //! stdout+stderr straight into `output.txt` (no copy loop), becomes a child
 //! subreaper on Linux so every process codex starts stays in its tree even after
 //! `setsid`, and writes codex's true exit status to `exit.json`. It does not
@@ -250,8 +250,14 @@ fn spawn_codex(dir: &JobDir, argv: &[OsString]) -> io::Result<Pid> {
         .open(dir.output())?;
     let child = Command::new(program)
         .args(args)
-        // codex waits forever on an open stdin.
-        .stdin(Stdio::null())
+        // The prompt comes on stdin (`-`) from its file: no argv length limit
+        // (Linux caps one argument at 128 KiB), no prompt in `ps` for other
+        // users to read, and EOF right after it — an open pipe would make
+        // codex wait forever.
+        .stdin(match File::open(dir.prompt()) {
+            Ok(prompt) => Stdio::from(prompt),
+            Err(_) => Stdio::null(),
+        })
         .stdout(output.try_clone()?)
         .stderr(output)
         .process_group(0)

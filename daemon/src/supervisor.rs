@@ -160,7 +160,7 @@ impl Supervisor {
 
         let id = JobId::generate();
         let dir = self.job_dir(&id);
-        dir.create().map_err(|source| SupervisorError::JobDir {
+        dir.create(&spec.prompt).map_err(|source| SupervisorError::JobDir {
             path: dir.path().to_path_buf(),
             source,
         })?;
@@ -238,13 +238,13 @@ impl Supervisor {
             })?;
         if !parent.status.is_terminal() {
             return Err(SupervisorError::Precondition(format!(
-                "job_id: job {parent_id} is still {}; wait for it to finish (codex_wait) before replying",
+                "reply_to: job {parent_id} is still {}; wait for it to finish (codex_wait) before replying",
                 parent.status
             )));
         }
         if parent.thread_id.is_none() {
             return Err(SupervisorError::Precondition(format!(
-                "job_id: job {parent_id} has no codex conversation to continue (codex never started a thread: {}); start a new job instead",
+                "reply_to: job {parent_id} has no codex conversation to continue (codex never started a thread: {}); start a new job instead",
                 parent.error.as_deref().unwrap_or("no thread id in its output")
             )));
         }
@@ -338,10 +338,10 @@ impl Supervisor {
     }
 
     /// The codex command line. A new job:
-    /// `codex exec --json --skip-git-repo-check <policy> [--model M] -C <dir> -- <prompt>`;
-    /// a reply: `codex exec resume --json --skip-git-repo-check <policy> [--model M] <thread> -- <prompt>`
+    /// `codex exec --json --skip-git-repo-check <policy> [--model M] -C <dir> -- -`;
+    /// a reply: `codex exec resume --json --skip-git-repo-check <policy> [--model M] <thread> -- -`
     /// (resume takes no `-s`/`-C`: the sandbox goes by `-c sandbox_mode=…` and the
-    /// directory is the process's cwd). `--` keeps a prompt that starts with `-` a prompt.
+    /// directory is the process's cwd). The prompt is read from stdin (`-`).
     fn codex_argv(&self, job: &JobRecord) -> Vec<OsString> {
         let policy = Policy::parse(&job.approval_policy).unwrap_or(Policy::Suggest);
         let reply_thread = job.parent_job_id.as_ref().and(job.thread_id.as_ref());
@@ -368,8 +368,10 @@ impl Supervisor {
                 argv.push(job.run_dir().into());
             }
         }
+        // The prompt itself goes on stdin (see monitor.rs); `--` keeps the
+        // `-` a positional argument.
         argv.push("--".into());
-        argv.push(job.prompt.clone().into());
+        argv.push("-".into());
         argv
     }
 

@@ -143,6 +143,12 @@ fn cwd(c: &str) -> Result<PathBuf, Invalid> {
             "cwd: {c:?} is not a directory; pass the project directory, not a file in it"
         )));
     }
+    let access = nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::X_OK;
+    if nix::unistd::access(&canonical, access).is_err() {
+        return Err(Invalid(format!(
+            "cwd: {c:?} is not readable by you; pass a directory you can read and enter"
+        )));
+    }
     Ok(canonical)
 }
 

@@ -109,7 +109,7 @@ async fn non_zero_exit_is_an_error_with_its_code() {
 }
 
 #[tokio::test]
-async fn codex_gets_the_documented_command_line_and_a_closed_stdin() {
+async fn codex_gets_the_documented_command_line_and_the_prompt_on_stdin() {
     let home = TempHome::new();
     let daemon = Daemon::start(&home).await;
     let mut client = daemon.client().await;
@@ -139,10 +139,10 @@ async fn codex_gets_the_documented_command_line_and_a_closed_stdin() {
         let mut expected = vec!["exec", "--json", "--skip-git-repo-check"];
         expected.extend(flags);
         let cwd = workdir.display().to_string();
-        expected.extend(["--model", "gpt-5.5", "-C", &cwd, "--", prompt]);
+        expected.extend(["--model", "gpt-5.5", "-C", &cwd, "--", "-"]);
         assert_eq!(args["argv"], serde_json::json!(expected), "policy {policy}");
         assert_eq!(args["prompt"], prompt);
-        assert_eq!(args["stdin_is_devnull"], true);
+        assert_eq!(args["prompt_from_stdin"], true, "the prompt comes on stdin, to EOF");
         assert_eq!(args["cwd"], cwd);
         assert_eq!(
             args["pgid"], args["pid"],

@@ -63,6 +63,27 @@ pub struct StartArgs {
     pub approval_policy: String,
     /// Codex model to use (e.g. "gpt-5.5"); omit for Codex's default.
     pub model: Option<String>,
+    /// "none" (default) = Codex works in cwd itself. "worktree" = cwd must be
+    /// inside a git repository; Codex works in a new git worktree on its own
+    /// branch codex/<job_id>, so parallel jobs on one repository never touch
+    /// each other's files or yours. The result names the branch and worktree;
+    /// codex_result reports a diffstat once the job ends. Merge or discard the
+    /// branch yourself.
+    #[schemars(default = "default_isolation", extend("enum" = ["none", "worktree"]))]
+    pub isolation: String,
+    /// End the job as error "stalled" after this many seconds without any
+    /// output from Codex (a whole number ≥ 1); omit for the daemon's default
+    /// (600).
+    #[schemars(range(min = 1))]
+    pub stall_timeout_seconds: Option<u32>,
+    /// End the job as error "timed_out" after this many seconds in all (a
+    /// whole number ≥ 1); omit for the daemon's default (3600).
+    #[schemars(range(min = 1))]
+    pub max_duration_seconds: Option<u32>,
+}
+
+fn default_isolation() -> String {
+    "none".to_string()
 }
 
 fn default_approval_policy() -> String {
@@ -74,14 +95,64 @@ fn default_approval_policy() -> String {
 pub struct PollArgs {
     /// The job id codex_start returned (12 lowercase hex characters).
     pub job_id: String,
-    /// How many lines of output to return from the end (0 = none, at most
-    /// 10000; the text is capped at 8000 characters either way).
-    #[schemars(default = "default_tail_lines", range(max = 10000))]
-    pub tail_lines: u32,
+    /// The `cursor` from your previous codex_poll or codex_wait of this job:
+    /// `events` then holds only what happened since. Omit on the first call
+    /// (you get the latest events).
+    #[schemars(range(min = 0))]
+    pub since: Option<u64>,
+    /// Also return this many lines of Codex's raw output from the end, as
+    /// `output` (at most 10000 lines and 8000 characters). Omit it: `events`
+    /// already says what Codex did, in far fewer tokens.
+    #[schemars(range(min = 0, max = 10000))]
+    pub tail_lines: Option<u32>,
 }
 
-fn default_tail_lines() -> u32 {
-    100
+/// Arguments of `codex_wait`.
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+pub struct WaitArgs {
+    /// The job id codex_start or codex_reply returned (12 lowercase hex characters).
+    pub job_id: String,
+    /// Longest time to wait, 1 to 50 seconds (MCP clients give up on a tool
+    /// call after about a minute).
+    #[schemars(default = "default_wait_seconds", range(min = 1, max = 50))]
+    pub timeout_seconds: u32,
+    /// The `cursor` from your previous codex_poll or codex_wait of this job:
+    /// `events` then holds only what happened since. Omit on the first call.
+    #[schemars(range(min = 0))]
+    pub since: Option<u64>,
+}
+
+/// Default and bounds of `codex_wait`'s `timeout_seconds`.
+pub const WAIT_SECONDS_DEFAULT: u32 = 30;
+/// The longest wait: MCP clients time out a tool call after ~60 s.
+pub const WAIT_SECONDS_MAX: u32 = 50;
+
+fn default_wait_seconds() -> u32 {
+    WAIT_SECONDS_DEFAULT
+}
+
+/// Arguments of `codex_result`.
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+pub struct ResultArgs {
+    /// The job id codex_start or codex_reply returned (12 lowercase hex characters).
+    pub job_id: String,
+}
+
+/// Arguments of `codex_reply`.
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+pub struct ReplyArgs {
+    /// The finished job whose Codex conversation to continue.
+    pub job_id: String,
+    /// Your next message to Codex in that conversation (it remembers the
+    /// earlier task, its answer and what it did). Must not be empty.
+    #[schemars(length(min = 1))]
+    pub prompt: String,
+    /// "suggest" | "auto-edit" | "full-auto", as for codex_start; omit to keep
+    /// the earlier job's policy.
+    #[schemars(extend("enum" = ["suggest", "auto-edit", "full-auto", null]))]
+    pub approval_policy: Option<String>,
+    /// Codex model to use; omit to keep the earlier job's.
+    pub model: Option<String>,
 }
 
 /// Arguments of `codex_list`.
@@ -109,6 +180,9 @@ pub struct CancelArgs {
 const JOB_ID_HINT: &str =
     "pass the job_id that codex_start returned (codex_list shows recent ones)";
 
+const SINCE_HINT: &str =
+    "pass the `cursor` of your previous codex_poll or codex_wait, or leave it out";
+
 impl StartArgs {
     /// Reads and type-checks the arguments of a `codex_start` call.
     pub fn from_json(args: &JsonObject) -> Result<Self, ArgError> {
@@ -130,11 +204,17 @@ impl StartArgs {
         let approval_policy =
             optional_string(args, "approval_policy")?.unwrap_or_else(default_approval_policy);
         let model = optional_string(args, "model")?.filter(|m| !m.is_empty());
+        let isolation = optional_string(args, "isolation")?
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(default_isolation);
         Ok(Self {
             prompt,
             cwd,
             approval_policy,
             model,
+            isolation,
+            stall_timeout_seconds: optional_seconds(args, "stall_timeout_seconds")?,
+            max_duration_seconds: optional_seconds(args, "max_duration_seconds")?,
         })
     }
 }
@@ -144,7 +224,75 @@ impl PollArgs {
     pub fn from_json(args: &JsonObject) -> Result<Self, ArgError> {
         Ok(Self {
             job_id: required_job_id(args)?,
-            tail_lines: optional_count(args, "tail_lines", default_tail_lines())?,
+            since: optional_cursor(args)?,
+            tail_lines: optional_number(args, "tail_lines", "e.g. 100")?
+                .map(|n| u32::try_from(n).map_err(|_| not_a_count("tail_lines", &n, "e.g. 100")))
+                .transpose()?,
+        })
+    }
+}
+
+impl WaitArgs {
+    /// Reads and type-checks the arguments of a `codex_wait` call.
+    pub fn from_json(args: &JsonObject) -> Result<Self, ArgError> {
+        let job_id = required_job_id(args)?;
+        let bad = |got: String| {
+            ArgError(format!(
+                "timeout_seconds: must be a whole number from 1 to {WAIT_SECONDS_MAX}, got {got}: \
+                 MCP clients give up on a tool call after about a minute, so wait at most \
+                 {WAIT_SECONDS_MAX} s and call codex_wait again (with the cursor as since) if the \
+                 job is still running; leave it out for {WAIT_SECONDS_DEFAULT} s"
+            ))
+        };
+        let timeout_seconds = match optional_number(args, "timeout_seconds", "") {
+            Err(_) => {
+                return Err(bad(args
+                    .get("timeout_seconds")
+                    .map(describe)
+                    .unwrap_or_default()))
+            }
+            Ok(None) => WAIT_SECONDS_DEFAULT,
+            Ok(Some(n)) => match u32::try_from(n) {
+                Ok(n) if (1..=WAIT_SECONDS_MAX).contains(&n) => n,
+                _ => return Err(bad(n.to_string())),
+            },
+        };
+        Ok(Self {
+            job_id,
+            timeout_seconds,
+            since: optional_cursor(args)?,
+        })
+    }
+}
+
+impl ResultArgs {
+    /// Reads and type-checks the arguments of a `codex_result` call.
+    pub fn from_json(args: &JsonObject) -> Result<Self, ArgError> {
+        Ok(Self {
+            job_id: required_job_id(args)?,
+        })
+    }
+}
+
+impl ReplyArgs {
+    /// Reads and type-checks the arguments of a `codex_reply` call.
+    pub fn from_json(args: &JsonObject) -> Result<Self, ArgError> {
+        let job_id = required_job_id(args)?;
+        let prompt = required_string(
+            args,
+            "prompt",
+            "pass your next message to Codex as a non-empty string",
+        )?;
+        if prompt.trim().is_empty() {
+            return Err(ArgError(
+                "prompt: is empty; pass your next message to Codex as a non-empty string".into(),
+            ));
+        }
+        Ok(Self {
+            job_id,
+            prompt,
+            approval_policy: optional_string(args, "approval_policy")?.filter(|p| !p.is_empty()),
+            model: optional_string(args, "model")?.filter(|m| !m.is_empty()),
         })
     }
 }
@@ -152,8 +300,12 @@ impl PollArgs {
 impl ListArgs {
     /// Reads and type-checks the arguments of a `codex_list` call.
     pub fn from_json(args: &JsonObject) -> Result<Self, ArgError> {
+        let limit = optional_number(args, "limit", "e.g. 20")?
+            .map(|n| u32::try_from(n).map_err(|_| not_a_count("limit", &n, "e.g. 20")))
+            .transpose()?
+            .unwrap_or_else(default_limit);
         Ok(Self {
-            limit: optional_count(args, "limit", default_limit())?,
+            limit,
             status: optional_string(args, "status")?.filter(|s| !s.is_empty()),
         })
     }
@@ -200,19 +352,14 @@ fn optional_string(args: &JsonObject, field: &str) -> Result<Option<String>, Arg
     }
 }
 
-/// A whole number ≥ 0 that may be absent or null (then `default`).
+/// A whole number ≥ 0 that may be absent or null.
 ///
 /// Like the Python tool this replaces (pydantic's lax mode), a number written
 /// as a string ("50") or as a float with no fraction (50.0) is accepted;
-/// anything else is an error naming the field.
-fn optional_count(args: &JsonObject, field: &str, default: u32) -> Result<u32, ArgError> {
-    let bad = |what: String| {
-        ArgError(format!(
-            "{field}: expected a whole number ≥ 0, got {what}; pass e.g. {default} or leave it out"
-        ))
-    };
+/// anything else is an error naming the field. `example` completes "pass …".
+fn optional_number(args: &JsonObject, field: &str, example: &str) -> Result<Option<u64>, ArgError> {
     let value = match args.get(field) {
-        None | Some(Value::Null) => return Ok(default),
+        None | Some(Value::Null) => return Ok(None),
         Some(value) => value,
     };
     let number: Option<i128> = match value {
@@ -229,9 +376,42 @@ fn optional_count(args: &JsonObject, field: &str, default: u32) -> Result<u32, A
         _ => None,
     };
     match number {
-        None => Err(bad(describe(value))),
-        Some(n) if n < 0 => Err(bad(n.to_string())),
-        Some(n) => u32::try_from(n).map_err(|_| bad(n.to_string())),
+        None => Err(not_a_count(field, &describe(value), example)),
+        Some(n) => u64::try_from(n)
+            .map(Some)
+            .map_err(|_| not_a_count(field, &n, example)),
+    }
+}
+
+fn not_a_count(field: &str, got: &dyn std::fmt::Display, example: &str) -> ArgError {
+    ArgError(format!(
+        "{field}: expected a whole number ≥ 0, got {got}; pass {example} or leave it out"
+    ))
+}
+
+/// A `since` cursor: a byte offset, any whole number ≥ 0.
+fn optional_cursor(args: &JsonObject) -> Result<Option<u64>, ArgError> {
+    optional_number(args, "since", "the cursor").map_err(|_| {
+        let got = args.get("since").map(describe).unwrap_or_default();
+        ArgError(format!(
+            "since: expected a whole number ≥ 0, got {got}; {SINCE_HINT}"
+        ))
+    })
+}
+
+/// A watchdog duration: a whole number of seconds ≥ 1, or absent.
+fn optional_seconds(args: &JsonObject, field: &str) -> Result<Option<u32>, ArgError> {
+    let bad = |got: String| {
+        ArgError(format!(
+            "{field}: expected a whole number of seconds ≥ 1, got {got}; pass e.g. 600 or \
+             leave it out for the daemon's default"
+        ))
+    };
+    match optional_number(args, field, "e.g. 600") {
+        Err(_) => Err(bad(args.get(field).map(describe).unwrap_or_default())),
+        Ok(None) => Ok(None),
+        Ok(Some(0)) => Err(bad("0".into())),
+        Ok(Some(n)) => u32::try_from(n).map(Some).map_err(|_| bad(n.to_string())),
     }
 }
 
@@ -272,7 +452,10 @@ mod tests {
                 prompt: "p".into(),
                 cwd: "/tmp".into(),
                 approval_policy: "suggest".into(),
-                model: None
+                model: None,
+                isolation: "none".into(),
+                stall_timeout_seconds: None,
+                max_duration_seconds: None,
             })
         );
         let err = StartArgs::from_json(&obj(json!({"cwd": "/tmp"}))).unwrap_err();
@@ -297,10 +480,10 @@ mod tests {
     #[test]
     fn counts_accept_lax_numbers_and_reject_the_rest() {
         let poll = |v: Value| PollArgs::from_json(&obj(json!({"job_id": "abc", "tail_lines": v})));
-        assert_eq!(poll(json!(5)).map(|a| a.tail_lines), Ok(5));
-        assert_eq!(poll(json!(5.0)).map(|a| a.tail_lines), Ok(5));
-        assert_eq!(poll(json!("7")).map(|a| a.tail_lines), Ok(7));
-        assert_eq!(poll(Value::Null).map(|a| a.tail_lines), Ok(100));
+        assert_eq!(poll(json!(5)).map(|a| a.tail_lines), Ok(Some(5)));
+        assert_eq!(poll(json!(5.0)).map(|a| a.tail_lines), Ok(Some(5)));
+        assert_eq!(poll(json!("7")).map(|a| a.tail_lines), Ok(Some(7)));
+        assert_eq!(poll(Value::Null).map(|a| a.tail_lines), Ok(None));
         for bad in [
             json!("abc"),
             json!(-1),
@@ -316,6 +499,110 @@ mod tests {
         }
         let err = ListArgs::from_json(&obj(json!({"limit": "x"}))).unwrap_err();
         assert!(err.0.starts_with("limit: "), "{err}");
+        assert_eq!(
+            ListArgs::from_json(&JsonObject::new()).map(|a| a.limit),
+            Ok(20)
+        );
+    }
+
+    #[test]
+    fn start_reads_isolation_and_watchdogs() {
+        let start = |extra: Value| {
+            let mut args = obj(json!({"prompt": "p", "cwd": "/tmp"}));
+            args.extend(obj(extra));
+            StartArgs::from_json(&args)
+        };
+        let args = start(json!({
+            "isolation": "worktree", "stall_timeout_seconds": 60, "max_duration_seconds": "120"
+        }))
+        .expect("valid");
+        assert_eq!(args.isolation, "worktree");
+        assert_eq!(args.stall_timeout_seconds, Some(60));
+        assert_eq!(args.max_duration_seconds, Some(120));
+        // The daemon judges the isolation value; the shim only its type.
+        assert_eq!(
+            start(json!({"isolation": "bogus"})).map(|a| a.isolation),
+            Ok("bogus".into())
+        );
+        let err = start(json!({"isolation": 1})).unwrap_err();
+        assert!(err.0.starts_with("isolation: expected a string"), "{err}");
+        for field in ["stall_timeout_seconds", "max_duration_seconds"] {
+            for bad in [
+                json!(0),
+                json!(-1),
+                json!("x"),
+                json!(1.5),
+                json!(1u64 << 33),
+            ] {
+                let err = start(json!({ field: bad })).unwrap_err();
+                assert!(
+                    err.0
+                        .starts_with(&format!("{field}: expected a whole number of seconds ≥ 1")),
+                    "{bad}: {err}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn wait_timeout_is_1_to_50_seconds() {
+        let wait =
+            |v: Value| WaitArgs::from_json(&obj(json!({"job_id": "abc", "timeout_seconds": v})));
+        assert_eq!(wait(Value::Null).map(|a| a.timeout_seconds), Ok(30));
+        assert_eq!(wait(json!(1)).map(|a| a.timeout_seconds), Ok(1));
+        assert_eq!(wait(json!("50")).map(|a| a.timeout_seconds), Ok(50));
+        for bad in [
+            json!(0),
+            json!(51),
+            json!(-3),
+            json!("x"),
+            json!([]),
+            json!(1u64 << 40),
+        ] {
+            let err = wait(bad.clone()).unwrap_err();
+            assert!(
+                err.0
+                    .starts_with("timeout_seconds: must be a whole number from 1 to 50"),
+                "{bad}: {err}"
+            );
+            assert!(err.0.contains("MCP clients"), "says why: {err}");
+        }
+    }
+
+    #[test]
+    fn since_is_a_cursor() {
+        let poll = |v: Value| PollArgs::from_json(&obj(json!({"job_id": "abc", "since": v})));
+        assert_eq!(poll(json!(0)).map(|a| a.since), Ok(Some(0)));
+        assert_eq!(poll(json!(1u64 << 40)).map(|a| a.since), Ok(Some(1 << 40)));
+        assert_eq!(poll(Value::Null).map(|a| a.since), Ok(None));
+        for bad in [json!(-1), json!("x"), json!(0.5), json!({})] {
+            let err = poll(bad.clone()).unwrap_err();
+            assert!(
+                err.0.starts_with("since: expected a whole number ≥ 0"),
+                "{bad}: {err}"
+            );
+            assert!(err.0.contains("cursor"), "{err}");
+        }
+        let err = WaitArgs::from_json(&obj(json!({"job_id": "abc", "since": -1}))).unwrap_err();
+        assert!(err.0.starts_with("since: "), "{err}");
+    }
+
+    #[test]
+    fn reply_needs_a_job_and_a_prompt() {
+        let reply = |v: Value| ReplyArgs::from_json(&obj(v));
+        let args = reply(json!({"job_id": "abc", "prompt": "go on"})).expect("valid");
+        assert_eq!(args.approval_policy, None);
+        assert_eq!(args.model, None);
+        let err = reply(json!({"job_id": "abc"})).unwrap_err();
+        assert!(err.0.starts_with("prompt: missing"), "{err}");
+        let err = reply(json!({"job_id": "abc", "prompt": " "})).unwrap_err();
+        assert!(err.0.starts_with("prompt: is empty"), "{err}");
+        let err = reply(json!({"prompt": "go on"})).unwrap_err();
+        assert!(err.0.starts_with("job_id: missing"), "{err}");
+        let err = reply(json!({"job_id": "abc", "prompt": "p", "model": 3})).unwrap_err();
+        assert!(err.0.starts_with("model: "), "{err}");
+        let err = ResultArgs::from_json(&JsonObject::new()).unwrap_err();
+        assert!(err.0.starts_with("job_id: missing"), "{err}");
     }
 
     #[test]
@@ -354,8 +641,20 @@ mod tests {
             json!(["suggest", "auto-edit", "full-auto"])
         );
         assert_eq!(
-            input_schema::<PollArgs>()["properties"]["tail_lines"]["default"],
-            json!(100)
+            required(input_schema::<ReplyArgs>()),
+            Some(json!(["job_id", "prompt"]))
+        );
+        assert_eq!(
+            required(input_schema::<WaitArgs>()),
+            Some(json!(["job_id"]))
+        );
+        assert_eq!(
+            input_schema::<WaitArgs>()["properties"]["timeout_seconds"]["default"],
+            json!(30)
+        );
+        assert_eq!(
+            start["properties"]["isolation"]["enum"],
+            json!(["none", "worktree"])
         );
     }
 }

@@ -1,8 +1,9 @@
 //! codex-async-shim: the MCP stdio server Claude Code launches
 //! (`claude mcp add codex-async -- codex-async-shim`).
 //!
-//! It is deliberately tiny and stateless: four tools, each forwarded to the
-//! per-user daemon `codexd` over its Unix socket and answered at once, so no
+//! It is deliberately tiny and stateless: seven tools, each forwarded to the
+//! per-user daemon `codexd` over its Unix socket and answered at once (only
+//! `codex_wait` waits, at most 50 s and with progress notifications), so no
 //! tool call ever runs into an MCP timeout and jobs outlive the shim. The
 //! daemon is connected on the first tool call and started if none runs.
 //!
@@ -27,7 +28,8 @@ use tracing_subscriber::EnvFilter;
 use crate::{daemon_link::DaemonLink, tools::CodexAsyncServer};
 
 /// MCP stdio server for codex-async: exposes codex_start, codex_poll,
-/// codex_list and codex_cancel, forwarded to the codexd daemon.
+/// codex_wait, codex_result, codex_reply, codex_list and codex_cancel,
+/// forwarded to the codexd daemon.
 ///
 /// Register it with `claude mcp add codex-async -- codex-async-shim`. It
 /// starts `codexd` on first use if none runs ($CODEX_ASYNC_CODEXD, else the

@@ -58,6 +58,18 @@ impl ToolError {
     }
 }
 
+impl ToolError {
+    /// The same error, naming the tool's argument `to` where codexd named
+    /// the gRPC field `from` (e.g. codex_reply's `job_id` is Start's
+    /// `reply_to`): the model only knows the tool's argument names.
+    pub fn rename_field(self, from: &str, to: &str) -> Self {
+        match self.0.strip_prefix(from) {
+            Some(rest) if rest.starts_with(':') => Self(format!("{to}{rest}")),
+            _ => self,
+        }
+    }
+}
+
 impl std::fmt::Display for ToolError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -75,5 +87,20 @@ impl From<ArgError> for ToolError {
 impl IntoContents for ToolError {
     fn into_contents(self) -> Vec<ContentBlock> {
         vec![ContentBlock::text(self.0)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rename_field_changes_only_a_leading_field_name() {
+        let renamed = ToolError::new("reply_to: no job x").rename_field("reply_to", "job_id");
+        assert_eq!(renamed.to_string(), "job_id: no job x");
+        let kept = ToolError::new("cwd: reply_to is odd").rename_field("reply_to", "job_id");
+        assert_eq!(kept.to_string(), "cwd: reply_to is odd");
+        let kept = ToolError::new("reply_tox: y").rename_field("reply_to", "job_id");
+        assert_eq!(kept.to_string(), "reply_tox: y");
     }
 }

@@ -68,6 +68,48 @@ fn bad_inputs_are_tool_errors_naming_the_field_and_create_no_job() {
             json!({"prompt": "print:x", "cwd": cwd, "approval_policy": "yolo"}),
             "approval_policy",
         ),
+        // codex_start: the new arguments
+        (
+            "codex_start",
+            json!({"prompt": "print:x", "cwd": cwd, "isolation": 5}),
+            "isolation",
+        ),
+        (
+            "codex_start",
+            json!({"prompt": "print:x", "cwd": cwd, "isolation": "bogus"}),
+            "isolation",
+        ),
+        (
+            // Not a git repository: codexd refuses, naming isolation.
+            "codex_start",
+            json!({"prompt": "print:x", "cwd": cwd, "isolation": "worktree"}),
+            "isolation",
+        ),
+        (
+            "codex_start",
+            json!({"prompt": "print:x", "cwd": cwd, "stall_timeout_seconds": 0}),
+            "stall_timeout_seconds",
+        ),
+        (
+            "codex_start",
+            json!({"prompt": "print:x", "cwd": cwd, "stall_timeout_seconds": "x"}),
+            "stall_timeout_seconds",
+        ),
+        (
+            "codex_start",
+            json!({"prompt": "print:x", "cwd": cwd, "stall_timeout_seconds": -5}),
+            "stall_timeout_seconds",
+        ),
+        (
+            "codex_start",
+            json!({"prompt": "print:x", "cwd": cwd, "max_duration_seconds": 0}),
+            "max_duration_seconds",
+        ),
+        (
+            "codex_start",
+            json!({"prompt": "print:x", "cwd": cwd, "max_duration_seconds": 2.5}),
+            "max_duration_seconds",
+        ),
         // codex_poll
         ("codex_poll", json!({}), "job_id"),
         ("codex_poll", json!({"job_id": ""}), "job_id"),
@@ -94,6 +136,67 @@ fn bad_inputs_are_tool_errors_naming_the_field_and_create_no_job() {
             json!({"job_id": "000000000000", "tail_lines": {}}),
             "tail_lines",
         ),
+        (
+            "codex_poll",
+            json!({"job_id": "000000000000", "since": -1}),
+            "since",
+        ),
+        (
+            "codex_poll",
+            json!({"job_id": "000000000000", "since": "x"}),
+            "since",
+        ),
+        // codex_wait
+        ("codex_wait", json!({}), "job_id"),
+        ("codex_wait", json!({"job_id": 3}), "job_id"),
+        ("codex_wait", json!({"job_id": "000000000000"}), "job_id"),
+        (
+            "codex_wait",
+            json!({"job_id": "000000000000", "timeout_seconds": 0}),
+            "timeout_seconds",
+        ),
+        (
+            "codex_wait",
+            json!({"job_id": "000000000000", "timeout_seconds": 51}),
+            "timeout_seconds",
+        ),
+        (
+            "codex_wait",
+            json!({"job_id": "000000000000", "timeout_seconds": "x"}),
+            "timeout_seconds",
+        ),
+        (
+            "codex_wait",
+            json!({"job_id": "000000000000", "since": -1}),
+            "since",
+        ),
+        // codex_result
+        ("codex_result", json!({}), "job_id"),
+        ("codex_result", json!({"job_id": "../etc"}), "job_id"),
+        ("codex_result", json!({"job_id": "000000000000"}), "job_id"),
+        // codex_reply
+        ("codex_reply", json!({"job_id": "000000000000"}), "prompt"),
+        (
+            "codex_reply",
+            json!({"job_id": "000000000000", "prompt": ""}),
+            "prompt",
+        ),
+        (
+            "codex_reply",
+            json!({"job_id": "000000000000", "prompt": 5}),
+            "prompt",
+        ),
+        ("codex_reply", json!({"prompt": "print:x"}), "job_id"),
+        (
+            "codex_reply",
+            json!({"job_id": "000000000000", "prompt": "print:x"}),
+            "job_id",
+        ),
+        (
+            "codex_reply",
+            json!({"job_id": "000000000000", "prompt": "print:x", "approval_policy": 1}),
+            "approval_policy",
+        ),
         // codex_list
         ("codex_list", json!({"limit": "abc"}), "limit"),
         ("codex_list", json!({"limit": -5}), "limit"),
@@ -117,6 +220,13 @@ fn bad_inputs_are_tool_errors_naming_the_field_and_create_no_job() {
         }
     }
     assert!(failures.is_empty(), "bad inputs:\n{}", failures.join("\n"));
+
+    // Why a wait is capped: clients time tool calls out.
+    let result = shim.call(
+        "codex_wait",
+        json!({"job_id": "000000000000", "timeout_seconds": 51}),
+    );
+    assert!(result.text.contains("MCP clients"), "{}", result.text);
 
     // Arguments left out entirely are a missing field too.
     let message = shim.request("tools/call", json!({"name": "codex_start"}));

@@ -1,4 +1,5 @@
-//! The four tools end to end: a real shim, a real `codexd serve`, the fake codex.
+//! The tools end to end: a real shim, a real `codexd serve`, the fake codex.
+//! (Events, results, replies, waiting and worktrees: `events.rs`.)
 
 mod common;
 
@@ -7,7 +8,7 @@ use serde_json::{json, Value};
 use testkit::TempHome;
 
 #[test]
-fn tools_list_shows_the_four_tools_with_input_and_output_schemas() {
+fn tools_list_shows_the_tools_with_input_and_output_schemas() {
     let home = TempHome::new();
     let mut shim = Shim::spawn(&home, NO_AUTOSTART);
     let response = shim.request("tools/list", json!({}));
@@ -18,7 +19,15 @@ fn tools_list_shows_the_four_tools_with_input_and_output_schemas() {
     names.sort();
     assert_eq!(
         names,
-        ["codex_cancel", "codex_list", "codex_poll", "codex_start"]
+        [
+            "codex_cancel",
+            "codex_list",
+            "codex_poll",
+            "codex_reply",
+            "codex_result",
+            "codex_start",
+            "codex_wait"
+        ]
     );
 
     let tool = |name: &str| {
@@ -33,6 +42,9 @@ fn tools_list_shows_the_four_tools_with_input_and_output_schemas() {
     assert_eq!(required("codex_poll"), json!(["job_id"]));
     assert_eq!(required("codex_cancel"), json!(["job_id"]));
     assert_eq!(required("codex_list"), Value::Null);
+    assert_eq!(required("codex_wait"), json!(["job_id"]));
+    assert_eq!(required("codex_result"), json!(["job_id"]));
+    assert_eq!(required("codex_reply"), json!(["job_id", "prompt"]));
 
     let start = tool("codex_start");
     let props = &start["inputSchema"]["properties"];
@@ -42,31 +54,70 @@ fn tools_list_shows_the_four_tools_with_input_and_output_schemas() {
         json!(["suggest", "auto-edit", "full-auto"])
     );
     assert!(props["model"].is_object(), "{start}");
-    assert_eq!(
-        tool("codex_poll")["inputSchema"]["properties"]["tail_lines"]["default"],
-        100
-    );
+    assert_eq!(props["isolation"]["enum"], json!(["none", "worktree"]));
+    assert_eq!(props["isolation"]["default"], "none");
+    assert!(props["stall_timeout_seconds"].is_object(), "{start}");
+    assert!(props["max_duration_seconds"].is_object(), "{start}");
+    let poll_props = &tool("codex_poll")["inputSchema"]["properties"];
+    assert!(poll_props["since"].is_object(), "{poll_props}");
+    assert!(poll_props["tail_lines"].is_object(), "{poll_props}");
+    let wait_props = &tool("codex_wait")["inputSchema"]["properties"];
+    assert_eq!(wait_props["timeout_seconds"]["default"], 30);
+    assert_eq!(wait_props["timeout_seconds"]["maximum"], 50);
+    assert!(wait_props["since"].is_object(), "{wait_props}");
     assert_eq!(
         tool("codex_list")["inputSchema"]["properties"]["limit"]["default"],
         20
     );
 
+    let poll_fields = vec![
+        "final_message",
+        "files_changed",
+        "status",
+        "elapsed_seconds",
+        "activity",
+        "commands_run",
+        "files_changed_count",
+        "events",
+        "cursor",
+        "events_truncated",
+        "exit_code",
+        "error",
+        "thread_id",
+        "started_at",
+        "finished_at",
+        "cwd",
+        "job_id",
+        "output",
+        "output_truncated",
+    ];
     let output_fields = [
-        ("codex_start", vec!["job_id", "status", "pid"]),
         (
-            "codex_poll",
+            "codex_start",
+            vec!["job_id", "status", "pid", "branch", "worktree"],
+        ),
+        ("codex_poll", poll_fields.clone()),
+        ("codex_wait", poll_fields),
+        (
+            "codex_result",
             vec![
                 "job_id",
                 "status",
                 "exit_code",
                 "error",
-                "output",
-                "output_truncated",
-                "started_at",
-                "finished_at",
-                "prompt",
-                "cwd",
+                "final_message",
+                "files_changed",
+                "commands",
+                "usage",
+                "thread_id",
+                "branch",
+                "worktree",
+                "diffstat",
             ],
+        ),
+        (
+            "codex_reply",
+            vec!["job_id", "status", "pid", "parent_job_id"],
         ),
         ("codex_list", vec!["jobs"]),
         (
@@ -103,9 +154,19 @@ fn tools_list_shows_the_four_tools_with_input_and_output_schemas() {
         "done",
         "error",
         "cancelled",
+        "cursor",
+        "since",
+        "codex_wait",
     ] {
         assert!(poll.contains(word), "codex_poll description lacks {word:?}");
     }
+    let wait = tool("codex_wait")["description"].to_string();
+    for word in ["timeout_seconds", "50", "cursor", "progress"] {
+        assert!(wait.contains(word), "codex_wait description lacks {word:?}");
+    }
+    assert!(tool("codex_start")["description"]
+        .to_string()
+        .contains("worktree"));
     assert!(tool("codex_start")["description"]
         .to_string()
         .contains("at once"));
@@ -130,13 +191,20 @@ fn codex_start_returns_while_the_job_runs_and_cancel_stops_it() {
     assert!(started["pid"].is_i64(), "{started}");
     let job_id = started["job_id"].as_str().unwrap_or_default().to_string();
 
+    assert_eq!(started["branch"], Value::Null, "{started}");
+    assert_eq!(started["worktree"], Value::Null, "{started}");
+
     let polled = shim.ok("codex_poll", json!({"job_id": job_id}));
     assert_eq!(polled["status"], "running", "{polled}");
     assert_eq!(polled["exit_code"], Value::Null);
     assert_eq!(polled["finished_at"], Value::Null);
     assert_eq!(polled["error"], Value::Null);
-    assert_eq!(polled["prompt"], "sleep:30");
+    assert_eq!(polled["final_message"], Value::Null);
+    assert_eq!(polled["files_changed"], Value::Null);
     assert_eq!(polled["cwd"], cwd.as_str());
+    assert_eq!(polled["job_id"], job_id.as_str());
+    assert!(polled["elapsed_seconds"].is_u64(), "{polled}");
+    assert!(polled.get("prompt").is_none(), "{polled}");
 
     let cancelled = shim.ok("codex_cancel", json!({"job_id": job_id}));
     assert_eq!(cancelled["job_id"], job_id.as_str());
@@ -173,13 +241,19 @@ fn codex_poll_follows_a_job_from_running_to_done() {
     assert_eq!(done["status"], "done", "{done}");
     assert_eq!(done["exit_code"], 0, "{done}");
     assert_eq!(done["error"], Value::Null, "{done}");
-    assert!(
-        done["output"].as_str().is_some_and(|o| o.contains("hello")),
-        "{done}"
-    );
-    assert_eq!(done["output_truncated"], false, "{done}");
     assert!(done["started_at"].is_string(), "{done}");
     assert!(done["finished_at"].is_string(), "{done}");
+    // Without tail_lines there is no raw output: events say what happened.
+    assert_eq!(done["output"], Value::Null, "{done}");
+    assert_eq!(done["output_truncated"], Value::Null, "{done}");
+
+    // tail_lines still returns the raw tail.
+    let raw = shim.ok("codex_poll", json!({"job_id": job_id, "tail_lines": 100}));
+    assert!(
+        raw["output"].as_str().is_some_and(|o| o.contains("hello")),
+        "{raw}"
+    );
+    assert_eq!(raw["output_truncated"], false, "{raw}");
 
     // tail_lines = 0 asks for no output at all.
     let quiet = shim.ok("codex_poll", json!({"job_id": job_id, "tail_lines": 0}));

@@ -138,7 +138,14 @@ impl Shim {
 
     /// Waits for the response to request `id` (the whole message).
     pub fn response(&mut self, id: u64) -> Value {
+        self.response_and_notifications(id).0
+    }
+
+    /// Waits for the response to request `id`; also returns every
+    /// notification the shim sent before it, in order.
+    pub fn response_and_notifications(&mut self, id: u64) -> (Value, Vec<Value>) {
         let start = Instant::now();
+        let mut notifications = Vec::new();
         loop {
             let left = DEADLINE.saturating_sub(start.elapsed());
             let line = match self.lines.recv_timeout(left) {
@@ -164,7 +171,10 @@ impl Shim {
             });
             assert_eq!(message["jsonrpc"], "2.0", "not JSON-RPC 2.0: {line}");
             if message["id"] == json!(id) {
-                return message;
+                return (message, notifications);
+            }
+            if message.get("id").is_none() && message.get("method").is_some() {
+                notifications.push(message);
             }
         }
     }
@@ -184,28 +194,23 @@ impl Shim {
     /// (clients hide those, so every tool failure must be a result).
     pub fn call_result(&mut self, id: u64) -> ToolResult {
         let message = self.response(id);
-        let Some(result) = message.get("result") else {
-            panic!("tools/call answered with a JSON-RPC error: {message}");
-        };
-        let is_error = result["isError"].as_bool().unwrap_or(false);
-        let text = result["content"][0]["text"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no text content in {message}"))
-            .to_string();
-        let structured = result
-            .get("structuredContent")
-            .cloned()
-            .unwrap_or(Value::Null);
-        if !is_error {
-            let parsed: Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("text content is not JSON ({e}): {text}"));
-            assert_eq!(parsed, structured, "text and structuredContent differ");
-        }
-        ToolResult {
-            is_error,
-            text,
-            structured,
-        }
+        tool_result(&message)
+    }
+
+    /// Calls a tool with `_meta` (e.g. a progressToken) and returns its result
+    /// and the notifications that arrived before it.
+    pub fn call_with_meta(
+        &mut self,
+        tool: &str,
+        arguments: Value,
+        meta: Value,
+    ) -> (ToolResult, Vec<Value>) {
+        let id = self.send_request(
+            "tools/call",
+            json!({"name": tool, "arguments": arguments, "_meta": meta}),
+        );
+        let (message, notifications) = self.response_and_notifications(id);
+        (tool_result(&message), notifications)
     }
 
     /// Calls a tool and waits for its result.
@@ -216,6 +221,11 @@ impl Shim {
 
     /// Calls a tool that must succeed; returns its structured content.
     pub fn ok(&mut self, tool: &str, arguments: Value) -> Value {
+        self.ok_result(tool, arguments).structured
+    }
+
+    /// Calls a tool that must succeed; returns the whole result (for its text).
+    pub fn ok_result(&mut self, tool: &str, arguments: Value) -> ToolResult {
         let result = self.call(tool, arguments.clone());
         assert!(
             !result.is_error,
@@ -223,7 +233,7 @@ impl Shim {
             result.text,
             self.log()
         );
-        result.structured
+        result
     }
 
     /// Polls `job_id` until its status is terminal; returns the last poll.
@@ -237,6 +247,39 @@ impl Shim {
             )
         });
         last
+    }
+
+    /// Starts a job that must start; returns its id.
+    pub fn start(&mut self, arguments: Value) -> String {
+        let started = self.ok("codex_start", arguments);
+        assert!(is_job_id(&started["job_id"]), "{started}");
+        started["job_id"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+/// The tool result in a `tools/call` response.
+fn tool_result(message: &Value) -> ToolResult {
+    let Some(result) = message.get("result") else {
+        panic!("tools/call answered with a JSON-RPC error: {message}");
+    };
+    let is_error = result["isError"].as_bool().unwrap_or(false);
+    let text = result["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text content in {message}"))
+        .to_string();
+    let structured = result
+        .get("structuredContent")
+        .cloned()
+        .unwrap_or(Value::Null);
+    if !is_error {
+        let parsed: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("text content is not JSON ({e}): {text}"));
+        assert_eq!(parsed, structured, "text and structuredContent differ");
+    }
+    ToolResult {
+        is_error,
+        text,
+        structured,
     }
 }
 

@@ -1,0 +1,61 @@
+//! Every byte a client sends is hostile: the validators must answer any
+//! request with Ok or a message naming a field, never panic, and never let a
+//! job id that could escape its folder through.
+#![no_main]
+
+use codex_async_daemon::{job::JobId, validate};
+use codex_async_proto::v1::StartRequest;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let mut fields = text.split('\u{0}');
+    let mut next = || fields.next().map(str::to_string);
+    let request = StartRequest {
+        prompt: next().unwrap_or_default(),
+        cwd: next().unwrap_or_default(),
+        approval_policy: next(),
+        model: next(),
+        reply_to: next(),
+        isolation: next(),
+        stall_timeout_seconds: data.first().map(|&b| u32::from(b) * 1000),
+        max_duration_seconds: data.last().map(|&b| u32::from(b) * 5000),
+    };
+    match validate::start(&request) {
+        Ok(spec) => {
+            assert!(!spec.prompt.trim().is_empty());
+            if let Some(cwd) = spec.cwd {
+                assert!(cwd.is_absolute());
+            }
+            if let Some(model) = spec.model {
+                assert!(!model.starts_with('-'));
+            }
+        }
+        Err(e) => {
+            let field = e.0.split(':').next().unwrap_or("");
+            assert!(
+                [
+                    "prompt",
+                    "cwd",
+                    "approval_policy",
+                    "model",
+                    "reply_to",
+                    "isolation",
+                    "stall_timeout_seconds",
+                    "max_duration_seconds"
+                ]
+                .contains(&field),
+                "an error that names no field: {e}"
+            );
+        }
+    }
+    if let Ok(id) = JobId::parse(&text) {
+        assert!(!id.as_str().contains(['/', '.', '\\']));
+        assert_eq!(id.as_str().len(), 12);
+    }
+    let n = data.iter().fold(0u32, |acc, &b| acc.wrapping_mul(31).wrapping_add(u32::from(b)));
+    let _ = validate::tail_lines(Some(n));
+    let _ = validate::list_limit(Some(n));
+    let _ = validate::status_filter(Some(n as i32));
+    let _ = validate::since(u64::from(n), u64::from(n / 2));
+});
