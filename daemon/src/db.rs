@@ -299,3 +299,32 @@ fn from_row(row: &SqliteRow) -> Result<JobRecord, DbError> {
         events_offset: u64::try_from(row.try_get::<i64, _>("events_offset")?).unwrap_or(0),
     })
 }
+
+/// Pruning (`codexd prune`): kept apart from the state changes above.
+impl Db {
+    /// Finished jobs (done, error, cancelled) that ended before `cutoff`
+    /// (RFC 3339), oldest first. Times are compared as instants (julianday), so
+    /// any offset or precision compares correctly; an unparsable time never matches.
+    pub async fn finished_before(&self, cutoff: &str) -> Result<Vec<JobRecord>, DbError> {
+        let rows = sqlx::query(select_jobs!(
+            "WHERE status IN ('done', 'error', 'cancelled') \
+             AND julianday(finished_at) < julianday(?) ORDER BY seq ASC"
+        ))
+        .bind(cutoff)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Deletes a finished job's record. Returns false when the job does not
+    /// exist or has not finished (a running job is never deleted).
+    pub async fn delete_finished(&self, job_id: &str) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "DELETE FROM jobs WHERE job_id = ? AND status IN ('done', 'error', 'cancelled')",
+        )
+        .bind(job_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -2,6 +2,7 @@
 //! fuzz targets and benchmarks can reach the parsers and validators directly.
 //! See ARCHITECTURE.md for the map of modules.
 
+pub mod activation;
 pub mod cmd;
 pub mod config;
 pub mod db;
@@ -10,11 +11,14 @@ pub mod home;
 pub mod job;
 pub mod jobdir;
 pub mod lines;
+pub mod logging;
 pub mod monitor;
 pub mod proctree;
+pub mod prune;
 pub mod render;
 pub mod server;
 pub mod service;
+pub mod service_files;
 pub mod supervisor;
 pub mod tail;
 pub mod validate;

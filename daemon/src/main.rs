@@ -4,7 +4,11 @@
 use std::{ffi::OsString, path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use codex_async_daemon::{cmd, monitor};
+use codex_async_daemon::{
+    cmd::{self, install_service::Kind},
+    monitor,
+};
+use codex_async_proto::v1::JobStatus;
 
 /// codexd runs OpenAI codex jobs in the background for Claude Code (through
 /// codex-async-shim) and keeps them running across Claude restarts.
@@ -12,6 +16,9 @@ use codex_async_daemon::{cmd, monitor};
 /// State lives in $CODEX_ASYNC_HOME (default ~/.codex-async); the socket is
 /// <home>/codexd.sock unless $CODEX_ASYNC_SOCKET says otherwise; the codex
 /// binary is $CODEX_BIN (default `codex` on PATH).
+///
+/// New here? `codexd doctor` checks the setup and prints the `claude mcp add`
+/// line; `codexd jobs`, `show` and `logs -f` watch what codex does.
 #[derive(Parser)]
 #[command(name = "codexd", version, about, long_about)]
 struct Cli {
@@ -29,6 +36,98 @@ enum Command {
     Stop,
     /// Say whether the daemon runs: pid, version, socket, job counts.
     Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List jobs, newest first: id, status, age, duration, cwd, prompt.
+    Jobs {
+        /// Only jobs with this status: queued, running, done, error, cancelled.
+        #[arg(long, value_parser = parse_status)]
+        status: Option<JobStatus>,
+        /// Most jobs to show (1-1000).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything about one job: its record, codex's final message, the files
+    /// it changed, the commands it ran, token usage.
+    Show {
+        /// The job id (12 hex characters, from `codexd jobs`).
+        job_id: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print what a job's codex did, one line per event, from the start (-f: follow it live).
+    Logs {
+        /// The job id (12 hex characters, from `codexd jobs`).
+        job_id: String,
+        /// Keep printing as the job writes, until it ends.
+        #[arg(short, long)]
+        follow: bool,
+        /// Print output.txt exactly as codex wrote it (its JSON event lines),
+        /// instead of one readable line per event.
+        #[arg(long)]
+        raw: bool,
+        /// Print one JSON object per output chunk (and, with -f, per status change).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a job and every process it started.
+    Cancel {
+        /// The job id (12 hex characters, from `codexd jobs`).
+        job_id: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete finished jobs (done, error, cancelled) older than an age: their
+    /// records and folders. Queued and running jobs are never touched.
+    Prune {
+        /// Age of the jobs to delete, counted from when they finished: 90s, 30m, 12h, 7d, 2w.
+        #[arg(long, default_value = "7d", value_parser = cmd::ui::parse_age)]
+        older_than: std::time::Duration,
+        /// Only say what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the setup (codex and its version, daemon, socket, database,
+    /// permissions) and print the `claude mcp add` line. Exits 1 if something is wrong.
+    Doctor {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install codexd as a service: a systemd user service started by its
+    /// socket on first use (Linux), or a launchd agent (macOS).
+    InstallService {
+        /// Show the files without writing them.
+        #[arg(long)]
+        print: bool,
+        /// Also activate it now (systemctl --user enable --now codexd.socket, or launchctl bootstrap).
+        #[arg(long)]
+        now: bool,
+        /// Service manager (default: this system's).
+        #[arg(long, value_enum)]
+        kind: Option<Kind>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the service files written by install-service (running jobs keep running).
+    UninstallService {
+        /// Also stop and disable it now (systemctl / launchctl).
+        #[arg(long)]
+        now: bool,
+        /// Service manager (default: this system's).
+        #[arg(long, value_enum)]
+        kind: Option<Kind>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -65,6 +164,34 @@ fn main() -> ExitCode {
         Command::Serve => cmd::serve::run(),
         Command::Stop => cmd::stop::run(),
         Command::Status { json } => cmd::status::run(json),
+        Command::Jobs {
+            status,
+            limit,
+            json,
+        } => cmd::jobs::run(limit, status, json),
+        Command::Show { job_id, json } => cmd::show::run(&job_id, json),
+        Command::Logs {
+            job_id,
+            follow,
+            raw,
+            json,
+        } => cmd::logs::run(&job_id, follow, raw, json),
+        Command::Cancel { job_id, json } => cmd::cancel::run(&job_id, json),
+        Command::Prune {
+            older_than,
+            dry_run,
+            json,
+        } => cmd::prune::run(older_than, dry_run, json),
+        Command::Doctor { json } => cmd::doctor::run(json),
+        Command::InstallService {
+            print,
+            now,
+            kind,
+            json,
+        } => cmd::install_service::install(kind.unwrap_or_else(Kind::native), print, now, json),
+        Command::UninstallService { now, kind, json } => {
+            cmd::install_service::uninstall(kind.unwrap_or_else(Kind::native), now, json)
+        }
     };
     match result {
         Ok(code) => code,
@@ -73,4 +200,9 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn parse_status(s: &str) -> Result<JobStatus, String> {
+    s.parse()
+        .map_err(|e: codex_async_proto::ParseStatusError| e.to_string())
 }

@@ -5,17 +5,22 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use codex_async_proto::{paths::Paths, v1::codex_async_server::CodexAsyncServer};
+use tokio::net::{UnixListener, UnixStream};
 use tokio::{
     signal::unix::{signal, SignalKind},
     sync::{oneshot, Notify},
 };
-use tokio_stream::wrappers::UnixListenerStream;
-use tracing::info;
+use tokio_stream::{wrappers::UnixListenerStream, Stream, StreamExt};
+use tracing::{info, warn};
 
 use crate::{
     config::Config, db::Db, home, job::now_rfc3339, service::Service, supervisor::Supervisor,
 };
 
+/// Largest request accepted: a 1 MiB prompt and its fields, with room to spare.
+const MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
+/// Largest response: a summary with every command and file, far above a poll.
+const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 /// How long a stopping daemon waits for open connections to close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -32,7 +37,7 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
         .reconcile()
         .await
         .context("settling jobs left by an earlier codexd")?;
-    let listener = home::listen(&paths.socket)?;
+    let (listener, inherited) = crate::activation::listen(&paths)?;
 
     let shutdown = Arc::new(Notify::new());
     let service = Service::new(supervisor, shutdown.clone(), now_rfc3339());
@@ -61,8 +66,12 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(CodexAsyncServer::new(service))
-        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), stop);
+        .add_service(
+            CodexAsyncServer::new(service)
+                .max_decoding_message_size(MAX_REQUEST_BYTES)
+                .max_encoding_message_size(MAX_RESPONSE_BYTES),
+        )
+        .serve_with_incoming_shutdown(owner_only(listener), stop);
     // A graceful stop waits for every connection to close; an idle client or a
     // Watch that never ends must not hold the daemon up.
     let grace = async move {
@@ -74,10 +83,34 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
         _ = grace => info!("closing connections still open after {}s", SHUTDOWN_GRACE.as_secs()),
     }
 
-    let _ = std::fs::remove_file(&paths.socket);
+    // An inherited socket's file belongs to the service manager (socket activation).
+    if !inherited {
+        let _ = std::fs::remove_file(&paths.socket);
+    }
     db.close().await;
     info!("codexd stopped; running jobs continue under their monitors");
     Ok(())
+}
+
+/// The accepted connections whose peer is this daemon's own user; any other
+/// uid is dropped and logged. The socket's 0600 mode already keeps others out;
+/// this holds even if the mode or a directory above is loosened.
+fn owner_only(listener: UnixListener) -> impl Stream<Item = std::io::Result<UnixStream>> {
+    let me = nix::unistd::geteuid().as_raw();
+    UnixListenerStream::new(listener).filter_map(move |conn| match conn {
+        Err(e) => Some(Err(e)),
+        Ok(stream) => match stream.peer_cred() {
+            Ok(cred) if cred.uid() == me => Some(Ok(stream)),
+            Ok(cred) => {
+                warn!(uid = cred.uid(), pid = ?cred.pid(), "refused a connection from another user");
+                None
+            }
+            Err(e) => {
+                warn!(error = %e, "refused a connection whose peer cannot be identified");
+                None
+            }
+        },
+    })
 }
 
 async fn stop_signal(shutdown: Arc<Notify>) {

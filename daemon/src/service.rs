@@ -102,7 +102,16 @@ impl CodexAsync for Service {
     async fn get(&self, request: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
         let req = request.into_inner();
         let lines = validate::tail_lines(req.tail_lines).map_err(invalid)?;
-        let (id, job) = self.find(&req.job_id).await?;
+        let (id, mut job) = self.find(&req.job_id).await?;
+        if !job.status.is_terminal() {
+            // Fold what codex printed since the follower's last tick, so the
+            // summary agrees with the events rendered below.
+            self.supervisor
+                .advance_summary(&id)
+                .await
+                .map_err(internal)?;
+            job = self.supervisor.load(&id).await.map_err(internal)?;
+        }
         let path = self.supervisor.job_dir(&id).output();
         let since = req.since;
         let read = tokio::task::spawn_blocking(move || {
@@ -209,6 +218,22 @@ impl CodexAsync for Service {
             shutdown.notify_one();
         });
         Ok(Response::new(ShutdownResponse {}))
+    }
+
+    async fn prune(
+        &self,
+        request: Request<codex_async_proto::v1::PruneRequest>,
+    ) -> Result<Response<codex_async_proto::v1::PruneResponse>, Status> {
+        let req = request.into_inner();
+        let older_than = Duration::from_secs(req.older_than_seconds);
+        let pruned = crate::prune::prune(&self.supervisor, older_than, req.dry_run)
+            .await
+            .map_err(internal)?;
+        Ok(Response::new(codex_async_proto::v1::PruneResponse {
+            job_ids: pruned.job_ids,
+            freed_bytes: pruned.freed_bytes,
+            warnings: pruned.warnings,
+        }))
     }
 }
 

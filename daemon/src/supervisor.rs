@@ -160,10 +160,11 @@ impl Supervisor {
 
         let id = JobId::generate();
         let dir = self.job_dir(&id);
-        dir.create(&spec.prompt).map_err(|source| SupervisorError::JobDir {
-            path: dir.path().to_path_buf(),
-            source,
-        })?;
+        dir.create(&spec.prompt)
+            .map_err(|source| SupervisorError::JobDir {
+                path: dir.path().to_path_buf(),
+                source,
+            })?;
         let (isolation, branch, worktree) = match (&parent, spec.isolation) {
             // A reply works where its parent worked, on the same branch.
             (Some(p), _) => (p.isolation, p.branch.clone(), p.worktree.clone()),

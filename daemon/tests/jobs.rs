@@ -142,7 +142,10 @@ async fn codex_gets_the_documented_command_line_and_the_prompt_on_stdin() {
         expected.extend(["--model", "gpt-5.5", "-C", &cwd, "--", "-"]);
         assert_eq!(args["argv"], serde_json::json!(expected), "policy {policy}");
         assert_eq!(args["prompt"], prompt);
-        assert_eq!(args["prompt_from_stdin"], true, "the prompt comes on stdin, to EOF");
+        assert_eq!(
+            args["prompt_from_stdin"], true,
+            "the prompt comes on stdin, to EOF"
+        );
         assert_eq!(args["cwd"], cwd);
         assert_eq!(
             args["pgid"], args["pid"],

@@ -10,13 +10,6 @@
 //! stdout is the MCP protocol: logs go to stderr only (`RUST_LOG`, default
 //! `warn`), and no child process ever inherits stdout.
 
-mod args;
-mod autostart;
-mod daemon_link;
-mod output;
-mod tool_error;
-mod tools;
-
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -25,7 +18,7 @@ use codex_async_proto::paths::Paths;
 use rmcp::{transport::io::stdio_pipes, ServiceExt};
 use tracing_subscriber::EnvFilter;
 
-use crate::{daemon_link::DaemonLink, tools::CodexAsyncServer};
+use codex_async_shim::{daemon_link::DaemonLink, tools::CodexAsyncServer};
 
 /// MCP stdio server for codex-async: exposes codex_start, codex_poll,
 /// codex_wait, codex_result, codex_reply, codex_list and codex_cancel,

@@ -153,7 +153,10 @@ impl TempHome {
             ("CODEX_ASYNC_HOME".into(), self.home().display().to_string()),
             ("CODEX_BIN".into(), fake_codex().display().to_string()),
             ("CODEX_ASYNC_SOCKET".into(), String::new()),
-            ("RUST_LOG".into(), "codex_async_daemon=debug,codexd=debug".into()),
+            (
+                "RUST_LOG".into(),
+                "codex_async_daemon=debug,codexd=debug".into(),
+            ),
         ]
     }
 

@@ -1,9 +1,17 @@
 //! One module per `codexd` subcommand.
 
+pub mod cancel;
+pub mod doctor;
+pub mod install_service;
+pub mod jobs;
+pub mod logs;
+pub mod prune;
 pub mod serve;
+pub mod show;
 pub mod start;
 pub mod status;
 pub mod stop;
+pub mod ui;
 
 use codex_async_proto::{connect, paths::Paths, v1::InfoRequest, v1::InfoResponse};
 

@@ -18,7 +18,10 @@ const READY_TIMEOUT: Duration = Duration::from_secs(20);
 pub fn run() -> anyhow::Result<ExitCode> {
     let paths = Paths::from_env()?;
     home::create(&paths)?;
-    if home::is_locked(&paths) {
+    // Something listening without the lock is a socket unit (systemd socket
+    // activation): connecting starts codexd, so wait for it instead of racing it.
+    let listening = std::os::unix::net::UnixStream::connect(&paths.socket).is_ok();
+    if listening || home::is_locked(&paths) {
         // Started already (maybe by another shim this instant): wait until it answers.
         return wait_ready(&paths, "already running");
     }

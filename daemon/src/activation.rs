@@ -1,0 +1,171 @@
+//! The listening socket: inherited from a service manager (systemd's socket
+//! activation protocol: `LISTEN_PID` = our pid, `LISTEN_FDS` = 1, the socket at
+//! fd 3), or bound by codexd itself ([`home::listen`]).
+//!
+//! With socket activation the socket file belongs to the socket unit: codexd
+//! never removes or replaces it, so the next connection starts codexd again.
+
+use std::{
+    fs,
+    os::{
+        fd::{FromRawFd, RawFd},
+        unix::fs::MetadataExt,
+    },
+    path::Path,
+    sync::atomic::{AtomicBool, Ordering},
+};
+
+use anyhow::{bail, Context};
+use codex_async_proto::paths::Paths;
+use tokio::net::UnixListener;
+use tracing::{info, warn};
+
+use crate::home;
+
+/// The first inherited descriptor (`SD_LISTEN_FDS_START`).
+const LISTEN_FDS_START: RawFd = 3;
+
+/// Set once fd 3 has been wrapped, so it is never owned twice.
+static TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// The socket codexd serves on, and whether it was inherited (then the socket
+/// file is the service manager's and stays when codexd exits).
+pub fn listen(paths: &Paths) -> anyhow::Result<(UnixListener, bool)> {
+    if let Some(listener) = inherited(paths)? {
+        return Ok((listener, true));
+    }
+    refuse_live_socket(&paths.socket)?;
+    Ok((home::listen(&paths.socket)?, false))
+}
+
+/// The listener passed by a service manager, if this process was given one.
+///
+/// `LISTEN_FDS`/`LISTEN_PID` are left in the environment: children (monitors,
+/// codex) see a `LISTEN_PID` that is not theirs and so ignore them, which is
+/// the protocol's own guard; removing variables in a threaded process is unsound.
+fn inherited(paths: &Paths) -> anyhow::Result<Option<UnixListener>> {
+    let Some(pid) = std::env::var("LISTEN_PID").ok() else {
+        return Ok(None);
+    };
+    if pid.trim().parse::<u32>().ok() != Some(std::process::id()) {
+        return Ok(None);
+    }
+    let fds = std::env::var("LISTEN_FDS").unwrap_or_default();
+    match fds.trim().parse::<u32>() {
+        Ok(0) | Err(_) => return Ok(None),
+        Ok(1) => {}
+        Ok(n) => bail!(
+            "LISTEN_FDS={n}: codexd takes exactly one socket; give the socket unit one ListenStream"
+        ),
+    }
+    if TAKEN.swap(true, Ordering::SeqCst) {
+        return Ok(None);
+    }
+    let fd = LISTEN_FDS_START;
+    check_listening_unix_stream(fd)?;
+    // SAFETY: the protocol hands fd 3 to this process (LISTEN_PID matched), it
+    // was checked open and a listening stream socket above, and TAKEN makes
+    // this the only owner.
+    let std_listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) };
+    // Jobs must not inherit the listening socket: their monitors outlive codexd
+    // and would keep it open (and a systemd restart would find it held).
+    // SAFETY: plain fcntl on a descriptor we own.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == -1 {
+        return Err(std::io::Error::last_os_error()).context("setting close-on-exec on fd 3");
+    }
+    std_listener
+        .set_nonblocking(true)
+        .context("making the inherited socket non-blocking")?;
+    let addr = std_listener
+        .local_addr()
+        .context("fd 3 from LISTEN_FDS is not a Unix socket")?;
+    match addr.as_pathname() {
+        Some(path) => {
+            check_private_socket(path)?;
+            if path != paths.socket {
+                warn!(inherited = %path.display(), configured = %paths.socket.display(),
+                    "the inherited socket is not the configured one; clients use the configured path");
+            }
+            info!(socket = %path.display(), "serving on the socket passed by the service manager");
+        }
+        None => info!("serving on an unnamed socket passed by the service manager"),
+    }
+    let listener = UnixListener::from_std(std_listener).context("registering fd 3")?;
+    Ok(Some(listener))
+}
+
+/// Fails unless `fd` is an open, listening stream socket.
+fn check_listening_unix_stream(fd: RawFd) -> anyhow::Result<()> {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `value`.
+    let accepting = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ACCEPTCONN,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if accepting == -1 {
+        return Err(std::io::Error::last_os_error())
+            .context("LISTEN_FDS=1 but fd 3 is not an open socket");
+    }
+    if value == 0 {
+        bail!("LISTEN_FDS=1 but fd 3 is not a listening socket; use ListenStream= with Accept=no");
+    }
+    let mut kind: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: as above.
+    let got = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut kind as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if got == -1 || kind != libc::SOCK_STREAM {
+        bail!("fd 3 from LISTEN_FDS is not a stream socket; use ListenStream=");
+    }
+    Ok(())
+}
+
+/// The same rule codexd applies to a socket it binds: owned by this user, no
+/// access for group or others.
+fn check_private_socket(path: &Path) -> anyhow::Result<()> {
+    let meta = fs::symlink_metadata(path)
+        .with_context(|| format!("inspecting the inherited socket {}", path.display()))?;
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        bail!(
+            "the inherited socket {} belongs to uid {}, not to you (uid {me}); run the socket unit as a user unit",
+            path.display(),
+            meta.uid()
+        );
+    }
+    if meta.mode() & 0o077 != 0 {
+        bail!(
+            "the inherited socket {} has mode {:o}; set SocketMode=0600 in codexd.socket",
+            path.display(),
+            meta.mode() & 0o777
+        );
+    }
+    Ok(())
+}
+
+/// Binding replaces a socket file left by a dead daemon; refuse when something
+/// still answers there (a socket unit that codexd was not started by, say),
+/// rather than steal its path.
+fn refuse_live_socket(path: &Path) -> anyhow::Result<()> {
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        bail!(
+            "another process listens on {} (a systemd codexd.socket unit?); \
+             use that daemon (`codexd status`), or stop it first (`systemctl --user stop codexd.socket codexd.service`)",
+            path.display()
+        );
+    }
+    Ok(())
+}

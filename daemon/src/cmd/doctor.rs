@@ -1,0 +1,415 @@
+//! `codexd doctor`: checks everything a working setup needs — codex and its
+//! version, the daemon and its socket, the database, the permissions of the
+//! home — and prints the `claude mcp add` line to register the shim.
+
+use std::{
+    ffi::OsString,
+    fs,
+    os::unix::fs::{FileTypeExt, MetadataExt},
+    path::{Path, PathBuf},
+    process::{ExitCode, Stdio},
+    str::FromStr,
+    time::Duration,
+};
+
+use codex_async_proto::paths::Paths;
+use serde_json::json;
+use sqlx::{sqlite::SqliteConnectOptions, ConnectOptions, Row};
+
+use crate::cmd::{self, ui};
+
+/// The oldest codex whose `exec` flags codexd uses (`--json`, `-s`, `--`).
+pub const MIN_CODEX: (u64, u64, u64) = (0, 125, 0);
+const CODEX_INSTALL: &str = "npm install -g @openai/codex";
+/// `codex --version` starts Node; give it time on a loaded machine.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+struct Check {
+    name: &'static str,
+    level: Level,
+    detail: String,
+    /// What to do about it (for Warn and Fail).
+    fix: Option<String>,
+}
+
+impl Check {
+    fn ok(name: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            name,
+            level: Level::Ok,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+    fn warn(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            name,
+            level: Level::Warn,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+    fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            name,
+            level: Level::Fail,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+pub fn run(json: bool) -> anyhow::Result<ExitCode> {
+    let paths = Paths::from_env()?;
+    let runtime = cmd::client_runtime()?;
+    let mut checks = vec![
+        runtime.block_on(check_codex()),
+        check_dir(&paths.home, "home", 0o700),
+        runtime.block_on(check_daemon(&paths)),
+        check_socket_file(&paths.socket),
+        runtime.block_on(check_database(&paths)),
+    ];
+    let shim = find_shim();
+    let mcp_add = shim
+        .as_ref()
+        .map(|p| format!("claude mcp add codex-async -- {}", p.display()));
+    checks.push(match &shim {
+        Some(path) => Check::ok("shim", path.display().to_string()),
+        None => Check::fail(
+            "shim",
+            "codex-async-shim is neither next to codexd nor on PATH",
+            "install it: cargo install --locked --path shim (from the codex-async checkout)",
+        ),
+    });
+    let failed = checks.iter().any(|c| c.level == Level::Fail);
+
+    if json {
+        let list: Vec<_> = checks
+            .iter()
+            .map(|c| {
+                json!({
+                    "name": c.name,
+                    "status": match c.level { Level::Ok => "ok", Level::Warn => "warn", Level::Fail => "fail" },
+                    "detail": c.detail,
+                    "fix": c.fix,
+                })
+            })
+            .collect();
+        ui::emit(&format!(
+            "{}\n",
+            json!({"ok": !failed, "checks": list, "claude_mcp_add": mcp_add,
+                   "home": paths.home.display().to_string(),
+                   "socket": paths.socket.display().to_string()})
+        ))?;
+    } else {
+        let mut out = String::new();
+        for c in &checks {
+            let mark = match c.level {
+                Level::Ok => ui::green("ok  "),
+                Level::Warn => ui::yellow("warn"),
+                Level::Fail => ui::red("FAIL"),
+            };
+            out.push_str(&format!("{mark} {:<9} {}\n", c.name, c.detail));
+            if let Some(fix) = &c.fix {
+                out.push_str(&format!("     {:<9} {} {fix}\n", "", ui::dim("→")));
+            }
+        }
+        if let Some(line) = &mcp_add {
+            out.push_str(&format!(
+                "\nRegister the MCP server with Claude Code (add `-s user` for every project):\n  {line}\n"
+            ));
+        }
+        out.push_str(&if failed {
+            format!("\n{}\n", ui::red("something needs fixing (see FAIL above)"))
+        } else {
+            format!("\n{}\n", ui::green("all good"))
+        });
+        ui::emit(&out)?;
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The codex binary the daemon would run: `$CODEX_BIN`, else `codex` on PATH.
+fn codex_bin() -> OsString {
+    std::env::var_os("CODEX_BIN")
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| OsString::from("codex"))
+}
+
+async fn check_codex() -> Check {
+    let bin = codex_bin();
+    let Some(path) = which(Path::new(&bin)) else {
+        return Check::fail(
+            "codex",
+            format!("{} not found", bin.to_string_lossy()),
+            format!("install it: {CODEX_INSTALL} (or set CODEX_BIN to its path)"),
+        );
+    };
+    let run = tokio::process::Command::new(&path)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = match tokio::time::timeout(VERSION_TIMEOUT, run).await {
+        Ok(Ok(output)) => output,
+        Ok(Err(e)) => {
+            return Check::fail(
+                "codex",
+                format!("{} cannot run: {e}", path.display()),
+                format!("reinstall it: {CODEX_INSTALL}"),
+            )
+        }
+        Err(_) => {
+            return Check::fail(
+                "codex",
+                format!("`{} --version` did not answer", path.display()),
+                format!("reinstall it: {CODEX_INSTALL}"),
+            )
+        }
+    };
+    let text = String::from_utf8_lossy(&output.stdout);
+    let Some(version) = parse_version(&text) else {
+        return Check::fail(
+            "codex",
+            format!(
+                "{}: cannot read a version from {:?}",
+                path.display(),
+                text.trim()
+            ),
+            format!("reinstall it: {CODEX_INSTALL}"),
+        );
+    };
+    let shown = format!("{}.{}.{}", version.0, version.1, version.2);
+    if version < MIN_CODEX {
+        return Check::fail(
+            "codex",
+            format!(
+                "{} is version {shown}; codex-async needs {}.{}.{} or newer",
+                path.display(),
+                MIN_CODEX.0,
+                MIN_CODEX.1,
+                MIN_CODEX.2
+            ),
+            format!("update it: {CODEX_INSTALL}@latest"),
+        );
+    }
+    Check::ok("codex", format!("{} ({shown})", path.display()))
+}
+
+/// `codex-cli 0.169.0` (or `0.169.0-alpha.1`, `v0.169.0`) → (0, 169, 0).
+pub fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
+    let word = text.split_whitespace().find(|w| {
+        w.trim_start_matches('v')
+            .starts_with(|c: char| c.is_ascii_digit())
+    })?;
+    let core = word.trim_start_matches('v').split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(u64::from_str);
+    let major = parts.next()?.ok()?;
+    let minor = parts.next()?.ok()?;
+    let patch = parts.next().unwrap_or(Ok(0)).ok()?;
+    Some((major, minor, patch))
+}
+
+/// A program as the shell would find it: a path with a slash as is, else
+/// the first executable match on PATH.
+fn which(program: &Path) -> Option<PathBuf> {
+    if program.components().count() > 1 {
+        return is_executable(program).then(|| program.to_path_buf());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0)
+}
+
+/// Owner-only and ours: what codexd itself enforces on the home.
+fn check_dir(path: &Path, name: &'static str, mode: u32) -> Check {
+    match fs::symlink_metadata(path) {
+        Err(_) => Check::warn(
+            name,
+            format!("{} does not exist yet", path.display()),
+            "it is created when codexd first starts (`codexd start`)",
+        ),
+        Ok(meta) => private_problem(&meta, mode)
+            .map(|problem| {
+                Check::fail(
+                    name,
+                    format!("{} {problem}", path.display()),
+                    format!("chown $USER {0} && chmod {mode:o} {0}", path.display()),
+                )
+            })
+            .unwrap_or_else(|| {
+                Check::ok(name, format!("{} (mode {mode:o}, yours)", path.display()))
+            }),
+    }
+}
+
+fn private_problem(meta: &fs::Metadata, mode: u32) -> Option<String> {
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.file_type().is_symlink() {
+        return Some("is a symlink".into());
+    }
+    if meta.uid() != me {
+        return Some(format!(
+            "belongs to uid {}, not to you (uid {me})",
+            meta.uid()
+        ));
+    }
+    let actual = meta.mode() & 0o777;
+    (actual != mode).then(|| format!("has mode {actual:o}, not {mode:o}"))
+}
+
+fn check_socket_file(socket: &Path) -> Check {
+    match fs::symlink_metadata(socket) {
+        Err(_) => Check::warn(
+            "socket",
+            format!(
+                "{} does not exist (codexd is not running)",
+                socket.display()
+            ),
+            "`codexd start`, or `codexd install-service` to have it start on demand",
+        ),
+        Ok(meta) if !meta.file_type().is_socket() => Check::fail(
+            "socket",
+            format!("{} is not a socket", socket.display()),
+            "move it away; codexd makes the socket itself",
+        ),
+        Ok(meta) => match private_problem(&meta, 0o600) {
+            Some(problem) => Check::fail(
+                "socket",
+                format!("{} {problem}", socket.display()),
+                "stop codexd, remove the socket, start codexd again (it binds it 0600)",
+            ),
+            None => Check::ok("socket", format!("{} (mode 600, yours)", socket.display())),
+        },
+    }
+}
+
+async fn check_daemon(paths: &Paths) -> Check {
+    match cmd::daemon_info(paths).await {
+        Some(info) => {
+            let mine = env!("CARGO_PKG_VERSION");
+            if info.version != mine {
+                Check::warn(
+                    "daemon",
+                    format!(
+                        "running (pid {}), version {} but this codexd is {mine}",
+                        info.pid, info.version
+                    ),
+                    "restart it to use the installed version: `codexd stop && codexd start`",
+                )
+            } else {
+                Check::ok(
+                    "daemon",
+                    format!(
+                        "running (pid {}, version {}, {} running / {} queued jobs)",
+                        info.pid, info.version, info.running, info.queued
+                    ),
+                )
+            }
+        }
+        None if crate::home::is_locked(paths) => Check::fail(
+            "daemon",
+            format!(
+                "a codexd holds {} but does not answer on {}",
+                paths.lock().display(),
+                paths.socket.display()
+            ),
+            format!(
+                "read {} and the logs in {}; then `codexd stop` or kill the pid in the lock file",
+                paths.daemon_log().display(),
+                crate::logging::log_dir(paths).display()
+            ),
+        ),
+        None => Check::warn(
+            "daemon",
+            "not running",
+            "the MCP shim starts it on first use; or `codexd start`, or `codexd install-service`",
+        ),
+    }
+}
+
+/// Opens the database read-only (never migrating or locking it for writers).
+async fn check_database(paths: &Paths) -> Check {
+    let path = paths.database();
+    if !path.exists() {
+        return Check::warn(
+            "database",
+            format!("{} does not exist yet", path.display()),
+            "it is created when codexd first starts",
+        );
+    }
+    let opened = async {
+        let mut conn = SqliteConnectOptions::new()
+            .filename(&path)
+            .read_only(true)
+            .connect()
+            .await?;
+        let row = sqlx::query("SELECT COUNT(*) FROM jobs")
+            .fetch_one(&mut conn)
+            .await?;
+        let count: i64 = row.try_get(0)?;
+        let check = sqlx::query("PRAGMA quick_check")
+            .fetch_one(&mut conn)
+            .await?;
+        let verdict: String = check.try_get(0)?;
+        Ok::<_, sqlx::Error>((count, verdict))
+    };
+    match opened.await {
+        Ok((count, verdict)) if verdict == "ok" => {
+            Check::ok("database", format!("{} ({count} jobs)", path.display()))
+        }
+        Ok((_, verdict)) => Check::fail(
+            "database",
+            format!("{} is damaged: {verdict}", path.display()),
+            "stop codexd, move the file away (jobs' folders stay), start codexd again",
+        ),
+        Err(e) => Check::fail(
+            "database",
+            format!("{} cannot be read: {e}", path.display()),
+            "check its owner and mode; stop codexd and move the file away if it is damaged",
+        ),
+    }
+}
+
+/// The shim installed with this codexd (same folder), else the one on PATH.
+fn find_shim() -> Option<PathBuf> {
+    let name = "codex-async-shim";
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.canonicalize().ok())
+        .and_then(|exe| exe.parent().map(|dir| dir.join(name)))
+        .filter(|p| is_executable(p));
+    beside.or_else(|| which(Path::new(name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_from_codex_output() {
+        assert_eq!(parse_version("codex-cli 0.169.0\n"), Some((0, 169, 0)));
+        assert_eq!(
+            parse_version("codex-cli 0.125.0-alpha.2"),
+            Some((0, 125, 0))
+        );
+        assert_eq!(parse_version("v1.2"), Some((1, 2, 0)));
+        assert_eq!(parse_version("codex-cli"), None);
+        assert!(parse_version("codex-cli 0.124.9").is_some_and(|v| v < MIN_CODEX));
+    }
+}

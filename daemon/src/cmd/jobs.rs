@@ -1,0 +1,88 @@
+//! `codexd jobs`: the jobs as a table, newest first.
+
+use std::process::ExitCode;
+
+use codex_async_proto::{
+    paths::Paths,
+    v1::{JobStatus, ListRequest},
+};
+use serde_json::json;
+
+use crate::cmd::{self, ui};
+
+/// Widest cwd and prompt shown; the full values are in `codexd show`.
+const CWD_WIDTH: usize = 32;
+const PROMPT_WIDTH: usize = 48;
+
+pub fn run(limit: u32, status: Option<JobStatus>, json: bool) -> anyhow::Result<ExitCode> {
+    let paths = Paths::from_env()?;
+    cmd::client_runtime()?.block_on(async {
+        let Some(mut client) = ui::client(&paths).await else {
+            return Ok(ui::not_running(&paths, json));
+        };
+        let jobs = client
+            .list(ListRequest {
+                limit: Some(limit),
+                status: status.map(|s| s as i32),
+            })
+            .await
+            .map_err(ui::rpc_error)?
+            .into_inner()
+            .jobs;
+        if json {
+            let jobs: Vec<_> = jobs.iter().map(ui::job_json).collect();
+            ui::emit(&format!("{}\n", json!({ "jobs": jobs })))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        if jobs.is_empty() {
+            let which = status.map(|s| format!("{s} ")).unwrap_or_default();
+            ui::emit(&format!(
+                "no {which}jobs (start one from Claude Code with the codex_start tool)\n"
+            ))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let rows: Vec<[String; 6]> = jobs
+            .iter()
+            .map(|job| {
+                [
+                    job.job_id.clone(),
+                    ui::status_of(job).name().to_string(),
+                    ui::job_age(job),
+                    ui::job_duration(job),
+                    ui::short_path(&job.cwd, CWD_WIDTH),
+                    ui::excerpt(&job.prompt, PROMPT_WIDTH),
+                ]
+            })
+            .collect();
+        let header = ["ID", "STATUS", "AGE", "DURATION", "CWD", "PROMPT"];
+        let mut widths = header.map(|h| h.chars().count());
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        let line: Vec<String> = header
+            .iter()
+            .zip(widths)
+            .map(|(h, w)| format!("{h:<w$}"))
+            .collect();
+        out.push_str(&ui::bold(line.join("  ").trim_end()));
+        out.push('\n');
+        for (row, job) in rows.iter().zip(&jobs) {
+            let mut cells: Vec<String> = Vec::with_capacity(6);
+            for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+                let pad = w.saturating_sub(cell.chars().count());
+                cells.push(match i {
+                    1 => ui::status_colored(ui::status_of(job), w),
+                    5 => cell.clone(),
+                    _ => format!("{cell}{}", " ".repeat(pad)),
+                });
+            }
+            out.push_str(&cells.join("  "));
+            out.push('\n');
+        }
+        ui::emit(&out)?;
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,299 @@
+//! What the commands for people share: connecting (and saying how to start the
+//! daemon when it is not running), printing (colours only on a terminal and
+//! without NO_COLOR, a closed pipe is not an error), and formatting times,
+//! sizes, excerpts and the JSON form of a job.
+
+use std::{
+    io::{self, Write},
+    process::ExitCode,
+    time::Duration,
+};
+
+use anstyle::{AnsiColor, Style};
+use codex_async_proto::{
+    connect,
+    paths::Paths,
+    v1::{Job, JobStatus, JobSummary},
+    Client,
+};
+use serde_json::{json, Value};
+
+/// Exit code when the daemon is not running (as `codexd status` and `systemctl status`).
+pub const NOT_RUNNING: u8 = 3;
+
+/// A client on the daemon's socket, or None when nothing answers there.
+pub async fn client(paths: &Paths) -> Option<Client> {
+    connect(&paths.socket).await.ok()
+}
+
+/// Says the daemon is not running and how to start it; returns the exit code.
+/// Read-only commands never start it themselves: looking must not change things.
+pub fn not_running(paths: &Paths, json: bool) -> ExitCode {
+    let message = format!(
+        "codexd is not running (nothing answers on {}); start it with `codexd start` \
+         (or install it as a service: `codexd install-service`)",
+        paths.socket.display()
+    );
+    if json {
+        let _ = emit(&format!(
+            "{}\n",
+            json!({"error": message, "running": false})
+        ));
+    }
+    eprintln!("codexd: {message}");
+    ExitCode::from(NOT_RUNNING)
+}
+
+/// An RPC error as the sentence the daemon wrote (it names the field and the fix).
+pub fn rpc_error(status: tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!("{}", status.message())
+}
+
+/// Writes `text` to stdout, stripping colours when stdout is not a terminal
+/// or NO_COLOR is set. A reader that went away (`| head`) ends output quietly.
+pub fn emit(text: &str) -> anyhow::Result<()> {
+    emit_bytes(text.as_bytes())
+}
+
+/// Like [`emit`], for raw bytes (job output is not always UTF-8).
+pub fn emit_bytes(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut out = anstream::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// `text` in `style` (the escape codes are removed again by [`emit`] when
+/// colours are off).
+pub fn paint(style: Style, text: &str) -> String {
+    format!("{style}{text}{style:#}")
+}
+
+pub fn bold(text: &str) -> String {
+    paint(Style::new().bold(), text)
+}
+
+pub fn dim(text: &str) -> String {
+    paint(Style::new().dimmed(), text)
+}
+
+pub fn green(text: &str) -> String {
+    paint(AnsiColor::Green.on_default(), text)
+}
+
+pub fn yellow(text: &str) -> String {
+    paint(AnsiColor::Yellow.on_default(), text)
+}
+
+pub fn red(text: &str) -> String {
+    paint(AnsiColor::Red.on_default().bold(), text)
+}
+
+/// A status name, coloured by what it means.
+pub fn status_colored(status: JobStatus, padded_to: usize) -> String {
+    let name = format!("{:<padded_to$}", status.name());
+    match status {
+        JobStatus::Done => green(&name),
+        JobStatus::Error => red(&name),
+        JobStatus::Running | JobStatus::Queued => yellow(&name),
+        JobStatus::Cancelled | JobStatus::Unspecified => dim(&name),
+    }
+}
+
+/// The job's status, with an unknown number shown as `unspecified`.
+pub fn status_of(job: &Job) -> JobStatus {
+    JobStatus::try_from(job.status).unwrap_or(JobStatus::Unspecified)
+}
+
+/// Seconds from an RFC 3339 time to another (or to now), if both parse.
+pub fn seconds_between(from: &str, to: Option<&str>) -> Option<i64> {
+    let from = chrono::DateTime::parse_from_rfc3339(from).ok()?;
+    let to = match to {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t).ok()?.to_utc(),
+        None => chrono::Utc::now(),
+    };
+    Some((to - from.to_utc()).num_seconds().max(0))
+}
+
+/// A duration in its two largest units: `42s`, `2m13s`, `1h05m`, `3d04h`.
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86400, (s % 86400) / 3600),
+    }
+}
+
+/// How long the job has run (until now while it runs), or `-` before it started.
+pub fn job_duration(job: &Job) -> String {
+    match job.started_at.as_deref() {
+        Some(start) => seconds_between(start, job.finished_at.as_deref())
+            .map(human_duration)
+            .unwrap_or_else(|| "-".into()),
+        None => "-".into(),
+    }
+}
+
+/// How long ago the job was created.
+pub fn job_age(job: &Job) -> String {
+    seconds_between(&job.created_at, None)
+        .map(human_duration)
+        .unwrap_or_else(|| "-".into())
+}
+
+/// Bytes as people read them: `512 B`, `12.3 KB`, `4.0 MB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// Parses an age such as `30m`, `12h`, `7d`, `2w` (or `90s`).
+pub fn parse_age(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let bad = || format!("{text:?} is not an age; use a number and a unit: 90s, 30m, 12h, 7d, 2w");
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        "w" => 7 * 86400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(unit_secs)
+        .map(Duration::from_secs)
+        .ok_or_else(bad)
+}
+
+/// The first `max` characters of `text` on one line, `…` when cut.
+pub fn excerpt(text: &str, max: usize) -> String {
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= max {
+        line
+    } else {
+        let mut cut: String = line.chars().take(max.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// A path with the user's home shown as `~` and, when long, its start elided.
+pub fn short_path(path: &str, max: usize) -> String {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let shown = match path.strip_prefix(&home) {
+        Some(rest) if !home.is_empty() && (rest.is_empty() || rest.starts_with('/')) => {
+            format!("~{rest}")
+        }
+        _ => path.to_string(),
+    };
+    let count = shown.chars().count();
+    if count <= max {
+        shown
+    } else {
+        let tail: String = shown.chars().skip(count - (max - 1)).collect();
+        format!("…{tail}")
+    }
+}
+
+/// The JSON form of a job (field names as in the proto and meta.json).
+pub fn job_json(job: &Job) -> Value {
+    json!({
+        "job_id": job.job_id,
+        "status": status_of(job).name(),
+        "prompt": job.prompt,
+        "cwd": job.cwd,
+        "approval_policy": job.approval_policy,
+        "model": job.model,
+        "pid": job.pid,
+        "exit_code": job.exit_code,
+        "error": job.error,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "output_path": job.output_path,
+        "parent_job_id": job.parent_job_id,
+        "thread_id": job.thread_id,
+        "isolation": job.isolation,
+        "branch": job.branch,
+        "worktree": job.worktree,
+        "stall_timeout_seconds": job.stall_timeout_seconds,
+        "max_duration_seconds": job.max_duration_seconds,
+    })
+}
+
+/// The JSON form of what codex did.
+pub fn summary_json(s: &JobSummary) -> Value {
+    json!({
+        "activity": s.activity,
+        "last_message": s.last_message,
+        "files_changed": s.files_changed.iter()
+            .map(|f| json!({"path": f.path, "kind": f.kind})).collect::<Vec<_>>(),
+        "commands": s.commands.iter()
+            .map(|c| json!({"command": c.command, "exit_code": c.exit_code, "status": c.status}))
+            .collect::<Vec<_>>(),
+        "commands_count": s.commands_count,
+        "usage": s.usage.as_ref().map(|u| json!({
+            "input_tokens": u.input_tokens,
+            "cached_input_tokens": u.cached_input_tokens,
+            "output_tokens": u.output_tokens,
+        })),
+        "error_message": s.error_message,
+        "diffstat": s.diffstat,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_parse_with_units_only() {
+        assert_eq!(parse_age("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert_eq!(parse_age("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_age("2w"), Ok(Duration::from_secs(14 * 86400)));
+        assert_eq!(parse_age("0s"), Ok(Duration::ZERO));
+        for bad in [
+            "7",
+            "d",
+            "",
+            "-1d",
+            "1.5h",
+            "7 days",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_age(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn durations_show_two_units() {
+        assert_eq!(human_duration(42), "42s");
+        assert_eq!(human_duration(133), "2m13s");
+        assert_eq!(human_duration(3900), "1h05m");
+        assert_eq!(human_duration(3 * 86400 + 4 * 3600), "3d04h");
+    }
+
+    #[test]
+    fn excerpts_are_one_line_and_bounded() {
+        assert_eq!(excerpt("fix\nthe   bug", 20), "fix the bug");
+        assert_eq!(excerpt("abcdefghij", 5), "abcd…");
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(12_300), "12.3 KB");
+    }
+}

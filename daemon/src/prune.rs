@@ -1,0 +1,139 @@
+//! Pruning: delete finished jobs that ended before a cutoff, their records
+//! first (the source of truth), then their folders. Queued and running jobs are
+//! never touched: both the query and the delete only match finished statuses.
+
+use std::{
+    fs,
+    io::{self, ErrorKind},
+    path::Path,
+    process::Stdio,
+    time::Duration,
+};
+
+use tokio::process::Command;
+use tracing::{info, warn};
+
+use crate::{
+    job::{Isolation, JobId},
+    supervisor::{Supervisor, SupervisorError},
+};
+
+/// How long `git worktree prune` may take for one repository.
+const GIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a prune did (or, dry, would do).
+#[derive(Debug, Default)]
+pub struct Pruned {
+    pub job_ids: Vec<String>,
+    pub freed_bytes: u64,
+    pub warnings: Vec<String>,
+}
+
+/// Prunes every finished job that ended at least `older_than` ago.
+pub async fn prune(
+    supervisor: &Supervisor,
+    older_than: Duration,
+    dry_run: bool,
+) -> Result<Pruned, SupervisorError> {
+    // An absurdly long age reaches before any job: then nothing is pruned.
+    let cutoff = chrono::Duration::from_std(older_than)
+        .ok()
+        .and_then(|age| chrono::Utc::now().checked_sub_signed(age))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
+    let candidates = supervisor.db().finished_before(&cutoff).await?;
+    let mut pruned = Pruned::default();
+    for job in candidates {
+        let Ok(id) = JobId::parse(&job.job_id) else {
+            warn!(job_id = %job.job_id, "malformed job id in the database; not pruned");
+            continue;
+        };
+        let dir = supervisor.job_dir(&id).path().to_path_buf();
+        let size = {
+            let dir = dir.clone();
+            tokio::task::spawn_blocking(move || disk_usage(&dir))
+                .await
+                .map_err(|e| SupervisorError::Task(e.to_string()))?
+        };
+        if dry_run {
+            pruned.job_ids.push(id.to_string());
+            pruned.freed_bytes += size;
+            continue;
+        }
+        // The record goes first: a folder left behind is harmless and said so,
+        // a record whose folder is gone would be a job with no output.
+        if !supervisor.db().delete_finished(id.as_str()).await? {
+            continue;
+        }
+        let removed = {
+            let dir = dir.clone();
+            tokio::task::spawn_blocking(move || fs::remove_dir_all(&dir))
+                .await
+                .map_err(|e| SupervisorError::Task(e.to_string()))?
+        };
+        match removed {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => {
+                let note = format!(
+                    "job {id}: record deleted, folder {} kept: {e}",
+                    dir.display()
+                );
+                warn!(job_id = %id, error = %e, "cannot remove the job folder");
+                pruned.warnings.push(note);
+            }
+        }
+        // The worktree lived in the job's folder: let git forget it. Its branch
+        // (codex/<job_id>) is the user's work and stays.
+        if job.isolation == Isolation::Worktree {
+            if let Err(e) = git_worktree_prune(Path::new(&job.cwd)).await {
+                pruned.warnings.push(format!(
+                    "job {id}: `git worktree prune` in {} failed: {e}",
+                    job.cwd
+                ));
+            }
+        }
+        info!(job_id = %id, status = %job.status, bytes = size, "job pruned");
+        pruned.job_ids.push(id.to_string());
+        pruned.freed_bytes += size;
+    }
+    Ok(pruned)
+}
+
+/// Bytes the files under `dir` hold (symlinks are not followed; unreadable
+/// entries count as zero: this is a report, not an audit).
+fn disk_usage(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let Ok(meta) = fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            if let Ok(entries) = fs::read_dir(&path) {
+                stack.extend(entries.flatten().map(|e| e.path()));
+            }
+        } else {
+            total += meta.len();
+        }
+    }
+    total
+}
+
+async fn git_worktree_prune(repo: &Path) -> io::Result<()> {
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["worktree", "prune"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    match tokio::time::timeout(GIT_TIMEOUT, child.wait()).await {
+        Ok(Ok(status)) if status.success() => Ok(()),
+        Ok(Ok(status)) => Err(io::Error::other(format!("git exited with {status}"))),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(io::Error::other("git took too long")),
+    }
+}
