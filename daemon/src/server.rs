@@ -27,6 +27,12 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
     let db = Db::open(&paths.database())
         .await
         .with_context(|| format!("opening {}", paths.database().display()))?;
+    info!(
+        max_jobs = config.max_jobs,
+        output_cap_bytes = config.output_cap,
+        retention_days = config.retention_days,
+        "settings"
+    );
     let supervisor = Supervisor::new(db.clone(), paths.clone(), config);
     supervisor
         .reconcile()

@@ -32,6 +32,8 @@ use crate::{
     validate::JobSpec,
 };
 
+mod scheduler;
+
 /// How long a monitor may take to report that codex started.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How often an adopted job (not our child) is checked for its end.
@@ -60,6 +62,7 @@ struct Inner {
     db: Db,
     paths: Paths,
     config: Config,
+    scheduler: scheduler::Scheduler,
     /// The id of every job whose record changed.
     changes: broadcast::Sender<String>,
 }
@@ -78,6 +81,7 @@ impl Supervisor {
             inner: Arc::new(Inner {
                 db,
                 paths,
+                scheduler: scheduler::Scheduler::new(config.max_jobs),
                 config,
                 changes,
             }),
@@ -102,8 +106,8 @@ impl Supervisor {
         self.inner.changes.subscribe()
     }
 
-    /// Records a new job and starts codex for it; returns once codex runs (or
-    /// failed to start).
+    /// Records a new job as queued and starts it if a run slot is free; returns
+    /// once codex runs (or failed to start), or at once if the job waits.
     pub async fn start(&self, spec: JobSpec) -> Result<JobRecord, SupervisorError> {
         let id = JobId::generate();
         let dir = self.job_dir(&id);
@@ -133,7 +137,7 @@ impl Supervisor {
         }
         self.mirror(&id, &record);
         info!(job_id = %id, policy = %record.approval_policy, cwd = %record.cwd, "job queued");
-        self.launch(&id, &record).await?;
+        self.schedule().await?;
         self.load(&id).await
     }
 
@@ -307,6 +311,8 @@ impl Supervisor {
         if changed {
             info!(job_id = %id, status = %status, exit_code, reason, "job ended");
             self.refresh(id).await?;
+            // A slot may have freed.
+            self.kick();
         }
         Ok(())
     }
@@ -336,8 +342,7 @@ impl Supervisor {
             }
             _ => {
                 // Not started (or its monitor is gone): nothing runs, record it.
-                self.record_end(id, JobStatus::Cancelled, None, Some("cancelled by request"))
-                    .await?;
+                self.cancel_unstarted(id).await?;
             }
         }
         let deadline = tokio::time::Instant::now() + CANCEL_WAIT;
@@ -415,15 +420,14 @@ impl Supervisor {
                     self.watch_adopted(id, pid, start_time);
                 }
                 None if job.status == JobStatus::Queued => {
-                    info!(job_id = %id, "starting job queued before restart");
-                    self.launch(&id, &job).await?;
+                    // Started below, in queue order, once re-adopted jobs hold their slots.
                 }
                 _ => {
                     self.finish_from_exit_file(&id, None).await?;
                 }
             }
         }
-        Ok(())
+        self.schedule().await
     }
 
     /// Loads a job that must exist.

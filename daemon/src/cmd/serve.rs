@@ -10,7 +10,7 @@ use crate::{config::Config, server};
 pub fn run() -> anyhow::Result<ExitCode> {
     init_logging();
     let paths = Paths::from_env()?;
-    let config = Config::from_env();
+    let config = Config::from_env()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

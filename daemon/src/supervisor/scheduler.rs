@@ -1,0 +1,115 @@
+//! The run-slot scheduler: at most `max_jobs` jobs run at once, the rest wait
+//! as `queued` and start oldest first (by `seq`), also across daemon restarts,
+//! because the queue is the database itself.
+//!
+//! Every decision that starts a job or cancels a queued one is taken under one
+//! lock, so two jobs ending at once cannot both see the same free slot, and a
+//! cancel cannot slip between "picked" and "started".
+
+use codex_async_proto::v1::JobStatus;
+use nix::{
+    sys::signal::{kill, Signal},
+    unistd::Pid,
+};
+use tokio::sync::Mutex;
+use tracing::{info, warn};
+
+use super::{Supervisor, SupervisorError};
+use crate::{job::JobId, proctree};
+
+/// The scheduler's state: the limit and the lock that serializes decisions.
+pub(super) struct Scheduler {
+    max_jobs: u64,
+    turn: Mutex<()>,
+}
+
+impl Scheduler {
+    pub(super) fn new(max_jobs: usize) -> Self {
+        Self {
+            max_jobs: u64::try_from(max_jobs.max(1)).unwrap_or(u64::MAX),
+            turn: Mutex::new(()),
+        }
+    }
+}
+
+impl Supervisor {
+    /// Starts queued jobs, oldest first, while run slots are free.
+    ///
+    /// Runs in its own task: a Start whose client hangs up must not drop this
+    /// future between spawning a monitor and recording it, or the job would
+    /// run twice.
+    pub(super) async fn schedule(&self) -> Result<(), SupervisorError> {
+        let this = self.clone();
+        match tokio::spawn(async move { this.schedule_now().await }).await {
+            Ok(result) => result,
+            Err(e) => {
+                warn!(error = %e, "the scheduler task failed");
+                Ok(())
+            }
+        }
+    }
+
+    /// Asks for a scheduling pass without waiting for it (after a job ends).
+    pub(super) fn kick(&self) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = this.schedule_now().await {
+                warn!(error = %e, "cannot start queued jobs");
+            }
+        });
+    }
+
+    async fn schedule_now(&self) -> Result<(), SupervisorError> {
+        let sched = &self.inner.scheduler;
+        let _turn = sched.turn.lock().await;
+        loop {
+            if self.inner.db.count_running().await? >= sched.max_jobs {
+                return Ok(());
+            }
+            let Some(job) = self.inner.db.oldest_queued().await? else {
+                return Ok(());
+            };
+            let Ok(id) = JobId::parse(&job.job_id) else {
+                // Not ours to start (and not a path we may build): take it off the queue.
+                warn!(job_id = %job.job_id, "malformed job id in the queue; marked error");
+                self.inner
+                    .db
+                    .finish(
+                        &job.job_id,
+                        JobStatus::Error,
+                        None,
+                        Some("malformed job id in the database"),
+                        &crate::job::now_rfc3339(),
+                    )
+                    .await?;
+                continue;
+            };
+            info!(job_id = %id, "starting job");
+            // launch always moves the job out of `queued` (running, or ended),
+            // so this loop makes progress.
+            self.launch(&id, &job).await?;
+        }
+    }
+
+    /// Cancels a job that has no live monitor we know of: a queued job is
+    /// marked cancelled without ever starting; one the scheduler started in
+    /// the meantime is cancelled through its monitor.
+    pub(super) async fn cancel_unstarted(&self, id: &JobId) -> Result<(), SupervisorError> {
+        let _turn = self.inner.scheduler.turn.lock().await;
+        let job = self.load(id).await?;
+        match job.monitor_pid {
+            Some(monitor)
+                if job.status == JobStatus::Running
+                    && proctree::is_same_process_alive(monitor, job.monitor_start_time) =>
+            {
+                info!(job_id = %id, monitor_pid = monitor, "cancelling job");
+                let _ = kill(Pid::from_raw(monitor), Signal::SIGTERM);
+                Ok(())
+            }
+            _ => {
+                self.record_end(id, JobStatus::Cancelled, None, Some("cancelled by request"))
+                    .await
+            }
+        }
+    }
+}
