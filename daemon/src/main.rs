@@ -8,6 +8,7 @@ mod home;
 mod job;
 mod jobdir;
 mod monitor;
+mod output_cap;
 mod proctree;
 mod server;
 mod service;
@@ -52,6 +53,9 @@ enum Command {
     Monitor {
         #[arg(long)]
         job_dir: PathBuf,
+        /// Bytes of output to keep (see output_cap.rs).
+        #[arg(long, default_value_t = config::DEFAULT_OUTPUT_CAP)]
+        output_cap: u64,
         #[arg(last = true, required = true)]
         argv: Vec<OsString>,
     },
@@ -61,9 +65,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         // The monitor and start must not create a runtime before forking.
-        Command::Monitor { job_dir, argv } => {
-            return ExitCode::from(monitor::run(job_dir, argv) as u8)
-        }
+        Command::Monitor {
+            job_dir,
+            output_cap,
+            argv,
+        } => return ExitCode::from(monitor::run(job_dir, output_cap, argv) as u8),
         Command::Start => cmd::start::run(),
         Command::Serve => cmd::serve::run(),
         Command::Stop => cmd::stop::run(),

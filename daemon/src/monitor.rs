@@ -39,6 +39,7 @@ use tokio::{
 use crate::{
     job::now_rfc3339,
     jobdir::{write_json_atomic, Durability, ExitInfo, JobDir, MonitorInfo},
+    output_cap::{self, OutputCap},
     proctree,
 };
 
@@ -51,7 +52,7 @@ const LEFTOVER_GRACE: Duration = Duration::from_secs(1);
 
 /// Runs the monitor for the job in `job_dir`; `argv` is the codex command line.
 /// Returns the process exit code (0 unless the monitor itself failed).
-pub fn run(job_dir: PathBuf, argv: Vec<OsString>) -> i32 {
+pub fn run(job_dir: PathBuf, output_cap: u64, argv: Vec<OsString>) -> i32 {
     let dir = JobDir::at(job_dir);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -63,7 +64,7 @@ pub fn run(job_dir: PathBuf, argv: Vec<OsString>) -> i32 {
             return 1;
         }
     };
-    match runtime.block_on(supervise(&dir, argv)) {
+    match runtime.block_on(supervise(&dir, output_cap, argv)) {
         Ok(()) => 0,
         Err(e) => {
             log(&dir, &format!("monitor error: {e:#}"));
@@ -72,7 +73,7 @@ pub fn run(job_dir: PathBuf, argv: Vec<OsString>) -> i32 {
     }
 }
 
-async fn supervise(dir: &JobDir, argv: Vec<OsString>) -> anyhow::Result<()> {
+async fn supervise(dir: &JobDir, output_cap: u64, argv: Vec<OsString>) -> anyhow::Result<()> {
     become_subreaper();
     // Listen before codex exists, so no signal is missed.
     let mut sigchld = signal(SignalKind::child())?;
@@ -112,6 +113,8 @@ async fn supervise(dir: &JobDir, argv: Vec<OsString>) -> anyhow::Result<()> {
     write_json_atomic(&dir.monitor_info(), &info, Durability::Atomic)?;
     report(&format!("started {}", codex.as_raw()));
     detach_stdout();
+    let mut cap = CapGuard::open(dir, output_cap);
+    let mut cap_check = tokio::time::interval(output_cap::CHECK_EVERY);
 
     let mut cancel: Option<CancelStage> = None;
     let status = loop {
@@ -121,6 +124,7 @@ async fn supervise(dir: &JobDir, argv: Vec<OsString>) -> anyhow::Result<()> {
         let deadline = cancel.as_ref().map(|c| c.deadline);
         tokio::select! {
             _ = sigchld.recv() => {}
+            _ = cap_check.tick() => cap.enforce(dir),
             _ = sigterm.recv() => cancel = cancel.or_else(|| Some(CancelStage::begin(dir, codex))),
             _ = sigint.recv() => cancel = cancel.or_else(|| Some(CancelStage::begin(dir, codex))),
             _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
@@ -131,6 +135,8 @@ async fn supervise(dir: &JobDir, argv: Vec<OsString>) -> anyhow::Result<()> {
         }
     };
     kill_leftovers(me, &mut sigchld).await;
+    // What codex printed since the last check counts too.
+    cap.enforce(dir);
 
     let (exit_code, signal) = match status {
         WaitStatus::Exited(_, code) => (Some(code), None),
@@ -146,6 +152,55 @@ async fn supervise(dir: &JobDir, argv: Vec<OsString>) -> anyhow::Result<()> {
     };
     write_json_atomic(&dir.exit(), &exit, Durability::Synced)?;
     Ok(())
+}
+
+/// The output cap as the monitor uses it: a failure is logged, never fatal,
+/// since losing the job over its output size would be worse.
+struct CapGuard {
+    cap: Option<OutputCap>,
+    reported: Option<output_cap::Method>,
+}
+
+impl CapGuard {
+    fn open(dir: &JobDir, bytes: u64) -> Self {
+        let cap = match OutputCap::open(&dir.output(), bytes) {
+            Ok(cap) => Some(cap),
+            Err(e) => {
+                log(
+                    dir,
+                    &format!("output cap disabled: cannot open output.txt: {e}"),
+                );
+                None
+            }
+        };
+        Self {
+            cap,
+            reported: None,
+        }
+    }
+
+    fn enforce(&mut self, dir: &JobDir) {
+        let Some(cap) = self.cap.as_mut() else {
+            return;
+        };
+        match cap.enforce() {
+            Ok(Some(dropped)) if self.reported != Some(dropped.method) => {
+                self.reported = Some(dropped.method);
+                log(
+                    dir,
+                    &format!(
+                        "output over the cap: dropping its head ({:?}); {} bytes dropped so far",
+                        dropped.method, dropped.total
+                    ),
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                log(dir, &format!("output cap disabled: {e}"));
+                self.cap = None;
+            }
+        }
+    }
 }
 
 /// Where a cancel is: which signal was sent last and when the next is due.

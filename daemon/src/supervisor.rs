@@ -207,6 +207,8 @@ impl Supervisor {
         cmd.arg("monitor")
             .arg("--job-dir")
             .arg(dir.path())
+            .arg("--output-cap")
+            .arg(self.inner.config.output_cap.to_string())
             .arg("--")
             .args(self.codex_argv(job))
             .current_dir(&job.cwd)

@@ -10,7 +10,7 @@ use std::{
 };
 
 use codex_async_proto::{
-    v1::{Job, JobStatus, ListRequest, StartRequest},
+    v1::{GetRequest, GetResponse, Job, JobStatus, ListRequest, StartRequest},
     Client,
 };
 use testkit::{poll_for, Daemon, TempHome};
@@ -32,6 +32,30 @@ async fn start(client: &mut Client, home: &TempHome, prompt: &str) -> Job {
         .into_inner()
         .job
         .expect("job in start response")
+}
+
+async fn get(client: &mut Client, id: &str) -> GetResponse {
+    client
+        .get(GetRequest {
+            job_id: id.into(),
+            tail_lines: None,
+        })
+        .await
+        .expect("get")
+        .into_inner()
+}
+
+async fn wait_for_end(client: &Client, id: &str) -> GetResponse {
+    poll_for("the job to end", || {
+        let mut client = client.clone();
+        let id = id.to_string();
+        async move {
+            let resp = get(&mut client, &id).await;
+            let ended = resp.job.as_ref().is_some_and(|j| j.status().is_terminal());
+            ended.then_some(resp)
+        }
+    })
+    .await
 }
 
 async fn list_all(client: &mut Client) -> Vec<Job> {
@@ -125,4 +149,61 @@ async fn queue_of_ten_with_limit_two_runs_at_most_two_in_fifo_order() {
         started, sorted,
         "jobs started in the order they were created"
     );
+}
+
+#[tokio::test]
+async fn output_over_the_cap_keeps_the_tail_and_a_marker() {
+    let home = TempHome::new();
+    let cap: u64 = 64 * 1024;
+    let daemon =
+        Daemon::start_with(&home, &[("CODEX_ASYNC_OUTPUT_CAP_BYTES", cap.to_string())]).await;
+    let client = daemon.client().await;
+    // 3,000,000 bytes of 64-byte lines: spam 000000000 … spam 000046874.
+    let job = start(&mut client.clone(), &home, "spam:3000000;print:the-end").await;
+    let end = wait_for_end(&client, &job.job_id).await;
+    assert_eq!(end.job.as_ref().map(|j| j.status()), Some(JobStatus::Done));
+    let last = format!("spam {:09} {}\n", 46874, ".".repeat(48));
+    assert!(
+        end.output.contains(&last),
+        "poll shows the last lines: {}",
+        end.output
+    );
+    assert!(end.output.contains("the-end"));
+
+    let dir = home.paths().jobs().join(&job.job_id);
+    let output = dir.join("output.txt");
+    let meta = std::fs::metadata(&output).expect("output.txt");
+    let log = std::fs::read_to_string(dir.join("monitor.log")).unwrap_or_default();
+    use std::os::unix::fs::MetadataExt;
+    if log.contains("(Punch)") {
+        // A filesystem without collapse: the head is a hole, disk use is bounded.
+        assert!(
+            meta.blocks() * 512 <= cap + 64 * 1024,
+            "{} bytes on disk",
+            meta.blocks() * 512
+        );
+    } else {
+        assert!(
+            meta.len() <= cap,
+            "output.txt is {} bytes, over the cap {cap}",
+            meta.len()
+        );
+    }
+    let data = std::fs::read(&output).expect("read output");
+    let text = String::from_utf8_lossy(&data);
+    let marker = text
+        .lines()
+        .find(|l| l.starts_with("[codex-async: "))
+        .unwrap_or_else(|| panic!("no marker line; monitor.log: {log}"));
+    let dropped: u64 = marker["[codex-async: ".len()..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("dropped count in marker");
+    assert!(
+        dropped >= 3_000_000 - cap,
+        "marker says {dropped} bytes dropped"
+    );
+    assert!(text.ends_with("{\"type\": \"fake.print\", \"text\": \"the-end\"}\n"));
+    assert!(text.contains(&last));
 }
