@@ -201,6 +201,26 @@ impl Db {
         row.map(|r| from_row(&r)).transpose()
     }
 
+    /// Every job, oldest first.
+    pub async fn all(&self) -> Result<Vec<JobRecord>, DbError> {
+        let rows = sqlx::query(select_jobs!("ORDER BY seq ASC"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Deletes a job's row, only if it has finished: a queued or running job
+    /// is never pruned. Returns whether a row went.
+    pub async fn delete_finished(&self, job_id: &str) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "DELETE FROM jobs WHERE job_id = ? AND status IN ('done', 'error', 'cancelled')",
+        )
+        .bind(job_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// How many jobs are in each status.
     pub async fn counts(&self) -> Result<Counts, DbError> {
         let rows = sqlx::query("SELECT status, COUNT(*) FROM jobs GROUP BY status")

@@ -10,6 +10,8 @@ mod jobdir;
 mod monitor;
 mod output_cap;
 mod proctree;
+mod repair;
+mod retention;
 mod server;
 mod service;
 mod supervisor;

@@ -107,6 +107,7 @@ async fn supervise(dir: &JobDir, output_cap: u64, argv: Vec<OsString>) -> anyhow
         monitor_pid: me,
         monitor_start_time: proctree::start_time(me),
         codex_pid: codex.as_raw(),
+        codex_start_time: proctree::start_time(codex.as_raw()),
         started_at: now_rfc3339(),
     };
     // A hint for re-adoption: after a power loss the monitor is gone anyway.

@@ -13,7 +13,8 @@ use tokio_stream::wrappers::UnixListenerStream;
 use tracing::info;
 
 use crate::{
-    config::Config, db::Db, home, job::now_rfc3339, service::Service, supervisor::Supervisor,
+    config::Config, db::Db, home, job::now_rfc3339, repair, retention, service::Service,
+    supervisor::Supervisor,
 };
 
 /// How long a stopping daemon waits for open connections to close.
@@ -33,11 +34,20 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
         retention_days = config.retention_days,
         "settings"
     );
+    repair::check(&db, &paths.jobs())
+        .await
+        .context("checking job folders against the database")?;
+    let retention_days = config.retention_days;
     let supervisor = Supervisor::new(db.clone(), paths.clone(), config);
     supervisor
         .reconcile()
         .await
         .context("settling jobs left by an earlier codexd")?;
+    // Pruning fails soft: old jobs kept a while longer harm nobody.
+    if let Err(e) = retention::prune(&db, &paths.jobs(), retention_days, chrono::Utc::now()).await {
+        tracing::warn!(error = %e, "pruning old jobs failed; retrying in an hour");
+    }
+    retention::spawn(db.clone(), paths.jobs(), retention_days);
     let listener = home::listen(&paths.socket)?;
 
     let shutdown = Arc::new(Notify::new());

@@ -285,14 +285,13 @@ impl Supervisor {
         id: &JobId,
         fallback_reason: Option<String>,
     ) -> Result<(), SupervisorError> {
-        let (status, code, reason) = match self.job_dir(id).read_exit() {
+        let dir = self.job_dir(id);
+        let (status, code, reason) = match dir.read_exit() {
             Some(exit) => outcome(&exit),
             None => (
                 JobStatus::Error,
                 None,
-                Some(fallback_reason.unwrap_or_else(|| {
-                    "lost: the job's monitor ended without recording codex's exit status".into()
-                })),
+                Some(fallback_reason.unwrap_or_else(|| lost_reason(&dir))),
             ),
         };
         self.record_end(id, status, code, reason.as_deref()).await
@@ -453,6 +452,25 @@ impl Supervisor {
             warn!(job_id = %id, error = %e, "cannot write meta.json");
         }
         let _ = self.inner.changes.send(id.to_string());
+    }
+}
+
+/// Why a job whose monitor vanished is `error`; kills what the monitor left
+/// running, since nothing else would ever stop it.
+fn lost_reason(dir: &JobDir) -> String {
+    let reason = "lost: the job's monitor ended without recording codex's exit status";
+    match dir.read_monitor_info() {
+        Some(m) if proctree::kill_orphaned_job(m.codex_pid, m.codex_start_time) => {
+            warn!(
+                codex_pid = m.codex_pid,
+                "killed the processes of a job whose monitor died"
+            );
+            format!(
+                "{reason}; codex (pid {}) and its processes were killed",
+                m.codex_pid
+            )
+        }
+        _ => reason.to_string(),
     }
 }
 

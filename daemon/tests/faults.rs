@@ -5,15 +5,18 @@
 
 use std::{
     collections::HashMap,
+    path::Path,
     process::Stdio,
     sync::atomic::{AtomicUsize, Ordering},
 };
 
 use codex_async_proto::{
-    v1::{GetRequest, GetResponse, Job, JobStatus, ListRequest, StartRequest},
+    v1::{CancelRequest, GetRequest, GetResponse, Job, JobStatus, ListRequest, StartRequest},
     Client,
 };
-use testkit::{poll_for, Daemon, TempHome};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use testkit::{pid_alive, poll_for, wait_until, Daemon, TempHome};
 
 fn start_req(home: &TempHome, prompt: &str) -> StartRequest {
     StartRequest {
@@ -56,6 +59,44 @@ async fn wait_for_end(client: &Client, id: &str) -> GetResponse {
         }
     })
     .await
+}
+
+/// The JSON lines of the fake codex's output of the given type.
+fn events<'a>(output: &'a str, kind: &'a str) -> impl Iterator<Item = serde_json::Value> + 'a {
+    output
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(move |v| v["type"] == kind)
+}
+
+/// Waits for the fake codex to print a line of `kind` and returns it.
+async fn wait_for_event(client: &Client, id: &str, kind: &str) -> serde_json::Value {
+    poll_for(kind, || {
+        let mut client = client.clone();
+        let id = id.to_string();
+        async move { events(&get(&mut client, &id).await.output, kind).next() }
+    })
+    .await
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+}
+
+/// Runs SQL on a stopped daemon's database (a test-only way to age jobs).
+async fn sql(home: &TempHome, statement: &str) {
+    use sqlx::ConnectOptions;
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(home.paths().database())
+        .connect()
+        .await
+        .expect("open the database");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string()))
+        .execute(&mut conn)
+        .await
+        .expect("run sql");
 }
 
 async fn list_all(client: &mut Client) -> Vec<Job> {
@@ -206,4 +247,144 @@ async fn output_over_the_cap_keeps_the_tail_and_a_marker() {
     );
     assert!(text.ends_with("{\"type\": \"fake.print\", \"text\": \"the-end\"}\n"));
     assert!(text.contains(&last));
+}
+
+#[tokio::test]
+async fn a_killed_monitor_makes_the_job_lost_and_its_processes_are_killed() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let mut client = daemon.client().await;
+    let job = start(&mut client, &home, "grandchild;ignore-term;hang").await;
+    let grandchild = wait_for_event(&client, &job.job_id, "fake.grandchild").await["pid"]
+        .as_i64()
+        .expect("grandchild pid") as i32;
+    let codex = job.pid.expect("codex pid");
+    let monitor = read_json(&home.paths().jobs().join(&job.job_id).join("monitor.json"))
+        ["monitor_pid"]
+        .as_i64()
+        .expect("monitor pid") as i32;
+    kill(Pid::from_raw(monitor), Signal::SIGKILL).expect("kill -9 the monitor");
+
+    let end = wait_for_end(&client, &job.job_id).await;
+    let job = end.job.expect("job");
+    assert_eq!(job.status(), JobStatus::Error, "never done");
+    let reason = job.error.unwrap_or_default();
+    assert!(reason.starts_with("lost:"), "{reason}");
+    assert!(reason.contains("were killed"), "{reason}");
+    assert_eq!(job.exit_code, None, "no exit code is made up");
+    wait_until("codex to be killed", || !pid_alive(codex));
+    wait_until("codex's setsid grandchild to be killed", || {
+        !pid_alive(grandchild)
+    });
+    let meta = read_json(&home.paths().jobs().join(&job.job_id).join("meta.json"));
+    assert_eq!(meta["status"], "error");
+}
+
+#[tokio::test]
+async fn retention_prunes_only_old_finished_jobs_rows_and_folders() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let mut client = daemon.client().await;
+    let done_old = start(&mut client, &home, "print:a").await.job_id;
+    let error_old = start(&mut client, &home, "exit:3").await.job_id;
+    let done_recent = start(&mut client, &home, "print:d").await.job_id;
+    let cancelled_old = start(&mut client, &home, "hang").await.job_id;
+    for id in [&done_old, &error_old, &done_recent] {
+        wait_for_end(&client, id).await;
+    }
+    client
+        .cancel(CancelRequest {
+            job_id: cancelled_old.clone(),
+        })
+        .await
+        .expect("cancel");
+    let running = start(&mut client, &home, "hang").await.job_id;
+    daemon.signal(Signal::SIGKILL);
+    daemon.wait();
+
+    // One slot, held by the re-adopted job: the next one waits.
+    let limit = [("CODEX_ASYNC_MAX_JOBS", "1".to_string())];
+    let daemon = Daemon::start_with(&home, &limit).await;
+    let mut client = daemon.client().await;
+    let queued = start(&mut client, &home, "print:q").await;
+    assert_eq!(queued.status(), JobStatus::Queued);
+    let queued = queued.job_id;
+    daemon.signal(Signal::SIGKILL);
+    daemon.wait();
+
+    // Thirty days ago for every job but one, even the unfinished ones.
+    sql(
+        &home,
+        &format!(
+            "UPDATE jobs SET finished_at = '2000-01-01T00:00:00.000+00:00', \
+             created_at = '2000-01-01T00:00:00.000+00:00' WHERE job_id != '{done_recent}'"
+        ),
+    )
+    .await;
+
+    let daemon = Daemon::start_with(&home, &limit).await;
+    let mut client = daemon.client().await;
+    let jobs_root = home.paths().jobs();
+    for id in [&done_old, &error_old, &cancelled_old] {
+        let gone = client
+            .get(GetRequest {
+                job_id: id.clone(),
+                tail_lines: None,
+            })
+            .await
+            .expect_err("an old finished job is pruned");
+        assert_eq!(gone.code(), tonic::Code::NotFound);
+        assert!(!jobs_root.join(id).exists(), "{id}: folder removed");
+    }
+    for (id, status) in [
+        (&done_recent, JobStatus::Done),
+        (&running, JobStatus::Running),
+        (&queued, JobStatus::Queued),
+    ] {
+        let job = get(&mut client, id).await.job.expect("job kept");
+        assert_eq!(job.status(), status, "{id}");
+        assert!(
+            jobs_root.join(id).join("meta.json").exists(),
+            "{id}: folder kept"
+        );
+    }
+    assert_eq!(list_all(&mut client).await.len(), 3);
+}
+
+#[tokio::test]
+async fn folders_and_meta_json_are_repaired_from_the_database_at_start() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let mut client = daemon.client().await;
+    let finished = start(&mut client, &home, "print:f;exit:4").await.job_id;
+    wait_for_end(&client, &finished).await;
+    let running = start(&mut client, &home, "hang").await.job_id;
+    daemon.signal(Signal::SIGKILL);
+    daemon.wait();
+
+    let jobs_root = home.paths().jobs();
+    std::fs::remove_dir_all(jobs_root.join(&finished)).expect("remove a finished job's folder");
+    std::fs::remove_file(jobs_root.join(&running).join("meta.json")).expect("remove meta.json");
+    let stray = jobs_root.join("not-a-job");
+    std::fs::create_dir(&stray).expect("stray folder");
+    std::fs::write(stray.join("notes.txt"), "mine").expect("stray file");
+
+    let daemon = Daemon::start(&home).await;
+    let mut client = daemon.client().await;
+    let meta = read_json(&jobs_root.join(&finished).join("meta.json"));
+    assert_eq!(meta["status"], "error");
+    assert_eq!(meta["exit_code"], 4);
+    assert_eq!(meta["job_id"], finished.as_str());
+    let meta = read_json(&jobs_root.join(&running).join("meta.json"));
+    assert_eq!(meta["status"], "running");
+    assert_eq!(
+        std::fs::read_to_string(stray.join("notes.txt")).expect("stray kept"),
+        "mine",
+        "a folder the database does not know is left alone"
+    );
+    let log = std::fs::read_to_string(home.root().join("codexd-serve.log")).expect("log");
+    assert!(log.contains("recreated from the database"), "{log}");
+    assert!(log.contains("has no job in the database"), "{log}");
+    let job = get(&mut client, &running).await.job.expect("job");
+    assert_eq!(job.status(), JobStatus::Running, "re-adopted");
 }

@@ -1,0 +1,90 @@
+//! The start-up check that the database and the job folders agree, whatever
+//! crash came before. SQLite is the source of truth:
+//!
+//! - a row whose folder is missing gets the folder and meta.json back (logged);
+//! - meta.json is rewritten for every unfinished job, and for a finished one
+//!   when it is missing or says something else than the row (a crash between
+//!   the database commit and the rename leaves it one change behind);
+//! - a folder with no row is logged and left alone: it may be user data we
+//!   cannot account for, and deleting it could not be undone.
+
+use std::{collections::HashSet, fs, path::Path};
+
+use tracing::{info, warn};
+
+use crate::{
+    db::{Db, DbError},
+    job::{JobId, JobRecord},
+    jobdir::JobDir,
+};
+
+/// What the check found and did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub folders_recreated: usize,
+    pub metas_rewritten: usize,
+    pub unknown_folders: usize,
+}
+
+/// Runs the check over every job; see the module docs.
+pub async fn check(db: &Db, jobs_root: &Path) -> Result<Report, DbError> {
+    let mut report = Report::default();
+    let mut known = HashSet::new();
+    for job in db.all().await? {
+        let Ok(id) = JobId::parse(&job.job_id) else {
+            warn!(job_id = %job.job_id, "malformed job id in the database; no folder checked");
+            continue;
+        };
+        known.insert(job.job_id.clone());
+        let dir = JobDir::new(jobs_root, &id);
+        if !dir.path().is_dir() {
+            if let Err(e) = dir.create() {
+                warn!(job_id = %id, error = %e, "job folder missing and cannot be recreated");
+                continue;
+            }
+            warn!(job_id = %id, status = %job.status, "job folder was missing; recreated from the database (its output is lost)");
+            report.folders_recreated += 1;
+        } else if job.status.is_terminal() && meta_agrees(&dir, &job) {
+            continue;
+        }
+        match dir.write_meta(&job) {
+            Ok(()) => report.metas_rewritten += 1,
+            Err(e) => warn!(job_id = %id, error = %e, "cannot rewrite meta.json"),
+        }
+    }
+    if let Ok(entries) = fs::read_dir(jobs_root) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !known.contains(&name) {
+                warn!(folder = %entry.path().display(), "folder under jobs/ has no job in the database; left alone");
+                report.unknown_folders += 1;
+            }
+        }
+    }
+    if report != Report::default() {
+        info!(
+            folders_recreated = report.folders_recreated,
+            metas_rewritten = report.metas_rewritten,
+            unknown_folders = report.unknown_folders,
+            "checked job folders against the database"
+        );
+    }
+    Ok(report)
+}
+
+/// True when meta.json exists and records the row's outcome.
+fn meta_agrees(dir: &JobDir, job: &JobRecord) -> bool {
+    let Ok(text) = fs::read(dir.meta()) else {
+        return false;
+    };
+    let Ok(meta) = serde_json::from_slice::<serde_json::Value>(&text) else {
+        return false;
+    };
+    meta["job_id"] == job.job_id.as_str()
+        && meta["status"] == job.status.name()
+        && meta["exit_code"] == serde_json::json!(job.exit_code)
+        && meta["error"] == serde_json::json!(job.error)
+        && meta["started_at"] == serde_json::json!(job.started_at)
+        && meta["finished_at"] == serde_json::json!(job.finished_at)
+        && meta["pid"] == serde_json::json!(job.pid)
+}
