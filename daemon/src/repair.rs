@@ -6,7 +6,10 @@
 //!   when it is missing or says something else than the row (a crash between
 //!   the database commit and the rename leaves it one change behind);
 //! - a folder with no row is logged and left alone: it may be user data we
-//!   cannot account for, and deleting it could not be undone.
+//!   cannot account for, and deleting it could not be undone. The one
+//!   exception is what an interrupted Start leaves (Start creates the folder
+//!   before it inserts the row): a folder named like a job id holding nothing
+//!   but an empty `output.txt`. No client ever saw that job, so it is removed.
 
 use std::{collections::HashSet, fs, path::Path};
 
@@ -24,6 +27,7 @@ pub struct Report {
     pub folders_recreated: usize,
     pub metas_rewritten: usize,
     pub unknown_folders: usize,
+    pub unrecorded_starts_removed: usize,
 }
 
 /// Runs the check over every job; see the module docs.
@@ -55,7 +59,22 @@ pub async fn check(db: &Db, jobs_root: &Path) -> Result<Report, DbError> {
     if let Ok(entries) = fs::read_dir(jobs_root) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !known.contains(&name) {
+            if known.contains(&name) {
+                continue;
+            }
+            if is_unrecorded_start(&entry.path(), &name) {
+                match fs::remove_dir_all(entry.path()) {
+                    Ok(()) => {
+                        info!(folder = %entry.path().display(), "removed the empty folder of a Start interrupted before it was recorded");
+                        report.unrecorded_starts_removed += 1;
+                        continue;
+                    }
+                    Err(e) => {
+                        warn!(folder = %entry.path().display(), error = %e, "cannot remove the folder of an unrecorded Start")
+                    }
+                }
+            }
+            {
                 warn!(folder = %entry.path().display(), "folder under jobs/ has no job in the database; left alone");
                 report.unknown_folders += 1;
             }
@@ -66,10 +85,28 @@ pub async fn check(db: &Db, jobs_root: &Path) -> Result<Report, DbError> {
             folders_recreated = report.folders_recreated,
             metas_rewritten = report.metas_rewritten,
             unknown_folders = report.unknown_folders,
+            unrecorded_starts_removed = report.unrecorded_starts_removed,
             "checked job folders against the database"
         );
     }
     Ok(report)
+}
+
+/// True for a folder named like a job id that holds only an empty output.txt.
+fn is_unrecorded_start(path: &Path, name: &str) -> bool {
+    if JobId::parse(name).is_err() {
+        return false;
+    }
+    let Ok(entries) = fs::read_dir(path) else {
+        return false;
+    };
+    let mut only_empty_output = true;
+    for entry in entries.flatten() {
+        let empty_output = entry.file_name() == "output.txt"
+            && entry.metadata().is_ok_and(|m| m.is_file() && m.len() == 0);
+        only_empty_output &= empty_output;
+    }
+    only_empty_output
 }
 
 /// True when meta.json exists and records the row's outcome.

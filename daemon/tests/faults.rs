@@ -11,7 +11,10 @@ use std::{
 };
 
 use codex_async_proto::{
-    v1::{CancelRequest, GetRequest, GetResponse, Job, JobStatus, ListRequest, StartRequest},
+    v1::{
+        CancelRequest, GetRequest, GetResponse, InfoRequest, Job, JobStatus, ListRequest,
+        StartRequest,
+    },
     Client,
 };
 use nix::sys::signal::{kill, Signal};
@@ -368,6 +371,10 @@ async fn folders_and_meta_json_are_repaired_from_the_database_at_start() {
     let stray = jobs_root.join("not-a-job");
     std::fs::create_dir(&stray).expect("stray folder");
     std::fs::write(stray.join("notes.txt"), "mine").expect("stray file");
+    // What a Start killed between creating the folder and recording the row leaves.
+    let unrecorded = jobs_root.join("abcdef012345");
+    std::fs::create_dir(&unrecorded).expect("unrecorded start");
+    std::fs::write(unrecorded.join("output.txt"), "").expect("empty output");
 
     let daemon = Daemon::start(&home).await;
     let mut client = daemon.client().await;
@@ -382,9 +389,387 @@ async fn folders_and_meta_json_are_repaired_from_the_database_at_start() {
         "mine",
         "a folder the database does not know is left alone"
     );
+    assert!(
+        !unrecorded.exists(),
+        "an unrecorded Start's empty folder is removed"
+    );
     let log = std::fs::read_to_string(home.root().join("codexd-serve.log")).expect("log");
     assert!(log.contains("recreated from the database"), "{log}");
     assert!(log.contains("has no job in the database"), "{log}");
     let job = get(&mut client, &running).await.job.expect("job");
     assert_eq!(job.status(), JobStatus::Running, "re-adopted");
+}
+
+#[tokio::test]
+async fn cancelling_a_queued_job_never_starts_it() {
+    let home = TempHome::new();
+    let daemon = Daemon::start_with(&home, &[("CODEX_ASYNC_MAX_JOBS", "1".into())]).await;
+    let mut client = daemon.client().await;
+    let running = start(&mut client, &home, "hang").await.job_id;
+    let marker = home.root().join("queued-job-ran");
+    let queued = start(&mut client, &home, &format!("pidfile:{}", marker.display())).await;
+    assert_eq!(queued.status(), JobStatus::Queued);
+    let resp = client
+        .cancel(CancelRequest {
+            job_id: queued.job_id.clone(),
+        })
+        .await
+        .expect("cancel")
+        .into_inner();
+    assert!(resp.cancelled, "{}", resp.message);
+    let job = resp.job.expect("job");
+    assert_eq!(job.status(), JobStatus::Cancelled);
+    assert_eq!((job.pid, job.started_at), (None, None), "never started");
+    // The slot frees; the cancelled job must still not start.
+    client
+        .cancel(CancelRequest { job_id: running })
+        .await
+        .expect("cancel the running job");
+    let next = start(&mut client, &home, "print:after").await.job_id;
+    wait_for_end(&client, &next).await;
+    assert!(!marker.exists(), "the cancelled queued job ran codex");
+    assert!(!home
+        .paths()
+        .jobs()
+        .join(&queued.job_id)
+        .join("monitor.json")
+        .exists());
+}
+
+/// Processes whose working directory is `dir` (the jobs' cwd), from /proc.
+fn processes_in(dir: &Path) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == dir))
+        .filter(|pid| pid_alive(*pid))
+        .collect()
+}
+
+#[tokio::test]
+async fn cancel_leaves_no_process_even_setsid_grandchildren_that_fork_again() {
+    let home = TempHome::new();
+    let workdir = home.workdir().canonicalize().expect("workdir");
+    let daemon = Daemon::start(&home).await;
+    let mut client = daemon.client().await;
+    let job = start(
+        &mut client,
+        &home,
+        "forking-grandchild;grandchild;ignore-term;ignore-int;hang",
+    )
+    .await;
+    let forked = wait_for_event(&client, &job.job_id, "fake.forked").await;
+    let grandchild = wait_for_event(&client, &job.job_id, "fake.grandchild").await;
+    let mut pids: Vec<i32> = forked["pids"]
+        .as_array()
+        .expect("pids")
+        .iter()
+        .filter_map(|p| p.as_i64())
+        .map(|p| p as i32)
+        .collect();
+    pids.push(grandchild["pid"].as_i64().expect("pid") as i32);
+    pids.push(job.pid.expect("codex pid"));
+    assert_eq!(pids.len(), 4);
+    assert!(pids.iter().all(|p| pid_alive(*p)), "all started");
+    assert!(processes_in(&workdir).len() >= 4, "/proc sees them");
+
+    let resp = client
+        .cancel(CancelRequest {
+            job_id: job.job_id.clone(),
+        })
+        .await
+        .expect("cancel")
+        .into_inner();
+    assert!(resp.cancelled, "{}", resp.message);
+    assert_eq!(resp.job.expect("job").status(), JobStatus::Cancelled);
+    let left: Vec<i32> = pids.iter().copied().filter(|p| pid_alive(*p)).collect();
+    assert!(left.is_empty(), "survived cancel: {left:?}");
+    let left = processes_in(&workdir);
+    assert!(left.is_empty(), "processes left in the job's cwd: {left:?}");
+    assert!(home.live_monitors().is_empty());
+}
+
+/// Sends one JSON-RPC line to a shim.
+fn send(stdin: &mut std::process::ChildStdin, message: serde_json::Value) {
+    use std::io::Write;
+    writeln!(stdin, "{message}").expect("write to the shim");
+    stdin.flush().expect("flush the shim's stdin");
+}
+
+#[tokio::test]
+async fn a_shim_killed_mid_call_leaves_the_daemon_and_jobs_alone() {
+    use std::io::BufRead;
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let mut client = daemon.client().await;
+    // A job whose cancel takes seconds (it ignores SIGINT and SIGTERM), so
+    // the shim can be killed while its codex_cancel call waits in codexd.
+    let stubborn = start(&mut client, &home, "ignore-int;ignore-term;hang")
+        .await
+        .job_id;
+
+    let mut shim = testkit::ProcessGuard::new(
+        std::process::Command::new(testkit::bin("codex-async-shim"))
+            .envs(home.env())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn the shim"),
+    );
+    let mut stdin = shim.child().stdin.take().expect("shim stdin");
+    let stdout = shim.child().stdout.take().expect("shim stdout");
+    let (tx, lines) = std::sync::mpsc::channel::<serde_json::Value>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let Ok(v) = serde_json::from_str(&line) else {
+                continue;
+            };
+            if tx.send(v).is_err() {
+                break;
+            }
+        }
+    });
+    let answer = |id: u64| loop {
+        let v = lines
+            .recv_timeout(testkit::DEADLINE)
+            .unwrap_or_else(|e| panic!("no answer to request {id}: {e}"));
+        if v["id"] == id {
+            return v;
+        }
+    };
+    send(
+        &mut stdin,
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "faults", "version": "0"}}}),
+    );
+    assert!(answer(1).get("result").is_some());
+    send(
+        &mut stdin,
+        serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    );
+    let cwd = home.workdir().display().to_string();
+    send(
+        &mut stdin,
+        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "codex_start",
+            "arguments": {"prompt": "print:from-shim;sleep:1;print:still-here", "cwd": cwd}}}),
+    );
+    let started = answer(2);
+    let from_shim = started["result"]["structuredContent"]["job_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no job id in {started}"))
+        .to_string();
+    send(
+        &mut stdin,
+        serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+            "name": "codex_cancel", "arguments": {"job_id": stubborn}}}),
+    );
+    let monitor_log = home.paths().jobs().join(&stubborn).join("monitor.log");
+    wait_until("codexd to be cancelling the job", || {
+        std::fs::read_to_string(&monitor_log).is_ok_and(|l| l.contains("cancel requested"))
+    });
+    kill(Pid::from_raw(shim.pid()), Signal::SIGKILL).expect("kill -9 the shim");
+    drop(shim);
+
+    // The daemon answers, the cancel it was serving completes, the other job runs on.
+    let info = client
+        .info(InfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    assert_eq!(info.pid, daemon.pid());
+    let end = wait_for_end(&client, &stubborn).await;
+    assert_eq!(end.job.expect("job").status(), JobStatus::Cancelled);
+    let end = wait_for_end(&client, &from_shim).await;
+    assert_eq!(end.job.expect("job").status(), JobStatus::Done);
+    assert!(end.output.contains("still-here"), "{}", end.output);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_two_clients_times_fifty_calls_all_succeed() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let mut client = daemon.client().await;
+    let mut existing = Vec::new();
+    for i in 0..4 {
+        existing.push(
+            start(&mut client, &home, &format!("print:seed{i}"))
+                .await
+                .job_id,
+        );
+    }
+    existing.push(start(&mut client, &home, "hang").await.job_id);
+    let cwd = home.workdir().display().to_string();
+    let mut tasks = Vec::new();
+    for task in 0..32usize {
+        let mut client = daemon.client().await;
+        let existing = existing.clone();
+        let cwd = cwd.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut started = Vec::new();
+            for call in 0..50usize {
+                let id = existing[(task + call) % existing.len()].clone();
+                let result = match call % 25 {
+                    0 => client
+                        .start(StartRequest {
+                            prompt: format!("print:t{task}c{call}"),
+                            cwd: cwd.clone(),
+                            approval_policy: None,
+                            model: None,
+                        })
+                        .await
+                        .map(|r| started.extend(r.into_inner().job.map(|j| j.job_id))),
+                    12 => {
+                        // Cancel what this task started (or a finished seed job).
+                        let job_id = started.last().cloned().unwrap_or(id);
+                        client.cancel(CancelRequest { job_id }).await.map(drop)
+                    }
+                    n if n % 2 == 0 => client
+                        .get(GetRequest {
+                            job_id: id,
+                            tail_lines: Some(20),
+                        })
+                        .await
+                        .map(drop),
+                    _ => client
+                        .list(ListRequest {
+                            limit: Some(50),
+                            status: None,
+                        })
+                        .await
+                        .map(drop),
+                };
+                if let Err(status) = result {
+                    panic!("task {task} call {call}: {status:?}");
+                }
+            }
+            started.len()
+        }));
+    }
+    let mut starts = 0;
+    for task in tasks {
+        starts += task.await.expect("client task");
+    }
+    assert_eq!(starts, 32 * 2, "every Start answered with a job");
+    client
+        .cancel(CancelRequest {
+            job_id: existing[4].clone(),
+        })
+        .await
+        .expect("cancel the hanging job");
+    poll_for("every job to end", || {
+        let mut client = client.clone();
+        async move {
+            let jobs = list_all(&mut client).await;
+            (jobs.len() == 5 + 64 && jobs.iter().all(|j| j.status().is_terminal())).then_some(())
+        }
+    })
+    .await;
+    let info = client
+        .info(InfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    assert_eq!(info.done + info.error + info.cancelled, 5 + 64);
+    assert_eq!(info.error, 0, "no job failed");
+    let log = std::fs::read_to_string(home.root().join("codexd-serve.log")).expect("log");
+    assert!(!log.contains("database is locked"), "{log}");
+    assert!(!log.contains("request failed"), "{log}");
+}
+
+// Multi-threaded: the client tasks run while the test thread polls the folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn codexd_killed_during_status_churn_leaves_db_and_meta_json_agreeing() {
+    let home = TempHome::new();
+    let daemon = Daemon::start_with(&home, &[("CODEX_ASYNC_MAX_JOBS", "3".into())]).await;
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(daemon.client().await);
+    }
+    let cwd = home.workdir().display().to_string();
+    // Four clients start short jobs while earlier ones end and queued ones start.
+    let mut tasks = Vec::new();
+    for (n, mut client) in clients.into_iter().enumerate() {
+        let cwd = cwd.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..15 {
+                let req = StartRequest {
+                    prompt: format!("print:c{n}j{i}"),
+                    cwd: cwd.clone(),
+                    approval_policy: None,
+                    model: None,
+                };
+                if client.start(req).await.is_err() {
+                    break; // the daemon was killed under us
+                }
+            }
+        }));
+    }
+    let jobs_root = home.paths().jobs();
+    wait_until("a dozen jobs to exist", || {
+        std::fs::read_dir(&jobs_root).is_ok_and(|d| d.count() >= 12)
+    });
+    daemon.signal(Signal::SIGKILL);
+    daemon.wait();
+    for task in tasks {
+        task.await.expect("client task");
+    }
+
+    let daemon = Daemon::start_with(&home, &[("CODEX_ASYNC_MAX_JOBS", "3".into())]).await;
+    let mut client = daemon.client().await;
+    let jobs = poll_for("every job to end after the restart", || {
+        let mut client = client.clone();
+        async move {
+            let jobs = list_all(&mut client).await;
+            jobs.iter()
+                .all(|j| j.status().is_terminal())
+                .then_some(jobs)
+        }
+    })
+    .await;
+    assert!(jobs.len() >= 12, "{} jobs", jobs.len());
+    for job in &jobs {
+        assert_eq!(
+            job.status(),
+            JobStatus::Done,
+            "{}: {:?}",
+            job.job_id,
+            job.error
+        );
+        let meta = read_json(&jobs_root.join(&job.job_id).join("meta.json"));
+        assert_eq!(
+            meta["status"],
+            job.status()
+                .as_str_name()
+                .trim_start_matches("JOB_STATUS_")
+                .to_lowercase()
+        );
+        assert_eq!(
+            meta["exit_code"],
+            serde_json::json!(job.exit_code),
+            "{}",
+            job.job_id
+        );
+        assert_eq!(
+            meta["finished_at"],
+            serde_json::json!(job.finished_at),
+            "{}",
+            job.job_id
+        );
+        assert_eq!(
+            meta["started_at"],
+            serde_json::json!(job.started_at),
+            "{}",
+            job.job_id
+        );
+    }
+    let folders = std::fs::read_dir(&jobs_root).expect("jobs").count();
+    assert_eq!(folders, jobs.len(), "one folder per row");
+    let _ = get(&mut client, &jobs[0].job_id).await;
 }
