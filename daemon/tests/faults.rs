@@ -279,8 +279,10 @@ async fn a_killed_monitor_makes_the_job_lost_and_its_processes_are_killed() {
     wait_until("codex's setsid grandchild to be killed", || {
         !pid_alive(grandchild)
     });
-    let meta = read_json(&home.paths().jobs().join(&job.job_id).join("meta.json"));
-    assert_eq!(meta["status"], "error");
+    let meta = home.paths().jobs().join(&job.job_id).join("meta.json");
+    wait_until("meta.json to record the loss", || {
+        read_json(&meta)["status"] == "error"
+    });
 }
 
 #[tokio::test]
@@ -733,7 +735,8 @@ async fn codexd_killed_during_status_churn_leaves_db_and_meta_json_agreeing() {
         }
     })
     .await;
-    assert!(jobs.len() >= 12, "{} jobs", jobs.len());
+    // Each client may have had one Start cut short (folder made, row not): 12 - 4.
+    assert!(jobs.len() >= 8, "{} jobs", jobs.len());
     for job in &jobs {
         assert_eq!(
             job.status(),
@@ -742,34 +745,92 @@ async fn codexd_killed_during_status_churn_leaves_db_and_meta_json_agreeing() {
             job.job_id,
             job.error
         );
-        let meta = read_json(&jobs_root.join(&job.job_id).join("meta.json"));
-        assert_eq!(
-            meta["status"],
-            job.status()
-                .as_str_name()
-                .trim_start_matches("JOB_STATUS_")
-                .to_lowercase()
-        );
-        assert_eq!(
-            meta["exit_code"],
-            serde_json::json!(job.exit_code),
-            "{}",
-            job.job_id
-        );
-        assert_eq!(
-            meta["finished_at"],
-            serde_json::json!(job.finished_at),
-            "{}",
-            job.job_id
-        );
-        assert_eq!(
-            meta["started_at"],
-            serde_json::json!(job.started_at),
-            "{}",
-            job.job_id
-        );
     }
+    // meta.json follows each commit, so the last one may trail the database briefly.
+    let meta_path = |job: &Job| jobs_root.join(&job.job_id).join("meta.json");
+    wait_until("every meta.json to agree with the database", || {
+        jobs.iter().all(|job| {
+            let meta = read_json(&meta_path(job));
+            meta["status"] == "done"
+                && meta["exit_code"] == serde_json::json!(job.exit_code)
+                && meta["finished_at"] == serde_json::json!(job.finished_at)
+                && meta["started_at"] == serde_json::json!(job.started_at)
+                && meta["pid"] == serde_json::json!(job.pid)
+        })
+    });
     let folders = std::fs::read_dir(&jobs_root).expect("jobs").count();
     assert_eq!(folders, jobs.len(), "one folder per row");
     let _ = get(&mut client, &jobs[0].job_id).await;
+}
+
+#[tokio::test]
+async fn an_upgraded_codexd_readopts_jobs_whose_monitors_run_the_old_binary() {
+    let home = TempHome::new();
+    let bin_dir = home.root().join("bin");
+    std::fs::create_dir(&bin_dir).expect("bin dir");
+    let installed = bin_dir.join("codexd");
+    std::fs::copy(testkit::bin("codexd"), &installed).expect("install codexd");
+    let socket = home.paths().socket;
+    let serve = || async {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(home.root().join("codexd-serve.log"))
+            .expect("log");
+        let guard = testkit::ProcessGuard::new(
+            std::process::Command::new(&installed)
+                .envs(home.env())
+                .arg("serve")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("log"))
+                .stderr(log)
+                .spawn()
+                .expect("spawn the installed codexd"),
+        );
+        testkit::wait_until_async("the installed codexd to answer", || {
+            let socket = socket.clone();
+            async move { codex_async_proto::connect(&socket).await.is_ok() }
+        })
+        .await;
+        guard
+    };
+
+    let mut old = serve().await;
+    let go = home.root().join("go");
+    let mut client = codex_async_proto::connect(&socket).await.expect("connect");
+    let job = start(
+        &mut client,
+        &home,
+        &format!("print:before;waitfile:{};print:after;exit:7", go.display()),
+    )
+    .await;
+    drop(client);
+    let monitor = read_json(&home.paths().jobs().join(&job.job_id).join("monitor.json"))
+        ["monitor_pid"]
+        .as_i64()
+        .expect("monitor pid") as i32;
+    // Upgrade the way package managers do: stop, write a new file, rename it over the old one.
+    kill(Pid::from_raw(old.pid()), Signal::SIGTERM).expect("stop codexd");
+    wait_until("the old codexd to exit", || {
+        old.child().try_wait().ok().flatten().is_some()
+    });
+    let staged = bin_dir.join("codexd.new");
+    std::fs::copy(testkit::bin("codexd"), &staged).expect("stage the new codexd");
+    std::fs::rename(&staged, &installed).expect("replace codexd");
+    let exe = std::fs::read_link(format!("/proc/{monitor}/exe")).expect("monitor exe");
+    assert!(
+        exe.to_string_lossy().ends_with("(deleted)"),
+        "the monitor runs the replaced binary: {}",
+        exe.display()
+    );
+    assert!(pid_alive(monitor) && pid_alive(job.pid.expect("codex pid")));
+
+    let _new = serve().await;
+    let client = codex_async_proto::connect(&socket).await.expect("connect");
+    std::fs::write(&go, "").expect("let the job finish");
+    let end = wait_for_end(&client, &job.job_id).await;
+    let job = end.job.expect("job");
+    assert_eq!(job.status(), JobStatus::Error);
+    assert_eq!(job.exit_code, Some(7), "the true exit code");
+    assert!(end.output.contains("before") && end.output.contains("after"));
 }
