@@ -428,7 +428,7 @@ impl Supervisor {
                 }
             }
         }
-        self.schedule().await
+        self.open_queue().await
     }
 
     /// Loads a job that must exist.

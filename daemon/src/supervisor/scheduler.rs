@@ -11,6 +11,8 @@ use nix::{
     sys::signal::{kill, Signal},
     unistd::Pid,
 };
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
@@ -21,6 +23,10 @@ use crate::{job::JobId, proctree};
 pub(super) struct Scheduler {
     max_jobs: u64,
     turn: Mutex<()>,
+    /// False until reconcile has settled every job an earlier daemon left: a
+    /// job ending during reconcile must not start a queued job whose monitor
+    /// reconcile has yet to find (it would run twice).
+    open: AtomicBool,
 }
 
 impl Scheduler {
@@ -28,6 +34,7 @@ impl Scheduler {
         Self {
             max_jobs: u64::try_from(max_jobs.max(1)).unwrap_or(u64::MAX),
             turn: Mutex::new(()),
+            open: AtomicBool::new(false),
         }
     }
 }
@@ -49,6 +56,12 @@ impl Supervisor {
         }
     }
 
+    /// Called once reconcile has settled every job: from now on queued jobs start.
+    pub(super) async fn open_queue(&self) -> Result<(), SupervisorError> {
+        self.inner.scheduler.open.store(true, Ordering::SeqCst);
+        self.schedule().await
+    }
+
     /// Asks for a scheduling pass without waiting for it (after a job ends).
     pub(super) fn kick(&self) {
         let this = self.clone();
@@ -61,6 +74,9 @@ impl Supervisor {
 
     async fn schedule_now(&self) -> Result<(), SupervisorError> {
         let sched = &self.inner.scheduler;
+        if !sched.open.load(Ordering::SeqCst) {
+            return Ok(());
+        }
         let _turn = sched.turn.lock().await;
         loop {
             if self.inner.db.count_running().await? >= sched.max_jobs {
