@@ -834,3 +834,50 @@ async fn an_upgraded_codexd_readopts_jobs_whose_monitors_run_the_old_binary() {
     assert_eq!(job.exit_code, Some(7), "the true exit code");
     assert!(end.output.contains("before") && end.output.contains("after"));
 }
+
+#[tokio::test]
+async fn the_queue_survives_a_killed_daemon_and_keeps_its_order() {
+    let home = TempHome::new();
+    let limit = [("CODEX_ASYNC_MAX_JOBS", "1".to_string())];
+    let daemon = Daemon::start_with(&home, &limit).await;
+    let mut client = daemon.client().await;
+    let first = start(&mut client, &home, "hang").await.job_id;
+    let mut queued = Vec::new();
+    for i in 0..3 {
+        let job = start(&mut client, &home, &format!("print:q{i};sleep:0.2")).await;
+        assert_eq!(job.status(), JobStatus::Queued);
+        queued.push(job.job_id);
+    }
+    daemon.signal(Signal::SIGKILL);
+    daemon.wait();
+
+    let daemon = Daemon::start_with(&home, &limit).await;
+    let mut client = daemon.client().await;
+    assert_eq!(
+        get(&mut client, &first).await.job.map(|j| j.status()),
+        Some(JobStatus::Running),
+        "re-adopted, and holding the only slot"
+    );
+    for id in &queued {
+        let job = get(&mut client, id).await.job.expect("job");
+        assert_eq!(job.status(), JobStatus::Queued, "{id} still waits");
+    }
+    client
+        .cancel(CancelRequest {
+            job_id: first.clone(),
+        })
+        .await
+        .expect("cancel");
+    let mut started = Vec::new();
+    for id in &queued {
+        let job = wait_for_end(&client, id).await.job.expect("job");
+        assert_eq!(job.status(), JobStatus::Done, "{id}: {:?}", job.error);
+        started.push(job.started_at.expect("started_at"));
+    }
+    let mut sorted = started.clone();
+    sorted.sort();
+    assert_eq!(
+        started, sorted,
+        "queued jobs started in FIFO order after the restart"
+    );
+}
