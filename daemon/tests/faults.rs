@@ -132,6 +132,21 @@ async fn a_bad_setting_stops_the_daemon_at_start_naming_the_variable() {
         assert!(!out.status.success(), "{name}={value} accepted");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(name) && stderr.contains(value), "{stderr}");
+        let out = home
+            .codexd()
+            .env(name, value)
+            .arg("start")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run codexd start");
+        assert!(!out.status.success(), "start with {name}={value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(name), "start names the variable: {stderr}");
+        assert_eq!(
+            testkit::daemon_pid(&home.paths()),
+            None,
+            "no daemon was left"
+        );
     }
 }
 

@@ -17,6 +17,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub fn run() -> anyhow::Result<ExitCode> {
     let paths = Paths::from_env()?;
+    // Checked before detaching, so a bad setting is reported here and now,
+    // not as a daemon that never answers.
+    crate::config::Config::from_env()?;
     home::create(&paths)?;
     if home::is_locked(&paths) {
         // Started already (maybe by another shim this instant): wait until it answers.
