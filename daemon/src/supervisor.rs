@@ -384,7 +384,9 @@ impl Supervisor {
 
     /// At daemon start: settle every job an earlier daemon left queued or running.
     pub async fn reconcile(&self) -> Result<(), SupervisorError> {
-        for job in self.inner.db.unfinished().await? {
+        let unfinished = self.inner.db.unfinished().await?;
+        self.await_interrupted_launches(&unfinished).await;
+        for job in unfinished {
             let Ok(id) = JobId::parse(&job.job_id) else {
                 warn!(job_id = %job.job_id, "malformed job id in the database; skipped");
                 continue;

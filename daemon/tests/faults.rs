@@ -217,8 +217,28 @@ async fn output_over_the_cap_keeps_the_tail_and_a_marker() {
     let daemon =
         Daemon::start_with(&home, &[("CODEX_ASYNC_OUTPUT_CAP_BYTES", cap.to_string())]).await;
     let client = daemon.client().await;
+    let go = home.root().join("go");
     // 3,000,000 bytes of 64-byte lines: spam 000000000 … spam 000046874.
-    let job = start(&mut client.clone(), &home, "spam:3000000;print:the-end").await;
+    let job = start(
+        &mut client.clone(),
+        &home,
+        &format!("spam:3000000;waitfile:{};print:the-end", go.display()),
+    )
+    .await;
+    let dir = home.paths().jobs().join(&job.job_id);
+    let output = dir.join("output.txt");
+    // The cap holds while codex runs, not only once it has ended.
+    wait_until("the running job's output to be cut to the cap", || {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(&output).is_ok_and(|m| m.len() <= cap || m.blocks() * 512 <= cap)
+            && std::fs::read(&output).is_ok_and(|d| d.starts_with(b"[codex-async: "))
+    });
+    let running = get(&mut client.clone(), &job.job_id)
+        .await
+        .job
+        .expect("job");
+    assert_eq!(running.status(), JobStatus::Running);
+    std::fs::write(&go, "").expect("let the job finish");
     let end = wait_for_end(&client, &job.job_id).await;
     assert_eq!(end.job.as_ref().map(|j| j.status()), Some(JobStatus::Done));
     let last = format!("spam {:09} {}\n", 46874, ".".repeat(48));
@@ -229,8 +249,6 @@ async fn output_over_the_cap_keeps_the_tail_and_a_marker() {
     );
     assert!(end.output.contains("the-end"));
 
-    let dir = home.paths().jobs().join(&job.job_id);
-    let output = dir.join("output.txt");
     let meta = std::fs::metadata(&output).expect("output.txt");
     let log = std::fs::read_to_string(dir.join("monitor.log")).unwrap_or_default();
     use std::os::unix::fs::MetadataExt;
@@ -895,4 +913,86 @@ async fn the_queue_survives_a_killed_daemon_and_keeps_its_order() {
         started, sorted,
         "queued jobs started in FIFO order after the restart"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monitor_the_killed_daemon_was_starting_is_adopted_not_run_twice() {
+    use std::io::BufRead;
+    let home = TempHome::new();
+    let limit = [("CODEX_ASYNC_MAX_JOBS", "1".to_string())];
+    let daemon = Daemon::start_with(&home, &limit).await;
+    let mut client = daemon.client().await;
+    let holder = start(&mut client, &home, "hang").await.job_id;
+    let queued = start(&mut client, &home, "print:never-run-by-codexd").await;
+    assert_eq!(queued.status(), JobStatus::Queued);
+    daemon.signal(Signal::SIGKILL);
+    daemon.wait();
+    // As if codexd had died just after spawning the queued job's monitor:
+    // monitor.log exists, the monitor has not yet written monitor.json.
+    let dir = home.paths().jobs().join(&queued.job_id);
+    let monitor_log = dir.join("monitor.log");
+    std::fs::write(&monitor_log, "").expect("monitor.log");
+    let go = home.root().join("go");
+
+    let start_monitor = async {
+        let log = home.root().join("codexd-serve.log");
+        testkit::wait_until_async("codexd to wait for the monitor", || {
+            let log = log.clone();
+            async move {
+                std::fs::read_to_string(&log)
+                    .is_ok_and(|l| l.contains("waiting for job monitors an earlier codexd"))
+            }
+        })
+        .await;
+        let mut monitor = std::process::Command::new(testkit::bin("codexd"))
+            .envs(home.env())
+            .arg("monitor")
+            .arg("--job-dir")
+            .arg(&dir)
+            .arg("--")
+            .arg(testkit::fake_codex())
+            .args(["exec", "--json", "--skip-git-repo-check", "--"])
+            .arg(format!("print:adopted;waitfile:{}", go.display()))
+            .current_dir(home.workdir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&monitor_log).expect("monitor.log"))
+            .spawn()
+            .expect("spawn a monitor");
+        let stdout = monitor.stdout.take().expect("monitor stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("monitor's first line");
+        assert!(line.starts_with("started "), "{line}");
+        let codex = line["started ".len()..]
+            .trim()
+            .parse::<i32>()
+            .expect("codex pid");
+        (codex, monitor)
+    };
+    let (daemon, (codex, mut monitor)) =
+        tokio::join!(Daemon::start_with(&home, &limit), start_monitor);
+    let mut client = daemon.client().await;
+    let job = get(&mut client, &queued.job_id).await.job.expect("job");
+    assert_eq!(job.status(), JobStatus::Running, "adopted");
+    assert_eq!(
+        job.pid,
+        Some(codex),
+        "the monitor's codex, not a second one"
+    );
+    std::fs::write(&go, "").expect("let it finish");
+    let end = wait_for_end(&client, &queued.job_id).await;
+    assert_eq!(end.job.expect("job").status(), JobStatus::Done);
+    assert_eq!(
+        events(&end.output, "fake.args").count(),
+        1,
+        "codex ran once"
+    );
+    assert!(!end.output.contains("never-run-by-codexd"));
+    let holder = get(&mut client, &holder).await.job.expect("job");
+    assert_eq!(holder.status(), JobStatus::Running);
+    // The job has ended, so its monitor has exited or is about to.
+    let status = monitor.wait().expect("reap the monitor");
+    assert!(status.success(), "monitor exit: {status}");
 }

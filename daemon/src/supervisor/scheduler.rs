@@ -11,13 +11,23 @@ use nix::{
     sys::signal::{kill, Signal},
     unistd::Pid,
 };
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::{
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
+};
 
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
 use super::{Supervisor, SupervisorError};
-use crate::{job::JobId, proctree};
+use crate::{
+    job::{JobId, JobRecord},
+    proctree,
+};
+
+/// How long reconcile waits for a monitor that an earlier daemon was starting
+/// when it died to say whether codex runs.
+const INTERRUPTED_LAUNCH_WAIT: Duration = Duration::from_secs(5);
 
 /// The scheduler's state: the limit and the lock that serializes decisions.
 pub(super) struct Scheduler {
@@ -104,6 +114,35 @@ impl Supervisor {
             // launch always moves the job out of `queued` (running, or ended),
             // so this loop makes progress.
             self.launch(&id, &job).await?;
+        }
+    }
+
+    /// Before reconcile: a queued job whose monitor.log exists had its monitor
+    /// spawned by a daemon that died before recording it as running. That
+    /// monitor may still be starting; wait (bounded) for its monitor.json or
+    /// exit.json, so reconcile adopts it instead of starting codex twice.
+    pub(super) async fn await_interrupted_launches(&self, jobs: &[JobRecord]) {
+        let pending: Vec<_> = jobs
+            .iter()
+            .filter(|job| job.status == JobStatus::Queued)
+            .filter_map(|job| JobId::parse(&job.job_id).ok())
+            .map(|id| self.job_dir(&id))
+            .filter(|dir| dir.monitor_log().exists())
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+        info!(
+            jobs = pending.len(),
+            "waiting for job monitors an earlier codexd was starting"
+        );
+        let deadline = tokio::time::Instant::now() + INTERRUPTED_LAUNCH_WAIT;
+        while tokio::time::Instant::now() < deadline
+            && pending
+                .iter()
+                .any(|dir| !dir.monitor_info().exists() && !dir.exit().exists())
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
