@@ -231,6 +231,32 @@ impl Db {
         rows.iter().map(from_row).collect()
     }
 
+    /// How many jobs hold a run slot.
+    pub async fn count_running(&self) -> Result<u64, DbError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'running'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The queued job that was accepted first (FIFO start order).
+    pub async fn oldest_queued(&self) -> Result<Option<JobRecord>, DbError> {
+        let row = sqlx::query(select_jobs!(
+            "WHERE status = 'queued' ORDER BY seq ASC LIMIT 1"
+        ))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| from_row(&r)).transpose()
+    }
+
+    /// Every job, oldest first.
+    pub async fn all(&self) -> Result<Vec<JobRecord>, DbError> {
+        let rows = sqlx::query(select_jobs!("ORDER BY seq ASC"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
     /// How many jobs are in each status.
     pub async fn counts(&self) -> Result<Counts, DbError> {
         let rows = sqlx::query("SELECT status, COUNT(*) FROM jobs GROUP BY status")

@@ -140,6 +140,10 @@ pub struct MonitorInfo {
     /// from a later process that got the same pid.
     pub monitor_start_time: Option<i64>,
     pub codex_pid: i32,
+    /// codex's start time (as for the monitor), so a monitor's orphans are
+    /// killed only if the pid still names the same codex.
+    #[serde(default)]
+    pub codex_start_time: Option<i64>,
     pub started_at: String,
 }
 

@@ -26,10 +26,11 @@ pub fn log_dir(paths: &Paths) -> PathBuf {
 /// Installs the global subscriber. Returns the log folder, or None when only
 /// stderr is used (the folder could not be made; said on stderr, not fatal:
 /// a daemon that cannot write its log file still runs jobs).
-pub fn init(paths: &Paths) -> Option<PathBuf> {
+pub fn init(paths: &Paths, default_level: &str) -> Option<PathBuf> {
     // Not `codexd=info`: the daemon's code lives in the library crate, whose
     // targets are `codex_async_daemon::…`.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(false);

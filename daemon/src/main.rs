@@ -40,6 +40,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the effective settings and where each comes from (default,
+    /// <home>/config.toml, or an environment variable).
+    Config {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// List jobs, newest first: id, status, age, duration, cwd, prompt.
     Jobs {
         /// Only jobs with this status: queued, running, done, error, cancelled.
@@ -143,6 +150,9 @@ enum Command {
         /// Stop the job after this many seconds in all (0 = never).
         #[arg(long, default_value_t = 0)]
         max_duration: u32,
+        /// Bytes of output to keep (see output_cap.rs).
+        #[arg(long, default_value_t = codex_async_daemon::config::DEFAULT_OUTPUT_CAP)]
+        output_cap: u64,
         #[arg(last = true, required = true)]
         argv: Vec<OsString>,
     },
@@ -156,14 +166,21 @@ fn main() -> ExitCode {
             job_dir,
             stall_timeout,
             max_duration,
+            output_cap,
             argv,
         } => {
-            return ExitCode::from(monitor::run(job_dir, (stall_timeout, max_duration), argv) as u8)
+            let limits = monitor::Limits {
+                stall_timeout,
+                max_duration,
+                output_cap,
+            };
+            return ExitCode::from(monitor::run(job_dir, limits, argv) as u8);
         }
         Command::Start => cmd::start::run(),
         Command::Serve => cmd::serve::run(),
         Command::Stop => cmd::stop::run(),
         Command::Status { json } => cmd::status::run(json),
+        Command::Config { json } => cmd::config::run(json),
         Command::Jobs {
             status,
             limit,

@@ -39,6 +39,7 @@ use tokio::{
 use crate::{
     job::now_rfc3339,
     jobdir::{write_json_atomic, Durability, ExitInfo, JobDir, MonitorInfo},
+    output_cap::{self, OutputCap},
     proctree,
     watchdog::Watchdog,
 };
@@ -54,7 +55,18 @@ const LEFTOVER_GRACE: Duration = Duration::from_secs(1);
 
 /// Runs the monitor for the job in `job_dir`; `argv` is the codex command line.
 /// Returns the process exit code (0 unless the monitor itself failed).
-pub fn run(job_dir: PathBuf, watchdogs: (u32, u32), argv: Vec<OsString>) -> i32 {
+/// What the monitor enforces besides cancel: the watchdogs (seconds, 0 = off)
+/// and the output cap (bytes).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub stall_timeout: u32,
+    pub max_duration: u32,
+    pub output_cap: u64,
+}
+
+/// Runs the monitor for the job in `job_dir`; `argv` is the codex command line.
+/// Returns the process exit code (0 unless the monitor itself failed).
+pub fn run(job_dir: PathBuf, limits: Limits, argv: Vec<OsString>) -> i32 {
     let dir = JobDir::at(job_dir);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -66,7 +78,7 @@ pub fn run(job_dir: PathBuf, watchdogs: (u32, u32), argv: Vec<OsString>) -> i32 
             return 1;
         }
     };
-    match runtime.block_on(supervise(&dir, watchdogs, argv)) {
+    match runtime.block_on(supervise(&dir, limits, argv)) {
         Ok(()) => 0,
         Err(e) => {
             log(&dir, &format!("monitor error: {e:#}"));
@@ -75,11 +87,7 @@ pub fn run(job_dir: PathBuf, watchdogs: (u32, u32), argv: Vec<OsString>) -> i32 
     }
 }
 
-async fn supervise(
-    dir: &JobDir,
-    (stall, max): (u32, u32),
-    argv: Vec<OsString>,
-) -> anyhow::Result<()> {
+async fn supervise(dir: &JobDir, limits: Limits, argv: Vec<OsString>) -> anyhow::Result<()> {
     become_subreaper();
     // Listen before codex exists, so no signal is missed.
     let mut sigchld = signal(SignalKind::child())?;
@@ -114,14 +122,17 @@ async fn supervise(
         monitor_pid: me,
         monitor_start_time: proctree::start_time(me),
         codex_pid: codex.as_raw(),
+        codex_start_time: proctree::start_time(codex.as_raw()),
         started_at: now_rfc3339(),
     };
     // A hint for re-adoption: after a power loss the monitor is gone anyway.
     write_json_atomic(&dir.monitor_info(), &info, Durability::Atomic)?;
     report(&format!("started {}", codex.as_raw()));
     detach_stdout();
+    let mut cap = CapGuard::open(dir, limits.output_cap);
+    let mut cap_check = tokio::time::interval(output_cap::CHECK_EVERY);
 
-    let mut watchdog = Watchdog::new(dir.output(), stall, max);
+    let mut watchdog = Watchdog::new(dir.output(), limits.stall_timeout, limits.max_duration);
     let mut tick = tokio::time::interval(WATCHDOG_TICK);
     let mut stop: Option<CancelStage> = None;
     let status = loop {
@@ -131,6 +142,7 @@ async fn supervise(
         let deadline = stop.as_ref().map(|c| c.deadline);
         tokio::select! {
             _ = sigchld.recv() => {}
+            _ = cap_check.tick() => cap.enforce(dir),
             _ = sigterm.recv() => stop = stop.or_else(|| Some(CancelStage::begin(dir, codex, None))),
             _ = sigint.recv() => stop = stop.or_else(|| Some(CancelStage::begin(dir, codex, None))),
             _ = tick.tick(), if stop.is_none() && !watchdog.is_off() => {
@@ -146,6 +158,8 @@ async fn supervise(
         }
     };
     kill_leftovers(me, &mut sigchld).await;
+    // What codex printed since the last check counts too.
+    cap.enforce(dir);
 
     let (exit_code, signal) = match status {
         WaitStatus::Exited(_, code) => (Some(code), None),
@@ -162,6 +176,55 @@ async fn supervise(
     };
     write_json_atomic(&dir.exit(), &exit, Durability::Synced)?;
     Ok(())
+}
+
+/// The output cap as the monitor uses it: a failure is logged, never fatal,
+/// since losing the job over its output size would be worse.
+struct CapGuard {
+    cap: Option<OutputCap>,
+    reported: Option<output_cap::Method>,
+}
+
+impl CapGuard {
+    fn open(dir: &JobDir, bytes: u64) -> Self {
+        let cap = match OutputCap::open(&dir.output(), bytes) {
+            Ok(cap) => Some(cap),
+            Err(e) => {
+                log(
+                    dir,
+                    &format!("output cap disabled: cannot open output.txt: {e}"),
+                );
+                None
+            }
+        };
+        Self {
+            cap,
+            reported: None,
+        }
+    }
+
+    fn enforce(&mut self, dir: &JobDir) {
+        let Some(cap) = self.cap.as_mut() else {
+            return;
+        };
+        match cap.enforce() {
+            Ok(Some(dropped)) if self.reported != Some(dropped.method) => {
+                self.reported = Some(dropped.method);
+                log(
+                    dir,
+                    &format!(
+                        "output over the cap: dropping its head ({:?}); {} bytes dropped so far",
+                        dropped.method, dropped.total
+                    ),
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                log(dir, &format!("output cap disabled: {e}"));
+                self.cap = None;
+            }
+        }
+    }
 }
 
 /// Where a stop (a cancel, or a watchdog) is: which signal was sent last and

@@ -123,6 +123,27 @@ pub fn descendants(root: i32) -> Vec<i32> {
     found
 }
 
+/// After a job's monitor died without recording an exit: SIGKILL what it
+/// left, codex's descendants (even those in their own sessions, while codex
+/// still parents them) and codex's process group. Only while `codex_pid` is
+/// alive and has the recorded start time, so a reused pid is never hit; with no
+/// start time to compare (macOS, or an older monitor.json) nothing is killed.
+/// Returns whether codex was found and killed.
+pub fn kill_orphaned_job(codex_pid: i32, codex_start_time: Option<i64>) -> bool {
+    if codex_pid <= 1 || codex_start_time.is_none() {
+        return false;
+    }
+    if !is_same_process_alive(codex_pid, codex_start_time) {
+        return false;
+    }
+    let mut targets = descendants(codex_pid);
+    targets.push(codex_pid);
+    signal_all(&targets, Signal::SIGKILL);
+    // codex leads its own group (the monitor starts it so).
+    let _ = kill(Pid::from_raw(-codex_pid), Signal::SIGKILL);
+    true
+}
+
 /// Sends `signal` to every pid in `pids`, ignoring those already gone.
 pub fn signal_all(pids: &[i32], signal: Signal) {
     for &pid in pids {

@@ -1,6 +1,7 @@
-//! Pruning: delete finished jobs that ended before a cutoff, their records
-//! first (the source of truth), then their folders. Queued and running jobs are
-//! never touched: both the query and the delete only match finished statuses.
+//! Pruning: delete finished jobs that ended before a cutoff, their folders and
+//! then their records. Queued and running jobs are never touched: both the
+//! query and the delete only match finished statuses. Used by `codexd prune`
+//! (the Prune RPC) and by retention.
 
 use std::{
     fs,
@@ -60,11 +61,10 @@ pub async fn prune(
             pruned.freed_bytes += size;
             continue;
         }
-        // The record goes first: a folder left behind is harmless and said so,
-        // a record whose folder is gone would be a job with no output.
-        if !supervisor.db().delete_finished(id.as_str()).await? {
-            continue;
-        }
+        // The folder goes first, then the record: a crash in between leaves a
+        // record without a folder, which the start-up repair recreates and the
+        // next pass prunes again; the other order would leave a folder nobody
+        // accounts for.
         let removed = {
             let dir = dir.clone();
             tokio::task::spawn_blocking(move || fs::remove_dir_all(&dir))
@@ -76,12 +76,16 @@ pub async fn prune(
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => {
                 let note = format!(
-                    "job {id}: record deleted, folder {} kept: {e}",
+                    "job {id}: folder {} not removed, job kept: {e}",
                     dir.display()
                 );
                 warn!(job_id = %id, error = %e, "cannot remove the job folder");
                 pruned.warnings.push(note);
+                continue;
             }
+        }
+        if !supervisor.db().delete_finished(id.as_str()).await? {
+            continue;
         }
         // The worktree lived in the job's folder: let git forget it. Its branch
         // (codex/<job_id>) is the user's work and stays.

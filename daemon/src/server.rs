@@ -14,7 +14,8 @@ use tokio_stream::{wrappers::UnixListenerStream, Stream, StreamExt};
 use tracing::{info, warn};
 
 use crate::{
-    config::Config, db::Db, home, job::now_rfc3339, service::Service, supervisor::Supervisor,
+    config::Config, db::Db, home, job::now_rfc3339, repair, retention, service::Service,
+    supervisor::Supervisor,
 };
 
 /// Largest request accepted: a 1 MiB prompt and its fields, with room to spare.
@@ -32,11 +33,33 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
     let db = Db::open(&paths.database())
         .await
         .with_context(|| format!("opening {}", paths.database().display()))?;
+    info!(
+        max_jobs = config.max_jobs,
+        output_cap_bytes = config.output_cap,
+        retention_days = config.retention_days,
+        "settings"
+    );
+    repair::check(&db, &paths.jobs(), repair::Scope::Unfinished)
+        .await
+        .context("checking job folders against the database")?;
+    let retention_days = config.retention_days;
     let supervisor = Supervisor::new(db.clone(), paths.clone(), config);
     supervisor
         .reconcile()
         .await
         .context("settling jobs left by an earlier codexd")?;
+    // Housekeeping in the background, one after the other so a repair never
+    // recreates a folder that retention is removing: first the full check of
+    // folders against the database, then retention, hourly.
+    {
+        let (db, jobs, supervisor) = (db.clone(), paths.jobs(), supervisor.clone());
+        tokio::spawn(async move {
+            if let Err(e) = repair::check(&db, &jobs, repair::Scope::All).await {
+                warn!(error = %e, "checking job folders against the database failed");
+            }
+            retention::run(&supervisor, retention_days).await;
+        });
+    }
     let (listener, inherited) = crate::activation::listen(&paths)?;
 
     let shutdown = Arc::new(Notify::new());

@@ -36,6 +36,8 @@ use crate::{
     worktree::{self, WorktreeError},
 };
 
+mod scheduler;
+
 /// How long a monitor may take to report that codex started.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How often an adopted job (not our child) is checked for its end.
@@ -84,6 +86,7 @@ struct Inner {
     db: Db,
     paths: Paths,
     config: Config,
+    scheduler: scheduler::Scheduler,
     /// The id of every job whose record changed.
     changes: broadcast::Sender<String>,
     /// One lock per job whose summary is being folded, so two folds never
@@ -105,6 +108,7 @@ impl Supervisor {
             inner: Arc::new(Inner {
                 db,
                 paths,
+                scheduler: scheduler::Scheduler::new(config.max_jobs),
                 config,
                 changes,
                 summary_locks: std::sync::Mutex::new(HashMap::new()),
@@ -130,8 +134,9 @@ impl Supervisor {
         self.inner.changes.subscribe()
     }
 
-    /// Records a new job (or a reply continuing a finished one) and starts codex
-    /// for it; returns once codex runs (or failed to start).
+    /// Records a new job (or a reply continuing a finished one) as queued and
+    /// starts it if a run slot is free; returns once codex runs (or failed to
+    /// start), or at once if the job waits.
     pub async fn start(&self, spec: JobSpec) -> Result<JobRecord, SupervisorError> {
         let parent = match &spec.reply_to {
             Some(parent_id) => Some(self.reply_parent(parent_id).await?),
@@ -153,10 +158,11 @@ impl Supervisor {
                     .as_ref()
                     .and_then(|p| Policy::parse(&p.approval_policy).ok())
             })
-            .unwrap_or(Policy::Suggest);
+            .unwrap_or(self.inner.config.default_policy);
         let model = spec
             .model
-            .or_else(|| parent.as_ref().and_then(|p| p.model.clone()));
+            .or_else(|| parent.as_ref().and_then(|p| p.model.clone()))
+            .or_else(|| self.inner.config.default_model.clone());
 
         let id = JobId::generate();
         let dir = self.job_dir(&id);
@@ -221,7 +227,7 @@ impl Supervisor {
         self.mirror(&id, &record);
         info!(job_id = %id, policy = %record.approval_policy, cwd = %record.cwd,
               parent = record.parent_job_id.as_deref().unwrap_or(""), "job queued");
-        self.launch(&id, &record).await?;
+        self.schedule().await?;
         self.load(&id).await
     }
 
@@ -323,6 +329,8 @@ impl Supervisor {
             .arg(job.stall_timeout.to_string())
             .arg("--max-duration")
             .arg(job.max_duration.to_string())
+            .arg("--output-cap")
+            .arg(self.inner.config.output_cap.to_string())
             .arg("--")
             .args(self.codex_argv(job))
             .current_dir(job.run_dir())
@@ -358,6 +366,7 @@ impl Supervisor {
             policy.codex_flags()
         };
         argv.extend(flags.iter().map(OsString::from));
+        argv.extend(self.inner.config.extra_args.iter().map(OsString::from));
         if let Some(model) = &job.model {
             argv.push("--model".into());
             argv.push(model.into());
@@ -415,14 +424,13 @@ impl Supervisor {
         fallback_reason: Option<String>,
     ) -> Result<(), SupervisorError> {
         self.advance_summary(id).await?;
-        let (status, code, mut reason) = match self.job_dir(id).read_exit() {
+        let dir = self.job_dir(id);
+        let (status, code, mut reason) = match dir.read_exit() {
             Some(exit) => outcome(&exit),
             None => (
                 JobStatus::Error,
                 None,
-                Some(fallback_reason.unwrap_or_else(|| {
-                    "lost: the job's monitor ended without recording codex's exit status".into()
-                })),
+                Some(fallback_reason.unwrap_or_else(|| lost_reason(&dir))),
             ),
         };
         // A non-zero exit says more with codex's own last error.
@@ -458,6 +466,8 @@ impl Supervisor {
         if changed {
             info!(job_id = %id, status = %status, exit_code, reason, "job ended");
             self.refresh(id).await?;
+            // A slot may have freed.
+            self.kick();
         }
         Ok(())
     }
@@ -487,8 +497,7 @@ impl Supervisor {
             }
             _ => {
                 // Not started (or its monitor is gone): nothing runs, record it.
-                self.record_end(id, JobStatus::Cancelled, None, Some("cancelled by request"))
-                    .await?;
+                self.cancel_unstarted(id).await?;
             }
         }
         let deadline = tokio::time::Instant::now() + CANCEL_WAIT;
@@ -529,7 +538,9 @@ impl Supervisor {
 
     /// At daemon start: settle every job an earlier daemon left queued or running.
     pub async fn reconcile(&self) -> Result<(), SupervisorError> {
-        for job in self.inner.db.unfinished().await? {
+        let unfinished = self.inner.db.unfinished().await?;
+        self.await_interrupted_launches(&unfinished).await;
+        for job in unfinished {
             let Ok(id) = JobId::parse(&job.job_id) else {
                 warn!(job_id = %job.job_id, "malformed job id in the database; skipped");
                 continue;
@@ -567,15 +578,14 @@ impl Supervisor {
                     self.watch_adopted(id, pid, start_time);
                 }
                 None if job.status == JobStatus::Queued => {
-                    info!(job_id = %id, "starting job queued before restart");
-                    self.launch(&id, &job).await?;
+                    // Started below, in queue order, once re-adopted jobs hold their slots.
                 }
                 _ => {
                     self.finish_from_exit_file(&id, None).await?;
                 }
             }
         }
-        Ok(())
+        self.open_queue().await
     }
 
     /// Folds new output of job `id` into its summary (bounded work per call).
@@ -586,7 +596,11 @@ impl Supervisor {
         let path = self.job_dir(id).output();
         let (mut summary, start) = (job.summary, job.events_offset);
         let folded = tokio::task::spawn_blocking(move || {
-            let mut offset = start;
+            // Past the end: the output cap dropped the head of the file, and
+            // offsets moved. Go on from the end; the events in between are
+            // skipped (the README's Limits say so).
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            let mut offset = start.min(size);
             for _ in 0..SUMMARY_STEPS {
                 let read = read_lines(
                     &path,
@@ -692,6 +706,25 @@ impl Supervisor {
             warn!(job_id = %id, error = %e, "cannot write meta.json");
         }
         let _ = self.inner.changes.send(id.to_string());
+    }
+}
+
+/// Why a job whose monitor vanished is `error`; kills what the monitor left
+/// running, since nothing else would ever stop it.
+fn lost_reason(dir: &JobDir) -> String {
+    let reason = "lost: the job's monitor ended without recording codex's exit status";
+    match dir.read_monitor_info() {
+        Some(m) if proctree::kill_orphaned_job(m.codex_pid, m.codex_start_time) => {
+            warn!(
+                codex_pid = m.codex_pid,
+                "killed the processes of a job whose monitor died"
+            );
+            format!(
+                "{reason}; codex (pid {}) and its processes were killed",
+                m.codex_pid
+            )
+        }
+        _ => reason.to_string(),
     }
 }
 

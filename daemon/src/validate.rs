@@ -62,7 +62,7 @@ pub fn start(req: &StartRequest) -> Result<JobSpec, Invalid> {
     };
     let model = match req.model.as_deref() {
         None | Some("") => None,
-        Some(m) => Some(model(m)?),
+        Some(m) => Some(model_name(m)?),
     };
     let isolation = match req.isolation.as_deref() {
         None | Some("") => Isolation::None,
@@ -99,7 +99,7 @@ fn watchdog(field: &str, value: Option<u32>) -> Result<Option<u32>, Invalid> {
 pub fn since(cursor: u64, output_bytes: u64) -> Result<u64, Invalid> {
     if cursor > output_bytes {
         return Err(Invalid(format!(
-            "since: cursor {cursor} is past the end of the output ({output_bytes} bytes); pass the cursor an earlier poll returned, or leave since out for the latest events"
+            "since: cursor {cursor} is past the end of the output ({output_bytes} bytes; output over the cap is dropped from the front); pass the cursor an earlier poll returned, or leave since out for the latest events"
         )));
     }
     Ok(cursor)
@@ -152,7 +152,8 @@ fn cwd(c: &str) -> Result<PathBuf, Invalid> {
     Ok(canonical)
 }
 
-fn model(m: &str) -> Result<String, Invalid> {
+/// Checks a model name (also used for the configured default model).
+pub fn model_name(m: &str) -> Result<String, Invalid> {
     let ok = m.len() <= MAX_MODEL_LEN
         && !m.starts_with('-')
         && m.bytes()

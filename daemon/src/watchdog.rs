@@ -73,7 +73,13 @@ impl Watchdog {
     fn new_progress(&mut self) -> io::Result<bool> {
         let mut file = File::open(&self.output)?;
         let size = file.metadata()?.len();
-        if size <= self.scanned {
+        if size < self.scanned {
+            // The output cap dropped the head: the file shrank because codex
+            // wrote a lot, which is progress.
+            self.scanned = size;
+            return Ok(true);
+        }
+        if size == self.scanned {
             return Ok(false);
         }
         let start = self.scanned;

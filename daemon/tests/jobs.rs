@@ -281,6 +281,13 @@ async fn meta_json_mirrors_the_database() {
     let job = end.job.expect("job");
 
     let meta_path = home.paths().jobs().join(&id).join("meta.json");
+    // meta.json is written after the database commit that Get already sees.
+    testkit::wait_until("meta.json to record the end", || {
+        std::fs::read(&meta_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|m| m["status"] == "error")
+    });
     let meta: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&meta_path).expect("meta.json")).expect("json");
     assert_eq!(meta["job_id"], job.job_id);

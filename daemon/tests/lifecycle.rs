@@ -156,7 +156,7 @@ async fn a_job_outlives_a_killed_daemon_and_keeps_its_exit_code() {
         .expect("job");
     daemon.signal(Signal::SIGKILL);
     daemon.wait();
-    let codex = job.pid.expect("codex pid");
+    let codex = job.pid.unwrap_or_else(|| panic!("no codex pid: {job:?}"));
 
     // The job ends while no daemon runs.
     wait_until("codex to finish without a daemon", || !pid_alive(codex));

@@ -1,6 +1,7 @@
 //! One module per `codexd` subcommand.
 
 pub mod cancel;
+pub mod config;
 pub mod doctor;
 pub mod install_service;
 pub mod jobs;

@@ -17,6 +17,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub fn run() -> anyhow::Result<ExitCode> {
     let paths = Paths::from_env()?;
+    // Checked before detaching, so a bad setting is reported here and now,
+    // not as a daemon that never answers.
+    crate::config::Config::load(&paths.home)?;
     home::create(&paths)?;
     // Something listening without the lock is a socket unit (systemd socket
     // activation): connecting starts codexd, so wait for it instead of racing it.

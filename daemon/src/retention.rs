@@ -1,0 +1,44 @@
+//! Retention: finished jobs older than `retention_days` are pruned by codexd
+//! itself, right after start and then every hour, through the same code as
+//! `codexd prune` ([`crate::prune`]). A queued or running job is never pruned.
+
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use crate::{prune, supervisor::Supervisor};
+
+/// How often retention runs after the pass at start.
+pub const EVERY: Duration = Duration::from_secs(3600);
+
+/// One pass: prunes every finished job that ended more than `days` days ago;
+/// `days == 0` keeps everything. Fails soft: old jobs kept a while longer
+/// harm nobody.
+pub async fn pass(supervisor: &Supervisor, days: u32) {
+    if days == 0 {
+        return;
+    }
+    let age = Duration::from_secs(u64::from(days) * 86_400);
+    match prune::prune(supervisor, age, false).await {
+        Ok(pruned) if !pruned.job_ids.is_empty() => {
+            info!(
+                pruned = pruned.job_ids.len(),
+                days, "pruned finished jobs past retention"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => warn!(error = %e, "pruning old jobs failed; retrying in an hour"),
+    }
+}
+
+/// Prunes now and then every [`EVERY`], for the daemon's lifetime.
+pub async fn run(supervisor: &Supervisor, days: u32) {
+    if days == 0 {
+        info!("retention off (retention_days = 0): finished jobs are kept");
+        return;
+    }
+    loop {
+        pass(supervisor, days).await;
+        tokio::time::sleep(EVERY).await;
+    }
+}

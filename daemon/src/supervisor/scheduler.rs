@@ -1,0 +1,170 @@
+//! The run-slot scheduler: at most `max_jobs` jobs run at once, the rest wait
+//! as `queued` and start oldest first (by `seq`), also across daemon restarts,
+//! because the queue is the database itself.
+//!
+//! Every decision that starts a job or cancels a queued one is taken under one
+//! lock, so two jobs ending at once cannot both see the same free slot, and a
+//! cancel cannot slip between "picked" and "started".
+
+use codex_async_proto::v1::JobStatus;
+use nix::{
+    sys::signal::{kill, Signal},
+    unistd::Pid,
+};
+use std::{
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
+};
+
+use tokio::sync::Mutex;
+use tracing::{info, warn};
+
+use super::{Supervisor, SupervisorError};
+use crate::{
+    job::{JobId, JobRecord},
+    proctree,
+};
+
+/// How long reconcile waits for a monitor that an earlier daemon was starting
+/// when it died to say whether codex runs.
+const INTERRUPTED_LAUNCH_WAIT: Duration = Duration::from_secs(5);
+
+/// The scheduler's state: the limit and the lock that serializes decisions.
+pub(super) struct Scheduler {
+    max_jobs: u64,
+    turn: Mutex<()>,
+    /// False until reconcile has settled every job an earlier daemon left: a
+    /// job ending during reconcile must not start a queued job whose monitor
+    /// reconcile has yet to find (it would run twice).
+    open: AtomicBool,
+}
+
+impl Scheduler {
+    pub(super) fn new(max_jobs: usize) -> Self {
+        Self {
+            max_jobs: u64::try_from(max_jobs.max(1)).unwrap_or(u64::MAX),
+            turn: Mutex::new(()),
+            open: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Supervisor {
+    /// Starts queued jobs, oldest first, while run slots are free.
+    ///
+    /// Runs in its own task: a Start whose client hangs up must not drop this
+    /// future between spawning a monitor and recording it, or the job would
+    /// run twice.
+    pub(super) async fn schedule(&self) -> Result<(), SupervisorError> {
+        let this = self.clone();
+        match tokio::spawn(async move { this.schedule_now().await }).await {
+            Ok(result) => result,
+            Err(e) => {
+                warn!(error = %e, "the scheduler task failed");
+                Ok(())
+            }
+        }
+    }
+
+    /// Called once reconcile has settled every job: from now on queued jobs start.
+    pub(super) async fn open_queue(&self) -> Result<(), SupervisorError> {
+        self.inner.scheduler.open.store(true, Ordering::SeqCst);
+        self.schedule().await
+    }
+
+    /// Asks for a scheduling pass without waiting for it (after a job ends).
+    pub(super) fn kick(&self) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = this.schedule_now().await {
+                warn!(error = %e, "cannot start queued jobs");
+            }
+        });
+    }
+
+    async fn schedule_now(&self) -> Result<(), SupervisorError> {
+        let sched = &self.inner.scheduler;
+        if !sched.open.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let _turn = sched.turn.lock().await;
+        loop {
+            if self.inner.db.count_running().await? >= sched.max_jobs {
+                return Ok(());
+            }
+            let Some(job) = self.inner.db.oldest_queued().await? else {
+                return Ok(());
+            };
+            let Ok(id) = JobId::parse(&job.job_id) else {
+                // Not ours to start (and not a path we may build): take it off the queue.
+                warn!(job_id = %job.job_id, "malformed job id in the queue; marked error");
+                self.inner
+                    .db
+                    .finish(
+                        &job.job_id,
+                        JobStatus::Error,
+                        None,
+                        Some("malformed job id in the database"),
+                        &crate::job::now_rfc3339(),
+                    )
+                    .await?;
+                continue;
+            };
+            info!(job_id = %id, "starting job");
+            // launch always moves the job out of `queued` (running, or ended),
+            // so this loop makes progress.
+            self.launch(&id, &job).await?;
+        }
+    }
+
+    /// Before reconcile: a queued job whose monitor.log exists had its monitor
+    /// spawned by a daemon that died before recording it as running. That
+    /// monitor may still be starting; wait (bounded) for its monitor.json or
+    /// exit.json, so reconcile adopts it instead of starting codex twice.
+    pub(super) async fn await_interrupted_launches(&self, jobs: &[JobRecord]) {
+        let pending: Vec<_> = jobs
+            .iter()
+            .filter(|job| job.status == JobStatus::Queued)
+            .filter_map(|job| JobId::parse(&job.job_id).ok())
+            .map(|id| self.job_dir(&id))
+            .filter(|dir| dir.monitor_log().exists())
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+        info!(
+            jobs = pending.len(),
+            "waiting for job monitors an earlier codexd was starting"
+        );
+        let deadline = tokio::time::Instant::now() + INTERRUPTED_LAUNCH_WAIT;
+        while tokio::time::Instant::now() < deadline
+            && pending
+                .iter()
+                .any(|dir| !dir.monitor_info().exists() && !dir.exit().exists())
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Cancels a job that has no live monitor we know of: a queued job is
+    /// marked cancelled without ever starting; one the scheduler started in
+    /// the meantime is cancelled through its monitor.
+    pub(super) async fn cancel_unstarted(&self, id: &JobId) -> Result<(), SupervisorError> {
+        let _turn = self.inner.scheduler.turn.lock().await;
+        let job = self.load(id).await?;
+        match job.monitor_pid {
+            Some(monitor)
+                if job.status == JobStatus::Running
+                    && proctree::is_same_process_alive(monitor, job.monitor_start_time) =>
+            {
+                info!(job_id = %id, monitor_pid = monitor, "cancelling job");
+                let _ = kill(Pid::from_raw(monitor), Signal::SIGTERM);
+                Ok(())
+            }
+            _ => {
+                self.record_end(id, JobStatus::Cancelled, None, Some("cancelled by request"))
+                    .await
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Issue 3's proof through the shim's tools: the real codex CLI (npm
+//! @openai/codex, installed by `.ci/run`) talking to a scripted fake Responses
+//! API on loopback, driven only through MCP calls. Skipped with a message when
+//! `CODEX_ASYNC_REAL_CODEX` is not set.
+
+mod common;
+
+use common::Shim;
+use serde_json::{json, Value};
+use testkit::{pid_alive, real_codex, wait_until, Answer, Behaviour, FakeProvider, TempHome};
+
+/// A shim whose autostarted daemon runs the real codex against `provider`.
+fn shim_with_real_codex(home: &TempHome, provider: &FakeProvider) -> Option<Shim> {
+    let codex = real_codex()?;
+    let codex_home = home.root().join("codex-home");
+    provider.write_codex_config(&codex_home);
+    let (codex, codex_home) = (
+        codex.display().to_string(),
+        codex_home.display().to_string(),
+    );
+    Some(Shim::spawn(
+        home,
+        &[("CODEX_BIN", &codex), ("CODEX_HOME", &codex_home)],
+    ))
+}
+
+/// codex_wait until the job ends (each wait answers within its timeout).
+fn wait_end(shim: &mut Shim, job_id: &str) -> Value {
+    let mut last = Value::Null;
+    wait_until("the job to end", || {
+        last = shim.ok(
+            "codex_wait",
+            json!({"job_id": job_id, "timeout_seconds": 10}),
+        );
+        last["status"] != "running" && last["status"] != "queued"
+    });
+    last
+}
+
+const ADD_FILE: &str = "*** Begin Patch\n*** Add File: made-by-codex.txt\n+hello\n*** End Patch";
+
+#[test]
+fn a_command_and_a_patch_show_up_as_events_and_the_answer_leads_the_result() {
+    let home = TempHome::new();
+    let provider = FakeProvider::start(Behaviour::Script(vec![
+        Answer::Exec("echo from-the-command".into()),
+        Answer::Patch(ADD_FILE.into()),
+        Answer::Message("Added made-by-codex.txt.".into()),
+    ]));
+    let Some(mut shim) = shim_with_real_codex(&home, &provider) else {
+        return;
+    };
+    let work = home.workdir();
+    let id =
+        shim.start(json!({"prompt": "add a file", "cwd": work, "approval_policy": "auto-edit"}));
+    let end = wait_end(&mut shim, &id);
+    assert_eq!(end["status"], "done", "{end}");
+    assert_eq!(end["final_message"], "Added made-by-codex.txt.");
+    let events = end["events"].as_str().unwrap_or_default();
+    assert!(
+        events.contains("echo from-the-command") && events.contains("→ exit 0"),
+        "{events}"
+    );
+    assert!(
+        events.contains("edit: add") && events.contains("made-by-codex.txt"),
+        "{events}"
+    );
+    let result = shim.ok_result("codex_result", json!({"job_id": id}));
+    assert!(result.text.starts_with("{\"job_id\""), "{}", result.text);
+    let r = result.structured;
+    assert_eq!(r["final_message"], "Added made-by-codex.txt.");
+    assert!(r["files_changed"][0]["path"]
+        .as_str()
+        .is_some_and(|p| p.ends_with("made-by-codex.txt")));
+    assert_eq!(r["files_changed"][0]["kind"], "add");
+    assert!(r["usage"]["output_tokens"].as_u64().is_some_and(|n| n > 0));
+    assert_eq!(
+        std::fs::read_to_string(work.join("made-by-codex.txt")).expect("the file really changed"),
+        "hello\n"
+    );
+
+    // A reply continues the same codex thread.
+    let thread = r["thread_id"].as_str().expect("thread id").to_string();
+    let reply = shim.ok("codex_reply", json!({"job_id": id, "prompt": "and now?"}));
+    let reply_id = reply["job_id"].as_str().expect("reply id").to_string();
+    assert_eq!(reply["parent_job_id"], id.as_str());
+    let end = wait_end(&mut shim, &reply_id);
+    assert_eq!(end["status"], "done", "{end}");
+    assert_eq!(end["thread_id"], thread.as_str(), "the same codex thread");
+}
+
+#[test]
+fn a_read_only_job_cannot_write() {
+    let home = TempHome::new();
+    let provider = FakeProvider::start(Behaviour::Script(vec![
+        Answer::Patch(ADD_FILE.into()),
+        Answer::Message("I could not write.".into()),
+    ]));
+    let Some(mut shim) = shim_with_real_codex(&home, &provider) else {
+        return;
+    };
+    let work = home.workdir();
+    let id = shim.start(json!({"prompt": "add a file", "cwd": work}));
+    let end = wait_end(&mut shim, &id);
+    assert_ne!(end["status"], "running");
+    assert!(
+        !work.join("made-by-codex.txt").exists(),
+        "suggest (read-only) let a write through"
+    );
+}
+
+#[test]
+fn a_provider_error_is_a_job_error_with_codexs_message() {
+    let home = TempHome::new();
+    let provider = FakeProvider::start(Behaviour::Script(vec![Answer::Status(
+        429,
+        "slow down".into(),
+    )]));
+    let Some(mut shim) = shim_with_real_codex(&home, &provider) else {
+        return;
+    };
+    let id = shim.start(json!({"prompt": "hi", "cwd": home.workdir()}));
+    let end = wait_end(&mut shim, &id);
+    assert_eq!(end["status"], "error", "{end}");
+    assert_eq!(end["exit_code"], 1);
+    assert!(
+        end["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("codex exited with code 1: ")),
+        "{end}"
+    );
+}
+
+#[test]
+fn a_stalled_provider_trips_the_watchdog_and_cancel_stops_a_command() {
+    let home = TempHome::new();
+    let provider = FakeProvider::start(Behaviour::Hang);
+    let Some(mut shim) = shim_with_real_codex(&home, &provider) else {
+        return;
+    };
+    let id = shim.start(json!({"prompt": "hi", "cwd": home.workdir(), "stall_timeout_seconds": 3}));
+    let end = wait_end(&mut shim, &id);
+    assert_eq!(end["status"], "error", "{end}");
+    assert!(
+        end["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("stalled:")),
+        "{end}"
+    );
+
+    let home = TempHome::new();
+    let token = format!("{}.{}", 30 + std::process::id() % 50, std::process::id());
+    let provider = FakeProvider::start(Behaviour::Script(vec![
+        Answer::Exec(format!("sleep {token}")),
+        Answer::Message("slept".into()),
+    ]));
+    let Some(mut shim) = shim_with_real_codex(&home, &provider) else {
+        return;
+    };
+    let id = shim
+        .start(json!({"prompt": "sleep", "cwd": home.workdir(), "approval_policy": "full-auto"}));
+    let sleeping = || {
+        std::fs::read_dir("/proc")
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+                    .filter(|pid| {
+                        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                            String::from_utf8_lossy(&c).contains(&format!("sleep {token}"))
+                        })
+                    })
+                    .filter(|pid| pid_alive(*pid))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    wait_until("codex's command to run", || sleeping() > 0);
+    let cancelled = shim.ok("codex_cancel", json!({"job_id": id}));
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    assert_eq!(sleeping(), 0, "codex's command survived cancel");
+}
