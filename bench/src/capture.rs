@@ -1,0 +1,182 @@
+//! Figure 7: output capture. A codex stand-in writes N bytes of event lines
+//! to stdout as fast as it can; we time codex_start → job done, against the
+//! floor: the very same writer with its stdout on a file in the same folder.
+
+use std::{
+    fs::{self, File},
+    process::{Command, Stdio},
+    thread,
+    time::{Duration, Instant, SystemTime},
+};
+
+use anyhow::{bail, Context};
+use codex_async_proto::v1::{GetRequest, InfoRequest, JobStatus};
+
+use crate::{
+    daemon::{self, write_script, Daemon, Home},
+    report::{Row, Unit, Verdict},
+    stats::{summarize, summarize_higher_better},
+    Ctx,
+};
+
+const MIB: u64 = 1 << 20;
+/// The event line the writer repeats (codex --json style, ~200 bytes).
+const LINE: &str = r#"{"type":"item.completed","item":{"id":"item_7","type":"command_execution","command":"cargo build --release","aggregated_output":"   Compiling codex-async v0.1.0\n","exit_code":0,"status":"completed"}}"#;
+
+pub fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
+    let bytes = if ctx.quick { 64 * MIB } else { 1024 * MIB };
+    let runs = ctx.n(5, 2);
+    let base = ctx.root.sub("capture-bin")?;
+    let writer = write_script(
+        &base,
+        "writer-codex",
+        &format!(
+            "# codex stand-in: {bytes} bytes of event lines on stdout, as fast as possible\n\
+             yes '{LINE}' | head -c {bytes}\n"
+        ),
+    )?;
+    let home = Home::new(&ctx.root, "capture", &writer)?;
+    let (daemon, _) = Daemon::start(&ctx.bins, &home, &ctx.rt)?;
+    let mut client = daemon::client(&ctx.rt, &home)?;
+
+    let mut floor = Vec::with_capacity(runs);
+    let mut captured = Vec::with_capacity(runs);
+    let mut sizes = Vec::with_capacity(runs);
+    let mut writer_done = Vec::with_capacity(runs);
+    let mut folded = Vec::with_capacity(runs);
+    let mut recorded_after = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        // The floor: the writer straight into a file.
+        let file_path = home.work.join("floor.out");
+        let file = File::create(&file_path)?;
+        let t = Instant::now();
+        let status = Command::new(&writer)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(file))
+            .stderr(Stdio::null())
+            .status()
+            .context("cannot run the writer")?;
+        let took = t.elapsed().as_secs_f64();
+        if !status.success() {
+            bail!("the writer failed: {status}");
+        }
+        let written = fs::metadata(&file_path)?.len();
+        floor.push(written as f64 / MIB as f64 / took);
+        fs::remove_file(&file_path)?;
+
+        // Through codexd: Start → the daemon has recorded the job done.
+        let ended_before = ended_count(ctx, &mut client)?;
+        let t = Instant::now();
+        let wall = SystemTime::now();
+        let id = daemon::start_job(&ctx.rt, &mut client, &home, "bench")?;
+        loop {
+            if ended_count(ctx, &mut client)? > ended_before {
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(600) {
+                bail!("the capture job did not finish within 10 minutes");
+            }
+            thread::sleep(Duration::from_millis(2));
+        }
+        let took = t.elapsed().as_secs_f64();
+        let status = daemon::wait_done(&ctx.rt, &mut client, &id, Duration::from_secs(5))?;
+        if status != JobStatus::Done {
+            bail!("the capture job ended {status:?}, not done");
+        }
+        let output = home.output(&id);
+        let size = fs::metadata(&output)?.len();
+        folded.push((parsed_bytes(ctx, &mut client, &id)?, size));
+        // When the monitor wrote exit.json: codex (the writer) had ended.
+        let exit_json = output.with_file_name("exit.json");
+        if let Some(ended) = fs::metadata(&exit_json)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|m| m.duration_since(wall).ok())
+        {
+            writer_done.push(ended.as_secs_f64() * 1000.0);
+            recorded_after.push((took - ended.as_secs_f64()) * 1000.0);
+        }
+        captured.push(size as f64 / MIB as f64 / took);
+        sizes.push(size);
+        fs::remove_file(&output)?;
+    }
+    daemon.stop(&ctx.rt)?;
+
+    let floor = summarize_higher_better(&floor);
+    let got = summarize_higher_better(&captured);
+    let ratio = got.median / floor.median;
+    let verdict = if ratio >= 0.8 {
+        Verdict::Met
+    } else {
+        Verdict::Missed(format!("{:.0} % of the floor", ratio * 100.0))
+    };
+    let mut row = Row::new(
+        "7",
+        format!(
+            "output capture: fake codex writing {} MiB, Start → job done",
+            bytes / MIB
+        ),
+        Unit::MiBPerSec,
+        got,
+    )
+    .target("≥ 80 % of the floor's throughput", verdict)
+    .floor(format!(
+        "same writer into a file: {} / {}",
+        Unit::MiBPerSec.show(floor.median),
+        Unit::MiBPerSec.show(floor.p99)
+    ))
+    .note(format!(
+        "{:.0} % of the floor; p99 column = slowest 1 %",
+        ratio * 100.0
+    ))
+    .note(format!(
+        "median: codex ended (exit.json) {:.0} ms after Start, the daemon recorded done {:.0} ms later",
+        summarize(&writer_done).median,
+        summarize(&recorded_after).median
+    ));
+    // The writer cuts its last line short, and a partial line is never folded.
+    if let Some((parsed, size)) = folded.iter().find(|(p, s)| p + 4096 < *s) {
+        row = row.note(format!(
+            "the final summary was folded from only {} of {} MiB of output: later events \
+             (e.g. codex's final answer) are never folded",
+            parsed / MIB,
+            size / MIB
+        ));
+    }
+    if let Some(short) = sizes.iter().find(|&&s| s < bytes) {
+        row = row.note(format!(
+            "output.txt held only {short} of {bytes} bytes (an output cap?)"
+        ));
+    }
+    Ok(vec![row])
+}
+
+/// How many bytes of the job's output its summary was folded from.
+fn parsed_bytes(
+    ctx: &Ctx,
+    client: &mut codex_async_proto::Client,
+    job_id: &str,
+) -> anyhow::Result<u64> {
+    let request = GetRequest {
+        job_id: job_id.to_string(),
+        tail_lines: Some(0),
+        since: None,
+    };
+    let response = ctx
+        .rt
+        .block_on(client.get(request))
+        .context("Get failed")?
+        .into_inner();
+    Ok(response.summary.map_or(0, |s| s.parsed_bytes))
+}
+
+/// Jobs that have ended (Info's counts: cheap, and unlike Get it does not
+/// make the daemon fold a running job's output).
+fn ended_count(ctx: &Ctx, client: &mut codex_async_proto::Client) -> anyhow::Result<u64> {
+    let info = ctx
+        .rt
+        .block_on(client.info(InfoRequest {}))
+        .context("Info failed")?
+        .into_inner();
+    Ok(info.done + info.error + info.cancelled)
+}

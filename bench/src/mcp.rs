@@ -1,0 +1,149 @@
+//! A minimal MCP client: JSON-RPC 2.0, one message per line, over the shim's stdio.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{ChildStdin, ChildStdout, Command, Stdio},
+};
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+
+use crate::{
+    daemon::Home,
+    procs::{Binaries, Guard},
+};
+
+/// The protocol version the bench announces.
+const PROTOCOL_VERSION: &str = "2025-06-18";
+
+/// A shim process and the client end of its stdio.
+pub struct Shim {
+    // Field order: the pipes close before the guard reaps the process.
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    guard: Guard,
+    next_id: u64,
+    line: String,
+}
+
+impl Shim {
+    /// Spawns the shim for `home` (its stderr is discarded).
+    pub fn spawn(bins: &Binaries, home: &Home) -> anyhow::Result<Self> {
+        let mut cmd = Command::new(&bins.shim);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        home.apply_env(&mut cmd, bins);
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot run {}", bins.shim.display()))?;
+        let stdin = child.stdin.take().context("shim stdin")?;
+        let stdout = BufReader::new(child.stdout.take().context("shim stdout")?);
+        Ok(Self {
+            stdin,
+            stdout,
+            guard: Guard::new(child, "codex-async-shim", false),
+            next_id: 1,
+            line: String::new(),
+        })
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.guard.pid()
+    }
+
+    /// The `initialize` request alone (no `initialized` notice yet): what the
+    /// spawn→initialize figure times.
+    pub fn initialize_request(&mut self) -> anyhow::Result<Value> {
+        self.request(
+            "initialize",
+            json!({
+                "protocolVersion": PROTOCOL_VERSION,
+                "capabilities": {},
+                "clientInfo": {"name": "codex-async-bench", "version": env!("CARGO_PKG_VERSION")}
+            }),
+        )
+    }
+
+    /// The whole handshake: `initialize`, then `notifications/initialized`.
+    pub fn initialize(&mut self) -> anyhow::Result<Value> {
+        let answer = self.initialize_request()?;
+        self.notify("notifications/initialized", json!({}))?;
+        Ok(answer)
+    }
+
+    /// Calls tool `name`; returns its `structuredContent`. A tool error
+    /// (`isError`) or a JSON-RPC error is an error.
+    pub fn call_tool(&mut self, name: &str, arguments: Value) -> anyhow::Result<Value> {
+        let result = self.request("tools/call", json!({"name": name, "arguments": arguments}))?;
+        if result.get("isError").and_then(Value::as_bool) == Some(true) {
+            bail!("{name} returned a tool error: {}", text_of(&result));
+        }
+        result
+            .get("structuredContent")
+            .cloned()
+            .with_context(|| format!("{name} answered without structuredContent: {result}"))
+    }
+
+    /// Sends a request and reads lines until its answer; returns `result`.
+    pub fn request(&mut self, method: &str, params: Value) -> anyhow::Result<Value> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let message = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        self.send(&message)?;
+        loop {
+            self.line.clear();
+            let n = self
+                .stdout
+                .read_line(&mut self.line)
+                .context("reading from the shim")?;
+            if n == 0 {
+                bail!("the shim closed stdout while {method} (id {id}) was pending");
+            }
+            let answer: Value = serde_json::from_str(self.line.trim_end()).with_context(|| {
+                format!("the shim wrote a line that is not JSON: {}", self.line)
+            })?;
+            if answer.get("id").and_then(Value::as_u64) != Some(id) {
+                continue; // a notification (log, progress) or another answer
+            }
+            if let Some(error) = answer.get("error") {
+                bail!("{method} failed: {error}");
+            }
+            return answer
+                .get("result")
+                .cloned()
+                .with_context(|| format!("{method} answered without a result: {answer}"));
+        }
+    }
+
+    /// Bytes of the last line the shim wrote (the last answer, with its newline).
+    pub fn last_answer_len(&self) -> usize {
+        self.line.len()
+    }
+
+    /// Sends a notification (no answer expected).
+    pub fn notify(&mut self, method: &str, params: Value) -> anyhow::Result<()> {
+        self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}))
+    }
+
+    fn send(&mut self, message: &Value) -> anyhow::Result<()> {
+        let mut line = serde_json::to_vec(message)?;
+        line.push(b'\n');
+        self.stdin
+            .write_all(&line)
+            .and_then(|()| self.stdin.flush())
+            .context("writing to the shim")
+    }
+}
+
+/// The text content of a tool result, for error messages.
+fn text_of(result: &Value) -> String {
+    result
+        .get("content")
+        .and_then(Value::as_array)
+        .and_then(|c| c.first())
+        .and_then(|c| c.get("text"))
+        .and_then(Value::as_str)
+        .unwrap_or("(no text)")
+        .to_string()
+}
