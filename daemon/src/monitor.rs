@@ -67,6 +67,9 @@ pub struct Limits {
 /// Runs the monitor for the job in `job_dir`; `argv` is the codex command line.
 /// Returns the process exit code (0 unless the monitor itself failed).
 pub fn run(job_dir: PathBuf, limits: Limits, argv: Vec<OsString>) -> i32 {
+    // Its own session first: out of codexd's process group and session, so it
+    // outlives codexd and never gets the signals of codexd's terminal.
+    let _ = nix::unistd::setsid();
     let dir = JobDir::at(job_dir);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -11,8 +11,9 @@ use crate::{
 
 /// Most characters of rendered events in one answer.
 pub const MAX_EVENT_CHARS: usize = 8000;
-/// Bytes of output looked at for the latest events.
-const LATEST_WINDOW: u64 = 128 * 1024;
+/// Bytes of output looked at for the latest events: every poll parses them,
+/// so this bounds a poll's cost (a few hundred events).
+const LATEST_WINDOW: u64 = 32 * 1024;
 /// Bytes of output read after a cursor in one answer.
 const SINCE_BUDGET: usize = 512 * 1024;
 /// Longest line rendered; longer ones are reported by size.

@@ -30,7 +30,7 @@ use crate::{
     events::{Event, Summary},
     job::{now_rfc3339, Isolation, JobId, JobRecord, Policy},
     jobdir::{ExitInfo, JobDir},
-    lines::{read_lines, Line},
+    lines::{line_start_at_or_after, read_lines, Line},
     proctree,
     validate::JobSpec,
     worktree::{self, WorktreeError},
@@ -50,6 +50,15 @@ const SUMMARY_BUDGET: usize = 1024 * 1024;
 const SUMMARY_STEPS: usize = 32;
 const SUMMARY_MAX_LINE: usize = 16 * 1024 * 1024;
 const SUMMARY_MAX_SCAN: u64 = 1024 * 1024 * 1024;
+/// The most output a job's final fold reads (see `fold_summary`).
+const FINAL_FOLD_WINDOW: u64 = 32 * 1024 * 1024;
+
+/// How much a summary fold may do.
+#[derive(Debug, Clone, Copy)]
+enum Fold {
+    Follow,
+    Final,
+}
 /// How long Cancel waits for the job to end before answering.
 pub const CANCEL_WAIT: Duration = Duration::from_secs(15);
 
@@ -338,11 +347,9 @@ impl Supervisor {
             .stdout(Stdio::piped())
             .stderr(log)
             .kill_on_drop(false);
-        // SAFETY: setsid is async-signal-safe; it puts the monitor in its own
-        // session so it outlives codexd and never gets codexd's terminal signals.
-        unsafe {
-            cmd.pre_exec(|| nix::unistd::setsid().map(drop).map_err(io::Error::from));
-        }
+        // No pre_exec: the monitor calls setsid itself (monitor.rs), so the
+        // standard library can posix_spawn it instead of forking this
+        // multi-threaded daemon, which is most of a Start's latency.
         cmd.spawn()
     }
 
@@ -423,7 +430,7 @@ impl Supervisor {
         id: &JobId,
         fallback_reason: Option<String>,
     ) -> Result<(), SupervisorError> {
-        self.advance_summary(id).await?;
+        self.fold_summary(id, Fold::Final).await?;
         let dir = self.job_dir(id);
         let (status, code, mut reason) = match dir.read_exit() {
             Some(exit) => outcome(&exit),
@@ -456,7 +463,7 @@ impl Supervisor {
     ) -> Result<(), SupervisorError> {
         // Everything codex printed is in: fold the rest of it, so the final
         // status is never seen without the final answer.
-        self.advance_summary(id).await?;
+        self.fold_summary(id, Fold::Final).await?;
         self.record_diffstat(id).await;
         let changed = self
             .inner
@@ -590,6 +597,15 @@ impl Supervisor {
 
     /// Folds new output of job `id` into its summary (bounded work per call).
     pub async fn advance_summary(&self, id: &JobId) -> Result<(), SupervisorError> {
+        self.fold_summary(id, Fold::Follow).await
+    }
+
+    /// Folds new output into the summary. `Follow` does bounded work per call
+    /// (the follower calls again); `Final` folds to the end of the output,
+    /// jumping over all but the last [`FINAL_FOLD_WINDOW`] bytes if codex
+    /// printed more than that since the last fold, so the final answer, usage
+    /// and error (which come last) are always in, at a bounded cost.
+    async fn fold_summary(&self, id: &JobId, mode: Fold) -> Result<(), SupervisorError> {
         let lock = self.summary_lock(id);
         let _guard = lock.lock().await;
         let job = self.load(id).await?;
@@ -601,7 +617,20 @@ impl Supervisor {
             // skipped (the README's Limits say so).
             let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             let mut offset = start.min(size);
-            for _ in 0..SUMMARY_STEPS {
+            let steps = match mode {
+                Fold::Follow => SUMMARY_STEPS,
+                Fold::Final => {
+                    if size - offset > FINAL_FOLD_WINDOW {
+                        offset = line_start_at_or_after(
+                            &path,
+                            size - FINAL_FOLD_WINDOW,
+                            SUMMARY_MAX_SCAN,
+                        )?;
+                    }
+                    usize::MAX
+                }
+            };
+            for _ in 0..steps {
                 let read = read_lines(
                     &path,
                     offset,
@@ -649,16 +678,34 @@ impl Supervisor {
     /// Keeps a running job's summary current until the job ends.
     fn follow_events(&self, id: JobId) {
         let this = self.clone();
+        let mut changes = self.subscribe();
+        let output = self.job_dir(&id).output();
         tokio::spawn(async move {
+            // One stat per tick while codex is quiet; the database only when
+            // the output grew or this job's record changed.
+            let mut last_size = None;
             loop {
-                if let Err(e) = this.advance_summary(&id).await {
-                    warn!(job_id = %id, error = %e, "cannot fold codex events");
+                let size = std::fs::metadata(&output).map(|m| m.len()).ok();
+                if size != last_size {
+                    last_size = size;
+                    if let Err(e) = this.advance_summary(&id).await {
+                        warn!(job_id = %id, error = %e, "cannot fold codex events");
+                    }
                 }
-                match this.inner.db.get(id.as_str()).await {
-                    Ok(Some(job)) if !job.status.is_terminal() => {}
-                    _ => break,
+                let changed = tokio::select! {
+                    _ = tokio::time::sleep(FOLLOW_TICK) => false,
+                    change = changes.recv() => match change {
+                        Ok(changed_id) => changed_id == id.as_str(),
+                        // Missed some: check to be safe.
+                        Err(_) => true,
+                    },
+                };
+                if changed {
+                    match this.inner.db.get(id.as_str()).await {
+                        Ok(Some(job)) if !job.status.is_terminal() => {}
+                        _ => break,
+                    }
                 }
-                tokio::time::sleep(FOLLOW_TICK).await;
             }
             let mut locks = this
                 .inner

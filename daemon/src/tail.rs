@@ -32,6 +32,14 @@ pub fn read_tail(path: &Path, lines: usize) -> io::Result<Tail> {
         Err(e) => return Err(e),
     };
     let size = file.metadata()?.len();
+    if lines == 0 {
+        // Only the size was wanted (a poll that reads events, not raw output).
+        return Ok(Tail {
+            text: String::new(),
+            truncated: size > 0,
+            size,
+        });
+    }
     let start = size.saturating_sub(TAIL_WINDOW);
     file.seek(SeekFrom::Start(start))?;
     let mut buf = Vec::with_capacity((size - start) as usize);
