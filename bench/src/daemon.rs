@@ -63,6 +63,8 @@ impl Home {
     pub fn apply_env(&self, cmd: &mut Command, bins: &Binaries) {
         cmd.env("CODEX_ASYNC_HOME", &self.home)
             .env("CODEX_BIN", &self.codex_bin)
+            // Figure 5 runs 100 jobs at once: lift the default run-slot limit (4).
+            .env("CODEX_ASYNC_MAX_JOBS", "256")
             .env("CODEX_ASYNC_CODEXD", &bins.codexd)
             .env_remove("CODEX_ASYNC_SOCKET")
             .env_remove("CODEX_ASYNC_STALL_TIMEOUT")

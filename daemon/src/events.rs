@@ -60,19 +60,110 @@ pub struct Usage {
 /// One line of output, understood.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// A JSON object with a `type`.
-    Json { kind: String, value: Value },
+    /// A JSON object with a `type`: the fields this module reads, and the
+    /// start of the line as written (to show an unknown type).
+    Json {
+        kind: String,
+        value: Value,
+        raw: String,
+    },
     /// Anything else (stderr text, a truncated line).
     Text(String),
+}
+
+/// The fields of an event this module reads. Deserializing into it skips
+/// everything else without building it — above all a command's
+/// `aggregated_output`, which can be megabytes — so folding and rendering
+/// cost a fraction of parsing whole lines into `Value`s.
+#[derive(Deserialize)]
+struct Wire {
+    #[serde(rename = "type")]
+    kind: String,
+    thread_id: Option<Value>,
+    message: Option<Value>,
+    usage: Option<Value>,
+    error: Option<Value>,
+    item: Option<WireItem>,
+}
+
+#[derive(Deserialize)]
+struct WireItem {
+    id: Option<Value>,
+    #[serde(rename = "type")]
+    kind: Option<Value>,
+    text: Option<Value>,
+    command: Option<Value>,
+    exit_code: Option<Value>,
+    status: Option<Value>,
+    changes: Option<Value>,
+    server: Option<Value>,
+    tool: Option<Value>,
+    query: Option<Value>,
+    items: Option<Value>,
+    message: Option<Value>,
+}
+
+/// Longest part of a line kept to show an event of an unknown type.
+const MAX_RAW: usize = 512;
+
+fn object(fields: Vec<(&str, Option<Value>)>) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v?)))
+            .collect(),
+    )
+}
+
+impl Wire {
+    fn into_value(self) -> Value {
+        let item = self.item.map(|i| {
+            object(vec![
+                ("id", i.id),
+                ("type", i.kind),
+                ("text", i.text),
+                ("command", i.command),
+                ("exit_code", i.exit_code),
+                ("status", i.status),
+                ("changes", i.changes),
+                ("server", i.server),
+                ("tool", i.tool),
+                ("query", i.query),
+                ("items", i.items),
+                ("message", i.message),
+            ])
+        });
+        object(vec![
+            ("type", Some(Value::String(self.kind))),
+            ("thread_id", self.thread_id),
+            ("message", self.message),
+            ("usage", self.usage),
+            ("error", self.error),
+            ("item", item),
+        ])
+    }
 }
 
 impl Event {
     /// Parses one line (without its newline). Never fails.
     pub fn parse(line: &[u8]) -> Self {
+        let raw = || {
+            let head = &line[..line.len().min(MAX_RAW)];
+            String::from_utf8_lossy(head).trim_end().to_string()
+        };
+        if let Ok(wire) = serde_json::from_slice::<Wire>(line) {
+            return Self::Json {
+                kind: wire.kind.clone(),
+                value: wire.into_value(),
+                raw: raw(),
+            };
+        }
+        // Fields of unexpected types (a newer codex?): read it whole.
         if let Ok(value) = serde_json::from_slice::<Value>(line) {
             if let Some(kind) = value.get("type").and_then(Value::as_str) {
                 return Self::Json {
                     kind: kind.to_string(),
+                    raw: raw(),
                     value,
                 };
             }
@@ -84,7 +175,7 @@ impl Event {
 impl Summary {
     /// Folds one event into the summary.
     pub fn apply(&mut self, event: &Event) {
-        let Event::Json { kind, value } = event else {
+        let Event::Json { kind, value, .. } = event else {
             return;
         };
         match kind.as_str() {
@@ -217,10 +308,10 @@ impl Summary {
 /// The event as one compact line, or None for events not worth a line
 /// (turn.started, item.updated, a command's start).
 pub fn render(event: &Event) -> Option<String> {
-    let (kind, value) = match event {
+    let (kind, value, raw) = match event {
         Event::Text(text) if text.trim().is_empty() => return None,
         Event::Text(text) => return Some(one_line(text, MAX_LINE)),
-        Event::Json { kind, value } => (kind.as_str(), value),
+        Event::Json { kind, value, raw } => (kind.as_str(), value, raw.as_str()),
     };
     let line = match kind {
         "thread.started" => format!("session {}", str_at(value, "thread_id").unwrap_or("?")),
@@ -244,14 +335,15 @@ pub fn render(event: &Event) -> Option<String> {
         "error" => format!("error: {}", str_at(value, "message").unwrap_or("?")),
         "item.started" | "item.completed" => {
             let item = value.get("item").unwrap_or(&Value::Null);
-            return render_item(item, kind == "item.completed").map(|l| one_line(&l, MAX_LINE));
+            return render_item(item, kind == "item.completed", raw)
+                .map(|l| one_line(&l, MAX_LINE));
         }
-        other => format!("[{other}] {}", compact_json(value)),
+        other => format!("[{other}] {}", one_line(raw, 200)),
     };
     Some(one_line(&line, MAX_LINE))
 }
 
-fn render_item(item: &Value, completed: bool) -> Option<String> {
+fn render_item(item: &Value, completed: bool, raw: &str) -> Option<String> {
     let kind = str_at(item, "type").unwrap_or("?");
     Some(match (kind, completed) {
         ("agent_message", true) => format!("message: {}", str_at(item, "text").unwrap_or("")),
@@ -304,7 +396,7 @@ fn render_item(item: &Value, completed: bool) -> Option<String> {
             | "web_search",
             false,
         ) => return None,
-        (other, _) => format!("[{other}] {}", compact_json(item)),
+        (other, _) => format!("[{other}] {}", one_line(raw, 200)),
     })
 }
 
@@ -314,10 +406,6 @@ fn str_at<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
 
 fn u64_at(value: &Value, key: &str) -> u64 {
     value.get(key).and_then(Value::as_u64).unwrap_or(0)
-}
-
-fn compact_json(value: &Value) -> String {
-    one_line(&value.to_string(), 200)
 }
 
 /// `text` on one line, at most `max` characters (an ellipsis marks a cut).
@@ -468,6 +556,30 @@ mod tests {
             s.commands.last().map(|c| c.command.as_str()),
             Some("echo 249")
         );
+    }
+
+    #[test]
+    fn big_outputs_are_skipped_and_odd_types_still_parse() {
+        let big = format!(
+            r#"{{"type":"item.completed","item":{{"id":"c","type":"command_execution","command":"cat big","aggregated_output":"{}","exit_code":0,"status":"completed"}}}}"#,
+            "x".repeat(1 << 20)
+        );
+        let event = Event::parse(big.as_bytes());
+        let Event::Json { value, raw, .. } = &event else {
+            panic!("not json: {event:?}")
+        };
+        assert!(
+            value.pointer("/item/aggregated_output").is_none(),
+            "the output was not kept"
+        );
+        assert!(raw.len() <= MAX_RAW);
+        assert_eq!(render(&event).as_deref(), Some("$ cat big  → exit 0"));
+        // A field of an unexpected type (a newer codex): still an event, never a crash.
+        let odd = Event::parse(br#"{"type":"item.completed","item":[1,2]}"#);
+        assert!(matches!(odd, Event::Json { .. }));
+        let mut s = Summary::default();
+        s.apply(&odd);
+        assert!(render(&odd).is_some());
     }
 
     #[test]

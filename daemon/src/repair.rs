@@ -53,7 +53,12 @@ pub async fn check(db: &Db, jobs_root: &Path, scope: Scope) -> Result<Report, Db
         Scope::Unfinished => db.unfinished().await?,
         Scope::All => db.all().await?,
     };
-    for job in jobs {
+    for (n, job) in jobs.into_iter().enumerate() {
+        // File work for every job of a large home: let the runtime run other
+        // tasks, and let a stopping daemon drop this check between jobs.
+        if n % 64 == 63 {
+            tokio::task::yield_now().await;
+        }
         let Ok(id) = JobId::parse(&job.job_id) else {
             warn!(job_id = %job.job_id, "malformed job id in the database; no folder checked");
             continue;

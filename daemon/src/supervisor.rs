@@ -51,7 +51,7 @@ const SUMMARY_STEPS: usize = 32;
 const SUMMARY_MAX_LINE: usize = 16 * 1024 * 1024;
 const SUMMARY_MAX_SCAN: u64 = 1024 * 1024 * 1024;
 /// The most output a job's final fold reads (see `fold_summary`).
-const FINAL_FOLD_WINDOW: u64 = 32 * 1024 * 1024;
+const FINAL_FOLD_WINDOW: u64 = 8 * 1024 * 1024;
 
 /// How much a summary fold may do.
 #[derive(Debug, Clone, Copy)]
