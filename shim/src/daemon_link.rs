@@ -50,7 +50,7 @@ impl DaemonLink {
         let client = self.client(paths).await?;
         match timeout(CALL_TIMEOUT, call(client)).await {
             Ok(Ok(response)) => return Ok(response.into_inner()),
-            Ok(Err(status)) if status.code() == Code::Unavailable => {
+            Ok(Err(status)) if connection_lost(&status, name) => {
                 tracing::info!("codexd unavailable during {name} ({status}); reconnecting");
                 self.forget().await;
             }
@@ -61,7 +61,7 @@ impl DaemonLink {
         match timeout(CALL_TIMEOUT, call(client)).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
             Ok(Err(status)) => {
-                if status.code() == Code::Unavailable {
+                if connection_lost(&status, name) {
                     self.forget().await;
                 }
                 Err(ToolError::from_status(&status, name, paths))
@@ -121,6 +121,20 @@ async fn connect_after_start(socket: &Path) -> Result<Client, String> {
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
+    }
+}
+
+/// True when the call failed because the connection to codexd is gone
+/// (codexd restarted or was killed), not because of what was asked: then a
+/// fresh connection is worth one retry. A connection that breaks mid-call
+/// surfaces as `Unknown` with a transport error rather than `Unavailable`;
+/// codexd may have acted on that call, so only calls that are safe to repeat
+/// are retried then (never Start: it would run codex twice).
+fn connection_lost(status: &tonic::Status, call: &str) -> bool {
+    match status.code() {
+        Code::Unavailable => true,
+        Code::Unknown => call != "Start" && status.message().contains("transport error"),
+        _ => false,
     }
 }
 
