@@ -15,7 +15,12 @@
 //! Queued and running jobs are checked before the daemon serves (reconcile
 //! needs them); everything else in the background right after.
 
-use std::{collections::HashSet, fs, path::Path};
+use std::{
+    collections::HashSet,
+    fs,
+    path::Path,
+    time::{Duration, SystemTime},
+};
 
 use tracing::{info, warn};
 
@@ -24,6 +29,10 @@ use crate::{
     job::{JobId, JobRecord},
     jobdir::JobDir,
 };
+
+/// How far back from the check's start a folder counts as possibly being
+/// created by a Start in progress.
+const START_IN_PROGRESS_MARGIN: Duration = Duration::from_secs(5);
 
 /// What the check found and did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -47,6 +56,10 @@ pub enum Scope {
 
 /// Runs the check over the jobs of `scope`; see the module docs.
 pub async fn check(db: &Db, jobs_root: &Path, scope: Scope) -> Result<Report, DbError> {
+    // The background check runs while clients start jobs: a folder created
+    // after this moment (less a margin) may be a Start in progress, whose row
+    // is not in the snapshot below, and is left alone.
+    let began = SystemTime::now() - START_IN_PROGRESS_MARGIN;
     let mut report = Report::default();
     let mut known = HashSet::new();
     let jobs = match scope {
@@ -64,6 +77,11 @@ pub async fn check(db: &Db, jobs_root: &Path, scope: Scope) -> Result<Report, Db
             continue;
         };
         known.insert(job.job_id.clone());
+        if scope == Scope::All && !job.status.is_terminal() {
+            // Checked before serving; since then its row may have moved on,
+            // and this snapshot of it must not overwrite a newer meta.json.
+            continue;
+        }
         let dir = JobDir::new(jobs_root, &id);
         if !dir.path().is_dir() {
             if let Err(e) = dir.create(&job.prompt) {
@@ -88,6 +106,13 @@ pub async fn check(db: &Db, jobs_root: &Path, scope: Scope) -> Result<Report, Db
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if known.contains(&name) {
+                continue;
+            }
+            let recent = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| modified >= began);
+            if recent {
                 continue;
             }
             if is_unrecorded_start(&entry.path(), &name) {

@@ -429,6 +429,13 @@ async fn folders_and_meta_json_are_repaired_from_the_database() {
     let unrecorded = jobs_root.join("abcdef012345");
     std::fs::create_dir(&unrecorded).expect("unrecorded start");
     std::fs::write(unrecorded.join("output.txt"), "").expect("empty output");
+    // From a crash an hour ago: a fresh folder could be a Start in progress.
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for path in [&unrecorded, &stray] {
+        std::fs::File::open(path)
+            .and_then(|dir| dir.set_modified(an_hour_ago))
+            .expect("age the folder");
+    }
 
     let daemon = Daemon::start(&home).await;
     let mut client = daemon.client().await;
@@ -1027,4 +1034,29 @@ async fn a_monitor_the_killed_daemon_was_starting_is_adopted_not_run_twice() {
     // The job has ended, so its monitor has exited or is about to.
     let status = monitor.wait().expect("reap the monitor");
     assert!(status.success(), "monitor exit: {status}");
+}
+
+#[tokio::test]
+async fn the_background_repair_leaves_a_start_in_progress_alone() {
+    use codex_async_daemon::{db::Db, repair};
+    let home = TempHome::new();
+    let paths = home.paths();
+    std::fs::create_dir_all(paths.jobs()).expect("jobs dir");
+    let db = Db::open(&paths.database())
+        .await
+        .expect("open the database");
+    // What a Start has written just before it inserts the row.
+    let starting = paths.jobs().join("abcdef012345");
+    std::fs::create_dir(&starting).expect("job folder");
+    std::fs::write(starting.join("prompt.txt"), "fix it").expect("prompt");
+    std::fs::write(starting.join("output.txt"), "").expect("output");
+    let report = repair::check(&db, &paths.jobs(), repair::Scope::All)
+        .await
+        .expect("check");
+    assert!(
+        starting.join("prompt.txt").exists(),
+        "a Start in progress lost its folder"
+    );
+    assert_eq!(report.unrecorded_starts_removed, 0);
+    db.close().await;
 }
