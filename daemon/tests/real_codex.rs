@@ -4,7 +4,10 @@
 
 use codex_async_proto::v1::{CancelRequest, GetRequest, GetResponse, JobStatus, StartRequest};
 use codex_async_proto::Client;
-use testkit::{pid_alive, poll_for, real_codex, Answer, Behaviour, Daemon, FakeProvider, TempHome};
+use testkit::{
+    pid_alive, poll_for, processes_with, real_codex, Answer, Behaviour, Daemon, FakeProvider,
+    TempHome,
+};
 
 async fn daemon_with_real_codex(home: &TempHome, provider: &FakeProvider) -> Option<Daemon> {
     let codex = real_codex()?;
@@ -324,23 +327,6 @@ async fn real_codex_on_a_stalled_provider_trips_the_stall_watchdog() {
         job.error
     );
     assert!(!pid_alive(job.pid.expect("pid")));
-}
-
-/// Processes whose command line holds `token` (to prove none survived).
-fn processes_with(token: &str) -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-                .filter(|pid| {
-                    std::fs::read(format!("/proc/{pid}/cmdline"))
-                        .is_ok_and(|c| String::from_utf8_lossy(&c).contains(token))
-                })
-                .filter(|pid| pid_alive(*pid))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[tokio::test]

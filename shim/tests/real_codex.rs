@@ -7,7 +7,7 @@ mod common;
 
 use common::Shim;
 use serde_json::{json, Value};
-use testkit::{pid_alive, real_codex, wait_until, Answer, Behaviour, FakeProvider, TempHome};
+use testkit::{processes_with, real_codex, wait_until, Answer, Behaviour, FakeProvider, TempHome};
 
 /// A shim whose autostarted daemon runs the real codex against `provider`.
 fn shim_with_real_codex(home: &TempHome, provider: &FakeProvider) -> Option<Shim> {
@@ -159,22 +159,7 @@ fn a_stalled_provider_trips_the_watchdog_and_cancel_stops_a_command() {
     };
     let id = shim
         .start(json!({"prompt": "sleep", "cwd": home.workdir(), "approval_policy": "full-auto"}));
-    let sleeping = || {
-        std::fs::read_dir("/proc")
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-                    .filter(|pid| {
-                        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
-                            String::from_utf8_lossy(&c).contains(&format!("sleep {token}"))
-                        })
-                    })
-                    .filter(|pid| pid_alive(*pid))
-                    .count()
-            })
-            .unwrap_or(0)
-    };
+    let sleeping = || processes_with(&format!("sleep {token}")).len();
     wait_until("codex's command to run", || sleeping() > 0);
     let cancelled = shim.ok("codex_cancel", json!({"job_id": id}));
     assert_eq!(cancelled["status"], "cancelled", "{cancelled}");

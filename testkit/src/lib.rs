@@ -110,6 +110,24 @@ pub fn pid_alive(pid: i32) -> bool {
     }
 }
 
+/// Live processes whose command line holds `token`: to prove that nothing a
+/// job started (even in its own session) survived it. Looks, never kills.
+pub fn processes_with(token: &str) -> Vec<i32> {
+    fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+                .filter(|pid| {
+                    fs::read(format!("/proc/{pid}/cmdline"))
+                        .is_ok_and(|c| String::from_utf8_lossy(&c).contains(token))
+                })
+                .filter(|pid| pid_alive(*pid))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A private state home in a short temp dir (socket paths are limited to ~100 bytes).
 pub struct TempHome {
     dir: tempfile::TempDir,
