@@ -60,13 +60,9 @@ pub struct Usage {
 /// One line of output, understood.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// A JSON object with a `type`: the fields this module reads, and the
-    /// start of the line as written (to show an unknown type).
-    Json {
-        kind: String,
-        value: Value,
-        raw: String,
-    },
+    /// A JSON object with a `type`: for the types this module knows, only the
+    /// fields it reads; for any other type, the whole object (to show it).
+    Json { kind: String, value: Value },
     /// Anything else (stderr text, a truncated line).
     Text(String),
 }
@@ -103,8 +99,28 @@ struct WireItem {
     message: Option<Value>,
 }
 
-/// Longest part of a line kept to show an event of an unknown type.
-const MAX_RAW: usize = 512;
+/// The event types folded and rendered field by field; any other is kept whole.
+const KNOWN_EVENTS: &[&str] = &[
+    "thread.started",
+    "turn.started",
+    "turn.completed",
+    "turn.failed",
+    "error",
+    "item.started",
+    "item.updated",
+    "item.completed",
+];
+/// Likewise for the items of `item.*` events.
+const KNOWN_ITEMS: &[&str] = &[
+    "agent_message",
+    "reasoning",
+    "command_execution",
+    "file_change",
+    "mcp_tool_call",
+    "web_search",
+    "todo_list",
+    "error",
+];
 
 fn object(fields: Vec<(&str, Option<Value>)>) -> Value {
     Value::Object(
@@ -116,6 +132,17 @@ fn object(fields: Vec<(&str, Option<Value>)>) -> Value {
 }
 
 impl Wire {
+    /// True when every type in it is one this module reads field by field.
+    fn is_known(&self) -> bool {
+        let item_known = self.item.as_ref().is_none_or(|item| {
+            item.kind
+                .as_ref()
+                .and_then(Value::as_str)
+                .is_some_and(|k| KNOWN_ITEMS.contains(&k))
+        });
+        KNOWN_EVENTS.contains(&self.kind.as_str()) && item_known
+    }
+
     fn into_value(self) -> Value {
         let item = self.item.map(|i| {
             object(vec![
@@ -147,23 +174,20 @@ impl Wire {
 impl Event {
     /// Parses one line (without its newline). Never fails.
     pub fn parse(line: &[u8]) -> Self {
-        let raw = || {
-            let head = &line[..line.len().min(MAX_RAW)];
-            String::from_utf8_lossy(head).trim_end().to_string()
-        };
         if let Ok(wire) = serde_json::from_slice::<Wire>(line) {
-            return Self::Json {
-                kind: wire.kind.clone(),
-                value: wire.into_value(),
-                raw: raw(),
-            };
+            if wire.is_known() {
+                return Self::Json {
+                    kind: wire.kind.clone(),
+                    value: wire.into_value(),
+                };
+            }
         }
-        // Fields of unexpected types (a newer codex?): read it whole.
+        // A type this module does not know (codex adds them), or fields of
+        // unexpected types: read it whole, to show it as it is.
         if let Ok(value) = serde_json::from_slice::<Value>(line) {
             if let Some(kind) = value.get("type").and_then(Value::as_str) {
                 return Self::Json {
                     kind: kind.to_string(),
-                    raw: raw(),
                     value,
                 };
             }
@@ -175,7 +199,7 @@ impl Event {
 impl Summary {
     /// Folds one event into the summary.
     pub fn apply(&mut self, event: &Event) {
-        let Event::Json { kind, value, .. } = event else {
+        let Event::Json { kind, value } = event else {
             return;
         };
         match kind.as_str() {
@@ -308,10 +332,10 @@ impl Summary {
 /// The event as one compact line, or None for events not worth a line
 /// (turn.started, item.updated, a command's start).
 pub fn render(event: &Event) -> Option<String> {
-    let (kind, value, raw) = match event {
+    let (kind, value) = match event {
         Event::Text(text) if text.trim().is_empty() => return None,
         Event::Text(text) => return Some(one_line(text, MAX_LINE)),
-        Event::Json { kind, value, raw } => (kind.as_str(), value, raw.as_str()),
+        Event::Json { kind, value } => (kind.as_str(), value),
     };
     let line = match kind {
         "thread.started" => format!("session {}", str_at(value, "thread_id").unwrap_or("?")),
@@ -335,15 +359,14 @@ pub fn render(event: &Event) -> Option<String> {
         "error" => format!("error: {}", str_at(value, "message").unwrap_or("?")),
         "item.started" | "item.completed" => {
             let item = value.get("item").unwrap_or(&Value::Null);
-            return render_item(item, kind == "item.completed", raw)
-                .map(|l| one_line(&l, MAX_LINE));
+            return render_item(item, kind == "item.completed").map(|l| one_line(&l, MAX_LINE));
         }
-        other => format!("[{other}] {}", one_line(raw, 200)),
+        other => format!("[{other}] {}", fields_json(value)),
     };
     Some(one_line(&line, MAX_LINE))
 }
 
-fn render_item(item: &Value, completed: bool, raw: &str) -> Option<String> {
+fn render_item(item: &Value, completed: bool) -> Option<String> {
     let kind = str_at(item, "type").unwrap_or("?");
     Some(match (kind, completed) {
         ("agent_message", true) => format!("message: {}", str_at(item, "text").unwrap_or("")),
@@ -396,8 +419,24 @@ fn render_item(item: &Value, completed: bool, raw: &str) -> Option<String> {
             | "web_search",
             false,
         ) => return None,
-        (other, _) => format!("[{other}] {}", one_line(raw, 200)),
+        (other, _) => format!("[{other}] {}", fields_json(item)),
     })
+}
+
+/// The object's fields but `type` (already shown) as compact JSON, cut short.
+fn fields_json(value: &Value) -> String {
+    let text = match value {
+        Value::Object(map) => {
+            let rest: serde_json::Map<String, Value> = map
+                .iter()
+                .filter(|(k, _)| k.as_str() != "type")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            Value::Object(rest).to_string()
+        }
+        other => other.to_string(),
+    };
+    one_line(&text, 200)
 }
 
 fn str_at<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
@@ -506,10 +545,7 @@ mod tests {
     #[test]
     fn unknown_types_and_text_are_shown_not_fatal() {
         let novel = Event::parse(br#"{"type":"fancy.new","x":1}"#);
-        assert_eq!(
-            render(&novel).as_deref(),
-            Some(r#"[fancy.new] {"type":"fancy.new","x":1}"#)
-        );
+        assert_eq!(render(&novel).as_deref(), Some(r#"[fancy.new] {"x":1}"#));
         let item =
             Event::parse(br#"{"type":"item.completed","item":{"type":"hologram","id":"i"}}"#);
         assert!(render(&item).unwrap_or_default().starts_with("[hologram]"));
@@ -565,14 +601,13 @@ mod tests {
             "x".repeat(1 << 20)
         );
         let event = Event::parse(big.as_bytes());
-        let Event::Json { value, raw, .. } = &event else {
+        let Event::Json { value, .. } = &event else {
             panic!("not json: {event:?}")
         };
         assert!(
             value.pointer("/item/aggregated_output").is_none(),
             "the output was not kept"
         );
-        assert!(raw.len() <= MAX_RAW);
         assert_eq!(render(&event).as_deref(), Some("$ cat big  → exit 0"));
         // A field of an unexpected type (a newer codex): still an event, never a crash.
         let odd = Event::parse(br#"{"type":"item.completed","item":[1,2]}"#);
