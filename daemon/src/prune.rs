@@ -3,20 +3,14 @@
 //! query and the delete only match finished statuses. Used by `codexd prune`
 //! (the Prune RPC) and by retention.
 
-use std::{
-    fs,
-    io::{self, ErrorKind},
-    path::Path,
-    process::Stdio,
-    time::Duration,
-};
+use std::{fs, io::ErrorKind, path::Path, time::Duration};
 
-use tokio::process::Command;
 use tracing::{info, warn};
 
 use crate::{
     job::{Isolation, JobId},
     supervisor::{Supervisor, SupervisorError},
+    worktree,
 };
 
 /// How long `git worktree prune` may take for one repository.
@@ -90,7 +84,7 @@ pub async fn prune(
         // The worktree lived in the job's folder: let git forget it. Its branch
         // (codex/<job_id>) is the user's work and stays.
         if job.isolation == Isolation::Worktree {
-            if let Err(e) = git_worktree_prune(Path::new(&job.cwd)).await {
+            if let Err(e) = worktree::forget_removed(Path::new(&job.cwd), GIT_TIMEOUT).await {
                 pruned.warnings.push(format!(
                     "job {id}: `git worktree prune` in {} failed: {e}",
                     job.cwd
@@ -122,22 +116,4 @@ fn disk_usage(dir: &Path) -> u64 {
         }
     }
     total
-}
-
-async fn git_worktree_prune(repo: &Path) -> io::Result<()> {
-    let mut child = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(["worktree", "prune"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    match tokio::time::timeout(GIT_TIMEOUT, child.wait()).await {
-        Ok(Ok(status)) if status.success() => Ok(()),
-        Ok(Ok(status)) => Err(io::Error::other(format!("git exited with {status}"))),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(io::Error::other("git took too long")),
-    }
 }

@@ -37,14 +37,14 @@ pub struct Worktree {
 /// Creates the worktree for job `id` in `job_dir/worktree`, branching from the
 /// HEAD of the repository that holds `cwd`.
 pub async fn create(cwd: &Path, job_dir: &Path, id: &JobId) -> Result<Worktree, WorktreeError> {
-    let root = git(cwd, &["rev-parse", "--show-toplevel"]).await.map_err(|e| {
+    let root = git(cwd, &["rev-parse", "--show-toplevel"], GIT_TIMEOUT).await.map_err(|e| {
         WorktreeError::NotARepo(format!(
             "{} is not inside a git repository ({e}); run in a git repository or leave isolation out",
             cwd.display()
         ))
     })?;
     let root = PathBuf::from(root.trim());
-    let base = git(&root, &["rev-parse", "--verify", "HEAD"]).await.map_err(|_| {
+    let base = git(&root, &["rev-parse", "--verify", "HEAD"], GIT_TIMEOUT).await.map_err(|_| {
         WorktreeError::NotARepo(format!(
             "the repository at {} has no commit yet to branch from; commit once, or leave isolation out",
             root.display()
@@ -56,6 +56,7 @@ pub async fn create(cwd: &Path, job_dir: &Path, id: &JobId) -> Result<Worktree, 
     git(
         &root,
         &["worktree", "add", "-b", &branch, &tree_arg, base.trim()],
+        GIT_TIMEOUT,
     )
     .await
     .map_err(WorktreeError::Git)?;
@@ -76,12 +77,16 @@ pub async fn diffstat(run_dir: &Path, job_dir: &Path) -> Result<String, Worktree
     let base = std::fs::read_to_string(job_dir.join("worktree.base"))
         .map_err(|e| WorktreeError::Git(format!("reading the base commit: {e}")))?;
     // Staging in the job's own worktree is harmless and makes new files count.
-    git(run_dir, &["add", "-A"])
+    git(run_dir, &["add", "-A"], GIT_TIMEOUT)
         .await
         .map_err(WorktreeError::Git)?;
-    let stat = git(run_dir, &["diff", "--cached", "--stat", base.trim()])
-        .await
-        .map_err(WorktreeError::Git)?;
+    let stat = git(
+        run_dir,
+        &["diff", "--cached", "--stat", base.trim()],
+        GIT_TIMEOUT,
+    )
+    .await
+    .map_err(WorktreeError::Git)?;
     Ok(if stat.trim().is_empty() {
         "no changes".into()
     } else {
@@ -89,7 +94,15 @@ pub async fn diffstat(run_dir: &Path, job_dir: &Path) -> Result<String, Worktree
     })
 }
 
-async fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
+/// After a worktree job's folder is removed (pruning): lets the repository at
+/// `repo` forget the worktree. Its branch (codex/<job_id>) is the user's work
+/// and stays.
+pub async fn forget_removed(repo: &Path, timeout: Duration) -> Result<(), String> {
+    git(repo, &["worktree", "prune"], timeout).await.map(drop)
+}
+
+/// Runs git in `dir` without a terminal; stdout on success, stderr on failure.
+async fn git(dir: &Path, args: &[&str], timeout: Duration) -> Result<String, String> {
     let run = Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -98,12 +111,12 @@ async fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output();
-    let out = match tokio::time::timeout(GIT_TIMEOUT, run).await {
+    let out = match tokio::time::timeout(timeout, run).await {
         Err(_) => {
             return Err(format!(
                 "git {} took over {}s",
                 args.join(" "),
-                GIT_TIMEOUT.as_secs()
+                timeout.as_secs()
             ))
         }
         Ok(Err(e)) => return Err(format!("cannot run git: {e}")),
