@@ -30,9 +30,9 @@ use crate::{
     jobdir::JobDir,
 };
 
-/// How far back from the check's start a folder counts as possibly being
-/// created by a Start in progress.
-const START_IN_PROGRESS_MARGIN: Duration = Duration::from_secs(5);
+/// More than one tick of the kernel's coarse clock (4–10 ms), far less than
+/// any daemon takes to start.
+const CLOCK_TICK_MARGIN: Duration = Duration::from_millis(20);
 
 /// What the check found and did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -50,21 +50,20 @@ pub enum Scope {
     /// database size, so it runs before the daemon serves.
     Unfinished,
     /// Every job and every folder: run in the background once serving, so a
-    /// home with 100,000 jobs does not delay the first answer.
-    All,
+    /// home with 100,000 jobs does not delay the first answer. Folders
+    /// modified since `serving_since` (when this daemon began to take Starts)
+    /// may be a Start in progress, written just before its row, and are left
+    /// alone; older ones can only be left by an earlier daemon.
+    All { serving_since: SystemTime },
 }
 
 /// Runs the check over the jobs of `scope`; see the module docs.
 pub async fn check(db: &Db, jobs_root: &Path, scope: Scope) -> Result<Report, DbError> {
-    // The background check runs while clients start jobs: a folder created
-    // after this moment (less a margin) may be a Start in progress, whose row
-    // is not in the snapshot below, and is left alone.
-    let began = SystemTime::now() - START_IN_PROGRESS_MARGIN;
     let mut report = Report::default();
     let mut known = HashSet::new();
     let jobs = match scope {
         Scope::Unfinished => db.unfinished().await?,
-        Scope::All => db.all().await?,
+        Scope::All { .. } => db.all().await?,
     };
     for (n, job) in jobs.into_iter().enumerate() {
         // File work for every job of a large home: let the runtime run other
@@ -77,7 +76,7 @@ pub async fn check(db: &Db, jobs_root: &Path, scope: Scope) -> Result<Report, Db
             continue;
         };
         known.insert(job.job_id.clone());
-        if scope == Scope::All && !job.status.is_terminal() {
+        if matches!(scope, Scope::All { .. }) && !job.status.is_terminal() {
             // Checked before serving; since then its row may have moved on,
             // and this snapshot of it must not overwrite a newer meta.json.
             continue;
@@ -98,9 +97,14 @@ pub async fn check(db: &Db, jobs_root: &Path, scope: Scope) -> Result<Report, Db
             Err(e) => warn!(job_id = %id, error = %e, "cannot rewrite meta.json"),
         }
     }
-    let entries = match scope {
-        Scope::All => fs::read_dir(jobs_root).ok(),
-        Scope::Unfinished => None,
+    let (entries, serving_since) = match scope {
+        // File times come from the kernel's coarse clock, which lags the
+        // real one by up to a tick: allow for it.
+        Scope::All { serving_since } => (
+            fs::read_dir(jobs_root).ok(),
+            serving_since - CLOCK_TICK_MARGIN,
+        ),
+        Scope::Unfinished => (None, SystemTime::UNIX_EPOCH),
     };
     if let Some(entries) = entries {
         for entry in entries.flatten() {
@@ -111,7 +115,7 @@ pub async fn check(db: &Db, jobs_root: &Path, scope: Scope) -> Result<Report, Db
             let recent = entry
                 .metadata()
                 .and_then(|m| m.modified())
-                .is_ok_and(|modified| modified >= began);
+                .is_ok_and(|modified| modified >= serving_since);
             if recent {
                 continue;
             }

@@ -52,9 +52,11 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
     // recreates a folder that retention is removing: first the full check of
     // folders against the database, then retention, hourly.
     {
+        // No Start has run yet: every folder written from now on may be one.
+        let serving_since = std::time::SystemTime::now();
         let (db, jobs, supervisor) = (db.clone(), paths.jobs(), supervisor.clone());
         tokio::spawn(async move {
-            if let Err(e) = repair::check(&db, &jobs, repair::Scope::All).await {
+            if let Err(e) = repair::check(&db, &jobs, repair::Scope::All { serving_since }).await {
                 warn!(error = %e, "checking job folders against the database failed");
             }
             retention::run(&supervisor, retention_days).await;

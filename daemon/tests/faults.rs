@@ -1045,12 +1045,13 @@ async fn the_background_repair_leaves_a_start_in_progress_alone() {
     let db = Db::open(&paths.database())
         .await
         .expect("open the database");
+    let serving_since = std::time::SystemTime::now();
     // What a Start has written just before it inserts the row.
     let starting = paths.jobs().join("abcdef012345");
     std::fs::create_dir(&starting).expect("job folder");
     std::fs::write(starting.join("prompt.txt"), "fix it").expect("prompt");
     std::fs::write(starting.join("output.txt"), "").expect("output");
-    let report = repair::check(&db, &paths.jobs(), repair::Scope::All)
+    let report = repair::check(&db, &paths.jobs(), repair::Scope::All { serving_since })
         .await
         .expect("check");
     assert!(
