@@ -40,9 +40,10 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
     let started = t.elapsed();
     // Let every fake codex start and print its first events, and the daemon fold them.
     thread::sleep(settle);
+    // A job's monitor has codex under it; the standby monitor has no child.
     let monitors: Vec<i32> = children(pid)
         .into_iter()
-        .filter(|&p| cmdline(p).contains(" monitor "))
+        .filter(|&p| cmdline(p).contains(" monitor ") && !children(p).is_empty())
         .collect();
     anyhow::ensure!(
         monitors.len() == jobs,

@@ -77,6 +77,10 @@ impl Db {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // A ping before every query is for network databases; with a
+            // local file it only doubles each query's round trips to the
+            // connection's worker thread.
+            .test_before_acquire(true)
             .connect_with(options)
             .await?;
         sqlx::migrate!("../migrations").run(&pool).await?;
@@ -114,16 +118,14 @@ impl Db {
     pub async fn set_running(
         &self,
         job_id: &str,
-        pid: i32,
         monitor_pid: i32,
         monitor_start_time: Option<i64>,
         started_at: &str,
     ) -> Result<bool, DbError> {
         let done = sqlx::query(
-            "UPDATE jobs SET status = 'running', pid = ?, monitor_pid = ?, monitor_start_time = ?, \
+            "UPDATE jobs SET status = 'running', monitor_pid = ?, monitor_start_time = ?, \
              started_at = ? WHERE job_id = ? AND status IN ('queued', 'running')",
         )
-        .bind(pid)
         .bind(monitor_pid)
         .bind(monitor_start_time)
         .bind(started_at)
@@ -131,6 +133,16 @@ impl Db {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Records codex's pid, once its monitor has started it.
+    pub async fn set_pid(&self, job_id: &str, pid: i32) -> Result<(), DbError> {
+        sqlx::query("UPDATE jobs SET pid = ? WHERE job_id = ?")
+            .bind(pid)
+            .bind(job_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Records a job's end. Only a job that has not ended yet changes, so a
@@ -231,19 +243,16 @@ impl Db {
         rows.iter().map(from_row).collect()
     }
 
-    /// How many jobs hold a run slot.
-    pub async fn count_running(&self) -> Result<u64, DbError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'running'")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
-
-    /// The queued job that was accepted first (FIFO start order).
-    pub async fn oldest_queued(&self) -> Result<Option<JobRecord>, DbError> {
+    /// The queued job that was accepted first (FIFO start order), if fewer
+    /// than `max_running` jobs run: the scheduler's question in one query.
+    pub async fn next_to_start(&self, max_running: u64) -> Result<Option<JobRecord>, DbError> {
+        let limit = i64::try_from(max_running).unwrap_or(i64::MAX);
         let row = sqlx::query(select_jobs!(
-            "WHERE status = 'queued' ORDER BY seq ASC LIMIT 1"
+            "WHERE status = 'queued' \
+             AND (SELECT COUNT(*) FROM jobs WHERE status = 'running') < ? \
+             ORDER BY seq ASC LIMIT 1"
         ))
+        .bind(limit)
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| from_row(&r)).transpose()

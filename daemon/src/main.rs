@@ -142,8 +142,11 @@ enum Command {
     /// Internal: own one job's codex process (started by codexd itself).
     #[command(hide = true)]
     Monitor {
-        #[arg(long)]
-        job_dir: PathBuf,
+        /// Wait for the job on stdin (one JSON line from codexd) instead.
+        #[arg(long, conflicts_with_all = ["job_dir", "argv"])]
+        standby: bool,
+        #[arg(long, required_unless_present = "standby")]
+        job_dir: Option<PathBuf>,
         /// Stop the job after this many seconds without progress (0 = never).
         #[arg(long, default_value_t = 0)]
         stall_timeout: u32,
@@ -153,7 +156,7 @@ enum Command {
         /// Bytes of output to keep (see output_cap.rs).
         #[arg(long, default_value_t = codex_async_daemon::config::DEFAULT_OUTPUT_CAP)]
         output_cap: u64,
-        #[arg(last = true, required = true)]
+        #[arg(last = true, required_unless_present = "standby")]
         argv: Vec<OsString>,
     },
 }
@@ -163,18 +166,27 @@ fn main() -> ExitCode {
     let result = match cli.command {
         // The monitor and start must not create a runtime before forking.
         Command::Monitor {
+            standby,
             job_dir,
             stall_timeout,
             max_duration,
             output_cap,
             argv,
         } => {
-            let limits = monitor::Limits {
-                stall_timeout,
-                max_duration,
-                output_cap,
+            let code = match job_dir {
+                Some(job_dir) if !standby => monitor::run(monitor::MonitorJob {
+                    job_dir,
+                    run_dir: None,
+                    limits: monitor::Limits {
+                        stall_timeout,
+                        max_duration,
+                        output_cap,
+                    },
+                    argv,
+                }),
+                _ => monitor::run_standby(),
             };
-            return ExitCode::from(monitor::run(job_dir, limits, argv) as u8);
+            return ExitCode::from(code as u8);
         }
         Command::Start => cmd::start::run(),
         Command::Serve => cmd::serve::run(),

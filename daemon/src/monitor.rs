@@ -1,22 +1,27 @@
 //! The per-job monitor: a small process between codexd and codex (the pattern
 //! of containerd-shim and conmon).
 //!
-//! codexd starts one per job as `codexd monitor --job-dir DIR -- CODEX ARGS…` in
-//! its own session. The monitor starts codex with the prompt file as stdin and
-//! stdout+stderr straight into `output.txt` (no copy loop), becomes a child
-//! subreaper on Linux so every process codex starts stays in its tree even after
-//! `setsid`, and writes codex's true exit status to `exit.json`. It does not
-//! need codexd once codex runs, so jobs outlive a daemon crash or restart.
+//! codexd keeps one monitor on standby (`codexd monitor --standby`, in its own
+//! session, waiting for a job on stdin) so a Start only has to hand it a job
+//! (one JSON line, [`MonitorJob`]) instead of waiting for a process to start;
+//! `codexd monitor --job-dir DIR -- CODEX ARGS…` runs one job directly. The
+//! monitor starts codex with the prompt file as stdin and stdout+stderr
+//! straight into `output.txt` (no copy loop), becomes a child subreaper on
+//! Linux so every process codex starts stays in its tree even after `setsid`,
+//! and writes codex's true exit status to `exit.json`. It does not need codexd
+//! once codex runs, so jobs outlive a daemon crash or restart.
 //!
 //! Protocol with codexd: one line on stdout, `started <codex pid>` or
 //! `failed <reason>`, then nothing. SIGTERM or SIGINT to the monitor means
 //! "cancel": SIGINT to codex's group (codex then stops its commands), then
 //! SIGTERM, then SIGKILL to every descendant, each after a grace period.
+//! A standby monitor whose stdin closes before a job arrives (codexd exited)
+//! exits quietly.
 
 use std::{
     ffi::OsString,
     fs::{File, OpenOptions},
-    io::{self, Write},
+    io::{self, BufRead, Read, Write},
     os::unix::process::CommandExt,
     path::PathBuf,
     process::{Command, Stdio},
@@ -31,6 +36,7 @@ use nix::{
     },
     unistd::Pid,
 };
+use serde::{Deserialize, Serialize};
 use tokio::{
     signal::unix::{signal, SignalKind},
     time::{sleep_until, Instant},
@@ -52,25 +58,89 @@ const TERM_GRACE: Duration = Duration::from_secs(2);
 const WATCHDOG_TICK: Duration = Duration::from_secs(1);
 /// After codex ends, how long its leftover processes get after SIGTERM.
 const LEFTOVER_GRACE: Duration = Duration::from_secs(1);
+/// The longest job line a standby monitor accepts (the argv is small: the
+/// prompt is in a file).
+const MAX_JOB_LINE: u64 = 1024 * 1024;
 
-/// Runs the monitor for the job in `job_dir`; `argv` is the codex command line.
-/// Returns the process exit code (0 unless the monitor itself failed).
 /// What the monitor enforces besides cancel: the watchdogs (seconds, 0 = off)
 /// and the output cap (bytes).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Limits {
     pub stall_timeout: u32,
     pub max_duration: u32,
     pub output_cap: u64,
 }
 
-/// Runs the monitor for the job in `job_dir`; `argv` is the codex command line.
-/// Returns the process exit code (0 unless the monitor itself failed).
-pub fn run(job_dir: PathBuf, limits: Limits, argv: Vec<OsString>) -> i32 {
+/// One job for a monitor: what codexd writes to a standby monitor's stdin as
+/// one JSON line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MonitorJob {
+    /// The job's folder (`jobs/<id>`).
+    pub job_dir: PathBuf,
+    /// Where codex runs; None keeps the monitor's own working directory.
+    pub run_dir: Option<PathBuf>,
+    pub limits: Limits,
+    /// The codex command line.
+    pub argv: Vec<OsString>,
+}
+
+/// Runs one job given on the command line. Returns the process exit code (0
+/// unless the monitor itself failed).
+pub fn run(job: MonitorJob) -> i32 {
     // Its own session first: out of codexd's process group and session, so it
     // outlives codexd and never gets the signals of codexd's terminal.
     let _ = nix::unistd::setsid();
-    let dir = JobDir::at(job_dir);
+    let dir = JobDir::at(job.job_dir.clone());
+    let Some((runtime, signals)) = prepare() else {
+        return 1;
+    };
+    finish(&runtime, &dir, signals, job)
+}
+
+/// Waits on stdin for the job codexd hands over, then runs it; exits quietly
+/// if stdin closes first. Everything that does not depend on the job (the
+/// runtime, the signal handlers, the subreaper flag) is set up while waiting,
+/// so the job's codex starts as soon as the job arrives.
+pub fn run_standby() -> i32 {
+    let _ = nix::unistd::setsid();
+    let Some((runtime, signals)) = prepare() else {
+        return 1;
+    };
+    let mut line = String::new();
+    let read = io::stdin().lock().take(MAX_JOB_LINE).read_line(&mut line);
+    match read {
+        Ok(0) => return 0,
+        Ok(_) => {}
+        Err(e) => {
+            report(&format!("failed the monitor cannot read its job: {e}"));
+            return 1;
+        }
+    }
+    let job: MonitorJob = match serde_json::from_str(&line) {
+        Ok(job) => job,
+        Err(e) => {
+            report(&format!("failed the monitor got a malformed job: {e}"));
+            return 1;
+        }
+    };
+    let dir = JobDir::at(job.job_dir.clone());
+    attach_to_job(&dir);
+    finish(&runtime, &dir, signals, job)
+}
+
+/// The signals the monitor acts on, registered before codex exists so none
+/// is missed.
+struct Signals {
+    child: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    /// Ignored: a lost terminal is no reason to stop.
+    _hangup: tokio::signal::unix::Signal,
+}
+
+/// The runtime and the signal handlers; None (after reporting why) if the
+/// process cannot have them.
+fn prepare() -> Option<(tokio::runtime::Runtime, Signals)> {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -78,26 +148,102 @@ pub fn run(job_dir: PathBuf, limits: Limits, argv: Vec<OsString>) -> i32 {
         Ok(rt) => rt,
         Err(e) => {
             report(&format!("failed cannot create runtime: {e}"));
-            return 1;
+            return None;
         }
     };
-    match runtime.block_on(supervise(&dir, limits, argv)) {
+    become_subreaper();
+    let signals = {
+        let _entered = runtime.enter();
+        (|| -> io::Result<Signals> {
+            Ok(Signals {
+                child: signal(SignalKind::child())?,
+                terminate: signal(SignalKind::terminate())?,
+                interrupt: signal(SignalKind::interrupt())?,
+                _hangup: signal(SignalKind::hangup())?,
+            })
+        })()
+    };
+    match signals {
+        Ok(signals) => Some((runtime, signals)),
+        Err(e) => {
+            report(&format!("failed cannot listen for signals: {e}"));
+            None
+        }
+    }
+}
+
+fn finish(
+    runtime: &tokio::runtime::Runtime,
+    dir: &JobDir,
+    signals: Signals,
+    job: MonitorJob,
+) -> i32 {
+    match runtime.block_on(supervise(dir, signals, job)) {
         Ok(()) => 0,
         Err(e) => {
-            log(&dir, &format!("monitor error: {e:#}"));
+            log(dir, &format!("monitor error: {e:#}"));
             1
         }
     }
 }
 
-async fn supervise(dir: &JobDir, limits: Limits, argv: Vec<OsString>) -> anyhow::Result<()> {
-    become_subreaper();
-    // Listen before codex exists, so no signal is missed.
-    let mut sigchld = signal(SignalKind::child())?;
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let _sighup = signal(SignalKind::hangup())?; // ignored: a lost terminal is no reason to stop
+/// A standby monitor, once it has its job: stdin no longer holds codexd's
+/// pipe, and stderr goes to the job's monitor.log.
+fn attach_to_job(dir: &JobDir) {
+    if let Ok(null) = File::open("/dev/null") {
+        let _ = nix::unistd::dup2_stdin(&null);
+    }
+    if let Ok(log) = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(dir.monitor_log())
+    {
+        let _ = nix::unistd::dup2_stderr(&log);
+    }
+}
 
+/// Records that codex could not be started (exit.json, then the report line).
+fn fail_start(dir: &JobDir, reason: String) -> anyhow::Result<()> {
+    let exit = ExitInfo {
+        exit_code: None,
+        signal: None,
+        cancelled: false,
+        reason: None,
+        spawn_error: Some(reason.clone()),
+        finished_at: now_rfc3339(),
+    };
+    write_json_atomic(&dir.exit(), &exit, Durability::Synced)?;
+    report(&format!("failed {reason}"));
+    Ok(())
+}
+
+async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::Result<()> {
+    let MonitorJob {
+        run_dir,
+        limits,
+        argv,
+        ..
+    } = job;
+    let Signals {
+        child: mut sigchld,
+        terminate: mut sigterm,
+        interrupt: mut sigint,
+        _hangup,
+    } = signals;
+
+    if let Some(run_dir) = &run_dir {
+        // Checked here rather than by the spawn, whose "not found" would
+        // blame codex for a missing directory.
+        if let Err(e) = std::env::set_current_dir(run_dir) {
+            return fail_start(
+                dir,
+                format!(
+                    "cannot enter the job's directory {}: {e}; check that it exists and is readable",
+                    run_dir.display()
+                ),
+            );
+        }
+    }
     let codex = match spawn_codex(dir, &argv) {
         Ok(pid) => pid,
         Err(e) => {
@@ -107,17 +253,7 @@ async fn supervise(dir: &JobDir, limits: Limits, argv: Vec<OsString>) -> anyhow:
             } else {
                 format!("cannot start codex ({program}): {e}")
             };
-            let exit = ExitInfo {
-                exit_code: None,
-                signal: None,
-                cancelled: false,
-                reason: None,
-                spawn_error: Some(reason.clone()),
-                finished_at: now_rfc3339(),
-            };
-            write_json_atomic(&dir.exit(), &exit, Durability::Synced)?;
-            report(&format!("failed {reason}"));
-            return Ok(());
+            return fail_start(dir, reason);
         }
     };
     let me = std::process::id() as i32;

@@ -7,7 +7,6 @@ use std::{
     ffi::OsString,
     io,
     path::{Path, PathBuf},
-    process::Stdio,
     sync::Arc,
     time::Duration,
 };
@@ -19,7 +18,7 @@ use nix::{
 };
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
+    process::Child,
     sync::broadcast,
 };
 use tracing::{info, warn};
@@ -31,15 +30,19 @@ use crate::{
     job::{now_rfc3339, Isolation, JobId, JobRecord, Policy},
     jobdir::{ExitInfo, JobDir},
     lines::{line_start_at_or_after, read_lines, Line},
+    monitor::{Limits, MonitorJob},
     proctree,
     validate::JobSpec,
     worktree::{self, WorktreeError},
 };
 
 mod scheduler;
+mod standby;
 
 /// How long a monitor may take to report that codex started.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long after a launch the next standby monitor is started.
+const STANDBY_REFILL_DELAY: Duration = Duration::from_millis(10);
 /// How often an adopted job (not our child) is checked for its end.
 const ADOPTED_POLL: Duration = Duration::from_millis(100);
 /// How often a running job's new events are folded into its summary.
@@ -96,11 +99,19 @@ struct Inner {
     paths: Paths,
     config: Config,
     scheduler: scheduler::Scheduler,
+    standby: standby::Standby,
     /// The id of every job whose record changed.
     changes: broadcast::Sender<String>,
     /// One lock per job whose summary is being folded, so two folds never
     /// apply the same events twice.
     summary_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A job whose monitor has started codex: its running record, and the
+/// monitor to wait for.
+struct Launched {
+    record: JobRecord,
+    monitor: Child,
 }
 
 /// What Cancel did.
@@ -118,6 +129,7 @@ impl Supervisor {
                 db,
                 paths,
                 scheduler: scheduler::Scheduler::new(config.max_jobs),
+                standby: standby::Standby::default(),
                 config,
                 changes,
                 summary_locks: std::sync::Mutex::new(HashMap::new()),
@@ -236,8 +248,11 @@ impl Supervisor {
         self.mirror(&id, &record);
         info!(job_id = %id, policy = %record.approval_policy, cwd = %record.cwd,
               parent = record.parent_job_id.as_deref().unwrap_or(""), "job queued");
-        self.schedule().await?;
-        self.load(&id).await
+        match self.schedule_for(&id).await {
+            Some(running) => Ok(running),
+            // Waiting for a run slot, or it ended at once (codex missing…).
+            None => self.load(&id).await,
+        }
     }
 
     /// The job a reply continues: it must have ended and have a codex thread.
@@ -267,48 +282,65 @@ impl Supervisor {
         Ok(parent)
     }
 
-    /// Starts the monitor (and through it codex) for a queued job.
-    async fn launch(&self, id: &JobId, job: &JobRecord) -> Result<(), SupervisorError> {
+    /// Starts the monitor (and through it codex) for a queued job; returns the
+    /// job's record once codex runs and the database says so (the caller
+    /// then calls [`Self::announce_running`]), or None if it could not start
+    /// (the job has ended then).
+    async fn launch(
+        &self,
+        id: &JobId,
+        job: &JobRecord,
+    ) -> Result<Option<Launched>, SupervisorError> {
         let dir = self.job_dir(id);
-        let mut child = match self.spawn_monitor(&dir, job) {
+        let mut child = match self.hand_over(&dir, job).await {
             Ok(child) => child,
             Err(e) => {
                 let reason = format!("cannot start the job monitor: {e}");
-                return self
-                    .record_end(id, JobStatus::Error, None, Some(&reason))
-                    .await;
+                self.record_end(id, JobStatus::Error, None, Some(&reason))
+                    .await?;
+                return Ok(None);
             }
         };
-        let monitor_pid = child.id().map(|p| p as i32);
-        let first_line = read_first_line(&mut child).await;
-        match (first_line, monitor_pid) {
-            (Some(line), Some(monitor_pid)) if line.starts_with("started ") => {
+        let Some(monitor_pid) = child.id().map(|p| p as i32) else {
+            // Already reaped: it died before it could take the job.
+            let reason = "the job monitor exited before codex started".to_string();
+            self.finish_from_exit_file(id, Some(reason)).await?;
+            return Ok(None);
+        };
+        // The monitor owns the job from now on: record it as running while
+        // the monitor starts codex (both take a little under a millisecond);
+        // codex's pid follows once the Start has its answer (announce_running).
+        let start_time = proctree::start_time(monitor_pid);
+        let started_at = now_rfc3339();
+        let (marked, first_line) = tokio::join!(
+            self.inner
+                .db
+                .set_running(id.as_str(), monitor_pid, start_time, &started_at),
+            read_first_line(&mut child),
+        );
+        if !marked? {
+            // Cancelled while it was starting: the monitor stops codex.
+            let _ = kill(Pid::from_raw(monitor_pid), Signal::SIGTERM);
+            self.watch_child(id.clone(), child);
+            return Ok(None);
+        }
+        match first_line {
+            Some(line) if line.starts_with("started ") => {
                 let pid = line["started ".len()..].trim().parse::<i32>().ok();
-                let start_time = proctree::start_time(monitor_pid);
-                let started_at = now_rfc3339();
-                let changed = self
-                    .inner
-                    .db
-                    .set_running(
-                        id.as_str(),
-                        pid.unwrap_or(0),
-                        monitor_pid,
-                        start_time,
-                        &started_at,
-                    )
-                    .await?;
-                if changed {
-                    info!(job_id = %id, pid = pid.unwrap_or(0), monitor_pid, "job running");
-                    self.refresh(id).await?;
-                    self.follow_events(id.clone());
-                } else {
-                    // Cancelled while it was starting: the monitor stops codex.
-                    let _ = kill(Pid::from_raw(monitor_pid), Signal::SIGTERM);
-                }
-                self.watch_child(id.clone(), child);
-                Ok(())
+                info!(job_id = %id, pid = pid.unwrap_or(0), monitor_pid, "job running");
+                Ok(Some(Launched {
+                    record: JobRecord {
+                        status: JobStatus::Running,
+                        pid,
+                        monitor_pid: Some(monitor_pid),
+                        monitor_start_time: start_time,
+                        started_at: Some(started_at),
+                        ..job.clone()
+                    },
+                    monitor: child,
+                }))
             }
-            (first_line, _) => {
+            first_line => {
                 // "failed …", or the monitor died before saying anything.
                 let _ = child.wait().await;
                 let reason = match first_line {
@@ -320,37 +352,62 @@ impl Supervisor {
                         dir.monitor_log().display()
                     ),
                 };
-                self.finish_from_exit_file(id, Some(reason)).await
+                self.finish_from_exit_file(id, Some(reason)).await?;
+                Ok(None)
             }
         }
     }
 
-    fn spawn_monitor(&self, dir: &JobDir, job: &JobRecord) -> io::Result<Child> {
-        let log = std::fs::OpenOptions::new()
+    /// The rest of a launch, once the Start that asked for it has its answer:
+    /// meta.json, watchers, the summary follower, and a new standby monitor.
+    async fn announce_running(&self, id: &JobId, launched: Launched) {
+        let Launched { record, monitor } = launched;
+        if let Some(pid) = record.pid {
+            if let Err(e) = self.inner.db.set_pid(id.as_str(), pid).await {
+                warn!(job_id = %id, error = %e, "cannot record codex's pid");
+            }
+        }
+        self.mirror(id, &record);
+        self.follow_events(id.clone());
+        // Only now: the job's end (which can come at once) must be recorded
+        // after the running state above, never before it.
+        self.watch_child(id.clone(), monitor);
+        self.refill_standby();
+    }
+
+    /// Starts a standby monitor in the background if none is waiting.
+    fn refill_standby(&self) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            // Out of the way of the Start being answered and of codex
+            // starting: loading a process costs a few ms of CPU.
+            tokio::time::sleep(STANDBY_REFILL_DELAY).await;
+            let _ =
+                tokio::task::spawn_blocking(move || this.inner.standby.refill(&self_exe())).await;
+        });
+    }
+
+    /// Gives the job to a monitor. monitor.log is created first: it tells a
+    /// later daemon that a monitor may be starting this job (reconcile).
+    async fn hand_over(&self, dir: &JobDir, job: &JobRecord) -> io::Result<Child> {
+        std::fs::OpenOptions::new()
             .append(true)
             .create(true)
             .open(dir.monitor_log())?;
-        let mut cmd = Command::new(self_exe());
-        cmd.arg("monitor")
-            .arg("--job-dir")
-            .arg(dir.path())
-            .arg("--stall-timeout")
-            .arg(job.stall_timeout.to_string())
-            .arg("--max-duration")
-            .arg(job.max_duration.to_string())
-            .arg("--output-cap")
-            .arg(self.inner.config.output_cap.to_string())
-            .arg("--")
-            .args(self.codex_argv(job))
-            .current_dir(job.run_dir())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .kill_on_drop(false);
-        // No pre_exec: the monitor calls setsid itself (monitor.rs), so the
-        // standard library can posix_spawn it instead of forking this
-        // multi-threaded daemon, which is most of a Start's latency.
-        cmd.spawn()
+        let monitor_job = MonitorJob {
+            job_dir: dir.path().to_path_buf(),
+            run_dir: Some(PathBuf::from(job.run_dir())),
+            limits: Limits {
+                stall_timeout: job.stall_timeout,
+                max_duration: job.max_duration,
+                output_cap: self.inner.config.output_cap,
+            },
+            argv: self.codex_argv(job),
+        };
+        self.inner
+            .standby
+            .hand_over(&self_exe(), &monitor_job)
+            .await
     }
 
     /// The codex command line. A new job:
@@ -498,12 +555,19 @@ impl Supervisor {
             }));
         }
         match job.monitor_pid {
-            Some(monitor) if proctree::is_same_process_alive(monitor, job.monitor_start_time) => {
+            // Only once codex's pid is recorded: before that the monitor may
+            // be one that was just started and has no signal handlers yet
+            // (SIGTERM would kill it outright, and the job would be lost).
+            Some(monitor)
+                if job.pid.is_some()
+                    && proctree::is_same_process_alive(monitor, job.monitor_start_time) =>
+            {
                 info!(job_id = %id, monitor_pid = monitor, "cancelling job");
                 let _ = kill(Pid::from_raw(monitor), Signal::SIGTERM);
             }
             _ => {
-                // Not started (or its monitor is gone): nothing runs, record it.
+                // Not started, starting (this waits for the launch to end),
+                // or its monitor is gone.
                 self.cancel_unstarted(id).await?;
             }
         }
@@ -569,16 +633,19 @@ impl Supervisor {
                         if let Some(m) = &monitor {
                             self.inner
                                 .db
-                                .set_running(
-                                    id.as_str(),
-                                    m.codex_pid,
-                                    pid,
-                                    start_time,
-                                    &m.started_at,
-                                )
+                                .set_running(id.as_str(), pid, start_time, &m.started_at)
                                 .await?;
-                            self.refresh(&id).await?;
                         }
+                    }
+                    if job.pid.is_none() {
+                        // An earlier codexd died between recording the job
+                        // running and recording codex's pid.
+                        if let Some(m) = &monitor {
+                            self.inner.db.set_pid(id.as_str(), m.codex_pid).await?;
+                        }
+                    }
+                    if job.status == JobStatus::Queued || job.pid.is_none() {
+                        self.refresh(&id).await?;
                     }
                     info!(job_id = %id, monitor_pid = pid, "re-adopted running job");
                     self.follow_events(id.clone());

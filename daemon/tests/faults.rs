@@ -19,7 +19,7 @@ use codex_async_proto::{
 };
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use testkit::{pid_alive, poll_for, wait_until, Daemon, TempHome};
+use testkit::{idle_standby_monitors, pid_alive, poll_for, wait_until, Daemon, TempHome};
 
 fn start_req(home: &TempHome, prompt: &str) -> StartRequest {
     StartRequest {
@@ -1060,4 +1060,36 @@ async fn the_background_repair_leaves_a_start_in_progress_alone() {
     );
     assert_eq!(report.unrecorded_starts_removed, 0);
     db.close().await;
+}
+
+/// The standby monitor (started ahead of the next Start) is a convenience,
+/// never a risk: killed from outside it costs no job, and it leaves with codexd.
+#[tokio::test]
+async fn a_killed_standby_monitor_costs_no_job_and_a_standby_leaves_with_codexd() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let mut client = daemon.client().await;
+    let daemon_pid = daemon.pid();
+    let standby = || async move { idle_standby_monitors(daemon_pid).first().copied() };
+
+    let spare = poll_for("codexd to keep a standby monitor", standby).await;
+    kill(Pid::from_raw(spare), Signal::SIGKILL).expect("kill the standby");
+    wait_until("the standby to die", || !pid_alive(spare));
+    let job = start(&mut client, &home, "print:ran-without-the-standby").await;
+    assert_ne!(job.status(), JobStatus::Error, "{:?}", job.error);
+    assert!(job.pid.is_some(), "Start answers with codex's pid");
+    let end = wait_for_end(&client, &job.job_id).await;
+    let ended = end.job.expect("job");
+    assert_eq!(ended.status(), JobStatus::Done, "{:?}", ended.error);
+    assert_eq!(ended.exit_code, Some(0));
+    let output = std::fs::read_to_string(home.paths().jobs().join(&job.job_id).join("output.txt"))
+        .expect("output.txt");
+    assert!(output.contains("ran-without-the-standby"), "{output}");
+
+    // A new standby replaces the used one; when codexd dies (even by
+    // SIGKILL) its stdin closes and it exits.
+    let spare = poll_for("a new standby monitor", standby).await;
+    daemon.signal(Signal::SIGKILL);
+    daemon.wait();
+    wait_until("the standby to exit with codexd", || !pid_alive(spare));
 }

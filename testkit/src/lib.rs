@@ -128,6 +128,38 @@ pub fn processes_with(token: &str) -> Vec<i32> {
         .unwrap_or_default()
 }
 
+/// codexd's idle standby monitors: its children started as
+/// `codexd monitor --standby` that have no job yet (no codex under them).
+pub fn idle_standby_monitors(daemon: i32) -> Vec<i32> {
+    let parent_of = |pid: i32| -> Option<i32> {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Field 4, after the parenthesised command name, is the parent pid.
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let pids: Vec<i32> = fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    pids.iter()
+        .copied()
+        .filter(|&pid| parent_of(pid) == Some(daemon) && pid_alive(pid))
+        .filter(|&pid| {
+            fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("monitor\0--standby"))
+        })
+        .filter(|&pid| !pids.iter().any(|&p| parent_of(p) == Some(pid)))
+        .collect()
+}
+
 /// A private state home in a short temp dir (socket paths are limited to ~100 bytes).
 pub struct TempHome {
     dir: tempfile::TempDir,

@@ -16,7 +16,7 @@ use std::{
     time::Duration,
 };
 
-use tokio::sync::Mutex;
+use tokio::sync::{oneshot, Mutex};
 use tracing::{info, warn};
 
 use super::{Supervisor, SupervisorError};
@@ -57,7 +57,7 @@ impl Supervisor {
     /// run twice.
     pub(super) async fn schedule(&self) -> Result<(), SupervisorError> {
         let this = self.clone();
-        match tokio::spawn(async move { this.schedule_now().await }).await {
+        match tokio::spawn(async move { this.schedule_now(None).await }).await {
             Ok(result) => result,
             Err(e) => {
                 warn!(error = %e, "the scheduler task failed");
@@ -66,9 +66,26 @@ impl Supervisor {
         }
     }
 
+    /// Runs a scheduling pass for a Start; returns the job's running record
+    /// as soon as the pass has launched `id`, or None if the pass ended
+    /// without it (it waits for a slot, or could not start). The rest of the
+    /// pass goes on in the background.
+    pub(super) async fn schedule_for(&self, id: &JobId) -> Option<JobRecord> {
+        let (tx, rx) = oneshot::channel();
+        let this = self.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            if let Err(e) = this.schedule_now(Some((id, tx))).await {
+                warn!(error = %e, "cannot start queued jobs");
+            }
+        });
+        rx.await.ok()
+    }
+
     /// Called once reconcile has settled every job: from now on queued jobs start.
     pub(super) async fn open_queue(&self) -> Result<(), SupervisorError> {
         self.inner.scheduler.open.store(true, Ordering::SeqCst);
+        self.refill_standby();
         self.schedule().await
     }
 
@@ -76,23 +93,24 @@ impl Supervisor {
     pub(super) fn kick(&self) {
         let this = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = this.schedule_now().await {
+            if let Err(e) = this.schedule_now(None).await {
                 warn!(error = %e, "cannot start queued jobs");
             }
         });
     }
 
-    async fn schedule_now(&self) -> Result<(), SupervisorError> {
+    /// One pass; `waiter` learns of its job's launch as soon as it happens.
+    async fn schedule_now(
+        &self,
+        mut waiter: Option<(JobId, oneshot::Sender<JobRecord>)>,
+    ) -> Result<(), SupervisorError> {
         let sched = &self.inner.scheduler;
         if !sched.open.load(Ordering::SeqCst) {
             return Ok(());
         }
         let _turn = sched.turn.lock().await;
         loop {
-            if self.inner.db.count_running().await? >= sched.max_jobs {
-                return Ok(());
-            }
-            let Some(job) = self.inner.db.oldest_queued().await? else {
+            let Some(job) = self.inner.db.next_to_start(sched.max_jobs).await? else {
                 return Ok(());
             };
             let Ok(id) = JobId::parse(&job.job_id) else {
@@ -113,7 +131,17 @@ impl Supervisor {
             info!(job_id = %id, "starting job");
             // launch always moves the job out of `queued` (running, or ended),
             // so this loop makes progress.
-            self.launch(&id, &job).await?;
+            let Some(launched) = self.launch(&id, &job).await? else {
+                continue;
+            };
+            // The Start waiting for this job gets its answer first; the
+            // bookkeeping after it is off its path.
+            if waiter.as_ref().is_some_and(|(wanted, _)| *wanted == id) {
+                if let Some((_, tx)) = waiter.take() {
+                    let _ = tx.send(launched.record.clone());
+                }
+            }
+            self.announce_running(&id, launched).await;
         }
     }
 
