@@ -80,7 +80,7 @@ impl Db {
             // A ping before every query is for network databases; with a
             // local file it only doubles each query's round trips to the
             // connection's worker thread.
-            .test_before_acquire(true)
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         sqlx::migrate!("../migrations").run(&pool).await?;

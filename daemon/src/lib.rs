@@ -17,6 +17,7 @@ pub mod output_cap;
 pub mod proctree;
 pub mod prune;
 pub mod render;
+pub mod render_cache;
 pub mod repair;
 pub mod retention;
 pub mod server;

@@ -22,7 +22,7 @@ const MAX_LINE: usize = 256 * 1024;
 const MAX_SCAN: u64 = 64 * 1024 * 1024;
 
 /// Rendered events and where to continue.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Rendered {
     pub text: String,
     pub next_cursor: u64,

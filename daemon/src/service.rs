@@ -15,8 +15,9 @@ use tracing::warn;
 use crate::{
     job::{JobId, JobRecord},
     render,
+    render_cache::RenderCache,
     supervisor::{Supervisor, SupervisorError},
-    tail::read_tail,
+    tail::{read_tail, Tail},
     validate::{self, Invalid},
     watch,
 };
@@ -24,6 +25,8 @@ use crate::{
 /// The `codexasync.v1.CodexAsync` service.
 pub struct Service {
     supervisor: Supervisor,
+    /// The latest events of finished jobs (see render_cache.rs).
+    rendered: std::sync::Arc<RenderCache>,
     shutdown: std::sync::Arc<Notify>,
     started_at: String,
 }
@@ -36,6 +39,7 @@ impl Service {
     ) -> Self {
         Self {
             supervisor,
+            rendered: std::sync::Arc::default(),
             shutdown,
             started_at,
         }
@@ -114,20 +118,45 @@ impl CodexAsync for Service {
         }
         let path = self.supervisor.job_dir(&id).output();
         let since = req.since;
-        let read = tokio::task::spawn_blocking(move || {
-            let tail = read_tail(&path, lines)?;
-            let size = tail.size;
-            if let Some(cursor) = since {
-                if let Err(e) = validate::since(cursor, size) {
-                    return Ok(Err(e));
-                }
+        // The plain poll of a finished job (the model's usual call) is
+        // answered from the cache when the output has not changed.
+        let cacheable = job.status.is_terminal() && since.is_none() && lines == 0;
+        let cached = cacheable
+            .then(|| std::fs::metadata(&path).ok())
+            .flatten()
+            .and_then(|meta| {
+                let events = self.rendered.get(id.as_str(), meta.len())?;
+                let tail = Tail {
+                    size: meta.len(),
+                    ..Tail::default()
+                };
+                Some(Ok((tail, events)))
+            });
+        let cache = self.rendered.clone();
+        let job_id = id.to_string();
+        let read = match cached {
+            Some(hit) => Ok(Ok(hit)),
+            None => {
+                tokio::task::spawn_blocking(move || {
+                    let tail = read_tail(&path, lines)?;
+                    let size = tail.size;
+                    if let Some(cursor) = since {
+                        if let Err(e) = validate::since(cursor, size) {
+                            return Ok(Err(e));
+                        }
+                    }
+                    let events = render::events(&path, since, size)?;
+                    if cacheable {
+                        cache.put(&job_id, size, &events);
+                    }
+                    std::io::Result::Ok(Ok((tail, events)))
+                })
+                .await
             }
-            let events = render::events(&path, since, size)?;
-            std::io::Result::Ok(Ok((tail, events)))
-        })
-        .await
-        .map_err(|e| Status::internal(e.to_string()))?
-        .map_err(|e| Status::internal(format!("reading output of job {id}: {e}")))?;
+        };
+        let read = read
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| Status::internal(format!("reading output of job {id}: {e}")))?;
         let (tail, events) = read.map_err(invalid)?;
         Ok(Response::new(GetResponse {
             job: Some(self.to_proto(&id, &job)),
