@@ -53,8 +53,13 @@ const SUMMARY_BUDGET: usize = 1024 * 1024;
 const SUMMARY_STEPS: usize = 32;
 const SUMMARY_MAX_LINE: usize = 16 * 1024 * 1024;
 const SUMMARY_MAX_SCAN: u64 = 1024 * 1024 * 1024;
-/// The most output a job's final fold reads (see `fold_summary`).
-const FINAL_FOLD_WINDOW: u64 = 8 * 1024 * 1024;
+/// The most output one fold reads: a running job's fold (every tick, and
+/// every poll), and its final fold. Past that, codex is flooding (hundreds of
+/// MB/s of command output); folding it all would take a core from codex
+/// itself, and the summary only needs the latest events (the final answer
+/// comes last), so the fold jumps ahead and the events in between are skipped.
+const FOLLOW_FOLD_WINDOW: u64 = 512 * 1024;
+const FINAL_FOLD_WINDOW: u64 = 2 * 1024 * 1024;
 
 /// How much a summary fold may do.
 #[derive(Debug, Clone, Copy)]
@@ -667,11 +672,11 @@ impl Supervisor {
         self.fold_summary(id, Fold::Follow).await
     }
 
-    /// Folds new output into the summary. `Follow` does bounded work per call
-    /// (the follower calls again); `Final` folds to the end of the output,
-    /// jumping over all but the last [`FINAL_FOLD_WINDOW`] bytes if codex
-    /// printed more than that since the last fold, so the final answer, usage
-    /// and error (which come last) are always in, at a bounded cost.
+    /// Folds new output into the summary. Both modes jump over all but the
+    /// last [`FOLLOW_FOLD_WINDOW`] / [`FINAL_FOLD_WINDOW`] bytes if codex
+    /// printed more than that since the last fold; `Follow` then does bounded
+    /// work per call (the follower calls again), `Final` folds to the end, so
+    /// the final answer, usage and error (which come last) are always in.
     async fn fold_summary(&self, id: &JobId, mode: Fold) -> Result<(), SupervisorError> {
         let lock = self.summary_lock(id);
         let _guard = lock.lock().await;
@@ -684,18 +689,18 @@ impl Supervisor {
             // skipped (the README's Limits say so).
             let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             let mut offset = start.min(size);
-            let steps = match mode {
-                Fold::Follow => SUMMARY_STEPS,
-                Fold::Final => {
-                    if size - offset > FINAL_FOLD_WINDOW {
-                        offset = line_start_at_or_after(
-                            &path,
-                            size - FINAL_FOLD_WINDOW,
-                            SUMMARY_MAX_SCAN,
-                        )?;
-                    }
-                    usize::MAX
-                }
+            let (window, steps) = match mode {
+                Fold::Follow => (FOLLOW_FOLD_WINDOW, SUMMARY_STEPS),
+                Fold::Final => (FINAL_FOLD_WINDOW, usize::MAX),
+            };
+            if size - offset > window {
+                offset = line_start_at_or_after(&path, size - window, SUMMARY_MAX_SCAN)?;
+            }
+            // A following fold stops at the size seen above: a flood must not
+            // keep it reading what codex writes meanwhile.
+            let stop_at = match mode {
+                Fold::Follow => size,
+                Fold::Final => u64::MAX,
             };
             for _ in 0..steps {
                 let read = read_lines(
@@ -711,7 +716,7 @@ impl Supervisor {
                     }
                 }
                 offset = read.end;
-                if !read.more {
+                if !read.more || offset >= stop_at {
                     break;
                 }
             }
