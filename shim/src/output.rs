@@ -37,8 +37,10 @@ impl<T: Serialize + JsonSchema + 'static> IntoCallToolResult for Json<T> {
         };
         let text = serde_json::to_string(&self.0).map_err(serialize_error)?;
         let value = serde_json::to_value(&self.0).map_err(serialize_error)?;
-        let mut result = CallToolResult::structured(value);
-        result.content = vec![ContentBlock::text(text)];
+        // Not CallToolResult::structured: it renders the value to text too,
+        // a third serialization of up to ~16 KB per poll, thrown away here.
+        let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+        result.structured_content = Some(value);
         Ok(result.into())
     }
 }
