@@ -264,10 +264,12 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
         codex_start_time: proctree::start_time(codex.as_raw()),
         started_at: now_rfc3339(),
     };
-    // A hint for re-adoption: after a power loss the monitor is gone anyway.
-    write_json_atomic(&dir.monitor_info(), &info, Durability::Atomic)?;
+    // codexd first (a Start is waiting for this line), then the hint for
+    // re-adoption (after a power loss the monitor is gone anyway). A codexd
+    // that dies in between finds this monitor by its pid in the database.
     report(&format!("started {}", codex.as_raw()));
     detach_stdout();
+    write_json_atomic(&dir.monitor_info(), &info, Durability::Atomic)?;
     let mut cap = CapGuard::open(dir, limits.output_cap);
     let mut cap_check = tokio::time::interval(output_cap::CHECK_EVERY);
 

@@ -250,7 +250,10 @@ impl Supervisor {
             let _ = std::fs::remove_dir_all(dir.path());
             return Err(e.into());
         }
-        self.mirror(&id, &record);
+        // No meta.json yet: the scheduler writes it once it knows whether the
+        // job runs (two fewer file operations before a Start's answer; a crash
+        // before that is mended by the start-up repair, which rewrites
+        // meta.json for every unfinished job).
         info!(job_id = %id, policy = %record.approval_policy, cwd = %record.cwd,
               parent = record.parent_job_id.as_deref().unwrap_or(""), "job queued");
         match self.schedule_for(&id).await {

@@ -492,8 +492,12 @@ async fn serve_accepts_a_socket_passed_by_systemd() {
     let id = start(&mut client, start_req(&home, "hang")).await;
     wait_for_status(&client, &id, |s| s == JobStatus::Running).await;
     let ino = fs::read_link(format!("/proc/self/fd/{fd}")).expect("our socket");
-    let monitors = home.live_monitors();
-    assert!(!monitors.is_empty());
+    // The monitor writes monitor.json just after it reports codex started.
+    let monitors = poll_for("the job's monitor.json", || {
+        let monitors = home.live_monitors();
+        async move { (!monitors.is_empty()).then_some(monitors) }
+    })
+    .await;
     for monitor in monitors {
         let fds = fs::read_dir(format!("/proc/{monitor}/fd")).expect("monitor fds");
         for entry in fds.flatten() {

@@ -305,8 +305,9 @@ async fn a_killed_monitor_makes_the_job_lost_and_its_processes_are_killed() {
         .as_i64()
         .expect("grandchild pid") as i32;
     let codex = job.pid.expect("codex pid");
-    let monitor = read_json(&home.paths().jobs().join(&job.job_id).join("monitor.json"))
-        ["monitor_pid"]
+    let monitor_json = home.paths().jobs().join(&job.job_id).join("monitor.json");
+    wait_until("the job's monitor.json", || monitor_json.exists());
+    let monitor = read_json(&monitor_json)["monitor_pid"]
         .as_i64()
         .expect("monitor pid") as i32;
     kill(Pid::from_raw(monitor), Signal::SIGKILL).expect("kill -9 the monitor");
@@ -416,10 +417,14 @@ async fn folders_and_meta_json_are_repaired_from_the_database() {
     let finished = start(&mut client, &home, "print:f;exit:4").await.job_id;
     wait_for_end(&client, &finished).await;
     let running = start(&mut client, &home, "hang").await.job_id;
+    let jobs_root = home.paths().jobs();
+    // meta.json follows a Start's answer by a moment.
+    wait_until("the running job's meta.json", || {
+        jobs_root.join(&running).join("meta.json").exists()
+    });
     daemon.signal(Signal::SIGKILL);
     daemon.wait();
 
-    let jobs_root = home.paths().jobs();
     std::fs::remove_dir_all(jobs_root.join(&finished)).expect("remove a finished job's folder");
     std::fs::remove_file(jobs_root.join(&running).join("meta.json")).expect("remove meta.json");
     let stray = jobs_root.join("not-a-job");
@@ -877,8 +882,10 @@ async fn an_upgraded_codexd_readopts_jobs_whose_monitors_run_the_old_binary() {
     )
     .await;
     drop(client);
-    let monitor = read_json(&home.paths().jobs().join(&job.job_id).join("monitor.json"))
-        ["monitor_pid"]
+    // The monitor writes monitor.json just after it reports codex started.
+    let monitor_json = home.paths().jobs().join(&job.job_id).join("monitor.json");
+    wait_until("the job's monitor.json", || monitor_json.exists());
+    let monitor = read_json(&monitor_json)["monitor_pid"]
         .as_i64()
         .expect("monitor pid") as i32;
     // Upgrade the way package managers do: stop, write a new file, rename it over the old one.

@@ -57,7 +57,7 @@ impl Supervisor {
     /// run twice.
     pub(super) async fn schedule(&self) -> Result<(), SupervisorError> {
         let this = self.clone();
-        match tokio::spawn(async move { this.schedule_now(None).await }).await {
+        match tokio::spawn(async move { this.schedule_now(&mut None).await }).await {
             Ok(result) => result,
             Err(e) => {
                 warn!(error = %e, "the scheduler task failed");
@@ -75,8 +75,18 @@ impl Supervisor {
         let this = self.clone();
         let id = id.clone();
         tokio::spawn(async move {
-            if let Err(e) = this.schedule_now(Some((id, tx))).await {
+            let mut waiter = Some((id.clone(), tx));
+            if let Err(e) = this.schedule_now(&mut waiter).await {
                 warn!(error = %e, "cannot start queued jobs");
+            }
+            if waiter.is_some() {
+                // Not launched by this pass (it waits for a slot, or ended at
+                // once): meta.json shows the record as it is now. Under the
+                // lock, so a launch by another pass cannot be overwritten.
+                let _turn = this.inner.scheduler.turn.lock().await;
+                if let Ok(job) = this.load(&id).await {
+                    this.mirror(&id, &job);
+                }
             }
         });
         rx.await.ok()
@@ -93,16 +103,17 @@ impl Supervisor {
     pub(super) fn kick(&self) {
         let this = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = this.schedule_now(None).await {
+            if let Err(e) = this.schedule_now(&mut None).await {
                 warn!(error = %e, "cannot start queued jobs");
             }
         });
     }
 
-    /// One pass; `waiter` learns of its job's launch as soon as it happens.
+    /// One pass; `waiter` learns of its job's launch as soon as it happens
+    /// (and is then taken).
     async fn schedule_now(
         &self,
-        mut waiter: Option<(JobId, oneshot::Sender<JobRecord>)>,
+        waiter: &mut Option<(JobId, oneshot::Sender<JobRecord>)>,
     ) -> Result<(), SupervisorError> {
         let sched = &self.inner.scheduler;
         if !sched.open.load(Ordering::SeqCst) {
