@@ -28,10 +28,21 @@ const LISTEN_FDS_START: RawFd = 3;
 /// Set once fd 3 has been wrapped, so it is never owned twice.
 static TAKEN: AtomicBool = AtomicBool::new(false);
 
-/// The socket codexd serves on, and whether it was inherited (then the socket
-/// file is the service manager's and stays when codexd exits).
-pub fn listen(paths: &Paths) -> anyhow::Result<(UnixListener, bool)> {
-    if let Some(listener) = inherited(paths)? {
+/// The socket a service manager passed, taken (and made close-on-exec) as
+/// early as possible: before any job monitor is started, since a monitor that
+/// inherited it would hold it open after codexd exits.
+pub fn take_inherited(paths: &Paths) -> anyhow::Result<Option<UnixListener>> {
+    inherited(paths)
+}
+
+/// The socket codexd serves on: `inherited` (from [`take_inherited`]) or one
+/// bound now; and whether it was inherited (then the socket file is the
+/// service manager's and stays when codexd exits).
+pub fn listen(
+    paths: &Paths,
+    inherited: Option<UnixListener>,
+) -> anyhow::Result<(UnixListener, bool)> {
+    if let Some(listener) = inherited {
         return Ok((listener, true));
     }
     refuse_live_socket(&paths.socket)?;

@@ -30,10 +30,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
     home::create(&paths)?;
     let _lock = home::lock(&paths)?;
-    // Listen (or take systemd's socket, close-on-exec) before any job monitor
-    // is started below: a monitor must never inherit the listening socket.
-    // Clients that connect meanwhile wait in the backlog until reconcile ends.
-    let (listener, inherited) = crate::activation::listen(&paths)?;
+    // systemd's socket, if given, is taken (close-on-exec) before any job
+    // monitor is started below; our own is bound only once reconcile is done,
+    // so whoever can connect gets an answer at once.
+    let inherited = crate::activation::take_inherited(&paths)?;
     let db = Db::open(&paths.database())
         .await
         .with_context(|| format!("opening {}", paths.database().display()))?;
@@ -66,6 +66,8 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
             retention::run(&supervisor, retention_days).await;
         });
     }
+    let (listener, inherited) = crate::activation::listen(&paths, inherited)?;
+
     let shutdown = Arc::new(Notify::new());
     let service = Service::new(supervisor, shutdown.clone(), now_rfc3339());
     let (health_reporter, health) = tonic_health::server::health_reporter();
