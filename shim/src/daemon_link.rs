@@ -126,14 +126,17 @@ async fn connect_after_start(socket: &Path) -> Result<Client, String> {
 
 /// True when the call failed because the connection to codexd is gone
 /// (codexd restarted or was killed), not because of what was asked: then a
-/// fresh connection is worth one retry. A connection that breaks mid-call
-/// surfaces as `Unknown` with a transport error rather than `Unavailable`;
-/// codexd may have acted on that call, so only calls that are safe to repeat
-/// are retried then (never Start: it would run codex twice).
+/// fresh connection is worth one retry. `Unavailable` means the call never
+/// reached codexd. A connection that breaks mid-call surfaces as `Unknown`,
+/// `Internal` or `Cancelled` depending on when hyper and h2 notice the reset
+/// (the same race also reports an answer codexd never sent); codexd may have
+/// acted on that call, so only calls that are safe to repeat are retried then
+/// (never Start: it would run codex twice). The answers codexd gives on
+/// purpose (bad input, no such job, wrong state) are none of these.
 fn connection_lost(status: &tonic::Status, call: &str) -> bool {
     match status.code() {
         Code::Unavailable => true,
-        Code::Unknown => call != "Start" && status.message().contains("transport error"),
+        Code::Unknown | Code::Internal | Code::Cancelled => call != "Start",
         _ => false,
     }
 }
@@ -153,4 +156,29 @@ fn timed_out(name: &str, paths: &Paths) -> ToolError {
         CALL_TIMEOUT.as_secs(),
         paths.daemon_log().display()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_connection_is_retried_except_for_a_start_that_may_have_run() {
+        let reset = tonic::Status::unknown("transport error");
+        let h2 = tonic::Status::internal("h2 protocol error: connection reset");
+        let refused = tonic::Status::unavailable("error trying to connect");
+        for status in [&reset, &h2, &tonic::Status::cancelled("")] {
+            assert!(connection_lost(status, "Get"), "{status:?}");
+            assert!(connection_lost(status, "List"), "{status:?}");
+            assert!(!connection_lost(status, "Start"), "{status:?}");
+        }
+        assert!(connection_lost(&refused, "Start"), "never reached codexd");
+        for answer in [
+            tonic::Status::invalid_argument("job_id: …"),
+            tonic::Status::not_found("no job"),
+            tonic::Status::failed_precondition("still running"),
+        ] {
+            assert!(!connection_lost(&answer, "Get"), "{answer:?}");
+        }
+    }
 }
