@@ -19,14 +19,6 @@ use codex_async_proto::{
 use serde_json::Value;
 use testkit::{bin, poll_for, wait_until, Daemon, ProcessGuard, TempHome};
 
-fn start_req(home: &TempHome, prompt: &str) -> StartRequest {
-    StartRequest {
-        prompt: prompt.into(),
-        cwd: home.workdir().display().to_string(),
-        ..Default::default()
-    }
-}
-
 async fn start(client: &mut Client, req: StartRequest) -> String {
     client
         .start(req)
@@ -85,17 +77,14 @@ async fn jobs_show_logs_cancel_and_prune_work_against_the_daemon() {
     let patched = home.workdir().join("notes.txt");
     let done = start(
         &mut client,
-        start_req(
-            &home,
-            &format!(
-                "cmd:cargo test=0;patch:{};usage:12,7;msg:All done.",
-                patched.display()
-            ),
-        ),
+        home.start_request(&format!(
+            "cmd:cargo test=0;patch:{};usage:12,7;msg:All done.",
+            patched.display()
+        )),
     )
     .await;
     wait_for_status(&client, &done, |s| s == JobStatus::Done).await;
-    let running = start(&mut client, start_req(&home, "print:tick;hang")).await;
+    let running = start(&mut client, home.start_request("print:tick;hang")).await;
     wait_for_status(&client, &running, |s| s == JobStatus::Running).await;
 
     // jobs: a table with both, newest first, and no colour codes on a pipe.
@@ -207,7 +196,7 @@ async fn jobs_show_logs_cancel_and_prune_work_against_the_daemon() {
 
     // prune: an hour's age keeps both; 0s removes the finished ones, folders
     // included, and never a running job.
-    let still = start(&mut client, start_req(&home, "hang")).await;
+    let still = start(&mut client, home.start_request("hang")).await;
     wait_for_status(&client, &still, |s| s == JobStatus::Running).await;
     let kept = json(&codexd(&home, &["prune", "--older-than", "1h", "--json"]));
     assert_eq!(kept["job_ids"].as_array().map(Vec::len), Some(0));
@@ -489,7 +478,7 @@ async fn serve_accepts_a_socket_passed_by_systemd() {
     assert_eq!(info.pid, pid, "the activated codexd answered");
 
     // A job's monitor must not hold the listening socket: it outlives codexd.
-    let id = start(&mut client, start_req(&home, "hang")).await;
+    let id = start(&mut client, home.start_request("hang")).await;
     wait_for_status(&client, &id, |s| s == JobStatus::Running).await;
     let ino = fs::read_link(format!("/proc/self/fd/{fd}")).expect("our socket");
     // The monitor writes monitor.json just after it reports codex started.
@@ -525,7 +514,7 @@ async fn serve_logs_job_lifecycle_to_a_daily_file() {
     let home = TempHome::new();
     let daemon = Daemon::start_with(&home, &[("RUST_LOG", "info".to_string())]).await;
     let mut client = daemon.client().await;
-    let id = start(&mut client, start_req(&home, "print:hi")).await;
+    let id = start(&mut client, home.start_request("print:hi")).await;
     wait_for_status(&client, &id, |s| s.is_terminal()).await;
     let logs = home.home().join("logs");
     let mode = fs::metadata(&logs).expect("logs dir").permissions().mode() & 0o777;

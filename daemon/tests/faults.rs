@@ -21,19 +21,9 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use testkit::{idle_standby_monitors, pid_alive, poll_for, wait_until, Daemon, TempHome};
 
-fn start_req(home: &TempHome, prompt: &str) -> StartRequest {
-    StartRequest {
-        prompt: prompt.into(),
-        cwd: home.workdir().display().to_string(),
-        approval_policy: None,
-        model: None,
-        ..Default::default()
-    }
-}
-
 async fn start(client: &mut Client, home: &TempHome, prompt: &str) -> Job {
     client
-        .start(start_req(home, prompt))
+        .start(home.start_request(prompt))
         .await
         .expect("start")
         .into_inner()

@@ -8,16 +8,6 @@ use codex_async_proto::v1::{
 use codex_async_proto::Client;
 use testkit::{pid_alive, poll_for, Daemon, TempHome};
 
-fn start_req(home: &TempHome, prompt: &str) -> StartRequest {
-    StartRequest {
-        prompt: prompt.into(),
-        cwd: home.workdir().display().to_string(),
-        approval_policy: None,
-        model: None,
-        ..Default::default()
-    }
-}
-
 async fn start(client: &mut Client, req: StartRequest) -> String {
     let resp = client.start(req).await.expect("start").into_inner();
     resp.job.expect("job in start response").job_id
@@ -71,7 +61,7 @@ async fn start_returns_while_the_job_runs_then_poll_sees_it_finish() {
     let mut client = daemon.client().await;
 
     let resp = client
-        .start(start_req(&home, "print:hello;sleep:1.5"))
+        .start(home.start_request("print:hello;sleep:1.5"))
         .await
         .expect("start")
         .into_inner();
@@ -99,7 +89,7 @@ async fn non_zero_exit_is_an_error_with_its_code() {
     let home = TempHome::new();
     let daemon = Daemon::start(&home).await;
     let mut client = daemon.client().await;
-    let id = start(&mut client, start_req(&home, "stderr:boom;exit:3")).await;
+    let id = start(&mut client, home.start_request("stderr:boom;exit:3")).await;
     let end = wait_for_end(&mut client, &id).await;
     let job = end.job.expect("job");
     assert_eq!(job.status(), JobStatus::Error);
@@ -125,7 +115,7 @@ async fn codex_gets_the_documented_command_line_and_the_prompt_on_stdin() {
     ] {
         // A prompt that looks like a flag must reach codex as the prompt.
         let prompt = "--dangerously-bypass-approvals-and-sandbox -c x=y";
-        let mut req = start_req(&home, prompt);
+        let mut req = home.start_request(prompt);
         req.approval_policy = Some(policy.into());
         req.model = Some("gpt-5.5".into());
         let id = start(&mut client, req).await;
@@ -162,7 +152,7 @@ async fn cancel_stops_codex_and_a_setsid_grandchild_that_ignores_signals() {
     let mut client = daemon.client().await;
     let id = start(
         &mut client,
-        start_req(&home, "grandchild;ignore-term;ignore-int;hang"),
+        home.start_request("grandchild;ignore-term;ignore-int;hang"),
     )
     .await;
 
@@ -212,7 +202,7 @@ async fn leftover_processes_are_stopped_when_codex_exits() {
     let home = TempHome::new();
     let daemon = Daemon::start(&home).await;
     let mut client = daemon.client().await;
-    let id = start(&mut client, start_req(&home, "grandchild;exit:0")).await;
+    let id = start(&mut client, home.start_request("grandchild;exit:0")).await;
     let end = wait_for_end(&mut client, &id).await;
     let grandchild = pid_in_output(&end.output, "fake.grandchild").expect("grandchild pid");
     assert_eq!(status(&end), JobStatus::Done);
@@ -229,9 +219,9 @@ async fn list_is_newest_first_limited_and_filtered() {
     let mut client = daemon.client().await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(start(&mut client, start_req(&home, &format!("print:{i}"))).await);
+        ids.push(start(&mut client, home.start_request(&format!("print:{i}"))).await);
     }
-    let hang = start(&mut client, start_req(&home, "hang")).await;
+    let hang = start(&mut client, home.start_request("hang")).await;
     for id in &ids {
         wait_for_end(&mut client, id).await;
     }
@@ -276,7 +266,7 @@ async fn meta_json_mirrors_the_database() {
     let home = TempHome::new();
     let daemon = Daemon::start(&home).await;
     let mut client = daemon.client().await;
-    let id = start(&mut client, start_req(&home, "print:x;exit:7")).await;
+    let id = start(&mut client, home.start_request("print:x;exit:7")).await;
     let end = wait_for_end(&mut client, &id).await;
     let job = end.job.expect("job");
 
@@ -320,7 +310,7 @@ async fn watch_streams_output_and_status_until_the_end() {
     let mut client = daemon.client().await;
     let id = start(
         &mut client,
-        start_req(&home, "lines:3;sleep:0.5;lines:2;exit:0"),
+        home.start_request("lines:3;sleep:0.5;lines:2;exit:0"),
     )
     .await;
     let mut stream = client
@@ -360,7 +350,7 @@ async fn a_missing_codex_binary_is_an_error_that_says_so() {
     };
     let mut client = daemon.client().await;
     let resp = client
-        .start(start_req(&home, "print:x"))
+        .start(home.start_request("print:x"))
         .await
         .expect("start")
         .into_inner();

@@ -3,19 +3,9 @@
 
 use std::{os::unix::net::UnixListener, process::Stdio, time::Instant};
 
-use codex_async_proto::v1::{GetRequest, JobStatus, StartRequest};
+use codex_async_proto::v1::{GetRequest, JobStatus};
 use nix::sys::signal::Signal;
 use testkit::{daemon_pid, pid_alive, poll_for, wait_until, Daemon, TempHome, DEADLINE};
-
-fn start_req(home: &TempHome, prompt: &str) -> StartRequest {
-    StartRequest {
-        prompt: prompt.into(),
-        cwd: home.workdir().display().to_string(),
-        approval_policy: None,
-        model: None,
-        ..Default::default()
-    }
-}
 
 #[tokio::test]
 async fn a_second_daemon_on_the_same_home_is_refused() {
@@ -148,7 +138,7 @@ async fn a_job_outlives_a_killed_daemon_and_keeps_its_exit_code() {
     let mut client = daemon.client().await;
     let prompt = "print:before;sleep:0.3;lines:2;exit:5";
     let job = client
-        .start(start_req(&home, prompt))
+        .start(home.start_request(prompt))
         .await
         .expect("start")
         .into_inner()
@@ -191,7 +181,7 @@ async fn a_running_job_is_readopted_by_the_next_daemon() {
     let mut client = daemon.client().await;
     let prompt = "print:started;sleep:2;print:after;exit:0";
     let job = client
-        .start(start_req(&home, prompt))
+        .start(home.start_request(prompt))
         .await
         .expect("start")
         .into_inner()

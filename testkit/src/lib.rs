@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use codex_async_proto::{connect, paths::Paths, Client};
+use codex_async_proto::{connect, paths::Paths, v1::StartRequest, Client};
 use nix::{
     sys::signal::{kill, Signal},
     unistd::Pid,
@@ -215,6 +215,16 @@ impl TempHome {
         let mut cmd = Command::new(bin("codexd"));
         cmd.envs(self.env());
         cmd
+    }
+
+    /// A Start of `prompt` (the fake codex's script) in this home's work
+    /// folder, every other field at its default.
+    pub fn start_request(&self, prompt: &str) -> StartRequest {
+        StartRequest {
+            prompt: prompt.into(),
+            cwd: self.workdir().display().to_string(),
+            ..Default::default()
+        }
     }
 
     /// Every job monitor still alive under this home, by the pid it recorded.
