@@ -19,6 +19,10 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long to keep trying the socket after `codexd start` succeeded.
 const CONNECT_AFTER_START: Duration = Duration::from_secs(5);
+/// Tries of one call while the connection to codexd is lost, and the pause
+/// before each retry (times the try's number).
+const ATTEMPTS: u32 = 4;
+const RETRY_PAUSE: Duration = Duration::from_millis(20);
 
 /// A lazily connected client of codexd.
 pub struct DaemonLink {
@@ -40,33 +44,33 @@ impl DaemonLink {
     }
 
     /// Makes one gRPC call `call` (named `name` in errors), connecting first if
-    /// needed and retrying once on a fresh connection if codexd is unavailable.
+    /// needed and retrying on a fresh connection while the connection is lost
+    /// (at most [`ATTEMPTS`] tries in all). More than one retry: a codexd that
+    /// was just killed can still accept a connection for a moment (its other
+    /// threads are still closing its descriptors) and reset it again.
     pub async fn call<T, F, Fut>(&self, name: &str, call: F) -> Result<T, ToolError>
     where
         F: Fn(Client) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
         let paths = self.paths()?;
-        let client = self.client(paths).await?;
-        match timeout(CALL_TIMEOUT, call(client)).await {
-            Ok(Ok(response)) => return Ok(response.into_inner()),
-            Ok(Err(status)) if connection_lost(&status, name) => {
-                tracing::info!("codexd unavailable during {name} ({status}); reconnecting");
-                self.forget().await;
-            }
-            Ok(Err(status)) => return Err(ToolError::from_status(&status, name, paths)),
-            Err(_) => return Err(timed_out(name, paths)),
-        }
-        let client = self.client(paths).await?;
-        match timeout(CALL_TIMEOUT, call(client)).await {
-            Ok(Ok(response)) => Ok(response.into_inner()),
-            Ok(Err(status)) => {
-                if connection_lost(&status, name) {
+        let mut attempt = 1;
+        loop {
+            let client = self.client(paths).await?;
+            match timeout(CALL_TIMEOUT, call(client)).await {
+                Ok(Ok(response)) => return Ok(response.into_inner()),
+                Ok(Err(status)) if connection_lost(&status, name) => {
                     self.forget().await;
+                    if attempt == ATTEMPTS {
+                        return Err(ToolError::from_status(&status, name, paths));
+                    }
+                    tracing::info!("codexd unavailable during {name} ({status}); reconnecting");
+                    attempt += 1;
+                    tokio::time::sleep(RETRY_PAUSE * attempt).await;
                 }
-                Err(ToolError::from_status(&status, name, paths))
+                Ok(Err(status)) => return Err(ToolError::from_status(&status, name, paths)),
+                Err(_) => return Err(timed_out(name, paths)),
             }
-            Err(_) => Err(timed_out(name, paths)),
         }
     }
 
