@@ -19,7 +19,7 @@ use codex_async_proto::{
 };
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use testkit::{idle_standby_monitors, pid_alive, poll_for, wait_until, Daemon, TempHome};
+use testkit::{get, idle_standby_monitors, pid_alive, poll_for, wait_until, Daemon, TempHome};
 
 async fn start(client: &mut Client, home: &TempHome, prompt: &str) -> Job {
     client
@@ -29,18 +29,6 @@ async fn start(client: &mut Client, home: &TempHome, prompt: &str) -> Job {
         .into_inner()
         .job
         .expect("job in start response")
-}
-
-async fn get(client: &mut Client, id: &str) -> GetResponse {
-    client
-        .get(GetRequest {
-            job_id: id.into(),
-            tail_lines: None,
-            since: None,
-        })
-        .await
-        .expect("get")
-        .into_inner()
 }
 
 async fn wait_for_end(client: &Client, id: &str) -> GetResponse {

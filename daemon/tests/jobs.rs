@@ -6,23 +6,11 @@ use codex_async_proto::v1::{
     StartRequest, WatchRequest,
 };
 use codex_async_proto::Client;
-use testkit::{pid_alive, poll_for, Daemon, TempHome};
+use testkit::{get, pid_alive, poll_for, Daemon, TempHome};
 
 async fn start(client: &mut Client, req: StartRequest) -> String {
     let resp = client.start(req).await.expect("start").into_inner();
     resp.job.expect("job in start response").job_id
-}
-
-async fn get(client: &mut Client, id: &str) -> GetResponse {
-    client
-        .get(GetRequest {
-            job_id: id.into(),
-            tail_lines: None,
-            since: None,
-        })
-        .await
-        .expect("get")
-        .into_inner()
 }
 
 fn status(resp: &GetResponse) -> JobStatus {

@@ -12,7 +12,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use codex_async_proto::{connect, paths::Paths, v1::StartRequest, Client};
+use codex_async_proto::{
+    connect,
+    paths::Paths,
+    v1::{GetRequest, GetResponse, StartRequest},
+    Client,
+};
 use nix::{
     sys::signal::{kill, Signal},
     unistd::Pid,
@@ -158,6 +163,19 @@ pub fn idle_standby_monitors(daemon: i32) -> Vec<i32> {
         })
         .filter(|&pid| !pids.iter().any(|&p| parent_of(p) == Some(pid)))
         .collect()
+}
+
+/// A job as Get shows it by default (no raw tail, the latest events).
+pub async fn get(client: &mut Client, id: &str) -> GetResponse {
+    client
+        .get(GetRequest {
+            job_id: id.into(),
+            tail_lines: None,
+            since: None,
+        })
+        .await
+        .expect("get")
+        .into_inner()
 }
 
 /// A private state home in a short temp dir (socket paths are limited to ~100 bytes).
