@@ -11,7 +11,7 @@ use sqlx::{
 use tokio::runtime::Runtime;
 
 /// The summary of a typical finished job, as the daemon stores it.
-const SUMMARY: &str = r#"{"thread_id":"0199a1b2-c3d4-7e8f-9a0b-1c2d3e4f5a6b","activity":"done","last_message":"All tests pass. I changed the tail reader to seek from the end and added a test for a 1 GiB file.","files_changed":[{"path":"src/tail.rs","kind":"update"},{"path":"tests/tail.rs","kind":"add"}],"commands":[{"id":"item_1","command":"cargo test","exit_code":0,"status":"completed"}],"commands_count":1,"usage":{"input_tokens":12000,"cached_input_tokens":8000,"output_tokens":900},"error_message":null}"#;
+const SUMMARY: &str = r#"{"thread_id":"0199a1b2-c3d4-7e8f-9a0b-1c2d3e4f5a6b","activity":"done","final_message":"All tests pass. I changed the tail reader to seek from the end and added a test for a 1 GiB file.","files_changed":[{"path":"src/tail.rs","kind":"update"},{"path":"tests/tail.rs","kind":"add"}],"commands":[{"id":"item_1","command":"cargo test","exit_code":0,"status":"completed"}],"commands_count":1,"usage":{"input_tokens":12000,"cached_input_tokens":8000,"output_tokens":900},"error_message":null}"#;
 
 /// Inserts `count` finished jobs (status done, unique 12-hex ids) into the
 /// database at `db`, in one statement (so one transaction).

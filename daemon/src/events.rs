@@ -24,8 +24,10 @@ pub struct Summary {
     pub thread_id: Option<String>,
     /// One line: what codex is doing now (or did last).
     pub activity: String,
-    /// The last agent message: the final answer once codex is done.
-    pub last_message: Option<String>,
+    /// codex's final answer: set once codex finished its turn. Read from
+    /// summaries stored before the rename as `last_message`.
+    #[serde(alias = "last_message")]
+    pub final_message: Option<String>,
     pub files_changed: Vec<FileChange>,
     /// The most recent [`MAX_COMMANDS`] commands.
     pub commands: Vec<CommandRun>,
@@ -244,7 +246,7 @@ impl Summary {
         match str_at(item, "type").unwrap_or("") {
             "agent_message" => {
                 if let (true, Some(text)) = (completed, str_at(item, "text")) {
-                    self.last_message = Some(clip(text, MAX_TEXT));
+                    self.final_message = Some(clip(text, MAX_TEXT));
                     self.activity = format!("said: {}", one_line(text, 100));
                 }
             }
@@ -507,7 +509,7 @@ mod tests {
             s.thread_id.as_deref(),
             Some("0199a213-81c0-7800-8aa1-bbab2a035a53")
         );
-        assert_eq!(s.last_message.as_deref(), Some("Done: fixed it."));
+        assert_eq!(s.final_message.as_deref(), Some("Done: fixed it."));
         assert_eq!(s.commands_count, 1, "started+completed is one command");
         assert_eq!(s.commands[0].exit_code, Some(0));
         assert_eq!(s.commands[0].status, "completed");

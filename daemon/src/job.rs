@@ -221,7 +221,7 @@ impl JobRecord {
         let s = &self.summary;
         v1::JobSummary {
             activity: s.activity.clone(),
-            last_message: s.last_message.clone(),
+            final_message: s.final_message.clone(),
             files_changed: s
                 .files_changed
                 .iter()

@@ -133,7 +133,7 @@ async fn jobs_show_logs_cancel_and_prune_work_against_the_daemon() {
     }
     let shown = json(&codexd(&home, &["show", &done, "--json"]));
     assert_eq!(shown["job"]["status"], "done");
-    assert_eq!(shown["summary"]["last_message"], "All done.");
+    assert_eq!(shown["summary"]["final_message"], "All done.");
     assert_eq!(shown["summary"]["usage"]["output_tokens"], 7);
     assert_eq!(shown["summary"]["commands"][0]["command"], "cargo test");
     let missing = codexd(&home, &["show", "0123456789ab"]);

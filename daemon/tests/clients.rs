@@ -120,7 +120,7 @@ async fn mcp_inspector_lists_the_tools_and_starts_a_job_through_the_shim() {
     .await;
     assert_eq!(job.job.map(|j| j.status()), Some(JobStatus::Done));
     assert_eq!(
-        job.summary.and_then(|s| s.last_message).as_deref(),
+        job.summary.and_then(|s| s.final_message).as_deref(),
         Some("hello from the inspector")
     );
 }

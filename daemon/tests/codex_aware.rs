@@ -71,7 +71,7 @@ async fn the_summary_tells_what_codex_did_and_concluded() {
         .as_deref()
         .is_some_and(|t| t.starts_with("fake-thread-")));
     let s = end.summary.expect("summary");
-    assert_eq!(s.last_message.as_deref(), Some("All fixed."));
+    assert_eq!(s.final_message.as_deref(), Some("All fixed."));
     assert_eq!(s.commands_count, 2);
     assert_eq!(s.commands[0].command, "cargo test");
     assert_eq!(s.commands[0].exit_code, Some(101));
@@ -256,7 +256,7 @@ async fn reply_continues_the_thread_in_the_same_place() {
         "resume runs in the parent's directory"
     );
     assert_eq!(
-        end.summary.expect("summary").last_message.as_deref(),
+        end.summary.expect("summary").final_message.as_deref(),
         Some("two")
     );
 }

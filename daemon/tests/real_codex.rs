@@ -183,7 +183,7 @@ async fn real_codex_runs_a_command_and_a_patch_under_workspace_write() {
         end.output
     );
     let s = end.summary.expect("summary");
-    assert_eq!(s.last_message.as_deref(), Some("All done."));
+    assert_eq!(s.final_message.as_deref(), Some("All done."));
     assert!(
         s.commands
             .iter()
@@ -301,7 +301,7 @@ async fn real_codex_reply_continues_the_same_thread() {
         "codex resumed the same thread"
     );
     assert_eq!(
-        end.summary.and_then(|s| s.last_message).as_deref(),
+        end.summary.and_then(|s| s.final_message).as_deref(),
         Some("second answer")
     );
 }

@@ -338,7 +338,7 @@ impl PollOutput {
         let summary = response.summary.unwrap_or_default();
         let (final_message, files_changed) = if status.is_final() {
             (
-                summary.last_message.clone().filter(|m| !m.is_empty()),
+                summary.final_message.clone().filter(|m| !m.is_empty()),
                 Some(file_changes(&summary)),
             )
         } else {
@@ -395,7 +395,7 @@ impl ResultOutput {
                 cached_input_tokens: u.cached_input_tokens,
                 output_tokens: u.output_tokens,
             }),
-            final_message: summary.last_message.filter(|m| !m.is_empty()),
+            final_message: summary.final_message.filter(|m| !m.is_empty()),
             diffstat: summary.diffstat.filter(|d| !d.is_empty()),
             error: job_error(status, job.error, summary.error_message),
             status,
@@ -538,7 +538,7 @@ mod tests {
     fn summary() -> v1::JobSummary {
         v1::JobSummary {
             activity: "ran: cargo test (exit 0)".into(),
-            last_message: Some("All green.".into()),
+            final_message: Some("All green.".into()),
             files_changed: vec![v1::FileChange {
                 path: "src/lib.rs".into(),
                 kind: "update".into(),

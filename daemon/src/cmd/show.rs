@@ -128,7 +128,7 @@ fn render(job: &Job, s: &JobSummary, output_bytes: u64) -> String {
             ),
         );
     }
-    if let Some(message) = &s.last_message {
+    if let Some(message) = &s.final_message {
         out.push_str(&format!("\n{}\n", ui::bold("final message:")));
         for line in message.lines() {
             out.push_str(&format!("  {line}\n"));

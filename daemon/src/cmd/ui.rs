@@ -241,7 +241,7 @@ pub fn job_json(job: &Job) -> Value {
 pub fn summary_json(s: &JobSummary) -> Value {
     json!({
         "activity": s.activity,
-        "last_message": s.last_message,
+        "final_message": s.final_message,
         "files_changed": s.files_changed.iter()
             .map(|f| json!({"path": f.path, "kind": f.kind})).collect::<Vec<_>>(),
         "commands": s.commands.iter()
