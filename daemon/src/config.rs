@@ -47,6 +47,9 @@ pub struct Config {
     pub extra_args: Vec<String>,
     /// The log filter when RUST_LOG is not set.
     pub log_level: String,
+    /// Whether MCP clients that speak the Tasks extension get a job as a task
+    /// (the client waits and is told the result); off: always a job id.
+    pub task_answers: bool,
     /// Where each setting's value came from, by key.
     pub sources: BTreeMap<&'static str, Source>,
 }
@@ -97,6 +100,7 @@ struct FileConfig {
     max_duration_seconds: Option<u64>,
     extra_codex_args: Option<Vec<String>>,
     log_level: Option<String>,
+    task_answers: Option<bool>,
 }
 
 /// Flags codexd sets itself: an extra argument may not change them, or the
@@ -243,6 +247,17 @@ impl Config {
                     .ok_or("a level like info or debug")
             },
         )?;
+        let task_answers = r.pick(
+            "task_answers",
+            "CODEX_ASYNC_TASK_ANSWERS",
+            file.task_answers.map(|b| b.to_string()),
+            true,
+            |v| match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "on" | "yes" => Ok(true),
+                "false" | "0" | "off" | "no" => Ok(false),
+                _ => Err("true or false (also 1/0, on/off, yes/no)"),
+            },
+        )?;
         Ok(Self {
             codex_bin: OsString::from(codex_bin),
             default_policy,
@@ -254,6 +269,7 @@ impl Config {
             max_duration: u32::try_from(max_duration).unwrap_or(DEFAULT_MAX_DURATION),
             extra_args,
             log_level,
+            task_answers,
             sources: r.sources,
         })
     }
@@ -266,7 +282,7 @@ impl Config {
                 .map(ToString::to_string)
                 .unwrap_or_else(|| "default".into())
         };
-        let rows: [(&'static str, String); 10] = [
+        let rows: [(&'static str, String); 11] = [
             ("codex_bin", self.codex_bin.to_string_lossy().into_owned()),
             ("default_approval_policy", self.default_policy.name().into()),
             (
@@ -285,6 +301,7 @@ impl Config {
                 serde_json::to_string(&self.extra_args).unwrap_or_default(),
             ),
             ("log_level", self.log_level.clone()),
+            ("task_answers", self.task_answers.to_string()),
         ];
         rows.into_iter()
             .map(|(key, value)| (key, value, source(key)))
@@ -483,6 +500,32 @@ mod tests {
         assert!(rows.iter().any(|(k, v, s)| *k == "max_concurrent_jobs"
             && v == "8"
             && s == "$CODEX_ASYNC_MAX_JOBS"));
+    }
+
+    #[test]
+    fn task_answers_are_on_unless_turned_off() {
+        let on = load(None, &[]).expect("defaults");
+        assert!(on.task_answers);
+        let off = load(Some("task_answers = false"), &[]).expect("file");
+        assert!(!off.task_answers);
+        assert_eq!(off.sources["task_answers"], Source::File);
+        let env = load(
+            Some("task_answers = true"),
+            &[("CODEX_ASYNC_TASK_ANSWERS", "off")],
+        )
+        .expect("env");
+        assert!(!env.task_answers);
+        let bad = err(load(None, &[("CODEX_ASYNC_TASK_ANSWERS", "maybe")]));
+        assert!(
+            bad.contains("CODEX_ASYNC_TASK_ANSWERS") && bad.contains("true or false"),
+            "{bad}"
+        );
+        let wrong_type = err(load(Some("task_answers = \"no\""), &[]));
+        assert!(wrong_type.contains("task_answers"), "{wrong_type}");
+        assert!(on
+            .rows()
+            .iter()
+            .any(|(k, v, _)| *k == "task_answers" && v == "true"));
     }
 
     #[test]

@@ -50,6 +50,11 @@ impl Service {
         job.to_proto(output.display().to_string())
     }
 
+    /// How long a finished job is kept (0: forever), for the MCP tasks' ttl.
+    fn retention_seconds(&self) -> u64 {
+        u64::from(self.supervisor.config().retention_days) * 86_400
+    }
+
     async fn find(&self, raw_id: &str) -> Result<(JobId, JobRecord), Status> {
         let id = validate::job_id(raw_id).map_err(invalid)?;
         match self
@@ -98,8 +103,11 @@ impl CodexAsync for Service {
         let spec = validate::start(request.get_ref()).map_err(invalid)?;
         let job = self.supervisor.start(spec).await.map_err(internal)?;
         let id = validate::job_id(&job.job_id).map_err(invalid)?;
+        let config = self.supervisor.config();
         Ok(Response::new(StartResponse {
             job: Some(self.to_proto(&id, &job)),
+            task_answers: config.task_answers,
+            retention_seconds: self.retention_seconds(),
         }))
     }
 
@@ -167,6 +175,7 @@ impl CodexAsync for Service {
             next_cursor: events.next_cursor,
             events_truncated: events.truncated,
             summary: Some(job.summary_proto()),
+            retention_seconds: self.retention_seconds(),
         }))
     }
 

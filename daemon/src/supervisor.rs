@@ -146,6 +146,11 @@ impl Supervisor {
         &self.inner.db
     }
 
+    /// The settings the daemon started with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
     pub fn paths(&self) -> &Paths {
         &self.inner.paths
     }

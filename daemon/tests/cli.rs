@@ -117,18 +117,16 @@ async fn jobs_show_logs_cancel_and_prune_work_against_the_daemon() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("queued, running, done"));
 
-    // show: the final message, the changed file, the command, the usage.
+    // show: the job's result (the rendering the MCP tools return), then
+    // its record.
     let out = codexd(&home, &["show", &done]);
     assert!(out.status.success(), "{out:?}");
     let text = stdout(&out);
-    for want in [
-        "done (exit 0)",
-        "final message:",
-        "All done.",
-        "notes.txt",
-        "cargo test",
-        "12 in",
-    ] {
+    assert!(
+        text.starts_with(&format!("Codex job {done} done (exit 0")),
+        "{text}"
+    );
+    for want in ["\n\nAll done.\n\n", "notes.txt", "cargo test", "12 in"] {
         assert!(text.contains(want), "{want:?} missing in:\n{text}");
     }
     let shown = json(&codexd(&home, &["show", &done, "--json"]));

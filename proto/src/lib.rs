@@ -3,7 +3,10 @@
 //! - [`v1`]: the generated messages, client and server for `codexasync.v1`.
 //! - [`paths`]: where a user's state home and socket live.
 //! - [`connect`]: the one way to open a client on the daemon's Unix socket.
+//! - [`job_result`]: the one rendering of a job's result, for the MCP tools
+//!   and tasks and for `codexd show`.
 
+pub mod job_result;
 pub mod paths;
 mod status;
 

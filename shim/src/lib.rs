@@ -5,5 +5,6 @@ pub mod args;
 pub mod autostart;
 pub mod daemon_link;
 pub mod output;
+pub mod tasks;
 pub mod tool_error;
 pub mod tools;

@@ -12,12 +12,18 @@ use crate::args::ArgError;
 
 /// A tool failure, as the sentence the model will read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolError(String);
+pub struct ToolError(String, Option<Code>);
 
 impl ToolError {
     /// A failure with this message.
     pub fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
+        Self(message.into(), None)
+    }
+
+    /// True when codexd said the input was wrong (a malformed or unknown
+    /// job id, say), as opposed to failing or being unreachable.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self.1, Some(Code::InvalidArgument | Code::NotFound))
     }
 
     /// A gRPC error from codexd.
@@ -36,16 +42,16 @@ impl ToolError {
             | Code::ResourceExhausted
                 if !status.message().is_empty() =>
             {
-                Self(status.message().to_string())
+                Self(status.message().to_string(), Some(status.code()))
             }
-            Code::Unavailable => Self(format!(
+            Code::Unavailable => Self::new(format!(
                 "codexd stopped answering on {} ({}). Run `codexd start` in a terminal, \
                  check {} for why it stopped, then retry.",
                 paths.socket.display(),
                 status.message(),
                 paths.daemon_log().display()
             )),
-            code => Self(format!(
+            code => Self::new(format!(
                 "codexd failed the {call} call: {} (gRPC {code:?}). Check {} and retry.",
                 if status.message().is_empty() {
                     "no details"
@@ -64,7 +70,7 @@ impl ToolError {
     /// `reply_to`): the model only knows the tool's argument names.
     pub fn rename_field(self, from: &str, to: &str) -> Self {
         match self.0.strip_prefix(from) {
-            Some(rest) if rest.starts_with(':') => Self(format!("{to}{rest}")),
+            Some(rest) if rest.starts_with(':') => Self(format!("{to}{rest}"), self.1),
             _ => self,
         }
     }
@@ -78,7 +84,7 @@ impl std::fmt::Display for ToolError {
 
 impl From<ArgError> for ToolError {
     fn from(error: ArgError) -> Self {
-        Self(error.0)
+        Self::new(error.0)
     }
 }
 

@@ -1,10 +1,12 @@
 //! The MCP tools and the server that lists them.
 //!
 //! Each tool checks its arguments ([`crate::args`]), makes one gRPC call to
-//! codexd ([`crate::daemon_link`]) and answers at once with JSON text plus
-//! `structuredContent` ([`crate::output`]) — except `codex_wait`, which makes
-//! a Get every [`WAIT_POLL_INTERVAL`] until the job ends or its timeout
-//! passes. The four original tools keep the names and arguments of the
+//! codexd ([`crate::daemon_link`]) and answers at once ([`crate::output`]) —
+//! except `codex_wait`, which makes a Get every [`WAIT_POLL_INTERVAL`] until
+//! the job ends or its timeout passes. A job that has ended is always
+//! answered with its one rendering ([`ResultText`]). A call that starts a job
+//! from a client speaking the MCP Tasks extension is answered with a task
+//! handle instead, and `tasks/get`/`tasks/cancel` follow it ([`crate::tasks`]). The four original tools keep the names and arguments of the
 //! Python `codex-async-mcp` users migrate from, so existing permissions
 //! (`mcp__codex-async__codex_start`, …) and habits keep working; codex_poll's
 //! result now speaks in events (the raw tail only on request, no prompt).
@@ -13,10 +15,14 @@ use std::{str::FromStr, time::Duration};
 
 use codex_async_proto::v1::{self, JobStatus};
 use rmcp::{
-    handler::server::router::tool::ToolRouter,
-    model::{JsonObject, ProgressNotificationParam, ProgressToken},
+    handler::server::{common::schema_for_output, router::tool::ToolRouter},
+    model::{
+        CallToolResponse, CallToolResult, CancelTaskParams, CreateTaskResult, GetTaskParams,
+        GetTaskResult, Implementation, JsonObject, ProgressNotificationParam, ProgressToken,
+        ServerCapabilities, ServerConfig, UpdateTaskParams,
+    },
     service::RequestContext,
-    tool, tool_handler, tool_router, Peer, RoleServer, ServerHandler,
+    tool, tool_handler, tool_router, ErrorData, Peer, RoleServer, ServerHandler,
 };
 use tokio::time::Instant;
 
@@ -26,7 +32,10 @@ use crate::{
         WaitArgs,
     },
     daemon_link::DaemonLink,
-    output::{CancelOutput, Json, ListOutput, PollOutput, ReplyOutput, ResultOutput, StartOutput},
+    output::{
+        CancelOutput, Json, ListOutput, PollOutput, ReplyOutput, ResultText, StartOutput, Status,
+    },
+    tasks,
     tool_error::ToolError,
 };
 
@@ -63,24 +72,28 @@ impl CodexAsyncServer {
     }
 
     #[tool(
-        description = "Start OpenAI Codex (`codex exec`) on a task in the background. Returns at \
-once with {job_id, status, pid, branch, worktree}: it does not wait for Codex, which usually takes \
-minutes. Then follow the job: codex_wait(job_id) waits up to 50 s and returns as soon as the job \
-ends; or do other work and call codex_poll every 20-60 seconds (not in a tight loop). Once it has \
-ended, codex_result gives Codex's final answer and the files it changed, and codex_reply \
-continues the conversation. approval_policy: \"suggest\" (default) = read-only sandbox, Codex \
-can read and answer but changes nothing; \"auto-edit\" = Codex may edit files inside cwd; \
-\"full-auto\" = no sandbox, Codex can run anything you could. Use auto-edit or full-auto when \
-Codex should change files. isolation: \"worktree\" (cwd must be in a git repository) runs Codex \
+        description = "Start OpenAI Codex (`codex exec`) on a task in the background; returns \
+at once. In clients with MCP tasks (interactive Claude Code) the call becomes a background task: \
+you are told Codex's result when it finishes, with nothing to poll or wait for. Otherwise it \
+returns {job_id, status, pid, branch, worktree}: follow the job with codex_wait(job_id) (returns \
+when the job ends, at most 50 s per call; its result is Codex's final answer, the files it \
+changed and the commands it ran) or codex_poll every 20-60 s while you do other work. \
+approval_policy: \"suggest\" (default) = read-only sandbox, Codex can read and answer but \
+changes nothing; \"auto-edit\" = Codex may edit files inside cwd; \"full-auto\" = no sandbox, \
+Codex can run anything you could. isolation: \"worktree\" (cwd in a git repository) runs Codex \
 in a new git worktree on its own branch codex/<job_id>, so parallel jobs on one repository never \
-touch each other's files or your working tree; the result names the branch and worktree, and \
-codex_result reports a diffstat once the job ends (merge or delete the branch yourself). \
-Watchdogs: a job with no output for stall_timeout_seconds (default 600) ends as error \
-\"stalled\", one running longer than max_duration_seconds (default 3600) as error \"timed_out\".",
+touch each other's files or your working tree (merge or delete the branch yourself). \
+Watchdogs: no output for stall_timeout_seconds (default 600) ends the job as error \
+\"stalled\", running longer than max_duration_seconds (default 3600) as error \"timed_out\".",
         input_schema = input_schema::<StartArgs>(),
+        output_schema = schema_for_output::<StartOutput>(),
         annotations(open_world_hint = true, destructive_hint = true)
     )]
-    async fn codex_start(&self, args: JsonObject) -> Result<Json<StartOutput>, ToolError> {
+    async fn codex_start(
+        &self,
+        args: JsonObject,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ToolError> {
         let args = StartArgs::from_json(&args)?;
         let request = v1::StartRequest {
             prompt: args.prompt,
@@ -93,39 +106,43 @@ Watchdogs: a job with no output for stall_timeout_seconds (default 600) ends as 
             max_duration_seconds: args.max_duration_seconds,
         };
         let response = self.start(request).await?;
-        Ok(Json(StartOutput::from_proto(response)?))
+        if let Some(task) = tasks::handle_for(&context, &response) {
+            return Ok(CreateTaskResult::new(task).into());
+        }
+        Ok(Json(StartOutput::from_proto(response)?)
+            .into_result()?
+            .into())
     }
 
     #[tool(
-        description = "Check a Codex job: its status, seconds elapsed, what Codex is doing now \
-(activity), how many commands it ran and files it changed, and its new events (its messages, \
-each command with its exit code, each file change; one line each). Pass the returned `cursor` \
-back as `since` on your next codex_poll or codex_wait of the job to get only the events since \
-then. Once the job has ended the result leads with final_message (Codex's answer) and \
-files_changed. While the job is queued or running, call this every 20-60 seconds, not in a \
-tight loop, or use codex_wait. Statuses: \"queued\" = accepted, Codex not started yet; \
-\"running\" = Codex is working; \"done\" = Codex finished with exit code 0; \"error\" = Codex \
-failed, exited non-zero, could not start, stalled, timed out or was lost (see `error` and \
-`exit_code`); \"cancelled\" = stopped by codex_cancel. done, error and cancelled are final. \
-tail_lines adds Codex's raw output tail as `output` (rarely needed: events say the same in \
-fewer tokens).",
+        description = "Check a Codex job once. While it is queued or running: its status, \
+seconds elapsed, what Codex is doing now (activity), how many commands it ran and files it \
+changed, and its new events (its messages, each command with its exit code, each file change; \
+one line each); pass the returned `cursor` as `since` next time to get only newer events. Call \
+it every 20-60 seconds, not in a tight loop, or use codex_wait. Once the job has ended it \
+returns the job's result instead: status (done = exit code 0; error = Codex failed, exited \
+non-zero, could not start, stalled, timed out or was lost; cancelled), Codex's final answer, \
+the files it changed, the commands it ran with their exit codes, token usage. tail_lines adds \
+Codex's raw output tail (rarely needed).",
         input_schema = input_schema::<PollArgs>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn codex_poll(&self, args: JsonObject) -> Result<Json<PollOutput>, ToolError> {
+    async fn codex_poll(&self, args: JsonObject) -> Result<CallToolResult, ToolError> {
         let args = PollArgs::from_json(&args)?;
-        let output = self.poll(&args.job_id, args.since, args.tail_lines).await?;
-        Ok(Json(output))
+        let response = self
+            .get(args.job_id, args.since, args.tail_lines.unwrap_or(0))
+            .await?;
+        view(response, true, args.tail_lines.is_some())
     }
 
     #[tool(
         description = "Wait for a Codex job to end, for at most timeout_seconds (1-50, default \
-30): returns as soon as the job is done, error or cancelled, or when the time is up with the job \
-still queued or running (then call codex_wait again, passing `cursor` as `since`). The result \
-is the same as codex_poll's: once the job has ended it leads with final_message (Codex's \
-answer) and files_changed. Use it instead of repeated codex_poll calls when you have nothing \
-else to do until Codex finishes. While waiting it sends progress notifications with what Codex \
-is doing.",
+30). When the job ends it returns the job's result: status, exit code, Codex's final answer, \
+the files it changed, the commands it ran; read it there (codex_result repeats it, for later). \
+If the time is up first it returns the job's status and activity: call codex_wait again. \
+While waiting it sends progress notifications with what Codex is doing. Pass \
+`since` (a cursor from codex_poll) to also get the events after it. Not needed in clients with \
+MCP tasks, where codex_start's result arrives by itself.",
         input_schema = input_schema::<WaitArgs>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -133,7 +150,7 @@ is doing.",
         &self,
         args: JsonObject,
         context: RequestContext<RoleServer>,
-    ) -> Result<Json<PollOutput>, ToolError> {
+    ) -> Result<CallToolResult, ToolError> {
         let args = WaitArgs::from_json(&args)?;
         let begun = Instant::now();
         let deadline = begun + Duration::from_secs(args.timeout_seconds.into());
@@ -142,53 +159,66 @@ is doing.",
             .get_progress_token()
             .map(|token| Progress::new(context.peer.clone(), token, args.timeout_seconds));
         loop {
-            let output = self.poll(&args.job_id, args.since, None).await?;
+            let response = self.get(args.job_id.clone(), args.since, 0).await?;
             let now = Instant::now();
-            if output.status.is_final() || now >= deadline {
-                return Ok(Json(output));
+            let ended = response
+                .job
+                .as_ref()
+                .and_then(Status::of)
+                .is_none_or(Status::is_final);
+            if ended || now >= deadline || context.ct.is_cancelled() {
+                return view(response, args.since.is_some(), false);
             }
             if let Some(progress) = progress.as_mut() {
-                let message = output
-                    .activity
-                    .clone()
-                    .unwrap_or_else(|| format!("Codex job is {}", output.status.as_str()));
+                let activity = response
+                    .summary
+                    .as_ref()
+                    .map(|s| s.activity.clone())
+                    .filter(|a| !a.is_empty());
+                let message = activity.unwrap_or_else(|| "Codex job is queued".into());
                 progress.report(now - begun, message).await;
             }
             tokio::select! {
                 () = tokio::time::sleep_until(deadline.min(now + WAIT_POLL_INTERVAL)) => {}
                 // The client gave up on this call (notifications/cancelled):
                 // the answer will be dropped, so stop asking codexd.
-                () = context.ct.cancelled() => return Ok(Json(output)),
+                () = context.ct.cancelled() => {}
             }
         }
     }
 
     #[tool(
-        description = "What you need to act on once a Codex job has ended: its final answer \
-(final_message), the files it changed, the commands it ran with their exit codes, token usage, \
-the exit code and error, and with worktree isolation the branch and its diffstat. If the job is \
-still queued or running, status says so and the rest is what is known so far: wait with \
-codex_wait, or check back later.",
+        description = "A Codex job's result again, for later (codex_wait, codex_poll and MCP \
+tasks already return it when the job ends): status, exit code and error, Codex's final answer, \
+the files it changed, the commands it ran with their exit codes, token usage, and with worktree \
+isolation the branch and its diffstat. While the job is queued or running it says so, with \
+what is known so far.",
         input_schema = input_schema::<ResultArgs>(),
+        output_schema = schema_for_output::<codex_async_proto::job_result::JobResult>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn codex_result(&self, args: JsonObject) -> Result<Json<ResultOutput>, ToolError> {
+    async fn codex_result(&self, args: JsonObject) -> Result<CallToolResult, ToolError> {
         let args = ResultArgs::from_json(&args)?;
         let response = self.get(args.job_id, None, 0).await?;
-        Ok(Json(ResultOutput::from_proto(response)?))
+        ResultText::from_proto(&response)?.into_call_tool_result()
     }
 
     #[tool(
         description = "Continue the conversation of a Codex job that has ended: Codex gets your \
 prompt with the earlier task, its answer and what it did in mind (`codex exec resume`), in the \
 same directory, with the same approval_policy and model unless you pass others. Starts a new job \
-and returns at once with {job_id, status, pid, parent_job_id}; follow it with codex_wait, \
-codex_poll and codex_result like any job. Fails if the earlier job is still running (wait for \
-it first).",
+and returns at once, like codex_start: a background task in clients with MCP tasks, else \
+{job_id, status, pid, parent_job_id} to follow with codex_wait. Fails if the earlier job is \
+still running (wait for it first).",
         input_schema = input_schema::<ReplyArgs>(),
+        output_schema = schema_for_output::<ReplyOutput>(),
         annotations(open_world_hint = true, destructive_hint = true)
     )]
-    async fn codex_reply(&self, args: JsonObject) -> Result<Json<ReplyOutput>, ToolError> {
+    async fn codex_reply(
+        &self,
+        args: JsonObject,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ToolError> {
         let args = ReplyArgs::from_json(&args)?;
         let request = v1::StartRequest {
             prompt: args.prompt,
@@ -205,7 +235,12 @@ it first).",
             .start(request)
             .await
             .map_err(|e| e.rename_field("reply_to", "job_id"))?;
-        Ok(Json(ReplyOutput::from_proto(response)?))
+        if let Some(task) = tasks::handle_for(&context, &response) {
+            return Ok(CreateTaskResult::new(task).into());
+        }
+        Ok(Json(ReplyOutput::from_proto(response)?)
+            .into_result()?
+            .into())
     }
 
     #[tool(
@@ -291,20 +326,67 @@ impl CodexAsyncServer {
             .await
     }
 
-    /// What codex_poll and codex_wait return. The raw tail is read only when
-    /// the caller asked for it (`tail_lines`): the events say the same in
-    /// far fewer tokens.
-    async fn poll(
-        &self,
-        job_id: &str,
-        since: Option<u64>,
-        tail_lines: Option<u32>,
-    ) -> Result<PollOutput, ToolError> {
+    /// `tasks/get`: the job behind a task, from codexd (so any shim process
+    /// answers for any task, across shim and codexd restarts).
+    async fn task(&self, task_id: &str) -> Result<GetTaskResult, ErrorData> {
+        let id = tasks::job_id(task_id)?;
         let response = self
-            .get(job_id.to_string(), since, tail_lines.unwrap_or(0))
-            .await?;
-        PollOutput::from_proto(response, tail_lines.is_some())
+            .get(id, None, 0)
+            .await
+            .map_err(|e| tasks::error("tasks/get", task_id, &e))?;
+        tasks::detailed(&response).map(GetTaskResult::new)
     }
+
+    /// `tasks/cancel`: codex_cancel of the task's job. The extension wants an
+    /// acknowledgement whatever the id, since cancellation is eventually
+    /// consistent; failures are logged and show in the next `tasks/get`.
+    async fn cancel_job_of_task(&self, task_id: &str) {
+        let Ok(job_id) = tasks::job_id(task_id) else {
+            tracing::info!("tasks/cancel of {task_id:?}: not a job id, nothing to cancel");
+            return;
+        };
+        let request = v1::CancelRequest { job_id };
+        let cancelled = self
+            .daemon
+            .call("Cancel", |mut client| {
+                let request = request.clone();
+                async move { client.cancel(request).await }
+            })
+            .await;
+        if let Err(e) = cancelled {
+            tracing::warn!("tasks/cancel of {task_id}: {e}");
+        }
+    }
+}
+
+/// What codex_poll and codex_wait return: the job's result once it has
+/// ended, else its progress (`with_events`: the events after the cursor;
+/// `with_output`: the raw tail).
+fn view(
+    response: v1::GetResponse,
+    with_events: bool,
+    with_output: bool,
+) -> Result<CallToolResult, ToolError> {
+    let ended = response
+        .job
+        .as_ref()
+        .and_then(Status::of)
+        .is_some_and(Status::is_final);
+    if !ended {
+        return Json(PollOutput::from_proto(response, with_events, with_output)?).into_result();
+    }
+    let mut result = ResultText::from_proto(&response)?.into_call_tool_result()?;
+    if with_output {
+        result.content.push(rmcp::model::ContentBlock::text(format!(
+            "Output tail:\n{}",
+            response.output
+        )));
+        if let Some(serde_json::Value::Object(map)) = result.structured_content.as_mut() {
+            map.insert("output".into(), response.output.into());
+            map.insert("output_truncated".into(), response.output_truncated.into());
+        }
+    }
+    Ok(result)
 }
 
 /// `notifications/progress` for one `codex_wait` call whose request carried
@@ -361,10 +443,57 @@ impl Progress {
     }
 }
 
-/// `instructions` is what clients show the model about the server as a whole.
-#[tool_handler(
-    router = self.tool_router,
-    name = "codex-async",
-    instructions = "Runs OpenAI Codex jobs in the background. codex_start returns a job_id at once. Then either codex_wait(job_id) (returns when the job ends, or after at most 50 s; call again while it runs) or, while you do other work, codex_poll every 20-60 seconds (not in a tight loop); pass each result's cursor as since next time to see only new events. When the status is done, error or cancelled, codex_result gives Codex's final answer, changed files and commands; codex_reply continues the same Codex conversation as a new job. isolation=\"worktree\" gives a job its own git branch and worktree, so parallel jobs on one repository don't collide. codex_list shows recent jobs; codex_cancel stops one. Jobs keep running if this server restarts."
-)]
-impl ServerHandler for CodexAsyncServer {}
+/// What clients show the model about the server as a whole. Claude Code
+/// defers tool schemas until the model loads them, so this carries the usage.
+const INSTRUCTIONS: &str = "Runs OpenAI Codex jobs in the background; jobs survive this server \
+and the client restarting. codex_start (and codex_reply, which continues a finished job's Codex \
+conversation) returns at once. In clients with MCP tasks (interactive Claude Code) the call \
+becomes a background task and you are told Codex's result when it finishes: do not poll or \
+wait, go on with other work. Without tasks you get a job_id: codex_wait(job_id) returns the \
+result when the job ends (at most 50 s per call; call again while it runs), or check with \
+codex_poll every 20-60 s while you work. The result holds Codex's final answer, changed files \
+and commands with exit codes; codex_result repeats it, only for later. isolation=\"worktree\" \
+gives a job its own git branch and worktree, so parallel jobs on one repository don't collide. \
+codex_list shows recent jobs; codex_cancel stops one and everything it started.";
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for CodexAsyncServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tasks()
+                .build(),
+        )
+        .with_server_info(Implementation::new(
+            "codex-async",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        self.task(&request.task_id).await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.cancel_job_of_task(&request.task_id).await;
+        Ok(())
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        Err(tasks::no_input_requests(&request.task_id))
+    }
+}

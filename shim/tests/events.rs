@@ -35,25 +35,30 @@ fn poll_speaks_in_events_and_the_cursor_returns_only_new_ones() {
     let _daemon = serve_daemon(&home);
     let mut shim = Shim::spawn(&home, NO_AUTOSTART);
     let cwd = home.workdir().display().to_string();
+    let go = home.root().join("go");
+    let finish = home.root().join("finish");
 
     let job_id = shim.start(json!({
-        "prompt": "msg:alpha-marker;think:pondering;cmd:ls -la=0;novel;noise;sleep:2;\
-                   patch:notes.txt;msg:omega-marker;usage:10,5",
+        "prompt": format!(
+            "msg:alpha-marker;think:pondering;cmd:ls -la=0;novel;noise;waitfile:{};\
+             patch:notes.txt;msg:omega-marker;usage:10,5;waitfile:{}",
+            go.display(),
+            finish.display()
+        ),
         "cwd": cwd,
         "approval_policy": "auto-edit",
     }));
 
-    // The first poll has no cursor: it shows the latest events. (codexd
-    // folds events into the summary every 250 ms, so the thread id can lag
-    // the events by a poll.)
+    // The first poll has no cursor: it shows the latest events.
     let mut first = Value::Null;
     wait_until("the first agent message to show in events", || {
         first = shim.ok("codex_poll", json!({"job_id": job_id}));
-        events(&first).contains("alpha-marker") && first["thread_id"].is_string()
+        events(&first).contains("alpha-marker")
     });
     let first_events = events(&first);
     assert!(first["cursor"].is_u64(), "{first}");
     assert_eq!(first["events_truncated"], false, "{first}");
+    assert_eq!(first["status"], "running", "{first}");
     assert_eq!(
         first["output"],
         Value::Null,
@@ -63,19 +68,15 @@ fn poll_speaks_in_events_and_the_cursor_returns_only_new_ones() {
         !first_events.contains("{\"type\""),
         "events are compact lines, not codex's JSON: {first_events}"
     );
-    assert!(
-        first["thread_id"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("fake-thread-")),
-        "{first}"
-    );
-
-    let done = shim.poll_until_finished(&job_id);
-    assert_eq!(done["status"], "done", "{done}");
 
     // With the cursor of the first poll: only what happened after it.
+    fs::write(&go, "").expect("go");
     let cursor = first["cursor"].clone();
-    let second = shim.ok("codex_poll", json!({"job_id": job_id, "since": cursor}));
+    let mut second = Value::Null;
+    wait_until("the last agent message to show after the cursor", || {
+        second = shim.ok("codex_poll", json!({"job_id": job_id, "since": cursor}));
+        events(&second).contains("turn done")
+    });
     let second_events = events(&second);
     assert_eq!(
         count(&second_events, "alpha-marker"),
@@ -104,16 +105,30 @@ fn poll_speaks_in_events_and_the_cursor_returns_only_new_ones() {
     );
     assert_eq!(events(&third).trim(), "", "{third}");
     assert_eq!(third["cursor"], second["cursor"], "{third}");
+    assert_eq!(third["commands_run"], 1, "{third}");
+    assert_eq!(third["files_changed_count"], 1, "{third}");
+    assert!(third["activity"].is_string(), "{third}");
 
-    // The counts and the summary fields.
-    assert_eq!(done["commands_run"], 1, "{done}");
-    assert_eq!(done["files_changed_count"], 1, "{done}");
-    assert!(done["activity"].is_string(), "{done}");
-    assert!(
-        done["elapsed_seconds"].as_u64().is_some_and(|s| s >= 2),
-        "{done}"
-    );
+    // Once the job has ended a poll is its result, whatever the cursor: the
+    // answer comes once, not again in the events.
+    fs::write(&finish, "").expect("finish");
+    let done = shim.poll_until_finished(&job_id);
+    assert_eq!(done["status"], "done", "{done}");
     assert_eq!(done["exit_code"], 0, "{done}");
+    assert_eq!(done["final_message"], "omega-marker", "{done}");
+    assert_eq!(done["commands_run"], 1, "{done}");
+    let after = shim.ok_result("codex_poll", json!({"job_id": job_id, "since": cursor}));
+    assert_eq!(
+        after.text.matches("omega-marker").count(),
+        1,
+        "the answer once: {}",
+        after.text
+    );
+    assert!(
+        after.structured.get("events").is_none(),
+        "{}",
+        after.structured
+    );
 
     // tail_lines still adds the raw output.
     let raw = shim.ok("codex_poll", json!({"job_id": job_id, "tail_lines": 5}));
@@ -140,8 +155,15 @@ fn a_finished_poll_leads_with_the_final_message_and_the_files_changed() {
     assert!(
         result
             .text
-            .starts_with(r#"{"final_message":"All done.","files_changed":[{"path":"#),
-        "the text leads with the answer and the files: {}",
+            .starts_with(&format!("Codex job {job_id} done (exit 0")),
+        "{}",
+        result.text
+    );
+    assert!(
+        result
+            .text
+            .contains("\n\nAll done.\n\nFiles changed (1): update "),
+        "the answer, then the files: {}",
         result.text
     );
     let poll = result.structured;
@@ -177,14 +199,30 @@ fn a_running_poll_has_no_final_message_yet() {
         events(&poll).contains("thinking aloud") && poll["activity"].is_string()
     });
     assert_eq!(poll["status"], "running", "{poll}");
-    assert_eq!(poll["final_message"], Value::Null, "{poll}");
-    assert_eq!(poll["files_changed"], Value::Null, "{poll}");
+    assert!(poll.get("final_message").is_none(), "{poll}");
     assert!(poll["activity"].is_string(), "{poll}");
 
-    // codex_result on a running job says so through its status.
-    let result = shim.ok("codex_result", json!({"job_id": job_id}));
-    assert_eq!(result["status"], "running", "{result}");
-    assert_eq!(result["exit_code"], Value::Null, "{result}");
+    // codex_result on a running job says so through its status, and an
+    // interim message is activity, not a final answer.
+    let result = shim.ok_result("codex_result", json!({"job_id": job_id}));
+    assert_eq!(result.structured["status"], "running", "{}", result.text);
+    assert_eq!(
+        result.structured["exit_code"],
+        Value::Null,
+        "{}",
+        result.text
+    );
+    assert_eq!(
+        result.structured["final_message"],
+        Value::Null,
+        "{}",
+        result.text
+    );
+    assert!(
+        result.text.contains("Now: said: thinking aloud"),
+        "{}",
+        result.text
+    );
 
     shim.ok("codex_cancel", json!({"job_id": job_id}));
 }
@@ -276,6 +314,10 @@ fn codex_reply_continues_the_same_thread_as_a_new_linked_job() {
     }));
     shim.poll_until_finished(&parent);
     let parent_result = shim.ok("codex_result", json!({"job_id": parent}));
+    assert_eq!(
+        parent_result["final_message"], "first answer",
+        "{parent_result}"
+    );
     let thread_id = parent_result["thread_id"]
         .as_str()
         .unwrap_or_else(|| panic!("parent has no thread id: {parent_result}"))
@@ -302,9 +344,14 @@ fn codex_reply_continues_the_same_thread_as_a_new_linked_job() {
     assert_eq!(done["status"], "done", "{done}");
     assert_eq!(done["final_message"], "second answer", "{done}");
     assert_eq!(done["thread_id"], thread_id.as_str(), "{done}");
+    let listed = shim.ok("codex_list", json!({}));
+    let child_cwd = listed["jobs"]
+        .as_array()
+        .and_then(|jobs| jobs.iter().find(|j| j["job_id"] == child.as_str()))
+        .map(|j| j["cwd"].clone());
     assert_eq!(
-        done["cwd"],
-        cwd.as_str(),
+        child_cwd,
+        Some(json!(cwd)),
         "a reply runs where its parent ran"
     );
 
@@ -345,30 +392,29 @@ fn codex_wait_returns_as_soon_as_the_job_ends() {
         json!({"job_id": job_id, "timeout_seconds": 50}),
     );
     let took = begun.elapsed();
-    let result = waited.structured;
+    let result = &waited.structured;
     assert_eq!(result["status"], "done", "{result}");
     assert!(
         took < Duration::from_secs(20),
         "returned {took:?} after the start, not at the 50 s timeout"
     );
     assert_eq!(result["final_message"], "done", "{result}");
-    assert!(
-        waited
-            .text
-            .starts_with(r#"{"final_message":"done","files_changed":[]"#),
-        "same payload as codex_poll: {}",
+
+    // The same result as codex_result and codex_poll, the answer once.
+    let later = shim.ok_result("codex_result", json!({"job_id": job_id}));
+    let polled = shim.ok_result("codex_poll", json!({"job_id": job_id}));
+    assert_eq!(later.text, waited.text);
+    assert_eq!(polled.text, waited.text);
+    assert_eq!(
+        waited.text.matches("\ndone\n").count(),
+        1,
+        "{}",
         waited.text
     );
-    assert!(events(&result).contains("done"), "{result}");
-    assert!(result["cursor"].is_u64(), "{result}");
 
     // Waiting on a finished job answers at once.
-    let again = shim.ok(
-        "codex_wait",
-        json!({"job_id": job_id, "since": result["cursor"]}),
-    );
-    assert_eq!(again["status"], "done", "{again}");
-    assert_eq!(events(&again).trim(), "", "{again}");
+    let again = shim.ok_result("codex_wait", json!({"job_id": job_id, "since": 0}));
+    assert_eq!(again.text, waited.text);
 }
 
 #[test]

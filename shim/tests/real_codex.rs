@@ -56,17 +56,30 @@ fn a_command_and_a_patch_show_up_as_events_and_the_answer_leads_the_result() {
     let end = wait_end(&mut shim, &id);
     assert_eq!(end["status"], "done", "{end}");
     assert_eq!(end["final_message"], "Added made-by-codex.txt.");
-    let events = end["events"].as_str().unwrap_or_default();
-    assert!(
-        events.contains("echo from-the-command") && events.contains("→ exit 0"),
-        "{events}"
-    );
-    assert!(
-        events.contains("edit: add") && events.contains("made-by-codex.txt"),
-        "{events}"
-    );
+    let all = shim.ok("codex_poll", json!({"job_id": id, "tail_lines": 1000}));
+    let output = all["output"].as_str().unwrap_or_default();
+    assert!(output.contains("echo from-the-command"), "{output}");
     let result = shim.ok_result("codex_result", json!({"job_id": id}));
-    assert!(result.text.starts_with("{\"job_id\""), "{}", result.text);
+    assert!(
+        result
+            .text
+            .starts_with(&format!("Codex job {id} done (exit 0")),
+        "{}",
+        result.text
+    );
+    for want in [
+        "\n\nAdded made-by-codex.txt.\n\n",
+        "Files changed (1): add ",
+        "made-by-codex.txt",
+        "`echo from-the-command` ok",
+    ] {
+        assert!(result.text.contains(want), "{want:?} in {}", result.text);
+    }
+    assert!(
+        !result.text.contains("WARNING: proceeding"),
+        "codex's noise stays out: {}",
+        result.text
+    );
     let r = result.structured;
     assert_eq!(r["final_message"], "Added made-by-codex.txt.");
     assert!(r["files_changed"][0]["path"]

@@ -1,11 +1,13 @@
-//! `codexd show <id>`: everything known about one job — its record, codex's
-//! final message, the files it changed, the commands it ran, token usage.
+//! `codexd show <id>`: everything known about one job — its result (the one
+//! rendering the MCP tools and tasks return, with codex's answer whole), then
+//! its record.
 
 use std::process::ExitCode;
 
 use codex_async_proto::{
+    job_result::JobResult,
     paths::Paths,
-    v1::{GetRequest, Job, JobSummary},
+    v1::{GetRequest, Job},
 };
 use serde_json::json;
 
@@ -26,8 +28,8 @@ pub fn run(job_id: &str, json: bool) -> anyhow::Result<ExitCode> {
             .await
             .map_err(ui::rpc_error)?
             .into_inner();
-        let job = answer.job.unwrap_or_default();
-        let summary = answer.summary.unwrap_or_default();
+        let job = answer.job.clone().unwrap_or_default();
+        let summary = answer.summary.clone().unwrap_or_default();
         if json {
             ui::emit(&format!(
                 "{}\n",
@@ -35,30 +37,21 @@ pub fn run(job_id: &str, json: bool) -> anyhow::Result<ExitCode> {
                        "output_bytes": answer.output_bytes})
             ))?;
         } else {
-            ui::emit(&render(&job, &summary, answer.output_bytes))?;
+            let result = JobResult::from_get(&answer, None, chrono::Utc::now())?;
+            ui::emit(&render(&job, &result, answer.output_bytes))?;
         }
         Ok(ExitCode::SUCCESS)
     })
 }
 
-fn render(job: &Job, s: &JobSummary, output_bytes: u64) -> String {
-    let mut out = String::new();
-    let status = ui::status_of(job);
-    let exit = job
-        .exit_code
-        .map(|c| format!(" (exit {c})"))
-        .unwrap_or_default();
-    out.push_str(&format!(
-        "{} {}{exit}\n",
-        ui::bold(&format!("job {}", job.job_id)),
-        ui::status_colored(status, 0)
-    ));
+fn render(job: &Job, result: &JobResult, output_bytes: u64) -> String {
+    let mut out = result.to_text();
+    out.push('\n');
+    out.push_str(&format!("{}\n", ui::bold("job:")));
     let mut field = |name: &str, value: &str| {
         out.push_str(&format!("  {:<11} {value}\n", format!("{name}:")));
     };
-    if let Some(error) = &job.error {
-        field("error", error);
-    }
+    field("status", &ui::status_colored(ui::status_of(job), 0));
     field("prompt", &indent_rest(&job.prompt, 14));
     field("cwd", &job.cwd);
     field("policy", &job.approval_policy);
@@ -87,16 +80,6 @@ fn render(job: &Job, s: &JobSummary, output_bytes: u64) -> String {
     if let Some(thread) = &job.thread_id {
         field("thread", thread);
     }
-    if job.isolation == "worktree" {
-        field(
-            "worktree",
-            &format!(
-                "{} (branch {})",
-                job.worktree.as_deref().unwrap_or("-"),
-                job.branch.as_deref().unwrap_or("-")
-            ),
-        );
-    }
     field(
         "watchdogs",
         &format!(
@@ -113,61 +96,10 @@ fn render(job: &Job, s: &JobSummary, output_bytes: u64) -> String {
             job.job_id
         ),
     );
-    if !s.activity.is_empty() {
-        field("activity", &s.activity);
-    }
-    if let Some(error) = &s.error_message {
-        field("codex said", &ui::red(error));
-    }
-    if let Some(usage) = &s.usage {
-        field(
-            "tokens",
-            &format!(
-                "{} in ({} cached), {} out",
-                usage.input_tokens, usage.cached_input_tokens, usage.output_tokens
-            ),
-        );
-    }
-    if let Some(message) = &s.final_message {
-        out.push_str(&format!("\n{}\n", ui::bold("final message:")));
-        for line in message.lines() {
-            out.push_str(&format!("  {line}\n"));
-        }
-    }
-    if !s.files_changed.is_empty() {
-        out.push_str(&format!(
-            "\n{}\n",
-            ui::bold(&format!("files changed ({}):", s.files_changed.len()))
-        ));
-        for f in &s.files_changed {
-            out.push_str(&format!("  {:<7} {}\n", f.kind, f.path));
-        }
-    }
-    if let Some(diffstat) = &s.diffstat {
+    if let Some(diffstat) = &result.diffstat {
         out.push_str(&format!("\n{}\n", ui::bold("diffstat:")));
         for line in diffstat.lines() {
             out.push_str(&format!("  {line}\n"));
-        }
-    }
-    if s.commands_count > 0 {
-        let shown = s.commands.len();
-        let note = if (shown as u32) < s.commands_count {
-            format!(", last {shown} shown")
-        } else {
-            String::new()
-        };
-        out.push_str(&format!(
-            "\n{}\n",
-            ui::bold(&format!("commands ({} run{note}):", s.commands_count))
-        ));
-        for c in &s.commands {
-            let mark = match (c.status.as_str(), c.exit_code) {
-                ("completed", Some(0)) => ui::green("ok  "),
-                ("in_progress", _) => ui::yellow("... "),
-                (_, Some(code)) => ui::red(&format!("{code:<4}")),
-                _ => ui::red(&format!("{:<4}", c.status)),
-            };
-            out.push_str(&format!("  {mark} {}\n", ui::excerpt(&c.command, 200)));
         }
     }
     out

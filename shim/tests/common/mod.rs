@@ -23,6 +23,8 @@ use testkit::{bin, wait_until, ProcessGuard, TempHome, DEADLINE};
 
 /// The MCP protocol version the tests speak (what Claude Code sends).
 pub const PROTOCOL_VERSION: &str = "2025-06-18";
+/// The revision interactive Claude Code 2.1.332 speaks (with the Tasks extension).
+pub const MODERN_PROTOCOL_VERSION: &str = "2026-07-28";
 
 /// One running shim with an initialized MCP session.
 pub struct Shim {
@@ -31,6 +33,8 @@ pub struct Shim {
     lines: Receiver<String>,
     next_id: u64,
     log: PathBuf,
+    /// For a 2026-07-28 session: the `_meta` every request carries.
+    meta: Option<Value>,
 }
 
 /// What a `tools/call` returned.
@@ -91,7 +95,32 @@ impl Shim {
             lines,
             next_id: 1,
             log,
+            meta: None,
         }
+    }
+
+    /// Starts the shim and opens a session of MCP revision 2026-07-28 as
+    /// Claude Code does: `server/discover`, then the protocol version, client
+    /// info and capabilities in every request's `_meta`; with `tasks` the
+    /// capabilities declare the Tasks extension (interactive Claude Code).
+    pub fn spawn_modern(home: &TempHome, env: &[(&str, &str)], tasks: bool) -> Self {
+        let mut shim = Self::spawn_uninitialized(home, env);
+        let extensions = if tasks {
+            json!({"io.modelcontextprotocol/tasks": {}})
+        } else {
+            json!({})
+        };
+        shim.meta = Some(json!({
+            "io.modelcontextprotocol/protocolVersion": MODERN_PROTOCOL_VERSION,
+            "io.modelcontextprotocol/clientInfo": {"name": "shim-tests", "version": "0"},
+            "io.modelcontextprotocol/clientCapabilities": {"extensions": extensions},
+        }));
+        let discovered = shim.request("server/discover", json!({}));
+        assert_eq!(
+            discovered["result"]["resultType"], "complete",
+            "server/discover: {discovered}"
+        );
+        shim
     }
 
     /// The shim's pid.
@@ -129,9 +158,17 @@ impl Shim {
     }
 
     /// Sends a request and returns its id without waiting for the answer.
-    pub fn send_request(&mut self, method: &str, params: Value) -> u64 {
+    pub fn send_request(&mut self, method: &str, mut params: Value) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
+        if let (Some(meta), Some(params)) = (&self.meta, params.as_object_mut()) {
+            let own = params.entry("_meta").or_insert_with(|| json!({}));
+            if let (Some(own), Some(meta)) = (own.as_object_mut(), meta.as_object()) {
+                for (key, value) in meta {
+                    own.insert(key.clone(), value.clone());
+                }
+            }
+        }
         self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
         id
     }
@@ -272,9 +309,21 @@ fn tool_result(message: &Value) -> ToolResult {
         .cloned()
         .unwrap_or(Value::Null);
     if !is_error {
-        let parsed: Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("text content is not JSON ({e}): {text}"));
-        assert_eq!(parsed, structured, "text and structuredContent differ");
+        // Records and progress are JSON text equal to structuredContent; a
+        // job's result is compact text beside its structure.
+        match serde_json::from_str::<Value>(&text) {
+            Ok(parsed) => assert_eq!(parsed, structured, "text and structuredContent differ"),
+            Err(_) => {
+                assert!(
+                    text.starts_with("Codex job "),
+                    "neither JSON nor a result: {text}"
+                );
+                assert!(
+                    text.contains(structured["job_id"].as_str().unwrap_or("?")),
+                    "the result text names another job than {structured}: {text}"
+                );
+            }
+        }
     }
     ToolResult {
         is_error,

@@ -1,0 +1,722 @@
+//! The one rendering of a job's result: what `tasks/get` returns when a task
+//! completes, what `codex_wait` and `codex_poll` return once a job has ended,
+//! what `codex_result` returns, and the result part of `codexd show`.
+//!
+//! Every character of it costs the model's tokens, so each fact appears once:
+//! a header line (status, exit code, time, the error), codex's answer
+//! verbatim, then one line each for the files, the commands, tokens and the
+//! branch, and how to continue. [`JobResult`] is also the `structuredContent`
+//! of those results (MCP clients show the model the text; the structure is
+//! for programs).
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::v1::{self, JobStatus};
+
+/// The text of a result for an MCP client stays under this many characters:
+/// Claude Code replaces a tool result over 50,000 characters with a 2 KB
+/// preview and a file path, so the answer would be lost to the model.
+pub const MCP_TEXT_BUDGET: usize = 45_000;
+
+/// Commands shown one by one when there are at most this many; above it, the
+/// failures are named and the rest counted.
+const LIST_ALL_COMMANDS: usize = 8;
+/// At most this many failed commands are named.
+const MAX_FAILED_SHOWN: usize = 20;
+/// At most this many changed files are listed in the text.
+const MAX_FILES_SHOWN: usize = 100;
+/// Longest command line shown in the text.
+const MAX_COMMAND_CHARS: usize = 120;
+
+/// Where a job is in its life.
+///
+/// Inlined in the schemas (no `$ref`), which every client understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(inline)]
+pub enum Status {
+    /// Accepted; Codex has not started yet.
+    Queued,
+    /// Codex is working.
+    Running,
+    /// Codex finished with exit code 0.
+    Done,
+    /// Codex exited non-zero, could not start, or was lost; see `error`.
+    Error,
+    /// Stopped by codex_cancel (or a client's task cancel).
+    Cancelled,
+}
+
+impl Status {
+    /// True for done, error and cancelled: the job will not change again.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Done | Self::Error | Self::Cancelled)
+    }
+
+    /// The lowercase name, as in the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Error => "error",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// The status of a job record; None for an unspecified (or unknown)
+    /// status, which only a daemon of another release sends.
+    pub fn of(job: &v1::Job) -> Option<Self> {
+        match JobStatus::try_from(job.status).unwrap_or(JobStatus::Unspecified) {
+            JobStatus::Queued => Some(Self::Queued),
+            JobStatus::Running => Some(Self::Running),
+            JobStatus::Done => Some(Self::Done),
+            JobStatus::Error => Some(Self::Error),
+            JobStatus::Cancelled => Some(Self::Cancelled),
+            JobStatus::Unspecified => None,
+        }
+    }
+}
+
+/// A file Codex changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(inline)]
+pub struct FileChange {
+    /// The file's path, as Codex gave it.
+    pub path: String,
+    /// add | delete | update.
+    pub kind: String,
+}
+
+/// A command Codex ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(inline)]
+pub struct CommandRun {
+    /// The command line.
+    pub command: String,
+    /// Its exit code, once it has one.
+    pub exit_code: Option<i32>,
+    /// in_progress | completed | failed | declined.
+    pub status: String,
+}
+
+impl CommandRun {
+    /// True when the command did not succeed (a non-zero exit, failed, declined).
+    pub fn failed(&self) -> bool {
+        match self.exit_code {
+            Some(code) => code != 0,
+            None => matches!(self.status.as_str(), "failed" | "declined"),
+        }
+    }
+}
+
+/// Tokens Codex used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(inline)]
+pub struct Usage {
+    /// Input tokens, including cached ones.
+    pub input_tokens: u64,
+    /// Input tokens served from the provider's cache.
+    pub cached_input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+}
+
+/// A job's result: everything needed to act on it once it has ended (and,
+/// while it runs, what is known so far).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct JobResult {
+    /// The job's id (codex_reply, codex_poll and `codexd show` take it).
+    pub job_id: String,
+    /// queued | running | done | error | cancelled; done, error and cancelled are final.
+    pub status: Status,
+    /// Codex's exit code once it has exited, else null.
+    pub exit_code: Option<i32>,
+    /// Why the job is in status error (or how it was cancelled), else null.
+    pub error: Option<String>,
+    /// Seconds Codex ran (so far, while it runs); null before it started.
+    pub elapsed_seconds: Option<u64>,
+    /// Codex's final answer, once it finished its turn; else null. Longer
+    /// answers keep their head and tail (see final_message_omitted_chars).
+    pub final_message: Option<String>,
+    /// Characters left out of the middle of final_message to fit the result
+    /// (0 when it is whole); the whole answer: `codexd show <job_id>`.
+    pub final_message_omitted_chars: usize,
+    /// What Codex is doing now (or did last); null once it gave its answer.
+    pub activity: Option<String>,
+    /// The files Codex changed, each {path, kind} with kind add | delete | update.
+    pub files_changed: Vec<FileChange>,
+    /// The commands Codex ran, in order (the most recent ones if there were very many).
+    pub commands: Vec<CommandRun>,
+    /// How many commands Codex ran in all.
+    pub commands_run: u32,
+    /// Tokens used, once Codex has reported them, else null.
+    pub usage: Option<Usage>,
+    /// With isolation "worktree": the branch holding Codex's changes, else null.
+    pub branch: Option<String>,
+    /// With isolation "worktree": the worktree folder, else null.
+    pub worktree: Option<String>,
+    /// With isolation "worktree", once the job ended: `git diff --stat` of its branch.
+    pub diffstat: Option<String>,
+    /// Codex's raw output (stdout and stderr), whole.
+    pub output_path: String,
+    /// Codex's conversation id (codex_reply continues it); not in the text,
+    /// where the job id stands for it.
+    pub thread_id: Option<String>,
+}
+
+/// Why a daemon answer cannot be rendered (it comes from another release).
+#[derive(Debug, thiserror::Error)]
+pub enum ResultError {
+    /// The answer carried no job.
+    #[error("codexd answered without a job record")]
+    NoJob,
+    /// The job's status is not one this release knows.
+    #[error("codexd reported job {job_id} with an unknown status ({status})")]
+    UnknownStatus {
+        /// The job.
+        job_id: String,
+        /// The raw status number.
+        status: i32,
+    },
+}
+
+impl JobResult {
+    /// The result of the job in a Get answer. `answer_budget` bounds the
+    /// characters of codex's answer kept (head and tail); None keeps it whole
+    /// (`codexd show`).
+    pub fn from_get(
+        response: &v1::GetResponse,
+        answer_budget: Option<usize>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Self, ResultError> {
+        let job = response.job.as_ref().ok_or(ResultError::NoJob)?;
+        let status = Status::of(job).ok_or_else(|| ResultError::UnknownStatus {
+            job_id: job.job_id.clone(),
+            status: job.status,
+        })?;
+        let empty = v1::JobSummary::default();
+        let summary = response.summary.as_ref().unwrap_or(&empty);
+        let answer = summary
+            .final_message
+            .as_deref()
+            .filter(|m| !m.trim().is_empty());
+        let (final_message, omitted) = match (answer, answer_budget) {
+            (Some(text), Some(budget)) => {
+                let (kept, omitted) = head_and_tail(text, budget);
+                (Some(kept), omitted)
+            }
+            (Some(text), None) => (Some(text.to_string()), 0),
+            (None, _) => (None, 0),
+        };
+        let activity =
+            Some(summary.activity.clone()).filter(|a| !a.is_empty() && final_message.is_none());
+        Ok(Self {
+            job_id: job.job_id.clone(),
+            status,
+            exit_code: job.exit_code,
+            error: job_error(
+                status,
+                job.error.as_deref(),
+                summary.error_message.as_deref(),
+            ),
+            elapsed_seconds: elapsed_seconds(
+                job.started_at.as_deref(),
+                job.finished_at.as_deref(),
+                now,
+            ),
+            final_message,
+            final_message_omitted_chars: omitted,
+            activity,
+            files_changed: summary
+                .files_changed
+                .iter()
+                .map(|f| FileChange {
+                    path: f.path.clone(),
+                    kind: f.kind.clone(),
+                })
+                .collect(),
+            commands: summary
+                .commands
+                .iter()
+                .map(|c| CommandRun {
+                    command: c.command.clone(),
+                    exit_code: c.exit_code,
+                    status: c.status.clone(),
+                })
+                .collect(),
+            commands_run: summary.commands_count,
+            usage: summary.usage.as_ref().map(|u| Usage {
+                input_tokens: u.input_tokens,
+                cached_input_tokens: u.cached_input_tokens,
+                output_tokens: u.output_tokens,
+            }),
+            branch: job.branch.clone().filter(|b| !b.is_empty()),
+            worktree: job.worktree.clone().filter(|w| !w.is_empty()),
+            diffstat: summary.diffstat.clone().filter(|d| !d.trim().is_empty()),
+            output_path: job.output_path.clone(),
+            thread_id: job.thread_id.clone().filter(|t| !t.is_empty()),
+        })
+    }
+
+    /// The result as the model reads it: a header line, codex's answer, one
+    /// line per kind of fact, and what to do next.
+    pub fn to_text(&self) -> String {
+        let mut out = self.header();
+        out.push('\n');
+        if let Some(answer) = &self.final_message {
+            out.push('\n');
+            out.push_str(answer.trim_end());
+            out.push_str("\n\n");
+        } else if let Some(activity) = &self.activity {
+            let label = if self.status.is_final() {
+                "Codex gave no final answer; last activity"
+            } else {
+                "Now"
+            };
+            out.push_str(&format!("{label}: {activity}\n"));
+        } else if self.status.is_final() {
+            out.push_str("Codex gave no final answer.\n");
+        }
+        if let Some(line) = self.files_line() {
+            out.push_str(&line);
+        }
+        if let Some(line) = self.commands_line() {
+            out.push_str(&line);
+        }
+        if let Some(u) = &self.usage {
+            out.push_str(&format!(
+                "Tokens: {} in ({} cached), {} out.\n",
+                u.input_tokens, u.cached_input_tokens, u.output_tokens
+            ));
+        }
+        if let Some(branch) = &self.branch {
+            let stat = self
+                .diffstat
+                .as_deref()
+                .and_then(|d| d.lines().rev().find(|l| !l.trim().is_empty()))
+                .map(|l| format!(": {}", l.trim()))
+                .unwrap_or_default();
+            let worktree = self
+                .worktree
+                .as_deref()
+                .map(|w| format!(" (worktree {w})"))
+                .unwrap_or_default();
+            out.push_str(&format!("Branch {branch}{worktree}{stat}.\n"));
+        }
+        out.push_str(&self.next_step());
+        out
+    }
+
+    fn header(&self) -> String {
+        let mut facts = Vec::new();
+        if let Some(code) = self.exit_code {
+            facts.push(format!("exit {code}"));
+        }
+        if let Some(seconds) = self.elapsed_seconds {
+            facts.push(duration(seconds));
+        }
+        let facts = if facts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", facts.join(", "))
+        };
+        let error = self
+            .error
+            .as_deref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default();
+        format!(
+            "Codex job {} {}{facts}{error}",
+            self.job_id,
+            self.status.as_str()
+        )
+    }
+
+    fn files_line(&self) -> Option<String> {
+        if self.files_changed.is_empty() {
+            return None;
+        }
+        let mut parts: Vec<String> = self
+            .files_changed
+            .iter()
+            .take(MAX_FILES_SHOWN)
+            .map(|f| format!("{} {}", f.kind, f.path))
+            .collect();
+        let hidden = self.files_changed.len().saturating_sub(MAX_FILES_SHOWN);
+        if hidden > 0 {
+            parts.push(format!("{hidden} more (codexd show {})", self.job_id));
+        }
+        Some(format!(
+            "Files changed ({}): {}.\n",
+            self.files_changed.len(),
+            parts.join(", ")
+        ))
+    }
+
+    fn commands_line(&self) -> Option<String> {
+        if self.commands_run == 0 {
+            return None;
+        }
+        let total = self.commands_run;
+        if self.commands.len() <= LIST_ALL_COMMANDS && self.commands.len() as u32 == total {
+            let parts: Vec<String> = self.commands.iter().map(command_text).collect();
+            return Some(format!("Commands ({total}): {}.\n", parts.join("; ")));
+        }
+        let failed: Vec<&CommandRun> = self.commands.iter().filter(|c| c.failed()).collect();
+        let mut line = format!("Commands: {total} run");
+        if failed.is_empty() {
+            line.push_str(", none failed");
+        } else {
+            let named: Vec<String> = failed
+                .iter()
+                .take(MAX_FAILED_SHOWN)
+                .map(|c| command_text(c))
+                .collect();
+            line.push_str(&format!(", {} failed: {}", failed.len(), named.join("; ")));
+            if failed.len() > MAX_FAILED_SHOWN {
+                line.push_str(&format!("; … (codexd show {})", self.job_id));
+            }
+        }
+        let running: Vec<String> = self
+            .commands
+            .iter()
+            .filter(|c| c.exit_code.is_none() && c.status == "in_progress")
+            .map(command_text)
+            .collect();
+        if !running.is_empty() {
+            line.push_str(&format!("; unfinished: {}", running.join("; ")));
+        }
+        line.push_str(".\n");
+        Some(line)
+    }
+
+    fn next_step(&self) -> String {
+        let id = &self.job_id;
+        let mut out = String::new();
+        if self.final_message_omitted_chars > 0 {
+            out.push_str(&format!(
+                "The answer is cut in the middle ({} characters left out): read it whole \
+                 with `codexd show {id}` or in {}.\n",
+                self.final_message_omitted_chars, self.output_path
+            ));
+        }
+        match self.status {
+            Status::Queued | Status::Running => out.push_str(&format!(
+                "Not finished: codex_wait(job_id=\"{id}\") returns when it ends.\n"
+            )),
+            Status::Done | Status::Error | Status::Cancelled => out.push_str(&format!(
+                "Continue this Codex conversation with codex_reply(job_id=\"{id}\", prompt=…).\n"
+            )),
+        }
+        out
+    }
+}
+
+/// One command for the text: `` `cmd` ok `` / `` `cmd` exit 3 ``.
+fn command_text(c: &CommandRun) -> String {
+    let command = clip_chars(unwrap_shell(c.command.trim()), MAX_COMMAND_CHARS);
+    let outcome = match (c.exit_code, c.status.as_str()) {
+        (Some(0), _) => "ok".to_string(),
+        (Some(code), _) => format!("exit {code}"),
+        (None, "in_progress") => "unfinished".to_string(),
+        (None, status) => status.to_string(),
+    };
+    format!("`{command}` {outcome}")
+}
+
+/// The command codex ran inside its shell wrapper (`/bin/bash -lc '…'`):
+/// the wrapper is the same on every command and tells the model nothing.
+fn unwrap_shell(command: &str) -> &str {
+    const WRAPPERS: &[&str] = &[
+        "/bin/bash -lc ",
+        "bash -lc ",
+        "/bin/zsh -lc ",
+        "zsh -lc ",
+        "/bin/sh -c ",
+        "sh -c ",
+    ];
+    for wrapper in WRAPPERS {
+        if let Some(quoted) = command.strip_prefix(wrapper) {
+            if let Some(inner) = quoted
+                .strip_prefix('\'')
+                .and_then(|q| q.strip_suffix('\''))
+                .filter(|inner| !inner.contains('\''))
+            {
+                return inner;
+            }
+        }
+    }
+    command
+}
+
+fn clip_chars(text: &str, max: usize) -> String {
+    let one_line = text.replace('\n', " ");
+    if one_line.chars().count() <= max {
+        return one_line;
+    }
+    let mut kept: String = one_line.chars().take(max.saturating_sub(1)).collect();
+    kept.push('…');
+    kept
+}
+
+/// `text` within `budget` characters: its head and tail around a marker, and
+/// how many characters were left out (0 when it fits).
+fn head_and_tail(text: &str, budget: usize) -> (String, usize) {
+    let total = text.chars().count();
+    if total <= budget {
+        return (text.to_string(), 0);
+    }
+    // Two thirds head (the answer usually leads with its conclusion), one
+    // third tail (where a summary or the last step usually is).
+    let head_chars = budget * 2 / 3;
+    let tail_chars = budget - head_chars;
+    let omitted = total - head_chars - tail_chars;
+    let head: String = text.chars().take(head_chars).collect();
+    let tail: String = text.chars().skip(total - tail_chars).collect();
+    (
+        format!("{head}\n[… {omitted} characters left out …]\n{tail}"),
+        omitted,
+    )
+}
+
+fn duration(seconds: u64) -> String {
+    match seconds {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// The `error` a model reads: the daemon's reason, plus codex's own message
+/// when the job failed and the reason does not already say it ("codex exited
+/// with code 1" alone does not tell what went wrong). codex's error events of
+/// a job that then succeeded (it retries after "Reconnecting…") are left out.
+pub fn job_error(status: Status, reason: Option<&str>, codex_said: Option<&str>) -> Option<String> {
+    let reason = reason.filter(|r| !r.is_empty());
+    let codex_said = codex_said.filter(|m| !m.is_empty());
+    if status != Status::Error {
+        return reason.map(str::to_string);
+    }
+    match (reason, codex_said) {
+        (Some(reason), Some(said)) if !reason.contains(said) => Some(format!("{reason}: {said}")),
+        (Some(reason), _) => Some(reason.to_string()),
+        (None, said) => said.map(str::to_string),
+    }
+}
+
+/// Whole seconds from `started_at` to `finished_at` (or `now` while the job
+/// runs); None before it started or when a time does not parse.
+pub fn elapsed_seconds(
+    started_at: Option<&str>,
+    finished_at: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<u64> {
+    let parse = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
+    let start = parse(started_at?)?;
+    let end = match finished_at {
+        Some(t) => parse(t)?,
+        None => now,
+    };
+    Some(u64::try_from((end - start).num_seconds()).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339("2026-01-01T00:01:05Z")
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_default()
+    }
+
+    fn response(status: JobStatus, summary: v1::JobSummary) -> v1::GetResponse {
+        v1::GetResponse {
+            job: Some(v1::Job {
+                job_id: "0123456789ab".into(),
+                status: status as i32,
+                exit_code: Some(0),
+                started_at: Some("2026-01-01T00:00:00Z".into()),
+                finished_at: Some("2026-01-01T00:01:05Z".into()),
+                output_path: "/h/jobs/0123456789ab/output.txt".into(),
+                ..Default::default()
+            }),
+            summary: Some(summary),
+            ..Default::default()
+        }
+    }
+
+    fn command(command: &str, exit_code: Option<i32>, status: &str) -> v1::CommandRun {
+        v1::CommandRun {
+            command: command.into(),
+            exit_code,
+            status: status.into(),
+        }
+    }
+
+    #[test]
+    fn a_done_job_reads_as_answer_then_one_line_per_fact() {
+        let summary = v1::JobSummary {
+            activity: "turn completed".into(),
+            final_message: Some("All green.".into()),
+            files_changed: vec![v1::FileChange {
+                path: "src/lib.rs".into(),
+                kind: "update".into(),
+            }],
+            commands: vec![
+                command("cargo build", Some(0), "completed"),
+                command("cargo test", Some(3), "failed"),
+            ],
+            commands_count: 2,
+            usage: Some(v1::Usage {
+                input_tokens: 10,
+                cached_input_tokens: 2,
+                output_tokens: 5,
+            }),
+            ..Default::default()
+        };
+        let result =
+            JobResult::from_get(&response(JobStatus::Done, summary), Some(100), now()).ok();
+        let text = result.map(|r| r.to_text()).unwrap_or_default();
+        assert_eq!(
+            text,
+            "Codex job 0123456789ab done (exit 0, 1m05s)\n\nAll green.\n\n\
+             Files changed (1): update src/lib.rs.\n\
+             Commands (2): `cargo build` ok; `cargo test` exit 3.\n\
+             Tokens: 10 in (2 cached), 5 out.\n\
+             Continue this Codex conversation with codex_reply(job_id=\"0123456789ab\", prompt=…).\n"
+        );
+    }
+
+    #[test]
+    fn many_commands_name_every_failure_and_count_the_rest() {
+        let mut commands: Vec<v1::CommandRun> = (0..30)
+            .map(|i| command(&format!("step {i}"), Some(0), "completed"))
+            .collect();
+        commands[4] = command("seq 1 90000; exit 3", Some(3), "failed");
+        commands[20] = command("rm -rf /", None, "declined");
+        let summary = v1::JobSummary {
+            commands,
+            commands_count: 30,
+            ..Default::default()
+        };
+        let result = JobResult::from_get(&response(JobStatus::Done, summary), None, now());
+        let text = result.map(|r| r.to_text()).unwrap_or_default();
+        assert!(
+            text.contains(
+                "Commands: 30 run, 2 failed: `seq 1 90000; exit 3` exit 3; `rm -rf /` declined.\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("step 1"), "{text}");
+    }
+
+    #[test]
+    fn a_long_answer_keeps_head_and_tail_and_says_where_the_rest_is() {
+        let answer = format!("{}{}", "h".repeat(60_000), "t".repeat(60_000));
+        let summary = v1::JobSummary {
+            final_message: Some(answer),
+            ..Default::default()
+        };
+        let r = JobResult::from_get(
+            &response(JobStatus::Done, summary),
+            Some(MCP_TEXT_BUDGET - 1000),
+            now(),
+        );
+        let Ok(r) = r else {
+            panic!("renders");
+        };
+        let text = r.to_text();
+        assert!(text.chars().count() < 50_000, "{}", text.len());
+        assert!(text.contains("hhhh\n[… "), "head kept");
+        assert!(text.contains("…]\ntttt"), "tail kept");
+        assert_eq!(
+            r.final_message_omitted_chars,
+            120_000 - (MCP_TEXT_BUDGET - 1000)
+        );
+        assert!(
+            text.contains("codexd show 0123456789ab"),
+            "{}",
+            &text[text.len() - 300..]
+        );
+        assert!(text.contains("/h/jobs/0123456789ab/output.txt"));
+    }
+
+    #[test]
+    fn a_failed_job_says_why_and_what_codex_did_last() {
+        let mut resp = response(
+            JobStatus::Error,
+            v1::JobSummary {
+                activity: "said: trying again".into(),
+                error_message: Some("boom".into()),
+                ..Default::default()
+            },
+        );
+        if let Some(job) = resp.job.as_mut() {
+            job.exit_code = Some(1);
+            job.error = Some("codex exited with code 1".into());
+        }
+        let text = JobResult::from_get(&resp, None, now())
+            .map(|r| r.to_text())
+            .unwrap_or_default();
+        assert!(text.starts_with(
+            "Codex job 0123456789ab error (exit 1, 1m05s): codex exited with code 1: boom\n\
+             Codex gave no final answer; last activity: said: trying again\n"
+        ));
+    }
+
+    #[test]
+    fn the_shell_wrapper_is_left_out_unless_quoting_needs_it() {
+        assert_eq!(unwrap_shell("/bin/bash -lc 'echo hi'"), "echo hi");
+        assert_eq!(unwrap_shell("bash -lc 'seq 1 9; exit 3'"), "seq 1 9; exit 3");
+        assert_eq!(
+            unwrap_shell("/bin/bash -lc 'echo '\\''x'\\'''"),
+            "/bin/bash -lc 'echo '\\''x'\\'''"
+        );
+        assert_eq!(unwrap_shell("cargo test"), "cargo test");
+    }
+
+    #[test]
+    fn unknown_status_and_missing_job_are_errors() {
+        let mut resp = response(JobStatus::Unspecified, v1::JobSummary::default());
+        assert!(JobResult::from_get(&resp, None, now()).is_err());
+        resp.job = None;
+        assert!(JobResult::from_get(&resp, None, now()).is_err());
+    }
+
+    #[test]
+    fn errors_combine_reason_and_codex_message() {
+        assert_eq!(
+            job_error(Status::Error, Some("x: boom"), Some("boom")),
+            Some("x: boom".into())
+        );
+        assert_eq!(
+            job_error(Status::Error, None, Some("boom")),
+            Some("boom".into())
+        );
+        assert_eq!(
+            job_error(Status::Done, None, Some("Reconnecting... 1/5")),
+            None
+        );
+        assert_eq!(
+            job_error(Status::Cancelled, Some("cancelled"), Some("boom")),
+            Some("cancelled".into())
+        );
+    }
+
+    #[test]
+    fn elapsed_runs_to_now_while_running() {
+        assert_eq!(
+            elapsed_seconds(Some("2026-01-01T00:00:00Z"), None, now()),
+            Some(65)
+        );
+        assert_eq!(elapsed_seconds(None, None, now()), None);
+        assert_eq!(elapsed_seconds(Some("garbage"), None, now()), None);
+    }
+}
