@@ -406,9 +406,9 @@ impl JobResult {
             Status::Queued | Status::Running => out.push_str(&format!(
                 "Not finished: codex_wait(job_id=\"{id}\") returns when it ends.\n"
             )),
-            Status::Done | Status::Error | Status::Cancelled => out.push_str(&format!(
-                "Continue this Codex conversation with codex_reply(job_id=\"{id}\", prompt=…).\n"
-            )),
+            Status::Done | Status::Error | Status::Cancelled => {
+                out.push_str(&format!("To follow up: codex_reply(job_id=\"{id}\").\n"))
+            }
         }
         out
     }
@@ -590,7 +590,7 @@ mod tests {
              Files changed (1): update src/lib.rs.\n\
              Commands (2): `cargo build` ok; `cargo test` exit 3.\n\
              Tokens: 10 in (2 cached), 5 out.\n\
-             Continue this Codex conversation with codex_reply(job_id=\"0123456789ab\", prompt=…).\n"
+             To follow up: codex_reply(job_id=\"0123456789ab\").\n"
         );
     }
 
@@ -674,7 +674,10 @@ mod tests {
     #[test]
     fn the_shell_wrapper_is_left_out_unless_quoting_needs_it() {
         assert_eq!(unwrap_shell("/bin/bash -lc 'echo hi'"), "echo hi");
-        assert_eq!(unwrap_shell("bash -lc 'seq 1 9; exit 3'"), "seq 1 9; exit 3");
+        assert_eq!(
+            unwrap_shell("bash -lc 'seq 1 9; exit 3'"),
+            "seq 1 9; exit 3"
+        );
         assert_eq!(
             unwrap_shell("/bin/bash -lc 'echo '\\''x'\\'''"),
             "/bin/bash -lc 'echo '\\''x'\\'''"
