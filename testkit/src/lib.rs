@@ -1,8 +1,10 @@
 //! Test support: every test gets its own temp home and socket, a real `codexd`
 //! and the fake codex, and stops what it started by pid when it is dropped.
 
+mod fake_anthropic;
 mod fake_provider;
 
+pub use fake_anthropic::{FakeAnthropic, InputFn, Log, Request, Step, ToolResult};
 pub use fake_provider::{Answer, Behaviour, FakeProvider};
 
 use std::{
