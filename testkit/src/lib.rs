@@ -1,8 +1,14 @@
 //! Test support: every test gets its own temp home and socket, a real `codexd`
 //! and the fake codex, and stops what it started by pid when it is dropped.
+//! Fakes of the OpenAI Responses API (for the real codex) and of the Anthropic
+//! Messages API (for the real Claude Code, driven by [`claude`]) run on loopback.
 
+pub mod claude;
+mod fake_anthropic;
 mod fake_provider;
 
+pub use claude::{claude_bin, ClaudeCode, Headless, Interactive};
+pub use fake_anthropic::{FakeAnthropic, InputFn, Log, Request, Step, ToolResult};
 pub use fake_provider::{Answer, Behaviour, FakeProvider};
 
 use std::{
