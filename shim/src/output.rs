@@ -70,8 +70,7 @@ fn status_of(job: &v1::Job) -> Result<Status, ToolError> {
     })
 }
 
-/// A job's result as a tool result: the compact text the model reads, and
-/// the same facts as `structuredContent`.
+/// A job's result as a tool result: the compact text the model reads.
 #[derive(Debug, Clone)]
 pub struct ResultText(pub JobResult);
 
@@ -89,13 +88,18 @@ impl ResultText {
             })
     }
 
-    /// The tool result (`isError` unset: the call itself succeeded).
+    /// The tool result: the text alone, `isError` unset (the call itself
+    /// succeeded).
+    ///
+    /// No `structuredContent`: Claude Code 2.1.332 gives the model a result's
+    /// `structuredContent` instead of its text when both are present
+    /// (measured in daemon/tests/claude_code.rs), and the same facts as JSON
+    /// cost about three times the characters of this text. Programs that
+    /// want the fields read them over gRPC (Get) or `codexd show --json`.
     pub fn into_call_tool_result(self) -> Result<CallToolResult, ToolError> {
-        let structured = serde_json::to_value(&self.0)
-            .map_err(|e| ToolError::new(format!("cannot serialize the result: {e}")))?;
-        let mut result = CallToolResult::success(vec![ContentBlock::text(self.0.to_text())]);
-        result.structured_content = Some(structured);
-        Ok(result)
+        Ok(CallToolResult::success(vec![ContentBlock::text(
+            self.0.to_text(),
+        )]))
     }
 }
 
@@ -146,6 +150,7 @@ pub struct PollOutput {
     pub files_changed_count: u32,
     /// What Codex did since `since` (or lately, without `since`), one compact
     /// line per event; codex_wait includes them only when `since` is passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<String>,
     /// Pass this back as `since` to get only newer events.
     pub cursor: u64,
@@ -155,9 +160,11 @@ pub struct PollOutput {
     pub job_id: String,
     /// Only when `tail_lines` was passed: the last lines of Codex's raw output
     /// (stdout and stderr), at most 8000 characters; else null.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
     /// Only when `tail_lines` was passed: true when earlier output exists
     /// beyond what `output` holds; else null.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub output_truncated: Option<bool>,
 }
 
@@ -380,9 +387,7 @@ mod tests {
             text.starts_with("Codex job 0123456789ab done (exit 0)\n\nAll green.\n"),
             "{text}"
         );
-        let structured = result.structured_content.unwrap_or_default();
-        assert_eq!(structured["final_message"], json!("All green."));
-        assert_eq!(structured["status"], json!("done"));
+        assert_eq!(result.structured_content, None, "the text alone");
         assert_ne!(result.is_error, Some(true));
     }
 

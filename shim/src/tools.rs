@@ -194,7 +194,6 @@ the files it changed, the commands it ran with their exit codes, token usage, an
 isolation the branch and its diffstat. While the job is queued or running it says so, with \
 what is known so far.",
         input_schema = input_schema::<ResultArgs>(),
-        output_schema = schema_for_output::<codex_async_proto::job_result::JobResult>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn codex_result(&self, args: JsonObject) -> Result<CallToolResult, ToolError> {
@@ -376,15 +375,11 @@ fn view(
         return Json(PollOutput::from_proto(response, with_events, with_output)?).into_result();
     }
     let mut result = ResultText::from_proto(&response)?.into_call_tool_result()?;
-    if with_output {
+    if with_output && !response.output.is_empty() {
         result.content.push(rmcp::model::ContentBlock::text(format!(
             "Output tail:\n{}",
             response.output
         )));
-        if let Some(serde_json::Value::Object(map)) = result.structured_content.as_mut() {
-            map.insert("output".into(), response.output.into());
-            map.insert("output_truncated".into(), response.output_truncated.into());
-        }
     }
     Ok(result)
 }

@@ -91,9 +91,9 @@ fn a_task_goes_from_working_to_completed_with_codexs_answer() {
     );
     assert_eq!(text.matches("The answer is 42").count(), 1, "{text}");
     assert!(text.contains("`make` ok"), "{text}");
-    assert_eq!(
-        done["result"]["structuredContent"]["exit_code"], 0,
-        "{done}"
+    assert!(
+        done["result"].get("structuredContent").is_none(),
+        "text only: {done}"
     );
     assert!(
         done["ttlMs"].as_u64().is_some_and(|t| t > 86_400_000),
@@ -231,10 +231,6 @@ fn a_task_survives_codexd_killed_and_completes_with_the_true_exit_code() {
     let done = until_settled(&mut shim, &task_id);
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["result"]["isError"], true, "{done}");
-    assert_eq!(
-        done["result"]["structuredContent"]["exit_code"], 5,
-        "{done}"
-    );
     assert!(result_text(&done).contains("error (exit 5"), "{done}");
 }
 
@@ -265,11 +261,6 @@ fn without_the_extension_or_with_task_answers_off_a_start_is_the_job_record() {
         let started = shim.ok("codex_start", json!({"prompt": "msg:hi", "cwd": cwd}));
         assert!(is_job_id(&started["job_id"]), "{started}");
         assert!(started.get("taskId").is_none(), "{started}");
-        let tasks = shim.request("tasks/get", json!({"taskId": started["job_id"]}));
-        assert!(
-            tasks.get("error").is_some(),
-            "tasks/get needs the extension: {tasks}"
-        );
     }
 }
 

@@ -35,6 +35,8 @@ pub struct Shim {
     log: PathBuf,
     /// For a 2026-07-28 session: the `_meta` every request carries.
     meta: Option<Value>,
+    /// codexd's socket, to read a job behind a result the test got.
+    socket: PathBuf,
 }
 
 /// What a `tools/call` returned.
@@ -96,6 +98,7 @@ impl Shim {
             next_id: 1,
             log,
             meta: None,
+            socket: home.paths().socket,
         }
     }
 
@@ -231,7 +234,7 @@ impl Shim {
     /// (clients hide those, so every tool failure must be a result).
     pub fn call_result(&mut self, id: u64) -> ToolResult {
         let message = self.response(id);
-        tool_result(&message)
+        self.tool_result(&message)
     }
 
     /// Calls a tool with `_meta` (e.g. a progressToken) and returns its result
@@ -247,7 +250,7 @@ impl Shim {
             json!({"name": tool, "arguments": arguments, "_meta": meta}),
         );
         let (message, notifications) = self.response_and_notifications(id);
-        (tool_result(&message), notifications)
+        (self.tool_result(&message), notifications)
     }
 
     /// Calls a tool and waits for its result.
@@ -294,41 +297,79 @@ impl Shim {
     }
 }
 
-/// The tool result in a `tools/call` response.
-fn tool_result(message: &Value) -> ToolResult {
-    let Some(result) = message.get("result") else {
-        panic!("tools/call answered with a JSON-RPC error: {message}");
-    };
-    let is_error = result["isError"].as_bool().unwrap_or(false);
-    let text = result["content"][0]["text"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no text content in {message}"))
-        .to_string();
-    let structured = result
-        .get("structuredContent")
-        .cloned()
-        .unwrap_or(Value::Null);
-    if !is_error {
-        // Records and progress are JSON text equal to structuredContent; a
-        // job's result is compact text beside its structure.
-        match serde_json::from_str::<Value>(&text) {
-            Ok(parsed) => assert_eq!(parsed, structured, "text and structuredContent differ"),
-            Err(_) => {
-                assert!(
-                    text.starts_with("Codex job "),
-                    "neither JSON nor a result: {text}"
-                );
-                assert!(
-                    text.contains(structured["job_id"].as_str().unwrap_or("?")),
-                    "the result text names another job than {structured}: {text}"
-                );
+impl Shim {
+    /// The tool result in a `tools/call` response.
+    ///
+    /// A job's result is text only (Claude Code would show the model a
+    /// `structuredContent` instead of the text), so for one the test's
+    /// `structured` is the same rendering's fields read from codexd.
+    fn tool_result(&self, message: &Value) -> ToolResult {
+        let Some(result) = message.get("result") else {
+            panic!("tools/call answered with a JSON-RPC error: {message}");
+        };
+        let is_error = result["isError"].as_bool().unwrap_or(false);
+        let text = result["content"][0]["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no text content in {message}"))
+            .to_string();
+        let mut structured = result
+            .get("structuredContent")
+            .cloned()
+            .unwrap_or(Value::Null);
+        if !is_error {
+            match serde_json::from_str::<Value>(&text) {
+                Ok(parsed) => assert_eq!(parsed, structured, "text and structuredContent differ"),
+                Err(_) => {
+                    assert_eq!(
+                        structured,
+                        Value::Null,
+                        "a job's result is text only: {message}"
+                    );
+                    structured = self.job_view(&text);
+                    if let Some(tail) = result["content"][1]["text"]
+                        .as_str()
+                        .and_then(|t| t.strip_prefix("Output tail:\n"))
+                    {
+                        structured["output"] = json!(tail);
+                    }
+                }
             }
         }
+        ToolResult {
+            is_error,
+            text,
+            structured,
+        }
     }
-    ToolResult {
-        is_error,
-        text,
-        structured,
+
+    /// The fields of the job whose result `text` is, from codexd.
+    fn job_view(&self, text: &str) -> Value {
+        let id = text
+            .strip_prefix("Codex job ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("neither JSON nor a job's result: {text}"))
+            .to_string();
+        let socket = self.socket.clone();
+        let response = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("test runtime")
+            .block_on(async move {
+                let mut client = codex_async_proto::connect(&socket)
+                    .await
+                    .expect("connect to codexd");
+                testkit::get(&mut client, &id).await
+            });
+        let view =
+            codex_async_proto::job_result::JobResult::from_get(&response, None, chrono::Utc::now())
+                .expect("a job result");
+        let rendered = view.to_text();
+        assert_eq!(
+            text.lines().next(),
+            rendered.lines().next(),
+            "the result names the job as codexd has it"
+        );
+        serde_json::to_value(view).expect("json")
     }
 }
 
