@@ -15,6 +15,8 @@ pub const MAX_COMMANDS: usize = 200;
 pub const MAX_FILES: usize = 1000;
 /// Longest text kept for a message, command or error in a summary.
 const MAX_TEXT: usize = 16 * 1024;
+/// Longest final message kept: the whole answer must reach the result.
+pub const MAX_FINAL: usize = 256 * 1024;
 /// Longest text shown for one rendered event.
 const MAX_LINE: usize = 400;
 
@@ -24,10 +26,16 @@ pub struct Summary {
     pub thread_id: Option<String>,
     /// One line: what codex is doing now (or did last).
     pub activity: String,
-    /// codex's final answer: set once codex finished its turn. Read from
+    /// codex's final answer: the turn's last agent message, set only once
+    /// codex finished its turn (`turn.completed`); None while it runs and for
+    /// a turn that failed or never completed (cancelled, killed). Read from
     /// summaries stored before the rename as `last_message`.
     #[serde(alias = "last_message")]
     pub final_message: Option<String>,
+    /// The running turn's latest agent message: its final message if the turn
+    /// completes next. Kept here because a summary is folded in many calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_message: Option<String>,
     pub files_changed: Vec<FileChange>,
     /// The most recent [`MAX_COMMANDS`] commands.
     pub commands: Vec<CommandRun>,
@@ -209,8 +217,14 @@ impl Summary {
                 self.thread_id = str_at(value, "thread_id").map(str::to_string);
                 self.activity = "session started".into();
             }
-            "turn.started" => self.activity = "thinking".into(),
+            "turn.started" => {
+                // A new turn's answer is yet to come.
+                self.final_message = None;
+                self.turn_message = None;
+                self.activity = "thinking".into();
+            }
             "turn.completed" => {
+                self.final_message = self.turn_message.take();
                 if let Some(u) = value.get("usage") {
                     let usage = self.usage.get_or_insert_with(Usage::default);
                     usage.input_tokens += u64_at(u, "input_tokens");
@@ -226,6 +240,8 @@ impl Summary {
                     .unwrap_or("turn failed");
                 self.error_message = Some(clip(message, MAX_TEXT));
                 self.activity = format!("failed: {}", one_line(message, 120));
+                // What codex said before it failed is no answer.
+                self.turn_message = None;
             }
             "error" => {
                 let message = str_at(value, "message").unwrap_or("error");
@@ -246,7 +262,7 @@ impl Summary {
         match str_at(item, "type").unwrap_or("") {
             "agent_message" => {
                 if let (true, Some(text)) = (completed, str_at(item, "text")) {
-                    self.final_message = Some(clip(text, MAX_TEXT));
+                    self.turn_message = Some(clip(text, MAX_FINAL));
                     self.activity = format!("said: {}", one_line(text, 100));
                 }
             }
@@ -617,6 +633,60 @@ mod tests {
         let mut s = Summary::default();
         s.apply(&odd);
         assert!(render(&odd).is_some());
+    }
+
+    const MESSAGE: &str = r#"{"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"Looking at it."}}"#;
+    const TURN_DONE: &str =
+        r#"{"type":"turn.completed","usage":{"input_tokens":1,"output_tokens":1}}"#;
+
+    #[test]
+    fn a_running_turn_has_no_final_message_only_activity() {
+        let s = fold(&[r#"{"type":"turn.started"}"#, MESSAGE]);
+        assert_eq!(s.final_message, None);
+        assert_eq!(s.activity, "said: Looking at it.");
+    }
+
+    #[test]
+    fn the_final_message_is_the_last_message_of_a_completed_turn() {
+        let later = r#"{"type":"item.completed","item":{"id":"item_3","type":"agent_message","text":"Done."}}"#;
+        let s = fold(&[r#"{"type":"turn.started"}"#, MESSAGE, later, TURN_DONE]);
+        assert_eq!(s.final_message.as_deref(), Some("Done."));
+        assert_eq!(
+            s.turn_message, None,
+            "nothing pending once the turn is done"
+        );
+        // The whole answer, up to MAX_FINAL; other texts keep MAX_TEXT.
+        let message = |text: &str| {
+            format!(
+                r#"{{"type":"item.completed","item":{{"id":"m","type":"agent_message","text":"{text}"}}}}"#
+            )
+        };
+        let long = "a".repeat(200 * 1024);
+        let s = fold(&[&message(&long), TURN_DONE]);
+        assert_eq!(s.final_message.as_deref(), Some(long.as_str()));
+        let s = fold(&[&message(&"b".repeat(300 * 1024)), TURN_DONE]);
+        assert_eq!(
+            s.final_message.map(|m| m.len()),
+            Some(MAX_FINAL + "…".len())
+        );
+    }
+
+    #[test]
+    fn a_turn_that_failed_or_never_completed_has_no_final_message() {
+        let failed = r#"{"type":"turn.failed","error":{"message":"stream disconnected"}}"#;
+        let s = fold(&[r#"{"type":"turn.started"}"#, MESSAGE, failed]);
+        assert_eq!(s.final_message, None);
+        // Cancelled, killed, or exited without ending its turn: the stream
+        // just stops.
+        let s = fold(&[r#"{"type":"turn.started"}"#, MESSAGE]);
+        assert_eq!(s.final_message, None);
+        // A summary stored between two folds (the follower) goes on the same.
+        let s = fold(&[r#"{"type":"turn.started"}"#, MESSAGE]);
+        let mut stored: Summary =
+            serde_json::from_str(&serde_json::to_string(&s).expect("json")).expect("parse");
+        assert_eq!(stored, s);
+        stored.apply(&Event::parse(TURN_DONE.as_bytes()));
+        assert_eq!(stored.final_message.as_deref(), Some("Looking at it."));
     }
 
     #[test]
