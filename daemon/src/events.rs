@@ -347,11 +347,22 @@ impl Summary {
     }
 }
 
+/// Lines codex prints that tell a reader nothing about the job: stderr
+/// warnings about codex's own set-up, matched by their start.
+const NOISE: &[&str] = &[
+    // CODEX_HOME under the temp folder; harmless (FIELD-NOTES).
+    "WARNING: proceeding, even though we could not create PATH aliases",
+];
+
+fn is_noise(text: &str) -> bool {
+    NOISE.iter().any(|prefix| text.starts_with(prefix))
+}
+
 /// The event as one compact line, or None for events not worth a line
 /// (turn.started, item.updated, a command's start).
 pub fn render(event: &Event) -> Option<String> {
     let (kind, value) = match event {
-        Event::Text(text) if text.trim().is_empty() => return None,
+        Event::Text(text) if text.trim().is_empty() || is_noise(text) => return None,
         Event::Text(text) => return Some(one_line(text, MAX_LINE)),
         Event::Json { kind, value } => (kind.as_str(), value),
     };
@@ -388,7 +399,11 @@ fn render_item(item: &Value, completed: bool) -> Option<String> {
     let kind = str_at(item, "type").unwrap_or("?");
     Some(match (kind, completed) {
         ("agent_message", true) => format!("message: {}", str_at(item, "text").unwrap_or("")),
-        ("reasoning", true) => format!("thinking: {}", str_at(item, "text").unwrap_or("")),
+        ("reasoning", true) => match str_at(item, "text").map(str::trim) {
+            // Empty reasoning (codex sends it with the reasoning hidden) says nothing.
+            None | Some("") => return None,
+            Some(text) => format!("thinking: {text}"),
+        },
         ("command_execution", true) => {
             let command = str_at(item, "command").unwrap_or("");
             match item.get("exit_code").and_then(Value::as_i64) {
@@ -567,7 +582,7 @@ mod tests {
         let item =
             Event::parse(br#"{"type":"item.completed","item":{"type":"hologram","id":"i"}}"#);
         assert!(render(&item).unwrap_or_default().starts_with("[hologram]"));
-        let text = Event::parse(b"WARNING: proceeding, even though\xff");
+        let text = Event::parse(b"WARNING: disk almost full\xff");
         assert!(matches!(text, Event::Text(_)));
         assert!(render(&text).unwrap_or_default().starts_with("WARNING"));
         let mut s = Summary::default();
@@ -687,6 +702,30 @@ mod tests {
         assert_eq!(stored, s);
         stored.apply(&Event::parse(TURN_DONE.as_bytes()));
         assert_eq!(stored.final_message.as_deref(), Some("Looking at it."));
+    }
+
+    #[test]
+    fn codex_set_up_noise_and_empty_reasoning_are_not_shown() {
+        let warning = Event::parse(
+            br#"WARNING: proceeding, even though we could not create PATH aliases: Refusing to create helper binaries under temporary dir "/tmp" (codex_home: AbsolutePathBuf("/tmp/x"))"#,
+        );
+        assert_eq!(render(&warning), None);
+        for text in [r#""""#, r#"" \n ""#, "null"] {
+            let line = format!(
+                r#"{{"type":"item.completed","item":{{"id":"r","type":"reasoning","text":{text}}}}}"#
+            );
+            assert_eq!(render(&Event::parse(line.as_bytes())), None, "{line}");
+        }
+        let thought = Event::parse(
+            br#"{"type":"item.completed","item":{"id":"r","type":"reasoning","text":"**Planning** the fix"}}"#,
+        );
+        assert_eq!(
+            render(&thought).as_deref(),
+            Some("thinking: **Planning** the fix")
+        );
+        // Other warnings still reach the reader.
+        let other = Event::parse(b"WARNING: proceeding without a sandbox");
+        assert!(render(&other).is_some());
     }
 
     #[test]
