@@ -433,6 +433,69 @@ async fn the_max_duration_watchdog_stops_a_long_job() {
 }
 
 #[tokio::test]
+async fn a_command_with_megabytes_of_output_keeps_its_exit_code() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    for bytes in [560_000, 5_000_000, 20_000_000] {
+        // A long command line, then a flood the fold must skim past, then
+        // more: every command is in the summary with its exit code.
+        let prompt = format!("cmdout:{bytes}=3;spam:3000000;cmd:ls=0;msg:done");
+        let id = start(&client, req(&home.workdir(), &prompt)).await;
+        let end = wait_end(&client, &id).await;
+        let s = end.summary.expect("summary");
+        let runs: Vec<_> = s
+            .commands
+            .iter()
+            .map(|c| (c.command.as_str(), c.exit_code, c.status.as_str()))
+            .collect();
+        let long = format!("print {bytes}");
+        assert_eq!(
+            runs,
+            [
+                (long.as_str(), Some(3), "failed"),
+                ("ls", Some(0), "completed")
+            ],
+            "{bytes} bytes"
+        );
+        assert_eq!(s.commands_count, 2);
+        assert_eq!(s.final_message.as_deref(), Some("done"));
+        assert_eq!(s.parsed_bytes, end.output_bytes);
+
+        // The long line among the latest events renders like any command.
+        let id = start(
+            &client,
+            req(&home.workdir(), &format!("cmdout:{bytes}=3;msg:done")),
+        )
+        .await;
+        let end = wait_end(&client, &id).await;
+        assert!(
+            end.events
+                .contains(&format!("$ print {bytes}  → exit 3\nmessage: done\n")),
+            "{bytes} bytes: {}",
+            end.events
+        );
+        let s = end.summary.expect("summary");
+        assert_eq!(s.commands.first().and_then(|c| c.exit_code), Some(3));
+        // And from the cursor's start, page by page.
+        let mut cursor = 0;
+        let mut events = String::new();
+        loop {
+            let got = get(&client, &id, Some(cursor)).await;
+            events.push_str(&got.events);
+            cursor = got.next_cursor;
+            if !got.events_truncated {
+                break;
+            }
+        }
+        assert!(
+            events.contains(&format!("$ print {bytes}  → exit 3\n")),
+            "{events}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_final_message_waits_for_the_end_of_the_turn() {
     let home = TempHome::new();
     let daemon = Daemon::start(&home).await;
