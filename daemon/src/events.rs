@@ -15,6 +15,8 @@ pub const MAX_COMMANDS: usize = 200;
 pub const MAX_FILES: usize = 1000;
 /// Longest text kept for a message, command or error in a summary.
 const MAX_TEXT: usize = 16 * 1024;
+/// Longest final message kept: the whole answer must reach the result.
+pub const MAX_FINAL: usize = 256 * 1024;
 /// Longest text shown for one rendered event.
 const MAX_LINE: usize = 400;
 
@@ -24,10 +26,16 @@ pub struct Summary {
     pub thread_id: Option<String>,
     /// One line: what codex is doing now (or did last).
     pub activity: String,
-    /// codex's final answer: set once codex finished its turn. Read from
+    /// codex's final answer: the turn's last agent message, set only once
+    /// codex finished its turn (`turn.completed`); None while it runs and for
+    /// a turn that failed or never completed (cancelled, killed). Read from
     /// summaries stored before the rename as `last_message`.
     #[serde(alias = "last_message")]
     pub final_message: Option<String>,
+    /// The running turn's latest agent message: its final message if the turn
+    /// completes next. Kept here because a summary is folded in many calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_message: Option<String>,
     pub files_changed: Vec<FileChange>,
     /// The most recent [`MAX_COMMANDS`] commands.
     pub commands: Vec<CommandRun>,
@@ -196,6 +204,224 @@ impl Event {
         }
         Self::Text(String::from_utf8_lossy(line).trim_end().to_string())
     }
+
+    /// Parses a line too long to hold from its first and last bytes: the
+    /// head, cut short and closed, gives the type, the item and its first
+    /// fields (a command's `command`); the tail gives the fields after the
+    /// string the line was cut in (codex writes a command's `exit_code` and
+    /// `status` after its `aggregated_output`). Never fails.
+    pub fn parse_long(head: &[u8], tail: &[u8]) -> Self {
+        let Some(cut) = close_prefix(head) else {
+            return Self::Text(one_line(&String::from_utf8_lossy(head), MAX_LINE));
+        };
+        let mut value = cut.value;
+        if let (Some(path), Some(after)) = (cut.string_in, fields_after_string(tail)) {
+            let mut target = Some(&mut value);
+            for key in &path {
+                target = target.and_then(|v| v.get_mut(key));
+            }
+            if let Some(Value::Object(map)) = target {
+                for (key, field) in after {
+                    map.entry(key).or_insert(field);
+                }
+            }
+        }
+        Self::from_value(value)
+    }
+
+    /// Like [`Self::parse`], from a parsed value.
+    fn from_value(value: Value) -> Self {
+        if let Ok(wire) = Wire::deserialize(&value) {
+            if wire.is_known() {
+                return Self::Json {
+                    kind: wire.kind.clone(),
+                    value: wire.into_value(),
+                };
+            }
+        }
+        match value.get("type").and_then(Value::as_str) {
+            Some(kind) => Self::Json {
+                kind: kind.to_string(),
+                value,
+            },
+            None => Self::Text(one_line(&value.to_string(), MAX_LINE)),
+        }
+    }
+}
+
+/// The head of a JSON line, closed.
+struct ClosedPrefix {
+    value: Value,
+    /// When the head ended inside a string value: the keys leading to the
+    /// object holding it (the tail's fields belong there).
+    string_in: Option<Vec<String>>,
+}
+
+/// One open object or array while scanning a JSON head.
+struct Frame {
+    object: bool,
+    /// Its key in the enclosing object (None in an array, or at the top).
+    key: Option<String>,
+    /// The key of the member being read (objects).
+    member: Option<String>,
+    expect_key: bool,
+}
+
+/// Makes a valid JSON value of the first bytes of one: a string value the
+/// head ends in is cut at a character boundary and closed, as is every open
+/// object and array; otherwise the head is cut after its last whole member.
+fn close_prefix(head: &[u8]) -> Option<ClosedPrefix> {
+    let mut stack: Vec<Frame> = Vec::new();
+    // Where a cut leaves valid JSON: (bytes kept, open containers then).
+    let mut good: Option<(usize, usize)> = None;
+    let mut string: Option<(usize, bool)> = None;
+    let mut escaped = false;
+    for (i, &b) in head.iter().enumerate() {
+        if let Some((start, is_key)) = string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                string = None;
+                let top = stack.last_mut()?;
+                if is_key {
+                    top.member = serde_json::from_slice(&head[start..=i]).ok();
+                } else {
+                    good = Some((i + 1, stack.len()));
+                }
+            }
+            continue;
+        }
+        match b {
+            b'{' | b'[' => {
+                let key = stack.last().and_then(|f| f.member.clone());
+                stack.push(Frame {
+                    object: b == b'{',
+                    key,
+                    member: None,
+                    expect_key: b == b'{',
+                });
+                good = Some((i + 1, stack.len()));
+            }
+            b'}' | b']' => {
+                stack.pop();
+                if stack.is_empty() {
+                    // Not cut at all.
+                    let value = serde_json::from_slice(&head[..=i]).ok()?;
+                    return Some(ClosedPrefix {
+                        value,
+                        string_in: None,
+                    });
+                }
+                good = Some((i + 1, stack.len()));
+            }
+            b'"' => {
+                let is_key = stack.last().is_some_and(|f| f.object && f.expect_key);
+                string = Some((i, is_key));
+            }
+            b':' => {
+                if let Some(top) = stack.last_mut() {
+                    top.expect_key = false;
+                }
+            }
+            b',' => {
+                if let Some(top) = stack.last_mut() {
+                    top.expect_key = top.object;
+                }
+                good = Some((i, stack.len()));
+            }
+            _ => {}
+        }
+    }
+    let close = |kept: &[u8], open: &[Frame], quote: bool| -> Option<Value> {
+        let mut text = kept.to_vec();
+        if quote {
+            text.push(b'"');
+        }
+        text.extend(
+            open.iter()
+                .rev()
+                .map(|f| if f.object { b'}' } else { b']' }),
+        );
+        serde_json::from_slice(&text).ok()
+    };
+    if let Some((start, false)) = string {
+        let kept = start + 1 + string_cut(&head[start + 1..]);
+        if let Some(value) = close(&head[..kept], &stack, true) {
+            let path: Option<Vec<String>> = stack.iter().skip(1).map(|f| f.key.clone()).collect();
+            let in_objects = stack.iter().all(|f| f.object);
+            return Some(ClosedPrefix {
+                value,
+                string_in: path.filter(|_| in_objects),
+            });
+        }
+    }
+    let (kept, open) = good?;
+    Some(ClosedPrefix {
+        value: close(&head[..kept], &stack[..open.min(stack.len())], false)?,
+        string_in: None,
+    })
+}
+
+/// How many bytes of a JSON string's content (cut short) can be kept: not
+/// ending inside an escape, after the first half of a surrogate pair, or
+/// inside a UTF-8 character.
+fn string_cut(content: &[u8]) -> usize {
+    let mut end = content.len();
+    let mut i = 0;
+    while let Some(p) = memchr::memchr(b'\\', &content[i..]) {
+        let at = i + p;
+        let unicode = content.get(at + 1) == Some(&b'u');
+        let len = if unicode { 6 } else { 2 };
+        let lone_high = unicode
+            && at + len == content.len()
+            && matches!(
+                content.get(at + 2..at + 4),
+                Some([b'd' | b'D', b'8' | b'9' | b'a' | b'b' | b'A' | b'B'])
+            );
+        if at + len > content.len() || lone_high {
+            end = at;
+            break;
+        }
+        i = at + len;
+    }
+    match std::str::from_utf8(&content[..end]) {
+        Ok(_) => end,
+        Err(e) if e.error_len().is_none() => e.valid_up_to(),
+        // Invalid in the middle: the caller falls back to a cut before it.
+        Err(_) => end,
+    }
+}
+
+/// The members after the string that `tail` starts inside: the tail past
+/// that string's closing quote, read as the rest of its object.
+fn fields_after_string(tail: &[u8]) -> Option<serde_json::Map<String, Value>> {
+    let mut from = 0;
+    let quote = loop {
+        let q = from + memchr::memchr(b'"', &tail[from..])?;
+        let run = tail[..q].iter().rev().take_while(|&&b| b == b'\\').count();
+        // A quote after an even run of backslashes ends a string, unless the
+        // run reaches the cut (then it is unknown).
+        if run % 2 == 0 && run < q {
+            break q;
+        }
+        from = q + 1;
+    };
+    let rest = &tail[quote + 1..];
+    let rest = &rest[rest.iter().take_while(|b| b.is_ascii_whitespace()).count()..];
+    match rest.first() {
+        Some(b',') => {
+            let mut object = b"{".to_vec();
+            object.extend_from_slice(&rest[1..]);
+            serde_json::Deserializer::from_slice(&object)
+                .into_iter::<serde_json::Map<String, Value>>()
+                .next()?
+                .ok()
+        }
+        Some(b'}') => Some(serde_json::Map::new()),
+        _ => None,
+    }
 }
 
 impl Summary {
@@ -209,8 +435,14 @@ impl Summary {
                 self.thread_id = str_at(value, "thread_id").map(str::to_string);
                 self.activity = "session started".into();
             }
-            "turn.started" => self.activity = "thinking".into(),
+            "turn.started" => {
+                // A new turn's answer is yet to come.
+                self.final_message = None;
+                self.turn_message = None;
+                self.activity = "thinking".into();
+            }
             "turn.completed" => {
+                self.final_message = self.turn_message.take();
                 if let Some(u) = value.get("usage") {
                     let usage = self.usage.get_or_insert_with(Usage::default);
                     usage.input_tokens += u64_at(u, "input_tokens");
@@ -226,6 +458,8 @@ impl Summary {
                     .unwrap_or("turn failed");
                 self.error_message = Some(clip(message, MAX_TEXT));
                 self.activity = format!("failed: {}", one_line(message, 120));
+                // What codex said before it failed is no answer.
+                self.turn_message = None;
             }
             "error" => {
                 let message = str_at(value, "message").unwrap_or("error");
@@ -246,7 +480,7 @@ impl Summary {
         match str_at(item, "type").unwrap_or("") {
             "agent_message" => {
                 if let (true, Some(text)) = (completed, str_at(item, "text")) {
-                    self.final_message = Some(clip(text, MAX_TEXT));
+                    self.turn_message = Some(clip(text, MAX_FINAL));
                     self.activity = format!("said: {}", one_line(text, 100));
                 }
             }
@@ -331,11 +565,22 @@ impl Summary {
     }
 }
 
+/// Lines codex prints that tell a reader nothing about the job: stderr
+/// warnings about codex's own set-up, matched by their start.
+const NOISE: &[&str] = &[
+    // CODEX_HOME under the temp folder; harmless (FIELD-NOTES).
+    "WARNING: proceeding, even though we could not create PATH aliases",
+];
+
+fn is_noise(text: &str) -> bool {
+    NOISE.iter().any(|prefix| text.starts_with(prefix))
+}
+
 /// The event as one compact line, or None for events not worth a line
 /// (turn.started, item.updated, a command's start).
 pub fn render(event: &Event) -> Option<String> {
     let (kind, value) = match event {
-        Event::Text(text) if text.trim().is_empty() => return None,
+        Event::Text(text) if text.trim().is_empty() || is_noise(text) => return None,
         Event::Text(text) => return Some(one_line(text, MAX_LINE)),
         Event::Json { kind, value } => (kind.as_str(), value),
     };
@@ -372,7 +617,11 @@ fn render_item(item: &Value, completed: bool) -> Option<String> {
     let kind = str_at(item, "type").unwrap_or("?");
     Some(match (kind, completed) {
         ("agent_message", true) => format!("message: {}", str_at(item, "text").unwrap_or("")),
-        ("reasoning", true) => format!("thinking: {}", str_at(item, "text").unwrap_or("")),
+        ("reasoning", true) => match str_at(item, "text").map(str::trim) {
+            // Empty reasoning (codex sends it with the reasoning hidden) says nothing.
+            None | Some("") => return None,
+            Some(text) => format!("thinking: {text}"),
+        },
         ("command_execution", true) => {
             let command = str_at(item, "command").unwrap_or("");
             match item.get("exit_code").and_then(Value::as_i64) {
@@ -551,7 +800,7 @@ mod tests {
         let item =
             Event::parse(br#"{"type":"item.completed","item":{"type":"hologram","id":"i"}}"#);
         assert!(render(&item).unwrap_or_default().starts_with("[hologram]"));
-        let text = Event::parse(b"WARNING: proceeding, even though\xff");
+        let text = Event::parse(b"WARNING: disk almost full\xff");
         assert!(matches!(text, Event::Text(_)));
         assert!(render(&text).unwrap_or_default().starts_with("WARNING"));
         let mut s = Summary::default();
@@ -617,6 +866,183 @@ mod tests {
         let mut s = Summary::default();
         s.apply(&odd);
         assert!(render(&odd).is_some());
+    }
+
+    const MESSAGE: &str = r#"{"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"Looking at it."}}"#;
+    const TURN_DONE: &str =
+        r#"{"type":"turn.completed","usage":{"input_tokens":1,"output_tokens":1}}"#;
+
+    #[test]
+    fn a_running_turn_has_no_final_message_only_activity() {
+        let s = fold(&[r#"{"type":"turn.started"}"#, MESSAGE]);
+        assert_eq!(s.final_message, None);
+        assert_eq!(s.activity, "said: Looking at it.");
+    }
+
+    #[test]
+    fn the_final_message_is_the_last_message_of_a_completed_turn() {
+        let later = r#"{"type":"item.completed","item":{"id":"item_3","type":"agent_message","text":"Done."}}"#;
+        let s = fold(&[r#"{"type":"turn.started"}"#, MESSAGE, later, TURN_DONE]);
+        assert_eq!(s.final_message.as_deref(), Some("Done."));
+        assert_eq!(
+            s.turn_message, None,
+            "nothing pending once the turn is done"
+        );
+        // The whole answer, up to MAX_FINAL; other texts keep MAX_TEXT.
+        let message = |text: &str| {
+            format!(
+                r#"{{"type":"item.completed","item":{{"id":"m","type":"agent_message","text":"{text}"}}}}"#
+            )
+        };
+        let long = "a".repeat(200 * 1024);
+        let s = fold(&[&message(&long), TURN_DONE]);
+        assert_eq!(s.final_message.as_deref(), Some(long.as_str()));
+        let s = fold(&[&message(&"b".repeat(300 * 1024)), TURN_DONE]);
+        assert_eq!(
+            s.final_message.map(|m| m.len()),
+            Some(MAX_FINAL + "…".len())
+        );
+    }
+
+    #[test]
+    fn a_turn_that_failed_or_never_completed_has_no_final_message() {
+        let failed = r#"{"type":"turn.failed","error":{"message":"stream disconnected"}}"#;
+        let s = fold(&[r#"{"type":"turn.started"}"#, MESSAGE, failed]);
+        assert_eq!(s.final_message, None);
+        // Cancelled, killed, or exited without ending its turn: the stream
+        // just stops.
+        let s = fold(&[r#"{"type":"turn.started"}"#, MESSAGE]);
+        assert_eq!(s.final_message, None);
+        // A summary stored between two folds (the follower) goes on the same.
+        let s = fold(&[r#"{"type":"turn.started"}"#, MESSAGE]);
+        let mut stored: Summary =
+            serde_json::from_str(&serde_json::to_string(&s).expect("json")).expect("parse");
+        assert_eq!(stored, s);
+        stored.apply(&Event::parse(TURN_DONE.as_bytes()));
+        assert_eq!(stored.final_message.as_deref(), Some("Looking at it."));
+    }
+
+    #[test]
+    fn codex_set_up_noise_and_empty_reasoning_are_not_shown() {
+        let warning = Event::parse(
+            br#"WARNING: proceeding, even though we could not create PATH aliases: Refusing to create helper binaries under temporary dir "/tmp" (codex_home: AbsolutePathBuf("/tmp/x"))"#,
+        );
+        assert_eq!(render(&warning), None);
+        for text in [r#""""#, r#"" \n ""#, "null"] {
+            let line = format!(
+                r#"{{"type":"item.completed","item":{{"id":"r","type":"reasoning","text":{text}}}}}"#
+            );
+            assert_eq!(render(&Event::parse(line.as_bytes())), None, "{line}");
+        }
+        let thought = Event::parse(
+            br#"{"type":"item.completed","item":{"id":"r","type":"reasoning","text":"**Planning** the fix"}}"#,
+        );
+        assert_eq!(
+            render(&thought).as_deref(),
+            Some("thinking: **Planning** the fix")
+        );
+        // Other warnings still reach the reader.
+        let other = Event::parse(b"WARNING: proceeding without a sandbox");
+        assert!(render(&other).is_some());
+    }
+
+    /// A command_execution line as codex 0.169 writes it (field order checked
+    /// against the real CLI): the output, then exit_code and status.
+    fn command_line(command: &str, output: &str, exit: &str, status: &str) -> String {
+        format!(
+            r#"{{"type":"item.completed","item":{{"id":"item_0","type":"command_execution","command":{},"aggregated_output":{},"exit_code":{exit},"status":"{status}"}}}}"#,
+            serde_json::to_string(command).expect("json"),
+            serde_json::to_string(output).expect("json"),
+        )
+    }
+
+    fn head_and_tail(line: &str, head: usize, tail: usize) -> Event {
+        let bytes = line.as_bytes();
+        Event::parse_long(&bytes[..head], &bytes[bytes.len() - tail..])
+    }
+
+    #[test]
+    fn a_long_command_line_is_read_from_its_head_and_tail() {
+        let output: String = (1..=90000).map(|i| format!("{i}\n")).collect();
+        let line = command_line(
+            "/bin/bash -lc 'seq 1 90000; exit 3'",
+            &output,
+            "3",
+            "failed",
+        );
+        let event = head_and_tail(&line, 16 * 1024, 4 * 1024);
+        assert_eq!(
+            render(&event).as_deref(),
+            Some("$ /bin/bash -lc 'seq 1 90000; exit 3'  → exit 3")
+        );
+        let mut s = Summary::default();
+        s.apply(&event);
+        assert_eq!(s.commands_count, 1);
+        let run = &s.commands[0];
+        assert_eq!(
+            (run.id.as_str(), run.exit_code, run.status.as_str()),
+            ("item_0", Some(3), "failed")
+        );
+        // Parsed whole, the same line says the same.
+        assert_eq!(render(&Event::parse(line.as_bytes())), render(&event));
+    }
+
+    #[test]
+    fn quotes_escapes_and_wide_characters_at_the_cuts_are_handled() {
+        // Output full of quotes, backslashes and non-ASCII, cut at every
+        // offset around them: the command and the exit code always come out.
+        let output = "say \"hi\" \\ \\\" é ✓ 😀 \u{7} \u{1F600} ".repeat(400);
+        let line = command_line("echo \"é\"", &output, "7", "failed");
+        let start = line.find("aggregated_output").expect("field") + 20;
+        for cut in start..start + 150 {
+            for tail in [40, 41, 45, 50, 57, 64, 100, 333] {
+                let event = head_and_tail(&line, cut, tail);
+                let mut s = Summary::default();
+                s.apply(&event);
+                assert_eq!(s.commands.len(), 1, "head {cut}, tail {tail}: {event:?}");
+                assert_eq!(s.commands[0].command, "echo \"é\"", "head {cut}");
+                assert_eq!(s.commands[0].exit_code, Some(7), "head {cut}, tail {tail}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_head_cut_anywhere_still_parses() {
+        let line = command_line("ls -la", "a\nb\n", "0", "completed");
+        let type_end = r#"{"type":"item.completed""#.len();
+        for cut in 1..line.len() {
+            let event = Event::parse_long(&line.as_bytes()[..cut], b"");
+            if cut >= type_end {
+                assert!(
+                    matches!(&event, Event::Json { kind, .. } if kind == "item.completed"),
+                    "cut {cut}: {event:?}"
+                );
+            }
+            let mut s = Summary::default();
+            s.apply(&event);
+            let _ = render(&event);
+        }
+        // A head that is not JSON at all is text.
+        assert!(matches!(
+            Event::parse_long(b"{not json", b""),
+            Event::Text(_)
+        ));
+    }
+
+    #[test]
+    fn string_cuts_never_split_an_escape_or_a_character() {
+        assert_eq!(string_cut(br"abc\"), 3);
+        assert_eq!(string_cut(br"abc\\"), 5);
+        assert_eq!(string_cut(br"abc\u00"), 3);
+        assert_eq!(string_cut(br"abc\u00e9"), 9);
+        assert_eq!(
+            string_cut(br"abc\ud83d"),
+            3,
+            "the first half of a pair alone"
+        );
+        assert_eq!(string_cut(br"abc\ud83d\ude00"), 15);
+        assert_eq!(string_cut("abé".as_bytes()), 4);
+        assert_eq!(string_cut(&"abé".as_bytes()[..3]), 2);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::{io, path::Path};
 
 use crate::{
     events::{render, Event},
-    lines::{line_start_at_or_after, read_lines, Line},
+    lines::{line_start_at_or_after, line_start_at_or_before, read_lines, Line},
 };
 
 /// Most characters of rendered events in one answer.
@@ -16,7 +16,8 @@ pub const MAX_EVENT_CHARS: usize = 8000;
 const LATEST_WINDOW: u64 = 32 * 1024;
 /// Bytes of output read after a cursor in one answer.
 const SINCE_BUDGET: usize = 512 * 1024;
-/// Longest line rendered; longer ones are reported by size.
+/// Longest line parsed whole; longer ones are rendered from their head and
+/// tail (a command with megabytes of output is still `$ cmd  → exit N`).
 const MAX_LINE: usize = 256 * 1024;
 /// How far to scan for the end of a giant line.
 const MAX_SCAN: u64 = 64 * 1024 * 1024;
@@ -64,7 +65,21 @@ fn after(path: &Path, cursor: u64) -> io::Result<Rendered> {
 }
 
 fn latest(path: &Path, size: u64) -> io::Result<Rendered> {
-    let start = line_start_at_or_after(path, size.saturating_sub(LATEST_WINDOW), MAX_SCAN)?;
+    let from = size.saturating_sub(LATEST_WINDOW);
+    let mut start = line_start_at_or_after(path, from, MAX_SCAN)?;
+    let mut shown: Vec<String> = Vec::new();
+    let mut first = start;
+    if start > from {
+        // The window starts inside a line: a long one, most likely a
+        // command's output, whose `→ exit N` is among the latest events.
+        if let Some(begin) = line_start_at_or_before(path, from, MAX_SCAN)? {
+            let straddling = read_lines(path, begin, 1, MAX_LINE, MAX_SCAN)?;
+            if let Some((line, end)) = straddling.lines.first() {
+                shown.extend(show(line));
+                (first, start) = (begin, *end);
+            }
+        }
+    }
     let read = read_lines(
         path,
         start,
@@ -72,11 +87,7 @@ fn latest(path: &Path, size: u64) -> io::Result<Rendered> {
         MAX_LINE,
         MAX_SCAN,
     )?;
-    let shown: Vec<String> = read
-        .lines
-        .iter()
-        .filter_map(|(line, _)| show(line))
-        .collect();
+    shown.extend(read.lines.iter().filter_map(|(line, _)| show(line)));
     // Keep the newest lines that fit.
     let mut chars = 0;
     let mut keep = 0;
@@ -96,14 +107,17 @@ fn latest(path: &Path, size: u64) -> io::Result<Rendered> {
     Ok(Rendered {
         text,
         next_cursor: read.end,
-        truncated: start > 0 || keep < shown.len(),
+        truncated: first > 0 || keep < shown.len(),
     })
 }
 
 fn show(line: &Line) -> Option<String> {
     match line {
         Line::Text(bytes) => render(&Event::parse(bytes)),
-        Line::TooLong(n) => Some(format!("[a {n}-byte line of output, not shown]")),
+        Line::Long { head, tail, .. } if head.starts_with(b"{") => {
+            render(&Event::parse_long(head, tail))
+        }
+        Line::Long { len, .. } => Some(format!("[a {len}-byte line of output, not shown]")),
     }
 }
 
@@ -189,5 +203,49 @@ mod tests {
         }
         assert_eq!(seen, 2000, "paging from the cursor sees every event once");
         assert_eq!(cursor, size);
+    }
+
+    /// codex's line for a command that printed `bytes` of output and exited 3.
+    fn long_command(bytes: usize) -> String {
+        let output: String = "1234567\n".repeat(bytes / 8);
+        format!(
+            "{{\"type\":\"item.completed\",\"item\":{{\"id\":\"item_0\",\"type\":\"command_execution\",\"command\":\"seq\",\"aggregated_output\":{},\"exit_code\":3,\"status\":\"failed\"}}}}\n",
+            serde_json::to_string(&output).expect("json")
+        )
+    }
+
+    #[test]
+    fn a_long_command_line_renders_with_its_exit_code() {
+        let done = "{\"type\":\"item.completed\",\"item\":{\"id\":\"m\",\"type\":\"agent_message\",\"text\":\"done\"}}\n";
+        for bytes in [600 * 1024, 5 << 20] {
+            let content = format!("{STREAM}{}{done}", long_command(bytes));
+            let f = file_with(&content);
+            let size = content.len() as u64;
+            // Latest: the window starts inside the long line, which is shown.
+            let latest = events(f.path(), None, size).expect("render");
+            assert_eq!(latest.text, "$ seq  → exit 3\nmessage: done\n", "{bytes}");
+            assert!(latest.truncated, "the events before it were left out");
+            assert_eq!(latest.next_cursor, size);
+            // After a cursor, paging on: the same lines.
+            let mut cursor = STREAM.len() as u64;
+            let mut text = String::new();
+            loop {
+                let after = events(f.path(), Some(cursor), size).expect("render");
+                text.push_str(&after.text);
+                cursor = after.next_cursor;
+                if !after.truncated {
+                    break;
+                }
+            }
+            assert_eq!(text, "$ seq  → exit 3\nmessage: done\n");
+        }
+        // A long line of text is still reported by its size.
+        let text = format!("{}\n", "t".repeat(MAX_LINE + 1));
+        let f = file_with(&text);
+        let got = events(f.path(), Some(0), text.len() as u64).expect("render");
+        assert_eq!(
+            got.text,
+            format!("[a {}-byte line of output, not shown]\n", MAX_LINE + 1)
+        );
     }
 }

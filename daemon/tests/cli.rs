@@ -78,7 +78,7 @@ async fn jobs_show_logs_cancel_and_prune_work_against_the_daemon() {
     let done = start(
         &mut client,
         home.start_request(&format!(
-            "cmd:cargo test=0;patch:{};usage:12,7;msg:All done.",
+            "cmd:cargo test=0;patch:{};msg:All done.;usage:12,7",
             patched.display()
         )),
     )

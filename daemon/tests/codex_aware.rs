@@ -61,7 +61,7 @@ async fn the_summary_tells_what_codex_did_and_concluded() {
     let daemon = Daemon::start(&home).await;
     let client = daemon.client().await;
     let work = home.workdir();
-    let prompt = "think:hmm;cmd:cargo test=101;cmd:ls=0;patch:notes.txt;novel;noise;usage:120,30;msg:All fixed.";
+    let prompt = "think:hmm;cmd:cargo test=101;cmd:ls=0;patch:notes.txt;novel;noise;msg:All fixed.;usage:120,30";
     let id = start(&client, req(&work, prompt)).await;
     let end = wait_end(&client, &id).await;
     let job = end.job.expect("job");
@@ -139,7 +139,11 @@ async fn the_cursor_returns_only_what_is_new() {
     let cursor = first.next_cursor;
     wait_end(&client, &id).await;
     let next = get(&client, &id, Some(cursor)).await;
-    assert_eq!(next.events.trim(), "message: second", "only the new event");
+    assert_eq!(
+        next.events.trim(),
+        "message: second\nturn done: 10 tokens in (0 cached), 1 out",
+        "only the new events"
+    );
     let after = get(&client, &id, Some(next.next_cursor)).await;
     assert_eq!(after.events, "");
     assert_eq!(after.next_cursor, next.next_cursor);
@@ -426,4 +430,136 @@ async fn the_max_duration_watchdog_stops_a_long_job() {
         job.error
     );
     assert!(home.live_monitors().is_empty());
+}
+
+#[tokio::test]
+async fn a_command_with_megabytes_of_output_keeps_its_exit_code() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    for bytes in [560_000, 5_000_000, 20_000_000] {
+        // A long command line, then a flood the fold must skim past, then
+        // more: every command is in the summary with its exit code.
+        let prompt = format!("cmdout:{bytes}=3;spam:3000000;cmd:ls=0;msg:done");
+        let id = start(&client, req(&home.workdir(), &prompt)).await;
+        let end = wait_end(&client, &id).await;
+        let s = end.summary.expect("summary");
+        let runs: Vec<_> = s
+            .commands
+            .iter()
+            .map(|c| (c.command.as_str(), c.exit_code, c.status.as_str()))
+            .collect();
+        let long = format!("print {bytes}");
+        assert_eq!(
+            runs,
+            [
+                (long.as_str(), Some(3), "failed"),
+                ("ls", Some(0), "completed")
+            ],
+            "{bytes} bytes"
+        );
+        assert_eq!(s.commands_count, 2);
+        assert_eq!(s.final_message.as_deref(), Some("done"));
+        assert_eq!(s.parsed_bytes, end.output_bytes);
+
+        // The long line among the latest events renders like any command.
+        let id = start(
+            &client,
+            req(&home.workdir(), &format!("cmdout:{bytes}=3;msg:done")),
+        )
+        .await;
+        let end = wait_end(&client, &id).await;
+        assert!(
+            end.events
+                .contains(&format!("$ print {bytes}  → exit 3\nmessage: done\n")),
+            "{bytes} bytes: {}",
+            end.events
+        );
+        let s = end.summary.expect("summary");
+        assert_eq!(s.commands.first().and_then(|c| c.exit_code), Some(3));
+        // And from the cursor's start, page by page.
+        let mut cursor = 0;
+        let mut events = String::new();
+        loop {
+            let got = get(&client, &id, Some(cursor)).await;
+            events.push_str(&got.events);
+            cursor = got.next_cursor;
+            if !got.events_truncated {
+                break;
+            }
+        }
+        assert!(
+            events.contains(&format!("$ print {bytes}  → exit 3\n")),
+            "{events}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_final_message_waits_for_the_end_of_the_turn() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let go = home.root().join("go");
+    let prompt = format!(
+        "msg:looking into it;waitfile:{};msg:the answer",
+        go.display()
+    );
+    let id = start(&client, req(&home.workdir(), &prompt)).await;
+    let running = poll_for("the interim message", || {
+        let client = client.clone();
+        let id = id.clone();
+        async move {
+            let got = get(&client, &id, None).await;
+            got.summary
+                .as_ref()
+                .is_some_and(|s| s.activity.starts_with("said:"))
+                .then_some(got)
+        }
+    })
+    .await;
+    let s = running.summary.expect("summary");
+    assert_eq!(s.activity, "said: looking into it");
+    assert_eq!(s.final_message, None, "not an answer while codex runs");
+    std::fs::write(&go, "").expect("let the job finish");
+    let end = wait_end(&client, &id).await;
+    assert_eq!(
+        end.summary.and_then(|s| s.final_message).as_deref(),
+        Some("the answer")
+    );
+
+    // A job that exits or fails without ending its turn has no answer, nor
+    // has a cancelled one.
+    for prompt in [
+        "msg:half done;exit:0",
+        "msg:half done;fail:boom",
+        "msg:half done;hang",
+    ] {
+        let id = start(&client, req(&home.workdir(), prompt)).await;
+        if prompt.ends_with("hang") {
+            poll_for("the message", || {
+                let client = client.clone();
+                let id = id.clone();
+                async move {
+                    let got = get(&client, &id, None).await;
+                    got.events.contains("message: half done").then_some(())
+                }
+            })
+            .await;
+            client
+                .clone()
+                .cancel(codex_async_proto::v1::CancelRequest { job_id: id.clone() })
+                .await
+                .expect("cancel");
+        }
+        let end = wait_end(&client, &id).await;
+        let s = end.summary.expect("summary");
+        assert_eq!(s.final_message, None, "{prompt}");
+        let expected = if prompt.contains("fail:") {
+            "failed: boom"
+        } else {
+            "said: half done"
+        };
+        assert_eq!(s.activity, expected, "{prompt}");
+    }
 }

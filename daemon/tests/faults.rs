@@ -269,7 +269,11 @@ async fn output_over_the_cap_keeps_the_tail_and_a_marker() {
         dropped >= 3_000_000 - cap,
         "marker says {dropped} bytes dropped"
     );
-    assert!(text.ends_with("{\"type\": \"fake.print\", \"text\": \"the-end\"}\n"));
+    // The newest output is kept: the last print, then the end of the turn.
+    assert!(text.ends_with(concat!(
+        "{\"type\": \"fake.print\", \"text\": \"the-end\"}\n",
+        "{\"type\": \"turn.completed\", \"usage\": {\"input_tokens\": 10, \"cached_input_tokens\": 0, \"output_tokens\": 1}}\n"
+    )));
     assert!(text.contains(&last));
 }
 

@@ -361,3 +361,55 @@ async fn cancel_mid_command_leaves_nothing_behind() {
     );
     assert!(home.live_monitors().is_empty());
 }
+
+#[tokio::test]
+async fn real_codex_commands_with_megabytes_of_output_keep_their_exit_code() {
+    // ~560 KB, ~1.3 MB and ~5.2 MB of output: codex writes each command as one line
+    // holding its output (capped by codex near 1 MiB), exit code after it.
+    for count in [90_000, 200_000, 750_000] {
+        let home = TempHome::new();
+        let command = format!("seq 1 {count}; exit 3");
+        let provider = FakeProvider::start(Behaviour::Script(vec![
+            Answer::Exec(command.clone()),
+            Answer::Message("printed".into()),
+        ]));
+        let Some(daemon) = daemon_with_real_codex(&home, &provider).await else {
+            return;
+        };
+        let client = daemon.client().await;
+        let id = start_job(&client, start_req(&home, "print numbers", "auto-edit")).await;
+        let end = run_to_end(&client, &id).await;
+        let job = end.job.expect("job");
+        assert_eq!(job.status(), JobStatus::Done, "{:?}", job.error);
+        let s = end.summary.expect("summary");
+        let runs: Vec<_> = s
+            .commands
+            .iter()
+            .map(|c| (c.command.as_str(), c.exit_code, c.status.as_str()))
+            .collect();
+        assert!(
+            matches!(runs.as_slice(), [(c, Some(3), "failed")] if c.contains(&command)),
+            "{count}: {runs:?}"
+        );
+        assert_eq!(s.commands_count, 1);
+        assert_eq!(s.final_message.as_deref(), Some("printed"));
+        assert_eq!(s.parsed_bytes, end.output_bytes);
+        // The finished job's latest events show the command and its end,
+        // and not codex's set-up warning (its CODEX_HOME is under /tmp).
+        assert!(
+            end.events.contains(&format!("{command}'  → exit 3\n")),
+            "{count}: {}",
+            end.events
+        );
+        assert!(
+            end.events.contains("message: printed\nturn done:"),
+            "{}",
+            end.events
+        );
+        assert!(
+            !end.events.contains("WARNING: proceeding"),
+            "{}",
+            end.events
+        );
+    }
+}
