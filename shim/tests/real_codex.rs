@@ -178,3 +178,78 @@ fn a_stalled_provider_trips_the_watchdog_and_cancel_stops_a_command() {
     assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
     assert_eq!(sleeping(), 0, "codex's command survived cancel");
 }
+
+/// A command whose output is far larger than a summary fold reads (codex
+/// puts all of it in the one event that carries the exit code) still reaches
+/// every view of the job with its exit code: the task result, codex_wait,
+/// codex_result and `codexd show`.
+///
+/// Under the default policy (codex's read-only sandbox): with `full-auto`
+/// codex 0.169 itself never finishes such a command here (its exec tool
+/// yields "Process running" after 10 s and the command ends as exit -1 when
+/// the turn does, with no `item.completed` in `--json` at all).
+#[test]
+fn a_command_printing_megabytes_keeps_its_exit_code_in_every_view() {
+    let home = TempHome::new();
+    let provider = FakeProvider::start(Behaviour::Script(vec![
+        Answer::Exec("seq 1 200000; exit 3".into()),
+        Answer::Message("The command failed with exit code 3.".into()),
+    ]));
+    let Some(codex) = real_codex() else {
+        return;
+    };
+    let codex_home = home.root().join("codex-home");
+    provider.write_codex_config(&codex_home);
+    let (codex, codex_home) = (
+        codex.display().to_string(),
+        codex_home.display().to_string(),
+    );
+    let env = [
+        ("CODEX_BIN", codex.as_str()),
+        ("CODEX_HOME", codex_home.as_str()),
+    ];
+    let mut shim = Shim::spawn_modern(&home, &env, true);
+    let work = home.workdir();
+    let handle = shim.request(
+        "tools/call",
+        json!({"name": "codex_start", "arguments": {
+            "prompt": "run it", "cwd": work}}),
+    );
+    assert_eq!(handle["result"]["resultType"], "task", "{handle}");
+    let id = handle["result"]["taskId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut task = Value::Null;
+    wait_until("the task to complete", || {
+        task = shim.request("tasks/get", json!({"taskId": id}))["result"].clone();
+        task["status"] != "working"
+    });
+    assert_eq!(task["status"], "completed", "{task}");
+    let text = task["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let command = "`seq 1 200000; exit 3` exit 3";
+    assert!(text.contains(command), "{text}");
+    assert!(
+        text.contains("The command failed with exit code 3."),
+        "{text}"
+    );
+    assert!(text.chars().count() < 2_000, "the output stays out: {text}");
+
+    for tool in ["codex_wait", "codex_result"] {
+        let same = shim.ok_result(tool, json!({"job_id": id}));
+        assert_eq!(same.text, text, "{tool}");
+        let commands = same.structured["commands"].clone();
+        assert_eq!(commands[0]["exit_code"], 3, "{tool}: {commands}");
+    }
+    let shown = std::process::Command::new(testkit::bin("codexd"))
+        .envs(home.env())
+        .args(["show", &id])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("codexd show");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains(command), "{shown}");
+}
