@@ -140,9 +140,11 @@ pub struct ReplyOutput {
 pub struct PollOutput {
     /// queued | running (done, error and cancelled come as the job's result).
     pub status: Status,
-    /// Seconds since Codex started; null before it starts.
+    /// Seconds since Codex started; absent before it starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub elapsed_seconds: Option<u64>,
-    /// What Codex is doing now, in one line; null before it says anything.
+    /// What Codex is doing now, in one line; absent before it says anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub activity: Option<String>,
     /// How many commands Codex has run so far.
     pub commands_run: u32,
