@@ -18,6 +18,21 @@ use testkit::{
 };
 
 const START: &str = "mcp__codex-async__codex_start";
+/// codex's answer in the jobs below: about 200 characters, as a typical short
+/// answer is.
+const ANSWER: &str = "The answer is 42. I ran the test suite: 200 tests, all passing. \
+I changed notes.txt to record the answer and left everything else as it was, and nothing else \
+needs your attention.";
+
+/// A typical short job for the fake codex: one command, one changed file,
+/// the answer, token usage (then codex's turn ends).
+fn typical_job(cwd: &str) -> Value {
+    json!({
+        "prompt": format!("cmd:seq 1 200=0;patch:notes.txt;msg:{ANSWER};usage:1200,80"),
+        "cwd": cwd,
+        "approval_policy": "auto-edit",
+    })
+}
 const WAIT: &str = "mcp__codex-async__codex_wait";
 
 /// The job id in the latest codex_start result the model got (the job
@@ -44,6 +59,16 @@ fn local_task_id(log: &Log) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// Characters of `text` that are codex's answer or the changed-files line:
+/// what the budgets of issue 11 leave out (they count everything else).
+fn answer_and_files_chars(text: &str) -> usize {
+    let files = text
+        .lines()
+        .find(|l| l.starts_with("Files changed"))
+        .map_or(0, |l| l.chars().count());
+    text.matches(ANSWER).count() * ANSWER.chars().count() + files
+}
+
 /// The tool results' total size in characters: what the calls cost the
 /// model's context.
 fn tool_result_chars(log: &Log) -> usize {
@@ -62,7 +87,7 @@ fn headless_claude_code_starts_a_job_and_waits_for_codex_s_answer() {
     let home = TempHome::new();
     let cwd = home.workdir().display().to_string();
     let api = FakeAnthropic::start(vec![
-        Step::tool_use(START, json!({"prompt": "msg:The answer is 42", "cwd": cwd})),
+        Step::tool_use(START, typical_job(&cwd)),
         Step::tool_use_with(WAIT, |log| json!({"job_id": started_job_id(log)})),
         Step::text("Codex says: The answer is 42."),
     ]);
@@ -107,14 +132,22 @@ fn headless_claude_code_starts_a_job_and_waits_for_codex_s_answer() {
         why()
     );
     assert_eq!(
-        waited[0].text.matches("The answer is 42").count(),
+        waited[0].text.matches(ANSWER).count(),
         1,
         "{}",
         waited[0].text
     );
 
+    // Issue 11's budget without tasks: start + waits at most 1,200
+    // characters beyond codex's answer and the changed-files list.
+    let beyond = tool_result_chars(&log) - answer_and_files_chars(&waited[0].text);
+    assert!(
+        beyond <= 1_200,
+        "{beyond} characters beyond the answer: {}",
+        why()
+    );
     eprintln!(
-        "claude -p: the model got {} characters of tool results ({} from codex_start, {} from codex_wait); run took {:?}, test {:?}",
+        "claude -p: {beyond} characters beyond codex's answer and files; the model got {} characters of tool results ({} from codex_start, {} from codex_wait); run took {:?}, test {:?}",
         tool_result_chars(&log),
         started_result[0].text.chars().count(),
         waited[0].text.chars().count(),
@@ -179,10 +212,7 @@ fn interactive_claude_code_runs_codex_start_as_a_task_and_is_notified_of_its_res
     let home = TempHome::new();
     let cwd = home.workdir().display().to_string();
     let api = FakeAnthropic::start(vec![
-        Step::tool_use(
-            START,
-            json!({"prompt": "sleep:1;msg:The answer is 42", "cwd": cwd}),
-        ),
+        Step::tool_use(START, typical_job(&cwd)),
         Step::text("Codex is working in the background."),
         // The turn the task notification starts.
         Step::text("Codex says: The answer is 42."),
@@ -213,7 +243,7 @@ fn interactive_claude_code_runs_codex_start_as_a_task_and_is_notified_of_its_res
         log.user_texts().iter().any(|t| {
             t.contains("<task-notification>")
                 && t.contains("<status>completed</status>")
-                && t.contains("The answer is 42")
+                && t.contains(ANSWER)
         })
     });
     let notice = log
@@ -240,17 +270,21 @@ fn interactive_claude_code_runs_codex_start_as_a_task_and_is_notified_of_its_res
         result_text.starts_with(&format!("Codex job {id} done (exit 0")),
         "{notice}"
     );
-    assert_eq!(
-        result_text.matches("The answer is 42").count(),
-        1,
-        "{notice}"
+    assert_eq!(result_text.matches(ANSWER).count(), 1, "{notice}");
+    // Issue 11's budget with tasks: at most 600 characters beyond codex's
+    // answer and the changed-files list, Claude Code's own notice included.
+    let total = tool_result_chars(&log) + result_text.chars().count();
+    let beyond = total - answer_and_files_chars(&result_text);
+    assert!(
+        beyond <= 600,
+        "{beyond} characters beyond the answer: {notice}"
     );
     eprintln!(
-        "interactive with a task: {} characters of tool results + {} of the result in the \
+        "interactive with a task: {beyond} characters beyond codex's answer and files; {} characters of tool results + {} of the result in the \
          notification ({} of them codex's answer); test {:?}",
         tool_result_chars(&log),
         result_text.chars().count(),
-        "The answer is 42".len(),
+        ANSWER.len(),
         started.elapsed()
     );
 }
