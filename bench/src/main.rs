@@ -18,6 +18,7 @@ mod procs;
 mod report;
 mod shim_latency;
 mod stats;
+mod task_latency;
 
 use std::{collections::BTreeSet, path::PathBuf, time::Instant};
 
@@ -49,7 +50,7 @@ struct Cli {
     /// Do not run `cargo build` for codexd and the shim first.
     #[arg(long)]
     no_build: bool,
-    /// Only these figures (numbers from 1 to 9), e.g. `--only 2,3`.
+    /// Only these figures (numbers from 1 to 10), e.g. `--only 2,3`.
     #[arg(long, value_delimiter = ',')]
     only: Vec<u32>,
 }
@@ -87,8 +88,8 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(bad) = cli.only.iter().find(|&&n| !(1..=9).contains(&n)) {
-        bail!("--only {bad}: figures are numbered 1 to 9");
+    if let Some(bad) = cli.only.iter().find(|&&n| !(1..=10).contains(&n)) {
+        bail!("--only {bad}: figures are numbered 1 to 10");
     }
     let only: BTreeSet<u32> = cli.only.iter().copied().collect();
     let wants = |n: u32| only.is_empty() || only.contains(&n);
@@ -167,6 +168,12 @@ fn run() -> anyhow::Result<()> {
         step("figure 8: 32 concurrent shims polling", &|| {
             concurrency::run(&ctx)
         });
+    }
+    if wants(10) {
+        step(
+            "figure 10: codex's exit → tasks/get answers completed",
+            &|| task_latency::run(&ctx),
+        );
     }
     rows.sort_by_key(|r| natural(&r.id));
     let load_after = report::load_average();

@@ -15,6 +15,11 @@ use crate::{
 
 /// The protocol version the bench announces.
 const PROTOCOL_VERSION: &str = "2025-06-18";
+/// The revision of a modern session (`server/discover`, then `_meta` on every
+/// request), as interactive Claude Code speaks it.
+const MODERN_PROTOCOL_VERSION: &str = "2026-07-28";
+/// The Tasks extension's name in capabilities.
+const TASKS_EXTENSION: &str = "io.modelcontextprotocol/tasks";
 
 /// A shim process and the client end of its stdio.
 pub struct Shim {
@@ -24,6 +29,8 @@ pub struct Shim {
     guard: Guard,
     next_id: u64,
     line: String,
+    /// In a modern session: the `_meta` every request carries.
+    meta: Option<Value>,
 }
 
 impl Shim {
@@ -45,6 +52,7 @@ impl Shim {
             guard: Guard::new(child, "codex-async-shim", false),
             next_id: 1,
             line: String::new(),
+            meta: None,
         })
     }
 
@@ -72,6 +80,26 @@ impl Shim {
         Ok(answer)
     }
 
+    /// Opens a session of revision 2026-07-28 instead of `initialize`: from
+    /// now on every request carries the protocol version, client info and
+    /// capabilities in its `_meta`, the capabilities declaring the Tasks
+    /// extension; then `server/discover`. Fails unless the server declares
+    /// the extension.
+    pub fn discover_with_tasks(&mut self) -> anyhow::Result<Value> {
+        self.meta = Some(json!({
+            "io.modelcontextprotocol/protocolVersion": MODERN_PROTOCOL_VERSION,
+            "io.modelcontextprotocol/clientInfo":
+                {"name": "codex-async-bench", "version": env!("CARGO_PKG_VERSION")},
+            "io.modelcontextprotocol/clientCapabilities":
+                {"extensions": {TASKS_EXTENSION: {}}},
+        }));
+        let answer = self.request("server/discover", json!({}))?;
+        if answer["capabilities"]["extensions"][TASKS_EXTENSION].is_null() {
+            bail!("server/discover does not declare {TASKS_EXTENSION}: {answer}");
+        }
+        Ok(answer)
+    }
+
     /// Calls tool `name`; returns its `structuredContent`. A tool error
     /// (`isError`) or a JSON-RPC error is an error.
     pub fn call_tool(&mut self, name: &str, arguments: Value) -> anyhow::Result<Value> {
@@ -86,9 +114,15 @@ impl Shim {
     }
 
     /// Sends a request and reads lines until its answer; returns `result`.
-    pub fn request(&mut self, method: &str, params: Value) -> anyhow::Result<Value> {
+    pub fn request(&mut self, method: &str, mut params: Value) -> anyhow::Result<Value> {
         let id = self.next_id;
         self.next_id += 1;
+        if let (Some(meta), Some(params)) = (&self.meta, params.as_object_mut()) {
+            let own = params.entry("_meta").or_insert_with(|| json!({}));
+            if let (Some(own), Some(meta)) = (own.as_object_mut(), meta.as_object()) {
+                own.extend(meta.clone());
+            }
+        }
         let message = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         self.send(&message)?;
         loop {
