@@ -100,17 +100,22 @@ impl Shim {
         Ok(answer)
     }
 
-    /// Calls tool `name`; returns its `structuredContent`. A tool error
-    /// (`isError`) or a JSON-RPC error is an error.
+    /// Calls tool `name`; returns its `structuredContent`, or for a job's
+    /// result (text only: what a model reads) its text as a JSON string. A
+    /// tool error (`isError`) or a JSON-RPC error is an error.
     pub fn call_tool(&mut self, name: &str, arguments: Value) -> anyhow::Result<Value> {
         let result = self.request("tools/call", json!({"name": name, "arguments": arguments}))?;
         if result.get("isError").and_then(Value::as_bool) == Some(true) {
             bail!("{name} returned a tool error: {}", text_of(&result));
         }
-        result
-            .get("structuredContent")
-            .cloned()
-            .with_context(|| format!("{name} answered without structuredContent: {result}"))
+        if let Some(structured) = result.get("structuredContent") {
+            return Ok(structured.clone());
+        }
+        let text = text_of(&result);
+        if !text.starts_with("Codex job ") {
+            bail!("{name} answered neither structuredContent nor a job's result: {result}");
+        }
+        Ok(Value::String(text))
     }
 
     /// Sends a request and reads lines until its answer; returns `result`.
