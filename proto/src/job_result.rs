@@ -506,6 +506,13 @@ pub fn job_error(status: Status, reason: Option<&str>, codex_said: Option<&str>)
     }
 }
 
+/// A job record's RFC 3339 time; None when it does not parse.
+pub fn parse_time(time: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(time)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
 /// Whole seconds from `started_at` to `finished_at` (or `now` while the job
 /// runs); None before it started or when a time does not parse.
 pub fn elapsed_seconds(
@@ -513,14 +520,9 @@ pub fn elapsed_seconds(
     finished_at: Option<&str>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<u64> {
-    let parse = |t: &str| {
-        chrono::DateTime::parse_from_rfc3339(t)
-            .ok()
-            .map(|t| t.with_timezone(&chrono::Utc))
-    };
-    let start = parse(started_at?)?;
+    let start = parse_time(started_at?)?;
     let end = match finished_at {
-        Some(t) => parse(t)?,
+        Some(t) => parse_time(t)?,
         None => now,
     };
     Some(u64::try_from((end - start).num_seconds()).unwrap_or(0))

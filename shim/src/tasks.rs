@@ -10,7 +10,7 @@
 //! with the job's one rendering ([`ResultText`]) as the tool result
 //! (`isError` when the job ended in `error`), or `cancelled`.
 
-use codex_async_proto::v1;
+use codex_async_proto::{job_result::parse_time as parse, v1};
 use rmcp::{
     model::{DetailedTask, JsonObject, Task, TaskPayload, TaskStatus},
     service::RequestContext,
@@ -178,12 +178,6 @@ fn task(job: &v1::Job, summary: Option<&v1::JobSummary>, retention_seconds: u64)
         task = task.with_status_message(message);
     }
     task
-}
-
-fn parse(time: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc3339(time)
-        .ok()
-        .map(|t| t.with_timezone(&chrono::Utc))
 }
 
 #[cfg(test)]
