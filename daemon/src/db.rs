@@ -190,6 +190,15 @@ impl Db {
         Ok(())
     }
 
+    /// Forgets a worktree job's branch and worktree (removed: codex never ran).
+    pub async fn clear_worktree(&self, job_id: &str) -> Result<(), DbError> {
+        sqlx::query("UPDATE jobs SET branch = NULL, worktree = NULL WHERE job_id = ?")
+            .bind(job_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Stores the diffstat of a worktree job's branch.
     pub async fn set_diffstat(&self, job_id: &str, diffstat: &str) -> Result<(), DbError> {
         sqlx::query("UPDATE jobs SET diffstat = ? WHERE job_id = ?")

@@ -2,19 +2,21 @@
 //! then their records. Queued and running jobs are never touched: both the
 //! query and the delete only match finished statuses. Used by `codexd prune`
 //! (the Prune RPC) and by retention.
+//!
+//! A worktree job's work lives on its branch (committed when the job ended),
+//! which pruning never deletes. Its worktree goes only once nothing in it is
+//! uncommitted and no queued or running reply works in it; otherwise the job
+//! is kept, folder and worktree, and a warning says why and what to do.
 
 use std::{fs, io::ErrorKind, path::Path, time::Duration};
 
 use tracing::{info, warn};
 
 use crate::{
-    job::{Isolation, JobId},
+    job::{Isolation, JobId, JobRecord},
     supervisor::{Supervisor, SupervisorError},
     worktree,
 };
-
-/// How long `git worktree prune` may take for one repository.
-const GIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a prune did (or, dry, would do).
 #[derive(Debug, Default)]
@@ -44,6 +46,15 @@ pub async fn prune(
             continue;
         };
         let dir = supervisor.job_dir(&id).path().to_path_buf();
+        let tree = worktree::tree_in(&dir);
+        let holds_tree = tree.is_dir();
+        if holds_tree {
+            if let Some(why) = keep_worktree(supervisor, &id, &job, &tree).await? {
+                info!(job_id = %id, reason = %why, "job kept: its worktree is not prunable");
+                pruned.warnings.push(why);
+                continue;
+            }
+        }
         let size = {
             let dir = dir.clone();
             tokio::task::spawn_blocking(move || disk_usage(&dir))
@@ -54,6 +65,19 @@ pub async fn prune(
             pruned.job_ids.push(id.to_string());
             pruned.freed_bytes += size;
             continue;
+        }
+        if holds_tree {
+            // git removes only a clean worktree, so a change made since the
+            // check above is not lost either.
+            if let Err(e) = worktree::remove_clean(&tree).await {
+                warn!(job_id = %id, error = %e, "cannot remove the worktree");
+                pruned.warnings.push(format!(
+                    "job {id} kept: git did not remove its worktree {} ({e}); look at it with `git -C {} status`, then prune again",
+                    tree.display(),
+                    tree.display()
+                ));
+                continue;
+            }
         }
         // The folder goes first, then the record: a crash in between leaves a
         // record without a folder, which the start-up repair recreates and the
@@ -81,10 +105,11 @@ pub async fn prune(
         if !supervisor.db().delete_finished(id.as_str()).await? {
             continue;
         }
-        // The worktree lived in the job's folder: let git forget it. Its branch
-        // (codex/<job_id>) is the user's work and stays.
-        if job.isolation == Isolation::Worktree {
-            if let Err(e) = worktree::forget_removed(Path::new(&job.cwd), GIT_TIMEOUT).await {
+        // A worktree job whose folder had lost its worktree (removed by hand):
+        // let git forget it. Its branch (codex/<job_id>) is the user's work
+        // and stays.
+        if job.isolation == Isolation::Worktree && !holds_tree && job.parent_job_id.is_none() {
+            if let Err(e) = worktree::forget_removed(Path::new(&job.cwd)).await {
                 pruned.warnings.push(format!(
                     "job {id}: `git worktree prune` in {} failed: {e}",
                     job.cwd
@@ -96,6 +121,40 @@ pub async fn prune(
         pruned.freed_bytes += size;
     }
     Ok(pruned)
+}
+
+/// Why the worktree `tree` of job `id` must stay (the warning to show), or
+/// None when it may go: a queued or running job (a reply) works in it, or
+/// something in it is not committed, or git cannot tell.
+async fn keep_worktree(
+    supervisor: &Supervisor,
+    id: &JobId,
+    job: &JobRecord,
+    tree: &Path,
+) -> Result<Option<String>, SupervisorError> {
+    let shown = tree.display();
+    if let Some(branch) = job.branch.as_deref() {
+        let unfinished = supervisor.db().unfinished().await?;
+        if let Some(user) = unfinished
+            .iter()
+            .find(|other| other.branch.as_deref() == Some(branch))
+        {
+            return Ok(Some(format!(
+                "job {id} kept: job {} ({}) works in its worktree {shown}; prune again once it has finished",
+                user.job_id, user.status
+            )));
+        }
+    }
+    Ok(match worktree::uncommitted(tree).await {
+        Ok(changes) if changes.is_empty() => None,
+        Ok(changes) => Some(format!(
+            "job {id} kept: its worktree {shown} has uncommitted changes ({} file(s)); commit them (`git -C {shown} add -A && git -C {shown} commit`) or discard them (`git -C {shown} reset --hard && git -C {shown} clean -fd`), then prune again",
+            changes.len()
+        )),
+        Err(e) => Some(format!(
+            "job {id} kept: cannot tell whether its worktree {shown} holds uncommitted work ({e}); look with `git -C {shown} status`, or delete the job's folder yourself if nothing in it is needed"
+        )),
+    })
 }
 
 /// Bytes the files under `dir` hold (symlinks are not followed; unreadable

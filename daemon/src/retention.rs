@@ -1,6 +1,7 @@
 //! Retention: finished jobs older than `retention_days` are pruned by codexd
 //! itself, right after start and then every hour, through the same code as
-//! `codexd prune` ([`crate::prune`]). A queued or running job is never pruned.
+//! `codexd prune` ([`crate::prune`]). A queued or running job is never pruned,
+//! nor a worktree holding uncommitted work; branches are never deleted.
 
 use std::time::Duration;
 
@@ -20,13 +21,19 @@ pub async fn pass(supervisor: &Supervisor, days: u32) {
     }
     let age = Duration::from_secs(u64::from(days) * 86_400);
     match prune::prune(supervisor, age, false).await {
-        Ok(pruned) if !pruned.job_ids.is_empty() => {
-            info!(
-                pruned = pruned.job_ids.len(),
-                days, "pruned finished jobs past retention"
-            );
+        Ok(pruned) => {
+            if !pruned.job_ids.is_empty() {
+                info!(
+                    pruned = pruned.job_ids.len(),
+                    days, "pruned finished jobs past retention"
+                );
+            }
+            // A job kept (its worktree holds uncommitted work…) is tried
+            // again next hour; the log says why and what to do.
+            for warning in &pruned.warnings {
+                warn!(days, "retention: {warning}");
+            }
         }
-        Ok(_) => {}
         Err(e) => warn!(error = %e, "pruning old jobs failed; retrying in an hour"),
     }
 }

@@ -1,6 +1,8 @@
 //! Runs jobs: starts each under its own monitor process, records every status
 //! change (database first, then meta.json, then a broadcast), cancels, and at
-//! daemon start re-adopts the jobs a previous daemon left running.
+//! daemon start re-adopts the jobs a previous daemon left running. How a job
+//! ends (and what happens to a worktree job's branch then) is in
+//! `supervisor/ending.rs`, the start-up settling in `supervisor/reconcile.rs`.
 
 use std::{
     collections::HashMap,
@@ -28,25 +30,23 @@ use crate::{
     db::{Db, DbError},
     events::Summary,
     job::{now_rfc3339, Isolation, JobId, JobRecord, Policy},
-    jobdir::{ExitInfo, JobDir},
+    jobdir::JobDir,
     monitor::{Limits, MonitorJob},
     proctree,
     validate::JobSpec,
     worktree::{self, WorktreeError},
 };
 
+mod ending;
+mod reconcile;
 mod scheduler;
 mod standby;
 mod summary;
-
-use summary::Fold;
 
 /// How long a monitor may take to report that codex started.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long after a launch the next standby monitor is started.
 const STANDBY_REFILL_DELAY: Duration = Duration::from_millis(10);
-/// How often an adopted job (not our child) is checked for its end.
-const ADOPTED_POLL: Duration = Duration::from_millis(100);
 /// How long Cancel waits for the job to end before answering.
 pub const CANCEL_WAIT: Duration = Duration::from_secs(15);
 
@@ -90,6 +90,8 @@ struct Inner {
     /// One lock per job whose summary is being folded, so two folds never
     /// apply the same events twice.
     summary_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// One lock per worktree (by branch) being committed to.
+    worktree_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// A job whose monitor has started codex: its running record, and the
@@ -118,6 +120,7 @@ impl Supervisor {
                 config,
                 changes,
                 summary_locks: std::sync::Mutex::new(HashMap::new()),
+                worktree_locks: std::sync::Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -232,6 +235,15 @@ impl Supervisor {
             events_offset: 0,
         };
         if let Err(e) = self.inner.db.insert(&record).await {
+            // Nothing may outlive a Start that failed: not its worktree and
+            // branch (only for a new job: a reply's belong to its parent).
+            if parent.is_none() {
+                if let Some(branch) = &record.branch {
+                    if let Err(e) = worktree::discard_unused(dir.path(), branch).await {
+                        warn!(job_id = %id, error = %e, "cannot remove the worktree of a failed start");
+                    }
+                }
+            }
             let _ = std::fs::remove_dir_all(dir.path());
             return Err(e.into());
         }
@@ -442,93 +454,6 @@ impl Supervisor {
         argv
     }
 
-    /// Waits for our own monitor child, then records how the job ended.
-    fn watch_child(&self, id: JobId, mut child: Child) {
-        let this = self.clone();
-        tokio::spawn(async move {
-            let _ = child.wait().await;
-            if let Err(e) = this.finish_from_exit_file(&id, None).await {
-                warn!(job_id = %id, error = %e, "cannot record the job's end");
-            }
-        });
-    }
-
-    /// Follows a monitor started by an earlier daemon until it exits.
-    fn watch_adopted(&self, id: JobId, monitor_pid: i32, start_time: Option<i64>) {
-        let this = self.clone();
-        let exit_file = self.job_dir(&id).exit();
-        tokio::spawn(async move {
-            while proctree::is_same_process_alive(monitor_pid, start_time) && !exit_file.exists() {
-                tokio::time::sleep(ADOPTED_POLL).await;
-            }
-            // The monitor writes exit.json and then exits; give it that moment.
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-            while proctree::is_same_process_alive(monitor_pid, start_time)
-                && tokio::time::Instant::now() < deadline
-            {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            if let Err(e) = this.finish_from_exit_file(&id, None).await {
-                warn!(job_id = %id, error = %e, "cannot record the job's end");
-            }
-        });
-    }
-
-    /// Records a job's end from the monitor's exit.json; without one the job was lost.
-    async fn finish_from_exit_file(
-        &self,
-        id: &JobId,
-        fallback_reason: Option<String>,
-    ) -> Result<(), SupervisorError> {
-        self.fold_summary(id, Fold::Final).await?;
-        let dir = self.job_dir(id);
-        let (status, code, mut reason) = match dir.read_exit() {
-            Some(exit) => outcome(&exit),
-            None => (
-                JobStatus::Error,
-                None,
-                Some(fallback_reason.unwrap_or_else(|| lost_reason(&dir))),
-            ),
-        };
-        // A non-zero exit says more with codex's own last error.
-        if let (JobStatus::Error, Some(code), Some(text)) = (status, code, reason.as_mut()) {
-            if let Some(message) = self.load(id).await?.summary.error_message {
-                if text.starts_with("codex exited") {
-                    *text = format!(
-                        "codex exited with code {code}: {}",
-                        crate::events::one_line(&message, 300)
-                    );
-                }
-            }
-        }
-        self.record_end(id, status, code, reason.as_deref()).await
-    }
-
-    async fn record_end(
-        &self,
-        id: &JobId,
-        status: JobStatus,
-        exit_code: Option<i32>,
-        reason: Option<&str>,
-    ) -> Result<(), SupervisorError> {
-        // Everything codex printed is in: fold the rest of it, so the final
-        // status is never seen without the final answer.
-        self.fold_summary(id, Fold::Final).await?;
-        self.record_diffstat(id).await;
-        let changed = self
-            .inner
-            .db
-            .finish(id.as_str(), status, exit_code, reason, &now_rfc3339())
-            .await?;
-        if changed {
-            info!(job_id = %id, status = %status, exit_code, reason, "job ended");
-            self.refresh(id).await?;
-            // A slot may have freed.
-            self.kick();
-        }
-        Ok(())
-    }
-
     /// Cancels a job: stops codex and everything it started, and waits (up to
     /// [`CANCEL_WAIT`]) for the job to end. A finished job is left as it is.
     pub async fn cancel(&self, id: &JobId) -> Result<Option<CancelOutcome>, SupervisorError> {
@@ -569,7 +494,9 @@ impl Supervisor {
             let job = self.load(id).await?;
             if job.status.is_terminal() {
                 let cancelled = job.status == JobStatus::Cancelled;
-                let message = if cancelled {
+                let message = if cancelled && !ending::codex_ran(&self.job_dir(id)) {
+                    format!("job {id} was cancelled before it started; codex never ran")
+                } else if cancelled {
                     format!(
                         "job {id} was cancelled; codex and every process it started were stopped"
                     )
@@ -600,77 +527,6 @@ impl Supervisor {
         }
     }
 
-    /// At daemon start: settle every job an earlier daemon left queued or running.
-    pub async fn reconcile(&self) -> Result<(), SupervisorError> {
-        let unfinished = self.inner.db.unfinished().await?;
-        self.await_interrupted_launches(&unfinished).await;
-        for job in unfinished {
-            let Ok(id) = JobId::parse(&job.job_id) else {
-                warn!(job_id = %job.job_id, "malformed job id in the database; skipped");
-                continue;
-            };
-            let dir = self.job_dir(&id);
-            if dir.read_exit().is_some() {
-                self.finish_from_exit_file(&id, None).await?;
-                continue;
-            }
-            let monitor = dir.read_monitor_info();
-            let (monitor_pid, start_time) = match (&monitor, job.monitor_pid) {
-                (Some(m), _) => (Some(m.monitor_pid), m.monitor_start_time),
-                (None, Some(pid)) => (Some(pid), job.monitor_start_time),
-                (None, None) => (None, None),
-            };
-            match monitor_pid {
-                Some(pid) if proctree::is_same_process_alive(pid, start_time) => {
-                    if job.status == JobStatus::Queued {
-                        if let Some(m) = &monitor {
-                            self.inner
-                                .db
-                                .set_running(id.as_str(), pid, start_time, &m.started_at)
-                                .await?;
-                        }
-                    }
-                    if job.pid.is_none() {
-                        // An earlier codexd died between recording the job
-                        // running and recording codex's pid.
-                        if let Some(m) = &monitor {
-                            self.inner.db.set_pid(id.as_str(), m.codex_pid).await?;
-                        }
-                    }
-                    if job.status == JobStatus::Queued || job.pid.is_none() {
-                        self.refresh(&id).await?;
-                    }
-                    info!(job_id = %id, monitor_pid = pid, "re-adopted running job");
-                    self.follow_events(id.clone());
-                    self.watch_adopted(id, pid, start_time);
-                }
-                None if job.status == JobStatus::Queued => {
-                    // Started below, in queue order, once re-adopted jobs hold their slots.
-                }
-                _ => {
-                    self.finish_from_exit_file(&id, None).await?;
-                }
-            }
-        }
-        self.open_queue().await
-    }
-
-    /// For a worktree job: record `git diff --stat` of its branch.
-    async fn record_diffstat(&self, id: &JobId) {
-        let Ok(job) = self.load(id).await else { return };
-        let Some(run_dir) = job.worktree.as_deref() else {
-            return;
-        };
-        match worktree::diffstat(Path::new(run_dir), self.job_dir(id).path()).await {
-            Ok(stat) => {
-                if let Err(e) = self.inner.db.set_diffstat(id.as_str(), &stat).await {
-                    warn!(job_id = %id, error = %e, "cannot record the diffstat");
-                }
-            }
-            Err(e) => warn!(job_id = %id, error = %e, "cannot compute the diffstat"),
-        }
-    }
-
     /// Loads a job that must exist.
     pub async fn load(&self, id: &JobId) -> Result<JobRecord, SupervisorError> {
         self.inner
@@ -692,62 +548,6 @@ impl Supervisor {
             warn!(job_id = %id, error = %e, "cannot write meta.json");
         }
         let _ = self.inner.changes.send(id.to_string());
-    }
-}
-
-/// Why a job whose monitor vanished is `error`; kills what the monitor left
-/// running, since nothing else would ever stop it.
-fn lost_reason(dir: &JobDir) -> String {
-    let reason = "lost: the job's monitor ended without recording codex's exit status";
-    match dir.read_monitor_info() {
-        Some(m) if proctree::kill_orphaned_job(m.codex_pid, m.codex_start_time) => {
-            warn!(
-                codex_pid = m.codex_pid,
-                "killed the processes of a job whose monitor died"
-            );
-            format!(
-                "{reason}; codex (pid {}) and its processes were killed",
-                m.codex_pid
-            )
-        }
-        _ => reason.to_string(),
-    }
-}
-
-/// Status, exit code and reason from a monitor's exit record.
-fn outcome(exit: &ExitInfo) -> (JobStatus, Option<i32>, Option<String>) {
-    if let Some(reason) = &exit.spawn_error {
-        return (JobStatus::Error, None, Some(reason.clone()));
-    }
-    if let Some(reason) = &exit.reason {
-        return (JobStatus::Error, exit.exit_code, Some(reason.clone()));
-    }
-    if exit.cancelled {
-        return (
-            JobStatus::Cancelled,
-            exit.exit_code,
-            Some("cancelled by request".into()),
-        );
-    }
-    match (exit.exit_code, exit.signal) {
-        (Some(0), _) => (JobStatus::Done, Some(0), None),
-        (Some(code), _) => (
-            JobStatus::Error,
-            Some(code),
-            Some(format!(
-                "codex exited with code {code}; see the output for why"
-            )),
-        ),
-        (None, Some(sig)) => (
-            JobStatus::Error,
-            None,
-            Some(format!("codex was killed by signal {sig}")),
-        ),
-        (None, None) => (
-            JobStatus::Error,
-            None,
-            Some("codex ended with an unknown status".into()),
-        ),
     }
 }
 

@@ -1,6 +1,16 @@
 //! Worktree isolation: a job runs in its own git worktree on branch
 //! `codex/<job_id>`, under the job's folder, so parallel jobs on one repository
 //! never touch each other's files (or the user's checkout).
+//!
+//! The branch is where the work lives: when a job ends, whatever codex left
+//! uncommitted is committed to it (codex cannot commit under `auto-edit`: the
+//! worktree's index lives in the main repository's `.git`, outside its
+//! sandbox), so the worktree can later be removed without losing anything.
+//! A reply works in its parent's worktree, on the same branch; the worktree and
+//! its `worktree.base` live in the folder of the job that made them, the one
+//! the branch is named after.
+//!
+//! This is the one module that runs git.
 
 use std::{
     path::{Path, PathBuf},
@@ -14,6 +24,13 @@ use crate::job::JobId;
 
 /// How long one git command may take.
 const GIT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The prefix of every job branch.
+const BRANCH_PREFIX: &str = "codex/";
+/// Who commits a job's work.
+const COMMITTER_NAME: &str = "codex-async";
+const COMMITTER_EMAIL: &str = "codex-async@localhost";
+/// Characters of the prompt's first line in a commit's subject.
+const SUBJECT_PROMPT_CHARS: usize = 60;
 
 /// Why a worktree could not be made or read.
 #[derive(Debug, thiserror::Error)]
@@ -29,61 +46,204 @@ pub enum WorktreeError {
 /// A worktree made for a job.
 #[derive(Debug, Clone)]
 pub struct Worktree {
+    /// `codex/<job_id>`: where the job's work is committed.
     pub branch: String,
     /// Where codex runs: the worktree, at the same place in the tree as the caller's cwd.
     pub run_dir: PathBuf,
 }
 
+/// The worktree inside the folder of the job that made it.
+pub fn tree_in(job_dir: &Path) -> PathBuf {
+    job_dir.join("worktree")
+}
+
+/// The file holding the commit a worktree branched from.
+fn base_file(job_dir: &Path) -> PathBuf {
+    job_dir.join("worktree.base")
+}
+
+/// The job that made the worktree of `branch` (`codex/<job_id>`), whose
+/// folder holds the worktree and its base commit: the job itself, or for a
+/// reply the job it (indirectly) continues.
+pub fn owner_of(branch: &str) -> Option<JobId> {
+    JobId::parse(branch.strip_prefix(BRANCH_PREFIX)?).ok()
+}
+
 /// Creates the worktree for job `id` in `job_dir/worktree`, branching from the
-/// HEAD of the repository that holds `cwd`.
+/// HEAD of the repository that holds `cwd`. A `cwd` git does not track (an
+/// empty folder, or one with only untracked files) is created in the
+/// worktree. On any failure nothing is left behind: no worktree, no branch.
 pub async fn create(cwd: &Path, job_dir: &Path, id: &JobId) -> Result<Worktree, WorktreeError> {
-    let root = git(cwd, &["rev-parse", "--show-toplevel"], GIT_TIMEOUT).await.map_err(|e| {
+    let root = git(cwd, &["rev-parse", "--show-toplevel"]).await.map_err(|e| {
         WorktreeError::NotARepo(format!(
             "{} is not inside a git repository ({e}); run in a git repository or leave isolation out",
             cwd.display()
         ))
     })?;
     let root = PathBuf::from(root.trim());
-    let base = git(&root, &["rev-parse", "--verify", "HEAD"], GIT_TIMEOUT).await.map_err(|_| {
-        WorktreeError::NotARepo(format!(
-            "the repository at {} has no commit yet to branch from; commit once, or leave isolation out",
-            root.display()
-        ))
-    })?;
-    let branch = format!("codex/{id}");
-    let tree = job_dir.join("worktree");
+    let base = git(&root, &["rev-parse", "--verify", "HEAD"])
+        .await
+        .map_err(|_| {
+            WorktreeError::NotARepo(format!(
+                "the repository at {} has no commit yet to branch from; commit once, or leave isolation out",
+                root.display()
+            ))
+        })?;
+    let base = base.trim();
+    let branch = format!("{BRANCH_PREFIX}{id}");
+    let tree = tree_in(job_dir);
     let tree_arg = tree.display().to_string();
-    git(
-        &root,
-        &["worktree", "add", "-b", &branch, &tree_arg, base.trim()],
-        GIT_TIMEOUT,
-    )
-    .await
-    .map_err(WorktreeError::Git)?;
-    std::fs::write(job_dir.join("worktree.base"), base.trim())
-        .map_err(|e| WorktreeError::Git(format!("recording the base commit: {e}")))?;
+    git(&root, &["worktree", "add", "-b", &branch, &tree_arg, base])
+        .await
+        .map_err(WorktreeError::Git)?;
     // cwd may be a sub-folder of the repository: run at the same place.
     let canonical_root = root.canonicalize().unwrap_or(root);
     let relative = cwd.strip_prefix(&canonical_root).unwrap_or(Path::new(""));
-    Ok(Worktree {
-        branch,
-        run_dir: tree.join(relative),
-    })
+    let run_dir = tree.join(relative);
+    let finish = async {
+        std::fs::write(base_file(job_dir), base)
+            .map_err(|e| format!("recording the base commit: {e}"))?;
+        // A folder git does not track is not in the checkout: make it.
+        std::fs::create_dir_all(&run_dir)
+            .map_err(|e| format!("cannot create {} in the worktree: {e}", relative.display()))
+    };
+    if let Err(e) = finish.await {
+        if let Err(cleanup) = discard_unused(job_dir, &branch).await {
+            tracing::warn!(job_id = %id, error = %cleanup, "cannot remove the worktree of a failed start");
+        }
+        return Err(WorktreeError::Git(e));
+    }
+    Ok(Worktree { branch, run_dir })
 }
 
-/// `git diff --stat` of everything the job changed on its branch (committed
-/// or not, new files included), against the commit it branched from.
-pub async fn diffstat(run_dir: &Path, job_dir: &Path) -> Result<String, WorktreeError> {
-    let base = std::fs::read_to_string(job_dir.join("worktree.base"))
-        .map_err(|e| WorktreeError::Git(format!("reading the base commit: {e}")))?;
-    // Staging in the job's own worktree is harmless and makes new files count.
-    git(run_dir, &["add", "-A"], GIT_TIMEOUT)
+/// Removes the worktree in `job_dir` and deletes `branch`, for a job that
+/// never ran (its Start failed, or it ended before codex started). Only when
+/// they hold nothing: the branch still at its base commit and the worktree
+/// clean; otherwise both stay and the error says why.
+pub async fn discard_unused(job_dir: &Path, branch: &str) -> Result<(), WorktreeError> {
+    let tree = tree_in(job_dir);
+    let base = read_base(job_dir)?;
+    let branch_ref = format!("refs/heads/{branch}");
+    let tip = git(&tree, &["rev-parse", "--verify", &branch_ref])
         .await
         .map_err(WorktreeError::Git)?;
+    if tip.trim() != base {
+        return Err(WorktreeError::Git(format!(
+            "{branch} has commits beyond its base {base}; kept"
+        )));
+    }
+    if !uncommitted(&tree).await?.is_empty() {
+        return Err(WorktreeError::Git(format!(
+            "{} has uncommitted changes; kept",
+            tree.display()
+        )));
+    }
+    // The main repository's .git, to run in once the worktree is gone.
+    let common = git(
+        &tree,
+        &["rev-parse", "--path-format=absolute", "--git-common-dir"],
+    )
+    .await
+    .map_err(WorktreeError::Git)?;
+    let common = PathBuf::from(common.trim());
+    let tree_arg = tree.display().to_string();
+    git(&common, &["worktree", "remove", "--force", &tree_arg])
+        .await
+        .map_err(WorktreeError::Git)?;
+    git(&common, &["branch", "-D", branch])
+        .await
+        .map_err(WorktreeError::Git)?;
+    Ok(())
+}
+
+/// What [`commit_work`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Committed {
+    /// Nothing was left uncommitted.
+    Nothing,
+    /// One commit, with this id.
+    Commit(String),
+}
+
+/// Commits everything left uncommitted in the worktree of `branch` (held in
+/// `owner_dir`, the folder of the job that made it) as one commit by
+/// codex-async, whose message names job `id` and the first line of `prompt`.
+/// The branch's earlier commits (codex's or the user's) stay as they are.
+/// The user's git config cannot get in the way: no hooks, no signing, no
+/// editor, a fixed author and committer.
+pub async fn commit_work(
+    owner_dir: &Path,
+    branch: &str,
+    id: &JobId,
+    prompt: &str,
+    ending: &str,
+) -> Result<Committed, WorktreeError> {
+    let tree = tree_in(owner_dir);
+    // codex may have switched the worktree to another branch: committing
+    // there would not put the work on the job's branch.
+    let head = git(&tree, &["symbolic-ref", "-q", "HEAD"])
+        .await
+        .map_err(|e| {
+            WorktreeError::Git(format!(
+                "the worktree {} is on no branch: {e}",
+                tree.display()
+            ))
+        })?;
+    if head.trim() != format!("refs/heads/{branch}") {
+        return Err(WorktreeError::Git(format!(
+            "the worktree {} is on {} instead of {branch}; nothing committed",
+            tree.display(),
+            head.trim()
+        )));
+    }
+    if uncommitted(&tree).await?.is_empty() {
+        return Ok(Committed::Nothing);
+    }
+    git(&tree, &["add", "--all"])
+        .await
+        .map_err(WorktreeError::Git)?;
+    let first_line = prompt
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let message = format!(
+        "codex-async job {id}: {}\n\nWhat codex left uncommitted in the worktree when the job ended ({ending}).\n",
+        crate::events::one_line(first_line, SUBJECT_PROMPT_CHARS)
+    );
+    git(
+        &tree,
+        &[
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "core.hooksPath=/dev/null",
+            "commit",
+            "--no-verify",
+            "--no-edit",
+            "--quiet",
+            "--cleanup=verbatim",
+            "-m",
+            &message,
+        ],
+    )
+    .await
+    .map_err(WorktreeError::Git)?;
+    let sha = git(&tree, &["rev-parse", "HEAD"])
+        .await
+        .map_err(WorktreeError::Git)?;
+    Ok(Committed::Commit(sha.trim().to_string()))
+}
+
+/// `git diff --stat` of `branch` against the commit its worktree (held in
+/// `owner_dir`) branched from: what the branch holds, for the job and for
+/// every reply on it.
+pub async fn diffstat(owner_dir: &Path, branch: &str) -> Result<String, WorktreeError> {
+    let base = read_base(owner_dir)?;
+    let branch_ref = format!("refs/heads/{branch}");
     let stat = git(
-        run_dir,
-        &["diff", "--cached", "--stat", base.trim()],
-        GIT_TIMEOUT,
+        &tree_in(owner_dir),
+        &["diff", "--stat", &base, &branch_ref, "--"],
     )
     .await
     .map_err(WorktreeError::Git)?;
@@ -94,29 +254,71 @@ pub async fn diffstat(run_dir: &Path, job_dir: &Path) -> Result<String, Worktree
     })
 }
 
+/// What `git status --porcelain` lists in `tree`: changed, staged and
+/// untracked files (ignored ones are not counted). Empty when all is committed.
+pub async fn uncommitted(tree: &Path) -> Result<Vec<String>, WorktreeError> {
+    let status = git(tree, &["status", "--porcelain", "--untracked-files=all"])
+        .await
+        .map_err(WorktreeError::Git)?;
+    Ok(status
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// Removes the worktree `tree` if it is clean (git itself refuses otherwise,
+/// which also covers a change made after the caller looked). The branch stays.
+pub async fn remove_clean(tree: &Path) -> Result<(), WorktreeError> {
+    let tree_arg = tree.display().to_string();
+    git(tree, &["worktree", "remove", &tree_arg])
+        .await
+        .map(drop)
+        .map_err(WorktreeError::Git)
+}
+
 /// After a worktree job's folder is removed (pruning): lets the repository at
 /// `repo` forget the worktree. Its branch (codex/<job_id>) is the user's work
 /// and stays.
-pub async fn forget_removed(repo: &Path, timeout: Duration) -> Result<(), String> {
-    git(repo, &["worktree", "prune"], timeout).await.map(drop)
+pub async fn forget_removed(repo: &Path) -> Result<(), String> {
+    git(repo, &["worktree", "prune"]).await.map(drop)
 }
 
-/// Runs git in `dir` without a terminal; stdout on success, stderr on failure.
-async fn git(dir: &Path, args: &[&str], timeout: Duration) -> Result<String, String> {
+fn read_base(owner_dir: &Path) -> Result<String, WorktreeError> {
+    std::fs::read_to_string(base_file(owner_dir))
+        .map(|b| b.trim().to_string())
+        .map_err(|e| WorktreeError::Git(format!("reading the base commit: {e}")))
+}
+
+/// Runs git in `dir` with no terminal, no prompt, no editor and no pager,
+/// for at most [`GIT_TIMEOUT`]; stdout on success, stderr on failure.
+/// Commits are made by codex-async whatever the user's identity settings.
+async fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
     let run = Command::new("git")
         .arg("-C")
         .arg(dir)
         .args(args)
+        // Set when codexd was started from inside a git command (a hook):
+        // they would point every command here at that other repository.
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
         .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_EDITOR", "true")
+        .env("GIT_PAGER", "cat")
+        .env("GIT_AUTHOR_NAME", COMMITTER_NAME)
+        .env("GIT_AUTHOR_EMAIL", COMMITTER_EMAIL)
+        .env("GIT_COMMITTER_NAME", COMMITTER_NAME)
+        .env("GIT_COMMITTER_EMAIL", COMMITTER_EMAIL)
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output();
-    let out = match tokio::time::timeout(timeout, run).await {
+    let out = match tokio::time::timeout(GIT_TIMEOUT, run).await {
         Err(_) => {
             return Err(format!(
                 "git {} took over {}s",
                 args.join(" "),
-                timeout.as_secs()
+                GIT_TIMEOUT.as_secs()
             ))
         }
         Ok(Err(e)) => return Err(format!("cannot run git: {e}")),

@@ -31,9 +31,13 @@ pub fn run(older_than: Duration, dry_run: bool, json: bool) -> anyhow::Result<Ex
         }
         let age = ui::human_duration(i64::try_from(older_than.as_secs()).unwrap_or(i64::MAX));
         let mut out = String::new();
-        if answer.job_ids.is_empty() {
+        if answer.job_ids.is_empty() && answer.warnings.is_empty() {
             out.push_str(&format!(
                 "nothing to prune: no job finished more than {age} ago\n"
+            ));
+        } else if answer.job_ids.is_empty() {
+            out.push_str(&format!(
+                "nothing pruned: the jobs that finished more than {age} ago were kept, see why below\n"
             ));
         } else {
             let verb = if dry_run { "would prune" } else { "pruned" };

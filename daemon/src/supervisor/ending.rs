@@ -1,0 +1,251 @@
+//! How a job ends: waiting for its monitor (our child, or one an earlier
+//! daemon started), reading how codex ended from `exit.json` (or calling the
+//! job lost), settling a worktree job's branch, and recording the end.
+
+use std::time::Duration;
+
+use codex_async_proto::v1::JobStatus;
+use tokio::process::Child;
+use tracing::{info, warn};
+
+use super::{summary::Fold, Supervisor, SupervisorError};
+use crate::{
+    job::{now_rfc3339, JobId},
+    jobdir::{ExitInfo, JobDir},
+    proctree,
+    worktree::{self, Committed},
+};
+
+/// How often an adopted job (not our child) is checked for its end.
+const ADOPTED_POLL: Duration = Duration::from_millis(100);
+
+impl Supervisor {
+    /// Waits for our own monitor child, then records how the job ended.
+    pub(super) fn watch_child(&self, id: JobId, mut child: Child) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let _ = child.wait().await;
+            if let Err(e) = this.finish_from_exit_file(&id, None).await {
+                warn!(job_id = %id, error = %e, "cannot record the job's end");
+            }
+        });
+    }
+
+    /// Follows a monitor started by an earlier daemon until it exits.
+    pub(super) fn watch_adopted(&self, id: JobId, monitor_pid: i32, start_time: Option<i64>) {
+        let this = self.clone();
+        let exit_file = self.job_dir(&id).exit();
+        tokio::spawn(async move {
+            while proctree::is_same_process_alive(monitor_pid, start_time) && !exit_file.exists() {
+                tokio::time::sleep(ADOPTED_POLL).await;
+            }
+            // The monitor writes exit.json and then exits; give it that moment.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+            while proctree::is_same_process_alive(monitor_pid, start_time)
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            if let Err(e) = this.finish_from_exit_file(&id, None).await {
+                warn!(job_id = %id, error = %e, "cannot record the job's end");
+            }
+        });
+    }
+
+    /// Records a job's end from the monitor's exit.json; without one the job was lost.
+    pub(super) async fn finish_from_exit_file(
+        &self,
+        id: &JobId,
+        fallback_reason: Option<String>,
+    ) -> Result<(), SupervisorError> {
+        self.fold_summary(id, Fold::Final).await?;
+        let dir = self.job_dir(id);
+        let (status, code, mut reason) = match dir.read_exit() {
+            Some(exit) => outcome(&exit),
+            None => (
+                JobStatus::Error,
+                None,
+                Some(fallback_reason.unwrap_or_else(|| lost_reason(&dir))),
+            ),
+        };
+        // A non-zero exit says more with codex's own last error.
+        if let (JobStatus::Error, Some(code), Some(text)) = (status, code, reason.as_mut()) {
+            if let Some(message) = self.load(id).await?.summary.error_message {
+                if text.starts_with("codex exited") {
+                    *text = format!(
+                        "codex exited with code {code}: {}",
+                        crate::events::one_line(&message, 300)
+                    );
+                }
+            }
+        }
+        self.record_end(id, status, code, reason.as_deref()).await
+    }
+
+    /// Records that a job ended: the rest of its output folded into its
+    /// summary, its worktree settled (see [`Self::settle_worktree`]), then
+    /// the database, meta.json and watchers. Everything a result shows is in
+    /// place before the status says the job ended.
+    pub(super) async fn record_end(
+        &self,
+        id: &JobId,
+        status: JobStatus,
+        exit_code: Option<i32>,
+        reason: Option<&str>,
+    ) -> Result<(), SupervisorError> {
+        // Everything codex printed is in: fold the rest of it, so the final
+        // status is never seen without the final answer.
+        self.fold_summary(id, Fold::Final).await?;
+        self.settle_worktree(id, status, exit_code).await;
+        let changed = self
+            .inner
+            .db
+            .finish(id.as_str(), status, exit_code, reason, &now_rfc3339())
+            .await?;
+        if changed {
+            info!(job_id = %id, status = %status, exit_code, reason, "job ended");
+            self.refresh(id).await?;
+            // A slot may have freed.
+            self.kick();
+        }
+        Ok(())
+    }
+
+    /// For a worktree job, before its end is recorded. When codex ran: commits
+    /// what it left uncommitted to the job's branch, then records the
+    /// branch's diffstat against its base (a reply's too: it works on its
+    /// parent's branch). When codex never ran (cancelled while queued, its
+    /// monitor or codex failed to start): removes the worktree and the
+    /// branch the Start made, which hold nothing. Fails soft: the job's end
+    /// is recorded whatever git says, and the log says what went wrong.
+    async fn settle_worktree(&self, id: &JobId, status: JobStatus, exit_code: Option<i32>) {
+        let Ok(job) = self.load(id).await else { return };
+        // Recorded already (a second watcher): its branch was settled then.
+        if job.status.is_terminal() {
+            return;
+        }
+        let Some(branch) = job.branch.as_deref() else {
+            return;
+        };
+        let Some(owner) = worktree::owner_of(branch) else {
+            warn!(job_id = %id, branch, "not a codex-async branch; its work is not committed");
+            return;
+        };
+        let owner_dir = self.job_dir(&owner);
+        // Replies to one job share its worktree and may end together.
+        let lock = self.worktree_lock(branch);
+        let _guard = lock.lock().await;
+        if owner == *id && !codex_ran(&self.job_dir(id)) {
+            match worktree::discard_unused(owner_dir.path(), branch).await {
+                Ok(()) => {
+                    info!(job_id = %id, branch, "codex never ran: its worktree and branch were removed");
+                    if let Err(e) = self.inner.db.clear_worktree(id.as_str()).await {
+                        warn!(job_id = %id, error = %e, "cannot record that the worktree is gone");
+                    }
+                }
+                Err(e) => {
+                    warn!(job_id = %id, branch, error = %e, "cannot remove the worktree of a job that never ran");
+                }
+            }
+            return;
+        }
+        let ending = match exit_code {
+            Some(code) => format!("{status}, exit code {code}"),
+            None => status.to_string(),
+        };
+        match worktree::commit_work(owner_dir.path(), branch, id, &job.prompt, &ending).await {
+            Ok(Committed::Commit(commit)) => {
+                info!(job_id = %id, branch, commit, "committed the job's work to its branch");
+            }
+            Ok(Committed::Nothing) => {}
+            Err(e) => {
+                warn!(job_id = %id, branch, error = %e,
+                      "cannot commit the job's work; it stays uncommitted in the worktree");
+            }
+        }
+        match worktree::diffstat(owner_dir.path(), branch).await {
+            Ok(stat) => {
+                if let Err(e) = self.inner.db.set_diffstat(id.as_str(), &stat).await {
+                    warn!(job_id = %id, error = %e, "cannot record the diffstat");
+                }
+            }
+            Err(e) => warn!(job_id = %id, error = %e, "cannot compute the diffstat"),
+        }
+    }
+
+    /// The lock of one worktree (by branch), so two commits never race for
+    /// its index.
+    fn worktree_lock(&self, branch: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .inner
+            .worktree_locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        locks.entry(branch.to_string()).or_default().clone()
+    }
+}
+
+/// Whether codex was ever started for the job in `dir`: the monitor records
+/// codex's start in monitor.json, and a failed start in exit.json.
+pub(super) fn codex_ran(dir: &JobDir) -> bool {
+    match dir.read_exit() {
+        Some(exit) => exit.spawn_error.is_none(),
+        None => dir.monitor_info().exists(),
+    }
+}
+
+/// Why a job whose monitor vanished is `error`; kills what the monitor left
+/// running, since nothing else would ever stop it.
+fn lost_reason(dir: &JobDir) -> String {
+    let reason = "lost: the job's monitor ended without recording codex's exit status";
+    match dir.read_monitor_info() {
+        Some(m) if proctree::kill_orphaned_job(m.codex_pid, m.codex_start_time) => {
+            warn!(
+                codex_pid = m.codex_pid,
+                "killed the processes of a job whose monitor died"
+            );
+            format!(
+                "{reason}; codex (pid {}) and its processes were killed",
+                m.codex_pid
+            )
+        }
+        _ => reason.to_string(),
+    }
+}
+
+/// Status, exit code and reason from a monitor's exit record.
+fn outcome(exit: &ExitInfo) -> (JobStatus, Option<i32>, Option<String>) {
+    if let Some(reason) = &exit.spawn_error {
+        return (JobStatus::Error, None, Some(reason.clone()));
+    }
+    if let Some(reason) = &exit.reason {
+        return (JobStatus::Error, exit.exit_code, Some(reason.clone()));
+    }
+    if exit.cancelled {
+        return (
+            JobStatus::Cancelled,
+            exit.exit_code,
+            Some("cancelled by request".into()),
+        );
+    }
+    match (exit.exit_code, exit.signal) {
+        (Some(0), _) => (JobStatus::Done, Some(0), None),
+        (Some(code), _) => (
+            JobStatus::Error,
+            Some(code),
+            Some(format!(
+                "codex exited with code {code}; see the output for why"
+            )),
+        ),
+        (None, Some(sig)) => (
+            JobStatus::Error,
+            None,
+            Some(format!("codex was killed by signal {sig}")),
+        ),
+        (None, None) => (
+            JobStatus::Error,
+            None,
+            Some("codex ended with an unknown status".into()),
+        ),
+    }
+}
