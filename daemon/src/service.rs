@@ -7,7 +7,7 @@ use codex_async_proto::v1::{
     GetResponse, InfoRequest, InfoResponse, Job, ListRequest, ListResponse, OutputChunk,
     ShutdownRequest, ShutdownResponse, StartRequest, StartResponse, WatchEvent, WatchRequest,
 };
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch as signal, Notify};
 use tokio_stream::{wrappers::ReceiverStream, Stream};
 use tonic::{Request, Response, Status};
 use tracing::warn;
@@ -28,19 +28,25 @@ pub struct Service {
     /// The latest events of finished jobs (see render_cache.rs).
     rendered: std::sync::Arc<RenderCache>,
     shutdown: std::sync::Arc<Notify>,
+    /// Turns true when the daemon starts stopping: Watch streams end then.
+    stopping: signal::Receiver<bool>,
     started_at: String,
 }
 
 impl Service {
+    /// The service; `shutdown` is notified by a Shutdown call, and `stopping`
+    /// turns true once the daemon is stopping (for whatever reason).
     pub fn new(
         supervisor: Supervisor,
         shutdown: std::sync::Arc<Notify>,
+        stopping: signal::Receiver<bool>,
         started_at: String,
     ) -> Self {
         Self {
             supervisor,
             rendered: std::sync::Arc::default(),
             shutdown,
+            stopping,
             started_at,
         }
     }
@@ -224,7 +230,13 @@ impl CodexAsync for Service {
         let req = request.into_inner();
         let (id, _) = self.find(&req.job_id).await?;
         let (tx, rx) = mpsc::channel(16);
-        tokio::spawn(watch::run(self.supervisor.clone(), id, req.from_offset, tx));
+        tokio::spawn(watch::run(
+            self.supervisor.clone(),
+            id,
+            req.from_offset,
+            tx,
+            self.stopping.clone(),
+        ));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
