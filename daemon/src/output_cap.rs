@@ -381,7 +381,12 @@ mod tests {
             b"",
             b"\0\0\0",
         ] {
-            assert_eq!(parse_marker(other), None, "{:?}", String::from_utf8_lossy(other));
+            assert_eq!(
+                parse_marker(other),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(other)
+            );
         }
     }
 }
