@@ -80,10 +80,30 @@ fn invalid(e: Invalid) -> Status {
     Status::invalid_argument(e.0)
 }
 
+/// Metadata on the NotFound answer for an unknown job, holding its id: a
+/// client that words the error for its own user (`codexd show` for a person
+/// rather than the shim for a model) knows the case without reading the text.
+pub const UNKNOWN_JOB_KEY: &str = "codexasync-unknown-job";
+
+/// The sentence for an unknown job `id`, pointing at `list_with`, the way
+/// the reader lists jobs (`codex_list` for the model, `codexd jobs` for a person).
+pub fn no_job(id: &str, list_with: &str) -> String {
+    format!(
+        "no job {id}; list existing jobs with {list_with} (finished jobs are kept until pruned)"
+    )
+}
+
 fn not_found(id: &JobId) -> Status {
-    Status::not_found(format!(
-        "job_id: no job {id}; list existing jobs with codex_list (finished jobs are kept until pruned)"
-    ))
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    if let Ok(value) = id.as_str().parse() {
+        metadata.insert(UNKNOWN_JOB_KEY, value);
+    }
+    // Worded for the shim's reader, the model; other clients reword it.
+    Status::with_metadata(
+        tonic::Code::NotFound,
+        format!("job_id: {}", no_job(id.as_str(), "codex_list")),
+        metadata,
+    )
 }
 
 fn internal(e: impl Into<SupervisorError>) -> Status {
