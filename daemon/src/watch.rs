@@ -38,8 +38,11 @@ pub async fn run(
     mut stopping: signal::Receiver<bool>,
 ) {
     let stopped = tokio::select! {
-        () = stream(&supervisor, &id, offset, &tx) => false,
+        // Stopping first: a Watch that reaches a stopping daemon gets nothing
+        // but the Unavailable that sends it to the next one.
+        biased;
         () = until_stopping(&mut stopping) => true,
+        () = stream(&supervisor, &id, offset, &tx) => false,
     };
     if stopped {
         // Not awaited for long: a client that reads nothing must not hold
