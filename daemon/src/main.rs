@@ -69,6 +69,7 @@ enum Command {
         json: bool,
     },
     /// Print what a job's codex did, one line per event, from the start (-f: follow it live).
+    #[command(after_help = cmd::logs::EXIT_STATUS)]
     Logs {
         /// The job id (12 hex characters, from `codexd jobs`).
         job_id: String,

@@ -40,7 +40,16 @@ use std::{
 pub const CHECK_EVERY: Duration = Duration::from_millis(100);
 
 /// The marker line's fixed length, so the bytes it overwrites are known.
-const MARKER_LEN: u64 = 192;
+pub const MARKER_LEN: u64 = 192;
+
+/// What a marker line says (see [`parse_marker`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Marker {
+    /// Bytes of codex's output dropped so far.
+    pub dropped: u64,
+    /// The cap: how many of the newest bytes are kept.
+    pub cap: u64,
+}
 
 /// How the head is dropped on this file (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,6 +229,22 @@ pub fn marker(dropped: u64, cap: u64) -> Vec<u8> {
     line
 }
 
+/// The marker line written by [`marker`], if `line` (without or with its
+/// newline) is one. The NUL bytes a punched head reads as, on the same line
+/// before the marker, are skipped.
+pub fn parse_marker(line: &[u8]) -> Option<Marker> {
+    let start = line.iter().position(|&b| b != 0)?;
+    let text = std::str::from_utf8(&line[start..]).ok()?.trim_end();
+    let rest = text.strip_prefix("[codex-async: ")?;
+    let (dropped, rest) = rest.split_once(" bytes of earlier output dropped; the last ")?;
+    let (cap, rest) = rest.split_once(" bytes are kept")?;
+    rest.ends_with(']').then_some(())?;
+    Some(Marker {
+        dropped: dropped.parse().ok()?,
+        cap: cap.parse().ok()?,
+    })
+}
+
 /// True for errors that mean "this filesystem cannot do that".
 fn unsupported(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::Unsupported
@@ -336,5 +361,32 @@ mod tests {
     fn marker_has_a_fixed_length() {
         assert_eq!(marker(0, 1).len() as u64, MARKER_LEN);
         assert_eq!(marker(u64::MAX, u64::MAX).len() as u64, MARKER_LEN);
+    }
+
+    #[test]
+    fn a_marker_reads_back_and_nothing_else_does() {
+        let want = Some(Marker {
+            dropped: 3_000_000,
+            cap: 65_536,
+        });
+        let line = marker(3_000_000, 65_536);
+        assert_eq!(parse_marker(&line), want);
+        assert_eq!(parse_marker(&line[..line.len() - 1]), want);
+        let mut punched = vec![0u8; 4096];
+        punched.extend_from_slice(&line);
+        assert_eq!(parse_marker(&punched), want);
+        for other in [
+            &b"[codex-async: many bytes of earlier output dropped; the last 1 bytes are kept]"[..],
+            b"{\"type\":\"turn.started\"}",
+            b"",
+            b"\0\0\0",
+        ] {
+            assert_eq!(
+                parse_marker(other),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(other)
+            );
+        }
     }
 }

@@ -1,12 +1,14 @@
 //! What `codex_poll` shows of a job's events: the lines after a cursor (or the
 //! latest ones), one compact line per event, within a character budget, at a
-//! cost that does not grow with the size of the output.
+//! cost that does not grow with the size of the output. [`Viewer`] is the one
+//! rendering of output lines in file order, for `codex_poll` and `codexd logs`.
 
-use std::{io, path::Path};
+use std::{fs::File, io, os::unix::fs::FileExt, path::Path};
 
 use crate::{
     events::{render, Event},
     lines::{line_start_at_or_after, line_start_at_or_before, read_lines, Line},
+    output_cap::{parse_marker, Marker, MARKER_LEN},
 };
 
 /// Most characters of rendered events in one answer.
@@ -47,9 +49,10 @@ fn after(path: &Path, cursor: u64) -> io::Result<Rendered> {
         truncated: read.more,
         ..Rendered::default()
     };
+    let mut viewer = Viewer::at(path, cursor)?;
     let mut chars = 0;
     for (line, end) in &read.lines {
-        if let Some(text) = show(line) {
+        if let Some(text) = viewer.show(line) {
             let len = text.chars().count() + 1;
             if chars > 0 && chars + len > MAX_EVENT_CHARS {
                 out.truncated = true;
@@ -69,17 +72,24 @@ fn latest(path: &Path, size: u64) -> io::Result<Rendered> {
     let mut start = line_start_at_or_after(path, from, MAX_SCAN)?;
     let mut shown: Vec<String> = Vec::new();
     let mut first = start;
+    let mut viewer = None;
     if start > from {
         // The window starts inside a line: a long one, most likely a
         // command's output, whose `→ exit N` is among the latest events.
         if let Some(begin) = line_start_at_or_before(path, from, MAX_SCAN)? {
             let straddling = read_lines(path, begin, 1, MAX_LINE, MAX_SCAN)?;
             if let Some((line, end)) = straddling.lines.first() {
-                shown.extend(show(line));
+                let mut from_begin = Viewer::at(path, begin)?;
+                shown.extend(from_begin.show(line));
+                viewer = Some(from_begin);
                 (first, start) = (begin, *end);
             }
         }
     }
+    let mut viewer = match viewer {
+        Some(viewer) => viewer,
+        None => Viewer::at(path, start)?,
+    };
     let read = read_lines(
         path,
         start,
@@ -87,7 +97,7 @@ fn latest(path: &Path, size: u64) -> io::Result<Rendered> {
         MAX_LINE,
         MAX_SCAN,
     )?;
-    shown.extend(read.lines.iter().filter_map(|(line, _)| show(line)));
+    shown.extend(read.lines.iter().filter_map(|(line, _)| viewer.show(line)));
     // Keep the newest lines that fit.
     let mut chars = 0;
     let mut keep = 0;
@@ -109,6 +119,88 @@ fn latest(path: &Path, size: u64) -> io::Result<Rendered> {
         next_cursor: read.end,
         truncated: first > 0 || keep < shown.len(),
     })
+}
+
+/// Renders a job's output lines in file order, one readable line per event.
+///
+/// It knows what the output cap (output_cap.rs) leaves at the front of a long
+/// output: a marker line saying how much was dropped, shown as a note; and
+/// after it, most often, the cut-off rest of a dropped line (the cap cuts at
+/// a block boundary, not a line's start). That first line is shown only if it
+/// is a whole event (a JSON object with a type); a fragment of JSON is not
+/// one, and showing it would be noise.
+#[derive(Debug, Default)]
+pub struct Viewer {
+    /// The previous line was the cap's marker.
+    after_marker: bool,
+}
+
+impl Viewer {
+    /// A viewer for lines read from byte `offset` of `path`: it checks
+    /// whether a marker ends just there (one small read).
+    pub fn at(path: &Path, offset: u64) -> io::Result<Self> {
+        Ok(Self {
+            after_marker: marker_ends_at(path, offset)?,
+        })
+    }
+
+    /// The next line as shown, or None when it is not worth a line (or is
+    /// the fragment after the marker).
+    pub fn show(&mut self, line: &Line) -> Option<String> {
+        let after_marker = std::mem::take(&mut self.after_marker);
+        if let Some(marker) = marker_of(line) {
+            self.after_marker = true;
+            return Some(note(marker));
+        }
+        if after_marker && !is_whole_event(line) {
+            return None;
+        }
+        show(line)
+    }
+}
+
+/// The note a marker line is shown as.
+fn note(marker: Marker) -> String {
+    format!(
+        "note: {} bytes of earlier output were dropped (the output cap keeps the last {} bytes)",
+        marker.dropped, marker.cap
+    )
+}
+
+fn marker_of(line: &Line) -> Option<Marker> {
+    match line {
+        Line::Text(bytes) => parse_marker(bytes),
+        // A punched head is a long run of NULs on the marker's line.
+        Line::Long { head, tail, .. } if head.iter().all(|&b| b == 0) => parse_marker(tail),
+        Line::Long { .. } => None,
+    }
+}
+
+fn is_whole_event(line: &Line) -> bool {
+    let event = match line {
+        Line::Text(bytes) => Event::parse(bytes),
+        Line::Long { head, tail, .. } if head.starts_with(b"{") => Event::parse_long(head, tail),
+        Line::Long { .. } => return false,
+    };
+    matches!(event, Event::Json { .. })
+}
+
+/// True when the [`MARKER_LEN`] bytes before `offset` are the cap's marker.
+fn marker_ends_at(path: &Path, offset: u64) -> io::Result<bool> {
+    if offset < MARKER_LEN {
+        return Ok(false);
+    }
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let mut bytes = [0u8; MARKER_LEN as usize];
+    match file.read_exact_at(&mut bytes, offset - MARKER_LEN) {
+        Ok(()) => Ok(bytes.ends_with(b"\n") && parse_marker(&bytes).is_some()),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 fn show(line: &Line) -> Option<String> {
@@ -154,6 +246,39 @@ mod tests {
         let again = events(f.path(), Some(first.next_cursor), size).expect("render");
         assert_eq!(again.text, "");
         assert_eq!(again.next_cursor, size);
+    }
+
+    #[test]
+    fn the_cap_marker_is_a_note_and_the_cut_line_after_it_is_skipped() {
+        let marker = crate::output_cap::marker(3_000_000, 65_536);
+        let note = "note: 3000000 bytes of earlier output were dropped (the output cap keeps the last 65536 bytes)\n";
+        // Cut inside a line (the usual case): the fragment is not shown.
+        let mut content = marker.clone();
+        content.extend_from_slice(b"ut\":\"x\"}}\n");
+        content.extend_from_slice(STREAM.as_bytes());
+        let f = file_with(&String::from_utf8(content.clone()).expect("utf-8"));
+        let size = content.len() as u64;
+        let want = format!("{note}session t1\n$ ls  → exit 0\nmessage: hi\n");
+        assert_eq!(events(f.path(), Some(0), size).expect("render").text, want);
+        assert_eq!(events(f.path(), None, size).expect("render").text, want);
+        // A cursor just past the marker still knows the next line is cut.
+        let after = events(f.path(), Some(MARKER_LEN), size).expect("render");
+        assert_eq!(after.text, "session t1\n$ ls  → exit 0\nmessage: hi\n");
+        // Cut exactly at a line's start: that whole event is shown.
+        let mut content = marker.clone();
+        content.extend_from_slice(STREAM.as_bytes());
+        let f = file_with(&String::from_utf8(content.clone()).expect("utf-8"));
+        let got = events(f.path(), Some(0), content.len() as u64).expect("render");
+        assert_eq!(got.text, want);
+        // A punched head: NULs before the marker on its line.
+        let mut content = vec![0u8; 300 * 1024];
+        content.extend_from_slice(&marker);
+        content.extend_from_slice(b"ut\"}}\n");
+        content.extend_from_slice(STREAM.as_bytes());
+        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        f.write_all(&content).expect("write");
+        let got = events(f.path(), Some(0), content.len() as u64).expect("render");
+        assert_eq!(got.text, want);
     }
 
     #[test]

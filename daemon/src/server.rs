@@ -8,7 +8,7 @@ use codex_async_proto::{paths::Paths, v1::codex_async_server::CodexAsyncServer};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::{
     signal::unix::{signal, SignalKind},
-    sync::{oneshot, Notify},
+    sync::{oneshot, watch, Notify},
 };
 use tokio_stream::{wrappers::UnixListenerStream, Stream, StreamExt};
 use tracing::{info, warn};
@@ -22,7 +22,9 @@ use crate::{
 const MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
 /// Largest response: a summary with every command and file, far above a poll.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
-/// How long a stopping daemon waits for open connections to close.
+/// How long a stopping daemon waits for open connections to close. Watch
+/// streams end as soon as it stops (watch.rs), so only a call in flight or a
+/// client that does not close its connection is waited for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs the daemon in the foreground until SIGTERM, SIGINT or a Shutdown call.
@@ -69,7 +71,13 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
     let (listener, inherited) = crate::activation::listen(&paths, inherited)?;
 
     let shutdown = Arc::new(Notify::new());
-    let service = Service::new(supervisor, shutdown.clone(), now_rfc3339());
+    let (stopping, stopping_streams) = watch::channel(false);
+    let service = Service::new(
+        supervisor,
+        shutdown.clone(),
+        stopping_streams,
+        now_rfc3339(),
+    );
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<CodexAsyncServer<Service>>()
@@ -89,6 +97,9 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
     let (stopping_tx, stopping_rx) = oneshot::channel();
     let stop = async move {
         stop_signal(shutdown).await;
+        // Open Watch streams end now, so the graceful stop below has no
+        // follower to wait for.
+        stopping.send_replace(true);
         let _ = stopping_tx.send(());
     };
     let server = tonic::transport::Server::builder()

@@ -7,7 +7,7 @@ use codex_async_proto::v1::{
     GetResponse, InfoRequest, InfoResponse, Job, ListRequest, ListResponse, OutputChunk,
     ShutdownRequest, ShutdownResponse, StartRequest, StartResponse, WatchEvent, WatchRequest,
 };
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch as signal, Notify};
 use tokio_stream::{wrappers::ReceiverStream, Stream};
 use tonic::{Request, Response, Status};
 use tracing::warn;
@@ -28,19 +28,25 @@ pub struct Service {
     /// The latest events of finished jobs (see render_cache.rs).
     rendered: std::sync::Arc<RenderCache>,
     shutdown: std::sync::Arc<Notify>,
+    /// Turns true when the daemon starts stopping: Watch streams end then.
+    stopping: signal::Receiver<bool>,
     started_at: String,
 }
 
 impl Service {
+    /// The service; `shutdown` is notified by a Shutdown call, and `stopping`
+    /// turns true once the daemon is stopping (for whatever reason).
     pub fn new(
         supervisor: Supervisor,
         shutdown: std::sync::Arc<Notify>,
+        stopping: signal::Receiver<bool>,
         started_at: String,
     ) -> Self {
         Self {
             supervisor,
             rendered: std::sync::Arc::default(),
             shutdown,
+            stopping,
             started_at,
         }
     }
@@ -74,10 +80,30 @@ fn invalid(e: Invalid) -> Status {
     Status::invalid_argument(e.0)
 }
 
+/// Metadata on the NotFound answer for an unknown job, holding its id: a
+/// client that words the error for its own user (`codexd show` for a person
+/// rather than the shim for a model) knows the case without reading the text.
+pub const UNKNOWN_JOB_KEY: &str = "codexasync-unknown-job";
+
+/// The sentence for an unknown job `id`, pointing at `list_with`, the way
+/// the reader lists jobs (`codex_list` for the model, `codexd jobs` for a person).
+pub fn no_job(id: &str, list_with: &str) -> String {
+    format!(
+        "no job {id}; list existing jobs with {list_with} (finished jobs are kept until pruned)"
+    )
+}
+
 fn not_found(id: &JobId) -> Status {
-    Status::not_found(format!(
-        "job_id: no job {id}; list existing jobs with codex_list (finished jobs are kept until pruned)"
-    ))
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    if let Ok(value) = id.as_str().parse() {
+        metadata.insert(UNKNOWN_JOB_KEY, value);
+    }
+    // Worded for the shim's reader, the model; other clients reword it.
+    Status::with_metadata(
+        tonic::Code::NotFound,
+        format!("job_id: {}", no_job(id.as_str(), "codex_list")),
+        metadata,
+    )
 }
 
 fn internal(e: impl Into<SupervisorError>) -> Status {
@@ -224,7 +250,13 @@ impl CodexAsync for Service {
         let req = request.into_inner();
         let (id, _) = self.find(&req.job_id).await?;
         let (tx, rx) = mpsc::channel(16);
-        tokio::spawn(watch::run(self.supervisor.clone(), id, req.from_offset, tx));
+        tokio::spawn(watch::run(
+            self.supervisor.clone(),
+            id,
+            req.from_offset,
+            tx,
+            self.stopping.clone(),
+        ));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 

@@ -2,6 +2,11 @@
 //! it ends. Output is read from where the last read stopped; growth is noticed
 //! by a short poll (portable, and cheap: one stat per tick), status changes by
 //! the supervisor's broadcast.
+//!
+//! When the daemon stops, every stream ends at once with `Unavailable` (the
+//! job runs on): a graceful stop waits for open streams, and a follower can
+//! watch for hours. The follower reconnects to the next daemon from the
+//! offset it got to (`codexd logs -f` does).
 
 use std::{
     fs::File,
@@ -10,7 +15,7 @@ use std::{
     time::Duration,
 };
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch as signal};
 use tonic::Status;
 
 use crate::{
@@ -23,20 +28,51 @@ use codex_async_proto::v1::WatchEvent;
 const CHUNK: usize = 64 * 1024;
 const TICK: Duration = Duration::from_millis(100);
 
-/// Streams job `id` into `tx` from byte `offset` until the job ends or the
-/// client goes away.
+/// Streams job `id` into `tx` from byte `offset` until the job ends, the
+/// client goes away, or `stopping` turns true (the daemon is stopping).
 pub async fn run(
     supervisor: Supervisor,
     id: JobId,
-    mut offset: u64,
+    offset: u64,
     tx: mpsc::Sender<Result<WatchEvent, Status>>,
+    mut stopping: signal::Receiver<bool>,
+) {
+    let stopped = tokio::select! {
+        // Stopping first: a Watch that reaches a stopping daemon gets nothing
+        // but the Unavailable that sends it to the next one.
+        biased;
+        () = until_stopping(&mut stopping) => true,
+        () = stream(&supervisor, &id, offset, &tx) => false,
+    };
+    if stopped {
+        // Not awaited for long: a client that reads nothing must not hold
+        // the daemon up either.
+        let _ = tx.try_send(Err(Status::unavailable(
+            "codexd is stopping; the job runs on: reconnect to the next codexd \
+             and watch again from the offset you got to",
+        )));
+    }
+}
+
+/// Returns once `stopping` is true; never if its sender is gone without it.
+async fn until_stopping(stopping: &mut signal::Receiver<bool>) {
+    if stopping.wait_for(|&s| s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn stream(
+    supervisor: &Supervisor,
+    id: &JobId,
+    mut offset: u64,
+    tx: &mpsc::Sender<Result<WatchEvent, Status>>,
 ) {
     let mut changes = supervisor.subscribe();
-    let output = supervisor.job_dir(&id).output();
+    let output = supervisor.job_dir(id).output();
     let mut last_status = None;
     loop {
         // Status first: if the job has ended, the output below is complete.
-        let job = match supervisor.load(&id).await {
+        let job = match supervisor.load(id).await {
             Ok(job) => job,
             Err(e) => {
                 let _ = tx.send(Err(Status::internal(e.to_string()))).await;

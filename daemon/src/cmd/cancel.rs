@@ -9,6 +9,7 @@ use crate::cmd::{self, ui};
 
 pub fn run(job_id: &str, json: bool) -> anyhow::Result<ExitCode> {
     let paths = Paths::from_env()?;
+    ui::check_job_id(job_id)?;
     cmd::client_runtime()?.block_on(async {
         let Some(mut client) = ui::client(&paths).await else {
             return Ok(ui::not_running(&paths, json));
@@ -18,7 +19,7 @@ pub fn run(job_id: &str, json: bool) -> anyhow::Result<ExitCode> {
                 job_id: job_id.to_string(),
             })
             .await
-            .map_err(ui::rpc_error)?
+            .map_err(ui::job_error)?
             .into_inner();
         if json {
             let job = answer.job.as_ref().map(ui::job_json);

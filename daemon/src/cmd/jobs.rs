@@ -10,7 +10,8 @@ use serde_json::json;
 
 use crate::cmd::{self, ui};
 
-/// Widest cwd and prompt shown; the full values are in `codexd show`.
+/// Widest cwd and prompt shown, in terminal columns; the full values are in
+/// `codexd show`.
 const CWD_WIDTH: usize = 32;
 const PROMPT_WIDTH: usize = 48;
 
@@ -55,28 +56,29 @@ pub fn run(limit: u32, status: Option<JobStatus>, json: bool) -> anyhow::Result<
             })
             .collect();
         let header = ["ID", "STATUS", "AGE", "DURATION", "CWD", "PROMPT"];
-        let mut widths = header.map(|h| h.chars().count());
+        // Columns are terminal columns, not characters: a CJK character or
+        // an emoji in a cwd or prompt takes two.
+        let mut widths = header.map(ui::width);
         for row in &rows {
             for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count());
+                *width = (*width).max(ui::width(cell));
             }
         }
         let mut out = String::new();
         let line: Vec<String> = header
             .iter()
             .zip(widths)
-            .map(|(h, w)| format!("{h:<w$}"))
+            .map(|(h, w)| ui::pad(h, w))
             .collect();
         out.push_str(&ui::bold(line.join("  ").trim_end()));
         out.push('\n');
         for (row, job) in rows.iter().zip(&jobs) {
             let mut cells: Vec<String> = Vec::with_capacity(6);
             for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
-                let pad = w.saturating_sub(cell.chars().count());
                 cells.push(match i {
                     1 => ui::status_colored(ui::status_of(job), w),
                     5 => cell.clone(),
-                    _ => format!("{cell}{}", " ".repeat(pad)),
+                    _ => ui::pad(cell, w),
                 });
             }
             out.push_str(&cells.join("  "));

@@ -15,6 +15,7 @@ use crate::cmd::{self, ui};
 
 pub fn run(job_id: &str, json: bool) -> anyhow::Result<ExitCode> {
     let paths = Paths::from_env()?;
+    ui::check_job_id(job_id)?;
     cmd::client_runtime()?.block_on(async {
         let Some(mut client) = ui::client(&paths).await else {
             return Ok(ui::not_running(&paths, json));
@@ -26,7 +27,7 @@ pub fn run(job_id: &str, json: bool) -> anyhow::Result<ExitCode> {
                 since: None,
             })
             .await
-            .map_err(ui::rpc_error)?
+            .map_err(ui::job_error)?
             .into_inner();
         let job = answer.job.clone().unwrap_or_default();
         let summary = answer.summary.clone().unwrap_or_default();

@@ -17,6 +17,9 @@ use codex_async_proto::{
     Client,
 };
 use serde_json::{json, Value};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use crate::{job::JobId, service};
 
 /// Exit code when the daemon is not running (as `codexd status` and `systemctl status`).
 pub const NOT_RUNNING: u8 = 3;
@@ -47,6 +50,37 @@ pub fn not_running(paths: &Paths, json: bool) -> ExitCode {
 /// An RPC error as the sentence the daemon wrote (it names the field and the fix).
 pub fn rpc_error(status: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{}", status.message())
+}
+
+/// How a person lists jobs (the daemon's messages name the MCP tool instead).
+const LIST_JOBS: &str = "`codexd jobs`";
+
+/// An RPC error about one job, worded for a person: an unknown job points at
+/// `codexd jobs` rather than at the MCP tool the daemon names for the model.
+pub fn job_error(status: tonic::Status) -> anyhow::Error {
+    let unknown = status
+        .metadata()
+        .get(service::UNKNOWN_JOB_KEY)
+        .and_then(|id| id.to_str().ok());
+    match unknown {
+        Some(id) if status.code() == tonic::Code::NotFound => {
+            anyhow::anyhow!("{}", service::no_job(id, LIST_JOBS))
+        }
+        _ => rpc_error(status),
+    }
+}
+
+/// Checks a job id typed by a person, before asking the daemon (whose
+/// answer would point at the MCP tools).
+pub fn check_job_id(id: &str) -> anyhow::Result<()> {
+    match JobId::parse(id) {
+        Ok(_) => Ok(()),
+        Err(bad) => anyhow::bail!(
+            "{:?} is not a job id; job ids are 12 lowercase hex characters \
+             (list them with {LIST_JOBS})",
+            bad.0
+        ),
+    }
 }
 
 /// Writes `text` to stdout, stripping colours when stdout is not a terminal
@@ -181,15 +215,55 @@ pub fn parse_age(text: &str) -> Result<Duration, String> {
         .ok_or_else(bad)
 }
 
-/// The first `max` characters of `text` on one line, `…` when cut.
+/// Columns `text` takes on a terminal (a CJK character or an emoji takes two).
+pub fn width(text: &str) -> usize {
+    text.width()
+}
+
+/// `text` padded with spaces to `columns` terminal columns.
+pub fn pad(text: &str, columns: usize) -> String {
+    format!("{text}{}", " ".repeat(columns.saturating_sub(width(text))))
+}
+
+/// The start of `text` that fits in `columns` terminal columns, never
+/// splitting a character.
+fn clip_start(text: &str, columns: usize) -> &str {
+    let mut used = 0;
+    for (at, c) in text.char_indices() {
+        used += c.width().unwrap_or(0);
+        if used > columns {
+            return &text[..at];
+        }
+    }
+    text
+}
+
+/// The end of `text` that fits in `columns` terminal columns.
+fn clip_end(text: &str, columns: usize) -> &str {
+    let mut used = 0;
+    for (at, c) in text.char_indices().rev() {
+        used += c.width().unwrap_or(0);
+        if used > columns {
+            return &text[at + c.len_utf8()..];
+        }
+    }
+    text
+}
+
+/// `text` on one line in at most `max` terminal columns, `…` when cut.
+/// Control characters are dropped: they would move the cursor.
 pub fn excerpt(text: &str, max: usize) -> String {
-    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if line.chars().count() <= max {
+    let line: String = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+    if width(&line) <= max {
         line
     } else {
-        let mut cut: String = line.chars().take(max.saturating_sub(1)).collect();
-        cut.push('…');
-        cut
+        format!("{}…", clip_start(&line, max.saturating_sub(1)))
     }
 }
 
@@ -202,12 +276,11 @@ pub fn short_path(path: &str, max: usize) -> String {
         }
         _ => path.to_string(),
     };
-    let count = shown.chars().count();
-    if count <= max {
+    let shown: String = shown.chars().filter(|c| !c.is_control()).collect();
+    if width(&shown) <= max {
         shown
     } else {
-        let tail: String = shown.chars().skip(count - (max - 1)).collect();
-        format!("…{tail}")
+        format!("…{}", clip_end(&shown, max.saturating_sub(1)))
     }
 }
 
@@ -287,6 +360,20 @@ mod tests {
         assert_eq!(human_duration(133), "2m13s");
         assert_eq!(human_duration(3900), "1h05m");
         assert_eq!(human_duration(3 * 86400 + 4 * 3600), "3d04h");
+    }
+
+    #[test]
+    fn wide_characters_are_clipped_and_padded_by_columns() {
+        // Each CJK character takes two columns: 4 fit in 9, with the ellipsis.
+        assert_eq!(excerpt("修正してください", 9), "修正して…");
+        assert_eq!(width(&excerpt("修正してください", 9)), 9);
+        // Never half a character: 3 columns hold one (2) and the ellipsis.
+        assert_eq!(excerpt("修正", 3), "修…");
+        assert_eq!(excerpt("a修正b", 3), "a…");
+        assert_eq!(short_path("/x/作業/フォルダ", 8), "…ォルダ");
+        assert_eq!(short_path("/x/作業/フォルダ", 9), "…フォルダ");
+        assert_eq!(pad("作業", 6), "作業  ");
+        assert_eq!(excerpt("a\u{1b}[31mb", 10), "a[31mb");
     }
 
     #[test]
