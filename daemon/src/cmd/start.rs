@@ -7,7 +7,7 @@
 
 use std::{
     fs::{File, OpenOptions},
-    io::{self, PipeReader, Read, Seek, SeekFrom},
+    io::{self, PipeReader, Read, Seek, SeekFrom, Write},
     os::unix::fs::OpenOptionsExt,
     path::Path,
     process::ExitCode,
@@ -48,9 +48,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
         .with_context(|| format!("opening {}", log_path.display()))?;
     let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
     let log_err = log.try_clone()?;
-    // The daemon holds the write end until it exits; EOF on the read end is
-    // its exit. Both ends are close-on-exec, so codex and the job monitors
-    // never hold it.
+    // The daemon writes its pid to this pipe and holds the write end until
+    // it exits: EOF on the read end is its exit. Both ends are close-on-exec,
+    // so codex and the job monitors never hold it.
     let (exit_pipe, held_by_daemon) = io::pipe().context("creating a pipe")?;
     // Fork before any runtime exists: a forked tokio runtime is unusable.
     let daemon = Daemonize::new()
@@ -67,6 +67,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 &paths,
                 Some(Spawned {
                     exit_pipe,
+                    said: Vec::new(),
                     log_start,
                 }),
             )
@@ -74,6 +75,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Outcome::Parent(Err(e)) => bail!("cannot detach codexd: {e}"),
         Outcome::Child(Ok(_)) => {
             drop(exit_pipe);
+            let mut held_by_daemon = held_by_daemon;
+            // Its pid tells `start` whether the lock holder it sees is this
+            // daemon (exited, maybe not yet reaped) or one a racing `start` made.
+            let _ = writeln!(held_by_daemon, "{}", std::process::id());
             // Kept open until the process is gone, after main has written the
             // error that stopped it to codexd.log: closing it on return from
             // serve would let `start` read the log before that line is there.
@@ -86,8 +91,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
 
 /// The daemon this `start` forked.
 struct Spawned {
-    /// Reads EOF once the daemon has exited.
+    /// Reads the daemon's pid, then EOF once it has exited.
     exit_pipe: PipeReader,
+    /// What it wrote (its pid).
+    said: Vec<u8>,
     /// Where codexd.log ended before it started: what follows is its own.
     log_start: u64,
 }
@@ -95,15 +102,20 @@ struct Spawned {
 impl Spawned {
     /// True once the daemon has exited.
     fn exited(&mut self) -> bool {
-        let mut byte = [0u8; 1];
-        match self.exit_pipe.read(&mut byte) {
-            Ok(0) => true,
-            // Nothing is ever written; a byte would still mean it lives.
-            Ok(_) => false,
-            Err(e) => {
-                e.kind() != io::ErrorKind::WouldBlock && e.kind() != io::ErrorKind::Interrupted
+        let mut chunk = [0u8; 64];
+        loop {
+            match self.exit_pipe.read(&mut chunk) {
+                Ok(0) => return true,
+                Ok(n) => self.said.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return e.kind() != io::ErrorKind::WouldBlock,
             }
         }
+    }
+
+    /// The daemon's pid, as it wrote it.
+    fn pid(&self) -> String {
+        String::from_utf8_lossy(&self.said).trim().to_string()
     }
 }
 
@@ -153,7 +165,9 @@ fn wait_ready(paths: &Paths, mut spawned: Option<Spawned>) -> anyhow::Result<Exi
         }
         if let Some(child) = spawned.as_mut() {
             if child.exited() {
-                if holder.is_none() {
+                // A holder that is this daemon is one that has exited but
+                // may not be reaped yet (a zombie still answers kill 0).
+                if holder.as_ref().is_none_or(|h| h.pid == child.pid()) {
                     bail!(
                         "the codexd it started exited at once: {}",
                         exit_reason(paths, child.log_start)
