@@ -5,8 +5,6 @@
 
 use std::{collections::BTreeMap, ffi::OsString, fmt, path::Path};
 
-use serde::Deserialize;
-
 use crate::{job::Policy, validate};
 
 /// Default for `max_concurrent_jobs`.
@@ -72,35 +70,194 @@ impl fmt::Display for Source {
     }
 }
 
-/// A setting the daemon cannot use.
+/// One setting the daemon cannot use.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: {message}")]
-    File { path: String, message: String },
-    #[error("{name}={value:?} is not valid: {expected}")]
+    /// config.toml exists but cannot be read.
+    #[error("cannot read {path}: {message}")]
+    Read { path: String, message: String },
+    /// config.toml is not TOML; `message` is toml's own, with its line,
+    /// column and caret, kept on its lines.
+    #[error("{path} is not valid TOML:\n{}", indent(message, "    "))]
+    Syntax { path: String, message: String },
+    /// A key config.toml may not have.
+    #[error(
+        "config.toml: unknown key {key:?}{}; the keys are {}",
+        suggestion.map(|s| format!(" (did you mean {s}?)")).unwrap_or_default(),
+        known_keys()
+    )]
+    UnknownKey {
+        key: String,
+        /// The known key it is most likely a typo of.
+        suggestion: Option<&'static str>,
+    },
+    /// A value that breaks its setting's rule.
+    #[error("{setting} is not valid: {expected}")]
     Value {
-        /// The key in config.toml, or the environment variable.
-        name: String,
-        value: String,
+        /// The key in config.toml and its value (`config.toml: key = value`),
+        /// or the environment variable and its value (`VAR="value"`).
+        setting: String,
+        /// The rule, with an example.
         expected: String,
     },
 }
 
-/// config.toml as written by people: every key optional, none unknown.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    codex_bin: Option<String>,
-    default_approval_policy: Option<String>,
-    default_model: Option<String>,
-    max_concurrent_jobs: Option<u64>,
-    output_cap_bytes: Option<u64>,
-    retention_days: Option<u64>,
-    stall_timeout_seconds: Option<u64>,
-    max_duration_seconds: Option<u64>,
-    extra_codex_args: Option<Vec<String>>,
-    log_level: Option<String>,
-    task_answers: Option<bool>,
+/// Every problem found in the settings: all are reported at once, so one
+/// edit fixes them all.
+#[derive(Debug)]
+pub struct ConfigErrors {
+    /// The config file read.
+    pub file: String,
+    /// Each problem, in the order: the file, its unknown keys, each setting.
+    pub errors: Vec<ConfigError>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = match self.errors.len() {
+            1 => "a problem".to_string(),
+            n => format!("{n} problems"),
+        };
+        write!(
+            f,
+            "the settings have {count} (read from {}, then the environment):",
+            self.file
+        )?;
+        for error in &self.errors {
+            write!(f, "\n{}", indent(&error.to_string(), "  "))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+fn indent(text: &str, by: &str) -> String {
+    text.trim_end()
+        .lines()
+        .map(|line| format!("{by}{line}").trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// How a key's value is written in config.toml.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Text,
+    Number,
+    Bool,
+    Strings,
+}
+
+/// A key of config.toml: its environment variable, its kind and an example
+/// value as written in the file.
+struct Key {
+    key: &'static str,
+    var: &'static str,
+    kind: Kind,
+    example: &'static str,
+}
+
+const fn key(key: &'static str, var: &'static str, kind: Kind, example: &'static str) -> Key {
+    Key {
+        key,
+        var,
+        kind,
+        example,
+    }
+}
+
+/// Every key of config.toml.
+const KEYS: &[Key] = &[
+    key(
+        "codex_bin",
+        "CODEX_BIN",
+        Kind::Text,
+        "\"/usr/local/bin/codex\"",
+    ),
+    key(
+        "default_approval_policy",
+        "CODEX_ASYNC_DEFAULT_POLICY",
+        Kind::Text,
+        "\"suggest\"",
+    ),
+    key(
+        "default_model",
+        "CODEX_ASYNC_DEFAULT_MODEL",
+        Kind::Text,
+        "\"gpt-5.5\"",
+    ),
+    key(
+        "max_concurrent_jobs",
+        "CODEX_ASYNC_MAX_JOBS",
+        Kind::Number,
+        "4",
+    ),
+    key(
+        "output_cap_bytes",
+        "CODEX_ASYNC_OUTPUT_CAP_BYTES",
+        Kind::Number,
+        "268435456",
+    ),
+    key(
+        "retention_days",
+        "CODEX_ASYNC_RETENTION_DAYS",
+        Kind::Number,
+        "7",
+    ),
+    key(
+        "stall_timeout_seconds",
+        "CODEX_ASYNC_STALL_TIMEOUT",
+        Kind::Number,
+        "600",
+    ),
+    key(
+        "max_duration_seconds",
+        "CODEX_ASYNC_MAX_DURATION",
+        Kind::Number,
+        "3600",
+    ),
+    key(
+        "extra_codex_args",
+        "CODEX_ASYNC_EXTRA_ARGS",
+        Kind::Strings,
+        "[\"-c\", \"model_reasoning_effort=\\\"high\\\"\"]",
+    ),
+    key("log_level", "RUST_LOG", Kind::Text, "\"info\""),
+    key(
+        "task_answers",
+        "CODEX_ASYNC_TASK_ANSWERS",
+        Kind::Bool,
+        "true",
+    ),
+];
+
+fn known_keys() -> String {
+    KEYS.iter().map(|k| k.key).collect::<Vec<_>>().join(", ")
+}
+
+/// The known key an unknown one most likely meant: its environment
+/// variable's name written as a key, the one key holding all its words
+/// (`max_jobs`), or a close spelling (strsim's Jaro-Winkler, as clap uses
+/// for its own suggestions).
+fn suggest(unknown: &str) -> Option<&'static str> {
+    if let Some(k) = KEYS.iter().find(|k| k.var.eq_ignore_ascii_case(unknown)) {
+        return Some(k.key);
+    }
+    let lower = unknown.to_ascii_lowercase();
+    let words: Vec<&str> = lower.split(['_', '-']).filter(|w| !w.is_empty()).collect();
+    let holding: Vec<&Key> = KEYS
+        .iter()
+        .filter(|k| words.len() > 1 && words.iter().all(|w| k.key.split('_').any(|kw| kw == *w)))
+        .collect();
+    if let [only] = holding.as_slice() {
+        return Some(only.key);
+    }
+    KEYS.iter()
+        .map(|k| (strsim::jaro_winkler(unknown, k.key), k.key))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, key)| key)
 }
 
 /// Flags codexd sets itself: an extra argument may not change them, or the
@@ -121,22 +278,26 @@ const RESERVED_ARGS: &[&str] = &[
 ];
 
 impl Config {
-    /// Reads config.toml in `home` (if present) and the environment.
-    pub fn load(home: &Path) -> Result<Self, ConfigError> {
+    /// Reads config.toml in `home` (if present) and the environment, and
+    /// checks every setting: `serve`, `start`, `config` and `doctor` all load
+    /// through here, so they accept and refuse the same settings. Every
+    /// problem is reported, not only the first.
+    pub fn load(home: &Path) -> Result<Self, ConfigErrors> {
         let path = home.join("config.toml");
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => Some(text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => {
-                return Err(ConfigError::File {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                })
+        let shown = path.display().to_string();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::from_sources(Some(&text), &shown, |name| std::env::var_os(name)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Self::from_sources(None, &shown, |name| std::env::var_os(name))
             }
-        };
-        Self::from_sources(text.as_deref(), &path.display().to_string(), |name| {
-            std::env::var_os(name)
-        })
+            Err(e) => Err(ConfigErrors {
+                file: shown.clone(),
+                errors: vec![ConfigError::Read {
+                    path: shown,
+                    message: e.to_string(),
+                }],
+            }),
+        }
     }
 
     /// The settings from a config file's text and an environment lookup.
@@ -144,120 +305,110 @@ impl Config {
         file_text: Option<&str>,
         file_name: &str,
         env: impl Fn(&str) -> Option<OsString>,
-    ) -> Result<Self, ConfigError> {
-        let file: FileConfig = match file_text {
-            Some(text) => toml::from_str(text).map_err(|e| ConfigError::File {
-                path: file_name.to_string(),
-                message: e.to_string().trim().replace('\n', " "),
-            })?,
-            None => FileConfig::default(),
+    ) -> Result<Self, ConfigErrors> {
+        let mut errors = Vec::new();
+        // A table, not a struct with deny_unknown_fields: serde stops at the
+        // first unknown key or wrong type, and every one should be reported.
+        let mut file = match file_text.map(|text| text.parse::<toml::Table>()) {
+            Some(Ok(table)) => table,
+            Some(Err(e)) => {
+                errors.push(ConfigError::Syntax {
+                    path: file_name.to_string(),
+                    message: e.to_string(),
+                });
+                toml::Table::new()
+            }
+            None => toml::Table::new(),
         };
+        for key in file.keys() {
+            if !KEYS.iter().any(|k| k.key == key) {
+                errors.push(ConfigError::UnknownKey {
+                    key: key.clone(),
+                    suggestion: suggest(key),
+                });
+            }
+        }
+        file.retain(|key, _| KEYS.iter().any(|k| k.key == key));
         let mut r = Resolver {
             env: &env,
+            file,
             sources: BTreeMap::new(),
+            errors,
         };
 
-        let codex_bin = r.pick(
-            "codex_bin",
-            "CODEX_BIN",
-            file.codex_bin,
-            "codex".into(),
-            |v| {
-                (!v.is_empty())
-                    .then(|| v.to_string())
-                    .ok_or("a path or a command name")
-            },
-        )?;
-        let default_policy = r.pick(
-            "default_approval_policy",
-            "CODEX_ASYNC_DEFAULT_POLICY",
-            file.default_approval_policy,
-            Policy::Suggest,
-            |v| Policy::parse(v).map_err(|_| "one of suggest, auto-edit, full-auto"),
-        )?;
-        let default_model = r.pick(
-            "default_model",
-            "CODEX_ASYNC_DEFAULT_MODEL",
-            file.default_model.map(Some),
-            None,
-            |v| match v {
-                "" => Ok(None),
-                m => validate::model_name(m)
-                    .map(Some)
-                    .map_err(|_| "a model name: letters, digits and . _ : / -, e.g. gpt-5.5"),
-            },
-        )?;
+        let codex_bin = r.pick("codex_bin", "codex".to_string(), |v| {
+            (!v.is_empty())
+                .then(|| v.to_string())
+                .ok_or_else(|| "a path or a command name".into())
+        });
+        let default_policy = r.pick("default_approval_policy", Policy::Suggest, |v| {
+            Policy::parse(v).map_err(|_| "one of suggest, auto-edit, full-auto".into())
+        });
+        let default_model = r.pick("default_model", None, |v| match v {
+            "" => Ok(None),
+            m => validate::model_name(m)
+                .map(Some)
+                .map_err(|_| "a model name: letters, digits and . _ : / -, e.g. gpt-5.5".into()),
+        });
         let max_jobs = r.number(
             "max_concurrent_jobs",
-            "CODEX_ASYNC_MAX_JOBS",
-            file.max_concurrent_jobs,
             DEFAULT_MAX_JOBS as u64,
             1..=MAX_MAX_JOBS,
-        )?;
+        );
         let output_cap = r.number(
             "output_cap_bytes",
-            "CODEX_ASYNC_OUTPUT_CAP_BYTES",
-            file.output_cap_bytes,
             DEFAULT_OUTPUT_CAP,
             MIN_OUTPUT_CAP..=u64::MAX,
-        )?;
+        );
         let retention_days = r.number(
             "retention_days",
-            "CODEX_ASYNC_RETENTION_DAYS",
-            file.retention_days,
             u64::from(DEFAULT_RETENTION_DAYS),
             0..=36_500,
-        )?;
+        );
         let watchdog = 1..=u64::from(validate::MAX_WATCHDOG_SECONDS);
         let stall_timeout = r.number(
             "stall_timeout_seconds",
-            "CODEX_ASYNC_STALL_TIMEOUT",
-            file.stall_timeout_seconds,
             u64::from(DEFAULT_STALL_TIMEOUT),
             watchdog.clone(),
-        )?;
+        );
         let max_duration = r.number(
             "max_duration_seconds",
-            "CODEX_ASYNC_MAX_DURATION",
-            file.max_duration_seconds,
             u64::from(DEFAULT_MAX_DURATION),
             watchdog,
-        )?;
-        let extra_args = r.pick(
-            "extra_codex_args",
-            "CODEX_ASYNC_EXTRA_ARGS",
-            file.extra_codex_args.map(|v| serde_json::to_string(&v).unwrap_or_default()),
-            Vec::new(),
-            |v| {
-                let args: Vec<String> = serde_json::from_str(v)
-                    .map_err(|_| "a JSON array of strings, e.g. [\"-c\", \"model_reasoning_effort=\\\"high\\\"\"]")?;
-                args.iter()
-                    .try_for_each(|a| extra_arg(a))
-                    .map(|()| args.clone())
-            },
-        )?;
-        let log_level = r.pick(
-            "log_level",
-            "RUST_LOG",
-            file.log_level,
-            "info".into(),
-            |v| {
-                (!v.is_empty())
-                    .then(|| v.to_string())
-                    .ok_or("a level like info or debug")
-            },
-        )?;
-        let task_answers = r.pick(
-            "task_answers",
-            "CODEX_ASYNC_TASK_ANSWERS",
-            file.task_answers.map(|b| b.to_string()),
-            true,
-            |v| match v.to_ascii_lowercase().as_str() {
+        );
+        let extra_args = r.pick("extra_codex_args", Vec::new(), |v| {
+            let args: Vec<String> = serde_json::from_str(v).map_err(|_| {
+                "a JSON array of strings, e.g. [\"-c\", \"model_reasoning_effort=\\\"high\\\"\"]"
+                    .to_string()
+            })?;
+            args.iter()
+                .try_for_each(|a| extra_arg(a))
+                .map(|()| args.clone())
+                .map_err(str::to_string)
+        });
+        let log_level = r.pick("log_level", "info".to_string(), |v| {
+            crate::logging::filter(v)
+                .map(|_| v.to_string())
+                .map_err(|why| {
+                    format!(
+                        "a tracing filter: a level (off, error, warn, info, debug, trace) or \
+                         target=level pairs, e.g. info or info,codex_async_daemon=debug ({why})"
+                    )
+                })
+        });
+        let task_answers = r.pick("task_answers", true, |v| {
+            match v.to_ascii_lowercase().as_str() {
                 "true" | "1" | "on" | "yes" => Ok(true),
                 "false" | "0" | "off" | "no" => Ok(false),
-                _ => Err("true or false (also 1/0, on/off, yes/no)"),
-            },
-        )?;
+                _ => Err("true or false (also 1/0, on/off, yes/no)".into()),
+            }
+        });
+        if !r.errors.is_empty() {
+            return Err(ConfigErrors {
+                file: file_name.to_string(),
+                errors: r.errors,
+            });
+        }
         Ok(Self {
             codex_bin: OsString::from(codex_bin),
             default_policy,
@@ -321,60 +472,78 @@ fn extra_arg(arg: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Applies the sources in order and records where each value came from.
+/// Applies the sources in order, records where each value came from, and
+/// collects every problem (a bad setting takes its default meanwhile, so the
+/// others are still checked).
 struct Resolver<'a, E: Fn(&str) -> Option<OsString>> {
     env: &'a E,
+    /// config.toml's known keys, each taken once it is used.
+    file: toml::Table,
     sources: BTreeMap<&'static str, Source>,
+    errors: Vec<ConfigError>,
 }
 
 impl<E: Fn(&str) -> Option<OsString>> Resolver<'_, E> {
-    /// The value of `key`: the environment variable if set, else the file's,
-    /// else `default`; text values are checked by `parse`.
-    fn pick<T, F: Into<FileValue>>(
+    /// The value of `key`: its environment variable if set, else the file's,
+    /// else `default`; each is checked by `parse` in its text form (a file's
+    /// number as digits, a list as a JSON array), so both sources follow
+    /// one rule.
+    fn pick<T>(
         &mut self,
         key: &'static str,
-        var: &'static str,
-        file: Option<F>,
         default: T,
-        parse: impl Fn(&str) -> Result<T, &'static str>,
-    ) -> Result<T, ConfigError> {
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> T {
+        let Some(&Key {
+            var, kind, example, ..
+        }) = KEYS.iter().find(|k| k.key == key)
+        else {
+            // Every caller names a key of KEYS; a typo there is a bug.
+            unreachable!("{key} is not in KEYS");
+        };
         if let Some(raw) = (self.env)(var).filter(|v| !v.is_empty()) {
             let value = raw.to_string_lossy().into_owned();
             self.sources.insert(key, Source::Env(var));
-            return parse(&value).map_err(|expected| ConfigError::Value {
-                name: var.into(),
-                value,
-                expected: expected.into(),
+            return parse(&value).unwrap_or_else(|expected| {
+                self.errors.push(ConfigError::Value {
+                    setting: format!("{var}={value:?}"),
+                    expected,
+                });
+                default
             });
         }
-        match file.map(Into::into) {
-            Some(FileValue(Some(value))) => {
-                self.sources.insert(key, Source::File);
-                parse(&value).map_err(|expected| ConfigError::Value {
-                    name: format!("config.toml: {key}"),
-                    value,
-                    expected: expected.into(),
-                })
-            }
-            Some(FileValue(None)) => {
-                self.sources.insert(key, Source::File);
-                Ok(default)
+        let Some(value) = self.file.remove(key) else {
+            self.sources.insert(key, Source::Default);
+            return default;
+        };
+        self.sources.insert(key, Source::File);
+        let text = file_text(kind, &value);
+        match text.as_deref().map(&parse) {
+            Some(Ok(parsed)) => parsed,
+            Some(Err(expected)) => {
+                self.errors.push(ConfigError::Value {
+                    setting: format!("config.toml: {key} = {value}"),
+                    expected,
+                });
+                default
             }
             None => {
-                self.sources.insert(key, Source::Default);
-                Ok(default)
+                self.errors.push(ConfigError::Value {
+                    setting: format!("config.toml: {key} = {value}"),
+                    expected: format!("{}, e.g. {key} = {example}", kind.written()),
+                });
+                default
             }
         }
     }
 
+    /// A whole number in `range`.
     fn number(
         &mut self,
         key: &'static str,
-        var: &'static str,
-        file: Option<u64>,
         default: u64,
         range: std::ops::RangeInclusive<u64>,
-    ) -> Result<u64, ConfigError> {
+    ) -> u64 {
         let expected = if *range.end() == u64::MAX {
             format!("a whole number ≥ {} (default {default})", range.start())
         } else {
@@ -384,61 +553,41 @@ impl<E: Fn(&str) -> Option<OsString>> Resolver<'_, E> {
                 range.end()
             )
         };
-        let check = |n: u64| {
-            range
-                .contains(&n)
-                .then_some(n)
-                .ok_or_else(|| ConfigError::Value {
-                    name: String::new(),
-                    value: n.to_string(),
-                    expected: expected.clone(),
-                })
-        };
-        if let Some(raw) = (self.env)(var).filter(|v| !v.is_empty()) {
-            let value = raw.to_string_lossy().into_owned();
-            self.sources.insert(key, Source::Env(var));
-            let bad = || ConfigError::Value {
-                name: var.into(),
-                value: value.clone(),
-                expected: expected.clone(),
-            };
-            let n: u64 = value.trim().parse().map_err(|_| bad())?;
-            return check(n).map_err(|_| bad());
-        }
-        match file {
-            Some(n) => {
-                self.sources.insert(key, Source::File);
-                check(n).map_err(|e| match e {
-                    ConfigError::Value {
-                        value, expected, ..
-                    } => ConfigError::Value {
-                        name: format!("config.toml: {key}"),
-                        value,
-                        expected,
-                    },
-                    other => other,
-                })
-            }
-            None => {
-                self.sources.insert(key, Source::Default);
-                Ok(default)
-            }
+        self.pick(key, default, |v| {
+            v.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| expected.clone())
+        })
+    }
+}
+
+impl Kind {
+    /// How a value of this kind is written in TOML, for a wrong type.
+    fn written(self) -> &'static str {
+        match self {
+            Kind::Text => "a quoted string",
+            Kind::Number => "a whole number without quotes",
+            Kind::Bool => "true or false without quotes",
+            Kind::Strings => "an array of quoted strings",
         }
     }
 }
 
-/// A text value from config.toml (an empty `default_model` means "none").
-struct FileValue(Option<String>);
-
-impl From<String> for FileValue {
-    fn from(s: String) -> Self {
-        FileValue(Some(s))
-    }
-}
-
-impl From<Option<String>> for FileValue {
-    fn from(s: Option<String>) -> Self {
-        FileValue(Some(s.unwrap_or_default()))
+/// A config.toml value in the text form its setting's rule reads, or None
+/// when it is the wrong TOML type.
+fn file_text(kind: Kind, value: &toml::Value) -> Option<String> {
+    match (kind, value) {
+        (Kind::Text, toml::Value::String(s)) => Some(s.clone()),
+        (Kind::Number, toml::Value::Integer(n)) => Some(n.to_string()),
+        (Kind::Bool, toml::Value::Boolean(b)) => Some(b.to_string()),
+        (Kind::Strings, toml::Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_string))
+            .collect::<Option<Vec<String>>>()
+            .and_then(|args| serde_json::to_string(&args).ok()),
+        _ => None,
     }
 }
 
@@ -446,7 +595,7 @@ impl From<Option<String>> for FileValue {
 mod tests {
     use super::*;
 
-    fn load(file: Option<&str>, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    fn load(file: Option<&str>, vars: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
         let vars: Vec<(String, OsString)> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), OsString::from(v)))
@@ -456,8 +605,15 @@ mod tests {
         })
     }
 
-    fn err(r: Result<Config, ConfigError>) -> String {
+    fn err(r: Result<Config, ConfigErrors>) -> String {
         r.err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    /// Each problem's own line(s), without the heading.
+    fn problems(r: Result<Config, ConfigErrors>) -> Vec<String> {
+        r.err()
+            .map(|e| e.errors.iter().map(ToString::to_string).collect())
+            .unwrap_or_default()
     }
 
     #[test]
@@ -539,7 +695,9 @@ mod tests {
         assert!(wrong_type.contains("retention_days"), "{wrong_type}");
         let range = err(load(Some("max_concurrent_jobs = 0"), &[]));
         assert!(
-            range.contains("config.toml: max_concurrent_jobs") && range.contains("from 1"),
+            range.contains(
+                "config.toml: max_concurrent_jobs = 0 is not valid: a whole number from 1 to 256"
+            ),
             "{range}"
         );
         let policy = err(load(Some("default_approval_policy = \"yolo\""), &[]));
@@ -554,14 +712,14 @@ mod tests {
         assert!(reserved.contains("extra_codex_args"), "{reserved}");
         let env = err(load(None, &[("CODEX_ASYNC_OUTPUT_CAP_BYTES", "12")]));
         assert!(
-            env.starts_with("CODEX_ASYNC_OUTPUT_CAP_BYTES=\"12\""),
+            env.contains("\n  CODEX_ASYNC_OUTPUT_CAP_BYTES=\"12\" is not valid"),
             "{env}"
         );
         let stall = err(load(None, &[("CODEX_ASYNC_STALL_TIMEOUT", "soon")]));
-        assert!(stall.starts_with("CODEX_ASYNC_STALL_TIMEOUT"), "{stall}");
+        assert!(stall.contains("\n  CODEX_ASYNC_STALL_TIMEOUT"), "{stall}");
         let args = err(load(None, &[("CODEX_ASYNC_EXTRA_ARGS", "-c x=1")]));
         assert!(
-            args.starts_with("CODEX_ASYNC_EXTRA_ARGS") && args.contains("JSON array"),
+            args.contains("\n  CODEX_ASYNC_EXTRA_ARGS") && args.contains("JSON array"),
             "{args}"
         );
         assert!(load(
@@ -572,5 +730,101 @@ mod tests {
             )]
         )
         .is_err());
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let file = "max_concurrent_jobs = 0\nmax_jobs = 3\nlog_level = \"verbose\"\n";
+        let found = problems(load(Some(file), &[("CODEX_ASYNC_RETENTION_DAYS", "-1")]));
+        assert_eq!(
+            found,
+            [
+                format!(
+                    "config.toml: unknown key \"max_jobs\" (did you mean max_concurrent_jobs?); \
+                     the keys are {}",
+                    known_keys()
+                ),
+                "config.toml: max_concurrent_jobs = 0 is not valid: a whole number from 1 to 256 \
+                 (default 4)"
+                    .to_string(),
+                "CODEX_ASYNC_RETENTION_DAYS=\"-1\" is not valid: a whole number from 0 to 36500 \
+                 (default 7)"
+                    .to_string(),
+                "config.toml: log_level = \"verbose\" is not valid: a tracing filter: a level (off, \
+                 error, warn, info, debug, trace) or target=level pairs, e.g. info or \
+                 info,codex_async_daemon=debug (\"verbose\" is not a level)"
+                    .to_string(),
+            ]
+        );
+        let all = err(load(Some(file), &[]));
+        assert!(
+            all.starts_with(
+                "the settings have 3 problems (read from /h/config.toml, then the environment):\n  config.toml: unknown key"
+            ),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn rust_log_is_checked_like_log_level() {
+        let bad = problems(load(None, &[("RUST_LOG", "info,codex_async_daemon=loud")]));
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert!(
+            bad[0].starts_with(
+                "RUST_LOG=\"info,codex_async_daemon=loud\" is not valid: a tracing filter"
+            ),
+            "{bad:?}"
+        );
+        let good = load(Some("log_level = \"warn\""), &[("RUST_LOG", "debug")]).expect("valid");
+        assert_eq!(good.log_level, "debug");
+        assert_eq!(good.sources["log_level"], Source::Env("RUST_LOG"));
+    }
+
+    #[test]
+    fn a_wrong_type_says_how_to_write_the_value() {
+        assert_eq!(
+            problems(load(
+                Some("retention_days = \"a week\"\ntask_answers = \"no\""),
+                &[]
+            )),
+            [
+                "config.toml: retention_days = \"a week\" is not valid: a whole number without \
+                 quotes, e.g. retention_days = 7",
+                "config.toml: task_answers = \"no\" is not valid: true or false without quotes, \
+                 e.g. task_answers = true",
+            ]
+        );
+        let unknown = problems(load(Some("CODEX_ASYNC_MAX_JOBS = 2"), &[]));
+        assert!(
+            unknown[0].contains("(did you mean max_concurrent_jobs?)"),
+            "{unknown:?}"
+        );
+        let typo = problems(load(Some("retention_dayz = 2"), &[]));
+        assert!(
+            typo[0].contains("(did you mean retention_days?)"),
+            "{typo:?}"
+        );
+        let far = problems(load(Some("colour = 2"), &[]));
+        assert!(!far[0].contains("did you mean"), "{far:?}");
+    }
+
+    #[test]
+    fn a_toml_syntax_error_keeps_its_lines_under_the_file_name() {
+        let bad = err(load(Some("max_concurrent_jobs = = 2\n"), &[]));
+        let mut lines = bad.lines();
+        assert_eq!(
+            lines.next(),
+            Some("the settings have a problem (read from /h/config.toml, then the environment):")
+        );
+        assert_eq!(lines.next(), Some("  /h/config.toml is not valid TOML:"));
+        let rest: Vec<&str> = lines.collect();
+        assert!(rest.len() >= 3, "{bad}");
+        assert!(rest.iter().all(|l| l.starts_with("      ")), "{bad}");
+        assert!(rest.iter().any(|l| l.contains("line 1, column")), "{bad}");
+        assert!(
+            rest.iter()
+                .any(|l| l.trim_start().starts_with('|') && l.contains('^')),
+            "{bad}"
+        );
     }
 }

@@ -21,8 +21,13 @@ use tokio::net::UnixListener;
 pub enum HomeError {
     #[error("cannot create the state home {path}: {source}")]
     Create { path: PathBuf, source: io::Error },
-    #[error("codexd is already running for {home} (pid {pid}); stop it with `codexd stop`, or set CODEX_ASYNC_HOME to use another home")]
-    AlreadyRunning { home: PathBuf, pid: String },
+    #[error("codexd is already running for {home} (pid {pid}{}); stop it with `codexd stop`, or set CODEX_ASYNC_HOME to use another home", on_socket(.socket.as_deref()))]
+    AlreadyRunning {
+        home: PathBuf,
+        pid: String,
+        /// The socket it serves on (None: a daemon that did not record it).
+        socket: Option<PathBuf>,
+    },
     #[error("cannot lock {path}: {source}")]
     Lock { path: PathBuf, source: io::Error },
     #[error(
@@ -31,6 +36,8 @@ pub enum HomeError {
     NotASocket { path: PathBuf },
     #[error("cannot listen on {path}: {source}")]
     Listen { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    SocketPath(#[from] codex_async_proto::paths::PathsError),
     /// A path another user could control: codexd runs code for whoever can
     /// reach its socket, so it refuses to start there.
     #[error("{path} {problem}; codexd refuses to use it. {fix}")]
@@ -39,6 +46,12 @@ pub enum HomeError {
         problem: String,
         fix: String,
     },
+}
+
+fn on_socket(socket: Option<&Path>) -> String {
+    socket
+        .map(|s| format!(", socket {}", s.display()))
+        .unwrap_or_default()
 }
 
 /// Refuses a directory or file that is a symlink, belongs to another user, or
@@ -97,12 +110,39 @@ pub fn create(paths: &Paths) -> Result<(), HomeError> {
     Ok(())
 }
 
-/// Held for the daemon's lifetime: the lock on `codexd.lock`, which holds its pid.
+/// Held for the daemon's lifetime: the lock on `codexd.lock`, which holds its
+/// pid on the first line and the socket it serves on the second.
 pub struct DaemonLock {
     _lock: Flock<File>,
 }
 
-/// Takes the home's lock, or says which daemon holds it.
+/// What the daemon holding a home's lock recorded in `codexd.lock`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockHolder {
+    /// Its pid, as written (empty while it is still writing the file).
+    pub pid: String,
+    /// The socket it serves on; None for a daemon from before the socket was
+    /// recorded, or while the file is being written.
+    pub socket: Option<PathBuf>,
+}
+
+impl LockHolder {
+    /// Reads the pid and socket lines. The pid stays alone on the first line
+    /// so `head -1 codexd.lock` (and older readers of that line) keep working.
+    fn parse(text: &str) -> Self {
+        let mut lines = text.lines();
+        let pid = lines.next().unwrap_or_default().trim().to_string();
+        let socket = lines
+            .next()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from);
+        Self { pid, socket }
+    }
+}
+
+/// Takes the home's lock, or says which daemon holds it. Records this
+/// process's pid and `socket` in the lock file.
 pub fn lock(paths: &Paths) -> Result<DaemonLock, HomeError> {
     let path = paths.lock();
     let lock_err = |source: io::Error| HomeError::Lock {
@@ -120,20 +160,38 @@ pub fn lock(paths: &Paths) -> Result<DaemonLock, HomeError> {
     let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(lock) => lock,
         Err((mut file, Errno::EWOULDBLOCK)) => {
-            let mut pid = String::new();
-            let _ = file.read_to_string(&mut pid);
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            let holder = LockHolder::parse(&text);
             return Err(HomeError::AlreadyRunning {
                 home: paths.home.clone(),
-                pid: pid.trim().to_string(),
+                pid: holder.pid,
+                socket: holder.socket,
             });
         }
         Err((_, errno)) => return Err(lock_err(errno.into())),
     };
     lock.set_len(0).map_err(lock_err)?;
     lock.rewind().map_err(lock_err)?;
-    writeln!(lock, "{}", std::process::id()).map_err(lock_err)?;
+    // One write, so a reader sees both lines or neither.
+    let record = format!("{}\n{}\n", std::process::id(), paths.socket.display());
+    lock.write_all(record.as_bytes()).map_err(lock_err)?;
     lock.sync_all().map_err(lock_err)?;
     Ok(DaemonLock { _lock: lock })
+}
+
+/// The live daemon recorded in the home's lock file, or None when the file
+/// names no process that is alive. Reads the file without taking the lock:
+/// a client polling the lock (even for a shared lock) could make a daemon
+/// starting that instant fail to take it.
+pub fn holder(paths: &Paths) -> Option<LockHolder> {
+    let text = fs::read_to_string(paths.lock()).ok()?;
+    let holder = LockHolder::parse(&text);
+    let pid: i32 = holder.pid.parse().ok().filter(|pid| *pid > 0)?;
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+        Ok(()) | Err(Errno::EPERM) => Some(holder),
+        Err(_) => None,
+    }
 }
 
 /// True when another process holds the home's lock (a daemon runs).
@@ -150,6 +208,7 @@ pub fn is_locked(paths: &Paths) -> bool {
 /// Binds the socket (0600, with no moment where it is wider). Call only while
 /// holding the lock: a socket file left behind is then stale, never trusted.
 pub fn listen(path: &Path) -> Result<UnixListener, HomeError> {
+    codex_async_proto::paths::check_socket_path(path)?;
     if let Some(parent) = path.parent() {
         check_private(parent, "700")?;
     }
@@ -192,4 +251,23 @@ pub fn listen(path: &Path) -> Result<UnixListener, HomeError> {
         }
     })?;
     Ok(listener)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_file_names_the_pid_first_then_the_socket() {
+        let holder = LockHolder::parse("4242\n/run/user/1000/codexd.sock\n");
+        assert_eq!(holder.pid, "4242");
+        assert_eq!(
+            holder.socket.as_deref(),
+            Some(Path::new("/run/user/1000/codexd.sock"))
+        );
+        let older = LockHolder::parse("4242\n");
+        assert_eq!((older.pid.as_str(), older.socket), ("4242", None));
+        let writing = LockHolder::parse("");
+        assert_eq!((writing.pid.as_str(), writing.socket), ("", None));
+    }
 }

@@ -1,7 +1,8 @@
 //! Where `codexd serve` logs: stderr (journald, launchd's log file, or
 //! codexd.log when detached by `codexd start`) and, when the home allows,
 //! `<home>/logs/codexd.log.<YYYY-MM-DD>`, a new file each day and at most
-//! [`KEEP_FILES`] kept. The level comes from `RUST_LOG` (default `info`).
+//! [`KEEP_FILES`] kept. The filter is the `log_level` setting (`RUST_LOG`,
+//! else config.toml, else `info`), checked by [`filter`] when the settings load.
 
 use std::{
     fs,
@@ -23,14 +24,42 @@ pub fn log_dir(paths: &Paths) -> PathBuf {
     paths.home.join("logs")
 }
 
-/// Installs the global subscriber. Returns the log folder, or None when only
-/// stderr is used (the folder could not be made; said on stderr, not fatal:
-/// a daemon that cannot write its log file still runs jobs).
-pub fn init(paths: &Paths, default_level: &str) -> Option<PathBuf> {
+/// Levels a bare word of a filter may be.
+const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+/// The log filter `spec` describes (`info`, `info,codex_async_daemon=debug`),
+/// or why it is not one. The settings check `log_level` and `RUST_LOG` with
+/// this, and [`init`] installs what it returns, so what is accepted is what runs.
+///
+/// Stricter than `EnvFilter` in one way: a bare word must be a level. EnvFilter
+/// reads any other bare word (`verbose`, `loud`) as a target, which silently
+/// turns off every line codexd writes; a target is given with its level
+/// (`hyper=debug`).
+pub fn filter(spec: &str) -> Result<EnvFilter, String> {
+    if spec.trim().is_empty() {
+        return Err("it is empty".into());
+    }
+    for directive in spec.split(',').map(str::trim) {
+        let bare = !directive.contains(['=', '[', ':']);
+        if bare
+            && !directive.is_empty()
+            && !LEVELS.contains(&directive.to_ascii_lowercase().as_str())
+        {
+            return Err(format!("{directive:?} is not a level"));
+        }
+    }
+    EnvFilter::try_new(spec).map_err(|e| e.to_string())
+}
+
+/// Installs the global subscriber with the `log_level` setting. Returns the
+/// log folder, or None when only stderr is used (the folder could not be made;
+/// said on stderr, not fatal: a daemon that cannot write its log file still
+/// runs jobs).
+pub fn init(paths: &Paths, log_level: &str) -> Option<PathBuf> {
     // Not `codexd=info`: the daemon's code lives in the library crate, whose
-    // targets are `codex_async_daemon::…`.
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    // targets are `codex_async_daemon::…`. The settings were checked with the
+    // same function, so the fallback is only for a caller that skipped them.
+    let filter = filter(log_level).unwrap_or_else(|_| EnvFilter::new("info"));
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(false);
@@ -80,4 +109,32 @@ fn appender(dir: &PathBuf) -> Result<RollingFileAppender, String> {
         .max_log_files(KEEP_FILES)
         .build(dir)
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_filter_is_levels_and_target_level_pairs() {
+        for good in [
+            "info",
+            "DEBUG",
+            "warn,codex_async_daemon=debug",
+            "codex_async_daemon=debug,codexd=debug",
+            "codex_async_daemon::server=trace",
+            "off",
+        ] {
+            assert!(filter(good).is_ok(), "{good}");
+        }
+        assert_eq!(
+            filter("verbose").err().as_deref(),
+            Some("\"verbose\" is not a level")
+        );
+        assert!(filter("").is_err());
+        let bad_level = filter("info,codex_async_daemon=loud")
+            .err()
+            .unwrap_or_default();
+        assert!(bad_level.contains("level"), "{bad_level}");
+    }
 }

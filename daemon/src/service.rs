@@ -265,7 +265,7 @@ impl CodexAsync for Service {
         let paths = self.supervisor.paths();
         Ok(Response::new(InfoResponse {
             pid: std::process::id() as i32,
-            version: env!("CARGO_PKG_VERSION").to_string(),
+            version: crate::cmd::served_version(),
             socket: paths.socket.display().to_string(),
             home: paths.home.display().to_string(),
             queued: counts.queued,

@@ -36,7 +36,27 @@ pub enum PathsError {
         /// Its value.
         value: String,
     },
+    /// The socket path does not fit in a Unix socket address.
+    #[error(
+        "the socket path {path} is {len} bytes, longer than the {max} bytes a Unix socket path \
+         may have on this system; set CODEX_ASYNC_SOCKET to a shorter path (in a folder only you \
+         can write, e.g. $XDG_RUNTIME_DIR/codexd.sock)"
+    )]
+    SocketTooLong {
+        /// The socket path.
+        path: PathBuf,
+        /// Its length in bytes.
+        len: usize,
+        /// The most bytes a path may have here.
+        max: usize,
+    },
 }
+
+/// The most bytes a Unix socket path may have: `sun_path` less its closing
+/// NUL (108 bytes on Linux, 104 on macOS and the BSDs). Written out rather
+/// than taken from libc so this crate needs no libc; a longer path makes
+/// bind and connect fail with a bare "path must be shorter than SUN_LEN".
+pub const MAX_SOCKET_PATH: usize = if cfg!(target_os = "linux") { 107 } else { 103 };
 
 impl Paths {
     /// Resolves the paths from the environment.
@@ -63,6 +83,12 @@ impl Paths {
         }
     }
 
+    /// Refuses a socket path too long for a Unix socket address, with the
+    /// limit and the fix; `codexd start`, `serve` and `doctor` all ask here.
+    pub fn check_socket(&self) -> Result<(), PathsError> {
+        check_socket_path(&self.socket)
+    }
+
     /// The SQLite database.
     pub fn database(&self) -> PathBuf {
         self.home.join("codexd.db")
@@ -84,6 +110,19 @@ impl Paths {
     }
 }
 
+/// Refuses a socket path longer than [`MAX_SOCKET_PATH`] bytes.
+pub fn check_socket_path(path: &Path) -> Result<(), PathsError> {
+    let len = path.as_os_str().len();
+    if len > MAX_SOCKET_PATH {
+        return Err(PathsError::SocketTooLong {
+            path: path.to_path_buf(),
+            len,
+            max: MAX_SOCKET_PATH,
+        });
+    }
+    Ok(())
+}
+
 fn non_empty_env(var: &str) -> Option<String> {
     env::var(var).ok().filter(|v| !v.is_empty())
 }
@@ -94,5 +133,42 @@ fn absolute(var: &'static str, value: String) -> Result<PathBuf, PathsError> {
         Ok(path)
     } else {
         Err(PathsError::Relative { var, value })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_socket_path_must_fit_a_unix_socket_address() {
+        let fits = PathBuf::from(format!("/{}", "s".repeat(MAX_SOCKET_PATH - 1)));
+        assert!(check_socket_path(&fits).is_ok());
+        let long = PathBuf::from(format!("/{}", "s".repeat(MAX_SOCKET_PATH)));
+        let err = check_socket_path(&long).expect_err("too long").to_string();
+        assert!(
+            err.contains(&format!(
+                "is {} bytes, longer than the {MAX_SOCKET_PATH} bytes",
+                MAX_SOCKET_PATH + 1
+            )) && err.contains("set CODEX_ASYNC_SOCKET to a shorter path"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_limit_is_the_one_bind_enforces() {
+        let dir = std::env::temp_dir().join(format!("cxa-sun-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let at = |len: usize| {
+            let prefix = dir.display().to_string().len() + 1;
+            dir.join("s".repeat(len - prefix))
+        };
+        let longest = at(MAX_SOCKET_PATH);
+        assert!(check_socket_path(&longest).is_ok());
+        let bound = std::os::unix::net::UnixListener::bind(&longest);
+        let over = std::os::unix::net::UnixListener::bind(at(MAX_SOCKET_PATH + 1));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(bound.is_ok(), "{bound:?}");
+        assert!(over.is_err(), "bound a path over the limit");
     }
 }

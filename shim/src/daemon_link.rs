@@ -5,10 +5,15 @@
 //! (starting codexd if none answers); later calls reuse the client. If a call
 //! fails with `Unavailable` (codexd restarted, the connection dropped), the
 //! client is dropped and the call is retried once on a fresh connection.
+//!
+//! Each new connection asks codexd its version once: when it differs from the
+//! shim's, a warning goes to stderr and every error codexd gives (or a lost
+//! connection to it) says so, since a daemon of another version may not
+//! understand this shim.
 
 use std::{future::Future, path::Path, time::Duration};
 
-use codex_async_proto::{connect, paths::Paths, Client};
+use codex_async_proto::{connect, paths::Paths, v1::InfoRequest, Client};
 use tokio::{sync::Mutex, time::timeout};
 use tonic::Code;
 
@@ -23,6 +28,10 @@ const CONNECT_AFTER_START: Duration = Duration::from_secs(5);
 /// before each retry (times the try's number).
 const ATTEMPTS: u32 = 4;
 const RETRY_PAUSE: Duration = Duration::from_millis(20);
+/// How long the version check of a new connection may take.
+const INFO_TIMEOUT: Duration = Duration::from_secs(5);
+/// This shim's version.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// A lazily connected client of codexd.
 pub struct DaemonLink {
@@ -32,6 +41,9 @@ pub struct DaemonLink {
     /// The connected client; `None` until the first call and after a failure.
     /// Held across connect and autostart so one shim starts codexd once.
     client: Mutex<Option<Client>>,
+    /// What to say about the connected codexd's version when it differs from
+    /// the shim's (from the last connection made).
+    version_note: std::sync::Mutex<Option<String>>,
 }
 
 impl DaemonLink {
@@ -40,6 +52,7 @@ impl DaemonLink {
         Self {
             paths,
             client: Mutex::new(None),
+            version_note: std::sync::Mutex::new(None),
         }
     }
 
@@ -62,14 +75,16 @@ impl DaemonLink {
                 Ok(Err(status)) if connection_lost(&status, name) => {
                     self.forget().await;
                     if attempt == ATTEMPTS {
-                        return Err(ToolError::from_status(&status, name, paths));
+                        return Err(self.noted(ToolError::from_status(&status, name, paths)));
                     }
                     tracing::info!("codexd unavailable during {name} ({status}); reconnecting");
                     attempt += 1;
                     tokio::time::sleep(RETRY_PAUSE * attempt).await;
                 }
-                Ok(Err(status)) => return Err(ToolError::from_status(&status, name, paths)),
-                Err(_) => return Err(timed_out(name, paths)),
+                Ok(Err(status)) => {
+                    return Err(self.noted(ToolError::from_status(&status, name, paths)))
+                }
+                Err(_) => return Err(self.noted(timed_out(name, paths))),
             }
         }
     }
@@ -81,6 +96,19 @@ impl DaemonLink {
                  to an absolute path in the MCP server's environment, then retry."
             ))
         })
+    }
+
+    /// `error`, with the version note when codexd is another version.
+    fn noted(&self, error: ToolError) -> ToolError {
+        let note = self
+            .version_note
+            .lock()
+            .map(|n| n.clone())
+            .unwrap_or_default();
+        match note {
+            Some(note) => error.with_note(&note),
+            None => error,
+        }
     }
 
     async fn forget(&self) {
@@ -107,6 +135,13 @@ impl DaemonLink {
             }
         };
         tracing::debug!("connected to codexd at {}", paths.socket.display());
+        let note = check_version(&client).await;
+        if let Some(note) = &note {
+            tracing::warn!("{note}");
+        }
+        if let Ok(mut slot) = self.version_note.lock() {
+            *slot = note;
+        }
         *slot = Some(client.clone());
         Ok(client)
     }
@@ -126,6 +161,29 @@ async fn connect_after_start(socket: &Path) -> Result<Client, String> {
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
+}
+
+/// Asks a newly connected codexd its version: what to say when it is not
+/// the shim's, else None (also when codexd does not answer in time: the
+/// call itself will then say what is wrong).
+async fn check_version(client: &Client) -> Option<String> {
+    let mut client = client.clone();
+    let info = timeout(INFO_TIMEOUT, client.info(InfoRequest {}))
+        .await
+        .ok()?
+        .ok()?
+        .into_inner();
+    version_note(&info.version)
+}
+
+/// What to say when codexd `running` is not this shim's version.
+pub fn version_note(running: &str) -> Option<String> {
+    (running != VERSION).then(|| {
+        format!(
+            "codexd {running} is running, this shim is {VERSION}: restart codexd with \
+             `codexd stop && codexd start` (running jobs keep running)"
+        )
+    })
 }
 
 /// True when the call failed because the connection to codexd is gone

@@ -65,6 +65,12 @@ impl ToolError {
 }
 
 impl ToolError {
+    /// The same error followed by `note` in parentheses (e.g. that codexd is
+    /// another version than the shim).
+    pub fn with_note(self, note: &str) -> Self {
+        Self(format!("{} ({note})", self.0), self.1)
+    }
+
     /// The same error, naming the tool's argument `to` where codexd named
     /// the gRPC field `from` (e.g. codex_reply's `job_id` is Start's
     /// `reply_to`): the model only knows the tool's argument names.
@@ -99,6 +105,17 @@ impl IntoContents for ToolError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_note_follows_the_message_and_keeps_its_kind() {
+        let error = ToolError("job_id: no job x".into(), Some(Code::NotFound))
+            .with_note("codexd 0.0.1 is running");
+        assert_eq!(
+            error.to_string(),
+            "job_id: no job x (codexd 0.0.1 is running)"
+        );
+        assert!(error.is_bad_input());
+    }
 
     #[test]
     fn rename_field_changes_only_a_leading_field_name() {

@@ -296,9 +296,15 @@ impl Drop for TempHome {
     }
 }
 
-/// The pid a daemon recorded in its lock file, if any.
+/// The pid a daemon recorded in its lock file (the first line), if any.
 pub fn daemon_pid(paths: &Paths) -> Option<i32> {
-    fs::read_to_string(paths.lock()).ok()?.trim().parse().ok()
+    fs::read_to_string(paths.lock())
+        .ok()?
+        .lines()
+        .next()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Kills a process by pid when dropped (SIGKILL), and reaps it.

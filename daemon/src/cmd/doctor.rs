@@ -1,6 +1,7 @@
-//! `codexd doctor`: checks everything a working setup needs — codex and its
-//! version, the daemon and its socket, the database, the permissions of the
-//! home — and prints the `claude mcp add` line to register the shim.
+//! `codexd doctor`: checks everything a working setup needs — the settings
+//! (loaded and checked exactly as `serve` does), codex and its version, the
+//! daemon and its socket, the database, the permissions of the home — and
+//! prints the `claude mcp add` line to register the shim.
 
 use std::{
     ffi::OsString,
@@ -16,7 +17,10 @@ use codex_async_proto::paths::Paths;
 use serde_json::json;
 use sqlx::{sqlite::SqliteConnectOptions, ConnectOptions, Row};
 
-use crate::cmd::{self, ui};
+use crate::{
+    cmd::{self, ui},
+    config::Config,
+};
 
 /// The oldest codex whose `exec` flags codexd uses (`--json`, `-s`, `--`).
 pub const MIN_CODEX: (u64, u64, u64) = (0, 125, 0);
@@ -69,13 +73,21 @@ impl Check {
 pub fn run(json: bool) -> anyhow::Result<ExitCode> {
     let paths = Paths::from_env()?;
     let runtime = cmd::client_runtime()?;
-    let mut checks = vec![
-        runtime.block_on(check_codex()),
+    let config = Config::load(&paths.home);
+    // The codex the daemon would run: the settings' (its file or CODEX_BIN);
+    // with broken settings, CODEX_BIN or `codex` still says whether codex is there.
+    let bin = match &config {
+        Ok(config) => config.codex_bin.clone(),
+        Err(_) => codex_bin(),
+    };
+    let mut checks = vec![runtime.block_on(check_codex(bin))];
+    checks.extend(check_config(&paths, &config));
+    checks.extend([
         check_dir(&paths.home, "home", 0o700),
         runtime.block_on(check_daemon(&paths)),
-        check_socket_file(&paths.socket),
+        check_socket_file(&paths),
         runtime.block_on(check_database(&paths)),
-    ];
+    ]);
     let shim = find_shim();
     let mcp_add = shim
         .as_ref()
@@ -116,7 +128,9 @@ pub fn run(json: bool) -> anyhow::Result<ExitCode> {
                 Level::Warn => ui::yellow("warn"),
                 Level::Fail => ui::red("FAIL"),
             };
-            out.push_str(&format!("{mark} {:<9} {}\n", c.name, c.detail));
+            // A detail of several lines (a TOML error's caret) stays aligned.
+            let detail = c.detail.replace('\n', &format!("\n{:15}", ""));
+            out.push_str(&format!("{mark} {:<9} {detail}\n", c.name));
             if let Some(fix) = &c.fix {
                 out.push_str(&format!("     {:<9} {} {fix}\n", "", ui::dim("→")));
             }
@@ -140,16 +154,55 @@ pub fn run(json: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The codex binary the daemon would run: `$CODEX_BIN`, else `codex` on PATH.
+/// The codex binary when the settings cannot be read: `$CODEX_BIN`, else
+/// `codex` on PATH.
 fn codex_bin() -> OsString {
     std::env::var_os("CODEX_BIN")
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| OsString::from("codex"))
 }
 
-async fn check_codex() -> Check {
-    let bin = codex_bin();
+/// The settings as `serve` would read them: one check per problem, each
+/// naming its key (or variable) and the rule.
+fn check_config(paths: &Paths, config: &Result<Config, crate::config::ConfigErrors>) -> Vec<Check> {
+    let file = paths.home.join("config.toml");
+    match config {
+        Ok(_) if file.exists() => vec![Check::ok("config", format!("{} (valid)", file.display()))],
+        Ok(_) => vec![Check::ok(
+            "config",
+            format!(
+                "{} not present (defaults and the environment)",
+                file.display()
+            ),
+        )],
+        Err(errors) => errors
+            .errors
+            .iter()
+            .map(|e| {
+                Check::fail(
+                    "config",
+                    e.to_string(),
+                    format!(
+                        "fix it in {} (or the environment variable), then restart codexd: \
+                         `codexd stop && codexd start`",
+                        file.display()
+                    ),
+                )
+            })
+            .collect(),
+    }
+}
+
+async fn check_codex(bin: OsString) -> Check {
     let Some(path) = which(Path::new(&bin)) else {
+        if let Some(path) = not_executable(Path::new(&bin)) {
+            let mode = fs::metadata(&path).map(|m| m.mode() & 0o7777).unwrap_or(0);
+            return Check::fail(
+                "codex",
+                format!("{} is not executable (mode {mode:o})", path.display()),
+                format!("chmod +x {}", path.display()),
+            );
+        }
         return Check::fail(
             "codex",
             format!("{} not found", bin.to_string_lossy()),
@@ -232,6 +285,18 @@ fn which(program: &Path) -> Option<PathBuf> {
         .find(|p| is_executable(p))
 }
 
+/// The file a shell would have run for `program` but cannot: it exists and
+/// has no execute bit (None when an executable one exists, or none at all).
+fn not_executable(program: &Path) -> Option<PathBuf> {
+    let is_file = |p: &Path| fs::metadata(p).is_ok_and(|m| m.is_file());
+    if program.components().count() > 1 {
+        return is_file(program).then(|| program.to_path_buf());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|p| is_file(p))
+}
+
 fn is_executable(path: &Path) -> bool {
     fs::metadata(path).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0)
 }
@@ -244,6 +309,32 @@ fn check_dir(path: &Path, name: &'static str, mode: u32) -> Check {
             format!("{} does not exist yet", path.display()),
             "it is created when codexd first starts (`codexd start`)",
         ),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            let target = fs::read_link(path)
+                .map(|t| t.display().to_string())
+                .unwrap_or_else(|_| "?".into());
+            // codexd refuses a symlinked home (another user could swap the
+            // link), so the fix is the real path or a real folder, not chown.
+            let fix = match fs::canonicalize(path) {
+                Ok(real) if real.is_dir() => format!(
+                    "set CODEX_ASYNC_HOME={} (the real path), or replace the link by a directory: \
+                     `rm {} && mkdir -m 700 {}`",
+                    real.display(),
+                    path.display(),
+                    path.display()
+                ),
+                _ => format!(
+                    "replace the link by a directory: `rm {} && mkdir -m 700 {}`",
+                    path.display(),
+                    path.display()
+                ),
+            };
+            Check::fail(
+                name,
+                format!("{} is a symlink to {target}", path.display()),
+                fix,
+            )
+        }
         Ok(meta) => private_problem(&meta, mode)
             .map(|problem| {
                 Check::fail(
@@ -273,7 +364,15 @@ fn private_problem(meta: &fs::Metadata, mode: u32) -> Option<String> {
     (actual != mode).then(|| format!("has mode {actual:o}, not {mode:o}"))
 }
 
-fn check_socket_file(socket: &Path) -> Check {
+fn check_socket_file(paths: &Paths) -> Check {
+    let socket = paths.socket.as_path();
+    if let Err(too_long) = paths.check_socket() {
+        return Check::fail(
+            "socket",
+            too_long.to_string(),
+            "set CODEX_ASYNC_SOCKET to a shorter path (for codexd and the shim)",
+        );
+    }
     match fs::symlink_metadata(socket) {
         Err(_) => Check::warn(
             "socket",
@@ -302,15 +401,11 @@ fn check_socket_file(socket: &Path) -> Check {
 async fn check_daemon(paths: &Paths) -> Check {
     match cmd::daemon_info(paths).await {
         Some(info) => {
-            let mine = env!("CARGO_PKG_VERSION");
-            if info.version != mine {
+            if let Some(note) = cmd::version_note(&info.version) {
                 Check::warn(
                     "daemon",
-                    format!(
-                        "running (pid {}), version {} but this codexd is {mine}",
-                        info.pid, info.version
-                    ),
-                    "restart it to use the installed version: `codexd stop && codexd start`",
+                    format!("running (pid {}), version {}", info.pid, info.version),
+                    note,
                 )
             } else {
                 Check::ok(

@@ -25,11 +25,15 @@ pub fn run(json: bool) -> anyhow::Result<ExitCode> {
                 "  jobs:     {} queued, {} running, {} done, {} error, {} cancelled",
                 i.queued, i.running, i.done, i.error, i.cancelled
             );
+            if let Some(note) = cmd::version_note(&i.version) {
+                println!("  note:     {note}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         (Some(i), true) => {
             let value = serde_json::json!({
                 "running": true, "pid": i.pid, "version": i.version, "socket": i.socket,
+                "this_version": cmd::VERSION, "version_note": cmd::version_note(&i.version),
                 "home": i.home, "started_at": i.started_at,
                 "jobs": {"queued": i.queued, "running": i.running, "done": i.done,
                          "error": i.error, "cancelled": i.cancelled},
