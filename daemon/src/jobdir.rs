@@ -161,7 +161,80 @@ pub struct ExitInfo {
     pub reason: Option<String>,
     /// Set when codex could not be started at all.
     pub spawn_error: Option<String>,
+    /// Set when some of codex's output could not be written (a full disk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_note: Option<String>,
     pub finished_at: String,
+}
+
+/// Room for `exit.json`, set aside when codex starts: a file of
+/// [`ExitSlot::RESERVED`] bytes, allocated while there is space, that the
+/// monitor later overwrites in place and renames over `exit.json`. Rewriting
+/// blocks a file already owns needs no new space, so codex's exit status is
+/// stored even when codex's own output has filled the disk since.
+pub struct ExitSlot {
+    reserved: Option<File>,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl ExitSlot {
+    /// Bytes set aside: an exit record is a few hundred bytes; the reasons in
+    /// it are clipped well below this.
+    pub const RESERVED: usize = 4096;
+
+    /// Sets the room aside, best effort: without it (the disk is already
+    /// full) [`Self::store`] writes a new file as usual, and retries.
+    pub fn reserve(dir: &JobDir) -> Self {
+        let tmp = dir.dir.join("exit.json.reserved");
+        let reserved = (|| -> io::Result<File> {
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            // Written, not only sized: a sparse file owns no blocks to rewrite.
+            file.write_all(&[b' '; Self::RESERVED])?;
+            file.sync_all()?;
+            Ok(file)
+        })();
+        if reserved.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        Self {
+            reserved: reserved.ok(),
+            tmp,
+            path: dir.exit(),
+        }
+    }
+
+    /// An exit slot with nothing set aside (codex never started).
+    pub fn unreserved(dir: &JobDir) -> Self {
+        Self {
+            reserved: None,
+            tmp: dir.dir.join("exit.json.reserved"),
+            path: dir.exit(),
+        }
+    }
+
+    /// Writes `exit` to `exit.json` (fsynced, atomically). Safe to call again
+    /// after a failure.
+    pub fn store(&mut self, exit: &ExitInfo) -> io::Result<()> {
+        let Some(file) = self.reserved.as_ref() else {
+            return write_json_atomic(&self.path, exit, Durability::Synced);
+        };
+        use std::os::unix::fs::FileExt;
+        let mut text = serde_json::to_vec_pretty(exit).map_err(io::Error::other)?;
+        text.push(b'\n');
+        file.write_all_at(&text, 0)?;
+        file.set_len(text.len() as u64)?;
+        file.sync_all()?;
+        fs::rename(&self.tmp, &self.path)?;
+        self.reserved = None;
+        Ok(())
+    }
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {

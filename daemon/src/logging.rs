@@ -6,13 +6,20 @@
 
 use std::{
     fs,
+    io::{self, Write},
     os::unix::fs::{DirBuilderExt, PermissionsExt},
     path::PathBuf,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
 };
 
 use codex_async_proto::paths::Paths;
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
-use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer};
+use tracing_subscriber::{
+    fmt::MakeWriter, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer,
+};
 
 /// Daily files kept: a week of history, bounded whatever the volume per day.
 pub const KEEP_FILES: usize = 7;
@@ -61,7 +68,7 @@ pub fn init(paths: &Paths, log_level: &str) -> Option<PathBuf> {
     // same function, so the fallback is only for a caller that skipped them.
     let filter = filter(log_level).unwrap_or_else(|_| EnvFilter::new("info"));
     let stderr = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(WholeLines::new(std::io::stderr))
         .with_ansi(false);
     let dir = log_dir(paths);
     // The home's own checks (owner, mode, no symlink) come before anything is
@@ -72,7 +79,7 @@ pub fn init(paths: &Paths, log_level: &str) -> Option<PathBuf> {
     {
         Ok(appender) => Some(
             tracing_subscriber::fmt::layer()
-                .with_writer(appender)
+                .with_writer(WholeLines::new(appender))
                 .with_ansi(false)
                 .boxed(),
         ),
@@ -91,6 +98,64 @@ pub fn init(paths: &Paths, log_level: &str) -> Option<PathBuf> {
         .with(file)
         .try_init();
     logs_to_file.then_some(dir)
+}
+
+/// A log writer that keeps lines apart when writes fail. tracing's fmt layer
+/// writes each event as one buffer; on a full disk that write can stop
+/// halfway, and the next event would then continue the torn line. After a
+/// failed write the next one starts on a new line, so a torn line stays alone
+/// and the lines after it parse. A failed write is dropped, never fatal (unlike
+/// `eprintln!`, which panics when stderr is a file on a full disk).
+pub struct WholeLines<M> {
+    inner: M,
+    torn: Arc<AtomicBool>,
+}
+
+impl<M> WholeLines<M> {
+    /// Wraps a writer factory.
+    pub fn new(inner: M) -> Self {
+        Self {
+            inner,
+            torn: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for WholeLines<M> {
+    type Writer = WholeLinesWriter<M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        WholeLinesWriter {
+            inner: self.inner.make_writer(),
+            torn: Arc::clone(&self.torn),
+        }
+    }
+}
+
+/// One event's writer, from [`WholeLines`].
+pub struct WholeLinesWriter<W> {
+    inner: W,
+    torn: Arc<AtomicBool>,
+}
+
+impl<W: Write> Write for WholeLinesWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.torn.load(Ordering::Relaxed) {
+            self.inner.write_all(b"\n")?;
+            self.torn.store(false, Ordering::Relaxed);
+        }
+        match self.inner.write_all(buf) {
+            Ok(()) => Ok(buf.len()),
+            Err(e) => {
+                self.torn.store(true, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn appender(dir: &PathBuf) -> Result<RollingFileAppender, String> {
@@ -136,5 +201,52 @@ mod tests {
             .err()
             .unwrap_or_default();
         assert!(bad_level.contains("level"), "{bad_level}");
+    }
+
+    /// A file-like writer that accepts only `room` more bytes, like a disk
+    /// that fills up.
+    #[derive(Clone)]
+    struct Disk {
+        bytes: Arc<std::sync::Mutex<Vec<u8>>>,
+        room: Arc<std::sync::Mutex<usize>>,
+    }
+
+    impl Write for Disk {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let mut room = self.room.lock().map_err(|_| io::Error::other("poisoned"))?;
+            if *room == 0 {
+                return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+            }
+            let n = buf.len().min(*room);
+            *room -= n;
+            self.bytes
+                .lock()
+                .map_err(|_| io::Error::other("poisoned"))?
+                .extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_line_torn_by_a_full_disk_is_not_continued_by_the_next() {
+        let disk = Disk {
+            bytes: Arc::default(),
+            room: Arc::new(std::sync::Mutex::new(10)),
+        };
+        let lines = WholeLines::new({
+            let disk = disk.clone();
+            move || disk.clone()
+        });
+        let first = lines.make_writer().write_all(b"first line, torn\n");
+        assert!(first.is_err(), "the disk had room for 10 bytes only");
+        let dropped = lines.make_writer().write_all(b"second line, dropped\n");
+        assert!(dropped.is_err());
+        *disk.room.lock().unwrap() = 1000;
+        lines.make_writer().write_all(b"third line\n").unwrap();
+        let text = String::from_utf8(disk.bytes.lock().unwrap().clone()).unwrap();
+        assert_eq!(text, "first line\nthird line\n");
     }
 }

@@ -44,7 +44,7 @@ use tokio::{
 
 use crate::{
     job::now_rfc3339,
-    jobdir::{write_json_atomic, Durability, ExitInfo, JobDir, MonitorInfo},
+    jobdir::{write_json_atomic, Durability, ExitInfo, ExitSlot, JobDir, MonitorInfo},
     output_cap::{self, OutputCap},
     proctree,
     watchdog::Watchdog,
@@ -58,6 +58,10 @@ const TERM_GRACE: Duration = Duration::from_secs(2);
 const WATCHDOG_TICK: Duration = Duration::from_secs(1);
 /// After codex ends, how long its leftover processes get after SIGTERM.
 const LEFTOVER_GRACE: Duration = Duration::from_secs(1);
+/// How soon a failed write of exit.json is tried again, and the longest wait
+/// between two tries.
+const EXIT_RETRY_FIRST: Duration = Duration::from_millis(200);
+const EXIT_RETRY_MAX: Duration = Duration::from_secs(5);
 /// The longest job line a standby monitor accepts (the argv is small: the
 /// prompt is in a file).
 const MAX_JOB_LINE: u64 = 1024 * 1024;
@@ -203,18 +207,50 @@ fn attach_to_job(dir: &JobDir) {
 }
 
 /// Records that codex could not be started (exit.json, then the report line).
-fn fail_start(dir: &JobDir, reason: String) -> anyhow::Result<()> {
+async fn fail_start(dir: &JobDir, reason: String) -> anyhow::Result<()> {
     let exit = ExitInfo {
         exit_code: None,
         signal: None,
         cancelled: false,
         reason: None,
         spawn_error: Some(reason.clone()),
+        output_note: None,
         finished_at: now_rfc3339(),
     };
-    write_json_atomic(&dir.exit(), &exit, Durability::Synced)?;
+    store_exit(dir, &mut ExitSlot::unreserved(dir), &exit).await;
     report(&format!("failed {reason}"));
     Ok(())
+}
+
+/// Writes exit.json, retrying until it is stored: codex's exit status is the
+/// one fact nothing else knows, so the monitor stays (small and idle) until it
+/// is safe rather than exit with it unwritten (a full disk, a home remounted
+/// read-only for a while, an I/O error).
+async fn store_exit(dir: &JobDir, slot: &mut ExitSlot, exit: &ExitInfo) {
+    let mut backoff = EXIT_RETRY_FIRST;
+    let mut logged = false;
+    loop {
+        match slot.store(exit) {
+            Ok(()) => {
+                if logged {
+                    log(dir, "exit.json written after all");
+                }
+                return;
+            }
+            Err(e) => {
+                if !logged {
+                    // The log may be on the same full disk: best effort.
+                    log(
+                        dir,
+                        &format!("cannot write exit.json ({e}); retrying until it can be"),
+                    );
+                    logged = true;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(EXIT_RETRY_MAX);
+            }
+        }
+    }
 }
 
 async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::Result<()> {
@@ -241,9 +277,12 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
                     "cannot enter the job's directory {}: {e}; check that it exists and is readable",
                     run_dir.display()
                 ),
-            );
+            )
+            .await;
         }
     }
+    // Before codex can fill the disk with its output.
+    let mut exit_slot = ExitSlot::reserve(dir);
     let codex = match spawn_codex(dir, &argv) {
         Ok(pid) => pid,
         Err(e) => {
@@ -253,7 +292,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
             } else {
                 format!("cannot start codex ({program}): {e}")
             };
-            return fail_start(dir, reason);
+            return fail_start(dir, reason).await;
         }
     };
     let me = std::process::id() as i32;
@@ -272,6 +311,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
     write_json_atomic(&dir.monitor_info(), &info, Durability::Atomic)?;
     let mut cap = CapGuard::open(dir, limits.output_cap);
     let mut cap_check = tokio::time::interval(output_cap::CHECK_EVERY);
+    let mut disk = DiskWatch { full_since: None };
 
     let mut watchdog = Watchdog::new(dir.output(), limits.stall_timeout, limits.max_duration);
     let mut tick = tokio::time::interval(WATCHDOG_TICK);
@@ -283,7 +323,10 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
         let deadline = stop.as_ref().map(|c| c.deadline);
         tokio::select! {
             _ = sigchld.recv() => {}
-            _ = cap_check.tick() => cap.enforce(dir),
+            _ = cap_check.tick() => {
+                cap.enforce(dir);
+                disk.check(dir);
+            }
             _ = sigterm.recv() => stop = stop.or_else(|| Some(CancelStage::begin(dir, codex, None))),
             _ = sigint.recv() => stop = stop.or_else(|| Some(CancelStage::begin(dir, codex, None))),
             _ = tick.tick(), if stop.is_none() && !watchdog.is_off() => {
@@ -301,6 +344,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
     kill_leftovers(me, &mut sigchld).await;
     // What codex printed since the last check counts too.
     cap.enforce(dir);
+    disk.check(dir);
 
     let (exit_code, signal) = match status {
         WaitStatus::Exited(_, code) => (Some(code), None),
@@ -313,9 +357,10 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
         cancelled: stop.as_ref().is_some_and(|s| s.reason.is_none()),
         reason: stop.and_then(|s| s.reason),
         spawn_error: None,
+        output_note: disk.note(),
         finished_at: now_rfc3339(),
     };
-    write_json_atomic(&dir.exit(), &exit, Durability::Synced)?;
+    store_exit(dir, &mut exit_slot, &exit).await;
     Ok(())
 }
 
@@ -324,6 +369,8 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
 struct CapGuard {
     cap: Option<OutputCap>,
     reported: Option<output_cap::Method>,
+    /// The last error, so a lasting one is logged once.
+    last_error: Option<String>,
 }
 
 impl CapGuard {
@@ -341,6 +388,7 @@ impl CapGuard {
         Self {
             cap,
             reported: None,
+            last_error: None,
         }
     }
 
@@ -361,10 +409,50 @@ impl CapGuard {
             }
             Ok(_) => {}
             Err(e) => {
-                log(dir, &format!("output cap disabled: {e}"));
-                self.cap = None;
+                // Kept, not disabled: a full disk or an I/O error passes, and
+                // the cap must work again when it does. Said once per cause.
+                let text = e.to_string();
+                if self.last_error.as_deref() != Some(text.as_str()) {
+                    log(dir, &format!("output cap: {e}; trying again"));
+                    self.last_error = Some(text);
+                }
+                return;
             }
         }
+        self.last_error = None;
+    }
+}
+
+/// Watches the filesystem that holds `output.txt`: codex writes there itself,
+/// so the monitor cannot see a write fail, but it can see that there was no
+/// room left for one. The first time, it notes when, for the job's result.
+struct DiskWatch {
+    full_since: Option<String>,
+}
+
+impl DiskWatch {
+    fn check(&mut self, dir: &JobDir) {
+        if self.full_since.is_some() {
+            return;
+        }
+        let Ok(stat) = nix::sys::statvfs::statvfs(dir.path()) else {
+            return;
+        };
+        if stat.blocks_available() == 0 {
+            let at = now_rfc3339();
+            log(
+                dir,
+                "the filesystem holding output.txt is full: codex's output is being lost",
+            );
+            self.full_since = Some(at);
+        }
+    }
+
+    /// What the job's result says about its output, if anything was lost.
+    fn note(&self) -> Option<String> {
+        self.full_since.as_ref().map(|at| {
+            format!("output incomplete: the disk holding the job's output was full at {at}, so some of what codex printed was not written; free space (codexd prune) before the next job")
+        })
     }
 }
 
