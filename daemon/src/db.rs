@@ -3,7 +3,7 @@
 //! Every state change is one statement (so one transaction); queries are
 //! runtime-checked so building needs no DATABASE_URL.
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 
 use codex_async_proto::v1::JobStatus;
 use sqlx::{
@@ -13,9 +13,13 @@ use sqlx::{
     Row, SqlitePool,
 };
 
+use tokio::sync::{broadcast, Notify};
+use tracing::{error, info, warn};
+
 use crate::{
     events::Summary,
     job::{Isolation, JobRecord},
+    pending::{Change, Pending},
 };
 
 /// Why a database operation failed.
@@ -33,6 +37,27 @@ pub enum DbError {
     Summary(String),
 }
 
+impl DbError {
+    /// Whether the failure can pass by itself (a full disk, a read-only or
+    /// failing filesystem, a lock held past the busy timeout), so a state
+    /// change that met it is kept and retried rather than lost.
+    pub fn is_transient(&self) -> bool {
+        let DbError::Sqlx(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+            sqlx::Error::Database(db) => db
+                .code()
+                .and_then(|code| code.parse::<i32>().ok())
+                // Primary result codes (the low byte of an extended one):
+                // BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN.
+                .is_some_and(|code| matches!(code & 0xff, 5 | 6 | 8 | 10 | 13 | 14)),
+            _ => false,
+        }
+    }
+}
+
 /// Counts of jobs per status.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Counts {
@@ -43,10 +68,31 @@ pub struct Counts {
     pub cancelled: u64,
 }
 
+impl Counts {
+    fn of(&mut self, status: JobStatus) -> &mut u64 {
+        match status {
+            JobStatus::Queued | JobStatus::Unspecified => &mut self.queued,
+            JobStatus::Running => &mut self.running,
+            JobStatus::Done => &mut self.done,
+            JobStatus::Error => &mut self.error,
+            JobStatus::Cancelled => &mut self.cancelled,
+        }
+    }
+}
+
+/// How soon kept changes are tried again, and the longest wait between tries.
+const DRAIN_FIRST: Duration = Duration::from_millis(200);
+const DRAIN_MAX: Duration = Duration::from_secs(2);
+
 /// The job store.
 #[derive(Clone)]
 pub struct Db {
     pool: SqlitePool,
+    /// Changes SQLite could not take yet, and the task that writes them.
+    pending: Arc<Pending>,
+    drain: Arc<Notify>,
+    /// The id of every job whose waiting changes have all been written.
+    drained: broadcast::Sender<String>,
 }
 
 /// `SELECT <every column> FROM jobs <rest>`, as a static string (sqlx 0.9
@@ -84,7 +130,160 @@ impl Db {
             .connect_with(options)
             .await?;
         sqlx::migrate!("../migrations").run(&pool).await?;
-        Ok(Self { pool })
+        let db = Self {
+            pool,
+            pending: Arc::default(),
+            drain: Arc::default(),
+            drained: broadcast::channel(1024).0,
+        };
+        tokio::spawn(db.clone().drain_pending());
+        Ok(db)
+    }
+
+    /// Writes a state change, or, when SQLite cannot take it now for a reason
+    /// that passes (full disk, read-only, I/O error, busy), keeps it to write
+    /// later ([`crate::pending`]). Returns whether the job's state changed
+    /// (as far as is known, for a change that waits).
+    async fn change(&self, job_id: &str, change: Change) -> Result<bool, DbError> {
+        if !self.pending.has(job_id) {
+            match self.write(job_id, &change).await {
+                Ok(changed) => return Ok(changed),
+                Err(e) if e.is_transient() => {
+                    warn!(job_id, error = %e, "cannot record a state change yet; kept and retried until it is");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let changed = match self.get(job_id).await? {
+            Some(mut job) => change.apply(&mut job),
+            None => false,
+        };
+        self.pending.push(job_id, change);
+        self.drain.notify_one();
+        Ok(changed)
+    }
+
+    /// One state change as one statement.
+    async fn write(&self, job_id: &str, change: &Change) -> Result<bool, DbError> {
+        let done = match change {
+            Change::Running {
+                monitor_pid,
+                monitor_start_time,
+                started_at,
+            } => {
+                sqlx::query(
+                    "UPDATE jobs SET status = 'running', monitor_pid = ?, monitor_start_time = ?, \
+                     started_at = ? WHERE job_id = ? AND status IN ('queued', 'running')",
+                )
+                .bind(monitor_pid)
+                .bind(monitor_start_time)
+                .bind(started_at)
+                .bind(job_id)
+                .execute(&self.pool)
+                .await?
+            }
+            Change::Pid(pid) => {
+                sqlx::query("UPDATE jobs SET pid = ? WHERE job_id = ?")
+                    .bind(pid)
+                    .bind(job_id)
+                    .execute(&self.pool)
+                    .await?
+            }
+            Change::Finish {
+                status,
+                exit_code,
+                error,
+                finished_at,
+            } => {
+                sqlx::query(
+                    "UPDATE jobs SET status = ?, exit_code = ?, error = ?, finished_at = ? \
+                     WHERE job_id = ? AND status IN ('queued', 'running')",
+                )
+                .bind(status.name())
+                .bind(exit_code)
+                .bind(error)
+                .bind(finished_at)
+                .bind(job_id)
+                .execute(&self.pool)
+                .await?
+            }
+            Change::Summary { summary, offset } => {
+                let json = serde_json::to_string(summary)
+                    .map_err(|e| DbError::Summary(e.to_string()))?;
+                sqlx::query(
+                    "UPDATE jobs SET summary = ?, events_offset = ?, thread_id = COALESCE(?, thread_id) \
+                     WHERE job_id = ?",
+                )
+                .bind(json)
+                .bind(i64::try_from(*offset).unwrap_or(i64::MAX))
+                .bind(&summary.thread_id)
+                .bind(job_id)
+                .execute(&self.pool)
+                .await?
+            }
+            Change::Diffstat(stat) => {
+                sqlx::query("UPDATE jobs SET diffstat = ? WHERE job_id = ?")
+                    .bind(stat)
+                    .bind(job_id)
+                    .execute(&self.pool)
+                    .await?
+            }
+        };
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Writes waiting changes as soon as SQLite takes them: each job's in
+    /// order, one job's stuck change never holding up another's. Runs for the
+    /// life of the pool.
+    async fn drain_pending(self) {
+        let mut backoff = DRAIN_FIRST;
+        loop {
+            if self.pending.is_empty() {
+                backoff = DRAIN_FIRST;
+                self.drain.notified().await;
+            } else {
+                tokio::time::sleep(backoff).await;
+            }
+            if self.pool.is_closed() {
+                return;
+            }
+            let mut stuck = false;
+            for job_id in self.pending.job_ids() {
+                // Each job's changes in order, until one does not go through.
+                while let Some(change) = self.pending.head(&job_id) {
+                    match self.write(&job_id, &change).await {
+                        Ok(_) => {}
+                        Err(e) if e.is_transient() => {
+                            stuck = true;
+                            break;
+                        }
+                        Err(e) => {
+                            // It will never go through: drop it, loudly.
+                            error!(job_id, error = %e, ?change, "a kept state change cannot be written; dropped");
+                        }
+                    }
+                    if self.pending.pop(&job_id) {
+                        info!(job_id, "kept state changes written to the database");
+                        let _ = self.drained.send(job_id.clone());
+                    }
+                }
+            }
+            backoff = if stuck {
+                (backoff * 2).min(DRAIN_MAX)
+            } else {
+                DRAIN_FIRST
+            };
+        }
+    }
+
+    /// Subscribes to jobs whose kept changes have all reached the database.
+    pub fn drained(&self) -> broadcast::Receiver<String> {
+        self.drained.subscribe()
+    }
+
+    /// How many state changes wait to be written.
+    pub fn pending_changes(&self) -> usize {
+        self.pending.len()
     }
 
     /// Records a new job.
@@ -122,27 +321,17 @@ impl Db {
         monitor_start_time: Option<i64>,
         started_at: &str,
     ) -> Result<bool, DbError> {
-        let done = sqlx::query(
-            "UPDATE jobs SET status = 'running', monitor_pid = ?, monitor_start_time = ?, \
-             started_at = ? WHERE job_id = ? AND status IN ('queued', 'running')",
-        )
-        .bind(monitor_pid)
-        .bind(monitor_start_time)
-        .bind(started_at)
-        .bind(job_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let change = Change::Running {
+            monitor_pid,
+            monitor_start_time,
+            started_at: started_at.to_string(),
+        };
+        self.change(job_id, change).await
     }
 
     /// Records codex's pid, once its monitor has started it.
     pub async fn set_pid(&self, job_id: &str, pid: i32) -> Result<(), DbError> {
-        sqlx::query("UPDATE jobs SET pid = ? WHERE job_id = ?")
-            .bind(pid)
-            .bind(job_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.change(job_id, Change::Pid(pid)).await.map(drop)
     }
 
     /// Records a job's end. Only a job that has not ended yet changes, so a
@@ -155,18 +344,13 @@ impl Db {
         error: Option<&str>,
         finished_at: &str,
     ) -> Result<bool, DbError> {
-        let done = sqlx::query(
-            "UPDATE jobs SET status = ?, exit_code = ?, error = ?, finished_at = ? \
-             WHERE job_id = ? AND status IN ('queued', 'running')",
-        )
-        .bind(status.name())
-        .bind(exit_code)
-        .bind(error)
-        .bind(finished_at)
-        .bind(job_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let change = Change::Finish {
+            status,
+            exit_code,
+            error: error.map(str::to_string),
+            finished_at: finished_at.to_string(),
+        };
+        self.change(job_id, change).await
     }
 
     /// Stores the folded event summary and how far into the output it reaches.
@@ -176,18 +360,11 @@ impl Db {
         summary: &Summary,
         offset: u64,
     ) -> Result<(), DbError> {
-        let json = serde_json::to_string(summary).map_err(|e| DbError::Summary(e.to_string()))?;
-        sqlx::query(
-            "UPDATE jobs SET summary = ?, events_offset = ?, thread_id = COALESCE(?, thread_id) \
-             WHERE job_id = ?",
-        )
-        .bind(json)
-        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
-        .bind(&summary.thread_id)
-        .bind(job_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let change = Change::Summary {
+            summary: Box::new(summary.clone()),
+            offset,
+        };
+        self.change(job_id, change).await.map(drop)
     }
 
     /// Forgets a worktree job's branch and worktree (removed: codex never ran).
@@ -201,12 +378,9 @@ impl Db {
 
     /// Stores the diffstat of a worktree job's branch.
     pub async fn set_diffstat(&self, job_id: &str, diffstat: &str) -> Result<(), DbError> {
-        sqlx::query("UPDATE jobs SET diffstat = ? WHERE job_id = ?")
-            .bind(diffstat)
-            .bind(job_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.change(job_id, Change::Diffstat(diffstat.to_string()))
+            .await
+            .map(drop)
     }
 
     /// One job, if it exists.
@@ -215,7 +389,14 @@ impl Db {
             .bind(job_id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| from_row(&r)).transpose()
+        row.map(|r| self.record(&r)).transpose()
+    }
+
+    /// A job's record as read, with its waiting changes applied.
+    fn record(&self, row: &SqliteRow) -> Result<JobRecord, DbError> {
+        let mut job = from_row(row)?;
+        self.pending.overlay(&mut job);
+        Ok(job)
     }
 
     /// Up to `limit` jobs, newest first, optionally of one status.
@@ -239,7 +420,14 @@ impl Db {
                     .await?
             }
         };
-        rows.iter().map(from_row).collect()
+        rows.iter()
+            .map(|r| self.record(r))
+            .filter(|job| match (job, status) {
+                // A kept change may have moved the job out of that status.
+                (Ok(job), Some(status)) => job.status == status,
+                _ => true,
+            })
+            .collect()
     }
 
     /// Jobs that have not ended (queued or running), oldest first.
@@ -249,7 +437,10 @@ impl Db {
         ))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(from_row).collect()
+        rows.iter()
+            .map(|r| self.record(r))
+            .filter(|job| job.as_ref().map_or(true, |j| !j.status.is_terminal()))
+            .collect()
     }
 
     /// The queued job that was accepted first (FIFO start order), if fewer
@@ -264,7 +455,7 @@ impl Db {
         .bind(limit)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| from_row(&r)).transpose()
+        row.map(|r| self.record(&r)).transpose()
     }
 
     /// Every job, oldest first.
@@ -272,7 +463,7 @@ impl Db {
         let rows = sqlx::query(select_jobs!("ORDER BY seq ASC"))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(from_row).collect()
+        rows.iter().map(|r| self.record(r)).collect()
     }
 
     /// How many jobs are in each status.
@@ -292,6 +483,21 @@ impl Db {
                 JobStatus::Error => counts.error = n,
                 JobStatus::Cancelled => counts.cancelled = n,
                 JobStatus::Unspecified => {}
+            }
+        }
+        // Jobs whose kept changes move them to another status count there.
+        for job_id in self.pending.job_ids() {
+            let row = sqlx::query(select_jobs!("WHERE job_id = ?"))
+                .bind(&job_id)
+                .fetch_optional(&self.pool)
+                .await?;
+            let Some(row) = row else { continue };
+            let mut job = from_row(&row)?;
+            let before = job.status;
+            self.pending.overlay(&mut job);
+            if job.status != before {
+                *counts.of(before) = counts.of(before).saturating_sub(1);
+                *counts.of(job.status) += 1;
             }
         }
         Ok(counts)
@@ -357,7 +563,7 @@ impl Db {
         .bind(cutoff)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(from_row).collect()
+        rows.iter().map(|r| self.record(r)).collect()
     }
 
     /// Deletes a finished job's record. Returns false when the job does not

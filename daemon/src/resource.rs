@@ -1,0 +1,55 @@
+//! Naming the resource that ran out. A Start that fails because the machine
+//! has no room, no descriptors or no processes left is refused with a message
+//! that says which and what to do about it, instead of an errno.
+
+use std::{io, path::Path};
+
+use nix::sys::resource::{getrlimit, Resource, RLIM_INFINITY};
+
+use crate::db::DbError;
+
+/// The sentence for an I/O error that means a resource ran out (None for any
+/// other error): what ran out, the error itself, and the fix. `home` is the
+/// state home, where job folders and the database live.
+pub fn exhausted(e: &io::Error, home: &Path) -> Option<String> {
+    let errno = e.raw_os_error()?;
+    Some(match errno {
+        libc::ENOSPC | libc::EDQUOT => disk_full(home, &e.to_string()),
+        libc::EROFS => format!(
+            "the filesystem holding {} is read-only ({e}): no job can be recorded; remount it read-write, then start the job again",
+            home.display()
+        ),
+        libc::EMFILE | libc::ENFILE => format!(
+            "codexd has no free file descriptors ({e}; its limit, `ulimit -n`, is {}): raise it (`ulimit -n 4096` in the shell that runs `codexd start`, or LimitNOFILE= in the service), restart codexd with `codexd stop && codexd start` (running jobs keep running), then start the job again",
+            limit(Resource::RLIMIT_NOFILE)
+        ),
+        libc::EAGAIN | libc::ENOMEM => format!(
+            "cannot start a process for the job ({e}): the limit on processes (`ulimit -u`, {}) or memory is reached; end some processes or raise the limit, then start the job again",
+            limit(Resource::RLIMIT_NPROC)
+        ),
+        _ => return None,
+    })
+}
+
+/// The sentence for a database error that means the disk is full or not
+/// writable now (None for any other).
+pub fn db_exhausted(e: &DbError, home: &Path) -> Option<String> {
+    e.is_transient()
+        .then(|| disk_full(home, &e.to_string()))
+}
+
+fn disk_full(home: &Path, error: &str) -> String {
+    format!(
+        "the disk holding {} is full or not writable ({error}): free space (`codexd prune --older-than 1d` deletes finished jobs older than a day), then start the job again",
+        home.display()
+    )
+}
+
+/// A resource limit of this process, as people write it.
+fn limit(resource: Resource) -> String {
+    match getrlimit(resource) {
+        Ok((soft, _)) if soft == RLIM_INFINITY => "unlimited".into(),
+        Ok((soft, _)) => soft.to_string(),
+        Err(_) => "unknown".into(),
+    }
+}
