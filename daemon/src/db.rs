@@ -208,8 +208,8 @@ impl Db {
                 .await?
             }
             Change::Summary { summary, offset } => {
-                let json = serde_json::to_string(summary)
-                    .map_err(|e| DbError::Summary(e.to_string()))?;
+                let json =
+                    serde_json::to_string(summary).map_err(|e| DbError::Summary(e.to_string()))?;
                 sqlx::query(
                     "UPDATE jobs SET summary = ?, events_offset = ?, thread_id = COALESCE(?, thread_id) \
                      WHERE job_id = ?",

@@ -34,8 +34,7 @@ pub fn exhausted(e: &io::Error, home: &Path) -> Option<String> {
 /// The sentence for a database error that means the disk is full or not
 /// writable now (None for any other).
 pub fn db_exhausted(e: &DbError, home: &Path) -> Option<String> {
-    e.is_transient()
-        .then(|| disk_full(home, &e.to_string()))
+    e.is_transient().then(|| disk_full(home, &e.to_string()))
 }
 
 fn disk_full(home: &Path, error: &str) -> String {

@@ -111,6 +111,7 @@ fn internal(e: impl Into<SupervisorError>) -> Status {
         SupervisorError::Invalid(m) => Status::invalid_argument(m),
         SupervisorError::NotFound(m) => Status::not_found(m),
         SupervisorError::Precondition(m) => Status::failed_precondition(m),
+        SupervisorError::Exhausted(m) => Status::resource_exhausted(m),
         e => {
             warn!(error = %e, "request failed");
             Status::internal(e.to_string())

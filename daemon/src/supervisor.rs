@@ -32,11 +32,12 @@ use crate::{
     job::{now_rfc3339, Isolation, JobId, JobRecord, Policy},
     jobdir::JobDir,
     monitor::{Limits, MonitorJob},
-    proctree,
+    proctree, resource,
     validate::JobSpec,
     worktree::{self, WorktreeError},
 };
 
+mod catch_up;
 mod ending;
 mod reconcile;
 mod scheduler;
@@ -69,6 +70,10 @@ pub enum SupervisorError {
     Precondition(String),
     #[error("{0}")]
     Worktree(String),
+    /// A resource ran out (disk, descriptors, processes): the text names it
+    /// and the fix.
+    #[error("{0}")]
+    Exhausted(String),
     #[error("background task failed: {0}")]
     Task(String),
 }
@@ -92,6 +97,8 @@ struct Inner {
     summary_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// One lock per worktree (by branch) being committed to.
     worktree_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Jobs whose meta.json could not be written (retried by `catch_up`).
+    meta_behind: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// A job whose monitor has started codex: its running record, and the
@@ -111,7 +118,7 @@ pub struct CancelOutcome {
 impl Supervisor {
     pub fn new(db: Db, paths: Paths, config: Config) -> Self {
         let (changes, _) = broadcast::channel(1024);
-        Self {
+        let supervisor = Self {
             inner: Arc::new(Inner {
                 db,
                 paths,
@@ -121,8 +128,13 @@ impl Supervisor {
                 changes,
                 summary_locks: std::sync::Mutex::new(HashMap::new()),
                 worktree_locks: std::sync::Mutex::new(HashMap::new()),
+                meta_behind: std::sync::Mutex::default(),
             }),
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(supervisor.clone().catch_up());
         }
+        supervisor
     }
 
     pub fn db(&self) -> &Db {
@@ -180,11 +192,17 @@ impl Supervisor {
 
         let id = JobId::generate();
         let dir = self.job_dir(&id);
-        dir.create(&spec.prompt)
-            .map_err(|source| SupervisorError::JobDir {
-                path: dir.path().to_path_buf(),
-                source,
-            })?;
+        if let Err(source) = dir.create(&spec.prompt) {
+            // Nothing half-made stays behind (the folder may exist already).
+            let _ = std::fs::remove_dir_all(dir.path());
+            return Err(match resource::exhausted(&source, &self.inner.paths.home) {
+                Some(message) => SupervisorError::Exhausted(message),
+                None => SupervisorError::JobDir {
+                    path: dir.path().to_path_buf(),
+                    source,
+                },
+            });
+        }
         let (isolation, branch, worktree) = match (&parent, spec.isolation) {
             // A reply works where its parent worked, on the same branch.
             (Some(p), _) => (p.isolation, p.branch.clone(), p.worktree.clone()),
@@ -245,7 +263,10 @@ impl Supervisor {
                 }
             }
             let _ = std::fs::remove_dir_all(dir.path());
-            return Err(e.into());
+            return Err(match resource::db_exhausted(&e, &self.inner.paths.home) {
+                Some(message) => SupervisorError::Exhausted(message),
+                None => e.into(),
+            });
         }
         // No meta.json yet: the scheduler writes it once it knows whether the
         // job runs (two fewer file operations before a Start's answer; a crash
@@ -300,7 +321,8 @@ impl Supervisor {
         let mut child = match self.hand_over(&dir, job).await {
             Ok(child) => child,
             Err(e) => {
-                let reason = format!("cannot start the job monitor: {e}");
+                let reason = resource::exhausted(&e, &self.inner.paths.home)
+                    .unwrap_or_else(|| format!("cannot start the job monitor: {e}"));
                 self.record_end(id, JobStatus::Error, None, Some(&reason))
                     .await?;
                 return Ok(None);
@@ -545,7 +567,8 @@ impl Supervisor {
 
     fn mirror(&self, id: &JobId, job: &JobRecord) {
         if let Err(e) = self.job_dir(id).write_meta(job) {
-            warn!(job_id = %id, error = %e, "cannot write meta.json");
+            warn!(job_id = %id, error = %e, "cannot write meta.json; retrying until it can be");
+            self.meta_behind(id);
         }
         let _ = self.inner.changes.send(id.to_string());
     }

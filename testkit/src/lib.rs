@@ -6,10 +6,12 @@
 pub mod claude;
 mod fake_anthropic;
 mod fake_provider;
+mod small_disk;
 
 pub use claude::{claude_bin, ClaudeCode, Headless, Interactive};
 pub use fake_anthropic::{FakeAnthropic, InputFn, Log, Request, Step, ToolResult};
 pub use fake_provider::{Answer, Behaviour, FakeProvider};
+pub use small_disk::SmallDisk;
 
 use std::{
     fs,

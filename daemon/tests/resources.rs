@@ -1,0 +1,200 @@
+//! The fault suite for resources running out: a state home on a small real
+//! filesystem (a tmpfs the test mounts; root only, as in CI — skipped with a
+//! message otherwise) that a job's output fills. Every case asserts, after
+//! the room comes back: each job's status and exit code are the true ones, no
+//! job whose codex exited is still `running`, `meta.json` agrees with the
+//! database, a new job runs, and the same holds after a kill -9 and restart.
+
+use std::{fs, path::Path};
+
+use codex_async_proto::{
+    v1::{GetResponse, Job, StartRequest},
+    Client,
+};
+use nix::sys::signal::Signal;
+use testkit::{get, poll_for, Daemon, SmallDisk, TempHome};
+
+async fn start(client: &mut Client, request: StartRequest) -> Job {
+    client
+        .start(request)
+        .await
+        .expect("start")
+        .into_inner()
+        .job
+        .expect("job in start response")
+}
+
+async fn wait_for_end(client: &Client, id: &str) -> GetResponse {
+    poll_for("the job to end", || {
+        let mut client = client.clone();
+        let id = id.to_string();
+        async move {
+            let resp = get(&mut client, &id).await;
+            let ended = resp.job.as_ref().is_some_and(|j| j.status().is_terminal());
+            ended.then_some(resp)
+        }
+    })
+    .await
+}
+
+fn read_json(path: &Path) -> Option<serde_json::Value> {
+    serde_json::from_str(&fs::read_to_string(path).ok()?).ok()
+}
+
+/// (status, exit code) of a job as its database row says, read directly.
+async fn db_row(home: &TempHome, id: &str) -> (String, Option<i64>) {
+    use sqlx::{ConnectOptions, Row};
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(home.paths().database())
+        .read_only(true)
+        .connect()
+        .await
+        .expect("open the database");
+    let row = sqlx::query("SELECT status, exit_code FROM jobs WHERE job_id = ?")
+        .bind(id)
+        .fetch_one(&mut conn)
+        .await
+        .expect("the job's row");
+    (row.get(0), row.get(1))
+}
+
+/// (status, exit code) of a job as its meta.json says.
+fn meta(home: &TempHome, id: &str) -> Option<(String, Option<i64>)> {
+    let meta = read_json(&home.paths().jobs().join(id).join("meta.json"))?;
+    Some((
+        meta["status"].as_str()?.to_string(),
+        meta["exit_code"].as_i64(),
+    ))
+}
+
+/// Waits until the database row and meta.json of `id` both say `expected`.
+async fn converged(home: &TempHome, id: &str, expected: &(String, Option<i64>)) {
+    poll_for("the database and meta.json to catch up", || async {
+        let row = db_row(home, id).await;
+        (row == *expected && meta(home, id).as_ref() == Some(expected)).then_some(())
+    })
+    .await;
+}
+
+fn status_of(resp: &GetResponse) -> (String, Option<i64>) {
+    let job = resp.job.as_ref().expect("job");
+    (
+        job.status()
+            .as_str_name()
+            .to_lowercase()
+            .replace("job_status_", ""),
+        job.exit_code.map(i64::from),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_drops_no_state_change_and_all_catches_up_when_room_returns() {
+    let home = TempHome::new();
+    let disk = match SmallDisk::mount(&home.home(), 24 << 20) {
+        Ok(disk) => disk,
+        Err(why) => {
+            eprintln!("SKIPPED: {why}");
+            return;
+        }
+    };
+    let daemon = Daemon::start(&home).await;
+    let mut client = daemon.client().await;
+    let go = home.root().join("go");
+
+    // One job that has nothing to do with the big one, and ends while the
+    // disk is full; one whose output fills the disk.
+    let small = start(
+        &mut client,
+        home.start_request(&format!("print:small;waitfile:{};exit:3", go.display())),
+    )
+    .await;
+    let big = start(&mut client, home.start_request("spam:200000000")).await;
+    let big_end = wait_for_end(&client, &big.job_id).await;
+    assert_eq!(disk.available(), 0, "the big job's output filled the disk");
+    fs::write(&go, "").expect("write the go file");
+    let small_end = wait_for_end(&client, &small.job_id).await;
+
+    // The true ends, while the disk is still full.
+    assert_eq!(
+        status_of(&small_end),
+        ("error".to_string(), Some(3)),
+        "{:?}",
+        small_end.job
+    );
+    let exit = read_json(&home.paths().jobs().join(&big.job_id).join("exit.json"))
+        .expect("the monitor stored the big job's exit.json on the full disk");
+    let big_code = exit["exit_code"].as_i64();
+    assert!(big_code.is_some(), "codex's true exit status: {exit}");
+    let big_status = status_of(&big_end);
+    assert_eq!(big_status.1, big_code, "{:?}", big_end.job);
+    assert!(
+        exit["output_note"].as_str().is_some_and(
+            |n| n.starts_with("output incomplete: the disk holding the job's output was full")
+        ),
+        "{exit}"
+    );
+
+    // A new job is refused while the disk is full, naming the resource and
+    // the fix, and leaves nothing behind.
+    let jobs_before = fs::read_dir(home.paths().jobs()).expect("jobs").count();
+    let refused = client
+        .start(home.start_request("print:never"))
+        .await
+        .expect_err("a start on a full disk is refused");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert!(
+        refused.message().starts_with(&format!(
+            "the disk holding {} is full or not writable",
+            home.home().display()
+        )) && refused.message().contains("codexd prune"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(
+        fs::read_dir(home.paths().jobs()).expect("jobs").count(),
+        jobs_before,
+        "no half-made job folder"
+    );
+
+    // Room comes back: the database and meta.json catch up, no restart.
+    disk.resize(512 << 20);
+    let small_truth = ("error".to_string(), Some(3));
+    converged(&home, &small.job_id, &small_truth).await;
+    converged(&home, &big.job_id, &big_status).await;
+
+    // A new job runs.
+    let next = start(&mut client, home.start_request("print:after")).await;
+    let next_end = wait_for_end(&client, &next.job_id).await;
+    assert_eq!(status_of(&next_end), ("done".to_string(), Some(0)));
+
+    // And the same after a kill -9 and a restart.
+    daemon.signal(Signal::SIGKILL);
+    daemon.wait();
+    let daemon = Daemon::start(&home).await;
+    let mut client = daemon.client().await;
+    for (id, truth) in [(&small.job_id, &small_truth), (&big.job_id, &big_status)] {
+        let resp = get(&mut client, id).await;
+        assert_eq!(&status_of(&resp), truth, "{:?}", resp.job);
+        assert!(
+            !resp
+                .job
+                .as_ref()
+                .and_then(|j| j.error.as_deref())
+                .unwrap_or("")
+                .starts_with("lost:"),
+            "{:?}",
+            resp.job
+        );
+        converged(&home, id, truth).await;
+    }
+    drop(client);
+    drop(daemon);
+    drop(disk);
+    if std::env::var_os("SHOW_LOG").is_some() {
+        eprintln!("{}", fs::read_to_string(home.root().join("codexd-serve.log")).unwrap_or_default());
+    }
+}

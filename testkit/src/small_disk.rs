@@ -1,0 +1,65 @@
+//! Real resource faults for the fault suite: a small filesystem that fills up.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+/// A tmpfs of a given size mounted at a folder (a state home, say), so a test
+/// can fill it for real and then give the room back. Needs root (CI runs as
+/// root); [`SmallDisk::mount`] says why it cannot, and the test skips.
+/// Unmounted (lazily: processes still inside are killed by their own guards)
+/// when dropped.
+pub struct SmallDisk {
+    path: PathBuf,
+}
+
+impl SmallDisk {
+    /// Mounts a `bytes`-byte tmpfs at `path` (created 0700 if missing), or
+    /// says why not (then the caller prints "SKIPPED: …" and returns).
+    pub fn mount(path: &Path, bytes: u64) -> Result<Self, String> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err("mounting a small filesystem needs root (CI runs as root)".into());
+        }
+        std::fs::create_dir_all(path).map_err(|e| format!("create {}: {e}", path.display()))?;
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o"])
+            .arg(format!("size={bytes},mode=0700"))
+            .arg("tmpfs")
+            .arg(path)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "mount -t tmpfs failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Gives the filesystem a new size (room comes back, or goes).
+    pub fn resize(&self, bytes: u64) {
+        let status = Command::new("mount")
+            .args(["-o"])
+            .arg(format!("remount,size={bytes}"))
+            .arg(&self.path)
+            .status()
+            .expect("run mount -o remount");
+        assert!(status.success(), "remount {} failed", self.path.display());
+    }
+
+    /// Bytes an unprivileged writer could still write.
+    pub fn available(&self) -> u64 {
+        let stat = nix::sys::statvfs::statvfs(&self.path).expect("statvfs");
+        stat.blocks_available() as u64 * stat.fragment_size() as u64
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
