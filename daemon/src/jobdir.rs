@@ -84,6 +84,17 @@ impl JobDir {
         Ok(())
     }
 
+    /// Removes a folder [`Self::create`] made (or began to make) for a Start
+    /// that is refused. By name, without listing it: listing needs a free
+    /// descriptor, and the refusal may be because there is none.
+    pub fn discard_new(&self) {
+        let _ = fs::remove_file(self.prompt());
+        let _ = fs::remove_file(self.output());
+        if fs::remove_dir(&self.dir).is_err() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+
     /// Rewrites meta.json from the job's record.
     pub fn write_meta(&self, job: &JobRecord) -> io::Result<()> {
         let meta = Meta {

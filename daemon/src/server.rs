@@ -18,6 +18,8 @@ use crate::{
     supervisor::Supervisor,
 };
 
+/// How long to wait after a failed accept (see `pace_accept_errors`).
+const ACCEPT_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
 /// Largest request accepted: a 1 MiB prompt and its fields, with room to spare.
 const MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
 /// Largest response: a summary with every command and file, far above a poll.
@@ -137,7 +139,9 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
 /// this holds even if the mode or a directory above is loosened.
 fn owner_only(listener: UnixListener) -> impl Stream<Item = std::io::Result<UnixStream>> {
     let me = nix::unistd::geteuid().as_raw();
-    UnixListenerStream::new(listener).filter_map(move |conn| match conn {
+    UnixListenerStream::new(listener)
+        .then(pace_accept_errors)
+        .filter_map(move |conn| match conn {
         Err(e) => Some(Err(e)),
         Ok(stream) => match stream.peer_cred() {
             Ok(cred) if cred.uid() == me => Some(Ok(stream)),
@@ -151,6 +155,18 @@ fn owner_only(listener: UnixListener) -> impl Stream<Item = std::io::Result<Unix
             }
         },
     })
+}
+
+/// After a failed accept, waits a moment before the next. tonic accepts again
+/// at once, and with no descriptor left (EMFILE) the waiting connection makes
+/// every accept fail: without a pause the daemon would spin a core while it
+/// keeps serving the connections it has.
+async fn pace_accept_errors(conn: std::io::Result<UnixStream>) -> std::io::Result<UnixStream> {
+    if let Err(e) = &conn {
+        warn!(error = %e, "cannot accept a connection; trying again shortly");
+        tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+    }
+    conn
 }
 
 async fn stop_signal(shutdown: Arc<Notify>) {

@@ -14,8 +14,9 @@ use tracing::warn;
 
 use crate::{
     job::{JobId, JobRecord},
-    render,
+    render::{self, Rendered},
     render_cache::RenderCache,
+    resource,
     supervisor::{Supervisor, SupervisorError},
     tail::{read_tail, Tail},
     validate::{self, Invalid},
@@ -145,10 +146,14 @@ impl CodexAsync for Service {
         if !job.status.is_terminal() {
             // Fold what codex printed since the follower's last tick, so the
             // summary agrees with the events rendered below.
-            self.supervisor
-                .advance_summary(&id)
-                .await
-                .map_err(internal)?;
+            match self.supervisor.advance_summary(&id).await {
+                Ok(()) => {}
+                // No descriptor to read the output with: answer from the
+                // summary folded so far (the follower catches up later).
+                Err(SupervisorError::JobDir { source, .. })
+                    if resource::exhausted(&source, &self.supervisor.paths().home).is_some() => {}
+                Err(e) => return Err(internal(e)),
+            }
             job = self.supervisor.load(&id).await.map_err(internal)?;
         }
         let path = self.supervisor.job_dir(&id).output();
@@ -189,9 +194,22 @@ impl CodexAsync for Service {
                 .await
             }
         };
-        let read = read
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(|e| Status::internal(format!("reading output of job {id}: {e}")))?;
+        let read = match read.map_err(|e| Status::internal(e.to_string()))? {
+            // The record and summary are still worth having when the output
+            // cannot be opened for want of a descriptor: say so in its place.
+            Err(e) => match resource::exhausted(&e, &self.supervisor.paths().home) {
+                Some(why) => Ok((
+                    Tail::default(),
+                    Rendered {
+                        text: format!("[codex-async: the output cannot be read now: {why}]"),
+                        next_cursor: since.unwrap_or(0),
+                        truncated: true,
+                    },
+                )),
+                None => return Err(Status::internal(format!("reading output of job {id}: {e}"))),
+            },
+            Ok(read) => read,
+        };
         let (tail, events) = read.map_err(invalid)?;
         Ok(Response::new(GetResponse {
             job: Some(self.to_proto(&id, &job)),

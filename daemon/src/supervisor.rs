@@ -194,7 +194,7 @@ impl Supervisor {
         let dir = self.job_dir(&id);
         if let Err(source) = dir.create(&spec.prompt) {
             // Nothing half-made stays behind (the folder may exist already).
-            let _ = std::fs::remove_dir_all(dir.path());
+            dir.discard_new();
             return Err(match resource::exhausted(&source, &self.inner.paths.home) {
                 Some(message) => SupervisorError::Exhausted(message),
                 None => SupervisorError::JobDir {

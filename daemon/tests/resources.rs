@@ -195,6 +195,82 @@ async fn a_full_disk_drops_no_state_change_and_all_catches_up_when_room_returns(
     drop(daemon);
     drop(disk);
     if std::env::var_os("SHOW_LOG").is_some() {
-        eprintln!("{}", fs::read_to_string(home.root().join("codexd-serve.log")).unwrap_or_default());
+        eprintln!(
+            "{}",
+            fs::read_to_string(home.root().join("codexd-serve.log")).unwrap_or_default()
+        );
     }
+}
+
+/// Sets the soft limit on open files of process `pid` (the hard limit stays).
+fn set_nofile(pid: i32, soft: u64) {
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit reads `new` and writes `old`, both ours.
+    let rc = unsafe {
+        libc::prlimit(pid, libc::RLIMIT_NOFILE, std::ptr::null(), &mut old);
+        let new = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: old.rlim_max,
+        };
+        libc::prlimit(pid, libc::RLIMIT_NOFILE, &new, std::ptr::null_mut())
+    };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+}
+
+/// The lowest descriptor number `pid` does not use: the next one it would
+/// open. A limit of that many leaves it none.
+fn lowest_free_fd(pid: i32) -> u64 {
+    let used: std::collections::HashSet<u64> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("read the daemon's fds")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    (0..).find(|fd| !used.contains(fd)).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_free_descriptors_refuses_a_start_by_name_and_the_daemon_serves_on() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let mut client = daemon.client().await;
+    let first = start(&mut client, home.start_request("print:before")).await;
+    let first_end = wait_for_end(&client, &first.job_id).await;
+    let jobs_before = fs::read_dir(home.paths().jobs()).expect("jobs").count();
+
+    // Every descriptor the daemon may have is in use.
+    set_nofile(daemon.pid(), lowest_free_fd(daemon.pid()));
+    let refused = client
+        .start(home.start_request("print:never"))
+        .await
+        .expect_err("a start with no free descriptor is refused");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .message()
+            .starts_with("codexd has no free file descriptors (Too many open files (os error 24); its limit, `ulimit -n`, is ")
+            && refused.message().contains("raise it (`ulimit -n 4096`"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(
+        fs::read_dir(home.paths().jobs()).expect("jobs").count(),
+        jobs_before,
+        "no half-made job folder"
+    );
+    // Every other call is still served.
+    let again = get(&mut client, &first.job_id).await;
+    assert_eq!(status_of(&again), status_of(&first_end));
+
+    // Descriptors come back: a new job runs.
+    set_nofile(daemon.pid(), 4096);
+    let next = start(&mut client, home.start_request("print:after")).await;
+    let next_end = wait_for_end(&client, &next.job_id).await;
+    assert_eq!(status_of(&next_end), ("done".to_string(), Some(0)));
 }
