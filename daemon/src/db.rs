@@ -103,7 +103,7 @@ macro_rules! select_jobs {
             "SELECT job_id, status, prompt, cwd, approval_policy, model, pid, monitor_pid, ",
             "monitor_start_time, exit_code, error, created_at, started_at, finished_at, ",
             "thread_id, parent_job_id, isolation, branch, worktree, diffstat, stall_timeout, ",
-            "max_duration, summary, events_offset FROM jobs ",
+            "max_duration, summary, events_offset, output_note FROM jobs ",
             $rest
         )
     };
@@ -224,6 +224,13 @@ impl Db {
             Change::Diffstat(stat) => {
                 sqlx::query("UPDATE jobs SET diffstat = ? WHERE job_id = ?")
                     .bind(stat)
+                    .bind(job_id)
+                    .execute(&self.pool)
+                    .await?
+            }
+            Change::OutputNote(note) => {
+                sqlx::query("UPDATE jobs SET output_note = ? WHERE job_id = ?")
+                    .bind(note)
                     .bind(job_id)
                     .execute(&self.pool)
                     .await?
@@ -374,6 +381,13 @@ impl Db {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Stores why some of a job's output is missing.
+    pub async fn set_output_note(&self, job_id: &str, note: &str) -> Result<(), DbError> {
+        self.change(job_id, Change::OutputNote(note.to_string()))
+            .await
+            .map(drop)
     }
 
     /// Stores the diffstat of a worktree job's branch.
@@ -547,6 +561,7 @@ fn from_row(row: &SqliteRow) -> Result<JobRecord, DbError> {
             .and_then(|json| serde_json::from_str(&json).ok())
             .unwrap_or_default(),
         events_offset: u64::try_from(row.try_get::<i64, _>("events_offset")?).unwrap_or(0),
+        output_note: row.try_get("output_note")?,
     })
 }
 

@@ -144,6 +144,8 @@ pub struct JobRecord {
     pub branch: Option<String>,
     pub worktree: Option<String>,
     pub diffstat: Option<String>,
+    /// Set when some of codex's output could not be written (a full disk).
+    pub output_note: Option<String>,
     /// Watchdogs, in seconds.
     pub stall_timeout: u32,
     pub max_duration: u32,
@@ -213,6 +215,7 @@ impl JobRecord {
             worktree: self.worktree.clone(),
             stall_timeout_seconds: self.stall_timeout,
             max_duration_seconds: self.max_duration,
+            output_note: self.output_note.clone(),
         }
     }
 

@@ -110,6 +110,7 @@ impl JobDir {
             finished_at: job.finished_at.as_deref(),
             exit_code: job.exit_code,
             error: job.error.as_deref(),
+            output_note: job.output_note.as_deref(),
         };
         // SQLite is the source of truth; meta.json is rebuilt from it.
         write_json_atomic(&self.meta(), &meta, Durability::Atomic)
@@ -141,6 +142,8 @@ struct Meta<'a> {
     finished_at: Option<&'a str>,
     exit_code: Option<i32>,
     error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_note: Option<&'a str>,
 }
 
 /// monitor.json: who runs the job, so a restarted daemon can find it again.

@@ -451,7 +451,7 @@ impl DiskWatch {
     /// What the job's result says about its output, if anything was lost.
     fn note(&self) -> Option<String> {
         self.full_since.as_ref().map(|at| {
-            format!("output incomplete: the disk holding the job's output was full at {at}, so some of what codex printed was not written; free space (codexd prune) before the next job")
+            format!("output incomplete: the disk holding the job's output was full at {at}, so some of what codex printed may not have been written; free space (codexd prune) before the next job")
         })
     }
 }

@@ -46,6 +46,8 @@ pub enum Change {
     Summary { summary: Box<Summary>, offset: u64 },
     /// A worktree job's diffstat.
     Diffstat(String),
+    /// Why some of the job's output is missing.
+    OutputNote(String),
 }
 
 impl Change {
@@ -90,6 +92,7 @@ impl Change {
                 job.events_offset = *offset;
             }
             Change::Diffstat(stat) => job.diffstat = Some(stat.clone()),
+            Change::OutputNote(note) => job.output_note = Some(note.clone()),
         }
         true
     }

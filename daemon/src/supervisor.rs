@@ -251,6 +251,7 @@ impl Supervisor {
             max_duration: spec.max_duration.unwrap_or(self.inner.config.max_duration),
             summary: Summary::default(),
             events_offset: 0,
+            output_note: None,
         };
         if let Err(e) = self.inner.db.insert(&record).await {
             // Nothing may outlive a Start that failed: not its worktree and

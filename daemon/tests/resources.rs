@@ -127,6 +127,14 @@ async fn a_full_disk_drops_no_state_change_and_all_catches_up_when_room_returns(
     assert!(big_code.is_some(), "codex's true exit status: {exit}");
     let big_status = status_of(&big_end);
     assert_eq!(big_status.1, big_code, "{:?}", big_end.job);
+    let note = big_end.job.as_ref().and_then(|j| j.output_note.clone());
+    assert!(
+        note.as_deref()
+            .is_some_and(|n| n
+                .starts_with("output incomplete: the disk holding the job's output was full at ")),
+        "the result says the output is incomplete: {:?}",
+        big_end.job
+    );
     assert!(
         exit["output_note"].as_str().is_some_and(
             |n| n.starts_with("output incomplete: the disk holding the job's output was full")

@@ -135,6 +135,10 @@ pub struct JobResult {
     pub exit_code: Option<i32>,
     /// Why the job is in status error (or how it was cancelled), else null.
     pub error: Option<String>,
+    /// Set when some of Codex's output could not be written (a full disk);
+    /// absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_note: Option<String>,
     /// Seconds Codex ran (so far, while it runs); null before it started.
     pub elapsed_seconds: Option<u64>,
     /// Codex's final answer, once it finished its turn; else null. Longer
@@ -221,6 +225,7 @@ impl JobResult {
                 job.error.as_deref(),
                 summary.error_message.as_deref(),
             ),
+            output_note: job.output_note.clone().filter(|n| !n.is_empty()),
             elapsed_seconds: elapsed_seconds(
                 job.started_at.as_deref(),
                 job.finished_at.as_deref(),
@@ -265,6 +270,10 @@ impl JobResult {
     pub fn to_text(&self) -> String {
         let mut out = self.header();
         out.push('\n');
+        if let Some(note) = &self.output_note {
+            out.push_str(note);
+            out.push('\n');
+        }
         if let Some(answer) = &self.final_message {
             out.push('\n');
             out.push_str(answer.trim_end());

@@ -60,7 +60,11 @@ impl Supervisor {
     ) -> Result<(), SupervisorError> {
         self.fold_summary(id, Fold::Final).await?;
         let dir = self.job_dir(id);
-        let (status, code, mut reason) = match dir.read_exit() {
+        let exit = dir.read_exit();
+        if let Some(note) = exit.as_ref().and_then(|e| e.output_note.as_deref()) {
+            self.inner.db.set_output_note(id.as_str(), note).await?;
+        }
+        let (status, code, mut reason) = match exit {
             Some(exit) => outcome(&exit),
             None => (
                 JobStatus::Error,
