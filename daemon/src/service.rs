@@ -293,6 +293,7 @@ impl CodexAsync for Service {
             error: counts.error,
             cancelled: counts.cancelled,
             started_at: self.started_at.clone(),
+            pending_changes: self.supervisor.db().pending_changes() as u64,
         }))
     }
 

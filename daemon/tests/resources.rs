@@ -87,6 +87,25 @@ fn status_of(resp: &GetResponse) -> (String, Option<i64>) {
     )
 }
 
+/// `codexd status` as a person reads it.
+fn codexd_status(home: &TempHome) -> String {
+    let out = home
+        .codexd()
+        .arg("status")
+        .output()
+        .expect("run codexd status");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn status_json(home: &TempHome) -> serde_json::Value {
+    let out = home
+        .codexd()
+        .args(["status", "--json"])
+        .output()
+        .expect("run codexd status --json");
+    serde_json::from_slice(&out.stdout).expect("status --json is JSON")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_drops_no_state_change_and_all_catches_up_when_room_returns() {
     let home = TempHome::new();
@@ -142,6 +161,33 @@ async fn a_full_disk_drops_no_state_change_and_all_catches_up_when_room_returns(
         "{exit}"
     );
 
+    // codexd says what it holds back, and why.
+    let pending = status_json(&home)["pending_changes"].as_u64();
+    assert!(
+        pending.is_some_and(|n| n >= 1),
+        "the two ends met a full database: {pending:?}"
+    );
+    let text = codexd_status(&home);
+    assert!(
+        text.contains(" not yet written to the database (the disk is full or not writable); kept by codexd and written as soon as it can be"),
+        "{text}"
+    );
+
+    let doctor = home
+        .codexd()
+        .arg("doctor")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run codexd doctor");
+    let doctor = String::from_utf8_lossy(&doctor.stdout).into_owned();
+    assert!(
+        doctor.contains(&format!(
+            "warn space     only 0 B free for {}: a job's output can fill it, and then no new job starts",
+            home.home().display()
+        )) && doctor.contains("`codexd prune --older-than 1d`"),
+        "{doctor}"
+    );
+
     // A new job is refused while the disk is full, naming the resource and
     // the fix, and leaves nothing behind.
     let jobs_before = fs::read_dir(home.paths().jobs()).expect("jobs").count();
@@ -173,6 +219,8 @@ async fn a_full_disk_drops_no_state_change_and_all_catches_up_when_room_returns(
     let small_truth = ("error".to_string(), Some(3));
     converged(&home, &small.job_id, &small_truth).await;
     converged(&home, &big.job_id, &big_status).await;
+    assert_eq!(status_json(&home)["pending_changes"].as_u64(), Some(0));
+    assert!(!codexd_status(&home).contains("pending:"));
 
     // A new job runs.
     let next = start(&mut client, home.start_request("print:after")).await;
@@ -281,4 +329,56 @@ async fn no_free_descriptors_refuses_a_start_by_name_and_the_daemon_serves_on() 
     let next = start(&mut client, home.start_request("print:after")).await;
     let next_end = wait_for_end(&client, &next.job_id).await;
     assert_eq!(status_of(&next_end), ("done".to_string(), Some(0)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monitor_that_cannot_write_exit_json_keeps_the_status_until_it_can() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let mut client = daemon.client().await;
+    let go = home.root().join("go");
+    let job = start(
+        &mut client,
+        home.start_request(&format!("waitfile:{};exit:4", go.display())),
+    )
+    .await;
+    let dir = home.paths().jobs().join(&job.job_id);
+    // Something in the way of exit.json: a folder that is not empty (as real
+    // as a full disk for the monitor's rename, and undone at will).
+    let blocker = dir.join("exit.json");
+    fs::create_dir_all(blocker.join("in-the-way")).expect("make the blocker");
+    fs::write(&go, "").expect("write the go file");
+    let codex_pid = job.pid.expect("codex's pid");
+    testkit::wait_until("codex to exit", || !testkit::pid_alive(codex_pid));
+    testkit::wait_until("the monitor to say it retries", || {
+        fs::read_to_string(dir.join("monitor.log")).is_ok_and(|log| {
+            log.contains("cannot write exit.json (") && log.contains("retrying until it can be")
+        })
+    });
+    // The monitor stays; the job is not called lost, nor given a made-up end.
+    let monitor = read_json(&dir.join("monitor.json")).expect("monitor.json")["monitor_pid"]
+        .as_i64()
+        .expect("monitor pid") as i32;
+    assert!(
+        testkit::pid_alive(monitor),
+        "the monitor waits to write the status"
+    );
+    let resp = get(&mut client, &job.job_id).await;
+    assert_eq!(
+        status_of(&resp),
+        ("running".to_string(), None),
+        "{:?}",
+        resp.job
+    );
+
+    fs::remove_dir_all(&blocker).expect("remove the blocker");
+    let end = wait_for_end(&client, &job.job_id).await;
+    assert_eq!(
+        status_of(&end),
+        ("error".to_string(), Some(4)),
+        "{:?}",
+        end.job
+    );
+    testkit::wait_until("the monitor to exit", || !testkit::pid_alive(monitor));
+    converged(&home, &job.job_id, &("error".to_string(), Some(4))).await;
 }

@@ -84,6 +84,7 @@ pub fn run(json: bool) -> anyhow::Result<ExitCode> {
     checks.extend(check_config(&paths, &config));
     checks.extend([
         check_dir(&paths.home, "home", 0o700),
+        check_space(&paths.home),
         runtime.block_on(check_daemon(&paths)),
         check_socket_file(&paths),
         runtime.block_on(check_database(&paths)),
@@ -302,6 +303,39 @@ fn is_executable(path: &Path) -> bool {
 }
 
 /// Owner-only and ours: what codexd itself enforces on the home.
+/// Below this much free space in the home, doctor warns: a job's output
+/// (capped at 256 MiB each by default) may fill the rest, and then no job can
+/// start and state changes wait (see README, "What survives what").
+pub const LOW_SPACE: u64 = 1 << 30;
+
+/// Free space on the filesystem that holds the home (or the folder it will be in).
+fn check_space(home: &Path) -> Check {
+    let probe = home
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("/"));
+    let free = match nix::sys::statvfs::statvfs(probe) {
+        Ok(stat) => stat.blocks_available() as u64 * stat.fragment_size() as u64,
+        Err(e) => {
+            return Check::warn(
+                "space",
+                format!("cannot read the free space of {}: {e}", probe.display()),
+                "check the filesystem with `df -h`",
+            )
+        }
+    };
+    let detail = format!("{} free for {}", ui::human_bytes(free), home.display());
+    if free >= LOW_SPACE {
+        Check::ok("space", detail)
+    } else {
+        Check::warn(
+            "space",
+            format!("only {detail}: a job's output can fill it, and then no new job starts"),
+            "free space: `codexd prune --older-than 1d` deletes finished jobs older than a day, or move the home (CODEX_ASYNC_HOME) to a larger disk",
+        )
+    }
+}
+
 fn check_dir(path: &Path, name: &'static str, mode: u32) -> Check {
     match fs::symlink_metadata(path) {
         Err(_) => Check::warn(

@@ -25,6 +25,9 @@ pub fn run(json: bool) -> anyhow::Result<ExitCode> {
                 "  jobs:     {} queued, {} running, {} done, {} error, {} cancelled",
                 i.queued, i.running, i.done, i.error, i.cancelled
             );
+            if i.pending_changes > 0 {
+                println!("  pending:  {}", pending_note(i.pending_changes));
+            }
             if let Some(note) = cmd::version_note(&i.version) {
                 println!("  note:     {note}");
             }
@@ -35,6 +38,7 @@ pub fn run(json: bool) -> anyhow::Result<ExitCode> {
                 "running": true, "pid": i.pid, "version": i.version, "socket": i.socket,
                 "this_version": cmd::VERSION, "version_note": cmd::version_note(&i.version),
                 "home": i.home, "started_at": i.started_at,
+                "pending_changes": i.pending_changes,
                 "jobs": {"queued": i.queued, "running": i.running, "done": i.done,
                          "error": i.error, "cancelled": i.cancelled},
             });
@@ -55,4 +59,12 @@ pub fn run(json: bool) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(NOT_RUNNING))
         }
     }
+}
+
+/// What `status` says while state changes wait to be written.
+fn pending_note(n: u64) -> String {
+    format!(
+        "{n} state change{} not yet written to the database (the disk is full or not writable); kept by codexd and written as soon as it can be — free space (`codexd prune`) and check `codexd doctor`",
+        if n == 1 { "" } else { "s" }
+    )
 }
