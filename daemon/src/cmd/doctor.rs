@@ -315,7 +315,7 @@ fn check_space(home: &Path) -> Check {
         .find(|p| p.exists())
         .unwrap_or(Path::new("/"));
     let free = match nix::sys::statvfs::statvfs(probe) {
-        Ok(stat) => stat.blocks_available() as u64 * stat.fragment_size() as u64,
+        Ok(stat) => stat.blocks_available() * stat.fragment_size(),
         Err(e) => {
             return Check::warn(
                 "space",
