@@ -54,7 +54,7 @@ impl SmallDisk {
     /// Bytes an unprivileged writer could still write.
     pub fn available(&self) -> u64 {
         let stat = nix::sys::statvfs::statvfs(&self.path).expect("statvfs");
-        stat.blocks_available() as u64 * stat.fragment_size() as u64
+        stat.blocks_available() * stat.fragment_size()
     }
 }
 

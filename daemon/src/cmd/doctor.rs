@@ -315,7 +315,9 @@ fn check_space(home: &Path) -> Check {
         .find(|p| p.exists())
         .unwrap_or(Path::new("/"));
     let free = match nix::sys::statvfs::statvfs(probe) {
-        Ok(stat) => stat.blocks_available() * stat.fragment_size(),
+        // Both are u32 on macOS.
+        #[allow(clippy::unnecessary_cast)]
+        Ok(stat) => stat.blocks_available() as u64 * stat.fragment_size() as u64,
         Err(e) => {
             return Check::warn(
                 "space",
