@@ -123,6 +123,12 @@ impl Db {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // Every connection (each a thread) is made now and kept: a daemon
+            // that can no longer start a thread (the process limit) still
+            // reads and writes its jobs.
+            .min_connections(4)
+            .idle_timeout(None)
+            .max_lifetime(None)
             // A ping before every query is for network databases; with a
             // local file it only doubles each query's round trips to the
             // connection's worker thread.
@@ -579,6 +585,16 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|r| self.record(r)).collect()
+    }
+
+    /// Deletes a job that never started (a Start refused for want of a
+    /// process to run it). Returns false unless it was still queued.
+    pub async fn delete_queued(&self, job_id: &str) -> Result<bool, DbError> {
+        let done = sqlx::query("DELETE FROM jobs WHERE job_id = ? AND status = 'queued'")
+            .bind(job_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Deletes a finished job's record. Returns false when the job does not

@@ -90,6 +90,7 @@ impl JobDir {
     pub fn discard_new(&self) {
         let _ = fs::remove_file(self.prompt());
         let _ = fs::remove_file(self.output());
+        let _ = fs::remove_file(self.monitor_log());
         if fs::remove_dir(&self.dir).is_err() {
             let _ = fs::remove_dir_all(&self.dir);
         }

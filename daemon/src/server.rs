@@ -18,6 +18,10 @@ use crate::{
     supervisor::Supervisor,
 };
 
+/// The most a stop may take, whatever is still running.
+const STOP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
+/// How long stopping waits for the database to close.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 /// How long to wait after a failed accept (see `pace_accept_errors`).
 const ACCEPT_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
 /// Largest request accepted: a 1 MiB prompt and its fields, with room to spare.
@@ -59,11 +63,12 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
     // Housekeeping in the background, one after the other so a repair never
     // recreates a folder that retention is removing: first the full check of
     // folders against the database, then retention, hourly.
+    let housekeeping;
     {
         // No Start has run yet: every folder written from now on may be one.
         let serving_since = std::time::SystemTime::now();
         let (db, jobs, supervisor) = (db.clone(), paths.jobs(), supervisor.clone());
-        tokio::spawn(async move {
+        housekeeping = tokio::spawn(async move {
             if let Err(e) = repair::check(&db, &jobs, repair::Scope::All { serving_since }).await {
                 warn!(error = %e, "checking job folders against the database failed");
             }
@@ -99,6 +104,14 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
     let (stopping_tx, stopping_rx) = oneshot::channel();
     let stop = async move {
         stop_signal(shutdown).await;
+        // Whatever happens below, a stop stops: the jobs live in their
+        // monitors and the database in its WAL, so nothing is lost by
+        // leaving without the rest of the goodbyes.
+        std::thread::spawn(|| {
+            std::thread::sleep(STOP_DEADLINE);
+            warn!("still stopping after {}s; exiting now (running jobs continue under their monitors)", STOP_DEADLINE.as_secs());
+            std::process::exit(0);
+        });
         // Open Watch streams end now, so the graceful stop below has no
         // follower to wait for.
         stopping.send_replace(true);
@@ -129,7 +142,16 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
     if !inherited {
         let _ = std::fs::remove_file(&paths.socket);
     }
-    db.close().await;
+    // Stopping must not wait for housekeeping (a full check of a large home
+    // reads every row), nor for the database's goodbye checkpoint: the WAL
+    // is durable as it is, and the next open replays it.
+    housekeeping.abort();
+    if tokio::time::timeout(CLOSE_GRACE, db.close()).await.is_err() {
+        info!(
+            "the database was still busy after {}s; leaving it to the next start",
+            CLOSE_GRACE.as_secs()
+        );
+    }
     info!("codexd stopped; running jobs continue under their monitors");
     Ok(())
 }

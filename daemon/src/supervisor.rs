@@ -275,10 +275,18 @@ impl Supervisor {
         // meta.json for every unfinished job).
         info!(job_id = %id, policy = %record.approval_policy, cwd = %record.cwd,
               parent = record.parent_job_id.as_deref().unwrap_or(""), "job queued");
-        match self.schedule_for(&id).await {
+        match self.schedule_for(&id).await? {
             Some(running) => Ok(running),
             // Waiting for a run slot, or it ended at once (codex missing…).
-            None => self.load(&id).await,
+            None => match self.load(&id).await {
+                Ok(job) => Ok(job),
+                // Recorded, and started once the database answers again.
+                Err(SupervisorError::Db(e)) if e.is_transient() => {
+                    warn!(job_id = %id, error = %e, "cannot read a new job back; answering with it as recorded");
+                    Ok(record)
+                }
+                Err(e) => Err(e),
+            },
         }
     }
 
@@ -312,7 +320,8 @@ impl Supervisor {
     /// Starts the monitor (and through it codex) for a queued job; returns the
     /// job's record once codex runs and the database says so (the caller
     /// then calls [`Self::announce_running`]), or None if it could not start
-    /// (the job has ended then).
+    /// (the job has ended then), or [`SupervisorError::Exhausted`] when no
+    /// process could be made for it (the job is still queued).
     async fn launch(
         &self,
         id: &JobId,
@@ -322,8 +331,13 @@ impl Supervisor {
         let mut child = match self.hand_over(&dir, job).await {
             Ok(child) => child,
             Err(e) => {
-                let reason = resource::exhausted(&e, &self.inner.paths.home)
-                    .unwrap_or_else(|| format!("cannot start the job monitor: {e}"));
+                if let Some(why) = resource::exhausted(&e, &self.inner.paths.home) {
+                    // Nothing started: the job is still only queued (and no
+                    // monitor is starting it, whatever monitor.log says).
+                    let _ = std::fs::remove_file(dir.monitor_log());
+                    return Err(SupervisorError::Exhausted(why));
+                }
+                let reason = format!("cannot start the job monitor: {e}");
                 self.record_end(id, JobStatus::Error, None, Some(&reason))
                     .await?;
                 return Ok(None);

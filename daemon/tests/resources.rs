@@ -382,3 +382,113 @@ async fn a_monitor_that_cannot_write_exit_json_keeps_the_status_until_it_can() {
     testkit::wait_until("the monitor to exit", || !testkit::pid_alive(monitor));
     converged(&home, &job.job_id, &("error".to_string(), Some(4))).await;
 }
+
+/// A cgroup (v1 pids controller) that caps how many processes and threads
+/// its members may have: as real as `RLIMIT_NPROC`, which does not bind root.
+/// Needs root and the controller mounted at /sys/fs/cgroup/pids; removed
+/// when dropped (its members moved back to the root group first).
+struct PidsCap {
+    dir: std::path::PathBuf,
+}
+
+impl PidsCap {
+    fn new() -> Result<Self, String> {
+        let root = Path::new("/sys/fs/cgroup/pids");
+        if !root.join("cgroup.procs").exists() {
+            return Err("no cgroup v1 pids controller at /sys/fs/cgroup/pids".into());
+        }
+        let dir = root.join(format!("cxa-test-{}", std::process::id()));
+        fs::create_dir(&dir).map_err(|e| format!("cannot make a pids cgroup: {e}"))?;
+        Ok(Self { dir })
+    }
+
+    /// Moves `pid` (all its threads) in and caps the group at what it has now.
+    fn hold(&self, pid: i32) {
+        fs::write(self.dir.join("cgroup.procs"), pid.to_string()).expect("move into the cgroup");
+        let current = fs::read_to_string(self.dir.join("pids.current")).expect("pids.current");
+        fs::write(self.dir.join("pids.max"), current.trim()).expect("set pids.max");
+    }
+
+    fn release(&self) {
+        fs::write(self.dir.join("pids.max"), "max").expect("lift pids.max");
+    }
+}
+
+impl Drop for PidsCap {
+    fn drop(&mut self) {
+        let _ = fs::write(self.dir.join("pids.max"), "max");
+        if let Ok(procs) = fs::read_to_string(self.dir.join("cgroup.procs")) {
+            for pid in procs.lines() {
+                let _ = fs::write("/sys/fs/cgroup/pids/cgroup.procs", pid);
+            }
+        }
+        let _ = fs::remove_dir(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_process_can_be_forked_refuses_a_start_by_name_and_the_daemon_serves_on() {
+    let home = TempHome::new();
+    let cap = match PidsCap::new() {
+        Ok(cap) => cap,
+        Err(why) => {
+            eprintln!("SKIPPED: {why}");
+            return;
+        }
+    };
+    let daemon = Daemon::start(&home).await;
+    let mut client = daemon.client().await;
+    let first = start(&mut client, home.start_request("print:before")).await;
+    let first_end = wait_for_end(&client, &first.job_id).await;
+
+    // A monitor is forked ahead of time (the standby): the first Start
+    // after the cap takes it; the one after needs a new process.
+    testkit::wait_until("a standby monitor", || {
+        !testkit::idle_standby_monitors(daemon.pid()).is_empty()
+    });
+    cap.hold(daemon.pid());
+    let via_standby = start(&mut client, home.start_request("print:standby")).await;
+    let jobs_before = fs::read_dir(home.paths().jobs()).expect("jobs").count();
+    let refused = client
+        .start(home.start_request("print:never"))
+        .await
+        .expect_err("a start that needs a new process is refused");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert!(
+        refused.message().starts_with(
+            "cannot start a process for the job (Resource temporarily unavailable (os error 11)): the limit on processes (`ulimit -u`, "
+        ) && refused.message().ends_with("end some processes or raise the limit, then start the job again"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(
+        fs::read_dir(home.paths().jobs()).expect("jobs").count(),
+        jobs_before,
+        "no half-made job folder"
+    );
+    // Every other call is served, and the refused job is nowhere.
+    let again = get(&mut client, &first.job_id).await;
+    assert_eq!(status_of(&again), status_of(&first_end));
+    let listed = client
+        .list(codex_async_proto::v1::ListRequest {
+            limit: Some(100),
+            status: None,
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .jobs;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let standby_end = wait_for_end(&client, &via_standby.job_id).await;
+    assert_eq!(status_of(&standby_end), ("done".to_string(), Some(0)));
+
+    // Processes come back: a new job runs.
+    cap.release();
+    let next = start(&mut client, home.start_request("print:after")).await;
+    let next_end = wait_for_end(&client, &next.job_id).await;
+    assert_eq!(status_of(&next_end), ("done".to_string(), Some(0)));
+}

@@ -15,6 +15,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(server::serve(paths, config))?;
+    let served = runtime.block_on(server::serve(paths, config));
+    // Blocking tasks still running (a prune's folder removal, say) must not
+    // hold the exit up: their work is either done or redone at next start.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    served?;
     Ok(ExitCode::SUCCESS)
 }

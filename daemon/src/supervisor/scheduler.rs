@@ -29,6 +29,9 @@ use crate::{
 /// when it died to say whether codex runs.
 const INTERRUPTED_LAUNCH_WAIT: Duration = Duration::from_secs(5);
 
+/// How soon the queue is tried again after a resource ran out.
+const RETRY_QUEUE_AFTER: Duration = Duration::from_secs(2);
+
 /// The scheduler's state: the limit and the lock that serializes decisions.
 pub(super) struct Scheduler {
     max_jobs: u64,
@@ -37,6 +40,8 @@ pub(super) struct Scheduler {
     /// job ending during reconcile must not start a queued job whose monitor
     /// reconcile has yet to find (it would run twice).
     open: AtomicBool,
+    /// A pass is due shortly (see `retry_queue_later`).
+    retry_armed: AtomicBool,
 }
 
 impl Scheduler {
@@ -45,6 +50,7 @@ impl Scheduler {
             max_jobs: u64::try_from(max_jobs.max(1)).unwrap_or(u64::MAX),
             turn: Mutex::new(()),
             open: AtomicBool::new(false),
+            retry_armed: AtomicBool::new(false),
         }
     }
 }
@@ -70,7 +76,10 @@ impl Supervisor {
     /// as soon as the pass has launched `id`, or None if the pass ended
     /// without it (it waits for a slot, or could not start). The rest of the
     /// pass goes on in the background.
-    pub(super) async fn schedule_for(&self, id: &JobId) -> Option<JobRecord> {
+    pub(super) async fn schedule_for(
+        &self,
+        id: &JobId,
+    ) -> Result<Option<JobRecord>, SupervisorError> {
         let (tx, rx) = oneshot::channel();
         let this = self.clone();
         let id = id.clone();
@@ -78,6 +87,7 @@ impl Supervisor {
             let mut waiter = Some((id.clone(), tx));
             if let Err(e) = this.schedule_now(&mut waiter).await {
                 warn!(error = %e, "cannot start queued jobs");
+                this.retry_queue_later();
             }
             if waiter.is_some() {
                 // Not launched by this pass (it waits for a slot, or ended at
@@ -89,7 +99,57 @@ impl Supervisor {
                 }
             }
         });
-        rx.await.ok()
+        match rx.await {
+            Ok(Ok(running)) => Ok(Some(running)),
+            Ok(Err(refused)) => Err(refused),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Asks for a scheduling pass in a moment: queued jobs could not start
+    /// for want of a resource, which may come back without any job ending.
+    pub(super) fn retry_queue_later(&self) {
+        if self
+            .inner
+            .scheduler
+            .retry_armed
+            .swap(true, Ordering::SeqCst)
+        {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(RETRY_QUEUE_AFTER).await;
+            this.inner
+                .scheduler
+                .retry_armed
+                .store(false, Ordering::SeqCst);
+            this.kick();
+        });
+    }
+
+    /// Takes back a Start that could not get a process: its record, folder
+    /// and (for a new worktree job) worktree and branch go, since it never
+    /// ran.
+    async fn withdraw(&self, id: &JobId, job: &JobRecord) {
+        match self.inner.db.delete_queued(id.as_str()).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                warn!(job_id = %id, error = %e, "cannot withdraw a refused start; it stays queued");
+                return;
+            }
+        }
+        let dir = self.job_dir(id);
+        if job.parent_job_id.is_none() {
+            if let Some(branch) = &job.branch {
+                if let Err(e) = crate::worktree::discard_unused(dir.path(), branch).await {
+                    warn!(job_id = %id, error = %e, "cannot remove the worktree of a refused start");
+                }
+            }
+        }
+        dir.discard_new();
+        info!(job_id = %id, "start refused: no process could be made for it");
     }
 
     /// Called once reconcile has settled every job: from now on queued jobs start.
@@ -113,7 +173,7 @@ impl Supervisor {
     /// (and is then taken).
     async fn schedule_now(
         &self,
-        waiter: &mut Option<(JobId, oneshot::Sender<JobRecord>)>,
+        waiter: &mut Option<(JobId, oneshot::Sender<Result<JobRecord, SupervisorError>>)>,
     ) -> Result<(), SupervisorError> {
         let sched = &self.inner.scheduler;
         if !sched.open.load(Ordering::SeqCst) {
@@ -142,14 +202,32 @@ impl Supervisor {
             info!(job_id = %id, "starting job");
             // launch always moves the job out of `queued` (running, or ended),
             // so this loop makes progress.
-            let Some(launched) = self.launch(&id, &job).await? else {
-                continue;
+            let launched = match self.launch(&id, &job).await {
+                Ok(Some(launched)) => launched,
+                Ok(None) => continue,
+                Err(SupervisorError::Exhausted(why)) => {
+                    // No process for it now: the Start waiting for it is
+                    // refused (and takes nothing with it); a job that waited
+                    // in the queue stays queued. Either way the queue is
+                    // tried again shortly.
+                    self.retry_queue_later();
+                    if waiter.as_ref().is_some_and(|(wanted, _)| *wanted == id) {
+                        self.withdraw(&id, &job).await;
+                        if let Some((_, tx)) = waiter.take() {
+                            let _ = tx.send(Err(SupervisorError::Exhausted(why)));
+                        }
+                    } else {
+                        warn!(job_id = %id, reason = %why, "cannot start a queued job now; it stays queued");
+                    }
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
             };
             // The Start waiting for this job gets its answer first; the
             // bookkeeping after it is off its path.
             if waiter.as_ref().is_some_and(|(wanted, _)| *wanted == id) {
                 if let Some((_, tx)) = waiter.take() {
-                    let _ = tx.send(launched.record.clone());
+                    let _ = tx.send(Ok(launched.record.clone()));
                 }
             }
             self.announce_running(&id, launched).await;
