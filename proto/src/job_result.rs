@@ -490,7 +490,8 @@ fn head_and_tail(text: &str, budget: usize) -> (String, usize) {
     )
 }
 
-fn duration(seconds: u64) -> String {
+/// A duration as the result's header writes it: `9 s`, `1m05s`, `2h03m`.
+pub fn duration(seconds: u64) -> String {
     match seconds {
         s if s < 60 => format!("{s} s"),
         s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),

@@ -43,6 +43,102 @@ pub fn input_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
     })
 }
 
+/// Refuses arguments a tool does not take, before anything reaches codexd.
+///
+/// The names a tool takes are its input schema's `properties` (the schema
+/// derived from its argument struct), so an argument added to a struct is
+/// known at once and no list is kept by hand. Without this, a misspelt or
+/// unsupported argument (`aproval_policy`, an option of another release)
+/// would be dropped silently and the model would believe it took effect.
+pub fn check_known(tool: &str, schema: &JsonObject, args: &JsonObject) -> Result<(), ArgError> {
+    let empty = JsonObject::new();
+    let properties = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let unknown: Vec<&String> = args
+        .keys()
+        .filter(|name| !properties.contains_key(name.as_str()))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let suggestions: Vec<(&String, &str)> = unknown
+        .iter()
+        .filter_map(|name| suggest(name, properties.keys()).map(|known| (*name, known)))
+        .collect();
+    let did_you_mean = match suggestions.as_slice() {
+        [] => String::new(),
+        [(_, known)] if unknown.len() == 1 => format!(" (did you mean {known}?)"),
+        several => format!(
+            " (did you mean {}?)",
+            several
+                .iter()
+                .map(|(name, known)| format!("{known} for {name}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    // Required ones first, in the struct's order, then the rest by name.
+    let takes: Vec<String> = required
+        .iter()
+        .map(|name| format!("{name} (required)"))
+        .chain(
+            properties
+                .keys()
+                .filter(|name| !required.contains(&name.as_str()))
+                .cloned(),
+        )
+        .collect();
+    let takes = if takes.is_empty() {
+        "it takes no arguments".to_string()
+    } else {
+        format!("it takes {}", takes.join(", "))
+    };
+    let such = if unknown.len() == 1 {
+        "no such argument"
+    } else {
+        "no such arguments"
+    };
+    let names: Vec<&str> = unknown.iter().map(|n| n.as_str()).collect();
+    Err(ArgError(format!(
+        "{}: {such} of {tool}{did_you_mean}; {takes}. Nothing was done.",
+        names.join(", ")
+    )))
+}
+
+/// The argument an unknown one most likely meant: the same words in another
+/// case or separator (`jobId`), else the closest spelling by strsim's
+/// Jaro-Winkler (as clap and codexd's config use), if close enough —
+/// preferring a name the unknown one is an abbreviation of (its letters in
+/// order: `jobs` is `job_ids` short, not `job_id` misspelt).
+fn suggest<'a>(unknown: &str, known: impl Iterator<Item = &'a String> + Clone) -> Option<&'a str> {
+    let squash = |s: &str| {
+        s.chars()
+            .filter(|c| !matches!(c, '_' | '-'))
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    };
+    let unknown_squashed = squash(unknown);
+    if let Some(same) = known.clone().find(|k| squash(k) == unknown_squashed) {
+        return Some(same);
+    }
+    let abbreviates = |k: &str| {
+        let mut letters = squash(k).into_bytes().into_iter();
+        unknown_squashed.bytes().all(|u| letters.any(|l| l == u))
+    };
+    known
+        .map(|k| (abbreviates(k), strsim::jaro_winkler(unknown, k), k))
+        .filter(|(_, score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)))
+        .map(|(_, _, k)| k.as_str())
+}
+
 /// Arguments of `codex_start`.
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
 pub struct StartArgs {
@@ -107,20 +203,33 @@ pub struct PollArgs {
     pub tail_lines: Option<u32>,
 }
 
-/// Arguments of `codex_wait`.
+/// Arguments of `codex_wait`: `job_id` for one job, or `job_ids` for the
+/// first of several to end (exactly one of the two; [`WaitArgs::from_json`]
+/// makes sure, so the schema needs no `oneOf`, which the Anthropic API refuses
+/// at the root of a tool's input schema).
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
 pub struct WaitArgs {
-    /// The job id codex_start or codex_reply returned (12 lowercase hex characters).
-    pub job_id: String,
+    /// The job id codex_start or codex_reply returned (12 lowercase hex
+    /// characters). Pass this or job_ids.
+    pub job_id: Option<String>,
+    /// Instead of job_id: several job ids (1 to 20). Returns as soon as any of
+    /// them ends, naming it, with its result and the others' statuses.
+    #[schemars(length(min = 1, max = 20))]
+    pub job_ids: Option<Vec<String>>,
     /// Longest time to wait, 1 to 50 seconds (MCP clients give up on a tool
     /// call after about a minute).
     #[schemars(default = "default_wait_seconds", range(min = 1, max = 50))]
     pub timeout_seconds: u32,
     /// The `cursor` from your previous codex_poll or codex_wait of this job:
-    /// `events` then holds only what happened since. Omit on the first call.
+    /// `events` then holds only what happened since. Omit on the first call;
+    /// only with job_id.
     #[schemars(range(min = 0))]
     pub since: Option<u64>,
 }
+
+/// The most jobs one `codex_wait` watches (`job_ids`): each costs a Get per
+/// poll and a status line in the answer.
+pub const WAIT_JOBS_MAX: usize = 20;
 
 /// Default and bounds of `codex_wait`'s `timeout_seconds`.
 pub const WAIT_SECONDS_DEFAULT: u32 = 30;
@@ -233,9 +342,28 @@ impl PollArgs {
 }
 
 impl WaitArgs {
-    /// Reads and type-checks the arguments of a `codex_wait` call.
+    /// Reads and type-checks the arguments of a `codex_wait` call: exactly
+    /// one of `job_id` and `job_ids`, and `since` only with `job_id`.
     pub fn from_json(args: &JsonObject) -> Result<Self, ArgError> {
-        let job_id = required_job_id(args)?;
+        let job_ids = optional_job_ids(args)?;
+        let given = |field| !matches!(args.get(field), None | Some(Value::Null));
+        let job_id = match (given("job_id"), &job_ids) {
+            (true, Some(_)) => {
+                return Err(ArgError(
+                    "job_id, job_ids: pass one of them, not both: job_id to wait for one job, \
+                     job_ids for the first of several to end"
+                        .into(),
+                ))
+            }
+            (false, None) => {
+                return Err(ArgError(format!(
+                    "job_id, job_ids: missing; {JOB_ID_HINT}, or job_ids (a list of 1 to \
+                     {WAIT_JOBS_MAX}) to wait for the first of several to end"
+                )))
+            }
+            (true, None) => Some(required_job_id(args)?),
+            (false, Some(_)) => None,
+        };
         let bad = |got: String| {
             ArgError(format!(
                 "timeout_seconds: must be a whole number from 1 to {WAIT_SECONDS_MAX}, got {got}: \
@@ -257,12 +385,93 @@ impl WaitArgs {
                 _ => return Err(bad(n.to_string())),
             },
         };
+        let since = optional_cursor(args)?;
+        if since.is_some() && job_ids.is_some() {
+            return Err(ArgError(
+                "since: a cursor belongs to one job; pass it with job_id, or leave it out with \
+                 job_ids"
+                    .into(),
+            ));
+        }
         Ok(Self {
             job_id,
+            job_ids,
             timeout_seconds,
-            since: optional_cursor(args)?,
+            since,
         })
     }
+}
+
+/// `job_ids` of codex_wait: absent, or 1 to [`WAIT_JOBS_MAX`] non-empty
+/// strings, each once (a repeat is dropped: waiting on a job twice is
+/// waiting on it once). Like the numbers, a list sent as a JSON string
+/// (`"[\"a\", \"b\"]"`, as models sometimes write it) is read as the list.
+fn optional_job_ids(args: &JsonObject) -> Result<Option<Vec<String>>, ArgError> {
+    const HINT: &str = "pass the job ids codex_start returned, e.g. [\"0123456789ab\", \
+                        \"fedcba987654\"] (codex_list shows recent ones)";
+    let value = match args.get("job_ids") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(value) => value,
+    };
+    let parsed;
+    let items = match value {
+        Value::Array(items) => items,
+        Value::String(s) => match serde_json::from_str::<Value>(s) {
+            Ok(Value::Array(items)) => {
+                parsed = items;
+                &parsed
+            }
+            _ => {
+                return Err(ArgError(format!(
+                    "job_ids: expected a list of job ids, got {}; {HINT}, or pass one id as \
+                     job_id",
+                    describe(value)
+                )))
+            }
+        },
+        other => {
+            return Err(ArgError(format!(
+                "job_ids: expected a list of job ids, got {}; {HINT}",
+                describe(other)
+            )))
+        }
+    };
+    if items.is_empty() {
+        return Err(ArgError(format!(
+            "job_ids: is empty; {HINT}, 1 to {WAIT_JOBS_MAX} of them"
+        )));
+    }
+    if items.len() > WAIT_JOBS_MAX {
+        return Err(ArgError(format!(
+            "job_ids: lists {} jobs, at most {WAIT_JOBS_MAX} can be waited for at once; pass \
+             {WAIT_JOBS_MAX} or fewer (the ones you need first)",
+            items.len()
+        )));
+    }
+    let mut ids: Vec<String> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match item {
+            Value::String(id) if !id.trim().is_empty() => {
+                if !ids.contains(id) {
+                    ids.push(id.clone());
+                }
+            }
+            Value::String(_) => {
+                return Err(ArgError(format!(
+                    "job_ids: item {} is empty; {HINT}",
+                    i + 1
+                )));
+            }
+            other => {
+                return Err(ArgError(format!(
+                    "job_ids: item {} is {}, not a job id string; {HINT}",
+                    i + 1,
+                    describe(other)
+                )))
+            }
+        }
+    }
+    Ok(Some(ids))
 }
 
 impl ResultArgs {
@@ -644,10 +853,14 @@ mod tests {
             required(input_schema::<ReplyArgs>()),
             Some(json!(["job_id", "prompt"]))
         );
+        // job_id or job_ids: WaitArgs::from_json asks for exactly one.
+        assert_eq!(required(input_schema::<WaitArgs>()), None);
+        let wait = input_schema::<WaitArgs>();
         assert_eq!(
-            required(input_schema::<WaitArgs>()),
-            Some(json!(["job_id"]))
+            wait["properties"]["job_ids"]["maxItems"],
+            json!(WAIT_JOBS_MAX)
         );
+        assert_eq!(wait["properties"]["job_ids"]["minItems"], json!(1));
         assert_eq!(
             input_schema::<WaitArgs>()["properties"]["timeout_seconds"]["default"],
             json!(30)
@@ -656,5 +869,134 @@ mod tests {
             start["properties"]["isolation"]["enum"],
             json!(["none", "worktree"])
         );
+    }
+
+    #[test]
+    fn unknown_arguments_are_refused_naming_them_and_what_the_tool_takes() {
+        let check = |schema: Arc<JsonObject>, tool: &str, args: Value| {
+            check_known(tool, &schema, &obj(args)).map_err(|e| e.0)
+        };
+        let start = input_schema::<StartArgs>;
+        assert_eq!(
+            check(
+                start(),
+                "codex_start",
+                json!({"prompt": "p", "cwd": "/", "model": null})
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                start(),
+                "codex_start",
+                json!({"prompt": "p", "aproval_policy": "x"})
+            ),
+            Err(
+                "aproval_policy: no such argument of codex_start (did you mean \
+                 approval_policy?); it takes prompt (required), cwd (required), \
+                 approval_policy, isolation, max_duration_seconds, model, \
+                 stall_timeout_seconds. Nothing was done."
+                    .replace("                 ", "")
+            )
+        );
+        assert_eq!(
+            check(
+                input_schema::<ResultArgs>(),
+                "codex_result",
+                json!({"job": "x"})
+            ),
+            Err(
+                "job: no such argument of codex_result (did you mean job_id?); it takes \
+                 job_id (required). Nothing was done."
+                    .replace("                 ", "")
+            )
+        );
+        assert_eq!(
+            check(
+                input_schema::<ListArgs>(),
+                "codex_list",
+                json!({"limt": 5, "zzz": 1, "Status": "done"})
+            ),
+            Err(
+                "Status, limt, zzz: no such arguments of codex_list (did you mean status for \
+                 Status, limit for limt?); it takes limit, status. Nothing was done."
+                    .replace("                 ", "")
+            )
+        );
+        assert_eq!(
+            check(
+                input_schema::<WaitArgs>(),
+                "codex_wait",
+                json!({"jobIds": []})
+            ),
+            Err(
+                "jobIds: no such argument of codex_wait (did you mean job_ids?); it takes \
+                 job_id, job_ids, since, timeout_seconds. Nothing was done."
+                    .replace("                 ", "")
+            )
+        );
+    }
+
+    #[test]
+    fn wait_takes_job_id_or_job_ids() {
+        let wait = |v: Value| WaitArgs::from_json(&obj(v)).map_err(|e| e.0);
+        let args = wait(json!({"job_ids": ["a", "b", "a"]})).expect("valid");
+        assert_eq!(args.job_ids, Some(vec!["a".to_string(), "b".to_string()]));
+        assert_eq!(args.job_id, None);
+        let args = wait(json!({"job_ids": "[\"a\", \"b\"]", "job_id": null})).expect("valid");
+        assert_eq!(args.job_ids, Some(vec!["a".to_string(), "b".to_string()]));
+        let args = wait(json!({"job_id": "a", "job_ids": null})).expect("valid");
+        assert_eq!(args.job_id.as_deref(), Some("a"));
+        let ids: Vec<String> = (0..=WAIT_JOBS_MAX).map(|i| format!("{i:012x}")).collect();
+        let hint = "pass the job ids codex_start returned, e.g. [\"0123456789ab\", \
+                    \"fedcba987654\"] (codex_list shows recent ones)";
+        for (args, error) in [
+            (
+                json!({"job_id": "a", "job_ids": ["b"]}),
+                "job_id, job_ids: pass one of them, not both: job_id to wait for one job, \
+                 job_ids for the first of several to end"
+                    .to_string(),
+            ),
+            (
+                json!({}),
+                format!(
+                    "job_id, job_ids: missing; {JOB_ID_HINT}, or job_ids (a list of 1 to 20) \
+                     to wait for the first of several to end"
+                ),
+            ),
+            (
+                json!({"job_ids": []}),
+                format!("job_ids: is empty; {hint}, 1 to 20 of them"),
+            ),
+            (
+                json!({"job_ids": ids}),
+                "job_ids: lists 21 jobs, at most 20 can be waited for at once; pass 20 or \
+                 fewer (the ones you need first)"
+                    .to_string(),
+            ),
+            (
+                json!({"job_ids": ["a", 5]}),
+                format!("job_ids: item 2 is 5, not a job id string; {hint}"),
+            ),
+            (
+                json!({"job_ids": ["a", " "]}),
+                format!("job_ids: item 2 is empty; {hint}"),
+            ),
+            (
+                json!({"job_ids": "a"}),
+                format!(
+                    "job_ids: expected a list of job ids, got the string \"a\"; {hint}, or \
+                     pass one id as job_id"
+                ),
+            ),
+            (
+                json!({"job_ids": ["a", "b"], "since": 3}),
+                "since: a cursor belongs to one job; pass it with job_id, or leave it out \
+                 with job_ids"
+                    .to_string(),
+            ),
+        ] {
+            assert_eq!(wait(args.clone()), Err(error), "{args}");
+        }
     }
 }

@@ -8,3 +8,4 @@ pub mod output;
 pub mod tasks;
 pub mod tool_error;
 pub mod tools;
+pub mod wait;

@@ -2,8 +2,10 @@
 //!
 //! Each tool checks its arguments ([`crate::args`]), makes one gRPC call to
 //! codexd ([`crate::daemon_link`]) and answers at once ([`crate::output`]) —
-//! except `codex_wait`, which makes a Get every [`WAIT_POLL_INTERVAL`] until
-//! the job ends or its timeout passes. A job that has ended is always
+//! except `codex_wait` ([`crate::wait`]), which asks codexd again and again
+//! until a job ends or its timeout passes. Before any of that, an argument
+//! the tool does not take is refused ([`crate::args::check_known`], in
+//! `call_tool`, so every tool is covered). A job that has ended is always
 //! answered with its one rendering ([`ResultText`]). A call that starts a job
 //! from a client speaking the MCP Tasks extension is answered with a task
 //! handle instead, and `tasks/get`/`tasks/cancel` follow it ([`crate::tasks`]). The four original tools keep the names and arguments of the
@@ -11,25 +13,24 @@
 //! (`mcp__codex-async__codex_start`, …) and habits keep working; codex_poll's
 //! result now speaks in events (the raw tail only on request, no prompt).
 
-use std::{str::FromStr, time::Duration};
+use std::str::FromStr;
 
 use codex_async_proto::v1::{self, JobStatus};
 use rmcp::{
-    handler::server::{common::schema_for_output, router::tool::ToolRouter},
+    handler::server::{common::schema_for_output, router::tool::ToolRouter, tool::ToolCallContext},
     model::{
-        CallToolResponse, CallToolResult, CancelTaskParams, CreateTaskResult, GetTaskParams,
-        GetTaskResult, Implementation, JsonObject, ProgressNotificationParam, ProgressToken,
+        CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
+        CreateTaskResult, GetTaskParams, GetTaskResult, Implementation, JsonObject,
         ServerCapabilities, ServerConfig, UpdateTaskParams,
     },
     service::RequestContext,
-    tool, tool_handler, tool_router, ErrorData, Peer, RoleServer, ServerHandler,
+    tool, tool_handler, tool_router, ErrorData, RoleServer, ServerHandler,
 };
-use tokio::time::Instant;
 
 use crate::{
     args::{
-        input_schema, ArgError, CancelArgs, ListArgs, PollArgs, ReplyArgs, ResultArgs, StartArgs,
-        WaitArgs,
+        check_known, input_schema, ArgError, CancelArgs, ListArgs, PollArgs, ReplyArgs, ResultArgs,
+        StartArgs, WaitArgs,
     },
     daemon_link::DaemonLink,
     output::{
@@ -37,23 +38,8 @@ use crate::{
     },
     tasks,
     tool_error::ToolError,
+    wait,
 };
-
-/// How often `codex_wait` asks codexd about the job.
-///
-/// Polling beats holding a Watch stream here: a Get on the local socket costs
-/// well under a millisecond, while Watch would stream every byte of codex's
-/// output to the shim only to be dropped, and its Job events carry no summary,
-/// so the activity for progress notifications and the final payload would
-/// need Gets anyway. Each Get also goes through [`DaemonLink`]'s reconnect, so
-/// a codexd restarted mid-wait costs one retry instead of a broken stream.
-/// The price is that a wait returns up to this much after the job ended.
-const WAIT_POLL_INTERVAL: Duration = Duration::from_millis(300);
-
-/// Longest gap between two progress notifications while the activity stays
-/// the same (clients reset their idle timeout on each; the MCP promise is
-/// "at least every 5 s", and a notice is only sent after a Get).
-const PROGRESS_HEARTBEAT: Duration = Duration::from_secs(4);
 
 /// The MCP server: stateless apart from the lazily connected daemon client.
 pub struct CodexAsyncServer {
@@ -140,9 +126,11 @@ Codex's raw output tail (rarely needed).",
 30). When the job ends it returns the job's result: status, exit code, Codex's final answer, \
 the files it changed, the commands it ran; read it there (codex_result repeats it, for later). \
 If the time is up first it returns the job's status and activity: call codex_wait again. \
-While waiting it sends progress notifications with what Codex is doing. Pass \
-`since` (a cursor from codex_poll) to also get the events after it. Not needed in clients with \
-MCP tasks, where codex_start's result arrives by itself.",
+job_ids (1-20 ids) instead of job_id waits for several: it returns when the first ends, naming \
+it, with its result and one status line per other job. While waiting it sends progress \
+notifications with what Codex is doing. Pass `since` (a cursor from codex_poll) to also get \
+the events after it. Not needed in clients with MCP tasks, where codex_start's result arrives \
+by itself.",
         input_schema = input_schema::<WaitArgs>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -152,39 +140,7 @@ MCP tasks, where codex_start's result arrives by itself.",
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
         let args = WaitArgs::from_json(&args)?;
-        let begun = Instant::now();
-        let deadline = begun + Duration::from_secs(args.timeout_seconds.into());
-        let mut progress = context
-            .meta
-            .get_progress_token()
-            .map(|token| Progress::new(context.peer.clone(), token, args.timeout_seconds));
-        loop {
-            let response = self.get(args.job_id.clone(), args.since, 0).await?;
-            let now = Instant::now();
-            let ended = response
-                .job
-                .as_ref()
-                .and_then(Status::of)
-                .is_none_or(Status::is_final);
-            if ended || now >= deadline || context.ct.is_cancelled() {
-                return view(response, args.since.is_some(), false);
-            }
-            if let Some(progress) = progress.as_mut() {
-                let activity = response
-                    .summary
-                    .as_ref()
-                    .map(|s| s.activity.clone())
-                    .filter(|a| !a.is_empty());
-                let message = activity.unwrap_or_else(|| "Codex job is queued".into());
-                progress.report(now - begun, message).await;
-            }
-            tokio::select! {
-                () = tokio::time::sleep_until(deadline.min(now + WAIT_POLL_INTERVAL)) => {}
-                // The client gave up on this call (notifications/cancelled):
-                // the answer will be dropped, so stop asking codexd.
-                () = context.ct.cancelled() => {}
-            }
-        }
+        wait::wait(self, args, context).await
     }
 
     #[tool(
@@ -306,7 +262,7 @@ impl CodexAsyncServer {
     }
 
     /// One Get call.
-    async fn get(
+    pub(crate) async fn get(
         &self,
         job_id: String,
         since: Option<u64>,
@@ -361,7 +317,7 @@ impl CodexAsyncServer {
 /// What codex_poll and codex_wait return: the job's result once it has
 /// ended, else its progress (`with_events`: the events after the cursor;
 /// `with_output`: the raw tail).
-fn view(
+pub(crate) fn view(
     response: v1::GetResponse,
     with_events: bool,
     with_output: bool,
@@ -384,60 +340,6 @@ fn view(
     Ok(result)
 }
 
-/// `notifications/progress` for one `codex_wait` call whose request carried
-/// a progress token: progress = seconds waited, total = the timeout, message
-/// = what Codex is doing. Sent when the message changes and at least every
-/// [`PROGRESS_HEARTBEAT`] (clients reset their idle timeout on each).
-struct Progress {
-    peer: Peer<RoleServer>,
-    token: ProgressToken,
-    total: f64,
-    /// When the last notice went out, its progress and its message.
-    last: Option<(Instant, f64, String)>,
-    /// Set once sending failed (the client went away): stop trying.
-    broken: bool,
-}
-
-impl Progress {
-    fn new(peer: Peer<RoleServer>, token: ProgressToken, total_seconds: u32) -> Self {
-        Self {
-            peer,
-            token,
-            total: f64::from(total_seconds),
-            last: None,
-            broken: false,
-        }
-    }
-
-    /// Sends a notice if one is due.
-    async fn report(&mut self, waited: Duration, message: String) {
-        if self.broken {
-            return;
-        }
-        // Tenths of a second; the spec wants progress to grow with each notice.
-        let mut progress = (waited.as_secs_f64() * 10.0).round() / 10.0;
-        if let Some((at, last_progress, last_message)) = &self.last {
-            if *last_message == message && at.elapsed() < PROGRESS_HEARTBEAT {
-                return;
-            }
-            progress = progress.max(last_progress + 0.1);
-        }
-        let progress = progress.min(self.total);
-        let notice = ProgressNotificationParam::new(self.token.clone(), progress)
-            .with_total(self.total)
-            .with_message(message.clone());
-        match self.peer.notify_progress(notice).await {
-            Ok(()) => self.last = Some((Instant::now(), progress, message)),
-            Err(error) => {
-                tracing::info!(
-                    "cannot send a progress notification ({error}); no more for this wait"
-                );
-                self.broken = true;
-            }
-        }
-    }
-}
-
 /// What clients show the model about the server as a whole. Claude Code
 /// defers tool schemas until the model loads them, so this carries the usage.
 const INSTRUCTIONS: &str = "Runs OpenAI Codex jobs in the background; jobs survive this server \
@@ -445,7 +347,8 @@ and the client restarting. codex_start (and codex_reply, which continues a finis
 conversation) returns at once. In clients with MCP tasks (interactive Claude Code) the call \
 becomes a background task and you are told Codex's result when it finishes: do not poll or \
 wait, go on with other work. Without tasks you get a job_id: codex_wait(job_id) returns the \
-result when the job ends (at most 50 s per call; call again while it runs), or check with \
+result when the job ends (at most 50 s per call; call again while it runs; job_ids=[…] returns \
+at the first of several to end), or check with \
 codex_poll every 20-60 s while you work. The result holds Codex's final answer, changed files \
 and commands with exit codes; codex_result repeats it, only for later. isolation=\"worktree\" \
 gives a job its own git branch and worktree, so parallel jobs on one repository don't collide. \
@@ -453,6 +356,28 @@ codex_list shows recent jobs; codex_cancel stops one and everything it started."
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for CodexAsyncServer {
+    /// Every tool call: refuse an argument the tool does not take (a tool
+    /// error naming it, before anything reaches codexd), then the tool.
+    /// Written out instead of the one `#[tool_handler]` would generate only
+    /// for that check, so a tool added later is covered without a line of
+    /// its own.
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        if let (Some(tool), Some(args)) = (
+            self.tool_router.get(&request.name),
+            request.arguments.as_ref(),
+        ) {
+            if let Err(error) = check_known(&tool.name, &tool.input_schema, args) {
+                return Ok(CallToolResult::error(vec![ContentBlock::text(error.0)]).into());
+            }
+        }
+        let call = ToolCallContext::new(self, request, context);
+        self.tool_router.call(call).await
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()

@@ -42,7 +42,8 @@ fn tools_list_shows_the_tools_with_input_and_output_schemas() {
     assert_eq!(required("codex_poll"), json!(["job_id"]));
     assert_eq!(required("codex_cancel"), json!(["job_id"]));
     assert_eq!(required("codex_list"), Value::Null);
-    assert_eq!(required("codex_wait"), json!(["job_id"]));
+    // job_id or job_ids, exactly one: checked by the shim, not the schema.
+    assert_eq!(required("codex_wait"), Value::Null);
     assert_eq!(required("codex_result"), json!(["job_id"]));
     assert_eq!(required("codex_reply"), json!(["job_id", "prompt"]));
 
@@ -65,6 +66,7 @@ fn tools_list_shows_the_tools_with_input_and_output_schemas() {
     assert_eq!(wait_props["timeout_seconds"]["default"], 30);
     assert_eq!(wait_props["timeout_seconds"]["maximum"], 50);
     assert!(wait_props["since"].is_object(), "{wait_props}");
+    assert_eq!(wait_props["job_ids"]["maxItems"], 20);
     assert_eq!(
         tool("codex_list")["inputSchema"]["properties"]["limit"]["default"],
         20
