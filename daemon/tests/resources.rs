@@ -492,3 +492,73 @@ async fn no_process_can_be_forked_refuses_a_start_by_name_and_the_daemon_serves_
     let next_end = wait_for_end(&client, &next.job_id).await;
     assert_eq!(status_of(&next_end), ("done".to_string(), Some(0)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_home_made_read_only_while_jobs_run_loses_nothing_and_catches_up() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let mut client = daemon.client().await;
+    let go = home.root().join("go");
+    let job = start(
+        &mut client,
+        home.start_request(&format!("print:working;waitfile:{};exit:5", go.display())),
+    )
+    .await;
+    let mut view = match testkit::ReadOnlyView::apply(&home.home()) {
+        Ok(view) => view,
+        Err(why) => {
+            eprintln!("SKIPPED: {why}");
+            return;
+        }
+    };
+
+    // New work is refused, naming the cause, and leaves nothing.
+    let refused = client
+        .start(home.start_request("print:never"))
+        .await
+        .expect_err("a start on a read-only home is refused");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused.message(),
+        format!(
+            "the filesystem holding {} is read-only (Read-only file system (os error 30)): no job can be recorded; remount it read-write, then start the job again",
+            home.home().display()
+        )
+    );
+
+    // codex ends while nothing can be written: its monitor keeps the status.
+    fs::write(&go, "").expect("write the go file");
+    let codex_pid = job.pid.expect("codex's pid");
+    testkit::wait_until("codex to exit", || !testkit::pid_alive(codex_pid));
+    let resp = get(&mut client, &job.job_id).await;
+    assert_eq!(
+        status_of(&resp),
+        ("running".to_string(), None),
+        "{:?}",
+        resp.job
+    );
+
+    // Writable again: the end arrives with its true exit code, meta.json too.
+    view.lift();
+    let truth = ("error".to_string(), Some(5));
+    let end = wait_for_end(&client, &job.job_id).await;
+    assert_eq!(status_of(&end), truth, "{:?}", end.job);
+    assert!(end.output.contains("working"), "{}", end.output);
+    converged(&home, &job.job_id, &truth).await;
+    let next = start(&mut client, home.start_request("print:after")).await;
+    let next_end = wait_for_end(&client, &next.job_id).await;
+    assert_eq!(status_of(&next_end), ("done".to_string(), Some(0)));
+
+    // And the same after a kill -9 and a restart.
+    daemon.signal(Signal::SIGKILL);
+    daemon.wait();
+    let daemon = Daemon::start(&home).await;
+    let mut client = daemon.client().await;
+    let resp = get(&mut client, &job.job_id).await;
+    assert_eq!(status_of(&resp), truth, "{:?}", resp.job);
+    converged(&home, &job.job_id, &truth).await;
+}

@@ -11,7 +11,7 @@ mod small_disk;
 pub use claude::{claude_bin, ClaudeCode, Headless, Interactive};
 pub use fake_anthropic::{FakeAnthropic, InputFn, Log, Request, Step, ToolResult};
 pub use fake_provider::{Answer, Behaviour, FakeProvider};
-pub use small_disk::SmallDisk;
+pub use small_disk::{ReadOnlyView, SmallDisk};
 
 use std::{
     fs,

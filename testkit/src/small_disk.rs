@@ -63,3 +63,70 @@ impl Drop for SmallDisk {
         let _ = Command::new("umount").arg("-l").arg(&self.path).status();
     }
 }
+
+/// A folder (a state home) made read-only in place while processes use it:
+/// the folder is bind-mounted onto itself and the bind remounted read-only,
+/// so every open, create or rename by path fails with EROFS, as on a
+/// filesystem remounted read-only, while descriptors opened before stay as
+/// they were (a plain `mount -o remount,ro` is refused while files are open
+/// for writing). Root only; [`ReadOnlyView::apply`] says why it cannot.
+/// Undone by [`ReadOnlyView::lift`] or when dropped.
+pub struct ReadOnlyView {
+    path: PathBuf,
+    active: bool,
+}
+
+impl ReadOnlyView {
+    /// Makes `path` read-only now.
+    pub fn apply(path: &Path) -> Result<Self, String> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err("a read-only bind mount needs root (CI runs as root)".into());
+        }
+        let run = |args: &[&str]| -> Result<(), String> {
+            let out = Command::new("mount")
+                .args(args)
+                .arg(path)
+                .arg(path)
+                .output()
+                .map_err(|e| format!("cannot run mount: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "mount {}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ))
+            }
+        };
+        run(&["--bind"])?;
+        let view = Self {
+            path: path.to_path_buf(),
+            active: true,
+        };
+        run(&["-o", "remount,bind,ro"])?;
+        Ok(view)
+    }
+
+    /// Makes the folder writable again (lazily: descriptors opened through
+    /// the read-only view keep reading).
+    pub fn lift(&mut self) {
+        if self.active {
+            let status = Command::new("umount")
+                .arg("-l")
+                .arg(&self.path)
+                .status()
+                .expect("run umount");
+            assert!(status.success(), "umount {} failed", self.path.display());
+            self.active = false;
+        }
+    }
+}
+
+impl Drop for ReadOnlyView {
+    fn drop(&mut self) {
+        if self.active {
+            let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+        }
+    }
+}
