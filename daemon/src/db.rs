@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, Notify};
 use tracing::{error, info, warn};
 
 use crate::{
-    events::Summary,
+    codex::events::Summary,
     job::{Isolation, JobRecord},
     pending::{Change, Pending},
 };

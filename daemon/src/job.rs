@@ -4,7 +4,7 @@ use std::fmt;
 
 use codex_async_proto::v1::{self, JobStatus};
 
-use crate::events::Summary;
+use crate::codex::events::Summary;
 use rand_id::new_id_hex;
 
 /// Length of a job id: 12 lowercase hex characters (48 random bits).

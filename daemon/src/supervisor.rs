@@ -6,7 +6,6 @@
 
 use std::{
     collections::HashMap,
-    ffi::OsString,
     io,
     path::{Path, PathBuf},
     sync::Arc,
@@ -26,9 +25,9 @@ use tokio::{
 use tracing::{info, warn};
 
 use crate::{
+    codex::{self, events::Summary},
     config::Config,
     db::{Db, DbError},
-    events::Summary,
     job::{now_rfc3339, Isolation, JobId, JobRecord, Policy},
     jobdir::JobDir,
     monitor::{Limits, MonitorJob},
@@ -430,51 +429,16 @@ impl Supervisor {
                 max_duration: job.max_duration,
                 output_cap: self.inner.config.output_cap,
             },
-            argv: self.codex_argv(job),
+            argv: codex::command::argv(
+                &self.inner.config.codex_bin,
+                &self.inner.config.extra_args,
+                job,
+            ),
         };
         self.inner
             .standby
             .hand_over(&self_exe(), &monitor_job)
             .await
-    }
-
-    /// The codex command line. A new job:
-    /// `codex exec --json --skip-git-repo-check <policy> [--model M] -C <dir> -- -`;
-    /// a reply: `codex exec resume --json --skip-git-repo-check <policy> [--model M] <thread> -- -`
-    /// (resume takes no `-s`/`-C`: the sandbox goes by `-c sandbox_mode=…` and the
-    /// directory is the process's cwd). The prompt is read from stdin (`-`).
-    fn codex_argv(&self, job: &JobRecord) -> Vec<OsString> {
-        let policy = Policy::parse(&job.approval_policy).unwrap_or(Policy::Suggest);
-        let reply_thread = job.parent_job_id.as_ref().and(job.thread_id.as_ref());
-        let mut argv: Vec<OsString> = vec![self.inner.config.codex_bin.clone(), "exec".into()];
-        if reply_thread.is_some() {
-            argv.push("resume".into());
-        }
-        argv.push("--json".into());
-        argv.push("--skip-git-repo-check".into());
-        let flags = if reply_thread.is_some() {
-            policy.resume_flags()
-        } else {
-            policy.codex_flags()
-        };
-        argv.extend(flags.iter().map(OsString::from));
-        argv.extend(self.inner.config.extra_args.iter().map(OsString::from));
-        if let Some(model) = &job.model {
-            argv.push("--model".into());
-            argv.push(model.into());
-        }
-        match reply_thread {
-            Some(thread) => argv.push(thread.into()),
-            None => {
-                argv.push("-C".into());
-                argv.push(job.run_dir().into());
-            }
-        }
-        // The prompt itself goes on stdin (see monitor.rs); `--` keeps the
-        // `-` a positional argument.
-        argv.push("--".into());
-        argv.push("-".into());
-        argv
     }
 
     /// Cancels a job: stops codex and everything it started, and waits (up to

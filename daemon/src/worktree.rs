@@ -209,7 +209,7 @@ pub async fn commit_work(
         .unwrap_or("");
     let message = format!(
         "codex-async job {id}: {}\n\nWhat codex left uncommitted in the worktree when the job ended ({ending}).\n",
-        crate::events::one_line(first_line, SUBJECT_PROMPT_CHARS)
+        crate::codex::events::one_line(first_line, SUBJECT_PROMPT_CHARS)
     );
     git(
         &tree,
