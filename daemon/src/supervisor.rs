@@ -189,19 +189,52 @@ impl Supervisor {
             .or_else(|| parent.as_ref().and_then(|p| p.model.clone()))
             .or_else(|| self.inner.config.default_model.clone());
 
+        let reasoning_effort = spec
+            .reasoning_effort
+            .map(str::to_string)
+            .or_else(|| parent.as_ref().and_then(|p| p.reasoning_effort.clone()))
+            .or_else(|| self.inner.config.default_reasoning_effort.clone());
+        // A review's target is resolved against the repository before
+        // anything is created: a bad one is the caller's error, and `auto`
+        // is pinned to what it chose.
+        let review = match &spec.review {
+            Some(requested) => Some(
+                codex::review::resolve(requested, Path::new(&cwd))
+                    .await
+                    .map_err(SupervisorError::Invalid)?,
+            ),
+            None => None,
+        };
+        let prompt = match &review {
+            Some(r) if r.target != codex::review::Target::Instructions => r.target.prompt(),
+            _ => spec.prompt,
+        };
+
         let id = JobId::generate();
         let dir = self.job_dir(&id);
-        if let Err(source) = dir.create(&spec.prompt) {
-            // Nothing half-made stays behind (the folder may exist already).
-            dir.discard_new();
-            return Err(match resource::exhausted(&source, &self.inner.paths.home) {
-                Some(message) => SupervisorError::Exhausted(message),
-                None => SupervisorError::JobDir {
-                    path: dir.path().to_path_buf(),
-                    source,
-                },
+        let created = dir
+            .create(&prompt)
+            .and_then(|()| match &spec.output_schema {
+                Some(schema) => {
+                    let path = dir.path().join(codex::answer::SCHEMA_FILE);
+                    std::fs::write(&path, schema).map(|()| Some(path.display().to_string()))
+                }
+                None => Ok(None),
             });
-        }
+        let output_schema = match created {
+            Ok(path) => path,
+            Err(source) => {
+                // Nothing half-made stays behind (the folder may exist already).
+                dir.discard_new();
+                return Err(match resource::exhausted(&source, &self.inner.paths.home) {
+                    Some(message) => SupervisorError::Exhausted(message),
+                    None => SupervisorError::JobDir {
+                        path: dir.path().to_path_buf(),
+                        source,
+                    },
+                });
+            }
+        };
         let (isolation, branch, worktree) = match (&parent, spec.isolation) {
             // A reply works where its parent worked, on the same branch.
             (Some(p), _) => (p.isolation, p.branch.clone(), p.worktree.clone()),
@@ -226,7 +259,7 @@ impl Supervisor {
         let record = JobRecord {
             job_id: id.to_string(),
             status: JobStatus::Queued,
-            prompt: spec.prompt,
+            prompt,
             cwd,
             approval_policy: policy.name().to_string(),
             model,
@@ -251,6 +284,9 @@ impl Supervisor {
             summary: Summary::default(),
             events_offset: 0,
             output_note: None,
+            reasoning_effort,
+            review,
+            output_schema,
         };
         if let Err(e) = self.inner.db.insert(&record).await {
             // Nothing may outlive a Start that failed: not its worktree and

@@ -3,5 +3,7 @@
 //! stream ([`events`]). Jobs, replies, reviews and structured answers reuse
 //! these instead of each building their own.
 
+pub mod answer;
 pub mod command;
 pub mod events;
+pub mod review;
