@@ -552,6 +552,34 @@ mod tests {
     }
 
     #[test]
+    fn output_schema_is_an_object_or_its_json_text() {
+        let schema = json!({"type": "object"});
+        let args = StartArgs::from_json(&obj(
+            json!({"prompt": "p", "cwd": "/tmp", "output_schema": schema}),
+        ));
+        assert_eq!(
+            args.map(|a| a.output_schema),
+            Ok(Some(obj(json!({"type": "object"}))))
+        );
+        let text = StartArgs::from_json(&obj(
+            json!({"prompt": "p", "cwd": "/tmp", "output_schema": "{\"type\": \"object\"}"}),
+        ));
+        assert_eq!(
+            text.map(|a| a.output_schema),
+            Ok(Some(obj(json!({"type": "object"}))))
+        );
+        let err = StartArgs::from_json(&obj(
+            json!({"prompt": "p", "cwd": "/tmp", "output_schema": [1]}),
+        ))
+        .unwrap_err();
+        assert!(
+            err.0
+                .starts_with("output_schema: expected a JSON Schema object, got"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn start_defaults_and_required_fields() {
         let args = StartArgs::from_json(&obj(json!({"prompt": "p", "cwd": "/tmp"})));
         assert_eq!(
@@ -564,6 +592,8 @@ mod tests {
                 isolation: "none".into(),
                 stall_timeout_seconds: None,
                 max_duration_seconds: None,
+                reasoning_effort: None,
+                output_schema: None,
             })
         );
         let err = StartArgs::from_json(&obj(json!({"cwd": "/tmp"}))).unwrap_err();
