@@ -31,6 +31,8 @@ pub struct Config {
     pub default_policy: Policy,
     /// The model of a job that names none (None: codex's own default).
     pub default_model: Option<String>,
+    /// The reasoning effort of a job that names none (None: codex's own).
+    pub default_reasoning_effort: Option<String>,
     /// How many jobs may run at once; the rest wait as `queued`.
     pub max_jobs: usize,
     /// Bytes of output kept per job; past it the head is dropped.
@@ -186,6 +188,12 @@ const KEYS: &[Key] = &[
         "CODEX_ASYNC_DEFAULT_MODEL",
         Kind::Text,
         "\"gpt-5.5\"",
+    ),
+    key(
+        "default_reasoning_effort",
+        "CODEX_ASYNC_DEFAULT_REASONING_EFFORT",
+        Kind::Text,
+        "\"medium\"",
     ),
     key(
         "max_concurrent_jobs",
@@ -350,6 +358,17 @@ impl Config {
                 .map(Some)
                 .map_err(|_| "a model name: letters, digits and . _ : / -, e.g. gpt-5.5".into()),
         });
+        let default_reasoning_effort = r.pick("default_reasoning_effort", None, |v| match v {
+            "" => Ok(None),
+            e => crate::codex::command::reasoning_effort(e)
+                .map(|e| Some(e.to_string()))
+                .map_err(|_| {
+                    format!(
+                        "one of {} (codex's model_reasoning_effort)",
+                        crate::codex::command::REASONING_EFFORTS.join(", ")
+                    )
+                }),
+        });
         let max_jobs = r.number(
             "max_concurrent_jobs",
             DEFAULT_MAX_JOBS as u64,
@@ -413,6 +432,7 @@ impl Config {
             codex_bin: OsString::from(codex_bin),
             default_policy,
             default_model,
+            default_reasoning_effort,
             max_jobs: usize::try_from(max_jobs).unwrap_or(DEFAULT_MAX_JOBS),
             output_cap,
             retention_days: u32::try_from(retention_days).unwrap_or(DEFAULT_RETENTION_DAYS),
@@ -433,12 +453,18 @@ impl Config {
                 .map(ToString::to_string)
                 .unwrap_or_else(|| "default".into())
         };
-        let rows: [(&'static str, String); 11] = [
+        let rows: [(&'static str, String); 12] = [
             ("codex_bin", self.codex_bin.to_string_lossy().into_owned()),
             ("default_approval_policy", self.default_policy.name().into()),
             (
                 "default_model",
                 self.default_model
+                    .clone()
+                    .unwrap_or_else(|| "(codex's default)".into()),
+            ),
+            (
+                "default_reasoning_effort",
+                self.default_reasoning_effort
                     .clone()
                     .unwrap_or_else(|| "(codex's default)".into()),
             ),

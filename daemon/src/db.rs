@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, Notify};
 use tracing::{error, info, warn};
 
 use crate::{
-    events::Summary,
+    codex::events::Summary,
     job::{Isolation, JobRecord},
     pending::{Change, Pending},
 };
@@ -35,6 +35,8 @@ pub enum DbError {
     BadIsolation(String),
     #[error("job summary: {0}")]
     Summary(String),
+    #[error("job review target: {0}")]
+    Review(String),
 }
 
 impl DbError {
@@ -103,7 +105,8 @@ macro_rules! select_jobs {
             "SELECT job_id, status, prompt, cwd, approval_policy, model, pid, monitor_pid, ",
             "monitor_start_time, exit_code, error, created_at, started_at, finished_at, ",
             "thread_id, parent_job_id, isolation, branch, worktree, diffstat, stall_timeout, ",
-            "max_duration, summary, events_offset, output_note FROM jobs ",
+            "max_duration, summary, events_offset, output_note, reasoning_effort, review, ",
+            "output_schema FROM jobs ",
             $rest
         )
     };
@@ -303,8 +306,9 @@ impl Db {
     pub async fn insert(&self, job: &JobRecord) -> Result<(), DbError> {
         sqlx::query(
             "INSERT INTO jobs (job_id, status, prompt, cwd, approval_policy, model, created_at, \
-             thread_id, parent_job_id, isolation, branch, worktree, stall_timeout, max_duration) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             thread_id, parent_job_id, isolation, branch, worktree, stall_timeout, max_duration, \
+             reasoning_effort, review, output_schema) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&job.job_id)
         .bind(job.status.name())
@@ -320,6 +324,15 @@ impl Db {
         .bind(&job.worktree)
         .bind(job.stall_timeout)
         .bind(job.max_duration)
+        .bind(&job.reasoning_effort)
+        .bind(
+            job.review
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| DbError::Review(e.to_string()))?,
+        )
+        .bind(&job.output_schema)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -568,6 +581,17 @@ fn from_row(row: &SqliteRow) -> Result<JobRecord, DbError> {
             .unwrap_or_default(),
         events_offset: u64::try_from(row.try_get::<i64, _>("events_offset")?).unwrap_or(0),
         output_note: row.try_get("output_note")?,
+        reasoning_effort: row.try_get("reasoning_effort")?,
+        review: match row.try_get::<Option<String>, _>("review")? {
+            None => None,
+            // Unlike a summary, a review target cannot be rebuilt: a job
+            // whose target no longer reads must not run as a plain task.
+            Some(json) => Some(
+                serde_json::from_str(&json)
+                    .map_err(|e| DbError::Review(format!("{json:?}: {e}")))?,
+            ),
+        },
+        output_schema: row.try_get("output_schema")?,
     })
 }
 

@@ -4,7 +4,7 @@ use std::fmt;
 
 use codex_async_proto::v1::{self, JobStatus};
 
-use crate::events::Summary;
+use crate::codex::{events::Summary, review::Review};
 use rand_id::new_id_hex;
 
 /// Length of a job id: 12 lowercase hex characters (48 random bits).
@@ -153,6 +153,12 @@ pub struct JobRecord {
     pub summary: Summary,
     /// Bytes of output.txt folded into `summary`.
     pub events_offset: u64,
+    /// codex's reasoning effort (`-c model_reasoning_effort`), when set.
+    pub reasoning_effort: Option<String>,
+    /// Set for a review job (`codex exec review`): its target.
+    pub review: Option<Review>,
+    /// With a structured answer: the output schema file in the job's folder.
+    pub output_schema: Option<String>,
 }
 
 /// Where codex works.
@@ -216,6 +222,9 @@ impl JobRecord {
             stall_timeout_seconds: self.stall_timeout,
             max_duration_seconds: self.max_duration,
             output_note: self.output_note.clone(),
+            reasoning_effort: self.reasoning_effort.clone(),
+            review: self.review.as_ref().map(|r| r.described.clone()),
+            output_schema_path: self.output_schema.clone(),
         }
     }
 
@@ -251,6 +260,8 @@ impl JobRecord {
             error_message: s.error_message.clone(),
             diffstat: self.diffstat.clone(),
             parsed_bytes: self.events_offset,
+            final_json: None,
+            final_json_error: None,
         }
     }
 }

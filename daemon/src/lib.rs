@@ -4,9 +4,9 @@
 
 pub mod activation;
 pub mod cmd;
+pub mod codex;
 pub mod config;
 pub mod db;
-pub mod events;
 pub mod home;
 pub mod job;
 pub mod jobdir;

@@ -92,6 +92,36 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Have codex review code changes in a git repository (read-only): start a
+    /// review job, follow it like `logs -f`, then print its result. Without
+    /// flags: the uncommitted changes if there are any, else the branch
+    /// against its default branch.
+    #[command(after_help = cmd::logs::EXIT_STATUS)]
+    Review {
+        /// auto (default), uncommitted, base (with --base) or commit (with --commit).
+        #[arg(long)]
+        target: Option<String>,
+        /// Review the current branch against this branch.
+        #[arg(long = "base")]
+        base_branch: Option<String>,
+        /// Review this one commit.
+        #[arg(long)]
+        commit: Option<String>,
+        /// A title for the commit under review.
+        #[arg(long)]
+        title: Option<String>,
+        /// Custom review instructions, instead of a target.
+        #[arg(long)]
+        instructions: Option<String>,
+        /// Codex model to use.
+        #[arg(long)]
+        model: Option<String>,
+        /// none, minimal, low, medium, high or xhigh.
+        #[arg(long)]
+        reasoning_effort: Option<String>,
+        /// A directory in the repository to review (default: the current one).
+        cwd: Option<PathBuf>,
+    },
     /// Delete finished jobs (done, error, cancelled) older than an age: their
     /// records and folders. Queued and running jobs are never touched.
     Prune {
@@ -213,6 +243,25 @@ fn main() -> ExitCode {
             json,
         } => cmd::prune::run(older_than, dry_run, json),
         Command::Doctor { json } => cmd::doctor::run(json),
+        Command::Review {
+            target,
+            base_branch,
+            commit,
+            title,
+            instructions,
+            model,
+            reasoning_effort,
+            cwd,
+        } => cmd::review::run(cmd::review::Options {
+            target,
+            base_branch,
+            commit,
+            title,
+            instructions,
+            model,
+            reasoning_effort,
+            cwd,
+        }),
         Command::InstallService {
             print,
             now,

@@ -22,7 +22,7 @@ use std::{
 
 use codex_async_proto::v1::JobStatus;
 
-use crate::{events::Summary, job::JobRecord};
+use crate::{codex::events::Summary, job::JobRecord};
 
 /// One state change of a job, as [`crate::db::Db`] writes it.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@
 use std::{fs::File, io, os::unix::fs::FileExt, path::Path};
 
 use crate::{
-    events::{render, Event},
+    codex::events::{render, Event},
     lines::{line_start_at_or_after, line_start_at_or_before, read_lines, Line},
     output_cap::{parse_marker, Marker, MARKER_LEN},
 };

@@ -4,8 +4,9 @@ use std::{pin::Pin, time::Duration};
 
 use codex_async_proto::v1::{
     codex_async_server::CodexAsync, watch_event, CancelRequest, CancelResponse, GetRequest,
-    GetResponse, InfoRequest, InfoResponse, Job, ListRequest, ListResponse, OutputChunk,
-    ShutdownRequest, ShutdownResponse, StartRequest, StartResponse, WatchEvent, WatchRequest,
+    GetResponse, InfoRequest, InfoResponse, Job, JobSummary, ListRequest, ListResponse,
+    OutputChunk, ShutdownRequest, ShutdownResponse, StartRequest, StartResponse, WatchEvent,
+    WatchRequest,
 };
 use tokio::sync::{mpsc, watch as signal, Notify};
 use tokio_stream::{wrappers::ReceiverStream, Stream};
@@ -13,6 +14,7 @@ use tonic::{Request, Response, Status};
 use tracing::warn;
 
 use crate::{
+    codex,
     job::{JobId, JobRecord},
     render::{self, Rendered},
     render_cache::RenderCache,
@@ -120,6 +122,27 @@ fn internal(e: impl Into<SupervisorError>) -> Status {
     }
 }
 
+/// With an output schema, once codex gave its final answer: the answer read
+/// against the schema (`final_json`, or `final_json_error` saying why not).
+/// Read on each Get rather than stored: the answer and the schema are both
+/// at hand, and a check costs far less than the Get's own file reads.
+async fn structured_answer(job: &JobRecord, mut summary: JobSummary) -> JobSummary {
+    let (Some(schema_path), Some(answer)) = (&job.output_schema, &job.summary.final_message) else {
+        return summary;
+    };
+    let checked = match tokio::fs::read_to_string(schema_path).await {
+        Ok(schema) => codex::answer::check_answer(&schema, answer),
+        Err(e) => Err(format!(
+            "the output schema {schema_path} cannot be read ({e})"
+        )),
+    };
+    match checked {
+        Ok(value) => summary.final_json = Some(value.to_string()),
+        Err(why) => summary.final_json_error = Some(why),
+    }
+    summary
+}
+
 type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -211,6 +234,7 @@ impl CodexAsync for Service {
             Ok(read) => read,
         };
         let (tail, events) = read.map_err(invalid)?;
+        let summary = structured_answer(&job, job.summary_proto()).await;
         Ok(Response::new(GetResponse {
             job: Some(self.to_proto(&id, &job)),
             output: tail.text,
@@ -219,7 +243,7 @@ impl CodexAsync for Service {
             events: events.text,
             next_cursor: events.next_cursor,
             events_truncated: events.truncated,
-            summary: Some(job.summary_proto()),
+            summary: Some(summary),
             retention_seconds: self.retention_seconds(),
         }))
     }

@@ -6,7 +6,6 @@
 
 use std::{
     collections::HashMap,
-    ffi::OsString,
     io,
     path::{Path, PathBuf},
     sync::Arc,
@@ -26,9 +25,9 @@ use tokio::{
 use tracing::{info, warn};
 
 use crate::{
+    codex::{self, events::Summary},
     config::Config,
     db::{Db, DbError},
-    events::Summary,
     job::{now_rfc3339, Isolation, JobId, JobRecord, Policy},
     jobdir::JobDir,
     monitor::{Limits, MonitorJob},
@@ -190,19 +189,52 @@ impl Supervisor {
             .or_else(|| parent.as_ref().and_then(|p| p.model.clone()))
             .or_else(|| self.inner.config.default_model.clone());
 
+        let reasoning_effort = spec
+            .reasoning_effort
+            .map(str::to_string)
+            .or_else(|| parent.as_ref().and_then(|p| p.reasoning_effort.clone()))
+            .or_else(|| self.inner.config.default_reasoning_effort.clone());
+        // A review's target is resolved against the repository before
+        // anything is created: a bad one is the caller's error, and `auto`
+        // is pinned to what it chose.
+        let review = match &spec.review {
+            Some(requested) => Some(
+                codex::review::resolve(requested, Path::new(&cwd))
+                    .await
+                    .map_err(SupervisorError::Invalid)?,
+            ),
+            None => None,
+        };
+        let prompt = match &review {
+            Some(r) if r.target != codex::review::Target::Instructions => r.target.prompt(),
+            _ => spec.prompt,
+        };
+
         let id = JobId::generate();
         let dir = self.job_dir(&id);
-        if let Err(source) = dir.create(&spec.prompt) {
-            // Nothing half-made stays behind (the folder may exist already).
-            dir.discard_new();
-            return Err(match resource::exhausted(&source, &self.inner.paths.home) {
-                Some(message) => SupervisorError::Exhausted(message),
-                None => SupervisorError::JobDir {
-                    path: dir.path().to_path_buf(),
-                    source,
-                },
+        let created = dir
+            .create(&prompt)
+            .and_then(|()| match &spec.output_schema {
+                Some(schema) => {
+                    let path = dir.path().join(codex::answer::SCHEMA_FILE);
+                    std::fs::write(&path, schema).map(|()| Some(path.display().to_string()))
+                }
+                None => Ok(None),
             });
-        }
+        let output_schema = match created {
+            Ok(path) => path,
+            Err(source) => {
+                // Nothing half-made stays behind (the folder may exist already).
+                dir.discard_new();
+                return Err(match resource::exhausted(&source, &self.inner.paths.home) {
+                    Some(message) => SupervisorError::Exhausted(message),
+                    None => SupervisorError::JobDir {
+                        path: dir.path().to_path_buf(),
+                        source,
+                    },
+                });
+            }
+        };
         let (isolation, branch, worktree) = match (&parent, spec.isolation) {
             // A reply works where its parent worked, on the same branch.
             (Some(p), _) => (p.isolation, p.branch.clone(), p.worktree.clone()),
@@ -227,7 +259,7 @@ impl Supervisor {
         let record = JobRecord {
             job_id: id.to_string(),
             status: JobStatus::Queued,
-            prompt: spec.prompt,
+            prompt,
             cwd,
             approval_policy: policy.name().to_string(),
             model,
@@ -252,6 +284,9 @@ impl Supervisor {
             summary: Summary::default(),
             events_offset: 0,
             output_note: None,
+            reasoning_effort,
+            review,
+            output_schema,
         };
         if let Err(e) = self.inner.db.insert(&record).await {
             // Nothing may outlive a Start that failed: not its worktree and
@@ -444,51 +479,16 @@ impl Supervisor {
                 max_duration: job.max_duration,
                 output_cap: self.inner.config.output_cap,
             },
-            argv: self.codex_argv(job),
+            argv: codex::command::argv(
+                &self.inner.config.codex_bin,
+                &self.inner.config.extra_args,
+                job,
+            ),
         };
         self.inner
             .standby
             .hand_over(&self_exe(), &monitor_job)
             .await
-    }
-
-    /// The codex command line. A new job:
-    /// `codex exec --json --skip-git-repo-check <policy> [--model M] -C <dir> -- -`;
-    /// a reply: `codex exec resume --json --skip-git-repo-check <policy> [--model M] <thread> -- -`
-    /// (resume takes no `-s`/`-C`: the sandbox goes by `-c sandbox_mode=…` and the
-    /// directory is the process's cwd). The prompt is read from stdin (`-`).
-    fn codex_argv(&self, job: &JobRecord) -> Vec<OsString> {
-        let policy = Policy::parse(&job.approval_policy).unwrap_or(Policy::Suggest);
-        let reply_thread = job.parent_job_id.as_ref().and(job.thread_id.as_ref());
-        let mut argv: Vec<OsString> = vec![self.inner.config.codex_bin.clone(), "exec".into()];
-        if reply_thread.is_some() {
-            argv.push("resume".into());
-        }
-        argv.push("--json".into());
-        argv.push("--skip-git-repo-check".into());
-        let flags = if reply_thread.is_some() {
-            policy.resume_flags()
-        } else {
-            policy.codex_flags()
-        };
-        argv.extend(flags.iter().map(OsString::from));
-        argv.extend(self.inner.config.extra_args.iter().map(OsString::from));
-        if let Some(model) = &job.model {
-            argv.push("--model".into());
-            argv.push(model.into());
-        }
-        match reply_thread {
-            Some(thread) => argv.push(thread.into()),
-            None => {
-                argv.push("-C".into());
-                argv.push(job.run_dir().into());
-            }
-        }
-        // The prompt itself goes on stdin (see monitor.rs); `--` keeps the
-        // `-` a positional argument.
-        argv.push("--".into());
-        argv.push("-".into());
-        argv
     }
 
     /// Cancels a job: stops codex and everything it started, and waits (up to

@@ -5,9 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use codex_async_proto::v1::{JobStatus, StartRequest};
+use codex_async_proto::v1::{JobStatus, ReviewRequest, StartRequest};
 
-use crate::job::{Isolation, JobId, Policy};
+use crate::{
+    codex::{answer, command, review::Requested},
+    job::{Isolation, JobId, Policy},
+};
 
 /// Largest prompt accepted, in bytes.
 pub const MAX_PROMPT_BYTES: usize = 1024 * 1024;
@@ -40,11 +43,32 @@ pub struct JobSpec {
     pub reply_to: Option<JobId>,
     pub stall_timeout: Option<u32>,
     pub max_duration: Option<u32>,
+    /// codex's reasoning effort (one of [`command::REASONING_EFFORTS`]).
+    pub reasoning_effort: Option<&'static str>,
+    /// The output schema, checked, as JSON text to write to the job folder.
+    pub output_schema: Option<String>,
+    /// Set for a review: its target, to resolve against the repository.
+    pub review: Option<Requested>,
 }
+
+/// Longest branch name or commit a review accepts.
+const MAX_REF_LEN: usize = 256;
 
 /// Checks a start (or reply) request.
 pub fn start(req: &StartRequest) -> Result<JobSpec, Invalid> {
-    let prompt = prompt(&req.prompt)?;
+    let review = req.review.as_ref().map(review).transpose()?;
+    let prompt = match (
+        &review,
+        req.review.as_ref().and_then(|r| r.instructions.as_deref()),
+    ) {
+        // The instructions are the prompt codex reads on stdin.
+        (Some(Requested::Instructions), Some(instructions)) => self::prompt(instructions)
+            .map_err(|e| Invalid(e.0.replacen("prompt", "instructions", 1)))?,
+        // A target review reads no prompt: the record holds a description,
+        // filled in once the target is resolved.
+        (Some(_), _) => String::new(),
+        (None, _) => prompt(&req.prompt)?,
+    };
     let reply_to = match req.reply_to.as_deref() {
         None | Some("") => None,
         Some(id) => Some(
@@ -68,6 +92,41 @@ pub fn start(req: &StartRequest) -> Result<JobSpec, Invalid> {
         None | Some("") => Isolation::None,
         Some(i) => Isolation::parse(i).map_err(|e| Invalid(e.to_string()))?,
     };
+    let reasoning_effort = match req.reasoning_effort.as_deref() {
+        None | Some("") => None,
+        Some(e) => Some(command::reasoning_effort(e).map_err(|e| Invalid(e.to_string()))?),
+    };
+    let output_schema = match req.output_schema.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(answer::check_schema(text).map_err(Invalid)?.to_string()),
+    };
+    if review.is_some() {
+        if reply_to.is_some() {
+            return Err(Invalid(
+                "reply_to: a review is a job of its own; to ask codex more about a review, reply to the review job without review".into(),
+            ));
+        }
+        if cwd.is_none() {
+            return Err(Invalid(
+                "cwd: required for a review; pass the absolute path of a directory in the git repository to review".into(),
+            ));
+        }
+        if matches!(policy, Some(p) if p != Policy::Suggest) {
+            return Err(Invalid(
+                "approval_policy: a review is always read-only (suggest); leave approval_policy out".into(),
+            ));
+        }
+        if isolation == Isolation::Worktree {
+            return Err(Invalid(
+                "isolation: a review only reads the repository, in cwd; leave isolation out".into(),
+            ));
+        }
+        if output_schema.is_some() {
+            return Err(Invalid(
+                "output_schema: codex's reviewer writes its findings in its own format; leave output_schema out of a review".into(),
+            ));
+        }
+    }
     if reply_to.is_some() && isolation == Isolation::Worktree {
         return Err(Invalid(
             "isolation: a reply runs where its parent ran (in the parent's worktree if it had one); leave isolation out".into(),
@@ -82,7 +141,105 @@ pub fn start(req: &StartRequest) -> Result<JobSpec, Invalid> {
         reply_to,
         stall_timeout: watchdog("stall_timeout_seconds", req.stall_timeout_seconds)?,
         max_duration: watchdog("max_duration_seconds", req.max_duration_seconds)?,
+        reasoning_effort,
+        output_schema,
+        review,
     })
+}
+
+/// Checks a review request: one target (or instructions instead of one),
+/// each with the fields it needs and no others.
+fn review(r: &ReviewRequest) -> Result<Requested, Invalid> {
+    let given = |v: &Option<String>| v.as_deref().filter(|s| !s.is_empty()).map(str::to_string);
+    let (base, commit, title) = (given(&r.base_branch), given(&r.commit), given(&r.title));
+    let instructions = r.instructions.as_deref().filter(|s| !s.trim().is_empty());
+    if instructions.is_some() {
+        // "auto" is the default, so naming it says nothing against instructions.
+        let target = if !r.target.is_empty() && r.target != "auto" {
+            Some(format!("target {:?}", r.target))
+        } else if base.is_some() {
+            Some("base_branch".to_string())
+        } else if commit.is_some() {
+            Some("commit".to_string())
+        } else {
+            None
+        };
+        if let Some(target) = target {
+            return Err(Invalid(format!(
+                "instructions and {target}: codex takes custom review instructions only instead of a target; pass instructions alone (codex reviews what they ask for) or the target without instructions"
+            )));
+        }
+    }
+    let only_with = |field: &str, value: &Option<String>, target: &str| match value {
+        Some(_) => Err(Invalid(format!(
+            "{field}: only with target \"{target}\"; pass target \"{target}\" or leave {field} out"
+        ))),
+        None => Ok(()),
+    };
+    let requested = match (r.target.as_str(), instructions) {
+        (_, Some(_)) => Requested::Instructions,
+        ("" | "auto", None) => Requested::Auto,
+        ("uncommitted", None) => Requested::Uncommitted,
+        ("base", None) => match &base {
+            Some(b) => Requested::Base(git_ref("base_branch", b)?),
+            None => {
+                return Err(Invalid(
+                    "base_branch: required with target \"base\"; pass the branch to compare against, e.g. main".into(),
+                ))
+            }
+        },
+        ("commit", None) => match &commit {
+            Some(c) => Requested::Commit {
+                commit: git_ref("commit", c)?,
+                title: title.clone().map(|t| review_title(&t)).transpose()?,
+            },
+            None => {
+                return Err(Invalid(
+                    "commit: required with target \"commit\"; pass the commit to review, e.g. HEAD or a sha".into(),
+                ))
+            }
+        },
+        (other, None) => {
+            return Err(Invalid(format!(
+                "target: unknown value {:?}; use one of {}",
+                other.chars().take(40).collect::<String>(),
+                crate::codex::review::TARGETS
+            )))
+        }
+    };
+    if !matches!(requested, Requested::Base(_)) {
+        only_with("base_branch", &base, "base")?;
+    }
+    if !matches!(requested, Requested::Commit { .. }) {
+        only_with("commit", &commit, "commit")?;
+        only_with("title", &title, "commit")?;
+    }
+    Ok(requested)
+}
+
+/// A branch or commit as codex passes it to git: never an option, no
+/// control characters, bounded.
+fn git_ref(field: &str, value: &str) -> Result<String, Invalid> {
+    let ok = value.len() <= MAX_REF_LEN
+        && !value.starts_with('-')
+        && !value.chars().any(|c| c.is_control() || c.is_whitespace());
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(Invalid(format!(
+            "{field}: {:?} is not a git branch or commit name; pass one without spaces that does not start with '-', e.g. main or a commit sha",
+            value.chars().take(40).collect::<String>()
+        )))
+    }
+}
+
+fn review_title(title: &str) -> Result<String, Invalid> {
+    if title.len() > 200 || title.chars().any(char::is_control) {
+        return Err(Invalid(
+            "title: must be one line of at most 200 characters; pass a short commit title or leave it out".into(),
+        ));
+    }
+    Ok(title.to_string())
 }
 
 fn watchdog(field: &str, value: Option<u32>) -> Result<Option<u32>, Invalid> {
@@ -220,6 +377,7 @@ mod tests {
             isolation: None,
             stall_timeout_seconds: None,
             max_duration_seconds: None,
+            ..Default::default()
         }
     }
 

@@ -209,7 +209,7 @@ pub async fn commit_work(
         .unwrap_or("");
     let message = format!(
         "codex-async job {id}: {}\n\nWhat codex left uncommitted in the worktree when the job ended ({ending}).\n",
-        crate::events::one_line(first_line, SUBJECT_PROMPT_CHARS)
+        crate::codex::events::one_line(first_line, SUBJECT_PROMPT_CHARS)
     );
     git(
         &tree,
@@ -282,6 +282,91 @@ pub async fn remove_clean(tree: &Path) -> Result<(), WorktreeError> {
 /// and stays.
 pub async fn forget_removed(repo: &Path) -> Result<(), String> {
     git(repo, &["worktree", "prune"]).await.map(drop)
+}
+
+/// What a review of the repository holding `dir` can look at: whether
+/// anything is uncommitted, the current branch, and the branch to compare a
+/// clean tree against.
+#[derive(Debug, Clone)]
+pub struct ReviewFacts {
+    /// `git status --porcelain` lists something (ignored files aside).
+    pub dirty: bool,
+    /// The current branch (None on a detached HEAD).
+    pub branch: Option<String>,
+    /// The upstream default branch (`origin/HEAD`, else `origin/main`,
+    /// `origin/master`, `main`, `master`, the first that exists) and how
+    /// many commits HEAD has that it lacks.
+    pub default_branch: Option<(String, u64)>,
+}
+
+/// Reads [`ReviewFacts`] for `dir`; an error when `dir` is not in a git
+/// repository (with git's words).
+pub async fn review_facts(dir: &Path) -> Result<ReviewFacts, WorktreeError> {
+    git(dir, &["rev-parse", "--show-toplevel"])
+        .await
+        .map_err(WorktreeError::NotARepo)?;
+    let dirty = !uncommitted(dir).await?.is_empty();
+    let branch = git(dir, &["symbolic-ref", "--quiet", "--short", "HEAD"])
+        .await
+        .ok()
+        .map(|b| b.trim().to_string());
+    let mut candidates = Vec::new();
+    if let Ok(head) = git(
+        dir,
+        &[
+            "symbolic-ref",
+            "--quiet",
+            "--short",
+            "refs/remotes/origin/HEAD",
+        ],
+    )
+    .await
+    {
+        candidates.push(head.trim().to_string());
+    }
+    candidates.extend(["origin/main", "origin/master", "main", "master"].map(String::from));
+    let mut default_branch = None;
+    for candidate in candidates {
+        if Some(&candidate) == branch.as_ref() {
+            // Comparing a branch with itself reviews nothing.
+            continue;
+        }
+        let commit = format!("{candidate}^{{commit}}");
+        if git(dir, &["rev-parse", "--verify", "--quiet", &commit])
+            .await
+            .is_ok()
+        {
+            let range = format!("{candidate}..HEAD");
+            let ahead = git(dir, &["rev-list", "--count", &range])
+                .await
+                .map_err(WorktreeError::Git)?;
+            default_branch = Some((candidate, ahead.trim().parse().unwrap_or(0)));
+            break;
+        }
+    }
+    Ok(ReviewFacts {
+        dirty,
+        branch,
+        default_branch,
+    })
+}
+
+/// The full id of commit `rev` in the repository holding `dir`, if it names one.
+pub async fn commit_id(dir: &Path, rev: &str) -> Option<String> {
+    let commit = format!("{rev}^{{commit}}");
+    git(
+        dir,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &commit,
+        ],
+    )
+    .await
+    .ok()
+    .map(|id| id.trim().to_string())
 }
 
 fn read_base(owner_dir: &Path) -> Result<String, WorktreeError> {

@@ -147,6 +147,18 @@ pub struct JobResult {
     /// Characters left out of the middle of final_message to fit the result
     /// (0 when it is whole); the whole answer: `codexd show <job_id>`.
     pub final_message_omitted_chars: usize,
+    /// With an output_schema: Codex's answer parsed as JSON, when it matches
+    /// the schema; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub final_json: Option<serde_json::Value>,
+    /// With an output_schema: why Codex's answer is not final_json (it did not
+    /// parse as JSON, or did not match the schema); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub final_json_error: Option<String>,
+    /// For a review (codex_review): what Codex reviewed, and for target auto
+    /// why; absent for other jobs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<String>,
     /// What Codex is doing now (or did last); null once it gave its answer.
     pub activity: Option<String>,
     /// The files Codex changed, each {path, kind} with kind add | delete | update.
@@ -233,6 +245,12 @@ impl JobResult {
             ),
             final_message,
             final_message_omitted_chars: omitted,
+            final_json: summary
+                .final_json
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok()),
+            final_json_error: summary.final_json_error.clone(),
+            review: job.review.clone().filter(|r| !r.is_empty()),
             activity,
             files_changed: summary
                 .files_changed
@@ -287,6 +305,14 @@ impl JobResult {
             out.push_str(&format!("{label}: {activity}\n"));
         } else if self.status.is_final() {
             out.push_str("Codex gave no final answer.\n");
+        }
+        if let Some(why) = &self.final_json_error {
+            out.push_str(&format!("Structured answer: none; {why}.\n"));
+        } else if self.final_json.is_some() {
+            out.push_str("Structured answer: matches the output schema (final_json).\n");
+        }
+        if let Some(review) = &self.review {
+            out.push_str(&format!("Reviewed: {review}.\n"));
         }
         if let Some(line) = self.files_line() {
             out.push_str(&line);

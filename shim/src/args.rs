@@ -176,6 +176,17 @@ pub struct StartArgs {
     /// whole number ≥ 1); omit for the daemon's default (3600).
     #[schemars(range(min = 1))]
     pub max_duration_seconds: Option<u32>,
+    /// How hard Codex thinks: "none" | "minimal" | "low" | "medium" | "high" |
+    /// "xhigh" (codex's model_reasoning_effort); omit for the daemon's
+    /// default_reasoning_effort, else Codex's own.
+    #[schemars(extend("enum" = ["none", "minimal", "low", "medium", "high", "xhigh", null]))]
+    pub reasoning_effort: Option<String>,
+    /// A JSON Schema (an object, at most 64 KiB) Codex's final answer must
+    /// follow, e.g. {"type": "object", "properties": {"answer": {"type":
+    /// "string"}}, "required": ["answer"], "additionalProperties": false}. The
+    /// result then carries the parsed answer as final_json, or says why the
+    /// answer did not parse or match.
+    pub output_schema: Option<JsonObject>,
 }
 
 fn default_isolation() -> String {
@@ -262,6 +273,54 @@ pub struct ReplyArgs {
     pub approval_policy: Option<String>,
     /// Codex model to use; omit to keep the earlier job's.
     pub model: Option<String>,
+    /// How hard Codex thinks: "none" | "minimal" | "low" | "medium" | "high" |
+    /// "xhigh" (codex's model_reasoning_effort); omit to keep the earlier
+    /// job's.
+    #[schemars(extend("enum" = ["none", "minimal", "low", "medium", "high", "xhigh", null]))]
+    pub reasoning_effort: Option<String>,
+    /// A JSON Schema (an object, at most 64 KiB) Codex's final answer must
+    /// follow, e.g. {"type": "object", "properties": {"answer": {"type":
+    /// "string"}}, "required": ["answer"], "additionalProperties": false}. The
+    /// result then carries the parsed answer as final_json, or says why the
+    /// answer did not parse or match.
+    pub output_schema: Option<JsonObject>,
+}
+
+/// Arguments of `codex_review`.
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+pub struct ReviewArgs {
+    /// Absolute path of a directory in the git repository to review.
+    pub cwd: String,
+    /// What to review: "auto" (default) = the uncommitted changes when the
+    /// tree is dirty, else the current branch against its upstream default
+    /// branch (the result says which); "uncommitted" = staged, unstaged and
+    /// untracked changes; "base" = the current branch against base_branch;
+    /// "commit" = one commit (commit, optional title).
+    #[schemars(
+        default = "default_target",
+        extend("enum" = ["auto", "uncommitted", "base", "commit"])
+    )]
+    pub target: String,
+    /// With target "base": the branch to compare against, e.g. "main".
+    pub base_branch: Option<String>,
+    /// With target "commit": the commit to review (a sha, or e.g. "HEAD").
+    pub commit: Option<String>,
+    /// With target "commit": a title for the review summary.
+    pub title: Option<String>,
+    /// Custom review instructions (what to look at, how). Codex takes them
+    /// only instead of a target: pass them alone, without target.
+    pub instructions: Option<String>,
+    /// Codex model to use (e.g. "gpt-5.5"); omit for Codex's default.
+    pub model: Option<String>,
+    /// How hard Codex thinks: "none" | "minimal" | "low" | "medium" | "high" |
+    /// "xhigh" (codex's model_reasoning_effort); omit for the daemon's
+    /// default_reasoning_effort, else Codex's own.
+    #[schemars(extend("enum" = ["none", "minimal", "low", "medium", "high", "xhigh", null]))]
+    pub reasoning_effort: Option<String>,
+}
+
+fn default_target() -> String {
+    "auto".to_string()
 }
 
 /// Arguments of `codex_list`.
@@ -324,6 +383,8 @@ impl StartArgs {
             isolation,
             stall_timeout_seconds: optional_seconds(args, "stall_timeout_seconds")?,
             max_duration_seconds: optional_seconds(args, "max_duration_seconds")?,
+            reasoning_effort: optional_string(args, "reasoning_effort")?.filter(|e| !e.is_empty()),
+            output_schema: optional_schema(args)?,
         })
     }
 }
@@ -502,7 +563,54 @@ impl ReplyArgs {
             prompt,
             approval_policy: optional_string(args, "approval_policy")?.filter(|p| !p.is_empty()),
             model: optional_string(args, "model")?.filter(|m| !m.is_empty()),
+            reasoning_effort: optional_string(args, "reasoning_effort")?.filter(|e| !e.is_empty()),
+            output_schema: optional_schema(args)?,
         })
+    }
+}
+
+impl ReviewArgs {
+    /// Reads and type-checks the arguments of a `codex_review` call (which
+    /// combinations make sense is codexd's to say).
+    pub fn from_json(args: &JsonObject) -> Result<Self, ArgError> {
+        let cwd = required_string(
+            args,
+            "cwd",
+            "pass the absolute path of a directory in the git repository to review",
+        )?;
+        let text = |field: &str| -> Result<Option<String>, ArgError> {
+            Ok(optional_string(args, field)?.filter(|v| !v.is_empty()))
+        };
+        Ok(Self {
+            cwd,
+            target: text("target")?.unwrap_or_default(),
+            base_branch: text("base_branch")?,
+            commit: text("commit")?,
+            title: text("title")?,
+            instructions: text("instructions")?,
+            model: text("model")?,
+            reasoning_effort: text("reasoning_effort")?,
+        })
+    }
+}
+
+/// `output_schema`: a JSON object, or a string holding one (models often
+/// send an object argument as its JSON text).
+fn optional_schema(args: &JsonObject) -> Result<Option<JsonObject>, ArgError> {
+    const HINT: &str = "pass a JSON Schema object, e.g. {\"type\": \"object\", \"properties\": {\"answer\": {\"type\": \"string\"}}, \"required\": [\"answer\"]}, or leave it out";
+    match args.get("output_schema") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(schema)) => Ok(Some(schema.clone())),
+        Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(schema)) => Ok(Some(schema)),
+            _ => Err(ArgError(format!(
+                "output_schema: expected a JSON Schema object, got a string that is not one; {HINT}"
+            ))),
+        },
+        Some(other) => Err(ArgError(format!(
+            "output_schema: expected a JSON Schema object, got {}; {HINT}",
+            describe(other)
+        ))),
     }
 }
 
@@ -653,6 +761,34 @@ mod tests {
     }
 
     #[test]
+    fn output_schema_is_an_object_or_its_json_text() {
+        let schema = json!({"type": "object"});
+        let args = StartArgs::from_json(&obj(
+            json!({"prompt": "p", "cwd": "/tmp", "output_schema": schema}),
+        ));
+        assert_eq!(
+            args.map(|a| a.output_schema),
+            Ok(Some(obj(json!({"type": "object"}))))
+        );
+        let text = StartArgs::from_json(&obj(
+            json!({"prompt": "p", "cwd": "/tmp", "output_schema": "{\"type\": \"object\"}"}),
+        ));
+        assert_eq!(
+            text.map(|a| a.output_schema),
+            Ok(Some(obj(json!({"type": "object"}))))
+        );
+        let err = StartArgs::from_json(&obj(
+            json!({"prompt": "p", "cwd": "/tmp", "output_schema": [1]}),
+        ))
+        .unwrap_err();
+        assert!(
+            err.0
+                .starts_with("output_schema: expected a JSON Schema object, got"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn start_defaults_and_required_fields() {
         let args = StartArgs::from_json(&obj(json!({"prompt": "p", "cwd": "/tmp"})));
         assert_eq!(
@@ -665,6 +801,8 @@ mod tests {
                 isolation: "none".into(),
                 stall_timeout_seconds: None,
                 max_duration_seconds: None,
+                reasoning_effort: None,
+                output_schema: None,
             })
         );
         let err = StartArgs::from_json(&obj(json!({"cwd": "/tmp"}))).unwrap_err();

@@ -119,6 +119,19 @@ pub struct StartOutput {
     pub worktree: Option<String>,
 }
 
+/// Result of `codex_review`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ReviewOutput {
+    /// The review job's id; pass it to codex_wait, codex_poll, codex_result and codex_cancel.
+    pub job_id: String,
+    /// Usually "running"; "error" if Codex could not start (see codex_poll).
+    pub status: Status,
+    /// Process id of Codex, when it runs.
+    pub pid: Option<i32>,
+    /// What Codex reviews (for target auto, also why that was chosen).
+    pub review: String,
+}
+
 /// Result of `codex_reply`.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ReplyOutput {
@@ -232,6 +245,19 @@ impl StartOutput {
             pid: job.pid,
             branch: job.branch.filter(|b| !b.is_empty()),
             worktree: job.worktree.filter(|w| !w.is_empty()),
+        })
+    }
+}
+
+impl ReviewOutput {
+    /// From the daemon's answer to a Start with `review`.
+    pub fn from_proto(response: v1::StartResponse) -> Result<Self, ToolError> {
+        let job = require_job(response.job, "Start")?;
+        Ok(Self {
+            status: status_of(&job)?,
+            job_id: job.job_id,
+            pid: job.pid,
+            review: job.review.unwrap_or_default(),
         })
     }
 }

@@ -30,11 +30,12 @@ use rmcp::{
 use crate::{
     args::{
         check_known, input_schema, ArgError, CancelArgs, ListArgs, PollArgs, ReplyArgs, ResultArgs,
-        StartArgs, WaitArgs,
+        ReviewArgs, StartArgs, WaitArgs,
     },
     daemon_link::DaemonLink,
     output::{
-        CancelOutput, Json, ListOutput, PollOutput, ReplyOutput, ResultText, StartOutput, Status,
+        CancelOutput, Json, ListOutput, PollOutput, ReplyOutput, ResultText, ReviewOutput,
+        StartOutput, Status,
     },
     tasks,
     tool_error::ToolError,
@@ -90,6 +91,11 @@ Watchdogs: no output for stall_timeout_seconds (default 600) ends the job as err
             isolation: Some(args.isolation),
             stall_timeout_seconds: args.stall_timeout_seconds,
             max_duration_seconds: args.max_duration_seconds,
+            reasoning_effort: args.reasoning_effort,
+            output_schema: args
+                .output_schema
+                .map(|s| serde_json::Value::Object(s).to_string()),
+            review: None,
         };
         let response = self.start(request).await?;
         if let Some(task) = tasks::handle_for(&context, &response) {
@@ -185,6 +191,11 @@ still running (wait for it first).",
             isolation: None,
             stall_timeout_seconds: None,
             max_duration_seconds: None,
+            reasoning_effort: args.reasoning_effort,
+            output_schema: args
+                .output_schema
+                .map(|s| serde_json::Value::Object(s).to_string()),
+            review: None,
         };
         let response = self
             .start(request)
@@ -194,6 +205,54 @@ still running (wait for it first).",
             return Ok(CreateTaskResult::new(task).into());
         }
         Ok(Json(ReplyOutput::from_proto(response)?)
+            .into_result()?
+            .into())
+    }
+
+    #[tool(
+        description = "Ask Codex's own reviewer (`codex exec review`) to review code changes in a \
+git repository, in the background; always read-only. target: \"auto\" (default) reviews the \
+uncommitted changes when the working tree is dirty, else the current branch against its upstream \
+default branch (the result says which, and it refuses when there is nothing to review); \
+\"uncommitted\"; \"base\" with base_branch; \"commit\" with commit (and an optional title). \
+instructions: custom review instructions, instead of a target. Returns at once like codex_start: \
+a background task in clients with MCP tasks, else {job_id, status, pid, review} to follow with \
+codex_wait. The result leads with Codex's findings as it wrote them, then the commands it ran.",
+        input_schema = input_schema::<ReviewArgs>(),
+        output_schema = schema_for_output::<ReviewOutput>(),
+        annotations(read_only_hint = true, open_world_hint = true)
+    )]
+    async fn codex_review(
+        &self,
+        args: JsonObject,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ToolError> {
+        let args = ReviewArgs::from_json(&args)?;
+        let request = v1::StartRequest {
+            // Unused: a review's prompt is its target or its instructions.
+            prompt: String::new(),
+            cwd: args.cwd,
+            approval_policy: None,
+            model: args.model,
+            reply_to: None,
+            isolation: None,
+            stall_timeout_seconds: None,
+            max_duration_seconds: None,
+            reasoning_effort: args.reasoning_effort,
+            output_schema: None,
+            review: Some(v1::ReviewRequest {
+                target: args.target,
+                base_branch: args.base_branch,
+                commit: args.commit,
+                title: args.title,
+                instructions: args.instructions,
+            }),
+        };
+        let response = self.start(request).await?;
+        if let Some(task) = tasks::handle_for(&context, &response) {
+            return Ok(CreateTaskResult::new(task).into());
+        }
+        Ok(Json(ReviewOutput::from_proto(response)?)
             .into_result()?
             .into())
     }
@@ -352,6 +411,8 @@ at the first of several to end), or check with \
 codex_poll every 20-60 s while you work. The result holds Codex's final answer, changed files \
 and commands with exit codes; codex_result repeats it, only for later. isolation=\"worktree\" \
 gives a job its own git branch and worktree, so parallel jobs on one repository don't collide. \
+codex_review has Codex review code changes (uncommitted, a branch, a commit). output_schema makes \
+Codex answer in JSON (final_json); reasoning_effort sets how hard it thinks. \
 codex_list shows recent jobs; codex_cancel stops one and everything it started.";
 
 #[tool_handler(router = self.tool_router)]

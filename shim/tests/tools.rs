@@ -25,6 +25,7 @@ fn tools_list_shows_the_tools_with_input_and_output_schemas() {
             "codex_poll",
             "codex_reply",
             "codex_result",
+            "codex_review",
             "codex_start",
             "codex_wait"
         ]
@@ -46,6 +47,7 @@ fn tools_list_shows_the_tools_with_input_and_output_schemas() {
     assert_eq!(required("codex_wait"), Value::Null);
     assert_eq!(required("codex_result"), json!(["job_id"]));
     assert_eq!(required("codex_reply"), json!(["job_id", "prompt"]));
+    assert_eq!(required("codex_review"), json!(["cwd"]));
 
     let start = tool("codex_start");
     let props = &start["inputSchema"]["properties"];

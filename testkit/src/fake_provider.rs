@@ -44,6 +44,8 @@ pub struct FakeProvider {
     stop: Arc<AtomicBool>,
     requests: Arc<AtomicUsize>,
     posts: Arc<AtomicUsize>,
+    /// The JSON body of every request posted, in order.
+    bodies: Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
@@ -55,7 +57,9 @@ impl FakeProvider {
         let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(AtomicUsize::new(0));
         let posts = Arc::new(AtomicUsize::new(0));
+        let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
         let thread = {
+            let bodies = bodies.clone();
             let stop = stop.clone();
             let requests = requests.clone();
             let posts = posts.clone();
@@ -73,8 +77,9 @@ impl FakeProvider {
                         Behaviour::Script(answers) => answers.clone(),
                     };
                     let posts = posts.clone();
+                    let bodies = bodies.clone();
                     let (tx, rx) = std::sync::mpsc::channel();
-                    thread::spawn(move || serve(conn, &script, &posts, tx));
+                    thread::spawn(move || serve(conn, &script, &posts, &bodies, tx));
                     // Hung connections are kept open until the fake stops.
                     if let Ok(conn) = rx.recv() {
                         held.push(conn);
@@ -87,8 +92,15 @@ impl FakeProvider {
             stop,
             requests,
             posts,
+            bodies,
             thread: Some(thread),
         }
+    }
+
+    /// The JSON body of every request codex posted so far, in order (what
+    /// codex sent: model, `reasoning`, `text.format`, `input`, …).
+    pub fn bodies(&self) -> Vec<serde_json::Value> {
+        self.bodies.lock().map(|b| b.clone()).unwrap_or_default()
     }
 
     /// How many connections codex has made.
@@ -131,6 +143,7 @@ fn serve(
     conn: TcpStream,
     script: &[Answer],
     posts: &AtomicUsize,
+    bodies: &std::sync::Mutex<Vec<serde_json::Value>>,
     hold: std::sync::mpsc::Sender<TcpStream>,
 ) {
     let Ok(read_half) = conn.try_clone() else {
@@ -161,6 +174,9 @@ fn serve(
         let mut body = vec![0; length];
         if reader.read_exact(&mut body).is_err() {
             return;
+        }
+        if let (Ok(json), Ok(mut all)) = (serde_json::from_slice(&body), bodies.lock()) {
+            all.push(json);
         }
         let n = posts.fetch_add(1, Ordering::SeqCst);
         let Some(answer) = script.get(n).or(script.last()) else {

@@ -7,6 +7,7 @@ pub mod install_service;
 pub mod jobs;
 pub mod logs;
 pub mod prune;
+pub mod review;
 pub mod serve;
 pub mod show;
 pub mod start;

@@ -78,7 +78,7 @@ impl Supervisor {
                 if text.starts_with("codex exited") {
                     *text = format!(
                         "codex exited with code {code}: {}",
-                        crate::events::one_line(&message, 300)
+                        crate::codex::events::one_line(&message, 300)
                     );
                 }
             }

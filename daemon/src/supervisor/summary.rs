@@ -17,7 +17,7 @@ use tracing::warn;
 
 use super::{Supervisor, SupervisorError};
 use crate::{
-    events::{Event, Summary},
+    codex::events::{Event, Summary},
     job::JobId,
     lines::{skim, Body, Seen, SkimLimits},
 };

@@ -1,0 +1,9 @@
+//! Everything codex-async knows about the codex CLI itself: its command lines
+//! ([`command`]: exec, resume, review and their flags) and its `--json` event
+//! stream ([`events`]). Jobs, replies, reviews and structured answers reuse
+//! these instead of each building their own.
+
+pub mod answer;
+pub mod command;
+pub mod events;
+pub mod review;
