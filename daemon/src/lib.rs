@@ -4,6 +4,7 @@
 
 pub mod activation;
 pub mod cmd;
+pub mod codex_version;
 pub mod config;
 pub mod db;
 pub mod events;
