@@ -1,7 +1,8 @@
 //! `codexd doctor`: checks everything a working setup needs — the settings
-//! (loaded and checked exactly as `serve` does), codex and its version, the
-//! daemon and its socket, the database, the permissions of the home — and
-//! prints the `claude mcp add` line to register the shim.
+//! (loaded and checked exactly as `serve` does), codex, its version and its
+//! login (or key, or own provider), the daemon and its socket, the database,
+//! the permissions of the home — and prints the `claude mcp add` line to
+//! register the shim.
 
 use std::{
     collections::HashMap,
