@@ -1,15 +1,17 @@
 //! `codexd doctor`: checks everything a working setup needs — the settings
-//! (loaded and checked exactly as `serve` does), codex and its version, the
-//! daemon and its socket, the database, the permissions of the home — and
-//! prints the `claude mcp add` line to register the shim.
+//! (loaded and checked exactly as `serve` does), codex, its version and its
+//! login (or key, or own provider), the daemon and its socket, the database,
+//! the permissions of the home — and prints the `claude mcp add` line to
+//! register the shim.
 
 use std::{
-    ffi::OsString,
+    collections::HashMap,
+    ffi::{OsStr, OsString},
     fs,
+    os::unix::ffi::OsStrExt,
     os::unix::fs::{FileTypeExt, MetadataExt},
     path::{Path, PathBuf},
     process::{ExitCode, Stdio},
-    str::FromStr,
     time::Duration,
 };
 
@@ -22,11 +24,11 @@ use crate::{
     config::Config,
 };
 
-/// The oldest codex whose `exec` flags codexd uses (`--json`, `-s`, `--`).
-pub const MIN_CODEX: (u64, u64, u64) = (0, 125, 0);
-const CODEX_INSTALL: &str = "npm install -g @openai/codex";
+use crate::codex_version::{Version, CODEX_INSTALL, MIN_CODEX, NEWEST_TESTED};
 /// `codex --version` starts Node; give it time on a loaded machine.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
+/// `codex login status` reads a file or two, but starts Node too.
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Level {
@@ -80,12 +82,21 @@ pub fn run(json: bool) -> anyhow::Result<ExitCode> {
         Ok(config) => config.codex_bin.clone(),
         Err(_) => codex_bin(),
     };
-    let mut checks = vec![runtime.block_on(check_codex(bin))];
+    let info = runtime.block_on(cmd::daemon_info(&paths));
+    let mut checks = vec![runtime.block_on(check_codex(bin.clone()))];
+    if let Some(path) = which(Path::new(&bin)) {
+        let env = CodexEnv::of(info.as_ref().map(|i| i.pid));
+        let extra_args = config
+            .as_ref()
+            .map(|c| c.extra_args.clone())
+            .unwrap_or_default();
+        checks.push(runtime.block_on(check_login(&path, &env, &extra_args)));
+    }
     checks.extend(check_config(&paths, &config));
     checks.extend([
         check_dir(&paths.home, "home", 0o700),
         check_space(&paths.home),
-        runtime.block_on(check_daemon(&paths)),
+        runtime.block_on(check_daemon(&paths, info)),
         check_socket_file(&paths),
         runtime.block_on(check_database(&paths)),
     ]);
@@ -233,7 +244,7 @@ async fn check_codex(bin: OsString) -> Check {
         }
     };
     let text = String::from_utf8_lossy(&output.stdout);
-    let Some(version) = parse_version(&text) else {
+    let Some(version) = Version::parse(&text) else {
         return Check::fail(
             "codex",
             format!(
@@ -244,35 +255,191 @@ async fn check_codex(bin: OsString) -> Check {
             format!("reinstall it: {CODEX_INSTALL}"),
         );
     };
-    let shown = format!("{}.{}.{}", version.0, version.1, version.2);
     if version < MIN_CODEX {
         return Check::fail(
             "codex",
             format!(
-                "{} is version {shown}; codex-async needs {}.{}.{} or newer",
+                "{} is version {version}; codex-async needs {MIN_CODEX} or newer",
                 path.display(),
-                MIN_CODEX.0,
-                MIN_CODEX.1,
-                MIN_CODEX.2
             ),
             format!("update it: {CODEX_INSTALL}@latest"),
         );
     }
-    Check::ok("codex", format!("{} ({shown})", path.display()))
+    if version > NEWEST_TESTED {
+        return Check::ok(
+            "codex",
+            format!(
+                "{} ({version}; newer than {NEWEST_TESTED}, the newest tested with codex-async)",
+                path.display()
+            ),
+        );
+    }
+    Check::ok("codex", format!("{} ({version})", path.display()))
 }
 
-/// `codex-cli 0.169.0` (or `0.169.0-alpha.1`, `v0.169.0`) → (0, 169, 0).
-pub fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
-    let word = text.split_whitespace().find(|w| {
-        w.trim_start_matches('v')
-            .starts_with(|c: char| c.is_ascii_digit())
-    })?;
-    let core = word.trim_start_matches('v').split(['-', '+']).next()?;
-    let mut parts = core.split('.').map(u64::from_str);
-    let major = parts.next()?.ok()?;
-    let minor = parts.next()?.ok()?;
-    let patch = parts.next().unwrap_or(Ok(0)).ok()?;
-    Some((major, minor, patch))
+/// The environment codex runs with: the running codexd's (its monitors and
+/// codex inherit it unchanged), else this process's, which a `codexd start`
+/// from here would pass on.
+struct CodexEnv {
+    vars: HashMap<OsString, OsString>,
+    /// Whose environment it is, for the report.
+    whose: String,
+}
+
+impl CodexEnv {
+    fn of(daemon_pid: Option<i32>) -> Self {
+        let daemon = daemon_pid.and_then(|pid| {
+            let bytes = fs::read(format!("/proc/{pid}/environ")).ok()?;
+            let vars = bytes
+                .split(|b| *b == 0)
+                .filter_map(|entry| {
+                    let at = entry.iter().position(|b| *b == b'=')?;
+                    Some((
+                        OsStr::from_bytes(&entry[..at]).to_os_string(),
+                        OsStr::from_bytes(&entry[at + 1..]).to_os_string(),
+                    ))
+                })
+                .collect();
+            Some(Self {
+                vars,
+                whose: format!("the environment of codexd (pid {pid})"),
+            })
+        });
+        daemon.unwrap_or_else(|| Self {
+            vars: std::env::vars_os().collect(),
+            whose: match daemon_pid {
+                Some(_) => "this shell's environment (codexd's cannot be read)".into(),
+                None => "this shell's environment (codexd is not running)".into(),
+            },
+        })
+    }
+
+    fn is_set(&self, name: &str) -> bool {
+        self.vars
+            .get(OsStr::new(name))
+            .is_some_and(|v| !v.is_empty())
+    }
+
+    /// codex's home: `$CODEX_HOME`, else `~/.codex`.
+    fn codex_home(&self) -> Option<PathBuf> {
+        let var = |name: &str| {
+            self.vars
+                .get(OsStr::new(name))
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        var("CODEX_HOME").or_else(|| var("HOME").map(|home| home.join(".codex")))
+    }
+}
+
+/// The model provider codex is set to use other than OpenAI's, and where
+/// that is set: `-c model_provider=…` in extra_codex_args, else
+/// `model_provider` in codex's config.toml (or its active profile's).
+fn custom_provider(env: &CodexEnv, extra_args: &[String]) -> Option<(String, String)> {
+    let from_args = extra_args.iter().find_map(|arg| {
+        let value = arg.strip_prefix("model_provider=")?;
+        Some(value.trim_matches('"').to_string())
+    });
+    let found = match from_args {
+        Some(name) => Some((name, "extra_codex_args".to_string())),
+        None => {
+            let file = env.codex_home()?.join("config.toml");
+            let table: toml::Table = fs::read_to_string(&file).ok()?.parse().ok()?;
+            let profile = table
+                .get("profile")
+                .and_then(|p| p.as_str())
+                .and_then(|p| table.get("profiles")?.get(p)?.get("model_provider"));
+            let name = profile.or_else(|| table.get("model_provider"))?.as_str()?;
+            Some((name.to_string(), file.display().to_string()))
+        }
+    };
+    found.filter(|(name, _)| name != "openai")
+}
+
+/// Whether codex can reach its model: logged in (`codex login status`, run
+/// with the daemon's environment, so its CODEX_HOME), or given CODEX_API_KEY,
+/// or set to a provider of its own. Only a certain "Not logged in" with none
+/// of the others fails; a status that cannot be read is a warning.
+async fn check_login(codex: &Path, env: &CodexEnv, extra_args: &[String]) -> Check {
+    let run = tokio::process::Command::new(codex)
+        .args(["login", "status"])
+        .env_clear()
+        .envs(&env.vars)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let status = tokio::time::timeout(LOGIN_TIMEOUT, run).await;
+    // codex prints its status on stderr; its set-up warnings are not the status.
+    let said = |output: &std::process::Output| {
+        let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
+        text.push_str(&String::from_utf8_lossy(&output.stdout));
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("WARNING:"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    if let Ok(Ok(output)) = &status {
+        if output.status.success() {
+            return Check::ok("login", said(output));
+        }
+    }
+    if env.is_set("CODEX_API_KEY") {
+        return Check::ok(
+            "login",
+            format!("not logged in, but CODEX_API_KEY is set in {}", env.whose),
+        );
+    }
+    if let Some((provider, place)) = custom_provider(env, extra_args) {
+        return Check::ok(
+            "login",
+            format!(
+                "codex uses the model provider {provider:?} (set in {place}); its credentials are \
+                 not checked"
+            ),
+        );
+    }
+    let fix = "run `codex login` (or `printenv OPENAI_API_KEY | codex login --with-api-key`), or \
+               set CODEX_API_KEY in the daemon's environment (then `codexd stop && codexd start`)";
+    match status {
+        Ok(Ok(output)) if output.status.code() == Some(1) && said(&output) == "Not logged in" => {
+            let mut detail = format!(
+                "codex is not logged in (`codex login status`: Not logged in) and CODEX_API_KEY \
+                 is not set in {}",
+                env.whose
+            );
+            if env.is_set("OPENAI_API_KEY") {
+                detail.push_str(
+                    "; OPENAI_API_KEY is set there, but `codex exec` does not read it (it reads \
+                     CODEX_API_KEY)",
+                );
+            }
+            Check::fail("login", detail, fix)
+        }
+        Ok(Ok(output)) => Check::warn(
+            "login",
+            format!(
+                "`codex login status` failed ({}): {}",
+                output.status,
+                said(&output)
+            ),
+            format!("run `codex login status` to see why; {fix}"),
+        ),
+        Ok(Err(e)) => Check::warn(
+            "login",
+            format!("`{} login status` cannot run: {e}", codex.display()),
+            format!("reinstall codex: {CODEX_INSTALL}"),
+        ),
+        Err(_) => Check::warn(
+            "login",
+            format!(
+                "`{} login status` did not answer in {} s",
+                codex.display(),
+                LOGIN_TIMEOUT.as_secs()
+            ),
+            "run `codex login status` to see why",
+        ),
+    }
 }
 
 /// A program as the shell would find it: a path with a slash as is, else
@@ -434,8 +601,8 @@ fn check_socket_file(paths: &Paths) -> Check {
     }
 }
 
-async fn check_daemon(paths: &Paths) -> Check {
-    match cmd::daemon_info(paths).await {
+async fn check_daemon(paths: &Paths, info: Option<codex_async_proto::v1::InfoResponse>) -> Check {
+    match info {
         Some(info) => {
             if let Some(note) = cmd::version_note(&info.version) {
                 Check::warn(
@@ -526,21 +693,4 @@ fn find_shim() -> Option<PathBuf> {
         .and_then(|exe| exe.parent().map(|dir| dir.join(name)))
         .filter(|p| is_executable(p));
     beside.or_else(|| which(Path::new(name)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions_parse_from_codex_output() {
-        assert_eq!(parse_version("codex-cli 0.169.0\n"), Some((0, 169, 0)));
-        assert_eq!(
-            parse_version("codex-cli 0.125.0-alpha.2"),
-            Some((0, 125, 0))
-        );
-        assert_eq!(parse_version("v1.2"), Some((1, 2, 0)));
-        assert_eq!(parse_version("codex-cli"), None);
-        assert!(parse_version("codex-cli 0.124.9").is_some_and(|v| v < MIN_CODEX));
-    }
 }
