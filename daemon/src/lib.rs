@@ -5,7 +5,6 @@
 pub mod activation;
 pub mod cmd;
 pub mod codex;
-pub mod codex_version;
 pub mod config;
 pub mod db;
 pub mod home;

@@ -24,7 +24,7 @@ use crate::{
     config::Config,
 };
 
-use crate::codex_version::{Version, CODEX_INSTALL, MIN_CODEX, NEWEST_TESTED};
+use crate::codex::version::{Version, CODEX_INSTALL, MIN_CODEX, NEWEST_TESTED};
 /// `codex --version` starts Node; give it time on a loaded machine.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
 /// `codex login status` reads a file or two, but starts Node too.

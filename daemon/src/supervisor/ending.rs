@@ -86,7 +86,7 @@ impl Supervisor {
         // codex's usage error (exit 2) names no version and no fix: say both.
         if let (JobStatus::Error, Some(code), Some(text)) = (status, code, reason.as_mut()) {
             let config = &self.inner.config;
-            if let Some(why) = crate::codex_version::explain_exit(
+            if let Some(why) = crate::codex::version::explain_exit(
                 &config.codex_bin,
                 &config.extra_args,
                 &dir.output(),
