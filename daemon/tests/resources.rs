@@ -87,6 +87,23 @@ fn status_of(resp: &GetResponse) -> (String, Option<i64>) {
     )
 }
 
+/// How many log-line timestamps (`2026-12-02T05:16:31`) a line holds.
+fn timestamps(line: &str) -> usize {
+    const SHAPE: &[u8] = b"dddd-dd-ddTdd:dd:dd";
+    let bytes = line.as_bytes();
+    (0..bytes.len().saturating_sub(SHAPE.len() - 1))
+        .filter(|&at| {
+            SHAPE
+                .iter()
+                .zip(&bytes[at..])
+                .all(|(want, got)| match want {
+                    b'd' => got.is_ascii_digit(),
+                    other => got == other,
+                })
+        })
+        .count()
+}
+
 /// `codexd status` as a person reads it.
 fn codexd_status(home: &TempHome) -> String {
     let out = home
@@ -247,6 +264,17 @@ async fn a_full_disk_drops_no_state_change_and_all_catches_up_when_room_returns(
         );
         converged(&home, id, truth).await;
     }
+    // codexd's own log, on the same full disk, kept its lines apart.
+    let logs = fs::read_dir(home.home().join("logs")).expect("the log folder");
+    for entry in logs.flatten() {
+        let text = fs::read_to_string(entry.path()).expect("read a log file");
+        for line in text.lines().filter(|l| !l.is_empty()) {
+            assert!(
+                timestamps(line) <= 1,
+                "two log lines mixed into one: {line}"
+            );
+        }
+    }
     drop(client);
     drop(daemon);
     drop(disk);
@@ -329,6 +357,22 @@ async fn no_free_descriptors_refuses_a_start_by_name_and_the_daemon_serves_on() 
     let next = start(&mut client, home.start_request("print:after")).await;
     let next_end = wait_for_end(&client, &next.job_id).await;
     assert_eq!(status_of(&next_end), ("done".to_string(), Some(0)));
+    same_after_kill_and_restart(daemon, &home, &[&first_end, &next_end]).await;
+}
+
+/// After a kill -9 and a restart, each job still has the status and exit
+/// code it had, and the database and meta.json agree on it.
+async fn same_after_kill_and_restart(daemon: Daemon, home: &TempHome, ends: &[&GetResponse]) {
+    daemon.signal(Signal::SIGKILL);
+    daemon.wait();
+    let daemon = Daemon::start(home).await;
+    let mut client = daemon.client().await;
+    for end in ends {
+        let id = &end.job.as_ref().expect("job").job_id;
+        let resp = get(&mut client, id).await;
+        assert_eq!(status_of(&resp), status_of(end), "{:?}", resp.job);
+        converged(home, id, &status_of(end)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -491,6 +535,7 @@ async fn no_process_can_be_forked_refuses_a_start_by_name_and_the_daemon_serves_
     let next = start(&mut client, home.start_request("print:after")).await;
     let next_end = wait_for_end(&client, &next.job_id).await;
     assert_eq!(status_of(&next_end), ("done".to_string(), Some(0)));
+    same_after_kill_and_restart(daemon, &home, &[&first_end, &standby_end, &next_end]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

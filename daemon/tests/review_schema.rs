@@ -477,3 +477,78 @@ async fn bad_inputs_name_the_field_and_create_nothing() {
         .unwrap_or(0);
     assert_eq!(folders, 0);
 }
+
+#[tokio::test]
+async fn codexd_review_runs_a_review_from_a_terminal_and_prints_the_result() {
+    let home = TempHome::new();
+    let provider = FakeProvider::start(Behaviour::Reply(REVIEW_JSON.into()));
+    let Some(_daemon) = daemon_with_real_codex(&home, &provider, &[]).await else {
+        return;
+    };
+    let dir = repo(&home);
+    let run = |args: &[&str]| {
+        let mut cmd = home.codexd();
+        cmd.arg("review").args(args).arg(&dir).env("NO_COLOR", "1");
+        let child = testkit::ProcessGuard::new(
+            cmd.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("run codexd review"),
+        );
+        child
+    };
+
+    let mut review = run(&["--base", "main"]);
+    let out = poll_for("codexd review to finish", || {
+        let done = review.child().try_wait().ok().flatten();
+        async move { done }
+    })
+    .await;
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    use std::io::Read;
+    review
+        .child()
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .expect("read stdout");
+    review
+        .child()
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    assert!(out.success(), "{out:?}\n{stdout}\n{stderr}");
+    assert!(
+        stderr.starts_with("codex reviews the current branch against main (job "),
+        "{stderr}"
+    );
+    let findings = stdout.find("[P1] Off by one").expect("the findings");
+    let reviewed = stdout
+        .find("Reviewed: the current branch against main.")
+        .expect("what was reviewed");
+    assert!(findings < reviewed, "{stdout}");
+
+    // Bad input is refused before anything starts.
+    let mut bad = run(&["--target", "bogus"]);
+    let out = poll_for("codexd review to refuse", || {
+        let done = bad.child().try_wait().ok().flatten();
+        async move { done }
+    })
+    .await;
+    let mut stderr = String::new();
+    bad.child()
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    assert!(!out.success());
+    assert!(
+        stderr.contains("target: unknown value \"bogus\"; use one of uncommitted, base (with base_branch), commit (with commit, optional title), auto (the default)"),
+        "{stderr}"
+    );
+}

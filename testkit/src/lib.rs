@@ -371,11 +371,22 @@ impl Daemon {
             paths: home.paths(),
         };
         let socket = daemon.paths.socket.clone();
-        wait_until_async("codexd to answer on its socket", || {
-            let socket = socket.clone();
-            async move { connect(&socket).await.is_ok() }
-        })
-        .await;
+        let started = Instant::now();
+        while connect(&socket).await.is_err() {
+            if started.elapsed() > DEADLINE {
+                // What codexd said is the first thing a reader of a CI log needs.
+                let log =
+                    fs::read_to_string(home.root().join("codexd-serve.log")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!(
+                    "timed out waiting for codexd to answer on its socket {}; its log ends:\n{}",
+                    socket.display(),
+                    tail.join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         daemon
     }
 

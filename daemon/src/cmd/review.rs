@@ -72,7 +72,8 @@ pub fn run(options: Options) -> anyhow::Result<ExitCode> {
         Ok(job) => job,
         Err(code) => return Ok(code),
     };
-    eprintln!(
+    // anstream strips the bold when stderr is not a terminal or NO_COLOR is set.
+    anstream::eprintln!(
         "{} {} (job {}; `codexd cancel {}` stops it)",
         ui::bold("codex reviews"),
         job.review.as_deref().unwrap_or("the changes"),
