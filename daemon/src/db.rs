@@ -82,6 +82,9 @@ impl Counts {
     }
 }
 
+/// SQLite connections in the pool (each has its own thread).
+const CONNECTIONS: u32 = 4;
+
 /// How soon kept changes are tried again, and the longest wait between tries.
 const DRAIN_FIRST: Duration = Duration::from_millis(200);
 const DRAIN_MAX: Duration = Duration::from_secs(2);
@@ -125,11 +128,8 @@ impl Db {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            // Every connection (each a thread) is made now and kept: a daemon
-            // that can no longer start a thread (the process limit) still
-            // reads and writes its jobs.
-            .min_connections(4)
+            .max_connections(CONNECTIONS)
+            // Connections (each a thread) are kept once made (see below).
             .idle_timeout(None)
             .max_lifetime(None)
             // A ping before every query is for network databases; with a
@@ -139,6 +139,16 @@ impl Db {
             .connect_with(options)
             .await?;
         sqlx::migrate!("../migrations").run(&pool).await?;
+        // Every connection is made now, after the migrations, and kept: a
+        // daemon that can no longer start a thread (the process limit) still
+        // reads and writes its jobs. Not with `min_connections`, whose
+        // background opens race the first connection's switch of a new
+        // database to WAL, which SQLite answers with "database is locked".
+        let mut warm = Vec::with_capacity(CONNECTIONS as usize);
+        for _ in 0..CONNECTIONS {
+            warm.push(pool.acquire().await?);
+        }
+        drop(warm);
         let db = Self {
             pool,
             pending: Arc::default(),
