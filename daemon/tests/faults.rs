@@ -11,37 +11,17 @@ use std::{
 };
 
 use codex_async_proto::{
-    v1::{
-        CancelRequest, GetRequest, GetResponse, InfoRequest, Job, JobStatus, ListRequest,
-        StartRequest,
-    },
+    v1::{CancelRequest, GetRequest, InfoRequest, Job, JobStatus, ListRequest, StartRequest},
     Client,
 };
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use testkit::{get, idle_standby_monitors, pid_alive, poll_for, wait_until, Daemon, TempHome};
+use testkit::{
+    get, idle_standby_monitors, pid_alive, poll_for, wait_for_end, wait_until, Daemon, TempHome,
+};
 
 async fn start(client: &mut Client, home: &TempHome, prompt: &str) -> Job {
-    client
-        .start(home.start_request(prompt))
-        .await
-        .expect("start")
-        .into_inner()
-        .job
-        .expect("job in start response")
-}
-
-async fn wait_for_end(client: &Client, id: &str) -> GetResponse {
-    poll_for("the job to end", || {
-        let mut client = client.clone();
-        let id = id.to_string();
-        async move {
-            let resp = get(&mut client, &id).await;
-            let ended = resp.job.as_ref().is_some_and(|j| j.status().is_terminal());
-            ended.then_some(resp)
-        }
-    })
-    .await
+    testkit::start_job(client, home.start_request(prompt)).await
 }
 
 /// The JSON lines of the fake codex's output of the given type.

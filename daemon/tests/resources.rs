@@ -7,35 +7,9 @@
 
 use std::{fs, path::Path};
 
-use codex_async_proto::{
-    v1::{GetResponse, Job, StartRequest},
-    Client,
-};
+use codex_async_proto::v1::GetResponse;
 use nix::sys::signal::Signal;
-use testkit::{get, poll_for, Daemon, SmallDisk, TempHome};
-
-async fn start(client: &mut Client, request: StartRequest) -> Job {
-    client
-        .start(request)
-        .await
-        .expect("start")
-        .into_inner()
-        .job
-        .expect("job in start response")
-}
-
-async fn wait_for_end(client: &Client, id: &str) -> GetResponse {
-    poll_for("the job to end", || {
-        let mut client = client.clone();
-        let id = id.to_string();
-        async move {
-            let resp = get(&mut client, &id).await;
-            let ended = resp.job.as_ref().is_some_and(|j| j.status().is_terminal());
-            ended.then_some(resp)
-        }
-    })
-    .await
-}
+use testkit::{get, poll_for, start_job, wait_for_end, Daemon, SmallDisk, TempHome};
 
 fn read_json(path: &Path) -> Option<serde_json::Value> {
     serde_json::from_str(&fs::read_to_string(path).ok()?).ok()
@@ -139,12 +113,12 @@ async fn a_full_disk_drops_no_state_change_and_all_catches_up_when_room_returns(
 
     // One job that has nothing to do with the big one, and ends while the
     // disk is full; one whose output fills the disk.
-    let small = start(
-        &mut client,
+    let small = start_job(
+        &client,
         home.start_request(&format!("print:small;waitfile:{};exit:3", go.display())),
     )
     .await;
-    let big = start(&mut client, home.start_request("spam:200000000")).await;
+    let big = start_job(&client, home.start_request("spam:200000000")).await;
     let big_end = wait_for_end(&client, &big.job_id).await;
     assert_eq!(disk.available(), 0, "the big job's output filled the disk");
     fs::write(&go, "").expect("write the go file");
@@ -240,7 +214,7 @@ async fn a_full_disk_drops_no_state_change_and_all_catches_up_when_room_returns(
     assert!(!codexd_status(&home).contains("pending:"));
 
     // A new job runs.
-    let next = start(&mut client, home.start_request("print:after")).await;
+    let next = start_job(&client, home.start_request("print:after")).await;
     let next_end = wait_for_end(&client, &next.job_id).await;
     assert_eq!(status_of(&next_end), ("done".to_string(), Some(0)));
 
@@ -320,7 +294,7 @@ async fn no_free_descriptors_refuses_a_start_by_name_and_the_daemon_serves_on() 
     let home = TempHome::new();
     let daemon = Daemon::start(&home).await;
     let mut client = daemon.client().await;
-    let first = start(&mut client, home.start_request("print:before")).await;
+    let first = start_job(&client, home.start_request("print:before")).await;
     let first_end = wait_for_end(&client, &first.job_id).await;
     let jobs_before = fs::read_dir(home.paths().jobs()).expect("jobs").count();
 
@@ -354,7 +328,7 @@ async fn no_free_descriptors_refuses_a_start_by_name_and_the_daemon_serves_on() 
 
     // Descriptors come back: a new job runs.
     set_nofile(daemon.pid(), 4096);
-    let next = start(&mut client, home.start_request("print:after")).await;
+    let next = start_job(&client, home.start_request("print:after")).await;
     let next_end = wait_for_end(&client, &next.job_id).await;
     assert_eq!(status_of(&next_end), ("done".to_string(), Some(0)));
     same_after_kill_and_restart(daemon, &home, &[&first_end, &next_end]).await;
@@ -381,8 +355,8 @@ async fn a_monitor_that_cannot_write_exit_json_keeps_the_status_until_it_can() {
     let daemon = Daemon::start(&home).await;
     let mut client = daemon.client().await;
     let go = home.root().join("go");
-    let job = start(
-        &mut client,
+    let job = start_job(
+        &client,
         home.start_request(&format!("waitfile:{};exit:4", go.display())),
     )
     .await;
@@ -482,7 +456,7 @@ async fn no_process_can_be_forked_refuses_a_start_by_name_and_the_daemon_serves_
     };
     let daemon = Daemon::start(&home).await;
     let mut client = daemon.client().await;
-    let first = start(&mut client, home.start_request("print:before")).await;
+    let first = start_job(&client, home.start_request("print:before")).await;
     let first_end = wait_for_end(&client, &first.job_id).await;
 
     // A monitor is forked ahead of time (the standby): the first Start
@@ -491,7 +465,7 @@ async fn no_process_can_be_forked_refuses_a_start_by_name_and_the_daemon_serves_
         !testkit::idle_standby_monitors(daemon.pid()).is_empty()
     });
     cap.hold(daemon.pid());
-    let via_standby = start(&mut client, home.start_request("print:standby")).await;
+    let via_standby = start_job(&client, home.start_request("print:standby")).await;
     let jobs_before = fs::read_dir(home.paths().jobs()).expect("jobs").count();
     let refused = client
         .start(home.start_request("print:never"))
@@ -532,7 +506,7 @@ async fn no_process_can_be_forked_refuses_a_start_by_name_and_the_daemon_serves_
 
     // Processes come back: a new job runs.
     cap.release();
-    let next = start(&mut client, home.start_request("print:after")).await;
+    let next = start_job(&client, home.start_request("print:after")).await;
     let next_end = wait_for_end(&client, &next.job_id).await;
     assert_eq!(status_of(&next_end), ("done".to_string(), Some(0)));
     same_after_kill_and_restart(daemon, &home, &[&first_end, &standby_end, &next_end]).await;
@@ -544,8 +518,8 @@ async fn a_home_made_read_only_while_jobs_run_loses_nothing_and_catches_up() {
     let daemon = Daemon::start(&home).await;
     let mut client = daemon.client().await;
     let go = home.root().join("go");
-    let job = start(
-        &mut client,
+    let job = start_job(
+        &client,
         home.start_request(&format!("print:working;waitfile:{};exit:5", go.display())),
     )
     .await;
@@ -594,7 +568,7 @@ async fn a_home_made_read_only_while_jobs_run_loses_nothing_and_catches_up() {
     assert_eq!(status_of(&end), truth, "{:?}", end.job);
     assert!(end.output.contains("working"), "{}", end.output);
     converged(&home, &job.job_id, &truth).await;
-    let next = start(&mut client, home.start_request("print:after")).await;
+    let next = start_job(&client, home.start_request("print:after")).await;
     let next_end = wait_for_end(&client, &next.job_id).await;
     assert_eq!(status_of(&next_end), ("done".to_string(), Some(0)));
 

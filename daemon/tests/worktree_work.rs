@@ -11,7 +11,7 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use codex_async_proto::v1::{CancelRequest, GetRequest, GetResponse, Job, JobStatus, StartRequest};
+use codex_async_proto::v1::{CancelRequest, GetRequest, GetResponse, JobStatus, StartRequest};
 use codex_async_proto::Client;
 use nix::sys::signal::Signal;
 use testkit::{poll_for, real_codex, Answer, Behaviour, Daemon, FakeProvider, TempHome};
@@ -59,17 +59,6 @@ fn worktree_req(cwd: &Path, prompt: &str) -> StartRequest {
         isolation: Some("worktree".into()),
         ..Default::default()
     }
-}
-
-async fn start(client: &Client, request: StartRequest) -> Job {
-    client
-        .clone()
-        .start(request)
-        .await
-        .expect("start")
-        .into_inner()
-        .job
-        .expect("job")
 }
 
 async fn get(client: &Client, id: &str) -> Result<GetResponse, tonic::Status> {
@@ -177,7 +166,7 @@ async fn the_work_is_committed_to_the_branch_whatever_the_users_git_config() {
     git(&repo, &["config", "commit.gpgsign", "true"]);
     git(&repo, &["config", "user.signingkey", "nonexistent-key"]);
 
-    let id = start(
+    let id = testkit::start_job(
         &client,
         worktree_req(&repo.join("sub"), "patch:file.txt;msg:edited\nmore"),
     )
@@ -220,7 +209,7 @@ async fn prune_keeps_a_worktree_with_uncommitted_changes_and_says_why() {
     let daemon = Daemon::start(&home).await;
     let client = daemon.client().await;
     let repo = repo(&home);
-    let id = start(&client, worktree_req(&repo, "patch:tracked.txt"))
+    let id = testkit::start_job(&client, worktree_req(&repo, "patch:tracked.txt"))
         .await
         .job_id;
     assert_eq!(
@@ -291,11 +280,11 @@ async fn prune_keeps_a_worktree_a_running_reply_works_in() {
     let daemon = Daemon::start(&home).await;
     let client = daemon.client().await;
     let repo = repo(&home);
-    let parent = start(&client, worktree_req(&repo, "patch:tracked.txt"))
+    let parent = testkit::start_job(&client, worktree_req(&repo, "patch:tracked.txt"))
         .await
         .job_id;
     wait_end(&client, &parent).await;
-    let reply = start(
+    let reply = testkit::start_job(
         &client,
         StartRequest {
             prompt: "hang".into(),
@@ -359,7 +348,9 @@ async fn a_worktree_job_in_a_folder_git_does_not_track_runs_there() {
     std::fs::write(untracked.join("notes.txt"), "untracked\n").expect("untracked file");
 
     for (cwd, relative) in [(&empty, "empty/deeper"), (&untracked, "scratch")] {
-        let id = start(&client, worktree_req(cwd, "msg:here")).await.job_id;
+        let id = testkit::start_job(&client, worktree_req(cwd, "msg:here"))
+            .await
+            .job_id;
         let end = wait_end(&client, &id).await;
         let job = end.job.expect("job");
         assert_eq!(job.status(), JobStatus::Done, "{:?}", job.error);
@@ -388,7 +379,7 @@ async fn a_job_cancelled_while_queued_leaves_no_branch_and_no_worktree() {
     let daemon = Daemon::start_with(&home, &[("CODEX_ASYNC_MAX_JOBS", "1".into())]).await;
     let client = daemon.client().await;
     let repo = repo(&home);
-    let holder = start(
+    let holder = testkit::start_job(
         &client,
         StartRequest {
             prompt: "hang".into(),
@@ -398,7 +389,7 @@ async fn a_job_cancelled_while_queued_leaves_no_branch_and_no_worktree() {
     )
     .await
     .job_id;
-    let queued = start(&client, worktree_req(&repo, "msg:never")).await;
+    let queued = testkit::start_job(&client, worktree_req(&repo, "msg:never")).await;
     assert_eq!(queued.status(), JobStatus::Queued);
     let id = queued.job_id;
     assert_eq!(
@@ -440,7 +431,7 @@ async fn a_job_whose_codex_cannot_start_leaves_no_branch_and_no_worktree() {
     let daemon = Daemon::start_with(&home, &[("CODEX_BIN", missing.display().to_string())]).await;
     let client = daemon.client().await;
     let repo = repo(&home);
-    let id = start(&client, worktree_req(&repo, "msg:never"))
+    let id = testkit::start_job(&client, worktree_req(&repo, "msg:never"))
         .await
         .job_id;
     let job = wait_end(&client, &id).await.job.expect("job");
@@ -504,7 +495,7 @@ async fn real_codex_work_is_on_the_branch_and_survives_prune_with_a_users_commit
     };
     let client = daemon.client().await;
     let repo = repo(&home);
-    let id = start(
+    let id = testkit::start_job(
         &client,
         real_req(&repo, "add a file\nand change tracked.txt"),
     )
@@ -550,7 +541,7 @@ async fn real_codex_work_is_on_the_branch_and_survives_prune_with_a_users_commit
 
     // A reply works on the same branch, commits its own work, and reports
     // the branch's diffstat.
-    let reply = start(
+    let reply = testkit::start_job(
         &client,
         StartRequest {
             prompt: "one more file".into(),
@@ -654,12 +645,16 @@ async fn real_codex_work_survives_retention() {
     };
     let client = daemon.client().await;
     let repo = repo(&home);
-    let id = start(&client, real_req(&repo, "add a file")).await.job_id;
+    let id = testkit::start_job(&client, real_req(&repo, "add a file"))
+        .await
+        .job_id;
     let job = wait_end(&client, &id).await.job.expect("job");
     assert_eq!(job.status(), JobStatus::Done, "{:?}", job.error);
     // A second job (the provider only answers now): the user leaves work
     // uncommitted in its worktree.
-    let dirty = start(&client, real_req(&repo, "just answer")).await.job_id;
+    let dirty = testkit::start_job(&client, real_req(&repo, "just answer"))
+        .await
+        .job_id;
     let job = wait_end(&client, &dirty).await.job.expect("job");
     assert_eq!(job.status(), JobStatus::Done, "{:?}", job.error);
     let dirty_tree = tree_of(&home, &dirty);

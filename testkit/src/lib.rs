@@ -23,7 +23,7 @@ use std::{
 use codex_async_proto::{
     connect,
     paths::Paths,
-    v1::{GetRequest, GetResponse, StartRequest},
+    v1::{GetRequest, GetResponse, Job, StartRequest},
     Client,
 };
 use nix::{
@@ -184,6 +184,32 @@ pub async fn get(client: &mut Client, id: &str) -> GetResponse {
         .await
         .expect("get")
         .into_inner()
+}
+
+/// Starts a job; its record as the Start answered it.
+pub async fn start_job(client: &Client, request: StartRequest) -> Job {
+    client
+        .clone()
+        .start(request)
+        .await
+        .expect("start")
+        .into_inner()
+        .job
+        .expect("job in start response")
+}
+
+/// Polls the job until it has ended; its Get answer then.
+pub async fn wait_for_end(client: &Client, id: &str) -> GetResponse {
+    poll_for("the job to end", || {
+        let mut client = client.clone();
+        let id = id.to_string();
+        async move {
+            let resp = get(&mut client, &id).await;
+            let ended = resp.job.as_ref().is_some_and(|j| j.status().is_terminal());
+            ended.then_some(resp)
+        }
+    })
+    .await
 }
 
 /// A private state home in a short temp dir (socket paths are limited to ~100 bytes).
