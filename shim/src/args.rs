@@ -1033,7 +1033,7 @@ mod tests {
                 "aproval_policy: no such argument of codex_start (did you mean \
                  approval_policy?); it takes prompt (required), cwd (required), \
                  approval_policy, isolation, max_duration_seconds, model, \
-                 stall_timeout_seconds. Nothing was done."
+                 output_schema, reasoning_effort, stall_timeout_seconds. Nothing was done."
                     .replace("                 ", "")
             )
         );
