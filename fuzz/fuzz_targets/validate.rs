@@ -4,7 +4,7 @@
 #![no_main]
 
 use codex_async_daemon::{job::JobId, validate};
-use codex_async_proto::v1::StartRequest;
+use codex_async_proto::v1::{ReviewRequest, StartRequest};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -20,10 +20,21 @@ fuzz_target!(|data: &[u8]| {
         isolation: next(),
         stall_timeout_seconds: data.first().map(|&b| u32::from(b) * 1000),
         max_duration_seconds: data.last().map(|&b| u32::from(b) * 5000),
+        reasoning_effort: next(),
+        output_schema: next(),
+        // A review when the input says so (its first byte odd).
+        review: data.first().filter(|&&b| b % 2 == 1).map(|_| ReviewRequest {
+            target: next().unwrap_or_default(),
+            base_branch: next(),
+            commit: next(),
+            title: next(),
+            instructions: next(),
+        }),
     };
     match validate::start(&request) {
         Ok(spec) => {
-            assert!(!spec.prompt.trim().is_empty());
+            // A review's prompt is its instructions, which may be absent.
+            assert!(request.review.is_some() || !spec.prompt.trim().is_empty());
             if let Some(cwd) = spec.cwd {
                 assert!(cwd.is_absolute());
             }
@@ -32,7 +43,8 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Err(e) => {
-            let field = e.0.split(':').next().unwrap_or("");
+            // "instructions and <target>: …" names two fields; the first is one.
+            let field = e.0.split([':', ' ']).next().unwrap_or("");
             assert!(
                 [
                     "prompt",
@@ -42,7 +54,14 @@ fuzz_target!(|data: &[u8]| {
                     "reply_to",
                     "isolation",
                     "stall_timeout_seconds",
-                    "max_duration_seconds"
+                    "max_duration_seconds",
+                    "reasoning_effort",
+                    "output_schema",
+                    "target",
+                    "base_branch",
+                    "commit",
+                    "title",
+                    "instructions"
                 ]
                 .contains(&field),
                 "an error that names no field: {e}"
