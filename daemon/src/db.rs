@@ -40,22 +40,35 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// Whether another connection held the database locked past the busy
+    /// timeout (SQLITE_BUSY, SQLITE_LOCKED).
+    pub fn is_busy(&self) -> bool {
+        self.primary_code()
+            .is_some_and(|code| matches!(code, 5 | 6))
+    }
+
+    /// SQLite's primary result code (the low byte of an extended one), for
+    /// an error SQLite returned.
+    fn primary_code(&self) -> Option<i32> {
+        match self {
+            DbError::Sqlx(sqlx::Error::Database(db)) => db
+                .code()
+                .and_then(|code| code.parse::<i32>().ok())
+                .map(|code| code & 0xff),
+            _ => None,
+        }
+    }
+
     /// Whether the failure can pass by itself (a full disk, a read-only or
     /// failing filesystem, a lock held past the busy timeout), so a state
     /// change that met it is kept and retried rather than lost.
     pub fn is_transient(&self) -> bool {
-        let DbError::Sqlx(e) = self else {
-            return false;
-        };
-        match e {
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
-            sqlx::Error::Database(db) => db
-                .code()
-                .and_then(|code| code.parse::<i32>().ok())
-                // Primary result codes (the low byte of an extended one):
-                // BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN.
-                .is_some_and(|code| matches!(code & 0xff, 5 | 6 | 8 | 10 | 13 | 14)),
-            _ => false,
+        match self {
+            DbError::Sqlx(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut) => true,
+            // BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN.
+            _ => self
+                .primary_code()
+                .is_some_and(|code| matches!(code, 5 | 6 | 8 | 10 | 13 | 14)),
         }
     }
 }

@@ -31,10 +31,25 @@ pub fn exhausted(e: &io::Error, home: &Path) -> Option<String> {
     })
 }
 
-/// The sentence for a database error that means the disk is full or not
-/// writable now (None for any other).
+/// The sentence for a database error that passes by itself — a full or
+/// read-only disk, a lock held past the busy timeout, a resource the
+/// connection could not get — (None for any other).
 pub fn db_exhausted(e: &DbError, home: &Path) -> Option<String> {
-    e.is_transient().then(|| disk_full(home, &e.to_string()))
+    if !e.is_transient() {
+        return None;
+    }
+    if let DbError::Sqlx(sqlx::Error::Io(io)) = e {
+        if let Some(message) = exhausted(io, home) {
+            return Some(message);
+        }
+    }
+    if e.is_busy() {
+        return Some(format!(
+            "the job database in {} stays locked by another process ({e}): something holds it in a transaction (an sqlite3 shell, a backup); let it finish, then start the job again",
+            home.display()
+        ));
+    }
+    Some(disk_full(home, &e.to_string()))
 }
 
 fn disk_full(home: &Path, error: &str) -> String {

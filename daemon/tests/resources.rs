@@ -581,3 +581,76 @@ async fn a_home_made_read_only_while_jobs_run_loses_nothing_and_catches_up() {
     assert_eq!(status_of(&resp), truth, "{:?}", resp.job);
     converged(&home, &job.job_id, &truth).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_locked_past_the_busy_timeout_drops_no_state_change() {
+    use sqlx::{ConnectOptions, Connection};
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let mut client = daemon.client().await;
+    let go = home.root().join("go");
+    let job = start_job(
+        &client,
+        home.start_request(&format!("print:working;waitfile:{};exit:6", go.display())),
+    )
+    .await;
+    testkit::wait_until("codexd to record the job running", || {
+        meta(&home, &job.job_id).is_some_and(|(status, _)| status == "running")
+    });
+
+    // Another process takes the database's write lock and keeps it, past
+    // codexd's busy timeout (10 s).
+    let mut holder = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(home.paths().database())
+        .connect()
+        .await
+        .expect("open the database");
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .await
+        .expect("take the write lock");
+
+    fs::write(&go, "").expect("write the go file");
+    let truth = ("error".to_string(), Some(6));
+    // The poll tells the truth while the database cannot be written…
+    let end = wait_for_end(&client, &job.job_id).await;
+    assert_eq!(status_of(&end), truth, "{:?}", end.job);
+    assert_eq!(
+        db_row(&home, &job.job_id).await,
+        ("running".to_string(), None),
+        "the database is still behind"
+    );
+    assert!(status_json(&home)["pending_changes"]
+        .as_u64()
+        .is_some_and(|n| n >= 1));
+    // …and a Start is refused, naming the lock.
+    let refused = client
+        .start(home.start_request("print:never"))
+        .await
+        .expect_err("a start while the database stays locked is refused");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert!(
+        refused.message().starts_with(&format!(
+            "the job database in {} stays locked by another process (",
+            home.home().display()
+        )),
+        "{}",
+        refused.message()
+    );
+
+    // The lock goes: the database and meta.json catch up, without a restart.
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .expect("release the lock");
+    holder.close().await.expect("close");
+    converged(&home, &job.job_id, &truth).await;
+    let next = start_job(&client, home.start_request("print:after")).await;
+    let next_end = wait_for_end(&client, &next.job_id).await;
+    assert_eq!(status_of(&next_end), ("done".to_string(), Some(0)));
+    same_after_kill_and_restart(daemon, &home, &[&end, &next_end]).await;
+}
