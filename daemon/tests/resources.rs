@@ -7,7 +7,7 @@
 
 use std::{fs, path::Path};
 
-use codex_async_proto::v1::GetResponse;
+use codex_async_proto::{v1::GetResponse, Client};
 use nix::sys::signal::Signal;
 use testkit::{get, poll_for, start_job, wait_for_end, Daemon, SmallDisk, TempHome};
 
@@ -59,6 +59,24 @@ fn status_of(resp: &GetResponse) -> (String, Option<i64>) {
             .replace("job_status_", ""),
         job.exit_code.map(i64::from),
     )
+}
+
+/// A Start that must be refused for want of a resource (`why` says which):
+/// its error, after checking it is ResourceExhausted and left no job folder.
+async fn refused_start(client: &mut Client, home: &TempHome, why: &str) -> tonic::Status {
+    let jobs = || fs::read_dir(home.paths().jobs()).expect("jobs").count();
+    let before = jobs();
+    let refused = client
+        .start(home.start_request("print:never"))
+        .await
+        .expect_err(why);
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert_eq!(jobs(), before, "no half-made job folder");
+    refused
 }
 
 /// How many log-line timestamps (`2026-12-02T05:16:31`) a line holds.
@@ -181,16 +199,7 @@ async fn a_full_disk_drops_no_state_change_and_all_catches_up_when_room_returns(
 
     // A new job is refused while the disk is full, naming the resource and
     // the fix, and leaves nothing behind.
-    let jobs_before = fs::read_dir(home.paths().jobs()).expect("jobs").count();
-    let refused = client
-        .start(home.start_request("print:never"))
-        .await
-        .expect_err("a start on a full disk is refused");
-    assert_eq!(
-        refused.code(),
-        tonic::Code::ResourceExhausted,
-        "{refused:?}"
-    );
+    let refused = refused_start(&mut client, &home, "a start on a full disk is refused").await;
     assert!(
         refused.message().starts_with(&format!(
             "the disk holding {} is full or not writable",
@@ -198,11 +207,6 @@ async fn a_full_disk_drops_no_state_change_and_all_catches_up_when_room_returns(
         )) && refused.message().contains("codexd prune"),
         "{}",
         refused.message()
-    );
-    assert_eq!(
-        fs::read_dir(home.paths().jobs()).expect("jobs").count(),
-        jobs_before,
-        "no half-made job folder"
     );
 
     // Room comes back: the database and meta.json catch up, no restart.
@@ -296,19 +300,15 @@ async fn no_free_descriptors_refuses_a_start_by_name_and_the_daemon_serves_on() 
     let mut client = daemon.client().await;
     let first = start_job(&client, home.start_request("print:before")).await;
     let first_end = wait_for_end(&client, &first.job_id).await;
-    let jobs_before = fs::read_dir(home.paths().jobs()).expect("jobs").count();
 
     // Every descriptor the daemon may have is in use.
     set_nofile(daemon.pid(), lowest_free_fd(daemon.pid()));
-    let refused = client
-        .start(home.start_request("print:never"))
-        .await
-        .expect_err("a start with no free descriptor is refused");
-    assert_eq!(
-        refused.code(),
-        tonic::Code::ResourceExhausted,
-        "{refused:?}"
-    );
+    let refused = refused_start(
+        &mut client,
+        &home,
+        "a start with no free descriptor is refused",
+    )
+    .await;
     assert!(
         refused
             .message()
@@ -316,11 +316,6 @@ async fn no_free_descriptors_refuses_a_start_by_name_and_the_daemon_serves_on() 
             && refused.message().contains("raise it (`ulimit -n 4096`"),
         "{}",
         refused.message()
-    );
-    assert_eq!(
-        fs::read_dir(home.paths().jobs()).expect("jobs").count(),
-        jobs_before,
-        "no half-made job folder"
     );
     // Every other call is still served.
     let again = get(&mut client, &first.job_id).await;
@@ -466,27 +461,18 @@ async fn no_process_can_be_forked_refuses_a_start_by_name_and_the_daemon_serves_
     });
     cap.hold(daemon.pid());
     let via_standby = start_job(&client, home.start_request("print:standby")).await;
-    let jobs_before = fs::read_dir(home.paths().jobs()).expect("jobs").count();
-    let refused = client
-        .start(home.start_request("print:never"))
-        .await
-        .expect_err("a start that needs a new process is refused");
-    assert_eq!(
-        refused.code(),
-        tonic::Code::ResourceExhausted,
-        "{refused:?}"
-    );
+    let refused = refused_start(
+        &mut client,
+        &home,
+        "a start that needs a new process is refused",
+    )
+    .await;
     assert!(
         refused.message().starts_with(
             "cannot start a process for the job (Resource temporarily unavailable (os error 11)): the limit on processes (`ulimit -u`, "
         ) && refused.message().ends_with("end some processes or raise the limit, then start the job again"),
         "{}",
         refused.message()
-    );
-    assert_eq!(
-        fs::read_dir(home.paths().jobs()).expect("jobs").count(),
-        jobs_before,
-        "no half-made job folder"
     );
     // Every other call is served, and the refused job is nowhere.
     let again = get(&mut client, &first.job_id).await;
@@ -532,15 +518,7 @@ async fn a_home_made_read_only_while_jobs_run_loses_nothing_and_catches_up() {
     };
 
     // New work is refused, naming the cause, and leaves nothing.
-    let refused = client
-        .start(home.start_request("print:never"))
-        .await
-        .expect_err("a start on a read-only home is refused");
-    assert_eq!(
-        refused.code(),
-        tonic::Code::ResourceExhausted,
-        "{refused:?}"
-    );
+    let refused = refused_start(&mut client, &home, "a start on a read-only home is refused").await;
     assert_eq!(
         refused.message(),
         format!(
@@ -624,15 +602,12 @@ async fn a_database_locked_past_the_busy_timeout_drops_no_state_change() {
         .as_u64()
         .is_some_and(|n| n >= 1));
     // …and a Start is refused, naming the lock.
-    let refused = client
-        .start(home.start_request("print:never"))
-        .await
-        .expect_err("a start while the database stays locked is refused");
-    assert_eq!(
-        refused.code(),
-        tonic::Code::ResourceExhausted,
-        "{refused:?}"
-    );
+    let refused = refused_start(
+        &mut client,
+        &home,
+        "a start while the database stays locked is refused",
+    )
+    .await;
     assert!(
         refused.message().starts_with(&format!(
             "the job database in {} stays locked by another process (",
