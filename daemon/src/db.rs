@@ -87,7 +87,8 @@ impl Counts {
     fn of(&mut self, status: JobStatus) -> &mut u64 {
         match status {
             JobStatus::Queued | JobStatus::Unspecified => &mut self.queued,
-            JobStatus::Running => &mut self.running,
+            // Recorded as running: input_required is what the API shows.
+            JobStatus::Running | JobStatus::InputRequired => &mut self.running,
             JobStatus::Done => &mut self.done,
             JobStatus::Error => &mut self.error,
             JobStatus::Cancelled => &mut self.cancelled,
@@ -534,7 +535,7 @@ impl Db {
             let n = u64::try_from(n).unwrap_or(0);
             match parse_status(&status)? {
                 JobStatus::Queued => counts.queued = n,
-                JobStatus::Running => counts.running = n,
+                JobStatus::Running | JobStatus::InputRequired => counts.running = n,
                 JobStatus::Done => counts.done = n,
                 JobStatus::Error => counts.error = n,
                 JobStatus::Cancelled => counts.cancelled = n,

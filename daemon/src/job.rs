@@ -68,11 +68,23 @@ pub enum Policy {
     AutoEdit,
     /// No sandbox and no approvals: codex can do anything the user can.
     FullAuto,
+    /// Workspace-write sandbox, and codex asks (codex's `on-request`) before
+    /// it runs or changes anything outside it: the job's question, answered
+    /// by the user. Runs on codex's app-server (`codex exec` cannot ask).
+    Ask,
 }
+
+/// Every policy, in the order messages and schemas list them.
+pub const POLICIES: &[Policy] = &[
+    Policy::Suggest,
+    Policy::AutoEdit,
+    Policy::FullAuto,
+    Policy::Ask,
+];
 
 /// An approval policy name that is not one of the three.
 #[derive(Debug, thiserror::Error)]
-#[error("approval_policy: unknown value {0:?}; use one of suggest (read-only sandbox, the default), auto-edit (may edit files in cwd), full-auto (no sandbox)")]
+#[error("approval_policy: unknown value {0:?}; use one of suggest (read-only sandbox, the default), auto-edit (may edit files in cwd), full-auto (no sandbox), ask (may edit files in cwd; asks the user before anything else)")]
 pub struct BadPolicy(pub String);
 
 impl Policy {
@@ -82,6 +94,7 @@ impl Policy {
             "suggest" => Ok(Self::Suggest),
             "auto-edit" => Ok(Self::AutoEdit),
             "full-auto" => Ok(Self::FullAuto),
+            "ask" => Ok(Self::Ask),
             other => Err(BadPolicy(other.chars().take(40).collect())),
         }
     }
@@ -92,6 +105,18 @@ impl Policy {
             Self::Suggest => "suggest",
             Self::AutoEdit => "auto-edit",
             Self::FullAuto => "full-auto",
+            Self::Ask => "ask",
+        }
+    }
+
+    /// codex's app-server names: (`approvalPolicy`, `sandbox`) of
+    /// `thread/start` and `thread/resume`.
+    pub fn app_server(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Suggest => ("never", "read-only"),
+            Self::AutoEdit => ("never", "workspace-write"),
+            Self::FullAuto => ("never", "danger-full-access"),
+            Self::Ask => ("on-request", "workspace-write"),
         }
     }
 
@@ -100,7 +125,7 @@ impl Policy {
     pub fn resume_flags(self) -> &'static [&'static str] {
         match self {
             Self::Suggest => &["-c", "sandbox_mode=\"read-only\""],
-            Self::AutoEdit => &["-c", "sandbox_mode=\"workspace-write\""],
+            Self::AutoEdit | Self::Ask => &["-c", "sandbox_mode=\"workspace-write\""],
             Self::FullAuto => &["--dangerously-bypass-approvals-and-sandbox"],
         }
     }
@@ -110,7 +135,7 @@ impl Policy {
     pub fn codex_flags(self) -> &'static [&'static str] {
         match self {
             Self::Suggest => &["-s", "read-only"],
-            Self::AutoEdit => &["-s", "workspace-write"],
+            Self::AutoEdit | Self::Ask => &["-s", "workspace-write"],
             Self::FullAuto => &["--dangerously-bypass-approvals-and-sandbox"],
         }
     }
@@ -202,7 +227,7 @@ impl JobRecord {
     pub fn to_proto(&self, output_path: String) -> v1::Job {
         v1::Job {
             job_id: self.job_id.clone(),
-            status: self.status as i32,
+            status: self.api_status() as i32,
             prompt: self.prompt.clone(),
             cwd: self.cwd.clone(),
             approval_policy: self.approval_policy.clone(),
@@ -225,6 +250,22 @@ impl JobRecord {
             reasoning_effort: self.reasoning_effort.clone(),
             review: self.review.as_ref().map(|r| r.described.clone()),
             output_schema_path: self.output_schema.clone(),
+            question: self
+                .summary
+                .question
+                .as_ref()
+                .filter(|_| self.status == JobStatus::Running)
+                .map(|q| q.to_proto()),
+        }
+    }
+
+    /// The status the API shows: a running job that waits for an answer is
+    /// `input_required` (the database records it as running: it is).
+    pub fn api_status(&self) -> JobStatus {
+        if self.status == JobStatus::Running && self.summary.question.is_some() {
+            JobStatus::InputRequired
+        } else {
+            self.status
         }
     }
 
@@ -262,6 +303,15 @@ impl JobRecord {
             parsed_bytes: self.events_offset,
             final_json: None,
             final_json_error: None,
+            approvals: s
+                .approvals
+                .iter()
+                .map(|a| v1::Approval {
+                    what: a.what.clone(),
+                    decision: a.decision.clone(),
+                    by: a.by.clone(),
+                })
+                .collect(),
         }
     }
 }

@@ -68,6 +68,12 @@ impl JobDir {
         self.dir.join("monitor.log")
     }
 
+    /// codexd's answer to the question the job's codex asks (see
+    /// `codex::approval`).
+    pub fn answer(&self) -> PathBuf {
+        self.dir.join("answer.json")
+    }
+
     /// Creates the folder (0700), the prompt file and an empty output file.
     pub fn create(&self, prompt: &str) -> io::Result<()> {
         use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};

@@ -3,10 +3,10 @@
 use std::{pin::Pin, time::Duration};
 
 use codex_async_proto::v1::{
-    codex_async_server::CodexAsync, watch_event, CancelRequest, CancelResponse, GetRequest,
-    GetResponse, InfoRequest, InfoResponse, Job, JobSummary, ListRequest, ListResponse,
-    OutputChunk, ShutdownRequest, ShutdownResponse, StartRequest, StartResponse, WatchEvent,
-    WatchRequest,
+    codex_async_server::CodexAsync, watch_event, AnswerRequest, AnswerResponse, CancelRequest,
+    CancelResponse, GetRequest, GetResponse, InfoRequest, InfoResponse, Job, JobStatus, JobSummary,
+    ListRequest, ListResponse, OutputChunk, ShutdownRequest, ShutdownResponse, StartRequest,
+    StartResponse, WatchEvent, WatchRequest,
 };
 use tokio::sync::{mpsc, watch as signal, Notify};
 use tokio_stream::{wrappers::ReceiverStream, Stream};
@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 use tracing::warn;
 
 use crate::{
-    codex,
+    codex::{self, approval::Decision},
     job::{JobId, JobRecord},
     render::{self, Rendered},
     render_cache::RenderCache,
@@ -252,14 +252,22 @@ impl CodexAsync for Service {
         let req = request.into_inner();
         let limit = validate::list_limit(req.limit).map_err(invalid)?;
         let status = validate::status_filter(req.status).map_err(invalid)?;
+        // input_required is a running job with a question: the running ones
+        // are few (run slots), so all of them are read and filtered.
+        let (query_limit, query_status) = match status {
+            Some(JobStatus::InputRequired) => (validate::MAX_LIST_LIMIT, Some(JobStatus::Running)),
+            other => (limit, other),
+        };
         let jobs = self
             .supervisor
             .db()
-            .list(limit, status)
+            .list(query_limit, query_status)
             .await
             .map_err(internal)?;
         let jobs = jobs
             .iter()
+            .filter(|job| status.is_none_or(|s| job.api_status() == s))
+            .take(limit as usize)
             .filter_map(|job| {
                 let id = JobId::parse(&job.job_id).ok()?;
                 Some(self.to_proto(&id, job))
@@ -280,6 +288,36 @@ impl CodexAsync for Service {
         Ok(Response::new(CancelResponse {
             job: Some(self.to_proto(&id, &outcome.job)),
             cancelled: outcome.cancelled,
+            message: outcome.message,
+        }))
+    }
+
+    async fn answer(
+        &self,
+        request: Request<AnswerRequest>,
+    ) -> Result<Response<AnswerResponse>, Status> {
+        let req = request.into_inner();
+        let id = validate::job_id(&req.job_id).map_err(invalid)?;
+        let decision =
+            Decision::parse(&req.decision).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let question_id = validate::question_id(req.question_id.as_deref()).map_err(invalid)?;
+        if self
+            .supervisor
+            .db()
+            .get(id.as_str())
+            .await
+            .map_err(internal)?
+            .is_none()
+        {
+            return Err(not_found(&id));
+        }
+        let outcome = self
+            .supervisor
+            .answer(&id, decision, question_id)
+            .await
+            .map_err(internal)?;
+        Ok(Response::new(AnswerResponse {
+            job: Some(self.to_proto(&id, &outcome.job)),
             message: outcome.message,
         }))
     }

@@ -36,6 +36,7 @@ use crate::{
     worktree::{self, WorktreeError},
 };
 
+mod answer;
 mod catch_up;
 mod ending;
 mod reconcile;
@@ -106,6 +107,8 @@ struct Launched {
     record: JobRecord,
     monitor: Child,
 }
+
+pub use answer::AnswerOutcome;
 
 /// What Cancel did.
 pub struct CancelOutcome {

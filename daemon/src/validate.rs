@@ -352,13 +352,32 @@ pub fn list_limit(n: Option<u32>) -> Result<u32, Invalid> {
     Ok(n)
 }
 
+/// Checks an Answer's question id (absent: the pending question): the
+/// monitor names questions by codex's request ids, short digits or words.
+pub fn question_id(q: Option<&str>) -> Result<Option<&str>, Invalid> {
+    match q {
+        None => Ok(None),
+        Some(q)
+            if !q.is_empty()
+                && q.len() <= 64
+                && q.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Ok(Some(q))
+        }
+        Some(q) => Err(Invalid(format!(
+            "question_id: {:?} is not a question id; use the question_id codex_poll shows, or leave it out to answer the pending question",
+            q.chars().take(40).collect::<String>()
+        ))),
+    }
+}
+
 /// Checks a list status filter (absent or unspecified means all).
 pub fn status_filter(s: Option<i32>) -> Result<Option<JobStatus>, Invalid> {
     match s.map(JobStatus::try_from) {
         None | Some(Ok(JobStatus::Unspecified)) => Ok(None),
         Some(Ok(status)) => Ok(Some(status)),
         Some(Err(_)) => Err(Invalid(
-            "status: unknown value; use one of queued, running, done, error, cancelled".into(),
+            "status: unknown value; use one of queued, running, input_required, done, error, cancelled".into(),
         )),
     }
 }

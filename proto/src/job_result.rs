@@ -40,6 +40,9 @@ pub enum Status {
     Queued,
     /// Codex is working.
     Running,
+    /// Codex waits for an answer to its question (approval policy "ask"):
+    /// the user answers in Claude Code's form, or codex_answer does.
+    InputRequired,
     /// Codex finished with exit code 0.
     Done,
     /// Codex exited non-zero, could not start, or was lost; see `error`.
@@ -59,6 +62,7 @@ impl Status {
         match self {
             Self::Queued => "queued",
             Self::Running => "running",
+            Self::InputRequired => "input_required",
             Self::Done => "done",
             Self::Error => "error",
             Self::Cancelled => "cancelled",
@@ -71,6 +75,7 @@ impl Status {
         match JobStatus::try_from(job.status).unwrap_or(JobStatus::Unspecified) {
             JobStatus::Queued => Some(Self::Queued),
             JobStatus::Running => Some(Self::Running),
+            JobStatus::InputRequired => Some(Self::InputRequired),
             JobStatus::Done => Some(Self::Done),
             JobStatus::Error => Some(Self::Error),
             JobStatus::Cancelled => Some(Self::Cancelled),
@@ -180,6 +185,106 @@ pub struct JobResult {
     /// Codex's conversation id (codex_reply continues it); not in the text,
     /// where the job id stands for it.
     pub thread_id: Option<String>,
+    /// With status input_required: what Codex asks; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub question: Option<Question>,
+    /// The questions answered so far (approval policy "ask"), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<Approval>,
+}
+
+/// What Codex asks while a job waits (status input_required).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(inline)]
+pub struct Question {
+    /// Names the question (codex_answer's question_id).
+    pub question_id: String,
+    /// command | file_change.
+    pub kind: String,
+    /// The command Codex wants to run (kind command).
+    pub command: Option<String>,
+    /// The files Codex wants to change (kind file_change).
+    pub files: Vec<String>,
+    /// Why, in Codex's words.
+    pub reason: Option<String>,
+    /// The answers Codex takes: allow | allow_session | deny | stop.
+    pub decisions: Vec<String>,
+    /// RFC 3339 time the question is denied at if nobody answers.
+    pub deadline: String,
+}
+
+/// An answered question.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(inline)]
+pub struct Approval {
+    /// What Codex asked to do, in one line.
+    pub what: String,
+    /// allow | allow_session | deny | stop.
+    pub decision: String,
+    /// user | timeout.
+    pub by: String,
+}
+
+impl Question {
+    /// The question of a job record, if it has one.
+    pub fn of(q: &v1::Question) -> Self {
+        Self {
+            question_id: q.question_id.clone(),
+            kind: q.kind.clone(),
+            command: q.command.clone(),
+            files: q.files.clone(),
+            reason: q.reason.clone().filter(|r| !r.trim().is_empty()),
+            decisions: q.decisions.clone(),
+            deadline: q.deadline.clone(),
+        }
+    }
+}
+
+impl Question {
+    /// What it asks for, in one line: `` run `cmd` `` or `change a, b`.
+    pub fn what(&self) -> String {
+        let q = self;
+        match (q.kind.as_str(), &q.command) {
+            ("command", Some(command)) => format!(
+                "run `{}`",
+                clip_chars(unwrap_shell(command.trim()), MAX_COMMAND_CHARS)
+            ),
+            _ if !q.files.is_empty() => {
+                let shown: Vec<&str> = q.files.iter().take(5).map(String::as_str).collect();
+                let more = q.files.len().saturating_sub(shown.len());
+                let more = if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                };
+                format!("change {}{more}", shown.join(", "))
+            }
+            _ => "change files".to_string(),
+        }
+    }
+
+    /// The question as people and the model read it, in one sentence:
+    /// `Codex asks to run `cmd` (why).`
+    pub fn text(&self) -> String {
+        let why = self
+            .reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(|r| format!(" ({})", clip_chars(r, 300)))
+            .unwrap_or_default();
+        format!("Codex asks to {}{why}.", self.what())
+    }
+}
+
+/// How to answer a pending question, for a model without the Tasks form.
+pub fn question_next_step(job_id: &str, q: &Question) -> String {
+    let decisions = q.decisions.join("|");
+    format!(
+        "Waiting for an answer: codex_answer(job_id=\"{job_id}\", decision=\"{decisions}\"); \
+         ask the user first. Unanswered, it is denied at {}.\n",
+        q.deadline
+    )
 }
 
 /// Why a daemon answer cannot be rendered (it comes from another release).
@@ -280,6 +385,20 @@ impl JobResult {
             diffstat: summary.diffstat.clone().filter(|d| !d.trim().is_empty()),
             output_path: job.output_path.clone(),
             thread_id: job.thread_id.clone().filter(|t| !t.is_empty()),
+            question: job
+                .question
+                .as_ref()
+                .filter(|_| status == Status::InputRequired)
+                .map(Question::of),
+            approvals: summary
+                .approvals
+                .iter()
+                .map(|a| Approval {
+                    what: a.what.clone(),
+                    decision: a.decision.clone(),
+                    by: a.by.clone(),
+                })
+                .collect(),
         })
     }
 
@@ -296,6 +415,9 @@ impl JobResult {
             out.push('\n');
             out.push_str(answer.trim_end());
             out.push_str("\n\n");
+        } else if let Some(q) = &self.question {
+            out.push_str(&q.text());
+            out.push('\n');
         } else if let Some(activity) = &self.activity {
             let label = if self.status.is_final() {
                 "Codex gave no final answer; last activity"
@@ -318,6 +440,9 @@ impl JobResult {
             out.push_str(&line);
         }
         if let Some(line) = self.commands_line() {
+            out.push_str(&line);
+        }
+        if let Some(line) = self.approvals_line() {
             out.push_str(&line);
         }
         if let Some(u) = &self.usage {
@@ -367,6 +492,33 @@ impl JobResult {
             self.job_id,
             self.status.as_str()
         )
+    }
+
+    /// `Approvals: allowed `cmd`; denied `x` (no answer in time).`
+    fn approvals_line(&self) -> Option<String> {
+        if self.approvals.is_empty() {
+            return None;
+        }
+        let parts: Vec<String> = self
+            .approvals
+            .iter()
+            .map(|a| {
+                let decision = match a.decision.as_str() {
+                    "allow" => "allowed",
+                    "allow_session" => "allowed for the job",
+                    "deny" => "denied",
+                    "stop" => "denied and stopped",
+                    other => other,
+                };
+                let by = if a.by == "timeout" {
+                    " (no answer in time)"
+                } else {
+                    ""
+                };
+                format!("{decision} {}{by}", a.what)
+            })
+            .collect();
+        Some(format!("Approvals: {}.\n", parts.join("; ")))
     }
 
     fn files_line(&self) -> Option<String> {
@@ -441,6 +593,11 @@ impl JobResult {
             Status::Queued | Status::Running => out.push_str(&format!(
                 "Not finished: codex_wait(job_id=\"{id}\") returns when it ends.\n"
             )),
+            Status::InputRequired => {
+                if let Some(q) = &self.question {
+                    out.push_str(&question_next_step(id, q));
+                }
+            }
             Status::Done | Status::Error | Status::Cancelled => {
                 out.push_str(&format!("To follow up: codex_reply(job_id=\"{id}\").\n"))
             }

@@ -14,6 +14,7 @@ impl JobStatus {
             JobStatus::Done => "done",
             JobStatus::Error => "error",
             JobStatus::Cancelled => "cancelled",
+            JobStatus::InputRequired => "input_required",
         }
     }
 
@@ -32,9 +33,9 @@ impl fmt::Display for JobStatus {
     }
 }
 
-/// A status name that is not one of the five.
+/// A status name that is not one of the six.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown status {0:?}: use one of queued, running, done, error, cancelled")]
+#[error("unknown status {0:?}: use one of queued, running, input_required, done, error, cancelled")]
 pub struct ParseStatusError(pub String);
 
 impl FromStr for JobStatus {
@@ -47,6 +48,7 @@ impl FromStr for JobStatus {
             "done" => Ok(JobStatus::Done),
             "error" => Ok(JobStatus::Error),
             "cancelled" => Ok(JobStatus::Cancelled),
+            "input_required" => Ok(JobStatus::InputRequired),
             other => Err(ParseStatusError(other.to_string())),
         }
     }

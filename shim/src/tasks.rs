@@ -115,7 +115,7 @@ pub fn detailed(response: &v1::GetResponse) -> Result<DetailedTask, ErrorData> {
     })?;
     let base = task(job, response.summary.as_ref(), response.retention_seconds);
     let payload = match status {
-        Status::Queued | Status::Running => TaskPayload::Working,
+        Status::Queued | Status::Running | Status::InputRequired => TaskPayload::Working,
         Status::Cancelled => TaskPayload::Cancelled,
         Status::Done | Status::Error => {
             let mut result = ResultText::from_proto(response)

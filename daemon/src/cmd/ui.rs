@@ -120,6 +120,10 @@ pub fn yellow(text: &str) -> String {
     paint(AnsiColor::Yellow.on_default(), text)
 }
 
+pub fn magenta(text: &str) -> String {
+    paint(AnsiColor::Magenta.on_default().bold(), text)
+}
+
 pub fn red(text: &str) -> String {
     paint(AnsiColor::Red.on_default().bold(), text)
 }
@@ -131,6 +135,7 @@ pub fn status_colored(status: JobStatus, padded_to: usize) -> String {
         JobStatus::Done => green(&name),
         JobStatus::Error => red(&name),
         JobStatus::Running | JobStatus::Queued => yellow(&name),
+        JobStatus::InputRequired => magenta(&name),
         JobStatus::Cancelled | JobStatus::Unspecified => dim(&name),
     }
 }

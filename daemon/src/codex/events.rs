@@ -42,7 +42,53 @@ pub struct Summary {
     pub commands_count: u32,
     pub usage: Option<Usage>,
     pub error_message: Option<String>,
+    /// The question codex waits on (approval policy "ask"), until answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<Question>,
+    /// The questions answered so far, in order (at most [`MAX_APPROVALS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<Approval>,
 }
+
+/// At most this many answered questions are kept in a summary.
+pub const MAX_APPROVALS: usize = 100;
+
+/// What codex asks (the `question` of an [`APPROVAL_REQUESTED`] event).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Question {
+    /// The monitor's name for it (codex's JSON-RPC request id, as text).
+    pub id: String,
+    /// `command` or `file_change`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The decisions codex takes here (codex-async's names: allow,
+    /// allow_session, deny, stop).
+    pub decisions: Vec<String>,
+    pub asked_at: String,
+    /// When the monitor denies it if nobody answered.
+    pub deadline: String,
+}
+
+/// An answered question (an [`APPROVAL_RESOLVED`] event, matched with its question).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Approval {
+    pub what: String,
+    pub decision: String,
+    /// `user` or `timeout`.
+    pub by: String,
+}
+
+/// codex-async's own events, written into `output.txt` by the monitor of an
+/// app-server job beside codex's: a question codex asks, and its answer.
+pub const APPROVAL_REQUESTED: &str = "approval.requested";
+pub const APPROVAL_RESOLVED: &str = "approval.resolved";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileChange {
@@ -424,6 +470,28 @@ fn fields_after_string(tail: &[u8]) -> Option<serde_json::Map<String, Value>> {
     }
 }
 
+impl Question {
+    /// Its API form.
+    pub fn to_proto(&self) -> codex_async_proto::v1::Question {
+        codex_async_proto::v1::Question {
+            question_id: self.id.clone(),
+            kind: self.kind.clone(),
+            command: self.command.clone(),
+            cwd: self.cwd.clone(),
+            files: self.files.clone(),
+            reason: self.reason.clone(),
+            decisions: self.decisions.clone(),
+            asked_at: self.asked_at.clone(),
+            deadline: self.deadline.clone(),
+        }
+    }
+
+    /// What it asks for, in one line (the one wording, from the proto crate).
+    pub fn what(&self) -> String {
+        codex_async_proto::job_result::Question::of(&self.to_proto()).what()
+    }
+}
+
 impl Summary {
     /// Folds one event into the summary.
     pub fn apply(&mut self, event: &Event) {
@@ -441,7 +509,33 @@ impl Summary {
                 self.turn_message = None;
                 self.activity = "thinking".into();
             }
+            APPROVAL_REQUESTED => {
+                let question = value
+                    .get("question")
+                    .and_then(|q| Question::deserialize(q).ok());
+                if let Some(question) = question {
+                    self.activity = format!("waiting for an answer: {}", question.what());
+                    self.question = Some(question);
+                }
+            }
+            APPROVAL_RESOLVED => {
+                let id = str_at(value, "id").unwrap_or("");
+                if let Some(question) = self.question.take_if(|q| q.id == id) {
+                    let decision = str_at(value, "decision").unwrap_or("deny").to_string();
+                    let by = str_at(value, "by").unwrap_or("user").to_string();
+                    self.activity = format!("{decision} ({by}): {}", question.what());
+                    if self.approvals.len() < MAX_APPROVALS {
+                        self.approvals.push(Approval {
+                            what: question.what(),
+                            decision,
+                            by,
+                        });
+                    }
+                }
+            }
             "turn.completed" => {
+                // No question outlives its turn.
+                self.question = None;
                 self.final_message = self.turn_message.take();
                 if let Some(u) = value.get("usage") {
                     let usage = self.usage.get_or_insert_with(Usage::default);
@@ -458,6 +552,7 @@ impl Summary {
                     .unwrap_or("turn failed");
                 self.error_message = Some(clip(message, MAX_TEXT));
                 self.activity = format!("failed: {}", one_line(message, 120));
+                self.question = None;
                 // What codex said before it failed is no answer.
                 self.turn_message = None;
             }

@@ -5,6 +5,7 @@
 //! instead of each building their own.
 
 pub mod answer;
+pub mod approval;
 pub mod command;
 pub mod events;
 pub mod review;

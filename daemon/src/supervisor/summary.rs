@@ -54,6 +54,8 @@ const NEEDED: &[&str] = &[
     "error",
     "item.started",
     "item.completed",
+    crate::codex::events::APPROVAL_REQUESTED,
+    crate::codex::events::APPROVAL_RESOLVED,
 ];
 
 /// How much a summary fold may do.
@@ -80,6 +82,7 @@ impl Supervisor {
         let job = self.load(id).await?;
         let path = self.job_dir(id).output();
         let start = job.events_offset;
+        let asked_before = job.summary.question.as_ref().map(|q| q.id.clone());
         let folded = tokio::task::spawn_blocking(move || fold(&path, job.summary, start, mode))
             .await
             .map_err(|e| SupervisorError::Task(e.to_string()))?
@@ -89,10 +92,16 @@ impl Supervisor {
             })?;
         let (summary, offset) = folded;
         if offset != start {
+            let asked = summary.question.as_ref().map(|q| q.id.clone());
             self.inner
                 .db
                 .set_summary(id.as_str(), &summary, offset)
                 .await?;
+            if asked != asked_before {
+                // A question asked or answered changes the status the API
+                // shows (input_required): watchers must hear of it.
+                let _ = self.inner.changes.send(id.to_string());
+            }
         }
         Ok(())
     }
