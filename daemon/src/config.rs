@@ -18,6 +18,10 @@ pub const MIN_OUTPUT_CAP: u64 = 64 * 1024;
 pub const DEFAULT_RETENTION_DAYS: u32 = 7;
 /// Defaults for the watchdogs, in seconds.
 pub const DEFAULT_STALL_TIMEOUT: u32 = 600;
+/// How long a question codex asks (policy `ask`) waits for an answer before
+/// it is denied, in seconds: long enough to come back to the terminal, short
+/// enough that a forgotten job goes on.
+pub const DEFAULT_QUESTION_TIMEOUT: u32 = 900;
 pub const DEFAULT_MAX_DURATION: u32 = 3600;
 /// Most jobs that may run at once (each is a codex process and a monitor).
 const MAX_MAX_JOBS: u64 = 256;
@@ -41,6 +45,8 @@ pub struct Config {
     pub retention_days: u32,
     /// Default stall watchdog: a job with no progress this long ends as `stalled`.
     pub stall_timeout: u32,
+    /// A question codex asks is denied after this long without an answer.
+    pub question_timeout: u32,
     /// Default max duration: a job running this long ends as `timed_out`.
     pub max_duration: u32,
     /// Arguments added to every `codex exec` after the policy flags.
@@ -220,6 +226,12 @@ const KEYS: &[Key] = &[
         "600",
     ),
     key(
+        "question_timeout_seconds",
+        "CODEX_ASYNC_QUESTION_TIMEOUT",
+        Kind::Number,
+        "900",
+    ),
+    key(
         "max_duration_seconds",
         "CODEX_ASYNC_MAX_DURATION",
         Kind::Number,
@@ -390,6 +402,11 @@ impl Config {
             u64::from(DEFAULT_STALL_TIMEOUT),
             watchdog.clone(),
         );
+        let question_timeout = r.number(
+            "question_timeout_seconds",
+            u64::from(DEFAULT_QUESTION_TIMEOUT),
+            watchdog.clone(),
+        );
         let max_duration = r.number(
             "max_duration_seconds",
             u64::from(DEFAULT_MAX_DURATION),
@@ -437,6 +454,7 @@ impl Config {
             output_cap,
             retention_days: u32::try_from(retention_days).unwrap_or(DEFAULT_RETENTION_DAYS),
             stall_timeout: u32::try_from(stall_timeout).unwrap_or(DEFAULT_STALL_TIMEOUT),
+            question_timeout: u32::try_from(question_timeout).unwrap_or(DEFAULT_QUESTION_TIMEOUT),
             max_duration: u32::try_from(max_duration).unwrap_or(DEFAULT_MAX_DURATION),
             extra_args,
             log_level,
@@ -453,7 +471,7 @@ impl Config {
                 .map(ToString::to_string)
                 .unwrap_or_else(|| "default".into())
         };
-        let rows: [(&'static str, String); 12] = [
+        let rows: [(&'static str, String); 13] = [
             ("codex_bin", self.codex_bin.to_string_lossy().into_owned()),
             ("default_approval_policy", self.default_policy.name().into()),
             (
@@ -472,6 +490,10 @@ impl Config {
             ("output_cap_bytes", self.output_cap.to_string()),
             ("retention_days", self.retention_days.to_string()),
             ("stall_timeout_seconds", self.stall_timeout.to_string()),
+            (
+                "question_timeout_seconds",
+                self.question_timeout.to_string(),
+            ),
             ("max_duration_seconds", self.max_duration.to_string()),
             (
                 "extra_codex_args",

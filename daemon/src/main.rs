@@ -214,6 +214,9 @@ fn main() -> ExitCode {
                         output_cap,
                     },
                     argv,
+                    // The direct form runs `codex exec` (tests and people);
+                    // codexd hands app-server jobs to a standby monitor.
+                    app_server: None,
                 }),
                 _ => monitor::run_standby(),
             };

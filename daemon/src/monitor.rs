@@ -42,7 +42,10 @@ use tokio::{
     time::{sleep_until, Instant},
 };
 
+mod session;
+
 use crate::{
+    codex::app_server::{Plan, TurnEnd},
     job::now_rfc3339,
     jobdir::{write_json_atomic, Durability, ExitInfo, ExitSlot, JobDir, MonitorInfo},
     output_cap::{self, OutputCap},
@@ -86,6 +89,10 @@ pub struct MonitorJob {
     pub limits: Limits,
     /// The codex command line.
     pub argv: Vec<OsString>,
+    /// Set when `argv` runs codex's app-server: what to ask it for (the
+    /// monitor then speaks its protocol; see monitor/session.rs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_server: Option<Plan>,
 }
 
 /// Runs one job given on the command line. Returns the process exit code (0
@@ -138,6 +145,8 @@ struct Signals {
     child: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
     interrupt: tokio::signal::unix::Signal,
+    /// codexd left an answer to codex's question (`answer.json`).
+    answer: tokio::signal::unix::Signal,
     /// Ignored: a lost terminal is no reason to stop.
     _hangup: tokio::signal::unix::Signal,
 }
@@ -163,6 +172,7 @@ fn prepare() -> Option<(tokio::runtime::Runtime, Signals)> {
                 child: signal(SignalKind::child())?,
                 terminate: signal(SignalKind::terminate())?,
                 interrupt: signal(SignalKind::interrupt())?,
+                answer: signal(SignalKind::user_defined1())?,
                 _hangup: signal(SignalKind::hangup())?,
             })
         })()
@@ -258,12 +268,14 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
         run_dir,
         limits,
         argv,
+        app_server,
         ..
     } = job;
     let Signals {
         child: mut sigchld,
         terminate: mut sigterm,
         interrupt: mut sigint,
+        answer: mut sigusr1,
         _hangup,
     } = signals;
 
@@ -283,8 +295,8 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
     }
     // Before codex can fill the disk with its output.
     let mut exit_slot = ExitSlot::reserve(dir);
-    let codex = match spawn_codex(dir, &argv) {
-        Ok(pid) => pid,
+    let codex = match spawn_codex(dir, &argv, app_server.is_some()) {
+        Ok(spawned) => spawned,
         Err(e) => {
             let program = display_program(&argv);
             let reason = if e.kind() == io::ErrorKind::NotFound {
@@ -294,6 +306,20 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
             };
             return fail_start(dir, reason).await;
         }
+    };
+    let Spawned { pid: codex, pipes } = codex;
+    let session = match (app_server, pipes) {
+        (Some(plan), Some((stdin, stdout))) => {
+            match session::Session::start(dir, plan, stdin, stdout, codex.as_raw()) {
+                Ok(session) => Some(session),
+                Err(e) => {
+                    let _ = kill(codex, Signal::SIGKILL);
+                    let reason = format!("cannot talk to codex app-server: {e}");
+                    return fail_start(dir, reason).await;
+                }
+            }
+        }
+        _ => None,
     };
     let me = std::process::id() as i32;
     let info = MonitorInfo {
@@ -327,11 +353,20 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
                 cap.enforce(dir);
                 disk.check(dir);
             }
-            _ = sigterm.recv() => stop = stop.or_else(|| Some(CancelStage::begin(dir, codex, None))),
-            _ = sigint.recv() => stop = stop.or_else(|| Some(CancelStage::begin(dir, codex, None))),
+            _ = sigterm.recv() => stop = stop.or_else(|| Some(CancelStage::begin(dir, codex, session.as_ref(), None))),
+            _ = sigint.recv() => stop = stop.or_else(|| Some(CancelStage::begin(dir, codex, session.as_ref(), None))),
+            _ = sigusr1.recv() => {
+                if let Some(session) = &session {
+                    let _ = session.control.send(session::Control::Answer);
+                }
+            }
             _ = tick.tick(), if stop.is_none() && !watchdog.is_off() => {
+                // Waiting for a person is not a stall.
+                if session.as_ref().is_some_and(|s| s.shared.lock().is_ok_and(|s| s.waiting)) {
+                    watchdog.hold();
+                }
                 if let Some(reason) = watchdog.check() {
-                    stop = Some(CancelStage::begin(dir, codex, Some(reason)));
+                    stop = Some(CancelStage::begin(dir, codex, session.as_ref(), Some(reason)));
                 }
             }
             _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
@@ -346,16 +381,43 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
     cap.enforce(dir);
     disk.check(dir);
 
-    let (exit_code, signal) = match status {
+    let (mut exit_code, signal) = match status {
         WaitStatus::Exited(_, code) => (Some(code), None),
         WaitStatus::Signaled(_, sig, _) => (None, Some(sig as i32)),
         _ => (None, None),
     };
+    let mut cancelled = stop.as_ref().is_some_and(|s| s.reason.is_none());
+    let mut reason = stop.and_then(|s| s.reason);
+    if let Some(session) = &session {
+        // The app-server exits 0 whatever became of the turn: the turn's end
+        // is the job's, in exec's terms (a failed turn exits 1).
+        let shared = session
+            .shared
+            .lock()
+            .map(|s| (s.end.clone(), s.failure.clone(), s.stopped));
+        if let Ok((end, failure, stopped)) = shared {
+            match (end, failure) {
+                (Some(TurnEnd::Completed), _) => exit_code = exit_code.map(|_| 0),
+                (Some(TurnEnd::Failed(_)), _) | (None, Some(_)) => exit_code = Some(1),
+                (Some(TurnEnd::Interrupted), _) => {
+                    cancelled = cancelled || stopped || reason.is_none()
+                }
+                (None, None) if reason.is_none() && !cancelled && exit_code == Some(0) => {
+                    reason =
+                        Some("codex app-server ended before its turn did; see the output".into());
+                }
+                (None, None) => {}
+            }
+            if stopped && reason.is_none() {
+                cancelled = true;
+            }
+        }
+    }
     let exit = ExitInfo {
         exit_code,
         signal,
-        cancelled: stop.as_ref().is_some_and(|s| s.reason.is_none()),
-        reason: stop.and_then(|s| s.reason),
+        cancelled,
+        reason,
         spawn_error: None,
         output_note: disk.note(),
         finished_at: now_rfc3339(),
@@ -466,11 +528,26 @@ struct CancelStage {
 }
 
 impl CancelStage {
-    fn begin(dir: &JobDir, codex: Pid, reason: Option<String>) -> Self {
+    fn begin(
+        dir: &JobDir,
+        codex: Pid,
+        session: Option<&session::Session>,
+        reason: Option<String>,
+    ) -> Self {
         let why = reason.as_deref().unwrap_or("cancel requested");
-        log(dir, &format!("{why}: SIGINT to codex's process group"));
-        // codex's process group has codex's pid (it was started with process_group(0)).
-        let _ = kill(Pid::from_raw(-codex.as_raw()), Signal::SIGINT);
+        match session {
+            // The app-server stops the turn and its command itself; the
+            // signals follow only if it does not.
+            Some(session) => {
+                log(dir, &format!("{why}: turn/interrupt to codex app-server"));
+                let _ = session.control.send(session::Control::Interrupt);
+            }
+            None => {
+                log(dir, &format!("{why}: SIGINT to codex's process group"));
+                // codex's process group has codex's pid (it was started with process_group(0)).
+                let _ = kill(Pid::from_raw(-codex.as_raw()), Signal::SIGINT);
+            }
+        }
         Self {
             next: Signal::SIGTERM,
             deadline: Instant::now() + INT_GRACE,
@@ -532,7 +609,13 @@ async fn kill_leftovers(me: i32, sigchld: &mut tokio::signal::unix::Signal) {
     }
 }
 
-fn spawn_codex(dir: &JobDir, argv: &[OsString]) -> io::Result<Pid> {
+/// codex started: its pid, and for the app-server its stdin and stdout.
+struct Spawned {
+    pid: Pid,
+    pipes: Option<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)>,
+}
+
+fn spawn_codex(dir: &JobDir, argv: &[OsString], app_server: bool) -> io::Result<Spawned> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no codex command given"))?;
@@ -540,21 +623,37 @@ fn spawn_codex(dir: &JobDir, argv: &[OsString]) -> io::Result<Pid> {
         .append(true)
         .create(true)
         .open(dir.output())?;
-    let child = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(args)
+        .stderr(output.try_clone()?)
+        .process_group(0);
+    if app_server {
+        // The protocol runs on stdin and stdout; the prompt goes in turn/start.
+        command.stdin(Stdio::piped()).stdout(Stdio::piped());
+    } else {
         // The prompt comes on stdin (`-`) from its file: no argv length limit
         // (Linux caps one argument at 128 KiB), no prompt in `ps` for other
         // users to read, and EOF right after it — an open pipe would make
         // codex wait forever.
-        .stdin(match File::open(dir.prompt()) {
-            Ok(prompt) => Stdio::from(prompt),
-            Err(_) => Stdio::null(),
-        })
-        .stdout(output.try_clone()?)
-        .stderr(output)
-        .process_group(0)
-        .spawn()?;
-    Ok(Pid::from_raw(child.id() as i32))
+        command
+            .stdin(match File::open(dir.prompt()) {
+                Ok(prompt) => Stdio::from(prompt),
+                Err(_) => Stdio::null(),
+            })
+            .stdout(output);
+    }
+    let mut child = command.spawn()?;
+    let pipes = match (child.stdin.take(), child.stdout.take()) {
+        (Some(stdin), Some(stdout)) => Some((stdin.into(), stdout.into())),
+        _ => None,
+    };
+    // The monitor reaps codex itself (waitpid, as a subreaper): the Child
+    // handle is dropped without a wait.
+    Ok(Spawned {
+        pid: Pid::from_raw(child.id() as i32),
+        pipes,
+    })
 }
 
 fn display_program(argv: &[OsString]) -> String {

@@ -482,11 +482,23 @@ impl Supervisor {
                 max_duration: job.max_duration,
                 output_cap: self.inner.config.output_cap,
             },
-            argv: codex::command::argv(
-                &self.inner.config.codex_bin,
-                &self.inner.config.extra_args,
-                job,
-            ),
+            argv: Vec::new(),
+            app_server: None,
+        };
+        let config = &self.inner.config;
+        let monitor_job = match codex::engine(job) {
+            codex::Engine::AppServer => MonitorJob {
+                argv: codex::app_server::argv(&config.codex_bin, &config.extra_args),
+                app_server: Some(codex::app_server::Plan::for_job(
+                    job,
+                    config.question_timeout,
+                )),
+                ..monitor_job
+            },
+            codex::Engine::Exec => MonitorJob {
+                argv: codex::command::argv(&config.codex_bin, &config.extra_args, job),
+                ..monitor_job
+            },
         };
         self.inner
             .standby

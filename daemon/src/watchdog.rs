@@ -41,6 +41,11 @@ impl Watchdog {
         }
     }
 
+    /// Counts now as progress: codex waits for a person, which is no stall.
+    pub fn hold(&mut self) {
+        self.last_progress = Instant::now();
+    }
+
     /// True when neither watchdog is set.
     pub fn is_off(&self) -> bool {
         self.stall.is_none() && self.max.is_none()

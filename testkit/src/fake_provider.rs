@@ -30,6 +30,10 @@ pub enum Answer {
     Message(String),
     /// A call of codex's `exec_command` tool; codex runs it and posts the output back.
     Exec(String),
+    /// A call of `exec_command` that asks to run outside the sandbox
+    /// (`sandbox_permissions: "require_escalated"`) with this justification:
+    /// under approval policy on-request, codex asks the user first.
+    ExecEscalated(String, String),
     /// A call of codex's `apply_patch` tool with this patch text.
     Patch(String),
     /// An HTTP error status with a JSON error body.
@@ -204,6 +208,16 @@ fn serve(
                 sse_events(&serde_json::json!({
                     "type": "function_call", "name": "exec_command", "call_id": format!("call_{n}"),
                     "arguments": serde_json::json!({"cmd": cmd}).to_string()
+                })),
+            ),
+            Answer::ExecEscalated(cmd, why) => (
+                "200 OK".into(),
+                "text/event-stream",
+                sse_events(&serde_json::json!({
+                    "type": "function_call", "name": "exec_command", "call_id": format!("call_{n}"),
+                    "arguments": serde_json::json!({
+                        "cmd": cmd, "sandbox_permissions": "require_escalated", "justification": why
+                    }).to_string()
                 })),
             ),
             Answer::Patch(patch) => (

@@ -416,6 +416,25 @@ impl Daemon {
         daemon
     }
 
+    /// `codexd serve` running the real codex (`CODEX_ASYNC_REAL_CODEX`)
+    /// against `provider`, with extra environment; None (the test skips,
+    /// saying why) without a real codex.
+    pub async fn with_real_codex(
+        home: &TempHome,
+        provider: &FakeProvider,
+        env: &[(&str, String)],
+    ) -> Option<Self> {
+        let codex = real_codex()?;
+        let codex_home = home.root().join("codex-home");
+        provider.write_codex_config(&codex_home);
+        let mut all = vec![
+            ("CODEX_BIN", codex.display().to_string()),
+            ("CODEX_HOME", codex_home.display().to_string()),
+        ];
+        all.extend(env.iter().cloned());
+        Some(Self::start_with(home, &all).await)
+    }
+
     /// The daemon's pid.
     pub fn pid(&self) -> i32 {
         self.guard.pid()

@@ -5,8 +5,29 @@
 //! instead of each building their own.
 
 pub mod answer;
+pub mod app_server;
 pub mod approval;
 pub mod command;
 pub mod events;
 pub mod review;
 pub mod version;
+
+use crate::job::{JobRecord, Policy};
+
+/// Which of codex's front ends runs a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// `codex exec --json` (command.rs).
+    Exec,
+    /// `codex app-server` driven by the monitor (app_server.rs): the one
+    /// that can ask a person, so every job with policy `ask`.
+    AppServer,
+}
+
+/// The engine for a job.
+pub fn engine(job: &JobRecord) -> Engine {
+    match Policy::parse(&job.approval_policy) {
+        Ok(Policy::Ask) if job.review.is_none() => Engine::AppServer,
+        _ => Engine::Exec,
+    }
+}

@@ -1,0 +1,682 @@
+//! codex's app-server (`codex app-server`, JSON-RPC lines on stdio): the one
+//! engine that lets codex ask a person before it runs or changes something
+//! outside its sandbox (`codex exec` refuses `-a` and rejects escalations).
+//!
+//! What codex-async knows of that protocol lives here: the command line, the
+//! requests a job makes (`initialize`, `thread/start` or `thread/resume`,
+//! `turn/start`, `turn/interrupt`), the approval requests codex sends, and the
+//! translation of its notifications into the `--json` events of `codex exec`
+//! ([`Translator`]), so the job's `output.txt`, its summary, its rendering and
+//! its result are the same whichever engine ran it — the characters a model
+//! reads do not grow. Checked against `codex app-server generate-json-schema`
+//! of codex 0.171.
+//!
+//! The monitor drives a session with these (monitor/session.rs).
+
+use std::{collections::HashMap, ffi::OsString};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::{
+    approval::{Decision, DECISIONS},
+    events::{Question, APPROVAL_REQUESTED, APPROVAL_RESOLVED},
+};
+use crate::job::{JobRecord, Policy};
+
+/// The codex command line: `codex app-server [-c k=v …]`. Of the configured
+/// extra arguments (written for `codex exec`), only the config overrides
+/// (`-c`/`--config`, `--enable`, `--disable`) mean the same to app-server.
+pub fn argv(codex_bin: &std::ffi::OsStr, extra_args: &[String]) -> Vec<OsString> {
+    let mut argv: Vec<OsString> = vec![codex_bin.to_os_string(), "app-server".into()];
+    let mut args = extra_args.iter();
+    while let Some(arg) = args.next() {
+        let takes_value = matches!(arg.as_str(), "-c" | "--config" | "--enable" | "--disable");
+        let joined = ["--config=", "--enable=", "--disable="]
+            .iter()
+            .any(|p| arg.starts_with(p));
+        if takes_value {
+            if let Some(value) = args.next() {
+                argv.push(arg.into());
+                argv.push(value.into());
+            }
+        } else if joined {
+            argv.push(arg.into());
+        }
+    }
+    argv
+}
+
+/// What the monitor asks codex's app-server for one job (handed to it with
+/// the job, as JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// A reply: the thread to resume; None starts a new thread.
+    pub thread_id: Option<String>,
+    pub cwd: String,
+    /// codex's `approvalPolicy` and `sandbox` names.
+    pub approval_policy: String,
+    pub sandbox: String,
+    pub model: Option<String>,
+    pub effort: Option<String>,
+    /// The output schema file (its JSON goes in `turn/start`).
+    pub output_schema: Option<String>,
+    /// Seconds a question waits for an answer before it is denied.
+    pub question_timeout: u32,
+}
+
+impl Plan {
+    /// The plan for a job record.
+    pub fn for_job(job: &JobRecord, question_timeout: u32) -> Self {
+        let policy = Policy::parse(&job.approval_policy).unwrap_or(Policy::Suggest);
+        let (approval_policy, sandbox) = policy.app_server();
+        Self {
+            thread_id: job
+                .parent_job_id
+                .as_ref()
+                .and(job.thread_id.as_ref())
+                .cloned(),
+            cwd: job.run_dir().to_string(),
+            approval_policy: approval_policy.into(),
+            sandbox: sandbox.into(),
+            model: job.model.clone(),
+            effort: job.reasoning_effort.clone(),
+            output_schema: job.output_schema.clone(),
+            question_timeout,
+        }
+    }
+
+    /// `initialize`: who we are, and the experimental API (approvals need it).
+    pub fn initialize() -> Value {
+        json!({
+            "clientInfo": {"name": "codex-async", "version": env!("CARGO_PKG_VERSION")},
+            "capabilities": {"experimentalApi": true},
+        })
+    }
+
+    /// `thread/start` or `thread/resume` with its params.
+    pub fn thread_request(&self) -> (&'static str, Value) {
+        let mut params = json!({
+            "approvalPolicy": self.approval_policy,
+            "sandbox": self.sandbox,
+            "cwd": self.cwd,
+        });
+        if let Some(model) = &self.model {
+            params["model"] = json!(model);
+        }
+        match &self.thread_id {
+            Some(thread) => {
+                params["threadId"] = json!(thread);
+                params["excludeTurns"] = json!(true);
+                ("thread/resume", params)
+            }
+            None => ("thread/start", params),
+        }
+    }
+
+    /// `turn/start` with the prompt; `schema` is the output schema's JSON.
+    pub fn turn_request(&self, thread_id: &str, prompt: &str, schema: Option<Value>) -> Value {
+        let mut params = json!({
+            "threadId": thread_id,
+            "input": [{"type": "text", "text": prompt}],
+        });
+        if let Some(effort) = &self.effort {
+            params["effort"] = json!(effort);
+        }
+        if let Some(schema) = schema {
+            params["outputSchema"] = schema;
+        }
+        params
+    }
+}
+
+/// `turn/interrupt` for a running turn.
+pub fn interrupt_request(thread_id: &str, turn_id: &str) -> Value {
+    json!({"threadId": thread_id, "turnId": turn_id})
+}
+
+/// How a turn ended, from `turn/completed`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TurnEnd {
+    Completed,
+    Failed(String),
+    Interrupted,
+}
+
+/// One message from codex's app-server, understood.
+#[derive(Debug)]
+pub enum Incoming {
+    /// The answer to one of our requests.
+    Response {
+        id: Value,
+        result: Result<Value, String>,
+    },
+    /// A request codex makes of us (an approval, or one we do not serve).
+    Request {
+        id: Value,
+        method: String,
+        params: Value,
+    },
+    Notification {
+        method: String,
+        params: Value,
+    },
+}
+
+impl Incoming {
+    /// Parses one line; None for a line that is not a JSON-RPC message.
+    pub fn parse(line: &[u8]) -> Option<Self> {
+        let value: Value = serde_json::from_slice(line).ok()?;
+        let method = value.get("method").and_then(Value::as_str);
+        let params = value.get("params").cloned().unwrap_or(Value::Null);
+        match (value.get("id"), method) {
+            (Some(id), Some(method)) => Some(Self::Request {
+                id: id.clone(),
+                method: method.to_string(),
+                params,
+            }),
+            (None, Some(method)) => Some(Self::Notification {
+                method: method.to_string(),
+                params,
+            }),
+            (Some(id), None) => {
+                let result = match value.get("error") {
+                    Some(error) => Err(error
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("error")
+                        .to_string()),
+                    None => Ok(value.get("result").cloned().unwrap_or(Value::Null)),
+                };
+                Some(Self::Response {
+                    id: id.clone(),
+                    result,
+                })
+            }
+            (None, None) => None,
+        }
+    }
+}
+
+/// A JSON-RPC request line.
+pub fn request_line(id: u64, method: &str, params: Value) -> String {
+    format!(
+        "{}\n",
+        json!({"id": id, "method": method, "params": params})
+    )
+}
+
+/// A JSON-RPC notification line.
+pub fn notification_line(method: &str) -> String {
+    format!("{}\n", json!({"method": method}))
+}
+
+/// A JSON-RPC response line answering codex's request `id`.
+pub fn response_line(id: &Value, result: Value) -> String {
+    format!("{}\n", json!({"id": id, "result": result}))
+}
+
+/// A JSON-RPC error line answering a request of codex's we do not serve
+/// (codex then goes on as if refused, never waits).
+pub fn error_line(id: &Value, message: &str) -> String {
+    format!(
+        "{}\n",
+        json!({"id": id, "error": {"code": -32601, "message": message}})
+    )
+}
+
+/// The approval requests codex-async turns into questions.
+pub const COMMAND_APPROVAL: &str = "item/commandExecution/requestApproval";
+pub const FILE_CHANGE_APPROVAL: &str = "item/fileChange/requestApproval";
+
+/// The answer to an approval request.
+pub fn decision_result(decision: Decision) -> Value {
+    json!({"decision": decision.codex_value()})
+}
+
+/// Turns app-server notifications into `codex exec --json` events, keeping
+/// what later ones need (the thread and turn, the files an item changes, the
+/// turn's token usage).
+#[derive(Debug, Default)]
+pub struct Translator {
+    pub thread_id: Option<String>,
+    pub turn_id: Option<String>,
+    /// Token usage of the running turn (the sum of each request's `last`).
+    usage: (u64, u64, u64),
+    /// The files of each file-change item, for its approval question.
+    item_files: HashMap<String, Vec<String>>,
+}
+
+impl Translator {
+    /// `thread.started`, from `thread/start`'s or `thread/resume`'s result.
+    pub fn thread_started(&mut self, result: &Value) -> Option<Value> {
+        let id = result.pointer("/thread/id").and_then(Value::as_str)?;
+        self.thread_id = Some(id.to_string());
+        Some(json!({"type": "thread.started", "thread_id": id}))
+    }
+
+    /// The events of one notification (none for most: deltas, rate limits,
+    /// status flags, warnings exec does not print either), and the turn's
+    /// end when this was `turn/completed`.
+    pub fn notification(&mut self, method: &str, params: &Value) -> (Vec<Value>, Option<TurnEnd>) {
+        match method {
+            "turn/started" => {
+                self.turn_id = params
+                    .pointer("/turn/id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                self.usage = (0, 0, 0);
+                (vec![json!({"type": "turn.started"})], None)
+            }
+            "item/started" | "item/completed" => {
+                let kind = if method == "item/started" {
+                    "item.started"
+                } else {
+                    "item.completed"
+                };
+                let item = params.get("item").and_then(|i| self.item(i));
+                (
+                    item.map(|item| json!({"type": kind, "item": item}))
+                        .into_iter()
+                        .collect(),
+                    None,
+                )
+            }
+            "thread/tokenUsage/updated" => {
+                if let Some(last) = params.pointer("/tokenUsage/last") {
+                    let n = |k: &str| last.get(k).and_then(Value::as_u64).unwrap_or(0);
+                    self.usage.0 += n("inputTokens");
+                    self.usage.1 += n("cachedInputTokens");
+                    self.usage.2 += n("outputTokens");
+                }
+                (Vec::new(), None)
+            }
+            "error" => {
+                let message = params
+                    .pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("error");
+                (vec![json!({"type": "error", "message": message})], None)
+            }
+            "turn/completed" => {
+                let turn = params.get("turn").unwrap_or(&Value::Null);
+                match turn.get("status").and_then(Value::as_str) {
+                    Some("failed") => {
+                        let message = turn
+                            .pointer("/error/message")
+                            .and_then(Value::as_str)
+                            .unwrap_or("turn failed")
+                            .to_string();
+                        (
+                            vec![json!({"type": "turn.failed", "error": {"message": message}})],
+                            Some(TurnEnd::Failed(message)),
+                        )
+                    }
+                    Some("interrupted") => (Vec::new(), Some(TurnEnd::Interrupted)),
+                    _ => {
+                        let (input, cached, output) = self.usage;
+                        (
+                            vec![json!({"type": "turn.completed", "usage": {
+                                "input_tokens": input,
+                                "cached_input_tokens": cached,
+                                "output_tokens": output,
+                            }})],
+                            Some(TurnEnd::Completed),
+                        )
+                    }
+                }
+            }
+            _ => (Vec::new(), None),
+        }
+    }
+
+    /// An app-server item as `codex exec` writes it: snake_case type and
+    /// keys, statuses in snake_case, a file change's kind as a word, a
+    /// reasoning item's summary as its text, the review as codex's answer.
+    /// None for items exec does not print (the user's own message).
+    fn item(&mut self, item: &Value) -> Option<Value> {
+        let kind = item.get("type").and_then(Value::as_str)?;
+        if matches!(kind, "userMessage" | "hookPrompt" | "enteredReviewMode") {
+            return None;
+        }
+        let Value::Object(fields) = item else {
+            return None;
+        };
+        let mut out = Map::new();
+        for (key, value) in fields {
+            if key == "type" {
+                continue;
+            }
+            let value = match (key.as_str(), value) {
+                ("status", Value::String(s)) => Value::String(snake(s)),
+                _ => value.clone(),
+            };
+            out.insert(snake(key), value);
+        }
+        match kind {
+            "fileChange" => {
+                let changes: Vec<Value> = fields
+                    .get("changes")
+                    .and_then(Value::as_array)
+                    .map(|changes| {
+                        changes
+                            .iter()
+                            .map(|c| {
+                                let kind = c
+                                    .pointer("/kind/type")
+                                    .or_else(|| c.get("kind"))
+                                    .and_then(Value::as_str)
+                                    .unwrap_or("update");
+                                json!({"path": c.get("path").cloned().unwrap_or(Value::Null), "kind": kind})
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if let Some(id) = fields.get("id").and_then(Value::as_str) {
+                    let paths = changes
+                        .iter()
+                        .filter_map(|c| c.get("path").and_then(Value::as_str))
+                        .map(str::to_string)
+                        .collect();
+                    self.item_files.insert(id.to_string(), paths);
+                }
+                out.insert("changes".into(), Value::Array(changes));
+            }
+            "reasoning" => {
+                let text = ["summary", "content"]
+                    .iter()
+                    .filter_map(|k| fields.get(*k).and_then(Value::as_array))
+                    .find(|parts| !parts.is_empty())
+                    .map(|parts| {
+                        parts
+                            .iter()
+                            .filter_map(|p| p.as_str().or_else(|| p.get("text")?.as_str()))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .unwrap_or_default();
+                out.insert("text".into(), Value::String(text));
+            }
+            _ => {}
+        }
+        let kind = match kind {
+            // The review is the reviewer's answer.
+            "exitedReviewMode" => {
+                let review = fields.get("review").cloned().unwrap_or(Value::Null);
+                out.insert("text".into(), review);
+                "agent_message".to_string()
+            }
+            other => snake(other),
+        };
+        out.insert("type".into(), Value::String(kind));
+        Some(Value::Object(out))
+    }
+
+    /// The question an approval request asks, with the decisions codex takes.
+    pub fn question(
+        &self,
+        request_id: &Value,
+        method: &str,
+        params: &Value,
+        asked_at: String,
+        deadline: String,
+    ) -> Option<Question> {
+        let text = |k: &str| params.get(k).and_then(Value::as_str).map(str::to_string);
+        let (kind, files) = match method {
+            COMMAND_APPROVAL => ("command", Vec::new()),
+            FILE_CHANGE_APPROVAL => {
+                let files = text("itemId")
+                    .and_then(|item| self.item_files.get(&item).cloned())
+                    .unwrap_or_default();
+                ("file_change", files)
+            }
+            _ => return None,
+        };
+        let mut decisions: Vec<String> =
+            match params.get("availableDecisions").and_then(Value::as_array) {
+                Some(offered) => offered
+                    .iter()
+                    .filter_map(Decision::from_codex)
+                    .map(|d| d.name().to_string())
+                    .collect(),
+                None => DECISIONS.iter().map(|d| d.name().to_string()).collect(),
+            };
+        // codex takes a plain decline even where it does not list it (0.171).
+        if !decisions.iter().any(|d| d == Decision::Deny.name()) {
+            decisions.push(Decision::Deny.name().into());
+        }
+        decisions.sort_by_key(|d| DECISIONS.iter().position(|x| x.name() == d));
+        let id = match request_id {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        Some(Question {
+            id,
+            kind: kind.into(),
+            command: text("command"),
+            cwd: text("cwd"),
+            files,
+            reason: text("reason")
+                .or_else(|| text("grantRoot").map(|r| format!("write access to {r}"))),
+            decisions,
+            asked_at,
+            deadline,
+        })
+    }
+}
+
+/// codex-async's event for a question asked.
+pub fn question_event(question: &Question) -> Value {
+    json!({"type": APPROVAL_REQUESTED, "question": question})
+}
+
+/// codex-async's event for a question answered.
+pub fn answer_event(question_id: &str, decision: Decision, by: &str) -> Value {
+    json!({"type": APPROVAL_RESOLVED, "id": question_id, "decision": decision.name(), "by": by})
+}
+
+/// `camelCase` → `snake_case`.
+fn snake(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 4);
+    for c in s.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codex::events::{Event, Summary};
+
+    fn fold(events: &[Value]) -> Summary {
+        let mut summary = Summary::default();
+        for e in events {
+            summary.apply(&Event::parse(e.to_string().as_bytes()));
+        }
+        summary
+    }
+
+    #[test]
+    fn notifications_become_exec_events_the_summary_reads() {
+        let mut t = Translator::default();
+        let mut events = vec![t
+            .thread_started(&json!({"thread": {"id": "th1"}}))
+            .expect("thread")];
+        let script = [
+            ("turn/started", json!({"turn": {"id": "tu1"}})),
+            (
+                "item/started",
+                json!({"item": {"type": "userMessage", "id": "u"}}),
+            ),
+            (
+                "item/started",
+                json!({"item": {"type": "commandExecution", "id": "c1",
+                "command": "/bin/bash -lc 'touch x'", "status": "inProgress", "aggregatedOutput": null, "exitCode": null}}),
+            ),
+            (
+                "item/completed",
+                json!({"item": {"type": "commandExecution", "id": "c1",
+                "command": "/bin/bash -lc 'touch x'", "status": "completed", "aggregatedOutput": "", "exitCode": 0}}),
+            ),
+            (
+                "item/completed",
+                json!({"item": {"type": "fileChange", "id": "p1", "status": "completed",
+                "changes": [{"path": "a.txt", "kind": {"type": "add"}, "diff": ""}]}}),
+            ),
+            (
+                "thread/tokenUsage/updated",
+                json!({"tokenUsage": {"last": {"inputTokens": 10, "cachedInputTokens": 2, "outputTokens": 5}}}),
+            ),
+            (
+                "thread/tokenUsage/updated",
+                json!({"tokenUsage": {"last": {"inputTokens": 10, "cachedInputTokens": 0, "outputTokens": 5}}}),
+            ),
+            (
+                "item/completed",
+                json!({"item": {"type": "agentMessage", "id": "m1", "text": "all done"}}),
+            ),
+        ];
+        for (method, params) in script {
+            let (e, end) = t.notification(method, &params);
+            assert!(end.is_none());
+            events.extend(e);
+        }
+        let (e, end) = t.notification("turn/completed", &json!({"turn": {"status": "completed"}}));
+        events.extend(e);
+        assert_eq!(end, Some(TurnEnd::Completed));
+        let s = fold(&events);
+        assert_eq!(s.thread_id.as_deref(), Some("th1"));
+        assert_eq!(s.final_message.as_deref(), Some("all done"));
+        assert_eq!(s.commands.len(), 1);
+        assert_eq!(s.commands[0].exit_code, Some(0));
+        assert_eq!(s.commands[0].status, "completed");
+        assert_eq!(s.files_changed.len(), 1);
+        assert_eq!(s.files_changed[0].kind, "add");
+        let usage = s.usage.expect("usage");
+        assert_eq!(
+            (
+                usage.input_tokens,
+                usage.cached_input_tokens,
+                usage.output_tokens
+            ),
+            (20, 2, 10)
+        );
+    }
+
+    #[test]
+    fn a_failed_turn_is_turn_failed_and_an_interrupted_one_says_nothing() {
+        let mut t = Translator::default();
+        let (e, end) = t.notification(
+            "turn/completed",
+            &json!({"turn": {"status": "failed", "error": {"message": "high demand"}}}),
+        );
+        assert_eq!(end, Some(TurnEnd::Failed("high demand".into())));
+        assert_eq!(e[0]["type"], "turn.failed");
+        let (e, end) = t.notification(
+            "turn/completed",
+            &json!({"turn": {"status": "interrupted"}}),
+        );
+        assert_eq!(end, Some(TurnEnd::Interrupted));
+        assert!(e.is_empty());
+    }
+
+    #[test]
+    fn approval_requests_become_questions_with_codexs_decisions() {
+        let mut t = Translator::default();
+        let _ = t.notification(
+            "item/started",
+            &json!({"item": {"type": "fileChange", "id": "p1", "status": "inProgress",
+                "changes": [{"path": "/etc/x", "kind": {"type": "update"}, "diff": ""}]}}),
+        );
+        let q = t
+            .question(
+                &json!(0),
+                COMMAND_APPROVAL,
+                &json!({"command": "npm install", "cwd": "/w", "reason": "needs network",
+                    "availableDecisions": ["accept", {"acceptWithExecpolicyAmendment": {}}, "cancel"]}),
+                "t0".into(),
+                "t1".into(),
+            )
+            .expect("question");
+        assert_eq!(q.id, "0");
+        assert_eq!(q.decisions, ["allow", "deny", "stop"]);
+        assert_eq!(q.reason.as_deref(), Some("needs network"));
+        let f = t
+            .question(
+                &json!(1),
+                FILE_CHANGE_APPROVAL,
+                &json!({"itemId": "p1"}),
+                "t0".into(),
+                "t1".into(),
+            )
+            .expect("question");
+        assert_eq!(f.kind, "file_change");
+        assert_eq!(f.files, ["/etc/x"]);
+        assert_eq!(f.decisions, ["allow", "allow_session", "deny", "stop"]);
+        assert!(t
+            .question(
+                &json!(2),
+                "item/tool/requestUserInput",
+                &json!({}),
+                "a".into(),
+                "b".into()
+            )
+            .is_none());
+
+        let s = fold(&[question_event(&q)]);
+        assert_eq!(s.question.as_ref().map(|q| q.id.as_str()), Some("0"));
+        let s2 = {
+            let mut s = s.clone();
+            s.apply(&Event::parse(
+                answer_event("0", Decision::Allow, "user")
+                    .to_string()
+                    .as_bytes(),
+            ));
+            s
+        };
+        assert!(s2.question.is_none());
+        assert_eq!(s2.approvals.len(), 1);
+        assert_eq!(s2.approvals[0].decision, "allow");
+        assert_eq!(s2.approvals[0].what, "run `npm install`");
+    }
+
+    #[test]
+    fn only_config_overrides_reach_app_server() {
+        let extra: Vec<String> = [
+            "-c",
+            "a=1",
+            "--search",
+            "--enable",
+            "x",
+            "-m",
+            "o3",
+            "--config=b=2",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let argv = argv(std::ffi::OsStr::new("codex"), &extra);
+        let argv: Vec<String> = argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            argv,
+            [
+                "codex",
+                "app-server",
+                "-c",
+                "a=1",
+                "--enable",
+                "x",
+                "--config=b=2"
+            ]
+        );
+    }
+}

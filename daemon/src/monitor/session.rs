@@ -1,0 +1,425 @@
+//! The monitor's side of a codex app-server session: it speaks the protocol
+//! (codex/app_server.rs) on codex's stdin and stdout, writes the translated
+//! events into `output.txt` (beside codex's stderr), turns codex's approval
+//! requests into the job's question and hands it the answer codexd leaves in
+//! `answer.json`, denies a question nobody answers by its deadline, and
+//! interrupts the turn on a cancel.
+//!
+//! The session ends when the turn does: it then closes codex's stdin, and the
+//! app-server exits; the monitor's loop reaps it as it reaps `codex exec`.
+
+use std::{
+    collections::VecDeque,
+    fs::{File, OpenOptions},
+    io::Write,
+    os::fd::OwnedFd,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use serde_json::Value;
+use tokio::{
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
+    net::unix::pipe,
+    sync::mpsc,
+};
+
+use crate::{
+    codex::{
+        app_server::{self, Incoming, Plan, Translator, TurnEnd},
+        approval::{AnswerFile, AnsweredBy, Decision},
+        events::Question,
+    },
+    job::now_rfc3339,
+    jobdir::JobDir,
+};
+
+/// How often a pending question's answer file and deadline are looked at
+/// (SIGUSR1 from codexd wakes the session sooner).
+const ANSWER_TICK: Duration = Duration::from_secs(1);
+/// After the turn ended and codex's stdin closed, how long the app-server
+/// gets to exit before it is sent SIGTERM.
+const EXIT_GRACE: Duration = Duration::from_secs(3);
+/// The longest line read from codex (a command's whole output is in one).
+const MAX_LINE: usize = 64 * 1024 * 1024;
+
+/// What the monitor's loop tells a session.
+#[derive(Debug)]
+pub enum Control {
+    /// Cancel: interrupt the turn.
+    Interrupt,
+    /// codexd left an answer (SIGUSR1).
+    Answer,
+}
+
+/// What a session shares with the monitor's loop.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// A question waits for an answer (the stall watchdog holds meanwhile).
+    pub waiting: bool,
+    /// How the turn ended, once it has; None if codex ended first.
+    pub end: Option<TurnEnd>,
+    /// Why the session could not run the turn (codex refused a request).
+    pub failure: Option<String>,
+    /// The user answered `stop`.
+    pub stopped: bool,
+}
+
+/// A running session.
+pub struct Session {
+    pub control: mpsc::UnboundedSender<Control>,
+    pub shared: Arc<Mutex<Shared>>,
+}
+
+impl Session {
+    /// Starts the session on codex's stdin and stdout.
+    pub fn start(
+        dir: &JobDir,
+        plan: Plan,
+        stdin: OwnedFd,
+        stdout: OwnedFd,
+        codex_pid: i32,
+    ) -> std::io::Result<Self> {
+        let writer = pipe::Sender::from_owned_fd(stdin)?;
+        let reader = pipe::Receiver::from_owned_fd(stdout)?;
+        let output = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(dir.output())?;
+        let prompt = std::fs::read(dir.prompt())
+            .map(|p| String::from_utf8_lossy(&p).into_owned())
+            .unwrap_or_default();
+        let schema = match &plan.output_schema {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)?;
+                Some(serde_json::from_str::<Value>(&text).map_err(|e| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
+                })?)
+            }
+            None => None,
+        };
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let driver = Driver {
+            dir: dir.clone(),
+            plan,
+            prompt,
+            schema,
+            writer: Some(writer),
+            output,
+            translator: Translator::default(),
+            next_id: 0,
+            thread_request: None,
+            turn_request: None,
+            questions: VecDeque::new(),
+            shared: shared.clone(),
+            codex_pid,
+        };
+        tokio::spawn(driver.run(reader, control_rx));
+        Ok(Self { control, shared })
+    }
+}
+
+/// A question asked, and codex's request id to answer it by.
+struct Pending {
+    request_id: Value,
+    question: Question,
+    /// Its deadline, on the monotonic clock.
+    deadline: tokio::time::Instant,
+    /// Already written to output.txt (only the first in line is shown).
+    announced: bool,
+}
+
+struct Driver {
+    dir: JobDir,
+    plan: Plan,
+    prompt: String,
+    schema: Option<Value>,
+    writer: Option<pipe::Sender>,
+    output: File,
+    translator: Translator,
+    next_id: u64,
+    thread_request: Option<u64>,
+    turn_request: Option<u64>,
+    questions: VecDeque<Pending>,
+    shared: Arc<Mutex<Shared>>,
+    codex_pid: i32,
+}
+
+impl Driver {
+    async fn run(mut self, reader: pipe::Receiver, mut control: mpsc::UnboundedReceiver<Control>) {
+        let mut lines = BufReader::new(reader);
+        let mut line = Vec::new();
+        let mut tick = tokio::time::interval(ANSWER_TICK);
+        self.send("initialize", Plan::initialize()).await;
+        let mut interrupt_wanted = false;
+        loop {
+            tokio::select! {
+                read = read_line(&mut lines, &mut line) => {
+                    match read {
+                        Ok(true) => {
+                            if let Some(message) = Incoming::parse(&line) {
+                                if self.handle(message).await {
+                                    break;
+                                }
+                                if interrupt_wanted && self.interrupt().await {
+                                    interrupt_wanted = false;
+                                }
+                            }
+                        }
+                        // codex closed its stdout: it is ending.
+                        Ok(false) | Err(_) => return,
+                    }
+                }
+                message = control.recv() => match message {
+                    Some(Control::Interrupt) => {
+                        let sent = self.interrupt().await;
+                        // No turn yet: interrupt once it starts; before the
+                        // thread is even asked for, nothing is left but to end.
+                        if !sent && self.thread_request.is_none() && self.turn_request.is_none() {
+                            break;
+                        }
+                        interrupt_wanted = !sent;
+                    }
+                    Some(Control::Answer) => self.check_answers().await,
+                    None => {}
+                },
+                _ = tick.tick(), if !self.questions.is_empty() => self.check_answers().await,
+            }
+        }
+        // The turn is over: closing stdin ends the app-server.
+        self.writer = None;
+        tokio::time::sleep(EXIT_GRACE).await;
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.codex_pid),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+
+    /// Handles one message; true once the turn is over.
+    async fn handle(&mut self, message: Incoming) -> bool {
+        match message {
+            Incoming::Response { id, result } => self.response(id, result).await,
+            Incoming::Request { id, method, params } => {
+                self.request(id, &method, &params).await;
+                false
+            }
+            Incoming::Notification { method, params } => {
+                let (events, end) = self.translator.notification(&method, &params);
+                for event in events {
+                    self.event(&event);
+                }
+                match end {
+                    Some(end) => {
+                        // Questions still open are moot now.
+                        self.questions.clear();
+                        let mut shared = self.lock();
+                        shared.waiting = false;
+                        shared.end = Some(end);
+                        true
+                    }
+                    None => false,
+                }
+            }
+        }
+    }
+
+    async fn response(&mut self, id: Value, result: Result<Value, String>) -> bool {
+        let id = id.as_u64();
+        match result {
+            Err(message) => {
+                let what = if id == self.thread_request {
+                    "start its thread"
+                } else if id == self.turn_request {
+                    "start its turn"
+                } else if id == Some(0) {
+                    "initialize"
+                } else {
+                    // An interrupt that came too late, say.
+                    return false;
+                };
+                let why = format!("codex app-server could not {what}: {message}");
+                self.event(&serde_json::json!({"type": "error", "message": why}));
+                self.lock().failure = Some(why);
+                true
+            }
+            Ok(result) if id == Some(0) => {
+                let _ = result;
+                self.notify("initialized").await;
+                let (method, params) = self.plan.thread_request();
+                self.thread_request = Some(self.send(method, params).await);
+                false
+            }
+            Ok(result) if id == self.thread_request => {
+                if let Some(event) = self.translator.thread_started(&result) {
+                    self.event(&event);
+                }
+                let Some(thread) = self.translator.thread_id.clone() else {
+                    let why = "codex app-server started no thread".to_string();
+                    self.lock().failure = Some(why);
+                    return true;
+                };
+                let params = self
+                    .plan
+                    .turn_request(&thread, &self.prompt, self.schema.take());
+                self.turn_request = Some(self.send("turn/start", params).await);
+                false
+            }
+            Ok(_) => false,
+        }
+    }
+
+    /// A request codex makes: an approval becomes a question; anything else
+    /// is refused at once, so codex never waits on us for it.
+    async fn request(&mut self, id: Value, method: &str, params: &Value) {
+        let timeout = Duration::from_secs(u64::from(self.plan.question_timeout.max(1)));
+        let deadline = chrono::Utc::now()
+            + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::seconds(600));
+        let question = self.translator.question(
+            &id,
+            method,
+            params,
+            now_rfc3339(),
+            deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
+        match question {
+            Some(question) => {
+                self.questions.push_back(Pending {
+                    request_id: id,
+                    question,
+                    deadline: tokio::time::Instant::now() + timeout,
+                    announced: false,
+                });
+                self.announce();
+            }
+            None => {
+                let line =
+                    app_server::error_line(&id, &format!("codex-async does not answer {method}"));
+                self.write(&line).await;
+            }
+        }
+    }
+
+    /// Writes the first question in line to output.txt, once.
+    fn announce(&mut self) {
+        let Some(first) = self.questions.front_mut() else {
+            self.lock().waiting = false;
+            return;
+        };
+        if !first.announced {
+            first.announced = true;
+            let event = app_server::question_event(&first.question);
+            self.event(&event);
+        }
+        self.lock().waiting = true;
+    }
+
+    /// Hands codex an answer codexd left, or denies a question past its
+    /// deadline.
+    async fn check_answers(&mut self) {
+        let Some(first) = self.questions.front() else {
+            return;
+        };
+        let answer = std::fs::read(self.dir.answer())
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<AnswerFile>(&bytes).ok());
+        let (decision, by) = match answer {
+            Some(answer) if answer.question_id == first.question.id => {
+                (answer.decision, AnsweredBy::User)
+            }
+            Some(_) => {
+                // For a question already answered: nothing to do with it.
+                let _ = std::fs::remove_file(self.dir.answer());
+                return;
+            }
+            None if tokio::time::Instant::now() >= first.deadline => {
+                (Decision::Deny, AnsweredBy::Timeout)
+            }
+            None => return,
+        };
+        let Some(pending) = self.questions.pop_front() else {
+            return;
+        };
+        let line =
+            app_server::response_line(&pending.request_id, app_server::decision_result(decision));
+        self.write(&line).await;
+        self.event(&app_server::answer_event(
+            &pending.question.id,
+            decision,
+            by.name(),
+        ));
+        let _ = std::fs::remove_file(self.dir.answer());
+        if decision == Decision::Stop {
+            self.lock().stopped = true;
+        }
+        self.announce();
+    }
+
+    /// Sends `turn/interrupt` for the running turn; false when there is none yet.
+    async fn interrupt(&mut self) -> bool {
+        let (Some(thread), Some(turn)) = (
+            self.translator.thread_id.clone(),
+            self.translator.turn_id.clone(),
+        ) else {
+            return false;
+        };
+        self.send(
+            "turn/interrupt",
+            app_server::interrupt_request(&thread, &turn),
+        )
+        .await;
+        true
+    }
+
+    async fn send(&mut self, method: &str, params: Value) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.write(&app_server::request_line(id, method, params))
+            .await;
+        id
+    }
+
+    async fn notify(&mut self, method: &str) {
+        self.write(&app_server::notification_line(method)).await;
+    }
+
+    async fn write(&mut self, line: &str) {
+        if let Some(writer) = self.writer.as_mut() {
+            // codex gone: its exit is what the monitor reports.
+            let _ = writer.write_all(line.as_bytes()).await;
+        }
+    }
+
+    /// Appends one event line to output.txt in one write (O_APPEND keeps it
+    /// whole beside codex's own stderr lines).
+    fn event(&mut self, event: &Value) {
+        let mut line = event.to_string();
+        line.push('\n');
+        let _ = self.output.write_all(line.as_bytes());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Reads one line into `line` (without its newline); false at EOF. A line
+/// longer than [`MAX_LINE`] is cut (what follows is read as the next line,
+/// and fails to parse).
+async fn read_line(
+    reader: &mut BufReader<pipe::Receiver>,
+    line: &mut Vec<u8>,
+) -> std::io::Result<bool> {
+    line.clear();
+    let mut limited = (&mut *reader).take(MAX_LINE as u64);
+    let n = limited.read_until(b'\n', line).await?;
+    if n == 0 {
+        return Ok(false);
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    }
+    Ok(true)
+}

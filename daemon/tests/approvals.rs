@@ -1,0 +1,350 @@
+//! Approval policy `ask`, end to end with the real codex app-server against
+//! the fake Responses provider: codex asks to run a command outside its
+//! sandbox, the job shows the question (status input_required), and the
+//! answer given through the Answer RPC reaches codex — allowed, denied, left
+//! unanswered, cancelled while waiting, and across a codexd killed -9.
+
+use std::path::Path;
+
+use codex_async_proto::v1::{
+    AnswerRequest, CancelRequest, GetResponse, JobStatus, ListRequest, StartRequest,
+};
+use codex_async_proto::Client;
+use testkit::{
+    get, pid_alive, poll_for, wait_for_end, Answer, Behaviour, Daemon, FakeProvider, TempHome,
+};
+
+/// A script where codex's first step asks to create `target` (outside the
+/// workspace: the sandbox refuses it) and the next ends the turn.
+fn escalating(target: &Path) -> FakeProvider {
+    FakeProvider::start(Behaviour::Script(vec![
+        Answer::ExecEscalated(
+            format!("touch {} && echo made-it", target.display()),
+            "needs to write outside the workspace".into(),
+        ),
+        Answer::Message("finished after the question".into()),
+    ]))
+}
+
+fn ask_request(home: &TempHome, prompt: &str) -> StartRequest {
+    StartRequest {
+        prompt: prompt.into(),
+        cwd: home.workdir().display().to_string(),
+        approval_policy: Some("ask".into()),
+        model: Some("gpt-5.5".into()),
+        ..Default::default()
+    }
+}
+
+/// Waits until the job asks; returns the Get answer then.
+async fn wait_for_question(client: &Client, id: &str) -> GetResponse {
+    poll_for("codex to ask its question", || {
+        let mut client = client.clone();
+        let id = id.to_string();
+        async move {
+            let got = get(&mut client, &id).await;
+            let job = got.job.as_ref()?;
+            assert!(
+                !job.status().is_terminal(),
+                "the job ended before it asked: {:?}\n{}",
+                job.error,
+                got.output
+            );
+            (job.status() == JobStatus::InputRequired).then_some(got)
+        }
+    })
+    .await
+}
+
+async fn answer(
+    client: &Client,
+    id: &str,
+    decision: &str,
+) -> codex_async_proto::v1::AnswerResponse {
+    client
+        .clone()
+        .answer(AnswerRequest {
+            job_id: id.into(),
+            decision: decision.into(),
+            question_id: None,
+        })
+        .await
+        .expect("answer")
+        .into_inner()
+}
+
+#[tokio::test]
+async fn an_allowed_command_runs_and_the_result_says_so() {
+    let home = TempHome::new();
+    let target = home.root().join("outside").join("allowed.txt");
+    std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+    let provider = escalating(&target);
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let job = testkit::start_job(&client, ask_request(&home, "make the file")).await;
+    let asked = wait_for_question(&client, &job.job_id).await;
+    let question = asked
+        .job
+        .as_ref()
+        .and_then(|j| j.question.clone())
+        .expect("question");
+    assert_eq!(question.kind, "command");
+    assert!(
+        question
+            .command
+            .as_deref()
+            .unwrap_or("")
+            .contains("allowed.txt"),
+        "{question:?}"
+    );
+    assert_eq!(
+        question.reason.as_deref(),
+        Some("needs to write outside the workspace")
+    );
+    assert!(
+        question.decisions.iter().any(|d| d == "allow"),
+        "{question:?}"
+    );
+    assert!(!target.exists(), "nothing runs before the answer");
+    // The List filter finds it, and the question is in the summary's activity.
+    let waiting = client
+        .clone()
+        .list(ListRequest {
+            limit: Some(10),
+            status: Some(JobStatus::InputRequired as i32),
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .jobs;
+    assert_eq!(waiting.len(), 1);
+
+    let answered = answer(&client, &job.job_id, "allow").await;
+    assert!(
+        answered.message.starts_with("allow run `touch"),
+        "{}",
+        answered.message
+    );
+    let end = wait_for_end(&client, &job.job_id).await;
+    let done = end.job.as_ref().expect("job");
+    assert_eq!(
+        done.status(),
+        JobStatus::Done,
+        "{:?}\n{}",
+        done.error,
+        end.output
+    );
+    assert!(target.exists(), "the allowed command ran");
+    let summary = end.summary.clone().expect("summary");
+    assert_eq!(
+        summary.final_message.as_deref(),
+        Some("finished after the question")
+    );
+    assert_eq!(summary.approvals.len(), 1);
+    assert_eq!(summary.approvals[0].decision, "allow");
+    assert_eq!(summary.approvals[0].by, "user");
+    assert!(
+        summary
+            .commands
+            .iter()
+            .any(|c| c.exit_code == Some(0) && c.command.contains("allowed.txt")),
+        "{:?}",
+        summary.commands
+    );
+    let text = codex_async_proto::job_result::JobResult::from_get(
+        &GetResponse {
+            summary: Some(summary),
+            ..end
+        },
+        None,
+        chrono::Utc::now(),
+    )
+    .expect("result")
+    .to_text();
+    assert!(text.contains("Approvals: allowed run `touch"), "{text}");
+}
+
+#[tokio::test]
+async fn a_denied_command_does_not_run_and_codex_goes_on() {
+    let home = TempHome::new();
+    let target = home.root().join("denied.txt");
+    let provider = escalating(&target);
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let job = testkit::start_job(&client, ask_request(&home, "make the file")).await;
+    wait_for_question(&client, &job.job_id).await;
+    // A decision codex was not offered, or a stale question id, changes nothing.
+    let bad = client
+        .clone()
+        .answer(AnswerRequest {
+            job_id: job.job_id.clone(),
+            decision: "yes".into(),
+            question_id: None,
+        })
+        .await
+        .expect_err("unknown decision");
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    assert!(
+        bad.message().starts_with("decision: unknown value \"yes\""),
+        "{}",
+        bad.message()
+    );
+    let stale = client
+        .clone()
+        .answer(AnswerRequest {
+            job_id: job.job_id.clone(),
+            decision: "allow".into(),
+            question_id: Some("999".into()),
+        })
+        .await
+        .expect_err("stale question");
+    assert_eq!(
+        stale.code(),
+        tonic::Code::FailedPrecondition,
+        "{}",
+        stale.message()
+    );
+
+    answer(&client, &job.job_id, "deny").await;
+    let end = wait_for_end(&client, &job.job_id).await;
+    let done = end.job.as_ref().expect("job");
+    assert_eq!(
+        done.status(),
+        JobStatus::Done,
+        "{:?}\n{}",
+        done.error,
+        end.output
+    );
+    assert!(!target.exists(), "the denied command never ran");
+    let summary = end.summary.expect("summary");
+    assert_eq!(
+        summary.final_message.as_deref(),
+        Some("finished after the question")
+    );
+    assert_eq!(summary.approvals[0].decision, "deny");
+    // Answering again: nothing is pending.
+    let again = client
+        .clone()
+        .answer(AnswerRequest {
+            job_id: job.job_id.clone(),
+            decision: "allow".into(),
+            question_id: None,
+        })
+        .await
+        .expect_err("nothing pending");
+    assert_eq!(again.code(), tonic::Code::FailedPrecondition);
+    assert!(again.message().contains("has ended"), "{}", again.message());
+}
+
+#[tokio::test]
+async fn a_question_nobody_answers_is_denied_at_its_deadline() {
+    let home = TempHome::new();
+    let target = home.root().join("never.txt");
+    let provider = escalating(&target);
+    let env = [("CODEX_ASYNC_QUESTION_TIMEOUT", "2".to_string())];
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &env).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let job = testkit::start_job(&client, ask_request(&home, "make the file")).await;
+    wait_for_question(&client, &job.job_id).await;
+    let end = wait_for_end(&client, &job.job_id).await;
+    let done = end.job.as_ref().expect("job");
+    assert_eq!(
+        done.status(),
+        JobStatus::Done,
+        "{:?}\n{}",
+        done.error,
+        end.output
+    );
+    assert!(!target.exists());
+    let summary = end.summary.expect("summary");
+    assert_eq!(summary.approvals.len(), 1);
+    assert_eq!(
+        (
+            summary.approvals[0].decision.as_str(),
+            summary.approvals[0].by.as_str()
+        ),
+        ("deny", "timeout")
+    );
+}
+
+#[tokio::test]
+async fn cancel_while_codex_waits_leaves_no_process() {
+    let home = TempHome::new();
+    let target = home.root().join("cancelled.txt");
+    let provider = escalating(&target);
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let job = testkit::start_job(&client, ask_request(&home, "make the file")).await;
+    let codex = job.pid.expect("codex pid");
+    wait_for_question(&client, &job.job_id).await;
+    let monitors = home.live_monitors();
+    assert!(!monitors.is_empty());
+    let cancelled = client
+        .clone()
+        .cancel(CancelRequest {
+            job_id: job.job_id.clone(),
+        })
+        .await
+        .expect("cancel")
+        .into_inner();
+    assert!(cancelled.cancelled, "{}", cancelled.message);
+    let end = wait_for_end(&client, &job.job_id).await;
+    assert_eq!(
+        end.job.as_ref().expect("job").status(),
+        JobStatus::Cancelled
+    );
+    poll_for("codex and the monitor to be gone", || {
+        let gone = !pid_alive(codex) && home.live_monitors().is_empty();
+        async move { gone.then_some(()) }
+    })
+    .await;
+    assert!(!target.exists());
+}
+
+#[tokio::test]
+async fn a_question_survives_codexd_killed_and_its_answer_still_reaches_codex() {
+    let home = TempHome::new();
+    let target = home.root().join("after-restart.txt");
+    let provider = escalating(&target);
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let job = testkit::start_job(&client, ask_request(&home, "make the file")).await;
+    wait_for_question(&client, &job.job_id).await;
+    daemon.signal(nix::sys::signal::Signal::SIGKILL);
+    let _ = daemon.wait();
+
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let asked = wait_for_question(&client, &job.job_id).await;
+    assert!(asked
+        .job
+        .as_ref()
+        .and_then(|j| j.question.as_ref())
+        .is_some());
+    answer(&client, &job.job_id, "allow").await;
+    let end = wait_for_end(&client, &job.job_id).await;
+    let done = end.job.as_ref().expect("job");
+    assert_eq!(
+        done.status(),
+        JobStatus::Done,
+        "{:?}\n{}",
+        done.error,
+        end.output
+    );
+    assert!(
+        target.exists(),
+        "the answer given to the new codexd reached codex"
+    );
+}
