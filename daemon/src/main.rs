@@ -84,6 +84,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Answer the question a job's codex asks (approval policy ask; `codexd
+    /// jobs` shows such jobs as input_required, `codexd show` the question).
+    Answer {
+        /// The job id (12 hex characters, from `codexd jobs`).
+        job_id: String,
+        /// allow (this once), allow_session (this and the same again for the
+        /// rest of the job), deny (codex goes on without it), or stop (deny
+        /// and end the job).
+        #[arg(value_parser = ["allow", "allow_session", "deny", "stop"])]
+        decision: String,
+        /// The question answered (as `codexd show` names it); without it, the
+        /// one pending.
+        #[arg(long)]
+        question: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Stop a job and every process it started.
     Cancel {
         /// The job id (12 hex characters, from `codexd jobs`).
@@ -240,6 +258,12 @@ fn main() -> ExitCode {
             json,
         } => cmd::logs::run(&job_id, follow, raw, json),
         Command::Cancel { job_id, json } => cmd::cancel::run(&job_id, json),
+        Command::Answer {
+            job_id,
+            decision,
+            question,
+            json,
+        } => cmd::answer::run(&job_id, &decision, question.as_deref(), json),
         Command::Prune {
             older_than,
             dry_run,

@@ -333,7 +333,29 @@ async fn a_question_survives_codexd_killed_and_its_answer_still_reaches_codex() 
         .as_ref()
         .and_then(|j| j.question.as_ref())
         .is_some());
-    answer(&client, &job.job_id, "allow").await;
+    // `codexd jobs` shows it waiting; `codexd answer` answers from a terminal.
+    let jobs = home
+        .codexd()
+        .args(["jobs", "--status", "input_required"])
+        .output()
+        .expect("codexd jobs");
+    let listed = String::from_utf8_lossy(&jobs.stdout);
+    assert!(
+        listed.contains(&job.job_id) && listed.contains("input_required"),
+        "{listed}"
+    );
+    let answered = home
+        .codexd()
+        .args(["answer", &job.job_id, "allow"])
+        .output()
+        .expect("codexd answer");
+    let said = String::from_utf8_lossy(&answered.stdout);
+    assert!(
+        answered.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&answered.stderr)
+    );
+    assert!(said.contains("allow run `touch"), "{said}");
     let end = wait_for_end(&client, &job.job_id).await;
     let done = end.job.as_ref().expect("job");
     assert_eq!(

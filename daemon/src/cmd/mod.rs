@@ -1,5 +1,6 @@
 //! One module per `codexd` subcommand.
 
+pub mod answer;
 pub mod cancel;
 pub mod config;
 pub mod doctor;

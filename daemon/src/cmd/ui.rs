@@ -312,6 +312,17 @@ pub fn job_json(job: &Job) -> Value {
         "worktree": job.worktree,
         "stall_timeout_seconds": job.stall_timeout_seconds,
         "max_duration_seconds": job.max_duration_seconds,
+        "question": job.question.as_ref().map(|q| json!({
+            "question_id": q.question_id,
+            "kind": q.kind,
+            "command": q.command,
+            "cwd": q.cwd,
+            "files": q.files,
+            "reason": q.reason,
+            "decisions": q.decisions,
+            "asked_at": q.asked_at,
+            "deadline": q.deadline,
+        })),
     })
 }
 
@@ -333,6 +344,9 @@ pub fn summary_json(s: &JobSummary) -> Value {
         })),
         "error_message": s.error_message,
         "diffstat": s.diffstat,
+        "approvals": s.approvals.iter()
+            .map(|a| json!({"what": a.what, "decision": a.decision, "by": a.by}))
+            .collect::<Vec<_>>(),
     })
 }
 

@@ -1,0 +1,49 @@
+//! `codexd answer <id> <decision>`: answer the question a job's codex asks
+//! (approval policy `ask`) from a terminal — the same answer a Claude Code
+//! form or codex_answer gives.
+
+use std::process::ExitCode;
+
+use codex_async_proto::{paths::Paths, v1::AnswerRequest};
+use serde_json::json;
+
+use crate::cmd::{self, ui};
+
+pub fn run(
+    job_id: &str,
+    decision: &str,
+    question: Option<&str>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let paths = Paths::from_env()?;
+    ui::check_job_id(job_id)?;
+    cmd::client_runtime()?.block_on(async {
+        let Some(mut client) = ui::client(&paths).await else {
+            return Ok(ui::not_running(&paths, json));
+        };
+        let answer = client
+            .answer(AnswerRequest {
+                job_id: job_id.to_string(),
+                decision: decision.to_string(),
+                question_id: question.map(str::to_string),
+            })
+            .await
+            .map_err(ui::job_error)?
+            .into_inner();
+        if json {
+            let job = answer.job.as_ref().map(ui::job_json);
+            ui::emit(&format!(
+                "{}\n",
+                json!({"job": job, "message": answer.message})
+            ))?;
+        } else {
+            let status = answer
+                .job
+                .as_ref()
+                .map(|j| ui::status_colored(ui::status_of(j), 0))
+                .unwrap_or_default();
+            ui::emit(&format!("{job_id}: {status}: {}\n", answer.message))?;
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
