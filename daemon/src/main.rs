@@ -49,7 +49,7 @@ enum Command {
     },
     /// List jobs, newest first: id, status, age, duration, cwd, prompt.
     Jobs {
-        /// Only jobs with this status: queued, running, done, error, cancelled.
+        /// Only jobs with this status: queued, running, input_required, done, error, cancelled.
         #[arg(long, value_parser = parse_status)]
         status: Option<JobStatus>,
         /// Most jobs to show (1-1000).

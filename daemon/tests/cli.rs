@@ -115,7 +115,7 @@ async fn jobs_show_logs_cancel_and_prune_work_against_the_daemon() {
     assert_eq!(ids, vec![done.as_str()]);
     let bad = codexd(&home, &["jobs", "--status", "finished"]);
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("queued, running, done"));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("queued, running, input_required, done"));
 
     // show: the job's result (the rendering the MCP tools return), then
     // its record.
