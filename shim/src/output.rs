@@ -155,8 +155,9 @@ pub struct ReplyOutput {
 }
 
 /// Result of `codex_poll` and `codex_wait` while the job is queued or
-/// running. Once it has ended they return its [`ResultText`] instead, so the
-/// answer reaches the model once.
+/// running. Once it has ended, or while its codex asks, they return its
+/// [`ResultText`] instead, so the answer (or the question) reaches the model
+/// once.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PollOutput {
     /// queued | running (input_required, done, error and cancelled come as
@@ -255,7 +256,11 @@ pub fn answer_text(response: v1::AnswerResponse) -> Result<String, ToolError> {
     let job = require_job(response.job, "Answer")?;
     let status = status_of(&job)?;
     let message = response.message.trim().trim_end_matches('.');
-    let mut text = format!("{message}; job {} is {}.", job.job_id, status.as_str());
+    let mut text = if message.is_empty() {
+        format!("Job {} is {}.", job.job_id, status.as_str())
+    } else {
+        format!("{message}; job {} is {}.", job.job_id, status.as_str())
+    };
     if let (Status::InputRequired, Some(q)) = (status, job.question.as_ref()) {
         let q = codex_async_proto::job_result::Question::of(q);
         text.push('\n');

@@ -472,15 +472,16 @@ const INSTRUCTIONS: &str = "Runs OpenAI Codex jobs in the background; jobs survi
 and the client restarting. codex_start (and codex_reply, which continues a finished job's Codex \
 conversation) returns at once. In clients with MCP tasks (interactive Claude Code) the call \
 becomes a background task and you are told Codex's result when it finishes: do not poll or \
-wait, go on with other work. approval_policy=\"ask\" lets Codex edit files in cwd and ask before \
-running or changing anything else. With tasks, Claude Code shows the user a form for each \
-question and you are NOT told that the task waits (only its result arrives): so tell the user \
-\"Codex may ask you for approval in a form; answer it there\". Without tasks, codex_wait returns \
-when Codex asks, naming the question: ask the user, then codex_answer(job_id, decision). Without tasks you get a job_id: codex_wait(job_id) returns the \
+wait, go on with other work. Without tasks you get a job_id: codex_wait(job_id) returns the \
 result when the job ends (at most 50 s per call; call again while it runs; job_ids=[…] returns \
 at the first of several to end), or check with \
 codex_poll every 20-60 s while you work. The result holds Codex's final answer, changed files \
-and commands with exit codes; codex_result repeats it, only for later. isolation=\"worktree\" \
+and commands with exit codes; codex_result repeats it, only for later. approval_policy=\"ask\" \
+lets Codex edit files in cwd and ask before running or changing anything else. With tasks, \
+Claude Code shows the user a form for each question and you are NOT told that the task waits \
+(only its result arrives), so tell the user \"Codex may ask you for approval in a form; answer it \
+there\". Without tasks, codex_wait returns when Codex asks, naming the question: ask the user, \
+then codex_answer(job_id, decision). isolation=\"worktree\" \
 gives a job its own git branch and worktree, so parallel jobs on one repository don't collide. \
 codex_review has Codex review code changes (uncommitted, a branch, a commit). output_schema makes \
 Codex answer in JSON (final_json); reasoning_effort sets how hard it thinks. \
