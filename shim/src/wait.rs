@@ -513,6 +513,33 @@ mod tests {
     }
 
     #[test]
+    fn a_job_that_asks_is_shown_by_the_one_rendering_with_how_to_answer() {
+        let result = view(
+            asking("bbbbbbbbbbbb", "2026-01-01T00:00:20Z", "npm install"),
+            true,
+            false,
+        )
+        .expect("view");
+        let text = result.content[0]
+            .as_text()
+            .map(|t| t.text.clone())
+            .unwrap_or_default();
+        assert!(
+            text.starts_with("Codex job bbbbbbbbbbbb input_required (")
+                && text.contains("\nCodex asks to run `npm install`.\n")
+                && text.contains(
+                    "Waiting for an answer: codex_answer(job_id=\"bbbbbbbbbbbb\", \
+                     decision=\"allow|deny\"); ask the user first."
+                ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("waiting"),
+            "the activity is not repeated: {text}"
+        );
+    }
+
+    #[test]
     fn progress_counts_the_jobs_and_names_the_latest_activity() {
         let mut latest = Latest::default();
         let mut jobs = vec![
