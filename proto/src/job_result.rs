@@ -33,7 +33,7 @@ const MAX_COMMAND_CHARS: usize = 120;
 ///
 /// Inlined in the schemas (no `$ref`), which every client understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 #[schemars(inline)]
 pub enum Status {
     /// Accepted; Codex has not started yet.
@@ -886,6 +886,23 @@ mod tests {
         assert!(JobResult::from_get(&resp, None, now()).is_err());
         resp.job = None;
         assert!(JobResult::from_get(&resp, None, now()).is_err());
+    }
+
+    #[test]
+    fn statuses_serialize_as_their_names() {
+        for status in [
+            Status::Queued,
+            Status::Running,
+            Status::InputRequired,
+            Status::Done,
+            Status::Error,
+            Status::Cancelled,
+        ] {
+            assert_eq!(
+                serde_json::to_value(status).ok(),
+                Some(serde_json::Value::String(status.as_str().into()))
+            );
+        }
     }
 
     #[test]

@@ -151,10 +151,12 @@ pub struct StartArgs {
     pub cwd: String,
     /// What Codex may do: "suggest" = read-only sandbox, it can read and answer
     /// but not change files (default); "auto-edit" = may edit files inside cwd;
-    /// "full-auto" = no sandbox, it can run anything you could.
+    /// "ask" = may edit files in cwd and asks before running or changing
+    /// anything else, the user answers in Claude Code; "full-auto" = no
+    /// sandbox, it can run anything you could.
     #[schemars(
         default = "default_approval_policy",
-        extend("enum" = ["suggest", "auto-edit", "full-auto"])
+        extend("enum" = ["suggest", "auto-edit", "ask", "full-auto"])
     )]
     pub approval_policy: String,
     /// Codex model to use (e.g. "gpt-5.5"); omit for Codex's default.
@@ -267,9 +269,9 @@ pub struct ReplyArgs {
     /// earlier task, its answer and what it did). Must not be empty.
     #[schemars(length(min = 1))]
     pub prompt: String,
-    /// "suggest" | "auto-edit" | "full-auto", as for codex_start; omit to keep
-    /// the earlier job's policy.
-    #[schemars(extend("enum" = ["suggest", "auto-edit", "full-auto", null]))]
+    /// "suggest" | "auto-edit" | "ask" | "full-auto", as for codex_start; omit
+    /// to keep the earlier job's policy.
+    #[schemars(extend("enum" = ["suggest", "auto-edit", "ask", "full-auto", null]))]
     pub approval_policy: Option<String>,
     /// Codex model to use; omit to keep the earlier job's.
     pub model: Option<String>,
@@ -330,7 +332,7 @@ pub struct ListArgs {
     #[schemars(default = "default_limit", range(min = 1, max = 1000))]
     pub limit: u32,
     /// Only jobs with this status; omit for all.
-    #[schemars(extend("enum" = ["queued", "running", "done", "error", "cancelled", null]))]
+    #[schemars(extend("enum" = ["queued", "running", "input_required", "done", "error", "cancelled", null]))]
     pub status: Option<String>,
 }
 
@@ -343,6 +345,23 @@ fn default_limit() -> u32 {
 pub struct CancelArgs {
     /// The job id codex_start returned (12 lowercase hex characters).
     pub job_id: String,
+}
+
+/// Arguments of `codex_answer`.
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+pub struct AnswerArgs {
+    /// The job whose Codex asks (status input_required).
+    pub job_id: String,
+    /// The user's answer, one of the question's decisions: "allow" = run it
+    /// (or make the change) this once; "allow_session" = and the same again
+    /// for the rest of the job; "deny" = Codex goes on without it; "stop" =
+    /// deny and end the job.
+    #[schemars(extend("enum" = ["allow", "allow_session", "deny", "stop"]))]
+    pub decision: String,
+    /// The question_id the question showed; given, an answer to a question
+    /// already answered is refused instead of answering the next one. Omit to
+    /// answer the pending question.
+    pub question_id: Option<String>,
 }
 
 const JOB_ID_HINT: &str =
@@ -633,6 +652,25 @@ impl CancelArgs {
     pub fn from_json(args: &JsonObject) -> Result<Self, ArgError> {
         Ok(Self {
             job_id: required_job_id(args)?,
+        })
+    }
+}
+
+impl AnswerArgs {
+    /// Reads and type-checks the arguments of a `codex_answer` call (which
+    /// decisions the question takes is codexd's to say).
+    pub fn from_json(args: &JsonObject) -> Result<Self, ArgError> {
+        const HINT: &str = "pass the user's answer: allow, allow_session, deny or stop (the \
+                            question lists the ones Codex takes)";
+        let job_id = required_job_id(args)?;
+        let decision = required_string(args, "decision", HINT)?;
+        if decision.trim().is_empty() {
+            return Err(ArgError(format!("decision: is empty; {HINT}")));
+        }
+        Ok(Self {
+            job_id,
+            decision,
+            question_id: optional_string(args, "question_id")?.filter(|q| !q.is_empty()),
         })
     }
 }
@@ -935,6 +973,109 @@ mod tests {
     }
 
     #[test]
+    fn answer_needs_a_job_and_a_decision() {
+        let answer = |v: Value| AnswerArgs::from_json(&obj(v)).map_err(|e| e.0);
+        assert_eq!(
+            answer(json!({"job_id": "abc", "decision": "allow"})),
+            Ok(AnswerArgs {
+                job_id: "abc".into(),
+                decision: "allow".into(),
+                question_id: None,
+            })
+        );
+        let args = answer(json!({"job_id": "abc", "decision": "deny", "question_id": "q2"}));
+        assert_eq!(args.map(|a| a.question_id), Ok(Some("q2".into())));
+        let args = answer(json!({"job_id": "abc", "decision": "deny", "question_id": ""}));
+        assert_eq!(args.map(|a| a.question_id), Ok(None), "empty = left out");
+        // The decision's value is codexd's to judge (it knows the question).
+        let args = answer(json!({"job_id": "abc", "decision": "maybe"}));
+        assert_eq!(args.map(|a| a.decision), Ok("maybe".into()));
+        for (args, start) in [
+            (json!({"decision": "allow"}), "job_id: missing"),
+            (
+                json!({"job_id": "", "decision": "allow"}),
+                "job_id: is empty",
+            ),
+            (
+                json!({"job_id": "abc"}),
+                "decision: missing; pass the user's answer",
+            ),
+            (
+                json!({"job_id": "abc", "decision": " "}),
+                "decision: is empty",
+            ),
+            (
+                json!({"job_id": "abc", "decision": true}),
+                "decision: expected a string, got true",
+            ),
+            (
+                json!({"job_id": "abc", "decision": "allow", "question_id": 2}),
+                "question_id: expected a string, got 2",
+            ),
+        ] {
+            let err = answer(args.clone()).unwrap_err();
+            assert!(err.starts_with(start), "{args}: {err}");
+        }
+        let schema = input_schema::<AnswerArgs>();
+        assert_eq!(schema["required"], json!(["job_id", "decision"]));
+        assert_eq!(
+            schema["properties"]["decision"]["enum"],
+            json!(["allow", "allow_session", "deny", "stop"])
+        );
+        assert_eq!(
+            check_known(
+                "codex_answer",
+                &schema,
+                &obj(json!({"job_id": "a", "decison": "allow"}))
+            )
+            .map_err(|e| e.0),
+            Err(
+                "decison: no such argument of codex_answer (did you mean decision?); it takes \
+                 job_id (required), decision (required), question_id. Nothing was done."
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn ask_is_a_policy_of_start_and_reply_and_input_required_a_list_status() {
+        let start = StartArgs::from_json(&obj(
+            json!({"prompt": "p", "cwd": "/tmp", "approval_policy": "ask"}),
+        ));
+        assert_eq!(start.map(|a| a.approval_policy), Ok("ask".into()));
+        let reply = ReplyArgs::from_json(&obj(
+            json!({"job_id": "abc", "prompt": "p", "approval_policy": "ask"}),
+        ));
+        assert_eq!(reply.map(|a| a.approval_policy), Ok(Some("ask".into())));
+        assert_eq!(
+            input_schema::<ReplyArgs>()["properties"]["approval_policy"]["enum"],
+            json!(["suggest", "auto-edit", "ask", "full-auto", null])
+        );
+        let description = input_schema::<StartArgs>()["properties"]["approval_policy"]
+            ["description"]
+            .as_str()
+            .unwrap_or_default()
+            .replace('\n', " ");
+        assert!(
+            description.contains(
+                "\"ask\" = may edit files in cwd and asks before running or \
+                                  changing anything else, the user answers in Claude Code"
+            ),
+            "{description}"
+        );
+        let list = input_schema::<ListArgs>();
+        let statuses = list["properties"]["status"]["enum"].clone();
+        assert!(
+            statuses
+                .as_array()
+                .is_some_and(|s| s.contains(&json!("input_required"))),
+            "{statuses}"
+        );
+        let listed = ListArgs::from_json(&obj(json!({"status": "input_required"})));
+        assert_eq!(listed.map(|a| a.status), Ok(Some("input_required".into())));
+    }
+
+    #[test]
     fn reply_needs_a_job_and_a_prompt() {
         let reply = |v: Value| ReplyArgs::from_json(&obj(v));
         let args = reply(json!({"job_id": "abc", "prompt": "go on"})).expect("valid");
@@ -985,7 +1126,7 @@ mod tests {
         );
         assert_eq!(
             start["properties"]["approval_policy"]["enum"],
-            json!(["suggest", "auto-edit", "full-auto"])
+            json!(["suggest", "auto-edit", "ask", "full-auto"])
         );
         assert_eq!(
             required(input_schema::<ReplyArgs>()),

@@ -117,6 +117,10 @@ pub struct StartOutput {
     pub branch: Option<String>,
     /// With isolation "worktree": the git worktree folder Codex works in, else null.
     pub worktree: Option<String>,
+    /// With approval_policy "ask": how its questions reach the user; absent
+    /// otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Result of `codex_review`.
@@ -144,14 +148,20 @@ pub struct ReplyOutput {
     pub pid: Option<i32>,
     /// The job whose conversation this one continues.
     pub parent_job_id: Option<String>,
+    /// With approval_policy "ask": how its questions reach the user; absent
+    /// otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Result of `codex_poll` and `codex_wait` while the job is queued or
-/// running. Once it has ended they return its [`ResultText`] instead, so the
-/// answer reaches the model once.
+/// running. Once it has ended, or while its codex asks, they return its
+/// [`ResultText`] instead, so the answer (or the question) reaches the model
+/// once.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PollOutput {
-    /// queued | running (done, error and cancelled come as the job's result).
+    /// queued | running (input_required, done, error and cancelled come as
+    /// the job's result).
     pub status: Status,
     /// Seconds since Codex started; absent before it starts.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -196,7 +206,7 @@ pub struct ListOutput {
 pub struct JobSummary {
     /// The job's id.
     pub job_id: String,
-    /// queued | running | done | error | cancelled.
+    /// queued | running | input_required | done | error | cancelled.
     pub status: Status,
     /// The first 200 characters of the prompt.
     pub prompt: String,
@@ -210,6 +220,10 @@ pub struct JobSummary {
     pub finished_at: Option<String>,
     /// Codex's exit code once it has exited, else null.
     pub exit_code: Option<i32>,
+    /// With status input_required: what Codex asks (codex_answer answers
+    /// it); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
 }
 
 /// Result of `codex_cancel`.
@@ -223,6 +237,41 @@ pub struct CancelOutput {
     pub cancelled: bool,
     /// What happened, in a sentence.
     pub message: String,
+}
+
+/// What a start answer without a task says of a job with approval policy
+/// "ask": the model must relay the questions (the task path's form needs no
+/// word here: the tool description and the instructions say it).
+const ASK_NOTE: &str = "Codex asks before running or changing anything outside cwd: codex_wait \
+                        returns its question; ask the user, then codex_answer.";
+
+fn ask_note(job: &v1::Job) -> Option<String> {
+    (job.approval_policy == "ask").then(|| ASK_NOTE.to_string())
+}
+
+/// The text of a codex_answer result: codexd's sentence and where the job
+/// is now, in one line; when codex already asks again, that question and
+/// how to answer it.
+pub fn answer_text(response: v1::AnswerResponse) -> Result<String, ToolError> {
+    let job = require_job(response.job, "Answer")?;
+    let status = status_of(&job)?;
+    let message = response.message.trim().trim_end_matches('.');
+    let mut text = if message.is_empty() {
+        format!("Job {} is {}.", job.job_id, status.as_str())
+    } else {
+        format!("{message}; job {} is {}.", job.job_id, status.as_str())
+    };
+    if let (Status::InputRequired, Some(q)) = (status, job.question.as_ref()) {
+        let q = codex_async_proto::job_result::Question::of(q);
+        text.push('\n');
+        text.push_str(&q.text());
+        text.push('\n');
+        text.push_str(&codex_async_proto::job_result::question_next_step(
+            &job.job_id,
+            &q,
+        ));
+    }
+    Ok(text.trim_end().to_string())
 }
 
 /// The job a response must carry; its absence is a daemon bug worth naming.
@@ -241,6 +290,7 @@ impl StartOutput {
         let job = require_job(response.job, "Start")?;
         Ok(Self {
             status: status_of(&job)?,
+            note: ask_note(&job),
             job_id: job.job_id,
             pid: job.pid,
             branch: job.branch.filter(|b| !b.is_empty()),
@@ -268,6 +318,7 @@ impl ReplyOutput {
         let job = require_job(response.job, "Start")?;
         Ok(Self {
             status: status_of(&job)?,
+            note: ask_note(&job),
             job_id: job.job_id,
             pid: job.pid,
             parent_job_id: job.parent_job_id.filter(|p| !p.is_empty()),
@@ -320,8 +371,15 @@ impl ListOutput {
 
 impl JobSummary {
     fn from_proto(job: v1::Job) -> Result<Self, ToolError> {
+        let status = status_of(&job)?;
+        let question = job
+            .question
+            .as_ref()
+            .filter(|_| status == Status::InputRequired)
+            .map(|q| codex_async_proto::job_result::Question::of(q).text());
         Ok(Self {
-            status: status_of(&job)?,
+            status,
+            question,
             prompt: job.prompt.chars().take(LIST_PROMPT_CHARS).collect(),
             job_id: job.job_id,
             cwd: job.cwd,
@@ -417,6 +475,93 @@ mod tests {
         );
         assert_eq!(result.structured_content, None, "the text alone");
         assert_ne!(result.is_error, Some(true));
+    }
+
+    fn question() -> v1::Question {
+        v1::Question {
+            question_id: "q1".into(),
+            kind: "command".into(),
+            command: Some("npm install".into()),
+            reason: Some("needs the network".into()),
+            decisions: vec!["allow".into(), "deny".into()],
+            asked_at: "2026-01-01T00:00:30Z".into(),
+            deadline: "2026-01-01T00:10:30Z".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_answer_is_codexds_sentence_and_the_status_in_one_line() {
+        let text = answer_text(v1::AnswerResponse {
+            job: Some(job(JobStatus::Running)),
+            message: "allow run `npm install`: codex has the answer and goes on".into(),
+        });
+        assert_eq!(
+            text,
+            Ok(
+                "allow run `npm install`: codex has the answer and goes on; job 0123456789ab \
+                 is running."
+                    .into()
+            )
+        );
+        // Codex asked again at once: the new question and how to answer it.
+        let mut again = job(JobStatus::InputRequired);
+        again.question = Some(question());
+        let text = answer_text(v1::AnswerResponse {
+            job: Some(again),
+            message: "allow run `ls /`: codex has the answer and goes on.".into(),
+        })
+        .unwrap_or_default();
+        assert_eq!(
+            text,
+            "allow run `ls /`: codex has the answer and goes on; job 0123456789ab is \
+             input_required.\nCodex asks to run `npm install` (needs the network).\n\
+             Waiting for an answer: codex_answer(job_id=\"0123456789ab\", \
+             decision=\"allow|deny\"); ask the user first. Unanswered, it is denied at \
+             2026-01-01T00:10:30Z."
+        );
+        assert!(answer_text(v1::AnswerResponse::default()).is_err());
+    }
+
+    #[test]
+    fn ask_jobs_say_how_questions_reach_the_user_and_list_shows_the_question() {
+        let mut started = job(JobStatus::Running);
+        started.approval_policy = "ask".into();
+        let out = StartOutput::from_proto(v1::StartResponse {
+            job: Some(started.clone()),
+            ..Default::default()
+        })
+        .expect("start output");
+        assert_eq!(out.note.as_deref(), Some(ASK_NOTE));
+        let reply = ReplyOutput::from_proto(v1::StartResponse {
+            job: Some(started),
+            ..Default::default()
+        })
+        .expect("reply output");
+        assert_eq!(reply.note.as_deref(), Some(ASK_NOTE));
+        let plain = StartOutput::from_proto(v1::StartResponse {
+            job: Some(job(JobStatus::Running)),
+            ..Default::default()
+        })
+        .expect("start output");
+        let value = serde_json::to_value(plain).expect("json");
+        assert!(value.get("note").is_none(), "{value}");
+
+        let mut waits = job(JobStatus::InputRequired);
+        waits.question = Some(question());
+        let mut ran = job(JobStatus::Done);
+        ran.question = Some(question());
+        let out = ListOutput::from_proto(v1::ListResponse {
+            jobs: vec![waits, ran],
+        })
+        .expect("list output");
+        let value = serde_json::to_value(out).expect("json");
+        assert_eq!(value["jobs"][0]["status"], "input_required");
+        assert_eq!(
+            value["jobs"][0]["question"],
+            "Codex asks to run `npm install` (needs the network)."
+        );
+        assert!(value["jobs"][1].get("question").is_none(), "{value}");
     }
 
     #[test]

@@ -6,16 +6,26 @@
 //! answers for any task, across restarts of the shim and of codexd.
 //!
 //! rmcp does the protocol (the method gates, the wire shapes); this module
-//! maps a job to a task: `working` while queued or running, then `completed`
-//! with the job's one rendering ([`ResultText`]) as the tool result
-//! (`isError` when the job ended in `error`), or `cancelled`.
+//! maps a job to a task: `working` while queued or running, `input_required`
+//! while its codex asks (approval policy "ask": one `elicitation/create` form
+//! per question, keyed by the question's id, which `tasks/update` answers),
+//! then `completed` with the job's one rendering ([`ResultText`]) as the tool
+//! result (`isError` when the job ended in `error`), or `cancelled`.
 
-use codex_async_proto::{job_result::parse_time as parse, v1};
+use codex_async_proto::{
+    job_result::{parse_time as parse, Question},
+    v1,
+};
 use rmcp::{
-    model::{DetailedTask, JsonObject, Task, TaskPayload, TaskStatus},
+    model::{
+        DetailedTask, ElicitRequest, ElicitRequestParams, ElicitationAction, ElicitationSchema,
+        EnumSchema, InputRequest, InputRequests, InputResponses, JsonObject,
+        PrimitiveSchemaDefinition, Task, TaskPayload, TaskStatus,
+    },
     service::RequestContext,
     ErrorData, RoleServer,
 };
+use serde_json::Value;
 
 use crate::{
     output::{ResultText, Status},
@@ -86,15 +96,163 @@ pub fn error(method: &str, task_id: &str, error: &ToolError) -> ErrorData {
     }
 }
 
-/// `tasks/update` of any task: codex jobs never ask for input.
-pub fn no_input_requests(task_id: &str) -> ErrorData {
-    ErrorData::invalid_params(
-        format!(
-            "taskId: task {task_id} has no input requests; codex-async tasks never ask for \
-             input, so there is nothing to update"
-        ),
-        None,
-    )
+/// The form's one field: the user's decision.
+const DECISION_FIELD: &str = "decision";
+
+/// Most characters of the prompt the form's job line shows.
+const FORM_PROMPT_CHARS: usize = 60;
+
+/// What a person reads for each decision in the form (as `codexd answer`
+/// names them); a decision this release does not know shows its name.
+fn decision_title(decision: &str) -> &str {
+    match decision {
+        "allow" => "Allow once",
+        "allow_session" => "Allow for the rest of this job",
+        "deny" => "Deny (codex goes on without it)",
+        "stop" => "Deny and stop the job",
+        other => other,
+    }
+}
+
+/// One answer a `tasks/update` carries: the question (its inputRequests key)
+/// and the decision for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskAnswer {
+    pub question_id: String,
+    pub decision: String,
+}
+
+/// The answers in a `tasks/update`'s `inputResponses`, in key order: an
+/// accepted form gives its decision, a declined one "deny" (the user said
+/// no), a cancelled one nothing (the form was put away, to answer later).
+/// Anything else is the extension's invalid-params error naming the key.
+pub fn answers(task_id: &str, responses: &InputResponses) -> Result<Vec<TaskAnswer>, ErrorData> {
+    let bad = |key: &str, why: String| {
+        ErrorData::invalid_params(
+            format!("inputResponses[{key:?}] of task {task_id}: {why}"),
+            None,
+        )
+    };
+    let mut answers = Vec::with_capacity(responses.len());
+    for (key, response) in responses {
+        let result: rmcp::model::ElicitResult =
+            serde_json::from_value(response.clone()).map_err(|e| {
+                bad(
+                    key,
+                    format!(
+                        "not an elicitation result ({e}); answer the form with \
+                         {{\"action\": \"accept\", \"content\": {{\"decision\": …}}}}, \
+                         {{\"action\": \"decline\"}} or {{\"action\": \"cancel\"}}"
+                    ),
+                )
+            })?;
+        let decision = match result.action {
+            ElicitationAction::Accept => {
+                let decision = result
+                    .content
+                    .as_ref()
+                    .and_then(|c| c.get(DECISION_FIELD))
+                    .and_then(Value::as_str)
+                    .filter(|d| !d.is_empty());
+                match decision {
+                    Some(decision) => decision.to_string(),
+                    None => {
+                        return Err(bad(
+                            key,
+                            format!(
+                                "accepted without a decision; the content must be \
+                                 {{\"{DECISION_FIELD}\": …}}, one of the form's choices"
+                            ),
+                        ))
+                    }
+                }
+            }
+            ElicitationAction::Decline => "deny".to_string(),
+            ElicitationAction::Cancel => continue,
+            // ElicitationAction is non-exhaustive: an action of a later
+            // revision is not a decision this release can guess.
+            #[allow(unreachable_patterns)]
+            _ => return Err(bad(key, "an action this release does not know".into())),
+        };
+        answers.push(TaskAnswer {
+            question_id: key.clone(),
+            decision,
+        });
+    }
+    Ok(answers)
+}
+
+/// A failed Answer for the `tasks/update` answer to `question_id`: codexd's
+/// refusal (no such question pending, a decision codex does not take, the
+/// job ended) is the extension's invalid-params error with codexd's reason;
+/// anything else an internal error.
+pub fn update_error(task_id: &str, question_id: &str, error: &ToolError) -> ErrorData {
+    if error.is_refusal() {
+        ErrorData::invalid_params(
+            format!("inputResponses[{question_id:?}] of task {task_id}: {error}"),
+            None,
+        )
+    } else {
+        ErrorData::internal_error(format!("tasks/update {task_id}: {error}"), None)
+    }
+}
+
+/// The form for the question `job` asks: the question and the job in the
+/// message, one required choice among the decisions codex takes. None when
+/// the question offers nothing to choose (a daemon bug; the task then just
+/// reads as working, its statusMessage still naming the question).
+fn form(job: &v1::Job, question: &Question) -> Option<InputRequests> {
+    if question.decisions.is_empty() || question.question_id.is_empty() {
+        return None;
+    }
+    let titles = question
+        .decisions
+        .iter()
+        .map(|d| decision_title(d).to_string())
+        .collect();
+    let choice = EnumSchema::builder(question.decisions.clone())
+        .enum_titles(titles)
+        .ok()?
+        .title("Your answer")
+        .build();
+    let schema = ElicitationSchema::builder()
+        .required_property(DECISION_FIELD, PrimitiveSchemaDefinition::Enum(choice))
+        .build()
+        .ok()?;
+    let params = ElicitRequestParams::FormElicitationParams {
+        meta: None,
+        message: format!("{}\n{}", question.text(), job_line(job)),
+        requested_schema: schema,
+    };
+    let request = InputRequest::Elicitation(ElicitRequest::new(params));
+    Some(InputRequests::from([(
+        question.question_id.clone(),
+        request,
+    )]))
+}
+
+/// The job a form is about, in one line: `Job 0123456789ab in /repo: fix …`.
+fn job_line(job: &v1::Job) -> String {
+    let prompt = job
+        .prompt
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    let mut head: String = prompt.trim().chars().take(FORM_PROMPT_CHARS).collect();
+    if head.len() < prompt.trim().len() {
+        head.push('…');
+    }
+    if head.is_empty() {
+        format!("Job {} in {}", job.job_id, job.cwd)
+    } else {
+        format!("Job {} in {}: {head}", job.job_id, job.cwd)
+    }
+}
+
+/// The question a job in input_required asks.
+fn question_of(job: &v1::Job) -> Option<Question> {
+    let asking = Status::of(job) == Some(Status::InputRequired);
+    job.question.as_ref().filter(|_| asking).map(Question::of)
 }
 
 /// The task state of the job in a Get answer.
@@ -115,7 +273,11 @@ pub fn detailed(response: &v1::GetResponse) -> Result<DetailedTask, ErrorData> {
     })?;
     let base = task(job, response.summary.as_ref(), response.retention_seconds);
     let payload = match status {
-        Status::Queued | Status::Running | Status::InputRequired => TaskPayload::Working,
+        Status::InputRequired => match question_of(job).and_then(|q| form(job, &q)) {
+            Some(input_requests) => TaskPayload::InputRequired { input_requests },
+            None => TaskPayload::Working,
+        },
+        Status::Queued | Status::Running => TaskPayload::Working,
         Status::Cancelled => TaskPayload::Cancelled,
         Status::Done | Status::Error => {
             let mut result = ResultText::from_proto(response)
@@ -141,9 +303,18 @@ pub fn detailed(response: &v1::GetResponse) -> Result<DetailedTask, ErrorData> {
 
 /// The base task fields of a job.
 fn task(job: &v1::Job, summary: Option<&v1::JobSummary>, retention_seconds: u64) -> Task {
+    let question = question_of(job);
+    // A question is the task's latest change until it is answered.
+    let asked_at = job
+        .question
+        .as_ref()
+        .filter(|_| question.is_some())
+        .map(|q| q.asked_at.as_str())
+        .filter(|t| !t.is_empty());
     let updated = job
         .finished_at
         .as_deref()
+        .or(asked_at)
         .or(job.started_at.as_deref())
         .unwrap_or(&job.created_at);
     let mut task = Task::new(
@@ -169,6 +340,7 @@ fn task(job: &v1::Job, summary: Option<&v1::JobSummary>, retention_seconds: u64)
     }
     let message = match Status::of(job) {
         Some(Status::Queued) => Some("queued: waiting for a free run slot".to_string()),
+        Some(Status::InputRequired) if question.is_some() => question.map(|q| q.text()),
         _ => summary
             .map(|s| s.activity.clone())
             .filter(|a| !a.is_empty())
@@ -247,6 +419,189 @@ mod tests {
     #[test]
     fn a_cancelled_job_is_cancelled() {
         assert_eq!(wire(JobStatus::Cancelled)["status"], "cancelled");
+    }
+
+    fn asking() -> v1::GetResponse {
+        let mut response = response(JobStatus::InputRequired);
+        if let Some(job) = response.job.as_mut() {
+            job.prompt = "Install the dependencies and run the tests\nthen report".into();
+            job.cwd = "/w/app".into();
+            job.question = Some(v1::Question {
+                question_id: "q2".into(),
+                kind: "command".into(),
+                command: Some("/bin/bash -lc 'npm install'".into()),
+                cwd: Some("/w/app".into()),
+                reason: Some("needs the network".into()),
+                decisions: vec![
+                    "allow".into(),
+                    "allow_session".into(),
+                    "deny".into(),
+                    "stop".into(),
+                ],
+                asked_at: "2026-01-01T00:00:30Z".into(),
+                deadline: "2026-01-01T00:10:30Z".into(),
+                ..Default::default()
+            });
+        }
+        response
+    }
+
+    #[test]
+    fn a_job_that_asks_is_input_required_with_a_form_of_its_decisions() {
+        let task = detailed(&asking()).expect("task");
+        let task = serde_json::to_value(task).expect("json");
+        assert_eq!(task["status"], "input_required");
+        let question = "Codex asks to run `npm install` (needs the network).";
+        assert_eq!(task["statusMessage"], question);
+        assert_eq!(
+            task["lastUpdatedAt"], "2026-01-01T00:00:30Z",
+            "moved by the question"
+        );
+        assert_eq!(
+            task["inputRequests"],
+            serde_json::json!({"q2": {
+                "method": "elicitation/create",
+                "params": {
+                    "mode": "form",
+                    "message": format!(
+                        "{question}\nJob 0123456789ab in /w/app: Install the dependencies and \
+                         run the tests"
+                    ),
+                    "requestedSchema": {
+                        "type": "object",
+                        "properties": {"decision": {
+                            "type": "string",
+                            "title": "Your answer",
+                            "oneOf": [
+                                {"const": "allow", "title": "Allow once"},
+                                {"const": "allow_session", "title": "Allow for the rest of this job"},
+                                {"const": "deny", "title": "Deny (codex goes on without it)"},
+                                {"const": "stop", "title": "Deny and stop the job"},
+                            ],
+                        }},
+                        "required": ["decision"],
+                    },
+                },
+            }}),
+            "{task}"
+        );
+        assert!(task.get("result").is_none());
+    }
+
+    #[test]
+    fn a_form_offers_only_the_decisions_codex_takes_and_names_a_long_prompt_short() {
+        let mut response = asking();
+        if let Some(job) = response.job.as_mut() {
+            job.prompt = "x".repeat(200);
+            if let Some(q) = job.question.as_mut() {
+                q.decisions = vec!["allow".into(), "deny".into()];
+                q.kind = "file_change".into();
+                q.command = None;
+                q.reason = None;
+                q.files = vec!["/etc/hosts".into()];
+            }
+        }
+        let task = serde_json::to_value(detailed(&response).expect("task")).expect("json");
+        let params = &task["inputRequests"]["q2"]["params"];
+        assert_eq!(
+            params["requestedSchema"]["properties"]["decision"]["oneOf"],
+            serde_json::json!([
+                {"const": "allow", "title": "Allow once"},
+                {"const": "deny", "title": "Deny (codex goes on without it)"},
+            ])
+        );
+        assert_eq!(
+            params["message"],
+            format!(
+                "Codex asks to change /etc/hosts.\nJob 0123456789ab in /w/app: {}…",
+                "x".repeat(FORM_PROMPT_CHARS)
+            )
+        );
+    }
+
+    #[test]
+    fn input_required_without_a_question_to_show_is_working() {
+        let mut response = asking();
+        if let Some(q) = response.job.as_mut().and_then(|j| j.question.as_mut()) {
+            q.decisions.clear();
+        }
+        let task = serde_json::to_value(detailed(&response).expect("task")).expect("json");
+        assert_eq!(task["status"], "working");
+        assert_eq!(
+            task["statusMessage"],
+            "Codex asks to run `npm install` (needs the network)."
+        );
+        // A running job's stale question (codexd shows none then) is not asked.
+        let mut running = asking();
+        if let Some(job) = running.job.as_mut() {
+            job.status = JobStatus::Running as i32;
+        }
+        let task = serde_json::to_value(detailed(&running).expect("task")).expect("json");
+        assert_eq!(task["status"], "working");
+        assert_eq!(task["statusMessage"], "running: cargo test");
+        assert_eq!(task["lastUpdatedAt"], "2026-01-01T00:00:01Z");
+    }
+
+    fn responses(v: serde_json::Value) -> InputResponses {
+        serde_json::from_value(v).expect("input responses")
+    }
+
+    #[test]
+    fn update_answers_accept_decline_and_leave_cancel_for_later() {
+        let answer = |q: &str, d: &str| TaskAnswer {
+            question_id: q.into(),
+            decision: d.into(),
+        };
+        let got = answers(
+            "0123456789ab",
+            &responses(serde_json::json!({
+                "q1": {"action": "accept", "content": {"decision": "allow_session"}},
+                "q2": {"action": "decline"},
+                "q3": {"action": "cancel"},
+            })),
+        );
+        assert_eq!(
+            got,
+            Ok(vec![answer("q1", "allow_session"), answer("q2", "deny")])
+        );
+        assert_eq!(answers("0123456789ab", &InputResponses::new()), Ok(vec![]));
+    }
+
+    #[test]
+    fn update_refuses_what_is_not_an_answer_naming_the_key() {
+        for (response, says) in [
+            (
+                serde_json::json!({"action": "accept"}),
+                "accepted without a decision",
+            ),
+            (
+                serde_json::json!({"action": "accept", "content": {"decision": 3}}),
+                "accepted without a decision",
+            ),
+            (
+                serde_json::json!({"action": "accept", "content": {"choice": "allow"}}),
+                "accepted without a decision",
+            ),
+            (
+                serde_json::json!({"action": "maybe"}),
+                "not an elicitation result",
+            ),
+            (serde_json::json!("allow"), "not an elicitation result"),
+        ] {
+            let e = answers(
+                "0123456789ab",
+                &responses(serde_json::json!({"q1": response.clone()})),
+            )
+            .expect_err("refused");
+            assert_eq!(e.code, rmcp::model::ErrorCode::INVALID_PARAMS, "{response}");
+            assert!(
+                e.message
+                    .starts_with("inputResponses[\"q1\"] of task 0123456789ab: ")
+                    && e.message.contains(says),
+                "{response}: {}",
+                e.message
+            );
+        }
     }
 
     #[test]

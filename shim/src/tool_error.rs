@@ -26,6 +26,12 @@ impl ToolError {
         matches!(self.1, Some(Code::InvalidArgument | Code::NotFound))
     }
 
+    /// True when codexd refused the request as it stands: bad input, or a
+    /// job not in a state for it (an answer to a question no longer asked).
+    pub fn is_refusal(&self) -> bool {
+        self.is_bad_input() || self.1 == Some(Code::FailedPrecondition)
+    }
+
     /// A gRPC error from codexd.
     ///
     /// Input problems the daemon found (bad cwd, policy, job id, limit, unknown

@@ -29,13 +29,13 @@ use rmcp::{
 
 use crate::{
     args::{
-        check_known, input_schema, ArgError, CancelArgs, ListArgs, PollArgs, ReplyArgs, ResultArgs,
-        ReviewArgs, StartArgs, WaitArgs,
+        check_known, input_schema, AnswerArgs, ArgError, CancelArgs, ListArgs, PollArgs, ReplyArgs,
+        ResultArgs, ReviewArgs, StartArgs, WaitArgs,
     },
     daemon_link::DaemonLink,
     output::{
-        CancelOutput, Json, ListOutput, PollOutput, ReplyOutput, ResultText, ReviewOutput,
-        StartOutput, Status,
+        answer_text, CancelOutput, Json, ListOutput, PollOutput, ReplyOutput, ResultText,
+        ReviewOutput, StartOutput, Status,
     },
     tasks,
     tool_error::ToolError,
@@ -66,7 +66,10 @@ returns {job_id, status, pid, branch, worktree}: follow the job with codex_wait(
 when the job ends, at most 50 s per call; its result is Codex's final answer, the files it \
 changed and the commands it ran) or codex_poll every 20-60 s while you do other work. \
 approval_policy: \"suggest\" (default) = read-only sandbox, Codex can read and answer but \
-changes nothing; \"auto-edit\" = Codex may edit files inside cwd; \"full-auto\" = no sandbox, \
+changes nothing; \"auto-edit\" = Codex may edit files inside cwd; \"ask\" = Codex may edit \
+files in cwd and asks before running or changing anything else; the user answers in Claude \
+Code: with MCP tasks in a form you are not told about (tell the user to expect it), else \
+codex_wait returns the question (ask the user, then codex_answer); \"full-auto\" = no sandbox, \
 Codex can run anything you could. isolation: \"worktree\" (cwd in a git repository) runs Codex \
 in a new git worktree on its own branch codex/<job_id>, so parallel jobs on one repository never \
 touch each other's files or your working tree (merge or delete the branch yourself). \
@@ -114,8 +117,9 @@ one line each); pass the returned `cursor` as `since` next time to get only newe
 it every 20-60 seconds, not in a tight loop, or use codex_wait. Once the job has ended it \
 returns the job's result instead: status (done = exit code 0; error = Codex failed, exited \
 non-zero, could not start, stalled, timed out or was lost; cancelled), Codex's final answer, \
-the files it changed, the commands it ran with their exit codes, token usage. tail_lines adds \
-Codex's raw output tail (rarely needed).",
+the files it changed, the commands it ran with their exit codes, token usage. While Codex asks \
+(status input_required) it returns the question and how to answer it. tail_lines adds Codex's \
+raw output tail (rarely needed).",
         input_schema = input_schema::<PollArgs>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -131,9 +135,11 @@ Codex's raw output tail (rarely needed).",
         description = "Wait for a Codex job to end, for at most timeout_seconds (1-50, default \
 30). When the job ends it returns the job's result: status, exit code, Codex's final answer, \
 the files it changed, the commands it ran; read it there (codex_result repeats it, for later). \
-If the time is up first it returns the job's status and activity: call codex_wait again. \
-job_ids (1-20 ids) instead of job_id waits for several: it returns when the first ends, naming \
-it, with its result and one status line per other job. While waiting it sends progress \
+When Codex asks first (approval_policy \"ask\", status input_required) it returns the question: \
+ask the user, then codex_answer. If the time is up first it returns the job's status and \
+activity: call codex_wait again. job_ids (1-20 ids) instead of job_id waits for several: it \
+returns when the first ends or asks, naming it, with its result and one status line per other \
+job. While waiting it sends progress \
 notifications with what Codex is doing. Pass `since` (a cursor from codex_poll) to also get \
 the events after it. Not needed in clients with MCP tasks, where codex_start's result arrives \
 by itself.",
@@ -260,7 +266,8 @@ codex_wait. The result leads with Codex's findings as it wrote them, then the co
     #[tool(
         description = "List recent Codex jobs, newest first: id, status, the first 200 \
 characters of the prompt, cwd, times and exit code. Use it to find a job_id or to see what is \
-still running; filter with status (queued, running, done, error, cancelled).",
+still running; filter with status (queued, running, input_required, done, error, cancelled). A \
+job whose Codex asks (input_required) shows its question.",
         input_schema = input_schema::<ListArgs>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -284,6 +291,27 @@ still running; filter with status (queued, running, done, error, cancelled).",
             )
             .await?;
         Ok(Json(ListOutput::from_proto(response)?))
+    }
+
+    #[tool(
+        description = "Answer the question a Codex job asks (approval_policy \"ask\", status \
+input_required; codex_wait, codex_poll and codex_result show it: what Codex wants to run or \
+change, why, and the decisions it takes). Ask the user first and pass their answer: \"allow\" \
+(this once), \"allow_session\" (and the same again for the rest of the job), \"deny\" (Codex \
+goes on without it) or \"stop\" (deny and end the job). question_id (optional) makes sure the \
+answer goes to the question shown, not a later one. Unanswered, a question is denied at its \
+deadline. In clients with MCP tasks the user answers in a form instead.",
+        input_schema = input_schema::<AnswerArgs>(),
+        annotations(destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn codex_answer(&self, args: JsonObject) -> Result<CallToolResult, ToolError> {
+        let args = AnswerArgs::from_json(&args)?;
+        let response = self
+            .answer(args.job_id, args.decision, args.question_id)
+            .await?;
+        Ok(CallToolResult::success(vec![ContentBlock::text(
+            answer_text(response)?,
+        )]))
     }
 
     #[tool(
@@ -318,6 +346,44 @@ impl CodexAsyncServer {
                 async move { client.start(request).await }
             })
             .await
+    }
+
+    /// One Answer call.
+    async fn answer(
+        &self,
+        job_id: String,
+        decision: String,
+        question_id: Option<String>,
+    ) -> Result<v1::AnswerResponse, ToolError> {
+        let request = v1::AnswerRequest {
+            job_id,
+            decision,
+            question_id,
+        };
+        self.daemon
+            .call("Answer", |mut client| {
+                let request = request.clone();
+                async move { client.answer(request).await }
+            })
+            .await
+    }
+
+    /// `tasks/update`: the answers of the forms the task's `tasks/get`
+    /// showed, each an Answer to codexd (so, like `tasks/get`, any shim
+    /// process answers for any task).
+    async fn update_job_of_task(&self, request: &UpdateTaskParams) -> Result<(), ErrorData> {
+        let task_id = request.task_id.as_str();
+        let job_id = tasks::job_id(task_id)?;
+        for answer in tasks::answers(task_id, &request.input_responses)? {
+            self.answer(
+                job_id.clone(),
+                answer.decision,
+                Some(answer.question_id.clone()),
+            )
+            .await
+            .map_err(|e| tasks::update_error(task_id, &answer.question_id, &e))?;
+        }
+        Ok(())
     }
 
     /// One Get call.
@@ -374,19 +440,20 @@ impl CodexAsyncServer {
 }
 
 /// What codex_poll and codex_wait return: the job's result once it has
-/// ended, else its progress (`with_events`: the events after the cursor;
-/// `with_output`: the raw tail).
+/// ended or while its codex asks (the one rendering names the question and
+/// how to answer it), else its progress (`with_events`: the events after
+/// the cursor; `with_output`: the raw tail).
 pub(crate) fn view(
     response: v1::GetResponse,
     with_events: bool,
     with_output: bool,
 ) -> Result<CallToolResult, ToolError> {
-    let ended = response
+    let settled = response
         .job
         .as_ref()
         .and_then(Status::of)
-        .is_some_and(Status::is_final);
-    if !ended {
+        .is_some_and(|s| s.is_final() || s == Status::InputRequired);
+    if !settled {
         return Json(PollOutput::from_proto(response, with_events, with_output)?).into_result();
     }
     let mut result = ResultText::from_proto(&response)?.into_call_tool_result()?;
@@ -409,7 +476,12 @@ wait, go on with other work. Without tasks you get a job_id: codex_wait(job_id) 
 result when the job ends (at most 50 s per call; call again while it runs; job_ids=[…] returns \
 at the first of several to end), or check with \
 codex_poll every 20-60 s while you work. The result holds Codex's final answer, changed files \
-and commands with exit codes; codex_result repeats it, only for later. isolation=\"worktree\" \
+and commands with exit codes; codex_result repeats it, only for later. approval_policy=\"ask\" \
+lets Codex edit files in cwd and ask before running or changing anything else. With tasks, \
+Claude Code shows the user a form for each question and you are NOT told that the task waits \
+(only its result arrives), so tell the user \"Codex may ask you for approval in a form; answer it \
+there\". Without tasks, codex_wait returns when Codex asks, naming the question: ask the user, \
+then codex_answer(job_id, decision). isolation=\"worktree\" \
 gives a job its own git branch and worktree, so parallel jobs on one repository don't collide. \
 codex_review has Codex review code changes (uncommitted, a branch, a commit). output_schema makes \
 Codex answer in JSON (final_json); reasoning_effort sets how hard it thinks. \
@@ -470,11 +542,13 @@ impl ServerHandler for CodexAsyncServer {
         Ok(())
     }
 
+    /// Answered with `{}` once codexd has the answers: the client then
+    /// resumes polling `tasks/get`.
     async fn update_task(
         &self,
         request: UpdateTaskParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        Err(tasks::no_input_requests(&request.task_id))
+        self.update_job_of_task(&request).await
     }
 }

@@ -1,10 +1,13 @@
 //! `codex_wait`: for one job, or for the first of several to end (fan-out).
 //!
-//! Both ask codexd with a Get every [`WAIT_POLL_INTERVAL`] until a job ends or
-//! the timeout passes, and send `notifications/progress` meanwhile when the
-//! request carried a progress token. A job that has ended is answered with
-//! its one rendering ([`ResultText`]); the fan-out puts a few lines before it:
-//! which job ended first and one line per other job (id, status, elapsed),
+//! Both ask codexd with a Get every [`WAIT_POLL_INTERVAL`] until a job ends,
+//! its codex asks (input_required: the model must relay the question, so
+//! waiting on would only run the question towards its deadline) or the
+//! timeout passes, and send `notifications/progress` meanwhile when the
+//! request carried a progress token. A job that has ended or asks is
+//! answered with its one rendering ([`ResultText`], which names the question
+//! and how to answer it); the fan-out puts a few lines before it: which job
+//! ended or asked first and one line per other job (id, status, elapsed),
 //! since every character costs the model tokens.
 
 use std::{collections::HashMap, time::Duration};
@@ -73,7 +76,7 @@ pub async fn wait(
             .await
             .map_err(|e| e.rename_field("job_id", field))?;
         let now = Instant::now();
-        if ended(&response) || now >= deadline || context.ct.is_cancelled() {
+        if settled(&response) || now >= deadline || context.ct.is_cancelled() {
             return view(response, args.since.is_some(), false);
         }
         if let Some(progress) = progress.as_mut() {
@@ -122,7 +125,7 @@ async fn wait_any(
         }
         let now = Instant::now();
         let utc_now = chrono::Utc::now();
-        if let Some(first) = first_ended(&jobs) {
+        if let Some(first) = first_settled(&jobs) {
             let result = ResultText::from_proto(&jobs[first])?;
             let text = format!(
                 "{}\n{}",
@@ -172,41 +175,63 @@ fn ended(response: &v1::GetResponse) -> bool {
         .is_none_or(Status::is_final)
 }
 
-/// The job that ended first among `jobs`, by its finish time (in the order
-/// given when equal or unknown); None while all are queued or running.
-fn first_ended(jobs: &[v1::GetResponse]) -> Option<usize> {
+/// True while the job's codex waits for an answer.
+fn asks(response: &v1::GetResponse) -> bool {
+    response.job.as_ref().and_then(Status::of) == Some(Status::InputRequired)
+}
+
+/// True when a wait is over for this job: it ended, or it asks.
+fn settled(response: &v1::GetResponse) -> bool {
+    ended(response) || asks(response)
+}
+
+/// The job that ended or asked first among `jobs`, by its finish time or
+/// the time its question was asked (in the order given when equal or
+/// unknown); None while all are queued or running.
+fn first_settled(jobs: &[v1::GetResponse]) -> Option<usize> {
     jobs.iter()
         .enumerate()
-        .filter(|(_, job)| ended(job))
-        .min_by_key(|(i, job)| {
-            let finished = job
-                .job
-                .as_ref()
-                .and_then(|j| j.finished_at.as_deref())
-                .and_then(job_result::parse_time);
-            // Unknown finish times sort last.
-            (finished.is_none(), finished, *i)
+        .filter(|(_, job)| settled(job))
+        .min_by_key(|(i, response)| {
+            let at = response.job.as_ref().and_then(|j| {
+                if asks(response) {
+                    j.question.as_ref().map(|q| q.asked_at.as_str())
+                } else {
+                    j.finished_at.as_deref()
+                }
+            });
+            let at = at.and_then(job_result::parse_time);
+            // Unknown times sort last.
+            (at.is_none(), at, *i)
         })
         .map(|(i, _)| i)
 }
 
-/// What precedes the result of the job that ended first: which one it is,
-/// how many ended, the others' statuses, and how to wait for the rest.
+/// What precedes the result of the job that ended (or asked) first: which
+/// one it is, how many ended or ask, the others' statuses, and how to wait
+/// for the rest.
 fn ended_header(
     jobs: &[v1::GetResponse],
     first: usize,
     now: chrono::DateTime<chrono::Utc>,
 ) -> String {
     let id = job_id(&jobs[first]);
-    let ended_count = jobs.iter().filter(|j| ended(j)).count();
-    let mut out = if ended_count == 1 {
-        format!("First of {} jobs to end: {id}. The others:\n", jobs.len())
-    } else {
-        format!(
-            "{ended_count} of {} jobs have ended, {id} first (codex_result gives the others' \
+    let settled_count = jobs.iter().filter(|j| settled(j)).count();
+    // "ask" is said only when a job asks: the usual answer stays as short.
+    let any_asks = jobs.iter().any(asks);
+    let mut out = match (settled_count, any_asks) {
+        (1, false) => format!("First of {} jobs to end: {id}. The others:\n", jobs.len()),
+        (1, true) => format!("First of {} jobs to ask: {id}. The others:\n", jobs.len()),
+        (n, false) => format!(
+            "{n} of {} jobs have ended, {id} first (codex_result gives the others' \
              results). The others:\n",
             jobs.len()
-        )
+        ),
+        (n, true) => format!(
+            "{n} of {} jobs have ended or ask, {id} first (codex_result gives the others' \
+             results). The others:\n",
+            jobs.len()
+        ),
     };
     for (i, job) in jobs.iter().enumerate() {
         if i != first {
@@ -216,7 +241,7 @@ fn ended_header(
     }
     let rest: Vec<String> = jobs
         .iter()
-        .filter(|j| !ended(j))
+        .filter(|j| !settled(j))
         .map(|j| format!("\"{}\"", job_id(j)))
         .collect();
     if !rest.is_empty() {
@@ -246,7 +271,16 @@ fn status_line(
         line.push(' ');
         line.push_str(&job_result::duration(seconds));
     }
-    if let Some(now_doing) = activity.then(|| activity_of(response)).flatten() {
+    // What a job asks is always named: the model has to relay it.
+    let question = job
+        .question
+        .as_ref()
+        .filter(|_| asks(response))
+        .map(|q| job_result::Question::of(q).what());
+    if let Some(what) = question {
+        line.push_str(": asks to ");
+        line.push_str(&what);
+    } else if let Some(now_doing) = activity.then(|| activity_of(response)).flatten() {
         line.push_str(": ");
         line.push_str(&now_doing);
     }
@@ -418,13 +452,90 @@ mod tests {
                 "",
             ),
         ];
-        assert_eq!(first_ended(&jobs), Some(2));
-        assert_eq!(first_ended(&jobs[..1]), None);
+        assert_eq!(first_settled(&jobs), Some(2));
+        assert_eq!(first_settled(&jobs[..1]), None);
         assert_eq!(
             ended_header(&jobs, 2, now()),
             "2 of 3 jobs have ended, cccccccccccc first (codex_result gives the others' \
              results). The others:\naaaaaaaaaaaa running 1m05s\nbbbbbbbbbbbb done 9 s\n\
              Wait for the rest: codex_wait(job_ids=[\"aaaaaaaaaaaa\"]).\n"
+        );
+    }
+
+    fn asking(id: &str, asked_at: &str, command: &str) -> v1::GetResponse {
+        let mut response = job(id, JobStatus::InputRequired, None, "waiting");
+        if let Some(job) = response.job.as_mut() {
+            job.question = Some(v1::Question {
+                question_id: "q1".into(),
+                kind: "command".into(),
+                command: Some(command.into()),
+                decisions: vec!["allow".into(), "deny".into()],
+                asked_at: asked_at.into(),
+                deadline: "2026-01-01T00:10:00Z".into(),
+                ..Default::default()
+            });
+        }
+        response
+    }
+
+    #[test]
+    fn a_job_that_asks_settles_a_wait_like_one_that_ends() {
+        let jobs = [
+            job("aaaaaaaaaaaa", JobStatus::Running, None, "ran: ls"),
+            asking("bbbbbbbbbbbb", "2026-01-01T00:00:20Z", "npm install"),
+            job("cccccccccccc", JobStatus::Queued, None, ""),
+        ];
+        assert!(settled(&jobs[1]) && !ended(&jobs[1]));
+        assert_eq!(first_settled(&jobs), Some(1));
+        assert_eq!(
+            ended_header(&jobs, 1, now()),
+            "First of 3 jobs to ask: bbbbbbbbbbbb. The others:\naaaaaaaaaaaa running 1m05s\n\
+             cccccccccccc queued 1m05s\n\
+             Wait for the rest: codex_wait(job_ids=[\"aaaaaaaaaaaa\", \"cccccccccccc\"]).\n"
+        );
+        // The earliest of a question and an end comes first; another job's
+        // question is named in its line.
+        let jobs = [
+            asking("aaaaaaaaaaaa", "2026-01-01T00:00:30Z", "cargo fetch"),
+            job(
+                "bbbbbbbbbbbb",
+                JobStatus::Done,
+                Some("2026-01-01T00:00:10Z"),
+                "",
+            ),
+        ];
+        assert_eq!(first_settled(&jobs), Some(1));
+        assert_eq!(
+            ended_header(&jobs, 1, now()),
+            "2 of 2 jobs have ended or ask, bbbbbbbbbbbb first (codex_result gives the others' \
+             results). The others:\naaaaaaaaaaaa input_required 1m05s: asks to run `cargo fetch`\n"
+        );
+    }
+
+    #[test]
+    fn a_job_that_asks_is_shown_by_the_one_rendering_with_how_to_answer() {
+        let result = view(
+            asking("bbbbbbbbbbbb", "2026-01-01T00:00:20Z", "npm install"),
+            true,
+            false,
+        )
+        .expect("view");
+        let text = result.content[0]
+            .as_text()
+            .map(|t| t.text.clone())
+            .unwrap_or_default();
+        assert!(
+            text.starts_with("Codex job bbbbbbbbbbbb input_required (")
+                && text.contains("\nCodex asks to run `npm install`.\n")
+                && text.contains(
+                    "Waiting for an answer: codex_answer(job_id=\"bbbbbbbbbbbb\", \
+                     decision=\"allow|deny\"); ask the user first."
+                ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("waiting"),
+            "the activity is not repeated: {text}"
         );
     }
 

@@ -198,17 +198,77 @@ fn any_shim_answers_for_any_task_and_bad_ids_are_invalid_params() {
             "{what}: {answer}"
         );
     }
+    // An answer to a question the job does not ask (it has ended) is the
+    // extension's invalid-params error naming the key, with codexd's reason.
     let update = second.request(
         "tasks/update",
-        json!({"taskId": task_id, "inputResponses": {}}),
+        json!({"taskId": task_id, "inputResponses": {
+            "q1": {"action": "accept", "content": {"decision": "allow"}}
+        }}),
+    );
+    assert_eq!(update["error"]["code"], -32602, "{update}");
+    assert!(
+        update["error"]["message"].as_str().is_some_and(|m| m
+            .starts_with(&format!("inputResponses[\"q1\"] of task {task_id}: "))
+            && m.contains("has ended")),
+        "{update}"
+    );
+    // A form put away for later changes nothing; an unknown task is refused.
+    let later = second.request(
+        "tasks/update",
+        json!({"taskId": task_id, "inputResponses": {"q1": {"action": "cancel"}}}),
+    );
+    assert!(later.get("error").is_none(), "{later}");
+    let unknown = second.request(
+        "tasks/update",
+        json!({"taskId": "0123456789ab", "inputResponses": {"q1": {"action": "decline"}}}),
+    );
+    assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
+}
+
+#[test]
+fn a_running_task_that_asks_nothing_refuses_an_answer_and_keeps_working() {
+    let home = TempHome::new();
+    let _daemon = serve_daemon(&home);
+    let mut shim = Shim::spawn_modern(&home, NO_AUTOSTART, true);
+    let cwd = home.workdir().display().to_string();
+    let go = home.root().join("go");
+    let handle = start_task(
+        &mut shim,
+        json!({
+            "prompt": format!("waitfile:{};msg:answered nothing", go.display()),
+            "cwd": cwd,
+            "approval_policy": "ask",
+        }),
+    );
+    let task_id = handle["taskId"].as_str().unwrap_or_default().to_string();
+    let update = shim.request(
+        "tasks/update",
+        json!({"taskId": task_id, "inputResponses": {"q1": {"action": "decline"}}}),
     );
     assert_eq!(update["error"]["code"], -32602, "{update}");
     assert!(
         update["error"]["message"]
             .as_str()
-            .is_some_and(|m| m.contains("never ask for input")),
+            .is_some_and(|m| m.contains("asks nothing now")),
         "{update}"
     );
+    let bad = shim.request(
+        "tasks/update",
+        json!({"taskId": task_id, "inputResponses": {"q1": {"action": "accept"}}}),
+    );
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("accepted without a decision")),
+        "{bad}"
+    );
+    let task = shim.request("tasks/get", json!({"taskId": task_id}));
+    assert_eq!(task["result"]["status"], "working", "{task}");
+    fs::write(&go, "").expect("go");
+    let done = until_settled(&mut shim, &task_id);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert!(result_text(&done).contains("answered nothing"), "{done}");
 }
 
 #[test]

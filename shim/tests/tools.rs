@@ -20,6 +20,7 @@ fn tools_list_shows_the_tools_with_input_and_output_schemas() {
     assert_eq!(
         names,
         [
+            "codex_answer",
             "codex_cancel",
             "codex_list",
             "codex_poll",
@@ -48,13 +49,14 @@ fn tools_list_shows_the_tools_with_input_and_output_schemas() {
     assert_eq!(required("codex_result"), json!(["job_id"]));
     assert_eq!(required("codex_reply"), json!(["job_id", "prompt"]));
     assert_eq!(required("codex_review"), json!(["cwd"]));
+    assert_eq!(required("codex_answer"), json!(["job_id", "decision"]));
 
     let start = tool("codex_start");
     let props = &start["inputSchema"]["properties"];
     assert_eq!(props["approval_policy"]["default"], "suggest");
     assert_eq!(
         props["approval_policy"]["enum"],
-        json!(["suggest", "auto-edit", "full-auto"])
+        json!(["suggest", "auto-edit", "ask", "full-auto"])
     );
     assert!(props["model"].is_object(), "{start}");
     assert_eq!(props["isolation"]["enum"], json!(["none", "worktree"]));
