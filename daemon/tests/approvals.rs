@@ -370,3 +370,136 @@ async fn a_question_survives_codexd_killed_and_its_answer_still_reaches_codex() 
         "the answer given to the new codexd reached codex"
     );
 }
+
+/// The real interactive Claude Code (MCP tasks) in a pty: codex_start with
+/// policy ask becomes a task; when codex asks, Claude Code shows the form,
+/// keystrokes pick "Allow once", `tasks/update` reaches the shim, codex runs
+/// the command, and the task's notification carries the result with the
+/// approval given.
+#[tokio::test]
+#[ignore = "the form shows and Allow once is picked, but the final Enter on Accept has not yet produced a tasks/update in this pty harness (issue 18: left open)"]
+async fn claude_code_shows_the_form_and_the_users_answer_reaches_codex() {
+    let Some(claude) = testkit::claude_bin() else {
+        return;
+    };
+    let home = TempHome::new();
+    let target = home.root().join("from-the-form.txt");
+    let provider = escalating(&target);
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let cwd = home.workdir().display().to_string();
+    let api = testkit::FakeAnthropic::start(vec![
+        testkit::Step::tool_use(
+            "mcp__codex-async__codex_start",
+            serde_json::json!({"prompt": "make the file", "cwd": cwd, "approval_policy": "ask", "model": "gpt-5.5"}),
+        ),
+        testkit::Step::text("Codex is working; it may ask you in a form."),
+        testkit::Step::text("Codex finished."),
+    ]);
+    let claude = testkit::ClaudeCode::new(claude, &home, &api);
+    let session = claude.interactive("Have Codex make the file.");
+    let started = std::time::Instant::now();
+    let id = poll_for("the job to start", || {
+        let client = client.clone();
+        async move {
+            let jobs = client
+                .clone()
+                .list(ListRequest {
+                    limit: Some(5),
+                    status: None,
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .jobs;
+            jobs.first().map(|j| j.job_id.clone())
+        }
+    })
+    .await;
+    let asked = wait_for_question(&client, &id).await;
+    let asked_seen = std::time::Instant::now();
+    let _ = asked;
+    testkit::wait_until("Claude Code to show the form", || {
+        session.screen().contains("requests your input")
+    });
+    let form_seen = std::time::Instant::now();
+    // The form: the question, then the choices (→ opens them, Enter picks
+    // the first, "Allow once", Enter again accepts the form).
+    let screen = session.screen();
+    assert!(screen.contains("Codex asks to run"), "{screen}");
+    // Each key once the form shows what it acts on: typed earlier, the
+    // form may not have it yet.
+    let form_now = || {
+        let screen = session.screen();
+        let at = screen.rfind("requests your input").unwrap_or(0);
+        screen[at..].to_string()
+    };
+    session.type_keys(testkit::keys::RIGHT);
+    testkit::wait_until("the choices to open", || form_now().contains("Allow once"));
+    session.type_keys(testkit::keys::ENTER);
+    testkit::wait_until("the choice to be set", || {
+        let form = form_now();
+        form.contains("Your answer: Allow") && form.contains("\u{276f} Accept")
+    });
+    session.type_keys(testkit::keys::ENTER);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let end = loop {
+        let got = get(&mut client.clone(), &id).await;
+        if got.job.as_ref().is_some_and(|j| j.status().is_terminal()) {
+            break got;
+        }
+        if std::time::Instant::now() > deadline {
+            let screen = session.screen();
+            let tail: String = screen
+                .chars()
+                .rev()
+                .take(3000)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            panic!(
+                "the job did not end after the form was answered: {:?}\n{}\nscreen ends:\n{tail}\n{}",
+                got.job.as_ref().map(|j| j.status()),
+                got.summary.map(|s| s.activity).unwrap_or_default(),
+                claude.debug_summary()
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let answered = std::time::Instant::now();
+    let done = end.job.as_ref().expect("job");
+    assert_eq!(
+        done.status(),
+        JobStatus::Done,
+        "{:?}\n{}\n{}",
+        done.error,
+        end.output,
+        session.screen()
+    );
+    assert!(target.exists(), "the command the user allowed ran");
+    let summary = end.summary.as_ref().expect("summary");
+    assert_eq!(summary.approvals.len(), 1);
+    assert_eq!(
+        (
+            summary.approvals[0].decision.as_str(),
+            summary.approvals[0].by.as_str()
+        ),
+        ("allow", "user")
+    );
+    let log = claude.wait_for(&session, &api, "the task's notification", |log| {
+        log.user_texts().iter().any(|t| {
+            t.contains("<task-notification>") && t.contains("Approvals: allowed run `touch")
+        })
+    });
+    let _ = log;
+    eprintln!(
+        "claude code + ask: job {id}; question visible in codexd {:?} after the session began, \
+         form on screen {:?} after that; answer to job end {:?}",
+        asked_seen - started,
+        form_seen - asked_seen,
+        answered - form_seen
+    );
+}

@@ -264,7 +264,7 @@ impl ClaudeCode {
         {
             // Drain the terminal all the time, so Claude never blocks on a write.
             let screen = screen.clone();
-            let mut master = fs::File::from(pty.master);
+            let mut master = fs::File::from(pty.master.try_clone().expect("dup the pty master"));
             thread::spawn(move || {
                 let mut buf = [0u8; 16 * 1024];
                 // EIO once every process closed the terminal.
@@ -282,6 +282,7 @@ impl ClaudeCode {
         Interactive {
             guard: Some(ProcessGuard::new(child)),
             screen,
+            keyboard: Mutex::new(fs::File::from(pty.master)),
             started,
         }
     }
@@ -372,7 +373,16 @@ impl Headless {
 pub struct Interactive {
     guard: Option<ProcessGuard>,
     screen: Arc<Mutex<Vec<u8>>>,
+    /// The terminal's input side: what a person types.
+    keyboard: Mutex<fs::File>,
     started: Instant,
+}
+
+/// Keys as a terminal sends them.
+pub mod keys {
+    pub const RIGHT: &[u8] = b"\x1b[C";
+    pub const DOWN: &[u8] = b"\x1b[B";
+    pub const ENTER: &[u8] = b"\r";
 }
 
 impl Interactive {
@@ -384,6 +394,18 @@ impl Interactive {
     /// How long the session has been running.
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    /// Types `keys` into the session.
+    pub fn type_keys(&self, keys: &[u8]) {
+        use std::io::Write;
+        let mut keyboard = self.keyboard.lock().unwrap_or_else(|p| p.into_inner());
+        keyboard.write_all(keys).expect("type into the pty");
+    }
+
+    /// Bytes Claude Code wrote to the terminal so far (to wait for a redraw).
+    pub fn screen_len(&self) -> usize {
+        self.screen.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// Everything Claude Code wrote to the terminal, ANSI escapes stripped.

@@ -8,7 +8,7 @@ mod fake_anthropic;
 mod fake_provider;
 mod small_disk;
 
-pub use claude::{claude_bin, ClaudeCode, Headless, Interactive};
+pub use claude::{claude_bin, keys, ClaudeCode, Headless, Interactive};
 pub use fake_anthropic::{FakeAnthropic, InputFn, Log, Request, Step, ToolResult};
 pub use fake_provider::{Answer, Behaviour, FakeProvider};
 pub use small_disk::{ReadOnlyView, SmallDisk};
