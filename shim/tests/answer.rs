@@ -102,18 +102,20 @@ fn an_ask_start_without_tasks_says_how_questions_reach_the_user() {
         note.contains("codex_wait returns its question") && note.contains("codex_answer"),
         "{started}"
     );
-    let job_id = started["job_id"].as_str().unwrap_or_default().to_string();
-    shim.poll_until_finished(&job_id);
+    // The fake codex has no app-server, so the job above cannot start a
+    // thread; a reply that switches to ask continues one the fake did start.
+    let plain = shim.ok("codex_start", json!({"prompt": "msg:hi", "cwd": cwd}));
+    assert!(plain.get("note").is_none(), "{plain}");
+    let plain_id = plain["job_id"].as_str().unwrap_or_default().to_string();
+    shim.poll_until_finished(&plain_id);
     let replied = shim.ok(
         "codex_reply",
-        json!({"job_id": job_id, "prompt": "msg:again"}),
+        json!({"job_id": plain_id, "prompt": "msg:again", "approval_policy": "ask"}),
     );
     assert!(
         replied["note"].is_string(),
-        "a reply keeps the policy: {replied}"
+        "an ask reply says it too: {replied}"
     );
-    let plain = shim.ok("codex_start", json!({"prompt": "msg:hi", "cwd": cwd}));
-    assert!(plain.get("note").is_none(), "{plain}");
 
     // The status filter of codex_list takes input_required (none asks here).
     let listed = shim.ok("codex_list", json!({"status": "input_required"}));

@@ -238,7 +238,7 @@ fn a_running_task_that_asks_nothing_refuses_an_answer_and_keeps_working() {
         json!({
             "prompt": format!("waitfile:{};msg:answered nothing", go.display()),
             "cwd": cwd,
-            "approval_policy": "ask",
+            "approval_policy": "auto-edit",
         }),
     );
     let task_id = handle["taskId"].as_str().unwrap_or_default().to_string();
