@@ -5,20 +5,8 @@
 use codex_async_proto::v1::{CancelRequest, GetRequest, GetResponse, JobStatus, StartRequest};
 use codex_async_proto::Client;
 use testkit::{
-    pid_alive, poll_for, processes_with, real_codex, Answer, Behaviour, Daemon, FakeProvider,
-    TempHome,
+    pid_alive, poll_for, processes_with, Answer, Behaviour, Daemon, FakeProvider, TempHome,
 };
-
-async fn daemon_with_real_codex(home: &TempHome, provider: &FakeProvider) -> Option<Daemon> {
-    let codex = real_codex()?;
-    let codex_home = home.root().join("codex-home");
-    provider.write_codex_config(&codex_home);
-    let env = [
-        ("CODEX_BIN", codex.display().to_string()),
-        ("CODEX_HOME", codex_home.display().to_string()),
-    ];
-    Some(Daemon::start_with(home, &env).await)
-}
 
 fn start_req(home: &TempHome, prompt: &str, policy: &str) -> StartRequest {
     StartRequest {
@@ -47,7 +35,7 @@ async fn get(client: &Client, id: &str) -> GetResponse {
 async fn real_codex_runs_to_done_under_every_policy() {
     let home = TempHome::new();
     let provider = FakeProvider::start(Behaviour::Reply("hello from the fake provider".into()));
-    let Some(daemon) = daemon_with_real_codex(&home, &provider).await else {
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
         return;
     };
     let mut client = daemon.client().await;
@@ -96,7 +84,7 @@ async fn real_codex_runs_to_done_under_every_policy() {
 async fn cancel_stops_a_real_codex_waiting_on_its_provider() {
     let home = TempHome::new();
     let provider = FakeProvider::start(Behaviour::Hang);
-    let Some(daemon) = daemon_with_real_codex(&home, &provider).await else {
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
         return;
     };
     let mut client = daemon.client().await;
@@ -168,7 +156,7 @@ async fn real_codex_runs_a_command_and_a_patch_under_workspace_write() {
         Answer::Patch(ADD_FILE.into()),
         Answer::Message("All done.".into()),
     ]));
-    let Some(daemon) = daemon_with_real_codex(&home, &provider).await else {
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
         return;
     };
     let client = daemon.client().await;
@@ -214,7 +202,7 @@ async fn real_codex_is_refused_a_patch_under_read_only() {
         Answer::Patch(ADD_FILE.into()),
         Answer::Message("Could not write.".into()),
     ]));
-    let Some(daemon) = daemon_with_real_codex(&home, &provider).await else {
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
         return;
     };
     let client = daemon.client().await;
@@ -235,7 +223,7 @@ async fn real_codex_provider_errors_become_job_errors_with_the_message() {
             status,
             "the fake provider broke".into(),
         )]));
-        let Some(daemon) = daemon_with_real_codex(&home, &provider).await else {
+        let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
             return;
         };
         let client = daemon.client().await;
@@ -265,7 +253,7 @@ async fn real_codex_reply_continues_the_same_thread() {
         Answer::Message("first answer".into()),
         Answer::Message("second answer".into()),
     ]));
-    let Some(daemon) = daemon_with_real_codex(&home, &provider).await else {
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
         return;
     };
     let client = daemon.client().await;
@@ -310,7 +298,7 @@ async fn real_codex_reply_continues_the_same_thread() {
 async fn real_codex_on_a_stalled_provider_trips_the_stall_watchdog() {
     let home = TempHome::new();
     let provider = FakeProvider::start(Behaviour::Hang);
-    let Some(daemon) = daemon_with_real_codex(&home, &provider).await else {
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
         return;
     };
     let client = daemon.client().await;
@@ -337,7 +325,7 @@ async fn cancel_mid_command_leaves_nothing_behind() {
         Answer::Exec(format!("sleep {token}")),
         Answer::Message("slept".into()),
     ]));
-    let Some(daemon) = daemon_with_real_codex(&home, &provider).await else {
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
         return;
     };
     let client = daemon.client().await;
@@ -373,7 +361,7 @@ async fn real_codex_commands_with_megabytes_of_output_keep_their_exit_code() {
             Answer::Exec(command.clone()),
             Answer::Message("printed".into()),
         ]));
-        let Some(daemon) = daemon_with_real_codex(&home, &provider).await else {
+        let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
             return;
         };
         let client = daemon.client().await;

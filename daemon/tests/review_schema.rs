@@ -10,27 +10,11 @@ use codex_async_proto::v1::{
 };
 use codex_async_proto::Client;
 use serde_json::{json, Value};
-use testkit::{poll_for, real_codex, Behaviour, Daemon, FakeProvider, TempHome};
+use testkit::{poll_for, Behaviour, Daemon, FakeProvider, TempHome};
 
 /// A review as the fake model writes it: codex's reviewer expects this JSON
 /// and renders it as the review text.
 const REVIEW_JSON: &str = r#"{"findings":[{"title":"[P1] Off by one","body":"The loop skips the last item.","confidence_score":0.8,"priority":1,"code_location":{"absolute_file_path":"/tmp/a.txt","line_range":{"start":1,"end":1}}}],"overall_correctness":"patch is incorrect","overall_explanation":"One bug.","overall_confidence_score":0.7}"#;
-
-async fn daemon_with_real_codex(
-    home: &TempHome,
-    provider: &FakeProvider,
-    extra: &[(&str, String)],
-) -> Option<Daemon> {
-    let codex = real_codex()?;
-    let codex_home = home.root().join("codex-home");
-    provider.write_codex_config(&codex_home);
-    let mut env = vec![
-        ("CODEX_BIN", codex.display().to_string()),
-        ("CODEX_HOME", codex_home.display().to_string()),
-    ];
-    env.extend(extra.iter().cloned());
-    Some(Daemon::start_with(home, &env).await)
-}
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -138,7 +122,7 @@ fn user_texts(bodies: &[Value]) -> String {
 async fn reviews_of_uncommitted_changes_a_branch_and_a_commit_reach_codex() {
     let home = TempHome::new();
     let provider = FakeProvider::start(Behaviour::Reply(REVIEW_JSON.into()));
-    let Some(daemon) = daemon_with_real_codex(&home, &provider, &[]).await else {
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
         return;
     };
     let client = daemon.client().await;
@@ -237,7 +221,7 @@ async fn reviews_of_uncommitted_changes_a_branch_and_a_commit_reach_codex() {
 async fn auto_reviews_a_dirty_tree_then_a_clean_branch_and_refuses_when_nothing_changed() {
     let home = TempHome::new();
     let provider = FakeProvider::start(Behaviour::Reply(REVIEW_JSON.into()));
-    let Some(daemon) = daemon_with_real_codex(&home, &provider, &[]).await else {
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
         return;
     };
     let client = daemon.client().await;
@@ -310,7 +294,7 @@ async fn an_output_schema_round_trips_to_final_json_and_a_wrong_answer_says_why(
         "CODEX_ASYNC_DEFAULT_REASONING_EFFORT",
         "minimal".to_string(),
     )];
-    let Some(daemon) = daemon_with_real_codex(&home, &provider, &env).await else {
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &env).await else {
         return;
     };
     let client = daemon.client().await;
@@ -482,7 +466,7 @@ async fn bad_inputs_name_the_field_and_create_nothing() {
 async fn codexd_review_runs_a_review_from_a_terminal_and_prints_the_result() {
     let home = TempHome::new();
     let provider = FakeProvider::start(Behaviour::Reply(REVIEW_JSON.into()));
-    let Some(_daemon) = daemon_with_real_codex(&home, &provider, &[]).await else {
+    let Some(_daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
         return;
     };
     let dir = repo(&home);

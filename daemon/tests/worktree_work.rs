@@ -14,7 +14,7 @@ use std::{
 use codex_async_proto::v1::{CancelRequest, GetRequest, GetResponse, JobStatus, StartRequest};
 use codex_async_proto::Client;
 use nix::sys::signal::Signal;
-use testkit::{poll_for, real_codex, Answer, Behaviour, Daemon, FakeProvider, TempHome};
+use testkit::{poll_for, Answer, Behaviour, Daemon, FakeProvider, TempHome};
 
 // ---------------------------------------------------------------- helpers
 
@@ -458,22 +458,6 @@ const ADD_AND_CHANGE: &str = "*** Begin Patch\n*** Add File: made-by-codex.txt\n
     *** Update File: tracked.txt\n@@\n-original\n+changed by codex\n*** End Patch";
 const REPLY_ADDS: &str = "*** Begin Patch\n*** Add File: from-the-reply.txt\n+again\n*** End Patch";
 
-async fn daemon_with_real_codex(
-    home: &TempHome,
-    provider: &FakeProvider,
-    extra: &[(&str, String)],
-) -> Option<Daemon> {
-    let codex = real_codex()?;
-    let codex_home = home.root().join("codex-home");
-    provider.write_codex_config(&codex_home);
-    let mut env = vec![
-        ("CODEX_BIN", codex.display().to_string()),
-        ("CODEX_HOME", codex_home.display().to_string()),
-    ];
-    env.extend(extra.iter().cloned());
-    Some(Daemon::start_with(home, &env).await)
-}
-
 fn real_req(cwd: &Path, prompt: &str) -> StartRequest {
     StartRequest {
         model: Some("gpt-5.5".into()),
@@ -490,7 +474,7 @@ async fn real_codex_work_is_on_the_branch_and_survives_prune_with_a_users_commit
         Answer::Patch(REPLY_ADDS.into()),
         Answer::Message("Added another.".into()),
     ]));
-    let Some(daemon) = daemon_with_real_codex(&home, &provider, &[]).await else {
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
         return;
     };
     let client = daemon.client().await;
@@ -640,7 +624,7 @@ async fn real_codex_work_survives_retention() {
         Answer::Patch(ADD_AND_CHANGE.into()),
         Answer::Message("Added and changed.".into()),
     ]));
-    let Some(daemon) = daemon_with_real_codex(&home, &provider, &[]).await else {
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
         return;
     };
     let client = daemon.client().await;
@@ -668,7 +652,7 @@ async fn real_codex_work_survives_retention() {
         "UPDATE jobs SET finished_at = '2000-01-01T00:00:00.000+00:00'",
     )
     .await;
-    let daemon = daemon_with_real_codex(
+    let daemon = Daemon::with_real_codex(
         &home,
         &provider,
         &[("CODEX_ASYNC_RETENTION_DAYS", "7".into())],
