@@ -92,7 +92,9 @@ enum Command {
         /// allow (this once), allow_session (this and the same again for the
         /// rest of the job), deny (codex goes on without it), or stop (deny
         /// and end the job).
-        #[arg(value_parser = ["allow", "allow_session", "deny", "stop"])]
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(
+            codex_async_daemon::codex::approval::DECISIONS.iter().map(|d| d.name())
+        ))]
         decision: String,
         /// The question answered (as `codexd show` names it); without it, the
         /// one pending.

@@ -396,19 +396,19 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
             .lock()
             .map(|s| (s.end.clone(), s.failure.clone(), s.stopped));
         if let Ok((end, failure, stopped)) = shared {
+            let interrupted = end == Some(TurnEnd::Interrupted);
             match (end, failure) {
                 (Some(TurnEnd::Completed), _) => exit_code = exit_code.map(|_| 0),
                 (Some(TurnEnd::Failed(_)), _) | (None, Some(_)) => exit_code = Some(1),
-                (Some(TurnEnd::Interrupted), _) => {
-                    cancelled = cancelled || stopped || reason.is_none()
-                }
                 (None, None) if reason.is_none() && !cancelled && exit_code == Some(0) => {
                     reason =
                         Some("codex app-server ended before its turn did; see the output".into());
                 }
-                (None, None) => {}
+                _ => {}
             }
-            if stopped && reason.is_none() {
+            // A turn interrupted by a cancel or by the user's `stop` answer
+            // ends the job cancelled (a watchdog's reason says otherwise).
+            if (interrupted || stopped) && reason.is_none() {
                 cancelled = true;
             }
         }

@@ -297,20 +297,12 @@ impl CodexAsync for Service {
         request: Request<AnswerRequest>,
     ) -> Result<Response<AnswerResponse>, Status> {
         let req = request.into_inner();
-        let id = validate::job_id(&req.job_id).map_err(invalid)?;
+        // Every field is checked before the database is asked, the id first.
+        validate::job_id(&req.job_id).map_err(invalid)?;
         let decision =
             Decision::parse(&req.decision).map_err(|e| Status::invalid_argument(e.to_string()))?;
         let question_id = validate::question_id(req.question_id.as_deref()).map_err(invalid)?;
-        if self
-            .supervisor
-            .db()
-            .get(id.as_str())
-            .await
-            .map_err(internal)?
-            .is_none()
-        {
-            return Err(not_found(&id));
-        }
+        let (id, _) = self.find(&req.job_id).await?;
         let outcome = self
             .supervisor
             .answer(&id, decision, question_id)

@@ -5,7 +5,6 @@
 use std::process::ExitCode;
 
 use codex_async_proto::{paths::Paths, v1::AnswerRequest};
-use serde_json::json;
 
 use crate::cmd::{self, ui};
 
@@ -30,20 +29,13 @@ pub fn run(
             .await
             .map_err(ui::job_error)?
             .into_inner();
-        if json {
-            let job = answer.job.as_ref().map(ui::job_json);
-            ui::emit(&format!(
-                "{}\n",
-                json!({"job": job, "message": answer.message})
-            ))?;
-        } else {
-            let status = answer
-                .job
-                .as_ref()
-                .map(|j| ui::status_colored(ui::status_of(j), 0))
-                .unwrap_or_default();
-            ui::emit(&format!("{job_id}: {status}: {}\n", answer.message))?;
-        }
+        ui::emit_outcome(
+            job_id,
+            answer.job.as_ref(),
+            serde_json::Map::new(),
+            &answer.message,
+            json,
+        )?;
         Ok(ExitCode::SUCCESS)
     })
 }

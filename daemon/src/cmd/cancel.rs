@@ -21,20 +21,9 @@ pub fn run(job_id: &str, json: bool) -> anyhow::Result<ExitCode> {
             .await
             .map_err(ui::job_error)?
             .into_inner();
-        if json {
-            let job = answer.job.as_ref().map(ui::job_json);
-            ui::emit(&format!(
-                "{}\n",
-                json!({"job": job, "cancelled": answer.cancelled, "message": answer.message})
-            ))?;
-        } else {
-            let status = answer
-                .job
-                .as_ref()
-                .map(|j| ui::status_colored(ui::status_of(j), 0))
-                .unwrap_or_default();
-            ui::emit(&format!("{job_id}: {status}: {}\n", answer.message))?;
-        }
+        let mut extra = serde_json::Map::new();
+        extra.insert("cancelled".into(), json!(answer.cancelled));
+        ui::emit_outcome(job_id, answer.job.as_ref(), extra, &answer.message, json)?;
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -326,6 +326,29 @@ pub fn job_json(job: &Job) -> Value {
     })
 }
 
+/// What `cancel` and `answer` print: the job's status and the daemon's
+/// sentence, or with `--json` the job, `extra` fields and the message.
+pub fn emit_outcome(
+    job_id: &str,
+    job: Option<&Job>,
+    extra: serde_json::Map<String, Value>,
+    message: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        let mut out = serde_json::Map::new();
+        out.insert("job".into(), job.map(job_json).unwrap_or(Value::Null));
+        out.extend(extra);
+        out.insert("message".into(), Value::String(message.to_string()));
+        emit(&format!("{}\n", Value::Object(out)))
+    } else {
+        let status = job
+            .map(|j| status_colored(status_of(j), 0))
+            .unwrap_or_default();
+        emit(&format!("{job_id}: {status}: {message}\n"))
+    }
+}
+
 /// The JSON form of what codex did.
 pub fn summary_json(s: &JobSummary) -> Value {
     json!({

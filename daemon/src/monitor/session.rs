@@ -243,8 +243,7 @@ impl Driver {
                 self.lock().failure = Some(why);
                 true
             }
-            Ok(result) if id == Some(0) => {
-                let _ = result;
+            Ok(_) if id == Some(0) => {
                 self.notify("initialized").await;
                 let (method, params) = self.plan.thread_request();
                 self.thread_request = Some(self.send(method, params).await);
