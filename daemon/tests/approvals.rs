@@ -56,35 +56,80 @@ async fn wait_for_question(client: &Client, id: &str) -> GetResponse {
     .await
 }
 
-async fn answer(
+async fn answer_rpc(
     client: &Client,
     id: &str,
     decision: &str,
-) -> codex_async_proto::v1::AnswerResponse {
+    question_id: Option<&str>,
+) -> Result<codex_async_proto::v1::AnswerResponse, tonic::Status> {
     client
         .clone()
         .answer(AnswerRequest {
             job_id: id.into(),
             decision: decision.into(),
-            question_id: None,
+            question_id: question_id.map(str::to_string),
         })
         .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn answer(
+    client: &Client,
+    id: &str,
+    decision: &str,
+) -> codex_async_proto::v1::AnswerResponse {
+    answer_rpc(client, id, decision, None)
+        .await
         .expect("answer")
-        .into_inner()
+}
+
+/// A test's world: codexd with the real codex, the fake provider scripted
+/// with [`escalating`] for `target` (a file under the test's root). Fields
+/// drop in order: the daemon before the provider, the home last.
+struct Setup {
+    daemon: Daemon,
+    client: Client,
+    provider: FakeProvider,
+    target: std::path::PathBuf,
+    home: TempHome,
+}
+
+impl Setup {
+    /// None (the test skips, saying why) without a real codex.
+    async fn new(file: &str, env: &[(&str, String)]) -> Option<Self> {
+        let home = TempHome::new();
+        let target = home.root().join(file);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        let provider = escalating(&target);
+        let daemon = Daemon::with_real_codex(&home, &provider, env).await?;
+        let client = daemon.client().await;
+        Some(Self {
+            daemon,
+            client,
+            provider,
+            target,
+            home,
+        })
+    }
+
+    /// Starts an ask job and waits until codex asks; its record as started
+    /// and the Get answer once it asks.
+    async fn ask(&self) -> (codex_async_proto::v1::Job, GetResponse) {
+        let job = testkit::start_job(&self.client, ask_request(&self.home, "make the file")).await;
+        let asked = wait_for_question(&self.client, &job.job_id).await;
+        (job, asked)
+    }
 }
 
 #[tokio::test]
 async fn an_allowed_command_runs_and_the_result_says_so() {
-    let home = TempHome::new();
-    let target = home.root().join("outside").join("allowed.txt");
-    std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
-    let provider = escalating(&target);
-    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
+    let Some(setup) = Setup::new("outside/allowed.txt", &[]).await else {
         return;
     };
-    let client = daemon.client().await;
-    let job = testkit::start_job(&client, ask_request(&home, "make the file")).await;
-    let asked = wait_for_question(&client, &job.job_id).await;
+    let (client, target) = (setup.client.clone(), setup.target.clone());
+    let (job, asked) = setup.ask().await;
     let question = asked
         .job
         .as_ref()
@@ -168,23 +213,13 @@ async fn an_allowed_command_runs_and_the_result_says_so() {
 
 #[tokio::test]
 async fn a_denied_command_does_not_run_and_codex_goes_on() {
-    let home = TempHome::new();
-    let target = home.root().join("denied.txt");
-    let provider = escalating(&target);
-    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
+    let Some(setup) = Setup::new("denied.txt", &[]).await else {
         return;
     };
-    let client = daemon.client().await;
-    let job = testkit::start_job(&client, ask_request(&home, "make the file")).await;
-    wait_for_question(&client, &job.job_id).await;
+    let (client, target) = (setup.client.clone(), setup.target.clone());
+    let (job, _) = setup.ask().await;
     // A decision codex was not offered, or a stale question id, changes nothing.
-    let bad = client
-        .clone()
-        .answer(AnswerRequest {
-            job_id: job.job_id.clone(),
-            decision: "yes".into(),
-            question_id: None,
-        })
+    let bad = answer_rpc(&client, &job.job_id, "yes", None)
         .await
         .expect_err("unknown decision");
     assert_eq!(bad.code(), tonic::Code::InvalidArgument);
@@ -193,13 +228,7 @@ async fn a_denied_command_does_not_run_and_codex_goes_on() {
         "{}",
         bad.message()
     );
-    let stale = client
-        .clone()
-        .answer(AnswerRequest {
-            job_id: job.job_id.clone(),
-            decision: "allow".into(),
-            question_id: Some("999".into()),
-        })
+    let stale = answer_rpc(&client, &job.job_id, "allow", Some("999"))
         .await
         .expect_err("stale question");
     assert_eq!(
@@ -227,13 +256,7 @@ async fn a_denied_command_does_not_run_and_codex_goes_on() {
     );
     assert_eq!(summary.approvals[0].decision, "deny");
     // Answering again: nothing is pending.
-    let again = client
-        .clone()
-        .answer(AnswerRequest {
-            job_id: job.job_id.clone(),
-            decision: "allow".into(),
-            question_id: None,
-        })
+    let again = answer_rpc(&client, &job.job_id, "allow", None)
         .await
         .expect_err("nothing pending");
     assert_eq!(again.code(), tonic::Code::FailedPrecondition);
@@ -242,16 +265,12 @@ async fn a_denied_command_does_not_run_and_codex_goes_on() {
 
 #[tokio::test]
 async fn a_question_nobody_answers_is_denied_at_its_deadline() {
-    let home = TempHome::new();
-    let target = home.root().join("never.txt");
-    let provider = escalating(&target);
     let env = [("CODEX_ASYNC_QUESTION_TIMEOUT", "2".to_string())];
-    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &env).await else {
+    let Some(setup) = Setup::new("never.txt", &env).await else {
         return;
     };
-    let client = daemon.client().await;
-    let job = testkit::start_job(&client, ask_request(&home, "make the file")).await;
-    wait_for_question(&client, &job.job_id).await;
+    let (client, target) = (setup.client.clone(), setup.target.clone());
+    let (job, _) = setup.ask().await;
     let end = wait_for_end(&client, &job.job_id).await;
     let done = end.job.as_ref().expect("job");
     assert_eq!(
@@ -275,16 +294,12 @@ async fn a_question_nobody_answers_is_denied_at_its_deadline() {
 
 #[tokio::test]
 async fn cancel_while_codex_waits_leaves_no_process() {
-    let home = TempHome::new();
-    let target = home.root().join("cancelled.txt");
-    let provider = escalating(&target);
-    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
+    let Some(setup) = Setup::new("cancelled.txt", &[]).await else {
         return;
     };
-    let client = daemon.client().await;
-    let job = testkit::start_job(&client, ask_request(&home, "make the file")).await;
+    let (client, target, home) = (setup.client.clone(), setup.target.clone(), &setup.home);
+    let (job, _) = setup.ask().await;
     let codex = job.pid.expect("codex pid");
-    wait_for_question(&client, &job.job_id).await;
     let monitors = home.live_monitors();
     assert!(!monitors.is_empty());
     let cancelled = client
@@ -311,15 +326,17 @@ async fn cancel_while_codex_waits_leaves_no_process() {
 
 #[tokio::test]
 async fn a_question_survives_codexd_killed_and_its_answer_still_reaches_codex() {
-    let home = TempHome::new();
-    let target = home.root().join("after-restart.txt");
-    let provider = escalating(&target);
-    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
+    let Some(setup) = Setup::new("after-restart.txt", &[]).await else {
         return;
     };
-    let client = daemon.client().await;
-    let job = testkit::start_job(&client, ask_request(&home, "make the file")).await;
-    wait_for_question(&client, &job.job_id).await;
+    let (job, _) = setup.ask().await;
+    let Setup {
+        daemon,
+        provider,
+        target,
+        home,
+        ..
+    } = setup;
     daemon.signal(nix::sys::signal::Signal::SIGKILL);
     let _ = daemon.wait();
 
@@ -382,13 +399,10 @@ async fn claude_code_shows_the_form_and_the_users_answer_reaches_codex() {
     let Some(claude) = testkit::claude_bin() else {
         return;
     };
-    let home = TempHome::new();
-    let target = home.root().join("from-the-form.txt");
-    let provider = escalating(&target);
-    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
+    let Some(setup) = Setup::new("from-the-form.txt", &[]).await else {
         return;
     };
-    let client = daemon.client().await;
+    let (client, target, home) = (setup.client.clone(), setup.target.clone(), &setup.home);
     let cwd = home.workdir().display().to_string();
     let api = testkit::FakeAnthropic::start(vec![
         testkit::Step::tool_use(
@@ -398,7 +412,7 @@ async fn claude_code_shows_the_form_and_the_users_answer_reaches_codex() {
         testkit::Step::text("Codex is working; it may ask you in a form."),
         testkit::Step::text("Codex finished."),
     ]);
-    let claude = testkit::ClaudeCode::new(claude, &home, &api);
+    let claude = testkit::ClaudeCode::new(claude, home, &api);
     let session = claude.interactive("Have Codex make the file.");
     let started = std::time::Instant::now();
     let id = poll_for("the job to start", || {
