@@ -226,7 +226,7 @@ pub struct Approval {
 }
 
 impl Question {
-    /// The question of a job record, if it has one.
+    /// The question of a job record.
     pub fn of(q: &v1::Question) -> Self {
         Self {
             question_id: q.question_id.clone(),
@@ -238,9 +238,7 @@ impl Question {
             deadline: q.deadline.clone(),
         }
     }
-}
 
-impl Question {
     /// What it asks for, in one line: `` run `cmd` `` or `change a, b`.
     pub fn what(&self) -> String {
         let q = self;
