@@ -123,7 +123,7 @@ macro_rules! select_jobs {
             "monitor_start_time, exit_code, error, created_at, started_at, finished_at, ",
             "thread_id, parent_job_id, isolation, branch, worktree, diffstat, stall_timeout, ",
             "max_duration, summary, events_offset, output_note, reasoning_effort, review, ",
-            "output_schema FROM jobs ",
+            "output_schema, worktree_note, commit_note FROM jobs ",
             $rest
         )
     };
@@ -254,9 +254,10 @@ impl Db {
                 .execute(&self.pool)
                 .await?
             }
-            Change::Diffstat(stat) => {
-                sqlx::query("UPDATE jobs SET diffstat = ? WHERE job_id = ?")
+            Change::Diffstat { stat, note } => {
+                sqlx::query("UPDATE jobs SET diffstat = ?, commit_note = ? WHERE job_id = ?")
                     .bind(stat)
+                    .bind(note)
                     .bind(job_id)
                     .execute(&self.pool)
                     .await?
@@ -331,8 +332,8 @@ impl Db {
         sqlx::query(
             "INSERT INTO jobs (job_id, status, prompt, cwd, approval_policy, model, created_at, \
              thread_id, parent_job_id, isolation, branch, worktree, stall_timeout, max_duration, \
-             reasoning_effort, review, output_schema) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             reasoning_effort, review, output_schema, worktree_note) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&job.job_id)
         .bind(job.status.name())
@@ -357,6 +358,7 @@ impl Db {
                 .map_err(|e| DbError::Review(e.to_string()))?,
         )
         .bind(&job.output_schema)
+        .bind(&job.worktree_note)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -433,11 +435,23 @@ impl Db {
             .map(drop)
     }
 
-    /// Stores the diffstat of a worktree job's branch.
-    pub async fn set_diffstat(&self, job_id: &str, diffstat: &str) -> Result<(), DbError> {
-        self.change(job_id, Change::Diffstat(diffstat.to_string()))
-            .await
-            .map(drop)
+    /// Stores the diffstat of a worktree job's branch, and what its end
+    /// commit left out or why it failed.
+    pub async fn set_diffstat(
+        &self,
+        job_id: &str,
+        diffstat: &str,
+        note: Option<&str>,
+    ) -> Result<(), DbError> {
+        self.change(
+            job_id,
+            Change::Diffstat {
+                stat: diffstat.to_string(),
+                note: note.map(str::to_string),
+            },
+        )
+        .await
+        .map(drop)
     }
 
     /// One job, if it exists.
@@ -616,6 +630,8 @@ fn from_row(row: &SqliteRow) -> Result<JobRecord, DbError> {
             ),
         },
         output_schema: row.try_get("output_schema")?,
+        worktree_note: row.try_get("worktree_note")?,
+        commit_note: row.try_get("commit_note")?,
     })
 }
 
@@ -632,6 +648,15 @@ impl Db {
         .bind(cutoff)
         .fetch_all(&self.pool)
         .await?;
+        rows.iter().map(|r| self.record(r)).collect()
+    }
+
+    /// Every job on `branch` (a worktree job and its replies), oldest first.
+    pub async fn on_branch(&self, branch: &str) -> Result<Vec<JobRecord>, DbError> {
+        let rows = sqlx::query(select_jobs!("WHERE branch = ? ORDER BY seq ASC"))
+            .bind(branch)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(|r| self.record(r)).collect()
     }
 

@@ -184,6 +184,12 @@ pub struct JobRecord {
     pub review: Option<Review>,
     /// With a structured answer: the output schema file in the job's folder.
     pub output_schema: Option<String>,
+    /// With worktree isolation: what the worktree lacked at start (the
+    /// caller's uncommitted changes).
+    pub worktree_note: Option<String>,
+    /// With worktree isolation, once ended: what the end commit left out or
+    /// why it failed.
+    pub commit_note: Option<String>,
 }
 
 /// Where codex works.
@@ -256,6 +262,8 @@ impl JobRecord {
                 .as_ref()
                 .filter(|_| self.status == JobStatus::Running)
                 .map(|q| q.to_proto()),
+            worktree_missing: false,
+            worktree_note: self.worktree_note.clone(),
         }
     }
 
@@ -300,6 +308,7 @@ impl JobRecord {
             }),
             error_message: s.error_message.clone(),
             diffstat: self.diffstat.clone(),
+            commit_note: self.commit_note.clone(),
             parsed_bytes: self.events_offset,
             final_json: None,
             final_json_error: None,

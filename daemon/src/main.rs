@@ -116,7 +116,7 @@ enum Command {
     /// review job, follow it like `logs -f`, then print its result. Without
     /// flags: the uncommitted changes if there are any, else the branch
     /// against its default branch.
-    #[command(after_help = cmd::logs::EXIT_STATUS)]
+    #[command(after_help = cmd::review::EXIT_STATUS)]
     Review {
         /// auto (default), uncommitted, base (with --base) or commit (with --commit).
         #[arg(long)]
@@ -151,6 +151,11 @@ enum Command {
         /// Only say what would be deleted.
         #[arg(long)]
         dry_run: bool,
+        /// Also delete each pruned worktree job's branch (codex/<job_id>)
+        /// when it holds nothing beyond the commit it branched from; a branch
+        /// with commits is never deleted.
+        #[arg(long)]
+        branches: bool,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -269,8 +274,9 @@ fn main() -> ExitCode {
         Command::Prune {
             older_than,
             dry_run,
+            branches,
             json,
-        } => cmd::prune::run(older_than, dry_run, json),
+        } => cmd::prune::run(older_than, dry_run, branches, json),
         Command::Doctor { json } => cmd::doctor::run(json),
         Command::Review {
             target,

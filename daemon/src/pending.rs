@@ -44,8 +44,8 @@ pub enum Change {
     },
     /// The folded summary and how far into the output it reaches.
     Summary { summary: Box<Summary>, offset: u64 },
-    /// A worktree job's diffstat.
-    Diffstat(String),
+    /// A worktree job's diffstat, and what its end commit left out or why it failed.
+    Diffstat { stat: String, note: Option<String> },
     /// Why some of the job's output is missing.
     OutputNote(String),
 }
@@ -91,7 +91,10 @@ impl Change {
                 job.summary = (**summary).clone();
                 job.events_offset = *offset;
             }
-            Change::Diffstat(stat) => job.diffstat = Some(stat.clone()),
+            Change::Diffstat { stat, note } => {
+                job.diffstat = Some(stat.clone());
+                job.commit_note = note.clone();
+            }
             Change::OutputNote(note) => job.output_note = Some(note.clone()),
         }
         true

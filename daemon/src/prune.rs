@@ -4,9 +4,11 @@
 //! (the Prune RPC) and by retention.
 //!
 //! A worktree job's work lives on its branch (committed when the job ended),
-//! which pruning never deletes. Its worktree goes only once nothing in it is
-//! uncommitted and no queued or running reply works in it; otherwise the job
-//! is kept, folder and worktree, and a warning says why and what to do.
+//! which pruning never deletes. Its worktree (in the folder of the job that
+//! made it) goes only once nothing in it is uncommitted and no kept job (a
+//! reply, finished or not) works in it; otherwise the job is kept, folder and
+//! worktree, and a warning says why and what to do. Replies are pruned
+//! before the job whose worktree they use, so one pass prunes them together.
 
 use std::{fs, io::ErrorKind, path::Path, time::Duration};
 
@@ -24,21 +26,35 @@ pub struct Pruned {
     pub job_ids: Vec<String>,
     pub freed_bytes: u64,
     pub warnings: Vec<String>,
+    /// With [`Options::empty_branches`]: the branches deleted.
+    pub branches_deleted: Vec<String>,
 }
 
-/// Prunes every finished job that ended at least `older_than` ago.
-pub async fn prune(
-    supervisor: &Supervisor,
-    older_than: Duration,
-    dry_run: bool,
-) -> Result<Pruned, SupervisorError> {
+/// What to prune.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Jobs that finished at least this long ago.
+    pub older_than: Duration,
+    /// Say what would go; delete nothing.
+    pub dry_run: bool,
+    /// Also delete a pruned job's branch when it holds nothing beyond its base.
+    pub empty_branches: bool,
+}
+
+/// Prunes every finished job that ended at least `options.older_than` ago.
+pub async fn prune(supervisor: &Supervisor, options: &Options) -> Result<Pruned, SupervisorError> {
+    let (older_than, dry_run) = (options.older_than, options.dry_run);
     // An absurdly long age reaches before any job: then nothing is pruned.
     let cutoff = chrono::Duration::from_std(older_than)
         .ok()
         .and_then(|age| chrono::Utc::now().checked_sub_signed(age))
         .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC)
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
-    let candidates = supervisor.db().finished_before(&cutoff).await?;
+    let mut candidates = supervisor.db().finished_before(&cutoff).await?;
+    // Jobs that made a worktree go after every other job (their replies),
+    // oldest first within each group.
+    candidates
+        .sort_by_key(|job| job.isolation == Isolation::Worktree && job.parent_job_id.is_none());
     let mut pruned = Pruned::default();
     for job in candidates {
         let Ok(id) = JobId::parse(&job.job_id) else {
@@ -49,7 +65,7 @@ pub async fn prune(
         let tree = worktree::tree_in(&dir);
         let holds_tree = tree.is_dir();
         if holds_tree {
-            if let Some(why) = keep_worktree(supervisor, &id, &job, &tree).await? {
+            if let Some(why) = keep_worktree(supervisor, &id, &job, &tree, &pruned.job_ids).await? {
                 info!(job_id = %id, reason = %why, "job kept: its worktree is not prunable");
                 pruned.warnings.push(why);
                 continue;
@@ -61,9 +77,19 @@ pub async fn prune(
                 .await
                 .map_err(|e| SupervisorError::Task(e.to_string()))?
         };
+        // Read before the folder (and the base commit recorded in it) goes.
+        let empty_branch = match (&job.branch, options.empty_branches) {
+            (Some(branch), true) if job.parent_job_id.is_none() => {
+                worktree::is_unchanged(&dir, Path::new(&job.cwd), branch)
+                    .await
+                    .then(|| branch.clone())
+            }
+            _ => None,
+        };
         if dry_run {
             pruned.job_ids.push(id.to_string());
             pruned.freed_bytes += size;
+            pruned.branches_deleted.extend(empty_branch);
             continue;
         }
         if holds_tree {
@@ -116,6 +142,14 @@ pub async fn prune(
                 ));
             }
         }
+        if let Some(branch) = empty_branch {
+            match worktree::delete_branch(Path::new(&job.cwd), &branch).await {
+                Ok(()) => pruned.branches_deleted.push(branch),
+                Err(e) => pruned
+                    .warnings
+                    .push(format!("job {id}: branch {branch} not deleted: {e}")),
+            }
+        }
         info!(job_id = %id, status = %job.status, bytes = size, "job pruned");
         pruned.job_ids.push(id.to_string());
         pruned.freed_bytes += size;
@@ -124,23 +158,35 @@ pub async fn prune(
 }
 
 /// Why the worktree `tree` of job `id` must stay (the warning to show), or
-/// None when it may go: a queued or running job (a reply) works in it, or
-/// something in it is not committed, or git cannot tell.
+/// None when it may go: a job that stays (a reply, not pruned in this pass:
+/// `going`) works in it, or something in it is not committed, or git cannot
+/// tell.
 async fn keep_worktree(
     supervisor: &Supervisor,
     id: &JobId,
     job: &JobRecord,
     tree: &Path,
+    going: &[String],
 ) -> Result<Option<String>, SupervisorError> {
     let shown = tree.display();
     if let Some(branch) = job.branch.as_deref() {
-        let unfinished = supervisor.db().unfinished().await?;
-        if let Some(user) = unfinished
+        let users = supervisor.db().on_branch(branch).await?;
+        let staying = users
             .iter()
-            .find(|other| other.branch.as_deref() == Some(branch))
+            .filter(|other| other.job_id != id.as_str() && !going.contains(&other.job_id));
+        // An unfinished one first: it is the reason that goes away soonest.
+        if let Some(user) = staying
+            .clone()
+            .find(|other| !other.status.is_terminal())
+            .or_else(|| staying.clone().next_back())
         {
+            let when = if user.status.is_terminal() {
+                "it goes when that job is pruned"
+            } else {
+                "prune again once it has finished"
+            };
             return Ok(Some(format!(
-                "job {id} kept: job {} ({}) works in its worktree {shown}; prune again once it has finished",
+                "job {id} kept: job {} ({}) works in its worktree {shown}; {when}",
                 user.job_id, user.status
             )));
         }

@@ -20,7 +20,13 @@ pub async fn pass(supervisor: &Supervisor, days: u32) {
         return;
     }
     let age = Duration::from_secs(u64::from(days) * 86_400);
-    match prune::prune(supervisor, age, false).await {
+    // Branches are the user's to delete (`codexd prune --branches`).
+    let options = prune::Options {
+        older_than: age,
+        dry_run: false,
+        empty_branches: false,
+    };
+    match prune::prune(supervisor, &options).await {
         Ok(pruned) => {
             if !pruned.job_ids.is_empty() {
                 info!(

@@ -56,7 +56,13 @@ impl Service {
 
     fn to_proto(&self, id: &JobId, job: &JobRecord) -> Job {
         let output = self.supervisor.job_dir(id).output();
-        job.to_proto(output.display().to_string())
+        let mut api = job.to_proto(output.display().to_string());
+        // One stat: a result must not offer a reply that cannot work.
+        api.worktree_missing = job
+            .worktree
+            .as_deref()
+            .is_some_and(|w| !std::path::Path::new(w).exists());
+        api
     }
 
     /// How long a finished job is kept (0: forever), for the MCP tasks' ttl.
@@ -370,13 +376,19 @@ impl CodexAsync for Service {
     ) -> Result<Response<codex_async_proto::v1::PruneResponse>, Status> {
         let req = request.into_inner();
         let older_than = Duration::from_secs(req.older_than_seconds);
-        let pruned = crate::prune::prune(&self.supervisor, older_than, req.dry_run)
+        let options = crate::prune::Options {
+            older_than,
+            dry_run: req.dry_run,
+            empty_branches: req.empty_branches,
+        };
+        let pruned = crate::prune::prune(&self.supervisor, &options)
             .await
             .map_err(internal)?;
         Ok(Response::new(codex_async_proto::v1::PruneResponse {
             job_ids: pruned.job_ids,
             freed_bytes: pruned.freed_bytes,
             warnings: pruned.warnings,
+            branches_deleted: pruned.branches_deleted,
         }))
     }
 }

@@ -202,7 +202,7 @@ impl Supervisor {
         // is pinned to what it chose.
         let review = match &spec.review {
             Some(requested) => Some(
-                codex::review::resolve(requested, Path::new(&cwd))
+                codex::review::resolve(requested, Path::new(&cwd), &codex::review::ARGUMENTS)
                     .await
                     .map_err(SupervisorError::Invalid)?,
             ),
@@ -238,15 +238,16 @@ impl Supervisor {
                 });
             }
         };
-        let (isolation, branch, worktree) = match (&parent, spec.isolation) {
+        let (isolation, branch, worktree, worktree_note) = match (&parent, spec.isolation) {
             // A reply works where its parent worked, on the same branch.
-            (Some(p), _) => (p.isolation, p.branch.clone(), p.worktree.clone()),
+            (Some(p), _) => (p.isolation, p.branch.clone(), p.worktree.clone(), None),
             (None, Isolation::Worktree) => {
                 match worktree::create(Path::new(&cwd), dir.path(), &id).await {
                     Ok(tree) => (
                         Isolation::Worktree,
                         Some(tree.branch),
                         Some(tree.run_dir.display().to_string()),
+                        tree.note,
                     ),
                     Err(e) => {
                         let _ = std::fs::remove_dir_all(dir.path());
@@ -257,7 +258,7 @@ impl Supervisor {
                     }
                 }
             }
-            (None, Isolation::None) => (Isolation::None, None, None),
+            (None, Isolation::None) => (Isolation::None, None, None, None),
         };
         let record = JobRecord {
             job_id: id.to_string(),
@@ -290,6 +291,8 @@ impl Supervisor {
             reasoning_effort,
             review,
             output_schema,
+            worktree_note,
+            commit_note: None,
         };
         if let Err(e) = self.inner.db.insert(&record).await {
             // Nothing may outlive a Start that failed: not its worktree and
@@ -351,6 +354,18 @@ impl Supervisor {
                 "reply_to: job {parent_id} has no codex conversation to continue (codex never started a thread: {}); start a new job instead",
                 parent.error.as_deref().unwrap_or("no thread id in its output")
             )));
+        }
+        if let (Some(tree), Some(branch)) = (parent.worktree.as_deref(), parent.branch.as_deref()) {
+            if !Path::new(tree).exists() {
+                let root = worktree::owner_of(branch)
+                    .map(|owner| worktree::tree_in(self.job_dir(&owner).path()))
+                    .unwrap_or_else(|| PathBuf::from(tree));
+                return Err(SupervisorError::Precondition(format!(
+                    "reply_to: job {parent_id}'s worktree {tree} no longer exists; its work is on branch {branch}: re-create the worktree with `git -C {} worktree add {} {branch}` and reply again, or merge {branch} and start a new job",
+                    parent.cwd,
+                    root.display()
+                )));
+            }
         }
         Ok(parent)
     }

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use codex_async_proto::v1::{JobStatus, ReviewRequest, StartRequest};
 
 use crate::{
-    codex::{answer, command, review::Requested},
+    codex::{
+        answer, command,
+        review::{self, Fields, Requested},
+    },
     job::{Isolation, JobId, Policy},
 };
 
@@ -56,7 +59,11 @@ const MAX_REF_LEN: usize = 256;
 
 /// Checks a start (or reply) request.
 pub fn start(req: &StartRequest) -> Result<JobSpec, Invalid> {
-    let review = req.review.as_ref().map(review).transpose()?;
+    let review = req
+        .review
+        .as_ref()
+        .map(|r| review(r, &review::ARGUMENTS))
+        .transpose()?;
     let prompt = match (
         &review,
         req.review.as_ref().and_then(|r| r.instructions.as_deref()),
@@ -148,31 +155,35 @@ pub fn start(req: &StartRequest) -> Result<JobSpec, Invalid> {
 }
 
 /// Checks a review request: one target (or instructions instead of one),
-/// each with the fields it needs and no others.
-fn review(r: &ReviewRequest) -> Result<Requested, Invalid> {
+/// each with the fields it needs and no others. Errors name the fields as
+/// the caller knows them (`names`).
+pub fn review(r: &ReviewRequest, names: &Fields) -> Result<Requested, Invalid> {
     let given = |v: &Option<String>| v.as_deref().filter(|s| !s.is_empty()).map(str::to_string);
     let (base, commit, title) = (given(&r.base_branch), given(&r.commit), given(&r.title));
     let instructions = r.instructions.as_deref().filter(|s| !s.trim().is_empty());
     if instructions.is_some() {
         // "auto" is the default, so naming it says nothing against instructions.
         let target = if !r.target.is_empty() && r.target != "auto" {
-            Some(format!("target {:?}", r.target))
+            Some(names.target_is(&r.target))
         } else if base.is_some() {
-            Some("base_branch".to_string())
+            Some(names.base_branch.to_string())
         } else if commit.is_some() {
-            Some("commit".to_string())
+            Some(names.commit.to_string())
         } else {
             None
         };
         if let Some(target) = target {
             return Err(Invalid(format!(
-                "instructions and {target}: codex takes custom review instructions only instead of a target; pass instructions alone (codex reviews what they ask for) or the target without instructions"
+                "{} and {target}: codex takes custom review instructions only instead of a target; pass {} alone (codex reviews what they ask for) or the target without {}",
+                names.instructions, names.instructions, names.instructions
             )));
         }
     }
     let only_with = |field: &str, value: &Option<String>, target: &str| match value {
         Some(_) => Err(Invalid(format!(
-            "{field}: only with target \"{target}\"; pass target \"{target}\" or leave {field} out"
+            "{field}: only with {}; pass {} or leave {field} out",
+            names.target_is(target),
+            names.target_is(target)
         ))),
         None => Ok(()),
     };
@@ -181,38 +192,43 @@ fn review(r: &ReviewRequest) -> Result<Requested, Invalid> {
         ("" | "auto", None) => Requested::Auto,
         ("uncommitted", None) => Requested::Uncommitted,
         ("base", None) => match &base {
-            Some(b) => Requested::Base(git_ref("base_branch", b)?),
+            Some(b) => Requested::Base(git_ref(names.base_branch, b)?),
             None => {
-                return Err(Invalid(
-                    "base_branch: required with target \"base\"; pass the branch to compare against, e.g. main".into(),
-                ))
+                return Err(Invalid(format!(
+                    "{}: required with {}; pass the branch to compare against, e.g. main",
+                    names.base_branch,
+                    names.target_is("base")
+                )))
             }
         },
         ("commit", None) => match &commit {
             Some(c) => Requested::Commit {
-                commit: git_ref("commit", c)?,
-                title: title.clone().map(|t| review_title(&t)).transpose()?,
+                commit: git_ref(names.commit, c)?,
+                title: title.clone().map(|t| review_title(&t, names)).transpose()?,
             },
             None => {
-                return Err(Invalid(
-                    "commit: required with target \"commit\"; pass the commit to review, e.g. HEAD or a sha".into(),
-                ))
+                return Err(Invalid(format!(
+                    "{}: required with {}; pass the commit to review, e.g. HEAD or a sha",
+                    names.commit,
+                    names.target_is("commit")
+                )))
             }
         },
         (other, None) => {
             return Err(Invalid(format!(
-                "target: unknown value {:?}; use one of {}",
+                "{}: unknown value {:?}; use one of {}",
+                names.target,
                 other.chars().take(40).collect::<String>(),
-                crate::codex::review::TARGETS
+                names.targets()
             )))
         }
     };
     if !matches!(requested, Requested::Base(_)) {
-        only_with("base_branch", &base, "base")?;
+        only_with(names.base_branch, &base, "base")?;
     }
     if !matches!(requested, Requested::Commit { .. }) {
-        only_with("commit", &commit, "commit")?;
-        only_with("title", &title, "commit")?;
+        only_with(names.commit, &commit, "commit")?;
+        only_with(names.title, &title, "commit")?;
     }
     Ok(requested)
 }
@@ -233,11 +249,12 @@ fn git_ref(field: &str, value: &str) -> Result<String, Invalid> {
     }
 }
 
-fn review_title(title: &str) -> Result<String, Invalid> {
+fn review_title(title: &str, names: &Fields) -> Result<String, Invalid> {
     if title.len() > 200 || title.chars().any(char::is_control) {
-        return Err(Invalid(
-            "title: must be one line of at most 200 characters; pass a short commit title or leave it out".into(),
-        ));
+        return Err(Invalid(format!(
+            "{}: must be one line of at most 200 characters; pass a short commit title or leave it out",
+            names.title
+        )));
     }
     Ok(title.to_string())
 }

@@ -50,6 +50,23 @@ pub struct Worktree {
     pub branch: String,
     /// Where codex runs: the worktree, at the same place in the tree as the caller's cwd.
     pub run_dir: PathBuf,
+    /// Said when the caller's checkout had uncommitted changes: the worktree
+    /// starts from HEAD, so codex does not see them.
+    pub note: Option<String>,
+}
+
+/// Paths named in a note about uncommitted files; the rest are counted.
+const NOTE_PATHS: usize = 5;
+
+/// `a, b, c and 4 more`.
+pub fn name_paths(all: &[String]) -> String {
+    let paths: Vec<&str> = all.iter().take(NOTE_PATHS).map(String::as_str).collect();
+    let more = all.len().saturating_sub(paths.len());
+    if more > 0 {
+        format!("{} and {more} more", paths.join(", "))
+    } else {
+        paths.join(", ")
+    }
 }
 
 /// The worktree inside the folder of the job that made it.
@@ -90,6 +107,18 @@ pub async fn create(cwd: &Path, job_dir: &Path, id: &JobId) -> Result<Worktree, 
             ))
         })?;
     let base = base.trim();
+    // What the worktree will not have: the caller's uncommitted changes. A
+    // failure to tell is no reason to refuse the job.
+    let note = match dirty_paths(&root).await {
+        Ok(changes) if !changes.is_empty() => Some(format!(
+            "the worktree starts from HEAD {}, without the {} uncommitted change(s) in {} ({}); commit them for codex to see them",
+            base.get(..12).unwrap_or(base),
+            changes.len(),
+            root.display(),
+            name_paths(&changes)
+        )),
+        _ => None,
+    };
     let branch = format!("{BRANCH_PREFIX}{id}");
     let tree = tree_in(job_dir);
     let tree_arg = tree.display().to_string();
@@ -99,7 +128,12 @@ pub async fn create(cwd: &Path, job_dir: &Path, id: &JobId) -> Result<Worktree, 
     // cwd may be a sub-folder of the repository: run at the same place.
     let canonical_root = root.canonicalize().unwrap_or(root);
     let relative = cwd.strip_prefix(&canonical_root).unwrap_or(Path::new(""));
-    let run_dir = tree.join(relative);
+    // (`tree.join("")` would end in a slash, shown in every result.)
+    let run_dir = if relative.as_os_str().is_empty() {
+        tree.clone()
+    } else {
+        tree.join(relative)
+    };
     let finish = async {
         std::fs::write(base_file(job_dir), base)
             .map_err(|e| format!("recording the base commit: {e}"))?;
@@ -113,7 +147,11 @@ pub async fn create(cwd: &Path, job_dir: &Path, id: &JobId) -> Result<Worktree, 
         }
         return Err(WorktreeError::Git(e));
     }
-    Ok(Worktree { branch, run_dir })
+    Ok(Worktree {
+        branch,
+        run_dir,
+        note,
+    })
 }
 
 /// Removes the worktree in `job_dir` and deletes `branch`, for a job that
@@ -157,26 +195,34 @@ pub async fn discard_unused(job_dir: &Path, branch: &str) -> Result<(), Worktree
 }
 
 /// What [`commit_work`] did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Committed {
-    /// Nothing was left uncommitted.
-    Nothing,
-    /// One commit, with this id.
-    Commit(String),
+#[derive(Debug, PartialEq, Eq, Default)]
+pub struct Committed {
+    /// The commit made, if codex left any of its changes uncommitted.
+    pub commit: Option<String>,
+    /// Uncommitted paths that are not codex's edits (the user's files, or
+    /// what codex's commands wrote): left in the worktree, uncommitted.
+    pub left_out: Vec<String>,
 }
 
-/// Commits everything left uncommitted in the worktree of `branch` (held in
-/// `owner_dir`, the folder of the job that made it) as one commit by
-/// codex-async, whose message names job `id` and the first line of `prompt`.
-/// The branch's earlier commits (codex's or the user's) stay as they are.
-/// The user's git config cannot get in the way: no hooks, no signing, no
-/// editor, a fixed author and committer.
+/// How often the end commit is tried when git finds the index locked (a git
+/// command of the user's, or an editor's, running in the worktree).
+const COMMIT_TRIES: u32 = 3;
+const COMMIT_RETRY: Duration = Duration::from_secs(1);
+
+/// Commits what codex changed in the worktree of `branch` (held in
+/// `owner_dir`, the folder of the job that made it) and left uncommitted,
+/// as one commit by codex-async whose message names job `id` and the first
+/// line of `prompt`. codex's changes are the files its edits named
+/// (`codex_paths`, as its events gave them: absolute, or relative to
+/// `run_dir`); anything else uncommitted (the user's own files, or what
+/// codex's commands wrote) is left as it is and returned, so the result can
+/// name it instead of passing it off as codex's work. The branch's earlier
+/// commits stay as they are. The user's git config cannot get in the way:
+/// no hooks, no signing, no editor, a fixed author and committer.
 pub async fn commit_work(
     owner_dir: &Path,
     branch: &str,
-    id: &JobId,
-    prompt: &str,
-    ending: &str,
+    work: &JobWork<'_>,
 ) -> Result<Committed, WorktreeError> {
     let tree = tree_in(owner_dir);
     // codex may have switched the worktree to another branch: committing
@@ -196,43 +242,158 @@ pub async fn commit_work(
             head.trim()
         )));
     }
-    if uncommitted(&tree).await?.is_empty() {
-        return Ok(Committed::Nothing);
+    let dirty = dirty_paths(&tree).await?;
+    if dirty.is_empty() {
+        return Ok(Committed::default());
     }
-    git(&tree, &["add", "--all"])
-        .await
-        .map_err(WorktreeError::Git)?;
-    let first_line = prompt
+    let root = tree.canonicalize().unwrap_or_else(|_| tree.clone());
+    let run_dir = work
+        .run_dir
+        .canonicalize()
+        .unwrap_or_else(|_| work.run_dir.to_path_buf());
+    let (mine, left_out): (Vec<String>, Vec<String>) = match work.codex_paths {
+        Some(paths) => {
+            let codex: std::collections::HashSet<PathBuf> = paths
+                .iter()
+                .filter_map(|p| relative_to_root(&root, &run_dir, p))
+                .collect();
+            dirty
+                .into_iter()
+                .partition(|p| codex.contains(Path::new(p)))
+        }
+        None => (dirty, Vec::new()),
+    };
+    if mine.is_empty() {
+        return Ok(Committed {
+            commit: None,
+            left_out,
+        });
+    }
+    let first_line = work
+        .prompt
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("");
     let message = format!(
-        "codex-async job {id}: {}\n\nWhat codex left uncommitted in the worktree when the job ended ({ending}).\n",
-        crate::codex::events::one_line(first_line, SUBJECT_PROMPT_CHARS)
+        "codex-async job {}: {}\n\nWhat codex changed and left uncommitted in the worktree when the job ended ({}).\n",
+        work.id,
+        crate::codex::events::one_line(first_line, SUBJECT_PROMPT_CHARS),
+        work.ending
     );
-    git(
-        &tree,
-        &[
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "core.hooksPath=/dev/null",
-            "commit",
-            "--no-verify",
-            "--no-edit",
-            "--quiet",
-            "--cleanup=verbatim",
-            "-m",
-            &message,
-        ],
-    )
-    .await
-    .map_err(WorktreeError::Git)?;
+    // Literal pathspecs: a file named `*.rs` is that file, not a glob.
+    let mut add: Vec<String> = ["add", "--all", "--"].map(String::from).to_vec();
+    add.extend(mine.iter().map(|p| format!(":(literal){p}")));
+    let mut commit: Vec<String> = [
+        "-c",
+        "commit.gpgsign=false",
+        "-c",
+        "core.hooksPath=/dev/null",
+        "commit",
+        "--no-verify",
+        "--no-edit",
+        "--quiet",
+        "--cleanup=verbatim",
+        "-m",
+        &message,
+        "--",
+    ]
+    .map(String::from)
+    .to_vec();
+    commit.extend(mine.iter().map(|p| format!(":(literal){p}")));
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let attempt = async {
+            git_owned(&tree, &add).await?;
+            git_owned(&tree, &commit).await
+        };
+        match attempt.await {
+            Ok(_) => break,
+            Err(e) if tries < COMMIT_TRIES && e.contains("index.lock") => {
+                tokio::time::sleep(COMMIT_RETRY).await;
+            }
+            Err(e) => return Err(WorktreeError::Git(e)),
+        }
+    }
     let sha = git(&tree, &["rev-parse", "HEAD"])
         .await
         .map_err(WorktreeError::Git)?;
-    Ok(Committed::Commit(sha.trim().to_string()))
+    Ok(Committed {
+        commit: Some(sha.trim().to_string()),
+        left_out,
+    })
+}
+
+/// What a job did, for [`commit_work`].
+#[derive(Debug)]
+pub struct JobWork<'a> {
+    pub id: &'a JobId,
+    pub prompt: &'a str,
+    /// How the job ended, for the commit message.
+    pub ending: &'a str,
+    /// Where codex ran (relative paths in its events start there).
+    pub run_dir: &'a Path,
+    /// The files codex's edits named; None when they are not all known (more
+    /// than the summary keeps): then everything uncommitted is committed.
+    pub codex_paths: Option<&'a [String]>,
+}
+
+/// Every uncommitted path in `tree`, relative to its root (both sides of a
+/// rename), from `git status --porcelain -z`: NUL-separated, so no path is
+/// quoted or split.
+async fn dirty_paths(tree: &Path) -> Result<Vec<String>, WorktreeError> {
+    let status = git(
+        tree,
+        &["status", "--porcelain", "-z", "--untracked-files=all"],
+    )
+    .await
+    .map_err(WorktreeError::Git)?;
+    let mut paths = Vec::new();
+    let mut entries = status.split('\0').filter(|e| !e.is_empty());
+    while let Some(entry) = entries.next() {
+        let (code, path) = (entry.get(..2).unwrap_or(""), entry.get(3..).unwrap_or(""));
+        paths.push(path.to_string());
+        // A rename or copy is followed by the path it came from.
+        if code.contains('R') || code.contains('C') {
+            if let Some(from) = entries.next() {
+                paths.push(from.to_string());
+            }
+        }
+    }
+    Ok(paths)
+}
+
+/// `path` (as codex named it: absolute, or relative to `run_dir`) relative
+/// to the worktree's `root`; None when it is outside the worktree.
+fn relative_to_root(root: &Path, run_dir: &Path, path: &str) -> Option<PathBuf> {
+    let path = Path::new(path);
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        run_dir.join(path)
+    };
+    // The file may be gone (a deletion): canonicalize its folder.
+    let absolute = match (absolute.parent(), absolute.file_name()) {
+        (Some(parent), Some(name)) => parent
+            .canonicalize()
+            .map(|p| p.join(name))
+            .unwrap_or(absolute.clone()),
+        _ => absolute,
+    };
+    let relative = absolute.strip_prefix(root).ok()?;
+    // `a/./b` and `a/../b` as git writes them.
+    let mut clean = PathBuf::new();
+    for part in relative.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            std::path::Component::Normal(p) => clean.push(p),
+            _ => {}
+        }
+    }
+    Some(clean)
 }
 
 /// `git diff --stat` of `branch` against the commit its worktree (held in
@@ -272,6 +433,36 @@ pub async fn uncommitted(tree: &Path) -> Result<Vec<String>, WorktreeError> {
 pub async fn remove_clean(tree: &Path) -> Result<(), WorktreeError> {
     let tree_arg = tree.display().to_string();
     git(tree, &["worktree", "remove", &tree_arg])
+        .await
+        .map(drop)
+        .map_err(WorktreeError::Git)
+}
+
+/// Whether `branch` (in the repository holding `repo`) is still at the
+/// commit the worktree in `job_dir` branched from: codex committed nothing
+/// and nothing was left to commit. False whenever git or the record cannot
+/// tell (a branch is never deleted on a guess).
+pub async fn is_unchanged(job_dir: &Path, repo: &Path, branch: &str) -> bool {
+    let Ok(base) = read_base(job_dir) else {
+        return false;
+    };
+    let branch_ref = format!("refs/heads/{branch}");
+    match git(repo, &["rev-parse", "--verify", "--quiet", &branch_ref]).await {
+        Ok(tip) => tip.trim() == base,
+        Err(_) => false,
+    }
+}
+
+/// Deletes `branch` in the repository holding `repo` (a pruned job's branch
+/// that [`is_unchanged`] found empty). git refuses while a worktree has it
+/// checked out.
+pub async fn delete_branch(repo: &Path, branch: &str) -> Result<(), WorktreeError> {
+    // The worktree was just removed: let git forget it first, or it still
+    // counts the branch as checked out there.
+    git(repo, &["worktree", "prune"])
+        .await
+        .map_err(WorktreeError::Git)?;
+    git(repo, &["branch", "-D", "--end-of-options", branch])
         .await
         .map(drop)
         .map_err(WorktreeError::Git)
@@ -351,6 +542,18 @@ pub async fn review_facts(dir: &Path) -> Result<ReviewFacts, WorktreeError> {
     })
 }
 
+/// How many commits HEAD (in the repository holding `dir`) has that `base`
+/// lacks; None when git cannot tell.
+pub async fn commits_ahead(dir: &Path, base: &str) -> Option<u64> {
+    let range = format!("{base}..HEAD");
+    git(dir, &["rev-list", "--count", "--end-of-options", &range])
+        .await
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// The full id of commit `rev` in the repository holding `dir`, if it names one.
 pub async fn commit_id(dir: &Path, rev: &str) -> Option<String> {
     let commit = format!("{rev}^{{commit}}");
@@ -378,6 +581,11 @@ fn read_base(owner_dir: &Path) -> Result<String, WorktreeError> {
 /// Runs git in `dir` with no terminal, no prompt, no editor and no pager,
 /// for at most [`GIT_TIMEOUT`]; stdout on success, stderr on failure.
 /// Commits are made by codex-async whatever the user's identity settings.
+async fn git_owned(dir: &Path, args: &[String]) -> Result<String, String> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    git(dir, &args).await
+}
+
 async fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
     let run = Command::new("git")
         .arg("-C")

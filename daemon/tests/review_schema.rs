@@ -510,29 +510,58 @@ async fn codexd_review_runs_a_review_from_a_terminal_and_prints_the_result() {
         stderr.starts_with("codex reviews the current branch against main (job "),
         "{stderr}"
     );
+    assert_eq!(
+        stdout.matches("[P1] Off by one").count(),
+        1,
+        "codex's findings are printed once: {stdout}"
+    );
+    assert!(!stdout.contains("Tokens: 0 in"), "no false cost: {stdout}");
     let findings = stdout.find("[P1] Off by one").expect("the findings");
     let reviewed = stdout
         .find("Reviewed: the current branch against main.")
         .expect("what was reviewed");
     assert!(findings < reviewed, "{stdout}");
 
-    // Bad input is refused before anything starts.
-    let mut bad = run(&["--target", "bogus"]);
-    let out = poll_for("codexd review to refuse", || {
-        let done = bad.child().try_wait().ok().flatten();
-        async move { done }
-    })
-    .await;
-    let mut stderr = String::new();
-    bad.child()
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut stderr)
-        .expect("read stderr");
-    assert!(!out.success());
+    // Bad input is refused before anything starts, naming the flags.
+    let refused = |args: &[&str]| {
+        let mut bad = run(args);
+        let out = bad.child().wait().expect("codexd review ends");
+        let mut stderr = String::new();
+        bad.child()
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut stderr)
+            .expect("read stderr");
+        assert!(!out.success(), "{stderr}");
+        stderr
+    };
+    let stderr = refused(&["--target", "bogus"]);
     assert!(
-        stderr.contains("target: unknown value \"bogus\"; use one of uncommitted, base (with base_branch), commit (with commit, optional title), auto (the default)"),
+        stderr.contains("--target: unknown value \"bogus\"; use one of uncommitted, base (with --base), commit (with --commit, optional --title), auto (the default)"),
         "{stderr}"
     );
+    let stderr = refused(&["--target", "base"]);
+    assert!(
+        stderr.contains("--base: required with --target base; pass the branch"),
+        "{stderr}"
+    );
+    // An explicit target with nothing to review is refused as auto is.
+    let stderr = refused(&["--target", "uncommitted"]);
+    assert!(
+        stderr.contains("--target uncommitted: the working tree at ")
+            && stderr.contains("is clean, there is nothing uncommitted to review"),
+        "{stderr}"
+    );
+    let head = git(&dir, &["rev-parse", "--abbrev-ref", "HEAD"]);
+    let stderr = refused(&["--base", head.trim()]);
+    assert!(
+        stderr.contains(&format!(
+            "--base: branch {} has no commits that {} lacks",
+            head.trim(),
+            head.trim()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("base_branch"), "{stderr}");
 }

@@ -704,3 +704,279 @@ async fn real_codex_work_survives_retention() {
         "changed by codex\n"
     );
 }
+
+// ------------------------------------- results that never mislead (fake codex)
+
+/// The text of job `id`'s result, as the MCP tools and `codexd show` render it.
+fn result_text(end: &GetResponse) -> String {
+    codex_async_proto::job_result::JobResult::from_get(end, None, chrono::Utc::now())
+        .expect("a result")
+        .to_text()
+}
+
+#[tokio::test]
+async fn prune_keeps_a_worktree_while_a_kept_reply_uses_it_then_prunes_them_together() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let repo = repo(&home);
+    let parent = testkit::start_job(&client, worktree_req(&repo, "patch:tracked.txt"))
+        .await
+        .job_id;
+    wait_end(&client, &parent).await;
+    let reply = testkit::start_job(
+        &client,
+        StartRequest {
+            prompt: "patch:tracked.txt".into(),
+            reply_to: Some(parent.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .job_id;
+    assert_eq!(
+        wait_end(&client, &reply).await.job.expect("reply").status(),
+        JobStatus::Done
+    );
+    daemon.signal(Signal::SIGKILL);
+    daemon.wait();
+    // The parent ended ten days ago; the reply is younger than the cutoff.
+    sql(
+        &home,
+        &format!(
+            "UPDATE jobs SET finished_at = '{}' WHERE job_id = '{parent}'",
+            (chrono::Utc::now() - chrono::Duration::days(10)).to_rfc3339()
+        ),
+    )
+    .await;
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let t = tree_of(&home, &parent);
+    let out = stdout(&codexd(&home, &["prune", "--older-than", "7d"]));
+    assert_eq!(
+        out,
+        format!(
+            "nothing pruned: the jobs that finished more than 7d00h ago were kept, see why below\n\
+             warning: job {parent} kept: job {reply} (done) works in its worktree {}; \
+             it goes when that job is pruned\n",
+            t.display()
+        )
+    );
+    assert!(t.is_dir(), "the reply's worktree stays");
+    // The kept reply can still be followed up, in that worktree.
+    let again = testkit::start_job(
+        &client,
+        StartRequest {
+            prompt: "patch:tracked.txt".into(),
+            reply_to: Some(reply.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .job_id;
+    let end = wait_end(&client, &again).await;
+    assert_eq!(end.job.as_ref().expect("job").status(), JobStatus::Done);
+    assert!(result_text(&end).contains(&format!("To follow up: codex_reply(job_id=\"{again}\")")));
+
+    // Once all of them are old enough, one pass prunes them all.
+    let out = stdout(&codexd(&home, &["prune", "--older-than", "0s"]));
+    assert!(
+        out.starts_with("pruned 3 finished job(s) older than 0s"),
+        "{out}"
+    );
+    assert!(!out.contains("warning"), "{out}");
+    assert!(!t.exists());
+    assert_eq!(
+        branches(&repo).trim(),
+        format!("codex/{parent}"),
+        "the branch stays"
+    );
+}
+
+#[tokio::test]
+async fn the_end_commit_holds_codexs_edits_and_names_the_users_files() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let repo = repo(&home);
+    let parent = testkit::start_job(&client, worktree_req(&repo, "patch:tracked.txt"))
+        .await
+        .job_id;
+    wait_end(&client, &parent).await;
+    let branch = format!("codex/{parent}");
+    // The user works in the worktree after the job ended.
+    let tree = tree_of(&home, &parent);
+    std::fs::write(tree.join("my-notes.md"), "mine\n").expect("user file");
+    std::fs::write(tree.join("sub/file.txt"), "edited by the user\n").expect("user edit");
+    let reply = testkit::start_job(
+        &client,
+        StartRequest {
+            prompt: "patch:tracked.txt".into(),
+            reply_to: Some(parent.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .job_id;
+    let end = wait_end(&client, &reply).await;
+    assert_eq!(end.job.as_ref().expect("reply").status(), JobStatus::Done);
+    assert_eq!(
+        git(&repo, &["show", "--format=", "--name-only", &branch]).trim(),
+        "tracked.txt",
+        "only codex's edit is in the reply's commit"
+    );
+    let mut left = git(&tree, &["status", "--porcelain"]);
+    left = left.lines().map(str::trim).collect::<Vec<_>>().join("|");
+    assert_eq!(
+        left, "M sub/file.txt|?? my-notes.md",
+        "the user's files stay uncommitted"
+    );
+    let text = result_text(&end);
+    assert!(
+        text.contains(&format!(
+            "Not committed, as they are not codex's edits: my-notes.md, sub/file.txt \
+             (still in the worktree {})",
+            tree.display()
+        )) || text.contains(&format!(
+            "Not committed, as they are not codex's edits: sub/file.txt, my-notes.md \
+             (still in the worktree {})",
+            tree.display()
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_worktree_job_says_it_does_not_see_the_users_uncommitted_changes() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let repo = repo(&home);
+    std::fs::write(repo.join("tracked.txt"), "the user's edit\n").expect("edit");
+    std::fs::write(repo.join("new.txt"), "new\n").expect("new file");
+    let started = testkit::start_job(&client, worktree_req(&repo, "msg:done")).await;
+    let note = started.worktree_note.clone().expect("a note at start");
+    assert!(
+        note.contains("without the 2 uncommitted change(s)")
+            && note.contains("new.txt")
+            && note.contains("tracked.txt"),
+        "{note}"
+    );
+    let end = wait_end(&client, &started.job_id).await;
+    let text = result_text(&end);
+    assert!(text.contains("The worktree starts from HEAD "), "{text}");
+    // A clean checkout says nothing.
+    git(&repo, &["stash", "-u", "-q"]);
+    let clean = testkit::start_job(&client, worktree_req(&repo, "msg:done")).await;
+    assert_eq!(clean.worktree_note, None);
+}
+
+#[tokio::test]
+async fn a_failed_end_commit_says_so_and_where_the_work_is() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let repo = repo(&home);
+    let gate = home.root().join("gate");
+    let id = testkit::start_job(
+        &client,
+        worktree_req(
+            &repo,
+            &format!("patch:tracked.txt;waitfile:{}", gate.display()),
+        ),
+    )
+    .await
+    .job_id;
+    wait_status(&client, &id, JobStatus::Running).await;
+    // A git command that died and left its lock: git refuses every commit.
+    let admin = git(&tree_of(&home, &id), &["rev-parse", "--absolute-git-dir"]);
+    std::fs::write(Path::new(admin.trim()).join("index.lock"), "").expect("lock");
+    std::fs::write(&gate, "").expect("gate");
+    let end = wait_end(&client, &id).await;
+    assert_eq!(end.job.as_ref().expect("job").status(), JobStatus::Done);
+    let text = result_text(&end);
+    assert!(text.contains("The end commit failed ("), "{text}");
+    assert!(text.contains("index.lock"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "codex's work is uncommitted in the worktree {}",
+            tree_of(&home, &id).display()
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("no changes (`codexd prune"), "{text}");
+}
+
+#[tokio::test]
+async fn prune_branches_deletes_only_empty_branches() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let repo = repo(&home);
+    let read_only = testkit::start_job(&client, worktree_req(&repo, "msg:looked only"))
+        .await
+        .job_id;
+    let end = wait_end(&client, &read_only).await;
+    assert!(result_text(&end).contains(&format!(
+        "Branch codex/{read_only} (worktree {}): no changes (`codexd prune --branches` deletes it with the job).",
+        tree_of(&home, &read_only).display()
+    )), "{}", result_text(&end));
+    let worked = testkit::start_job(&client, worktree_req(&repo, "patch:tracked.txt"))
+        .await
+        .job_id;
+    wait_end(&client, &worked).await;
+    let out = stdout(&codexd(
+        &home,
+        &["prune", "--older-than", "0s", "--branches"],
+    ));
+    assert!(out.starts_with("pruned 2 finished job(s)"), "{out}");
+    assert!(
+        out.contains(&format!("deleted 1 empty branch(es): codex/{read_only}\n")),
+        "{out}"
+    );
+    assert_eq!(
+        branches(&repo).trim(),
+        format!("codex/{worked}"),
+        "a branch with a commit stays"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_to_a_job_whose_worktree_was_removed_is_refused_with_the_way_on() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let repo = repo(&home);
+    let id = testkit::start_job(&client, worktree_req(&repo, "patch:tracked.txt"))
+        .await
+        .job_id;
+    wait_end(&client, &id).await;
+    let tree = tree_of(&home, &id);
+    std::fs::remove_dir_all(&tree).expect("remove the worktree");
+    let end = get(&client, &id).await.expect("get");
+    assert!(end.job.as_ref().expect("job").worktree_missing);
+    let text = result_text(&end);
+    assert!(!text.contains("To follow up: codex_reply"), "{text}");
+    let refused = client
+        .clone()
+        .start(StartRequest {
+            prompt: "more".into(),
+            reply_to: Some(id.clone()),
+            ..Default::default()
+        })
+        .await
+        .expect_err("refused");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::FailedPrecondition,
+        "{refused:?}"
+    );
+    assert!(
+        refused.message().contains(&format!(
+            "worktree add {} codex/{id}` and reply again",
+            tree.display()
+        )),
+        "{}",
+        refused.message()
+    );
+}

@@ -180,6 +180,19 @@ pub struct JobResult {
     pub worktree: Option<String>,
     /// With isolation "worktree", once the job ended: `git diff --stat` of its branch.
     pub diffstat: Option<String>,
+    /// With isolation "worktree": what the worktree did not have at start
+    /// (the caller's uncommitted changes); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worktree_note: Option<String>,
+    /// With isolation "worktree", once the job ended: what the end commit
+    /// left uncommitted (not codex's edits) or why it failed; absent when it
+    /// committed all of codex's work.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit_note: Option<String>,
+    /// With isolation "worktree": true when the worktree folder no longer
+    /// exists (codex_reply cannot continue there; the branch keeps the work).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub worktree_missing: bool,
     /// Codex's raw output (stdout and stderr), whole.
     pub output_path: String,
     /// Codex's conversation id (codex_reply continues it); not in the text,
@@ -373,14 +386,23 @@ impl JobResult {
                 })
                 .collect(),
             commands_run: summary.commands_count,
-            usage: summary.usage.as_ref().map(|u| Usage {
-                input_tokens: u.input_tokens,
-                cached_input_tokens: u.cached_input_tokens,
-                output_tokens: u.output_tokens,
-            }),
+            // A stream that reports no usage (codex's reviewer) is not a
+            // zero cost: say nothing rather than something false.
+            usage: summary
+                .usage
+                .as_ref()
+                .filter(|u| u.input_tokens > 0 || u.output_tokens > 0)
+                .map(|u| Usage {
+                    input_tokens: u.input_tokens,
+                    cached_input_tokens: u.cached_input_tokens,
+                    output_tokens: u.output_tokens,
+                }),
             branch: job.branch.clone().filter(|b| !b.is_empty()),
             worktree: job.worktree.clone().filter(|w| !w.is_empty()),
             diffstat: summary.diffstat.clone().filter(|d| !d.trim().is_empty()),
+            worktree_note: job.worktree_note.clone().filter(|n| !n.is_empty()),
+            commit_note: summary.commit_note.clone().filter(|n| !n.is_empty()),
+            worktree_missing: job.worktree_missing,
             output_path: job.output_path.clone(),
             thread_id: job.thread_id.clone().filter(|t| !t.is_empty()),
             question: job
@@ -403,6 +425,16 @@ impl JobResult {
     /// The result as the model reads it: a header line, codex's answer, one
     /// line per kind of fact, and what to do next.
     pub fn to_text(&self) -> String {
+        self.render(true)
+    }
+
+    /// The result without codex's answer, for a reader who has just seen it
+    /// in the job's events (`codexd review` after following the job).
+    pub fn to_text_after_events(&self) -> String {
+        self.render(false)
+    }
+
+    fn render(&self, with_answer: bool) -> String {
         let mut out = self.header();
         out.push('\n');
         if let Some(note) = &self.output_note {
@@ -410,13 +442,15 @@ impl JobResult {
             out.push('\n');
         }
         if let Some(answer) = &self.final_message {
-            out.push('\n');
-            out.push_str(answer.trim_end());
-            out.push_str("\n\n");
+            if with_answer {
+                out.push('\n');
+                out.push_str(answer.trim_end());
+                out.push_str("\n\n");
+            }
         } else if let Some(q) = &self.question {
             out.push_str(&q.text());
             out.push('\n');
-        } else if let Some(activity) = &self.activity {
+        } else if let Some(activity) = self.activity.as_ref().filter(|a| !self.repeats_error(a)) {
             let label = if self.status.is_final() {
                 "Codex gave no final answer; last activity"
             } else {
@@ -456,12 +490,25 @@ impl JobResult {
                 .and_then(|d| d.lines().rev().find(|l| !l.trim().is_empty()))
                 .map(|l| format!(": {}", l.trim()))
                 .unwrap_or_default();
-            let worktree = self
-                .worktree
-                .as_deref()
-                .map(|w| format!(" (worktree {w})"))
-                .unwrap_or_default();
-            out.push_str(&format!("Branch {branch}{worktree}{stat}.\n"));
+            let worktree = match (self.worktree.as_deref(), self.worktree_missing) {
+                (Some(w), true) => format!(" (its worktree {w} was removed)"),
+                (Some(w), false) => format!(" (worktree {w})"),
+                (None, _) => String::new(),
+            };
+            // An empty branch stays until someone deletes it: say how.
+            let empty =
+                if self.diffstat.as_deref() == Some("no changes") && self.commit_note.is_none() {
+                    " (`codexd prune --branches` deletes it with the job)"
+                } else {
+                    ""
+                };
+            out.push_str(&format!("Branch {branch}{worktree}{stat}{empty}.\n"));
+            if let Some(note) = &self.commit_note {
+                out.push_str(&format!("{}.\n", capitalized(note)));
+            }
+            if let Some(note) = &self.worktree_note {
+                out.push_str(&format!("{}.\n", capitalized(note)));
+            }
         }
         out.push_str(&self.next_step());
         out
@@ -490,6 +537,20 @@ impl JobResult {
             self.job_id,
             self.status.as_str()
         )
+    }
+
+    /// True when `activity` (`failed: <message>`) only repeats the error
+    /// the header already shows.
+    fn repeats_error(&self, activity: &str) -> bool {
+        let Some(error) = self.error.as_deref().filter(|_| self.status.is_final()) else {
+            return false;
+        };
+        let said = activity
+            .split_once(": ")
+            .map_or(activity, |(_, rest)| rest)
+            .trim_end_matches('…')
+            .trim();
+        !said.is_empty() && error.contains(said)
     }
 
     /// `Approvals: allowed `cmd`; denied `x` (no answer in time).`
@@ -597,7 +658,20 @@ impl JobResult {
                 }
             }
             Status::Done | Status::Error | Status::Cancelled => {
-                out.push_str(&format!("To follow up: codex_reply(job_id=\"{id}\").\n"))
+                if self.thread_id.is_none() {
+                    out.push_str(
+                        "Codex never began a conversation, so there is nothing to reply to: \
+                         start a new job to try again.\n",
+                    );
+                } else if self.worktree_missing {
+                    let branch = self.branch.as_deref().unwrap_or("its branch");
+                    out.push_str(&format!(
+                        "codex_reply cannot continue it without its worktree: re-create it \
+                         from {branch} (`git worktree add`), or merge {branch} and start a new job.\n"
+                    ));
+                } else {
+                    out.push_str(&format!("To follow up: codex_reply(job_id=\"{id}\").\n"))
+                }
             }
         }
         out
@@ -641,6 +715,14 @@ fn unwrap_shell(command: &str) -> &str {
     command
 }
 
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 fn clip_chars(text: &str, max: usize) -> String {
     let one_line = text.replace('\n', " ");
     if one_line.chars().count() <= max {
@@ -662,9 +744,20 @@ fn head_and_tail(text: &str, budget: usize) -> (String, usize) {
     // third tail (where a summary or the last step usually is).
     let head_chars = budget * 2 / 3;
     let tail_chars = budget - head_chars;
-    let omitted = total - head_chars - tail_chars;
-    let head: String = text.chars().take(head_chars).collect();
-    let tail: String = text.chars().skip(total - tail_chars).collect();
+    let mut head: String = text.chars().take(head_chars).collect();
+    let mut tail: String = text.chars().skip(total - tail_chars).collect();
+    // Cut between lines where a line ends near the cut (within a fifth of
+    // each part), so no line of the answer is shown half.
+    if let Some(end) = head
+        .rfind('\n')
+        .filter(|&i| i >= head.len() - head.len() / 5)
+    {
+        head.truncate(end);
+    }
+    if let Some(start) = tail.find('\n').filter(|&i| i <= tail.len() / 5) {
+        tail.drain(..=start);
+    }
+    let omitted = total - head.chars().count() - tail.chars().count();
     (
         format!("{head}\n[… {omitted} characters left out …]\n{tail}"),
         omitted,
@@ -738,6 +831,7 @@ mod tests {
                 started_at: Some("2026-01-01T00:00:00Z".into()),
                 finished_at: Some("2026-01-01T00:01:05Z".into()),
                 output_path: "/h/jobs/0123456789ab/output.txt".into(),
+                thread_id: Some("thread-1".into()),
                 ..Default::default()
             }),
             summary: Some(summary),
@@ -862,6 +956,138 @@ mod tests {
             "Codex job 0123456789ab error (exit 1, 1m05s): codex exited with code 1: boom\n\
              Codex gave no final answer; last activity: said: trying again\n"
         ));
+    }
+
+    fn text_of(resp: &v1::GetResponse) -> String {
+        JobResult::from_get(resp, None, now())
+            .map(|r| r.to_text())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_failure_codex_reported_is_said_once() {
+        let mut resp = response(
+            JobStatus::Error,
+            v1::JobSummary {
+                activity: "failed: We're currently experiencing high demand, which may…".into(),
+                error_message: Some(
+                    "We're currently experiencing high demand, which may cause temporary errors."
+                        .into(),
+                ),
+                ..Default::default()
+            },
+        );
+        if let Some(job) = resp.job.as_mut() {
+            job.exit_code = Some(1);
+            job.error = Some("codex exited with code 1".into());
+        }
+        let text = text_of(&resp);
+        assert_eq!(text.matches("high demand").count(), 1, "{text}");
+        assert!(text.contains("Codex gave no final answer.\n"), "{text}");
+    }
+
+    #[test]
+    fn a_stream_without_usage_reports_no_tokens() {
+        let resp = response(
+            JobStatus::Done,
+            v1::JobSummary {
+                final_message: Some("No findings.".into()),
+                usage: Some(v1::Usage::default()),
+                ..Default::default()
+            },
+        );
+        let result = JobResult::from_get(&resp, None, now()).expect("result");
+        assert!(result.usage.is_none());
+        assert!(!result.to_text().contains("Tokens"), "{}", result.to_text());
+    }
+
+    #[test]
+    fn no_reply_is_offered_where_a_reply_cannot_work() {
+        // codex never started a thread (cancelled while queued, or it failed to start).
+        let mut resp = response(JobStatus::Cancelled, v1::JobSummary::default());
+        if let Some(job) = resp.job.as_mut() {
+            job.thread_id = None;
+        }
+        let text = text_of(&resp);
+        assert!(!text.contains("codex_reply"), "{text}");
+        assert!(text.contains("start a new job"), "{text}");
+        // The worktree was removed by hand: the branch is the way on.
+        let mut resp = response(
+            JobStatus::Done,
+            v1::JobSummary {
+                diffstat: Some(" a.txt | 1 +\n 1 file changed, 1 insertion(+)".into()),
+                ..Default::default()
+            },
+        );
+        if let Some(job) = resp.job.as_mut() {
+            job.branch = Some("codex/0123456789ab".into());
+            job.worktree = Some("/h/jobs/0123456789ab/worktree".into());
+            job.worktree_missing = true;
+        }
+        let text = text_of(&resp);
+        assert!(
+            text.contains(
+                "Branch codex/0123456789ab (its worktree /h/jobs/0123456789ab/worktree was removed): \
+                 1 file changed, 1 insertion(+).\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("To follow up"), "{text}");
+        assert!(
+            text.contains("re-create it from codex/0123456789ab"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_worktree_notes_follow_the_branch_line() {
+        let mut resp = response(
+            JobStatus::Done,
+            v1::JobSummary {
+                diffstat: Some("no changes".into()),
+                commit_note: Some("not committed, as they are not codex's edits: notes.md (still in the worktree /w)".into()),
+                ..Default::default()
+            },
+        );
+        if let Some(job) = resp.job.as_mut() {
+            job.branch = Some("codex/0123456789ab".into());
+            job.worktree_note = Some("the worktree starts from HEAD abc, without the 1 uncommitted change(s) in /r (x.rs); commit them for codex to see them".into());
+        }
+        let text = text_of(&resp);
+        assert!(
+            text.contains(
+                "Branch codex/0123456789ab: no changes.\n\
+                 Not committed, as they are not codex's edits: notes.md (still in the worktree /w).\n\
+                 The worktree starts from HEAD abc, without the 1 uncommitted change(s) in /r (x.rs); \
+                 commit them for codex to see them.\n"
+            ),
+            "{text}"
+        );
+        // Without a note, an empty branch says how it goes.
+        if let Some(s) = resp.summary.as_mut() {
+            s.commit_note = None;
+        }
+        assert!(text_of(&resp).contains(
+            "Branch codex/0123456789ab: no changes (`codexd prune --branches` deletes it with the job).\n"
+        ));
+    }
+
+    #[test]
+    fn a_long_answer_is_cut_between_lines() {
+        let answer: String = (0..400)
+            .map(|i| format!("line {i:03} of the answer\n"))
+            .collect();
+        let (kept, omitted) = head_and_tail(&answer, 1000);
+        assert!(omitted > 0);
+        let (head, rest) = kept.split_once("\n[…").expect("marker");
+        let tail = rest.split_once("…]\n").map(|(_, t)| t).expect("marker end");
+        assert!(head.ends_with("of the answer"), "{head:?}");
+        assert!(tail.starts_with("line "), "{tail:?}");
+        assert_eq!(
+            head.chars().count() + tail.chars().count() + omitted,
+            answer.chars().count(),
+            "the omitted count is exact"
+        );
     }
 
     #[test]

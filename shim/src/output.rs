@@ -117,8 +117,9 @@ pub struct StartOutput {
     pub branch: Option<String>,
     /// With isolation "worktree": the git worktree folder Codex works in, else null.
     pub worktree: Option<String>,
-    /// With approval_policy "ask": how its questions reach the user; absent
-    /// otherwise.
+    /// With approval_policy "ask": how its questions reach the user; with
+    /// isolation "worktree" and uncommitted changes in cwd's repository: that
+    /// the worktree starts without them. Absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -249,6 +250,16 @@ fn ask_note(job: &v1::Job) -> Option<String> {
     (job.approval_policy == "ask").then(|| ASK_NOTE.to_string())
 }
 
+/// The start answer's note: how an `ask` job's questions reach the user,
+/// and what a worktree job does not see (the caller's uncommitted changes).
+fn start_note(job: &v1::Job) -> Option<String> {
+    let notes: Vec<String> = ask_note(job)
+        .into_iter()
+        .chain(job.worktree_note.clone().filter(|n| !n.is_empty()))
+        .collect();
+    (!notes.is_empty()).then(|| notes.join("; "))
+}
+
 /// The text of a codex_answer result: codexd's sentence and where the job
 /// is now, in one line; when codex already asks again, that question and
 /// how to answer it.
@@ -290,7 +301,7 @@ impl StartOutput {
         let job = require_job(response.job, "Start")?;
         Ok(Self {
             status: status_of(&job)?,
-            note: ask_note(&job),
+            note: start_note(&job),
             job_id: job.job_id,
             pid: job.pid,
             branch: job.branch.filter(|b| !b.is_empty()),

@@ -526,6 +526,8 @@ fn worktree_isolation_keeps_parallel_jobs_apart() {
     let repo = home.workdir();
     git_repo(&repo);
     let cwd = repo.display().to_string();
+    // Work the user has not committed is not in a worktree: the start says so.
+    fs::write(repo.join("scratch.txt"), "wip\n").expect("write scratch");
 
     let mut jobs = Vec::new();
     for name in ["one", "two"] {
@@ -547,6 +549,13 @@ fn worktree_isolation_keeps_parallel_jobs_apart() {
         let worktree = started["worktree"].as_str().unwrap_or_default().to_string();
         assert!(Path::new(&worktree).is_dir(), "{started}");
         assert_ne!(worktree, cwd, "{started}");
+        assert!(
+            started["note"]
+                .as_str()
+                .is_some_and(|n| n.contains("without the 1 uncommitted change(s) in")
+                    && n.contains("(scratch.txt); commit them for codex to see them")),
+            "{started}"
+        );
         jobs.push((job_id, worktree));
     }
     assert_ne!(jobs[0].1, jobs[1].1, "each job has its own worktree");

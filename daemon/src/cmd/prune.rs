@@ -7,7 +7,12 @@ use serde_json::json;
 
 use crate::cmd::{self, ui};
 
-pub fn run(older_than: Duration, dry_run: bool, json: bool) -> anyhow::Result<ExitCode> {
+pub fn run(
+    older_than: Duration,
+    dry_run: bool,
+    branches: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let paths = Paths::from_env()?;
     cmd::client_runtime()?.block_on(async {
         let Some(mut client) = ui::client(&paths).await else {
@@ -17,6 +22,7 @@ pub fn run(older_than: Duration, dry_run: bool, json: bool) -> anyhow::Result<Ex
             .prune(PruneRequest {
                 older_than_seconds: older_than.as_secs(),
                 dry_run,
+                empty_branches: branches,
             })
             .await
             .map_err(ui::rpc_error)?
@@ -25,7 +31,8 @@ pub fn run(older_than: Duration, dry_run: bool, json: bool) -> anyhow::Result<Ex
             ui::emit(&format!(
                 "{}\n",
                 json!({"dry_run": dry_run, "job_ids": answer.job_ids,
-                       "freed_bytes": answer.freed_bytes, "warnings": answer.warnings})
+                       "freed_bytes": answer.freed_bytes, "warnings": answer.warnings,
+                       "branches_deleted": answer.branches_deleted})
             ))?;
             return Ok(ExitCode::SUCCESS);
         }
@@ -50,6 +57,14 @@ pub fn run(older_than: Duration, dry_run: bool, json: bool) -> anyhow::Result<Ex
             for id in &answer.job_ids {
                 out.push_str(&format!("  {id}\n"));
             }
+        }
+        if !answer.branches_deleted.is_empty() {
+            let verb = if dry_run { "would delete" } else { "deleted" };
+            out.push_str(&format!(
+                "{verb} {} empty branch(es): {}\n",
+                answer.branches_deleted.len(),
+                answer.branches_deleted.join(", ")
+            ));
         }
         for warning in &answer.warnings {
             out.push_str(&format!("{} {warning}\n", ui::yellow("warning:")));

@@ -12,7 +12,20 @@ use codex_async_proto::{
     v1::{GetRequest, ReviewRequest, StartRequest},
 };
 
-use crate::cmd::{self, logs, ui};
+use crate::{
+    cmd::{self, logs, ui},
+    codex::review::{self, FLAGS},
+    validate,
+};
+
+/// `codexd review --help`'s exit status section.
+pub const EXIT_STATUS: &str = "\
+Exit status:
+  0  the review ended done (its findings are printed)
+  1  the review ended in error or was cancelled, or could not start (a bad
+     flag, nothing to review)
+  3  codexd is not running, or it went away and did not come back within 30s
+     (the review runs on: `codexd start`, then `codexd logs -f <job_id>`)";
 
 /// What `codexd review` was asked to review.
 #[derive(Debug, Clone, Default)]
@@ -45,7 +58,25 @@ pub fn run(options: Options) -> anyhow::Result<ExitCode> {
             String::new()
         }
     });
+    let request = ReviewRequest {
+        target,
+        base_branch: options.base_branch,
+        commit: options.commit,
+        title: options.title,
+        instructions: options.instructions,
+    };
     let started = cmd::client_runtime()?.block_on(async {
+        // Checked here first, so an error names this command's flags
+        // (codexd would name the tool's arguments): the same rules, run on
+        // the same repository.
+        let checked = match validate::review(&request, &FLAGS) {
+            Ok(requested) => review::resolve(&requested, &cwd, &FLAGS).await,
+            Err(invalid) => Err(invalid.0),
+        };
+        if let Err(why) = checked {
+            anstream::eprintln!("codexd review: {why}");
+            return Ok(Err(ExitCode::FAILURE));
+        }
         let Some(mut client) = ui::client(&paths).await else {
             return Ok(Err(ui::not_running(&paths, false)));
         };
@@ -54,13 +85,7 @@ pub fn run(options: Options) -> anyhow::Result<ExitCode> {
                 cwd: cwd.display().to_string(),
                 model: options.model,
                 reasoning_effort: options.reasoning_effort,
-                review: Some(ReviewRequest {
-                    target,
-                    base_branch: options.base_branch,
-                    commit: options.commit,
-                    title: options.title,
-                    instructions: options.instructions,
-                }),
+                review: Some(request),
                 ..Default::default()
             })
             .await
@@ -95,7 +120,8 @@ pub fn run(options: Options) -> anyhow::Result<ExitCode> {
             .map_err(ui::job_error)?
             .into_inner();
         let result = JobResult::from_get(&answer, None, chrono::Utc::now())?;
-        ui::emit(&format!("\n{}", result.to_text()))?;
+        // codex's findings were just printed as the job's events.
+        ui::emit(&format!("\n{}", result.to_text_after_events()))?;
         Ok(followed)
     })
 }

@@ -93,22 +93,84 @@ impl Target {
     }
 }
 
-/// The target names a request may use, for error messages.
-pub const TARGETS: &str = "uncommitted, base (with base_branch), commit (with commit, optional title), auto (the default)";
+/// What the caller calls a review request's fields, so an error names what
+/// they typed: the MCP tool's arguments, or `codexd review`'s flags.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields {
+    pub target: &'static str,
+    pub base_branch: &'static str,
+    pub commit: &'static str,
+    pub title: &'static str,
+    pub instructions: &'static str,
+    pub cwd: &'static str,
+    /// Flags are written `--target base`; arguments `target "base"`.
+    flags: bool,
+}
+
+/// The `codex_review` tool's (and the Start RPC's) field names.
+pub const ARGUMENTS: Fields = Fields {
+    target: "target",
+    base_branch: "base_branch",
+    commit: "commit",
+    title: "title",
+    instructions: "instructions",
+    cwd: "cwd",
+    flags: false,
+};
+
+/// `codexd review`'s flags.
+pub const FLAGS: Fields = Fields {
+    target: "--target",
+    base_branch: "--base",
+    commit: "--commit",
+    title: "--title",
+    instructions: "--instructions",
+    cwd: "the directory",
+    flags: true,
+};
+
+impl Fields {
+    /// `target "base"` or `--target base`.
+    pub fn target_is(&self, target: &str) -> String {
+        if self.flags {
+            format!("{} {target}", self.target)
+        } else {
+            format!("{} \"{target}\"", self.target)
+        }
+    }
+
+    /// The target names a request may use, for error messages.
+    pub fn targets(&self) -> String {
+        format!(
+            "uncommitted, base (with {}), commit (with {}, optional {}), auto (the default)",
+            self.base_branch, self.commit, self.title
+        )
+    }
+}
 
 /// Resolves a requested target against the repository holding `cwd`:
 /// `auto` becomes the uncommitted changes or the branch against its default
 /// branch, a base branch and a commit must exist (a commit is pinned to its
 /// full id, so the job reviews what was asked even if the branch moves).
 /// The error names the field and the fix; nothing has been created then.
-pub async fn resolve(requested: &Requested, cwd: &Path) -> Result<Review, String> {
+pub async fn resolve(requested: &Requested, cwd: &Path, names: &Fields) -> Result<Review, String> {
     let facts = worktree::review_facts(cwd).await.map_err(|e| match e {
         worktree::WorktreeError::NotARepo(why) => format!(
-            "cwd: {} is not inside a git repository ({why}); codex reviews git changes: pass a directory in a git repository",
+            "{}: {} is not inside a git repository ({why}); codex reviews git changes: pass a directory in a git repository",
+            names.cwd,
             cwd.display()
         ),
-        other => format!("cwd: cannot read the git repository at {}: {other}", cwd.display()),
+        other => format!(
+            "{}: cannot read the git repository at {}: {other}",
+            names.cwd,
+            cwd.display()
+        ),
     })?;
+    let on = facts
+        .branch
+        .as_deref()
+        .map(|b| format!("branch {b}"))
+        .unwrap_or_else(|| "the detached HEAD".into());
     let review = |target: Target, why: Option<String>| {
         let mut described = target.describe();
         if let Some(why) = why {
@@ -116,14 +178,33 @@ pub async fn resolve(requested: &Requested, cwd: &Path) -> Result<Review, String
         }
         Review { target, described }
     };
+    // An explicit target with nothing to review is refused as `auto` is:
+    // codex would only report that it found nothing.
     match requested {
+        Requested::Uncommitted if !facts.dirty => Err(format!(
+            "{}: the working tree at {} is clean, there is nothing uncommitted to review; make changes first, or pass {} with {} (e.g. HEAD) to review a commit",
+            names.target_is("uncommitted"),
+            cwd.display(),
+            names.target_is("commit"),
+            names.commit
+        )),
         Requested::Uncommitted => Ok(review(Target::Uncommitted, None)),
         Requested::Instructions => Ok(review(Target::Instructions, None)),
         Requested::Base(branch) => {
             if worktree::commit_id(cwd, branch).await.is_none() {
                 return Err(format!(
-                    "base_branch: {branch:?} is not a branch or commit of the repository at {}; pass an existing branch, e.g. main",
+                    "{}: {branch:?} is not a branch or commit of the repository at {}; pass an existing branch, e.g. main",
+                    names.base_branch,
                     cwd.display()
+                ));
+            }
+            if !facts.dirty && worktree::commits_ahead(cwd, branch).await == Some(0) {
+                return Err(format!(
+                    "{}: {on} has no commits that {branch} lacks and the working tree at {} is clean, so there is nothing to review; pass the branch yours started from (e.g. main), or {} with {} to review one commit",
+                    names.base_branch,
+                    cwd.display(),
+                    names.target_is("commit"),
+                    names.commit
                 ));
             }
             Ok(review(Target::Base { branch: branch.clone() }, None))
@@ -137,7 +218,8 @@ pub async fn resolve(requested: &Requested, cwd: &Path) -> Result<Review, String
                 None,
             )),
             None => Err(format!(
-                "commit: {commit:?} is not a commit of the repository at {}; pass an existing commit, e.g. HEAD or a sha from git log",
+                "{}: {commit:?} is not a commit of the repository at {}; pass an existing commit, e.g. HEAD or a sha from git log",
+                names.commit,
                 cwd.display()
             )),
         },
@@ -146,11 +228,12 @@ pub async fn resolve(requested: &Requested, cwd: &Path) -> Result<Review, String
             Some("the working tree has uncommitted changes".into()),
         )),
         Requested::Auto => {
-            let on = facts
-                .branch
-                .as_deref()
-                .map(|b| format!("branch {b}"))
-                .unwrap_or_else(|| "the detached HEAD".into());
+            // `target: auto found nothing`, `--target auto found nothing`.
+            let auto = if names.flags {
+                names.target_is("auto")
+            } else {
+                format!("{}: auto", names.target)
+            };
             match facts.default_branch {
                 Some((base, ahead)) if ahead > 0 => Ok(review(
                     Target::Base {
@@ -162,12 +245,18 @@ pub async fn resolve(requested: &Requested, cwd: &Path) -> Result<Review, String
                     )),
                 )),
                 Some((base, _)) => Err(format!(
-                    "target: auto found nothing to review: the working tree at {} is clean and {on} has no commits that {base} lacks; make changes first, or pass target \"commit\" with commit (e.g. HEAD) to review one commit",
-                    cwd.display()
+                    "{auto} found nothing to review: the working tree at {} is clean and {on} has no commits that {base} lacks; make changes first, or pass {} with {} (e.g. HEAD) to review one commit",
+                    cwd.display(),
+                    names.target_is("commit"),
+                    names.commit
                 )),
                 None => Err(format!(
-                    "target: auto found nothing to review: the working tree at {} is clean and there is no default branch (origin/HEAD, main or master) other than {on} to compare with; pass target \"base\" with base_branch, or target \"commit\" with commit",
-                    cwd.display()
+                    "{auto} found nothing to review: the working tree at {} is clean and there is no default branch (origin/HEAD, main or master) other than {on} to compare with; pass {} with {}, or {} with {}",
+                    cwd.display(),
+                    names.target_is("base"),
+                    names.base_branch,
+                    names.target_is("commit"),
+                    names.commit
                 )),
             }
         }

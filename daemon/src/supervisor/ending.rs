@@ -171,19 +171,52 @@ impl Supervisor {
             Some(code) => format!("{status}, exit code {code}"),
             None => status.to_string(),
         };
-        match worktree::commit_work(owner_dir.path(), branch, id, &job.prompt, &ending).await {
-            Ok(Committed::Commit(commit)) => {
-                info!(job_id = %id, branch, commit, "committed the job's work to its branch");
+        let paths: Vec<String> = job
+            .summary
+            .files_changed
+            .iter()
+            .map(|f| f.path.clone())
+            .collect();
+        let all_known = paths.len() < crate::codex::events::MAX_FILES;
+        let work = worktree::JobWork {
+            id,
+            prompt: &job.prompt,
+            ending: &ending,
+            run_dir: std::path::Path::new(job.run_dir()),
+            codex_paths: all_known.then_some(paths.as_slice()),
+        };
+        let tree = worktree::tree_in(owner_dir.path());
+        let note = match worktree::commit_work(owner_dir.path(), branch, &work).await {
+            Ok(Committed { commit, left_out }) => {
+                if let Some(commit) = &commit {
+                    info!(job_id = %id, branch, commit, "committed the job's work to its branch");
+                }
+                (!left_out.is_empty()).then(|| {
+                    format!(
+                        "not committed, as they are not codex's edits: {} (still in the worktree {})",
+                        worktree::name_paths(&left_out),
+                        tree.display()
+                    )
+                })
             }
-            Ok(Committed::Nothing) => {}
             Err(e) => {
                 warn!(job_id = %id, branch, error = %e,
                       "cannot commit the job's work; it stays uncommitted in the worktree");
+                Some(format!(
+                    "the end commit failed ({}); codex's work is uncommitted in the worktree {}: commit it there with git",
+                    crate::codex::events::one_line(&e.to_string(), 300),
+                    tree.display()
+                ))
             }
-        }
+        };
         match worktree::diffstat(owner_dir.path(), branch).await {
             Ok(stat) => {
-                if let Err(e) = self.inner.db.set_diffstat(id.as_str(), &stat).await {
+                if let Err(e) = self
+                    .inner
+                    .db
+                    .set_diffstat(id.as_str(), &stat, note.as_deref())
+                    .await
+                {
                     warn!(job_id = %id, error = %e, "cannot record the diffstat");
                 }
             }
