@@ -771,7 +771,7 @@ fn optional_seconds(args: &JsonObject, field: &str) -> Result<Option<u32>, ArgEr
 }
 
 /// A short description of a JSON value for error messages.
-fn describe(value: &Value) -> String {
+pub(crate) fn describe(value: &Value) -> String {
     match value {
         Value::Null => "null".into(),
         Value::Bool(b) => format!("{b}"),

@@ -8,4 +8,5 @@ pub mod output;
 pub mod tasks;
 pub mod tool_error;
 pub mod tools;
+pub mod transport;
 pub mod wait;
