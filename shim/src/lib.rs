@@ -5,6 +5,7 @@ pub mod args;
 pub mod autostart;
 pub mod daemon_link;
 pub mod output;
+pub mod request_shape;
 pub mod tasks;
 pub mod tool_error;
 pub mod tools;

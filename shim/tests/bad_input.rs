@@ -336,3 +336,36 @@ fn an_oversized_line_is_refused_naming_the_limit_and_the_shim_goes_on() {
     );
     still_serves(&mut shim);
 }
+
+#[test]
+fn params_of_the_wrong_shape_are_invalid_params_naming_the_field() {
+    let home = TempHome::new();
+    let mut shim = Shim::spawn(&home, NO_AUTOSTART);
+    let cases = [
+        (
+            "tools/call",
+            json!({"name": "codex_list", "arguments": [1]}),
+            "params.arguments: must be an object",
+        ),
+        (
+            "tools/call",
+            json!({"name": "codex_list", "arguments": "limit=5"}),
+            "params.arguments: must be an object",
+        ),
+        ("tools/call", json!({"name": 5}), "params.name"),
+        ("tools/call", json!([1]), "params: must be an object"),
+        ("tools/list", json!([1]), "params: must be an object"),
+        ("tasks/get", json!({"taskId": 5}), "params.taskId"),
+    ];
+    for (method, params, says) in cases {
+        let answer = shim.request(method, params.clone());
+        let error = &answer["error"];
+        assert_eq!(error["code"], -32602, "{method} {params}: {answer}");
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{method} {params}: {message}");
+    }
+    // A method nobody serves is still one the server does not know.
+    let answer = shim.request("tools/frobnicate", json!({}));
+    assert_eq!(answer["error"]["code"], -32601, "{answer}");
+    still_serves(&mut shim);
+}
