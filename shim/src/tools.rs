@@ -414,7 +414,11 @@ impl CodexAsyncServer {
             .get(id, None, 0)
             .await
             .map_err(|e| tasks::error("tasks/get", task_id, &e))?;
-        tasks::detailed(&response).map(GetTaskResult::new)
+        let output_written = match &response.job {
+            Some(job) => tasks::output_written(job).await,
+            None => None,
+        };
+        tasks::detailed(&response, output_written).map(GetTaskResult::new)
     }
 
     /// `tasks/cancel`: codex_cancel of the task's job. The extension wants an
