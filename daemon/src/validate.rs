@@ -99,8 +99,17 @@ pub fn start(req: &StartRequest) -> Result<JobSpec, Invalid> {
         None | Some("") => Isolation::None,
         Some(i) => Isolation::parse(i).map_err(|e| Invalid(e.to_string()))?,
     };
+    // Unlike the other optional strings, an empty effort is refused: a
+    // client that sends one meant some effort, and silently running with
+    // the default would hide that it got none.
     let reasoning_effort = match req.reasoning_effort.as_deref() {
-        None | Some("") => None,
+        None => None,
+        Some("") => {
+            return Err(Invalid(format!(
+                "reasoning_effort: is empty; use one of {} (codex's model_reasoning_effort), or leave it out for the default",
+                command::REASONING_EFFORTS.join(", ")
+            )))
+        }
         Some(e) => Some(command::reasoning_effort(e).map_err(|e| Invalid(e.to_string()))?),
     };
     let output_schema = match req.output_schema.as_deref() {
@@ -445,6 +454,13 @@ mod tests {
         let mut bad_model = req("p", "/tmp");
         bad_model.model = Some("--dangerously-bypass-approvals-and-sandbox".into());
         assert!(err(start(&bad_model)).starts_with("model:"));
+        let mut empty_effort = req("p", "/tmp");
+        empty_effort.reasoning_effort = Some(String::new());
+        assert_eq!(
+            err(start(&empty_effort)),
+            "reasoning_effort: is empty; use one of none, minimal, low, medium, high, xhigh \
+             (codex's model_reasoning_effort), or leave it out for the default"
+        );
     }
 
     #[test]

@@ -435,6 +435,17 @@ async fn bad_inputs_name_the_field_and_create_nothing() {
             },
             "reasoning_effort: unknown value \"max\"",
         ),
+        (
+            StartRequest {
+                reasoning_effort: Some(String::new()),
+                ..home.start_request("p")
+            },
+            "reasoning_effort: is empty; use one of none, minimal, low, medium, high, xhigh",
+        ),
+        (
+            with(&|r| r.reasoning_effort = Some(String::new())),
+            "reasoning_effort: is empty; use one of none, minimal",
+        ),
     ];
     for (request, expected) in cases {
         let err = client.start(request).await.expect_err(expected);

@@ -402,7 +402,8 @@ impl StartArgs {
             isolation,
             stall_timeout_seconds: optional_seconds(args, "stall_timeout_seconds")?,
             max_duration_seconds: optional_seconds(args, "max_duration_seconds")?,
-            reasoning_effort: optional_string(args, "reasoning_effort")?.filter(|e| !e.is_empty()),
+            // An empty effort goes to codexd, which refuses it naming the efforts.
+            reasoning_effort: optional_string(args, "reasoning_effort")?,
             output_schema: optional_schema(args)?,
         })
     }
@@ -582,7 +583,8 @@ impl ReplyArgs {
             prompt,
             approval_policy: optional_string(args, "approval_policy")?.filter(|p| !p.is_empty()),
             model: optional_string(args, "model")?.filter(|m| !m.is_empty()),
-            reasoning_effort: optional_string(args, "reasoning_effort")?.filter(|e| !e.is_empty()),
+            // An empty effort goes to codexd, which refuses it naming the efforts.
+            reasoning_effort: optional_string(args, "reasoning_effort")?,
             output_schema: optional_schema(args)?,
         })
     }
@@ -608,7 +610,8 @@ impl ReviewArgs {
             title: text("title")?,
             instructions: text("instructions")?,
             model: text("model")?,
-            reasoning_effort: text("reasoning_effort")?,
+            // Not text(): an empty effort is codexd's to refuse.
+            reasoning_effort: optional_string(args, "reasoning_effort")?,
         })
     }
 }
@@ -771,7 +774,7 @@ fn optional_seconds(args: &JsonObject, field: &str) -> Result<Option<u32>, ArgEr
 }
 
 /// A short description of a JSON value for error messages.
-fn describe(value: &Value) -> String {
+pub(crate) fn describe(value: &Value) -> String {
     match value {
         Value::Null => "null".into(),
         Value::Bool(b) => format!("{b}"),

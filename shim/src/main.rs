@@ -18,7 +18,9 @@ use codex_async_proto::paths::Paths;
 use rmcp::{transport::io::stdio_pipes, ServiceExt};
 use tracing_subscriber::EnvFilter;
 
-use codex_async_shim::{daemon_link::DaemonLink, tools::CodexAsyncServer};
+use codex_async_shim::{
+    daemon_link::DaemonLink, tools::CodexAsyncServer, transport::LineTransport,
+};
 
 /// MCP stdio server for codex-async: exposes codex_start, codex_poll,
 /// codex_wait, codex_result, codex_reply, codex_list and codex_cancel,
@@ -71,8 +73,9 @@ fn run() -> anyhow::Result<()> {
         let server = CodexAsyncServer::new(DaemonLink::new(paths));
         // Non-blocking pipes when stdin/stdout are FIFOs (as MCP clients
         // launch servers), so no blocking threads hand messages around.
+        let (stdin, stdout) = stdio_pipes();
         let service = server
-            .serve(stdio_pipes())
+            .serve(LineTransport::new(stdin, stdout))
             .await
             .context("MCP initialization failed")?;
         service.waiting().await.context("MCP service failed")?;

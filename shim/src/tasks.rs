@@ -12,6 +12,7 @@
 //! then `completed` with the job's one rendering ([`ResultText`]) as the tool
 //! result (`isError` when the job ended in `error`), or `cancelled`.
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use codex_async_proto::{
     job_result::{parse_time as parse, Question},
     v1,
@@ -60,7 +61,20 @@ pub fn handle_for(
         return None;
     }
     let job = response.job.as_ref()?;
-    Some(task(job, None, response.retention_seconds))
+    Some(task(job, None, response.retention_seconds, None))
+}
+
+/// When codex last wrote to the job's output, or None when that cannot be
+/// read. The job record's times stand still while codex works; its output
+/// grows with every event (the same progress the stall watchdog watches).
+/// codexd names the file in the record, and it is on this machine: the shim
+/// reaches codexd over a Unix socket, as the same user.
+pub async fn output_written(job: &v1::Job) -> Option<DateTime<Utc>> {
+    if job.output_path.is_empty() {
+        return None;
+    }
+    let metadata = tokio::fs::metadata(&job.output_path).await.ok()?;
+    metadata.modified().ok().map(DateTime::<Utc>::from)
 }
 
 /// The job id behind a task id, or the extension's error for a malformed one.
@@ -255,8 +269,12 @@ fn question_of(job: &v1::Job) -> Option<Question> {
     job.question.as_ref().filter(|_| asking).map(Question::of)
 }
 
-/// The task state of the job in a Get answer.
-pub fn detailed(response: &v1::GetResponse) -> Result<DetailedTask, ErrorData> {
+/// The task state of the job in a Get answer; `output_written`: when codex
+/// last wrote to its output ([`output_written`]).
+pub fn detailed(
+    response: &v1::GetResponse,
+    output_written: Option<DateTime<Utc>>,
+) -> Result<DetailedTask, ErrorData> {
     let job = response
         .job
         .as_ref()
@@ -271,7 +289,12 @@ pub fn detailed(response: &v1::GetResponse) -> Result<DetailedTask, ErrorData> {
             None,
         )
     })?;
-    let base = task(job, response.summary.as_ref(), response.retention_seconds);
+    let base = task(
+        job,
+        response.summary.as_ref(),
+        response.retention_seconds,
+        output_written,
+    );
     let payload = match status {
         Status::InputRequired => match question_of(job).and_then(|q| form(job, &q)) {
             Some(input_requests) => TaskPayload::InputRequired { input_requests },
@@ -302,26 +325,25 @@ pub fn detailed(response: &v1::GetResponse) -> Result<DetailedTask, ErrorData> {
 }
 
 /// The base task fields of a job.
-fn task(job: &v1::Job, summary: Option<&v1::JobSummary>, retention_seconds: u64) -> Task {
+fn task(
+    job: &v1::Job,
+    summary: Option<&v1::JobSummary>,
+    retention_seconds: u64,
+    output_written: Option<DateTime<Utc>>,
+) -> Task {
     let question = question_of(job);
-    // A question is the task's latest change until it is answered.
+    // A question pending is a change of the task, until it is answered.
     let asked_at = job
         .question
         .as_ref()
         .filter(|_| question.is_some())
         .map(|q| q.asked_at.as_str())
         .filter(|t| !t.is_empty());
-    let updated = job
-        .finished_at
-        .as_deref()
-        .or(asked_at)
-        .or(job.started_at.as_deref())
-        .unwrap_or(&job.created_at);
     let mut task = Task::new(
         job.job_id.clone(),
         TaskStatus::Working,
         job.created_at.clone(),
-        updated.to_string(),
+        last_updated(job, asked_at, output_written),
     );
     let created = parse(&job.created_at);
     let young = created
@@ -350,6 +372,32 @@ fn task(job: &v1::Job, summary: Option<&v1::JobSummary>, retention_seconds: u64)
         task = task.with_status_message(message);
     }
     task
+}
+
+/// The task's latest change: the latest of the job record's times and of
+/// codex's last write to its output, as codexd writes its times (a record's
+/// time is kept as codexd wrote it).
+fn last_updated(
+    job: &v1::Job,
+    asked_at: Option<&str>,
+    output_written: Option<DateTime<Utc>>,
+) -> String {
+    let recorded = [
+        Some(job.created_at.as_str()),
+        job.started_at.as_deref(),
+        asked_at,
+        job.finished_at.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|text| parse(text).map(|at| (at, text)))
+    .max_by_key(|(at, _)| *at);
+    match (recorded, output_written) {
+        (Some((at, text)), Some(written)) if written <= at => text.to_string(),
+        (_, Some(written)) => written.to_rfc3339_opts(SecondsFormat::Millis, false),
+        (Some((_, text)), None) => text.to_string(),
+        (None, None) => job.created_at.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -385,7 +433,7 @@ mod tests {
     }
 
     fn wire(status: JobStatus) -> serde_json::Value {
-        let detailed = detailed(&response(status)).expect("task");
+        let detailed = detailed(&response(status), None).expect("task");
         serde_json::to_value(detailed).expect("json")
     }
 
@@ -398,6 +446,33 @@ mod tests {
         assert_eq!(task["pollIntervalMs"], POLL_MS);
         assert_eq!(task["ttlMs"], serde_json::Value::Null, "kept while it runs");
         assert!(task.get("result").is_none());
+    }
+
+    #[test]
+    fn a_running_job_was_last_updated_when_codex_last_wrote_its_output() {
+        let at = |time: &str| parse(time);
+        let updated = |written: Option<DateTime<Utc>>| {
+            let task = detailed(&response(JobStatus::Running), written).expect("task");
+            serde_json::to_value(task).expect("json")["lastUpdatedAt"].clone()
+        };
+        assert_eq!(
+            updated(None),
+            "2026-01-01T00:00:01Z",
+            "started, no output read"
+        );
+        assert_eq!(
+            updated(at("2026-01-01T00:00:42.5Z")),
+            "2026-01-01T00:00:42.500+00:00"
+        );
+        assert_eq!(
+            updated(at("2025-12-31T23:59:59Z")),
+            "2026-01-01T00:00:01Z",
+            "an output older than the start does not move it back"
+        );
+        // An ended job's last change is its end, unless codex wrote later.
+        let ended = detailed(&response(JobStatus::Done), at("2026-01-01T00:00:59Z"));
+        let ended = serde_json::to_value(ended.expect("task")).expect("json");
+        assert_eq!(ended["lastUpdatedAt"], "2026-01-01T00:01:00Z");
     }
 
     #[test]
@@ -448,7 +523,7 @@ mod tests {
 
     #[test]
     fn a_job_that_asks_is_input_required_with_a_form_of_its_decisions() {
-        let task = detailed(&asking()).expect("task");
+        let task = detailed(&asking(), None).expect("task");
         let task = serde_json::to_value(task).expect("json");
         assert_eq!(task["status"], "input_required");
         let question = "Codex asks to run `npm install` (needs the network).";
@@ -501,7 +576,7 @@ mod tests {
                 q.files = vec!["/etc/hosts".into()];
             }
         }
-        let task = serde_json::to_value(detailed(&response).expect("task")).expect("json");
+        let task = serde_json::to_value(detailed(&response, None).expect("task")).expect("json");
         let params = &task["inputRequests"]["q2"]["params"];
         assert_eq!(
             params["requestedSchema"]["properties"]["decision"]["oneOf"],
@@ -525,7 +600,7 @@ mod tests {
         if let Some(q) = response.job.as_mut().and_then(|j| j.question.as_mut()) {
             q.decisions.clear();
         }
-        let task = serde_json::to_value(detailed(&response).expect("task")).expect("json");
+        let task = serde_json::to_value(detailed(&response, None).expect("task")).expect("json");
         assert_eq!(task["status"], "working");
         assert_eq!(
             task["statusMessage"],
@@ -536,7 +611,7 @@ mod tests {
         if let Some(job) = running.job.as_mut() {
             job.status = JobStatus::Running as i32;
         }
-        let task = serde_json::to_value(detailed(&running).expect("task")).expect("json");
+        let task = serde_json::to_value(detailed(&running, None).expect("task")).expect("json");
         assert_eq!(task["status"], "working");
         assert_eq!(task["statusMessage"], "running: cargo test");
         assert_eq!(task["lastUpdatedAt"], "2026-01-01T00:00:01Z");

@@ -20,8 +20,8 @@ use rmcp::{
     handler::server::{common::schema_for_output, router::tool::ToolRouter, tool::ToolCallContext},
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
-        CreateTaskResult, GetTaskParams, GetTaskResult, Implementation, JsonObject,
-        ServerCapabilities, ServerConfig, UpdateTaskParams,
+        CreateTaskResult, CustomRequest, CustomResult, ErrorCode, GetTaskParams, GetTaskResult,
+        Implementation, JsonObject, ServerCapabilities, ServerConfig, UpdateTaskParams,
     },
     service::RequestContext,
     tool, tool_handler, tool_router, ErrorData, RoleServer, ServerHandler,
@@ -37,7 +37,7 @@ use crate::{
         answer_text, CancelOutput, Json, ListOutput, PollOutput, ReplyOutput, ResultText,
         ReviewOutput, StartOutput, Status,
     },
-    tasks,
+    request_shape, tasks,
     tool_error::ToolError,
     wait,
 };
@@ -414,7 +414,11 @@ impl CodexAsyncServer {
             .get(id, None, 0)
             .await
             .map_err(|e| tasks::error("tasks/get", task_id, &e))?;
-        tasks::detailed(&response).map(GetTaskResult::new)
+        let output_written = match &response.job {
+            Some(job) => tasks::output_written(job).await,
+            None => None,
+        };
+        tasks::detailed(&response, output_written).map(GetTaskResult::new)
     }
 
     /// `tasks/cancel`: codex_cancel of the task's job. The extension wants an
@@ -540,6 +544,18 @@ impl ServerHandler for CodexAsyncServer {
     ) -> Result<(), ErrorData> {
         self.cancel_job_of_task(&request.task_id).await;
         Ok(())
+    }
+
+    /// A request rmcp could not read as its method's type: for a method
+    /// served here the param that is wrong ([`request_shape`]), not rmcp's
+    /// "method not found", which is kept for every other method.
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, ErrorData> {
+        Err(request_shape::invalid_params(&request)
+            .unwrap_or_else(|| ErrorData::new(ErrorCode::METHOD_NOT_FOUND, request.method, None)))
     }
 
     /// Answered with `{}` once codexd has the answers: the client then

@@ -254,3 +254,118 @@ fn lax_numbers_are_accepted_like_the_python_tool() {
     let listed = shim.ok("codex_list", json!({"limit": 5.0}));
     assert_eq!(listed["jobs"], json!([]));
 }
+
+/// The JSON-RPC error that answers `id` (null: an id that could not be
+/// read), which must be the first message after what was sent.
+fn error_answer(shim: &mut Shim, id: &Value) -> (i64, String) {
+    let (answer, before) = shim.response_after(id);
+    assert!(before.is_empty(), "answered out of turn: {before:?}");
+    let code = answer["error"]["code"].as_i64().unwrap_or(0);
+    let message = answer["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(code != 0 && !message.is_empty(), "not an error: {answer}");
+    (code, message)
+}
+
+/// The shim still answers after what it was sent.
+fn still_serves(shim: &mut Shim) {
+    let pong = shim.request("ping", json!({}));
+    assert!(pong.get("result").is_some(), "{pong}");
+}
+
+#[test]
+fn lines_that_are_not_json_rpc_are_answered_and_the_shim_goes_on() {
+    let home = TempHome::new();
+    let mut shim = Shim::spawn(&home, NO_AUTOSTART);
+    let cases: Vec<(&[u8], Value, i64, &str)> = vec![
+        (
+            br#"{"jsonrpc":"2.0","id":101,"method":"tools/call","params":{"name":"codex_list","arguments":{"status":"\ud800"}}}"#,
+            json!(101),
+            -32700,
+            "Parse error: the message is not JSON",
+        ),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"id\":\"bytes\",\"method\":\"ping\",\"params\":{\"x\":\"\xff\xfe\"}}",
+            json!("bytes"),
+            -32700,
+            "not UTF-8",
+        ),
+        (b"{nope", Value::Null, -32700, "Parse error"),
+        (
+            br#"{"jsonrpc":"2.0","id":102,"method":7}"#,
+            json!(102),
+            -32600,
+            "Invalid Request",
+        ),
+    ];
+    for (line, id, code, says) in cases {
+        let shown = String::from_utf8_lossy(line).into_owned();
+        shim.send_raw(line);
+        let (got, message) = error_answer(&mut shim, &id);
+        assert_eq!(got, code, "{shown}: {message}");
+        assert!(message.contains(says), "{shown}: {message}");
+        still_serves(&mut shim);
+    }
+
+    // A notification that cannot be read asks nothing: no answer, and the
+    // next request's answer is the next message.
+    shim.send_raw(br#"{"jsonrpc":"2.0","method":"notifications/progress","params":"\ud800"}"#);
+    shim.send_raw(br#"{"jsonrpc":"2.0","method":7}"#);
+    let id = shim.send_request("tools/list", json!({}));
+    let (listed, before) = shim.response_after(&json!(id));
+    assert!(before.is_empty(), "a notification was answered: {before:?}");
+    assert!(listed["result"]["tools"].is_array(), "{listed}");
+}
+
+#[test]
+fn an_oversized_line_is_refused_naming_the_limit_and_the_shim_goes_on() {
+    let home = TempHome::new();
+    let mut shim = Shim::spawn(&home, NO_AUTOSTART);
+    let limit = codex_async_shim::transport::MAX_LINE_BYTES;
+    let mut line = br#"{"jsonrpc":"2.0","id":5,"method":"ping","params":{"x":""#.to_vec();
+    line.resize(limit + 1024, b'x');
+    line.extend_from_slice(br#""}}"#);
+    shim.send_raw(&line);
+    let (code, message) = error_answer(&mut shim, &Value::Null);
+    assert_eq!(code, -32600, "{message}");
+    assert!(
+        message.contains(&format!("longer than {limit} bytes")),
+        "{message}"
+    );
+    still_serves(&mut shim);
+}
+
+#[test]
+fn params_of_the_wrong_shape_are_invalid_params_naming_the_field() {
+    let home = TempHome::new();
+    let mut shim = Shim::spawn(&home, NO_AUTOSTART);
+    let cases = [
+        (
+            "tools/call",
+            json!({"name": "codex_list", "arguments": [1]}),
+            "params.arguments: must be an object",
+        ),
+        (
+            "tools/call",
+            json!({"name": "codex_list", "arguments": "limit=5"}),
+            "params.arguments: must be an object",
+        ),
+        ("tools/call", json!({"name": 5}), "params.name"),
+        ("tools/call", json!([1]), "params: must be an object"),
+        ("tools/list", json!([1]), "params: must be an object"),
+        ("tasks/get", json!({"taskId": 5}), "params.taskId"),
+    ];
+    for (method, params, says) in cases {
+        let answer = shim.request(method, params.clone());
+        let error = &answer["error"];
+        assert_eq!(error["code"], -32602, "{method} {params}: {answer}");
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{method} {params}: {message}");
+    }
+    // A method nobody serves is still one the server does not know.
+    let answer = shim.request("tools/frobnicate", json!({}));
+    assert_eq!(answer["error"]["code"], -32601, "{answer}");
+    still_serves(&mut shim);
+}

@@ -144,6 +144,21 @@ fn bad_review_schema_and_effort_inputs_are_tool_errors_that_create_nothing() {
             json!({"job_id": "000000000000", "prompt": "p", "reasoning_effort": "max"}),
             "reasoning_effort: unknown value \"max\"",
         ),
+        (
+            "codex_start",
+            json!({"prompt": "p", "cwd": plain, "reasoning_effort": ""}),
+            "reasoning_effort: is empty; use one of none, minimal, low, medium, high, xhigh",
+        ),
+        (
+            "codex_reply",
+            json!({"job_id": "000000000000", "prompt": "p", "reasoning_effort": ""}),
+            "reasoning_effort: is empty; use one of none, minimal, low, medium, high, xhigh",
+        ),
+        (
+            "codex_review",
+            json!({"cwd": cwd, "reasoning_effort": ""}),
+            "reasoning_effort: is empty; use one of none, minimal, low, medium, high, xhigh",
+        ),
     ];
     let mut failures = Vec::new();
     for (tool, args, expected) in cases {

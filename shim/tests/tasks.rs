@@ -340,3 +340,63 @@ fn task_answers_off_gives_job_ids_to_task_clients() {
     let started = shim.ok("codex_start", json!({"prompt": "msg:hi", "cwd": cwd}));
     assert!(is_job_id(&started["job_id"]), "{started}");
 }
+
+/// `lastUpdatedAt` of a task, as a time.
+fn last_updated(task: &Value) -> chrono::DateTime<chrono::Utc> {
+    task["lastUpdatedAt"]
+        .as_str()
+        .and_then(codex_async_proto::job_result::parse_time)
+        .unwrap_or_else(|| panic!("lastUpdatedAt is not an RFC 3339 time: {task}"))
+}
+
+#[test]
+fn a_working_tasks_last_update_moves_as_codex_goes_on() {
+    let home = TempHome::new();
+    let _daemon = serve_daemon(&home);
+    let mut shim = Shim::spawn_modern(&home, NO_AUTOSTART, true);
+    let cwd = home.workdir().display().to_string();
+    let (go, end) = (home.root().join("go"), home.root().join("end"));
+    let handle = start_task(
+        &mut shim,
+        json!({
+            "prompt": format!(
+                "cmd:make=0;waitfile:{};cmd:cargo test=0;waitfile:{}",
+                go.display(),
+                end.display()
+            ),
+            "cwd": cwd,
+        }),
+    );
+    let task_id = handle["taskId"].as_str().unwrap_or_default().to_string();
+    let get =
+        |shim: &mut Shim| shim.request("tasks/get", json!({"taskId": task_id}))["result"].clone();
+
+    let mut first = Value::Null;
+    wait_until("codex to run make", || {
+        first = get(&mut shim);
+        first["statusMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("make"))
+    });
+    assert!(last_updated(&first) >= last_updated(&handle), "{first}");
+
+    // codex goes on (and waits again): its progress is the task's change.
+    fs::write(&go, "").expect("go");
+    let mut later = Value::Null;
+    wait_until("codex to run cargo test", || {
+        later = get(&mut shim);
+        later["statusMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("cargo test"))
+    });
+    assert_eq!(later["status"], "working", "{later}");
+    assert!(
+        last_updated(&later) > last_updated(&first),
+        "lastUpdatedAt stood still while codex worked: {first} then {later}"
+    );
+
+    fs::write(&end, "").expect("end");
+    let done = until_settled(&mut shim, &task_id);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert!(last_updated(&done) >= last_updated(&later), "{done}");
+}

@@ -160,6 +160,14 @@ impl Shim {
         self.stdin.flush().expect("flush shim stdin");
     }
 
+    /// Writes `bytes` and a newline as they are: a line no JSON encoder
+    /// would write.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stdin.write_all(bytes).expect("write to shim stdin");
+        self.stdin.write_all(b"\n").expect("write to shim stdin");
+        self.stdin.flush().expect("flush shim stdin");
+    }
+
     /// Sends a request and returns its id without waiting for the answer.
     pub fn send_request(&mut self, method: &str, mut params: Value) -> u64 {
         let id = self.next_id;
@@ -184,8 +192,20 @@ impl Shim {
     /// Waits for the response to request `id`; also returns every
     /// notification the shim sent before it, in order.
     pub fn response_and_notifications(&mut self, id: u64) -> (Value, Vec<Value>) {
+        let (response, before) = self.response_after(&json!(id));
+        let notifications = before
+            .into_iter()
+            .filter(|m| m.get("id").is_none() && m.get("method").is_some())
+            .collect();
+        (response, notifications)
+    }
+
+    /// Waits for the message whose `id` is `id` (`null` too: the answer to
+    /// a line whose id could not be read); also returns every message the
+    /// shim sent before it, in order.
+    pub fn response_after(&mut self, id: &Value) -> (Value, Vec<Value>) {
         let start = Instant::now();
-        let mut notifications = Vec::new();
+        let mut before = Vec::new();
         loop {
             let left = DEADLINE.saturating_sub(start.elapsed());
             let line = match self.lines.recv_timeout(left) {
@@ -210,12 +230,10 @@ impl Shim {
                 )
             });
             assert_eq!(message["jsonrpc"], "2.0", "not JSON-RPC 2.0: {line}");
-            if message["id"] == json!(id) {
-                return (message, notifications);
+            if message.get("id") == Some(id) {
+                return (message, before);
             }
-            if message.get("id").is_none() && message.get("method").is_some() {
-                notifications.push(message);
-            }
+            before.push(message);
         }
     }
 
