@@ -366,6 +366,13 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
                     watchdog.hold();
                 }
                 if let Some(reason) = watchdog.check() {
+                    // A monitor that was frozen (SIGSTOP, a suspended VM)
+                    // wakes to an elapsed deadline and, maybe, to codex
+                    // already exited: the exit that happened wins over the
+                    // timer, whichever of the two this wake-up saw first.
+                    if let Some(status) = reap(Some(codex)) {
+                        break status;
+                    }
                     stop = Some(CancelStage::begin(dir, codex, session.as_ref(), Some(reason)));
                 }
             }
