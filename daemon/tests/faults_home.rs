@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use codex_async_proto::v1::JobStatus;
+use codex_async_proto::v1::{CancelRequest, JobStatus};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use testkit::{pid_alive, wait_for_end, wait_until, Daemon, PidGuard, TempHome};
@@ -22,6 +22,91 @@ fn monitor_of(home: &TempHome, id: &str) -> i32 {
         pid.is_some()
     });
     pid.expect("monitor pid") as i32
+}
+
+#[tokio::test]
+async fn a_running_jobs_folder_removed_ends_it_as_error_and_cancel_works() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let mut guards = Vec::new();
+    let start_hanging = || {
+        let client = client.clone();
+        let home = &home;
+        async move {
+            let job = testkit::start_job(&client, home.start_request("hang")).await;
+            (job.job_id.clone(), job.pid.expect("codex pid"))
+        }
+    };
+    // Left alone: it must end by itself, not stay `running`.
+    let (alone, alone_codex) = start_hanging().await;
+    // Cancelled right after its folder goes.
+    let (cancelled, cancelled_codex) = start_hanging().await;
+    for (id, codex) in [(&alone, alone_codex), (&cancelled, cancelled_codex)] {
+        guards.push(PidGuard::new(monitor_of(&home, id)));
+        guards.push(PidGuard::new(codex));
+        std::fs::remove_dir_all(home.paths().jobs().join(id)).expect("remove the job folder");
+    }
+    let resp = client
+        .clone()
+        .cancel(CancelRequest {
+            job_id: cancelled.clone(),
+        })
+        .await
+        .expect("cancel")
+        .into_inner();
+    let job = resp.job.expect("job");
+    assert!(
+        job.status().is_terminal(),
+        "{:?}: {}",
+        job.status(),
+        resp.message
+    );
+    assert!(!resp.message.contains("still stopping"), "{}", resp.message);
+
+    for (id, job) in [
+        (&alone, wait_for_end(&client, &alone).await.job),
+        (&cancelled, Some(job)),
+    ] {
+        let job = job.expect("job");
+        assert_eq!(job.status(), JobStatus::Error, "{id}: {:?}", job.error);
+        let reason = job.error.unwrap_or_default();
+        assert!(
+            reason.contains("folder") && reason.contains("removed"),
+            "{id}: {reason}"
+        );
+    }
+    for guard in &guards {
+        let pid = guard.pid();
+        wait_until("the job's monitor and codex to be gone", || !pid_alive(pid));
+    }
+}
+
+#[tokio::test]
+async fn a_running_jobs_folder_removed_while_codexd_is_down_ends_it_after_the_restart() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let job = testkit::start_job(&client, home.start_request("hang")).await;
+    let _monitor = PidGuard::new(monitor_of(&home, &job.job_id));
+    let _codex = PidGuard::new(job.pid.expect("codex pid"));
+    daemon.signal(Signal::SIGKILL);
+    daemon.wait();
+    std::fs::remove_dir_all(home.paths().jobs().join(&job.job_id)).expect("remove the folder");
+
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let end = wait_for_end(&client, &job.job_id).await.job.expect("job");
+    assert_eq!(end.status(), JobStatus::Error, "{:?}", end.error);
+    let reason = end.error.unwrap_or_default();
+    assert!(
+        reason.contains("folder") && reason.contains("removed"),
+        "{reason}"
+    );
+    let meta = home.paths().jobs().join(&job.job_id).join("meta.json");
+    wait_until("meta.json to record the end", || {
+        std::fs::read_to_string(&meta).is_ok_and(|m| m.contains("\"error\""))
+    });
 }
 
 /// SIGCONTs the processes when dropped, so a failing test leaves none frozen.
