@@ -3,12 +3,42 @@
 //! job's folder deleted, and a monitor frozen past its watchdog's deadline.
 //! Every case runs the real daemon on its real socket with the fake codex.
 
-use std::time::{Duration, Instant};
+use std::{
+    os::unix::fs::{FileTypeExt, PermissionsExt},
+    process::{Output, Stdio},
+    time::{Duration, Instant},
+};
 
-use codex_async_proto::v1::{CancelRequest, JobStatus};
+use codex_async_proto::{
+    connect,
+    v1::{CancelRequest, InfoRequest, JobStatus},
+};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use testkit::{pid_alive, wait_for_end, wait_until, Daemon, PidGuard, TempHome};
+use testkit::{
+    daemon_pid, pid_alive, wait_for_end, wait_until, wait_until_async, Daemon, PidGuard,
+    ProcessGuard, TempHome,
+};
+
+/// How soon codexd must have put back a removed socket or lock file: it looks
+/// every half second; the rest is slack for a loaded machine.
+const PUT_BACK_WITHIN: Duration = Duration::from_secs(10);
+
+fn run(home: &TempHome, args: &[&str]) -> Output {
+    home.codexd()
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run codexd")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
 
 /// The monitor pid a job's monitor.json names, once it is written.
 fn monitor_of(home: &TempHome, id: &str) -> i32 {
@@ -22,6 +52,137 @@ fn monitor_of(home: &TempHome, id: &str) -> i32 {
         pid.is_some()
     });
     pid.expect("monitor pid") as i32
+}
+
+#[tokio::test]
+async fn a_removed_socket_is_bound_again_and_status_and_stop_find_the_daemon_without_it() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let socket = home.paths().socket;
+    std::fs::remove_file(&socket).expect("remove the socket");
+    let removed = Instant::now();
+    wait_until_async("codexd to answer on its socket again", || {
+        let socket = socket.clone();
+        async move { connect(&socket).await.is_ok() }
+    })
+    .await;
+    assert!(
+        removed.elapsed() < PUT_BACK_WITHIN,
+        "the socket came back after {:?}",
+        removed.elapsed()
+    );
+    let meta = std::fs::symlink_metadata(&socket).expect("the new socket");
+    assert!(meta.file_type().is_socket());
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o600,
+        "same mode as at start"
+    );
+    let info = daemon
+        .client()
+        .await
+        .info(InfoRequest {})
+        .await
+        .expect("info on the new socket")
+        .into_inner();
+    assert_eq!(info.pid, daemon.pid(), "the same daemon answers");
+
+    // A file that is not a socket in its place: codexd does not delete what
+    // it did not make (the same rule as at start), so it stays unreachable,
+    // and status and stop must find it by its lock.
+    std::fs::remove_file(&socket).expect("remove the socket again");
+    std::fs::write(&socket, "not a socket").expect("a plain file in its place");
+    let status = run(&home, &["status"]);
+    let said = text(&status);
+    assert_eq!(
+        status.status.code(),
+        Some(1),
+        "running but unreachable: {said}"
+    );
+    assert!(
+        said.contains(&format!("pid {}", daemon.pid())) && said.contains("does not answer"),
+        "{said}"
+    );
+    let json = run(&home, &["status", "--json"]);
+    let value: serde_json::Value =
+        serde_json::from_slice(&json.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&json)));
+    assert_eq!(value["running"], true, "{value}");
+    assert_eq!(value["reachable"], false, "{value}");
+    assert_eq!(value["pid"], daemon.pid(), "{value}");
+
+    let stop = run(&home, &["stop"]);
+    let said = text(&stop);
+    assert!(stop.status.success(), "{said}");
+    assert!(said.contains("stopped"), "{said}");
+    let pid = daemon.pid();
+    let exit = daemon.wait();
+    assert!(exit.success(), "codexd {pid} stopped cleanly: {exit:?}");
+    assert_eq!(
+        std::fs::read_to_string(&socket).ok().as_deref(),
+        Some("not a socket"),
+        "codexd left the file it did not make"
+    );
+    let status = run(&home, &["status"]);
+    assert_eq!(status.status.code(), Some(3), "{}", text(&status));
+}
+
+#[tokio::test]
+async fn two_daemons_cannot_share_a_home_even_without_its_lock_file_and_socket() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let paths = home.paths();
+    std::fs::remove_file(paths.lock()).expect("remove the lock file");
+    std::fs::remove_file(&paths.socket).expect("remove the socket");
+    let mut second = ProcessGuard::new(
+        home.codexd()
+            .arg("serve")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn a second codexd serve"),
+    );
+    let mut exited = None;
+    wait_until("the second codexd to give up", || {
+        exited = second.child().try_wait().expect("try_wait");
+        exited.is_some()
+    });
+    let mut stderr = String::new();
+    use std::io::Read;
+    second
+        .child()
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read its stderr");
+    assert!(!exited.expect("status").success(), "{stderr}");
+    assert!(stderr.contains("already running"), "{stderr}");
+
+    // The first one puts its lock file (naming itself) and socket back.
+    let removed = Instant::now();
+    wait_until("the lock file to name the running daemon again", || {
+        daemon_pid(&paths) == Some(daemon.pid())
+    });
+    wait_until("the socket to be back", || {
+        std::os::unix::net::UnixStream::connect(&paths.socket).is_ok()
+    });
+    assert!(
+        removed.elapsed() < PUT_BACK_WITHIN,
+        "{:?}",
+        removed.elapsed()
+    );
+    let info = daemon
+        .client()
+        .await
+        .info(InfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    assert_eq!(info.pid, daemon.pid());
+    let stop = run(&home, &["stop"]);
+    assert!(stop.status.success(), "{}", text(&stop));
+    assert!(daemon.wait().success());
 }
 
 #[tokio::test]
