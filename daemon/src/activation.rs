@@ -11,7 +11,7 @@ use std::{
         fd::{FromRawFd, RawFd},
         unix::fs::MetadataExt,
     },
-    path::Path,
+    path::{Path, PathBuf},
     sync::atomic::{AtomicBool, Ordering},
 };
 
@@ -47,6 +47,113 @@ pub fn listen(
     }
     refuse_live_socket(&paths.socket)?;
     Ok((home::listen(&paths.socket)?, false))
+}
+
+/// The socket file clients reach codexd by, kept in place while codexd runs:
+/// a file removed (or replaced) by someone would otherwise leave the daemon
+/// unreachable for good, every client saying it is not running.
+pub struct Endpoint {
+    path: PathBuf,
+    /// Device and inode of the file at `path` that codexd listens on; None
+    /// when it serves an inherited socket at another path (or an unnamed
+    /// one), which is the service manager's to keep.
+    identity: Option<(u64, u64)>,
+    /// The file at `path` is the service manager's (socket activation).
+    inherited: bool,
+    /// What the last failed attempt to bind again said, to log it once.
+    last_refusal: Option<String>,
+}
+
+/// What [`Endpoint::check`] found.
+pub enum Checked {
+    /// The file is the one codexd listens on.
+    InPlace,
+    /// It was gone or replaced, and codexd listens on a new one there now.
+    Rebound(UnixListener),
+    /// It was gone or replaced, and cannot be bound again yet (something
+    /// else is there); the reason, when it is news.
+    Refused(Option<String>),
+}
+
+impl Endpoint {
+    /// The endpoint of the socket [`listen`] returned.
+    pub fn new(paths: &Paths, listener: &UnixListener, inherited: bool) -> Self {
+        // An inherited socket is watched only at the configured path: that
+        // is where clients look.
+        let at_configured = listener
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_pathname().map(|p| p == paths.socket))
+            .unwrap_or(false);
+        Self {
+            path: paths.socket.clone(),
+            identity: at_configured
+                .then(|| socket_identity(&paths.socket))
+                .flatten(),
+            inherited,
+            last_refusal: None,
+        }
+    }
+
+    /// Looks at the socket file; binds it again (with every check of a
+    /// start: path, private parent, 0600, nothing else answering there) when
+    /// it is gone or is another file now.
+    ///
+    /// An inherited socket's file is the socket unit's, but when it is gone
+    /// codexd binds its own there too, and keeps going. Exiting instead, for
+    /// systemd to restart it, would not help: systemd hands the restarted
+    /// service the same descriptor, whose file is gone, and makes the file
+    /// again only when the socket unit itself restarts. The log says how to
+    /// give the path back to systemd.
+    pub fn check(&mut self) -> Checked {
+        let Some(identity) = self.identity else {
+            return Checked::InPlace;
+        };
+        if socket_identity(&self.path) == Some(identity) {
+            self.last_refusal = None;
+            return Checked::InPlace;
+        }
+        match refuse_live_socket(&self.path)
+            .and_then(|()| home::listen(&self.path).map_err(anyhow::Error::from))
+        {
+            Ok(listener) => {
+                if self.inherited {
+                    warn!(socket = %self.path.display(),
+                        "the socket unit's file was removed; codexd bound its own there so clients reach it. \
+                         `systemctl --user restart codexd.socket codexd.service` gives it back to systemd");
+                } else {
+                    warn!(socket = %self.path.display(), "the socket file was removed or replaced; bound it again");
+                }
+                self.identity = socket_identity(&self.path);
+                self.inherited = false;
+                self.last_refusal = None;
+                Checked::Rebound(listener)
+            }
+            Err(e) => {
+                let text = format!("{e:#}");
+                let news = self.last_refusal.as_deref() != Some(text.as_str());
+                self.last_refusal = Some(text.clone());
+                Checked::Refused(news.then_some(text))
+            }
+        }
+    }
+
+    /// Removes the socket file at exit when it is the one codexd bound: an
+    /// inherited one is the service manager's, and a file put in its place
+    /// by someone else is theirs.
+    pub fn remove(&self) {
+        if !self.inherited
+            && self.identity.is_some()
+            && socket_identity(&self.path) == self.identity
+        {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Device and inode of the file at `path`, when there is one.
+fn socket_identity(path: &Path) -> Option<(u64, u64)> {
+    fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// The listener passed by a service manager, if this process was given one.

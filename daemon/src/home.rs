@@ -3,7 +3,7 @@
 
 use std::{
     fs::{self, File, OpenOptions},
-    io::{self, Read, Seek, Write},
+    io::{self, Seek, Write},
     os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt},
     path::{Path, PathBuf},
 };
@@ -110,10 +110,36 @@ pub fn create(paths: &Paths) -> Result<(), HomeError> {
     Ok(())
 }
 
-/// Held for the daemon's lifetime: the lock on `codexd.lock`, which holds its
-/// pid on the first line and the socket it serves on the second.
+/// Held for the daemon's lifetime: the lock on the home's directory, which
+/// keeps a second daemon off the database, and the lock on `codexd.lock`,
+/// which holds its pid on the first line, the socket it serves on the second
+/// and its start time (the pid-reuse guard, see [`running`]) on the third.
 pub struct DaemonLock {
-    _lock: Flock<File>,
+    /// Why the directory and not `codexd.lock` alone: a user may delete the
+    /// lock file (a second daemon would then lock a new one and run on the
+    /// same database), but not the home's directory without the database in
+    /// it. A flock, not SQLite's own locking: SQLite's fcntl locks on the
+    /// database file are per transaction and dropped whenever any descriptor
+    /// of the file in the process closes, and flock and fcntl locks are
+    /// independent on Linux and macOS, so neither disturbs the other. The
+    /// directory exists before the database does (first start), and the
+    /// lock goes with the process, however it ends.
+    _home: Flock<File>,
+    /// `codexd.lock`: where clients read who holds the home, and the lock an
+    /// older codexd takes (so old and new still exclude each other).
+    file: Flock<File>,
+    record: String,
+}
+
+/// What keeping the lock file found (see [`DaemonLock::keep`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockFile {
+    /// In place.
+    Kept,
+    /// It had been removed or replaced: made again, locked and recorded.
+    Restored,
+    /// Replaced by a file another process holds locked; tried again later.
+    Busy,
 }
 
 /// What the daemon holding a home's lock recorded in `codexd.lock`.
@@ -141,9 +167,86 @@ impl LockHolder {
     }
 }
 
-/// Takes the home's lock, or says which daemon holds it. Records this
-/// process's pid and `socket` in the lock file.
+/// The start time on the third line of a lock file (None from an older
+/// codexd, or on a platform that does not tell start times).
+fn parse_start_time(text: &str) -> Option<i64> {
+    text.lines().nth(2)?.trim().parse().ok()
+}
+
+/// How often taking a lock that is held is tried again before giving up: a
+/// client that probes it ([`is_locked`]) holds it for a moment only.
+const LOCK_TRIES: u32 = 10;
+
+/// Takes an exclusive flock on `file`, trying again for a moment while it is
+/// held; `Err(Ok(file))` when another process keeps holding it.
+fn lock_exclusive(file: File) -> Result<Flock<File>, Result<File, Errno>> {
+    let mut file = file;
+    for _ in 1..LOCK_TRIES {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(lock),
+            Err((back, Errno::EWOULDBLOCK)) => file = back,
+            Err((_, errno)) => return Err(Err(errno)),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(lock),
+        Err((back, Errno::EWOULDBLOCK)) => Err(Ok(back)),
+        Err((_, errno)) => Err(Err(errno)),
+    }
+}
+
+/// Takes the home's locks, or says which daemon holds them. Records this
+/// process's pid, `socket` and start time in the lock file.
 pub fn lock(paths: &Paths) -> Result<DaemonLock, HomeError> {
+    let already_running = || {
+        let holder = fs::read_to_string(paths.lock())
+            .map(|text| LockHolder::parse(&text))
+            .ok()
+            .filter(|h| !h.pid.is_empty());
+        HomeError::AlreadyRunning {
+            home: paths.home.clone(),
+            pid: holder.as_ref().map_or_else(
+                || "unknown: its lock file was removed".into(),
+                |h| h.pid.clone(),
+            ),
+            socket: holder.and_then(|h| h.socket),
+        }
+    };
+    let home_err = |source: io::Error| HomeError::Lock {
+        path: paths.home.clone(),
+        source,
+    };
+    // The directory first: a second daemon must fail before it touches the
+    // lock file the first one may be about to make again.
+    let dir = File::open(&paths.home).map_err(home_err)?;
+    let home = match lock_exclusive(dir) {
+        Ok(lock) => lock,
+        Err(Ok(_)) => return Err(already_running()),
+        Err(Err(errno)) => return Err(home_err(errno.into())),
+    };
+    let record = format!(
+        "{}\n{}\n{}\n",
+        std::process::id(),
+        paths.socket.display(),
+        crate::proctree::start_time(std::process::id() as i32)
+            .map(|t| t.to_string())
+            .unwrap_or_default()
+    );
+    let file = match lock_file(paths, &record)? {
+        Some(file) => file,
+        None => return Err(already_running()),
+    };
+    Ok(DaemonLock {
+        _home: home,
+        file,
+        record,
+    })
+}
+
+/// Opens (or makes) `codexd.lock`, locks it and writes `record`; None when
+/// another process holds it (an older codexd, which knows no home lock).
+fn lock_file(paths: &Paths, record: &str) -> Result<Option<Flock<File>>, HomeError> {
     let path = paths.lock();
     let lock_err = |source: io::Error| HomeError::Lock {
         path: path.clone(),
@@ -157,27 +260,44 @@ pub fn lock(paths: &Paths) -> Result<DaemonLock, HomeError> {
         .mode(0o600)
         .open(&path)
         .map_err(lock_err)?;
-    let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+    let mut lock = match lock_exclusive(file) {
         Ok(lock) => lock,
-        Err((mut file, Errno::EWOULDBLOCK)) => {
-            let mut text = String::new();
-            let _ = file.read_to_string(&mut text);
-            let holder = LockHolder::parse(&text);
-            return Err(HomeError::AlreadyRunning {
-                home: paths.home.clone(),
-                pid: holder.pid,
-                socket: holder.socket,
-            });
-        }
-        Err((_, errno)) => return Err(lock_err(errno.into())),
+        Err(Ok(_)) => return Ok(None),
+        Err(Err(errno)) => return Err(lock_err(errno.into())),
     };
     lock.set_len(0).map_err(lock_err)?;
     lock.rewind().map_err(lock_err)?;
-    // One write, so a reader sees both lines or neither.
-    let record = format!("{}\n{}\n", std::process::id(), paths.socket.display());
+    // One write, so a reader sees every line or none.
     lock.write_all(record.as_bytes()).map_err(lock_err)?;
     lock.sync_all().map_err(lock_err)?;
-    Ok(DaemonLock { _lock: lock })
+    Ok(Some(lock))
+}
+
+/// The file's device and inode, to tell it from another at the same path.
+fn identity(meta: &fs::Metadata) -> (u64, u64) {
+    (meta.dev(), meta.ino())
+}
+
+impl DaemonLock {
+    /// Makes `codexd.lock` again when it was removed or replaced, so clients
+    /// keep finding this daemon by it (`codexd stop` when the socket is gone).
+    /// The home's lock is never let go meanwhile, so no other daemon starts.
+    pub fn keep(&mut self, paths: &Paths) -> Result<LockFile, HomeError> {
+        let held = self.file.metadata().map(|m| identity(&m)).ok();
+        let there = fs::symlink_metadata(paths.lock())
+            .map(|m| identity(&m))
+            .ok();
+        if held.is_some() && held == there {
+            return Ok(LockFile::Kept);
+        }
+        match lock_file(paths, &self.record)? {
+            Some(file) => {
+                self.file = file;
+                Ok(LockFile::Restored)
+            }
+            None => Ok(LockFile::Busy),
+        }
+    }
 }
 
 /// The live daemon recorded in the home's lock file, or None when the file
@@ -194,15 +314,89 @@ pub fn holder(paths: &Paths) -> Option<LockHolder> {
     }
 }
 
-/// True when another process holds the home's lock (a daemon runs).
-pub fn is_locked(paths: &Paths) -> bool {
-    let Ok(file) = File::open(paths.lock()) else {
-        return false;
+/// The daemon that holds a home, found without its socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Running {
+    pub pid: i32,
+    /// Its start time, as recorded (see [`crate::proctree::start_time`]).
+    pub start_time: Option<i64>,
+    pub socket: Option<PathBuf>,
+}
+
+impl Running {
+    /// True while it is the same process (not a later one with its pid).
+    pub fn is_alive(&self) -> bool {
+        crate::proctree::is_same_process_alive(self.pid, self.start_time)
+    }
+}
+
+/// The daemon holding the home's lock, by the lock file, checked before
+/// anyone signals it: the home is locked, the pid is alive with the start
+/// time it recorded (a pid reused since is another process), and, where the
+/// kernel lists locks (Linux), that pid is the one holding the home's lock.
+pub fn running(paths: &Paths) -> Option<Running> {
+    let text = fs::read_to_string(paths.lock()).ok()?;
+    let holder = LockHolder::parse(&text);
+    let pid: i32 = holder.pid.parse().ok().filter(|pid| *pid > 0)?;
+    let found = Running {
+        pid,
+        start_time: parse_start_time(&text),
+        socket: holder.socket,
     };
-    matches!(
-        Flock::lock(file, FlockArg::LockSharedNonblock),
-        Err((_, Errno::EWOULDBLOCK))
-    )
+    if !is_locked(paths) || !found.is_alive() {
+        return None;
+    }
+    if cfg!(target_os = "linux") && found.start_time.is_none() {
+        // Linux always records one: a record without it is not trusted.
+        return None;
+    }
+    match holds_flock(pid, &paths.home) {
+        Some(false) => None,
+        Some(true) | None => Some(found),
+    }
+}
+
+/// Whether `pid` holds a flock on `dir`, from /proc/locks; None where the
+/// kernel does not list them.
+fn holds_flock(pid: i32, dir: &Path) -> Option<bool> {
+    #[cfg(target_os = "linux")]
+    {
+        let meta = fs::metadata(dir).ok()?;
+        let locks = fs::read_to_string("/proc/locks").ok()?;
+        // `1: FLOCK  ADVISORY  WRITE 4242 00:2c:1234 0 EOF`: major and
+        // minor in hex, then the inode.
+        let wanted = format!(
+            "{:02x}:{:02x}:{}",
+            libc::major(meta.dev()),
+            libc::minor(meta.dev()),
+            meta.ino()
+        );
+        let pid = pid.to_string();
+        Some(locks.lines().any(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.get(1) == Some(&"FLOCK")
+                && fields.get(3) == Some(&"WRITE")
+                && fields.get(4) == Some(&pid.as_str())
+                && fields.get(5) == Some(&wanted.as_str())
+        }))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (pid, dir);
+        None
+    }
+}
+
+/// True when another process holds the home's lock (a daemon runs): the
+/// home's directory lock, or `codexd.lock` (an older codexd takes only that).
+pub fn is_locked(paths: &Paths) -> bool {
+    let held = |file: File| {
+        matches!(
+            Flock::lock(file, FlockArg::LockSharedNonblock),
+            Err((_, Errno::EWOULDBLOCK))
+        )
+    };
+    File::open(&paths.home).is_ok_and(held) || File::open(paths.lock()).is_ok_and(held)
 }
 
 /// Binds the socket (0600, with no moment where it is wider). Call only while
@@ -258,7 +452,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_lock_file_names_the_pid_first_then_the_socket() {
+    fn the_lock_file_names_the_pid_first_then_the_socket_then_the_start_time() {
+        assert_eq!(parse_start_time("4242\n/s.sock\n987654\n"), Some(987654));
+        assert_eq!(parse_start_time("4242\n/s.sock\n"), None);
+        assert_eq!(parse_start_time("4242\n/s.sock\n\n"), None);
         let holder = LockHolder::parse("4242\n/run/user/1000/codexd.sock\n");
         assert_eq!(holder.pid, "4242");
         assert_eq!(
@@ -269,5 +466,30 @@ mod tests {
         assert_eq!((older.pid.as_str(), older.socket), ("4242", None));
         let writing = LockHolder::parse("");
         assert_eq!((writing.pid.as_str(), writing.socket), ("", None));
+    }
+
+    #[test]
+    fn the_home_stays_locked_when_its_lock_file_is_deleted() {
+        let dir = tempfile::tempdir().expect("temp");
+        let paths = Paths::in_home(&dir.path().join("home"));
+        create(&paths).expect("home");
+        let mut held = lock(&paths).expect("first lock");
+        let me = std::process::id() as i32;
+        if cfg!(target_os = "linux") {
+            assert_eq!(holds_flock(me, &paths.home), Some(true));
+            assert_eq!(holds_flock(me + 1, &paths.home), Some(false));
+        }
+        fs::remove_file(paths.lock()).expect("delete the lock file");
+        match lock(&paths) {
+            Err(HomeError::AlreadyRunning { pid, .. }) => {
+                assert!(pid.starts_with("unknown"), "{pid}")
+            }
+            other => panic!("a second lock was taken: {:?}", other.err()),
+        }
+        assert_eq!(held.keep(&paths).expect("keep"), LockFile::Restored);
+        assert_eq!(held.keep(&paths).expect("keep"), LockFile::Kept);
+        let found = running(&paths).expect("found by its lock file");
+        assert_eq!(found.pid, me);
+        assert_eq!(found.start_time, crate::proctree::start_time(me));
     }
 }

@@ -242,9 +242,14 @@ impl ExitSlot {
 
     /// Writes `exit` to `exit.json` (fsynced, atomically). Safe to call again
     /// after a failure.
+    ///
+    /// When the job's folder was removed (or replaced) since the room was set
+    /// aside, the room went with it: the rename finds no file (ENOENT), and
+    /// would forever. The record is then written as a new file, into the
+    /// folder re-created if need be (see [`Self::recreate_folder`]).
     pub fn store(&mut self, exit: &ExitInfo) -> io::Result<()> {
         let Some(file) = self.reserved.as_ref() else {
-            return write_json_atomic(&self.path, exit, Durability::Synced);
+            return self.store_new(exit);
         };
         use std::os::unix::fs::FileExt;
         let mut text = serde_json::to_vec_pretty(exit).map_err(io::Error::other)?;
@@ -252,10 +257,98 @@ impl ExitSlot {
         file.write_all_at(&text, 0)?;
         file.set_len(text.len() as u64)?;
         file.sync_all()?;
-        fs::rename(&self.tmp, &self.path)?;
+        match fs::rename(&self.tmp, &self.path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.reserved = None;
+                return self.store_new(exit);
+            }
+            Err(e) => return Err(e),
+        }
         self.reserved = None;
         Ok(())
     }
+
+    fn store_new(&self, exit: &ExitInfo) -> io::Result<()> {
+        match write_json_atomic(&self.path, exit, Durability::Synced) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.recreate_folder()?;
+                write_json_atomic(&self.path, exit, Durability::Synced)
+            }
+            done => done,
+        }
+    }
+
+    /// Makes the job's folder again (0700), and `jobs/` above it, but never
+    /// the home: a home that is gone was removed on purpose, and a folder
+    /// made there would be a home without a database. Fails with
+    /// [`FolderGone`] then, which no retry can cure.
+    fn recreate_folder(&self) -> io::Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        let folder = self.path.parent();
+        let home = folder.and_then(Path::parent).and_then(Path::parent);
+        match (folder, home) {
+            (Some(folder), Some(home)) if home.is_dir() => fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(folder),
+            _ => Err(io::Error::new(io::ErrorKind::NotFound, FolderGone)),
+        }
+    }
+}
+
+/// The error of an exit record with nowhere to go: the job's folder and the
+/// home above it were removed.
+#[derive(Debug, thiserror::Error)]
+#[error("the job's folder and its home were removed; there is nowhere to write exit.json")]
+pub struct FolderGone;
+
+impl FolderGone {
+    /// True when `e` is this error: retrying cannot help.
+    pub fn is(e: &io::Error) -> bool {
+        e.get_ref().is_some_and(|inner| inner.is::<FolderGone>())
+    }
+}
+
+/// A job folder as it was when the monitor began: which directory it was, so
+/// one removed, or removed and made again (repair re-creates missing folders
+/// of unfinished jobs), is told from the one the job's files live in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FolderIdentity {
+    dev: u64,
+    ino: u64,
+}
+
+impl FolderIdentity {
+    /// The folder's identity now; None when it cannot be looked at.
+    pub fn of(dir: &JobDir) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = fs::metadata(dir.path()).ok()?;
+        Some(Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+
+    /// Why the job's files are gone, when `dir` is no longer this folder:
+    /// the reason a job ends with then. A folder that cannot be looked at for
+    /// another reason (permissions, I/O) is not called removed.
+    pub fn removed_reason(&self, dir: &JobDir) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
+        let removed = match fs::metadata(dir.path()) {
+            Ok(meta) => (meta.dev(), meta.ino()) != (self.dev, self.ino),
+            Err(e) => e.kind() == io::ErrorKind::NotFound,
+        };
+        removed.then(|| folder_removed_reason(dir.path()))
+    }
+}
+
+/// The reason of a job whose folder was removed while it ran.
+pub fn folder_removed_reason(dir: &Path) -> String {
+    format!(
+        "folder_removed: the job folder {} was removed while the job ran, so its output is lost",
+        dir.display()
+    )
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {

@@ -47,7 +47,10 @@ mod session;
 use crate::{
     codex::app_server::{Plan, TurnEnd},
     job::now_rfc3339,
-    jobdir::{write_json_atomic, Durability, ExitInfo, ExitSlot, JobDir, MonitorInfo},
+    jobdir::{
+        write_json_atomic, Durability, ExitInfo, ExitSlot, FolderGone, FolderIdentity, JobDir,
+        MonitorInfo,
+    },
     output_cap::{self, OutputCap},
     proctree,
     watchdog::Watchdog,
@@ -247,6 +250,12 @@ async fn store_exit(dir: &JobDir, slot: &mut ExitSlot, exit: &ExitInfo) {
                 }
                 return;
             }
+            Err(e) if FolderGone::is(&e) => {
+                // Nothing can hold the record: codexd finds the monitor gone
+                // without one and says why (the folder was removed).
+                eprintln!("codexd monitor: {e}; giving up on exit.json");
+                return;
+            }
             Err(e) => {
                 if !logged {
                     // The log may be on the same full disk: best effort.
@@ -293,6 +302,8 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
             .await;
         }
     }
+    // The folder the job's files are in, to notice it removed (see below).
+    let folder = FolderIdentity::of(dir);
     // Before codex can fill the disk with its output.
     let mut exit_slot = ExitSlot::reserve(dir);
     let codex = match spawn_codex(dir, &argv, app_server.is_some()) {
@@ -352,6 +363,16 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
             _ = cap_check.tick() => {
                 cap.enforce(dir);
                 disk.check(dir);
+                // The job's folder is the job: with it gone nobody can read
+                // codex's output, ask for its result or find this monitor
+                // (monitor.json), so the job is over. codex is stopped like
+                // a cancel rather than left to run (and edit files) unseen.
+                if stop.is_none() {
+                    if let Some(why) = folder.and_then(|f| f.removed_reason(dir)) {
+                        let why = format!("{why}; codex was stopped");
+                        stop = Some(CancelStage::begin(dir, codex, session.as_ref(), Some(why)));
+                    }
+                }
             }
             _ = sigterm.recv() => stop = stop.or_else(|| Some(CancelStage::begin(dir, codex, session.as_ref(), None))),
             _ = sigint.recv() => stop = stop.or_else(|| Some(CancelStage::begin(dir, codex, session.as_ref(), None))),
@@ -366,6 +387,13 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
                     watchdog.hold();
                 }
                 if let Some(reason) = watchdog.check() {
+                    // A monitor that was frozen (SIGSTOP, a suspended VM)
+                    // wakes to an elapsed deadline and, maybe, to codex
+                    // already exited: the exit that happened wins over the
+                    // timer, whichever of the two this wake-up saw first.
+                    if let Some(status) = reap(Some(codex)) {
+                        break status;
+                    }
                     stop = Some(CancelStage::begin(dir, codex, session.as_ref(), Some(reason)));
                 }
             }
@@ -411,6 +439,18 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
             if (interrupted || stopped) && reason.is_none() {
                 cancelled = true;
             }
+        }
+    }
+    // Removed in the last moments, or while a cancel or a watchdog stopped
+    // codex: whatever else happened, the job's output is lost, and its
+    // result must say so.
+    if !reason
+        .as_deref()
+        .is_some_and(|r| r.starts_with("folder_removed:"))
+    {
+        if let Some(why) = folder.and_then(|f| f.removed_reason(dir)) {
+            reason = Some(why);
+            cancelled = false;
         }
     }
     let exit = ExitInfo {

@@ -8,13 +8,19 @@ use codex_async_proto::{paths::Paths, v1::codex_async_server::CodexAsyncServer};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::{
     signal::unix::{signal, SignalKind},
-    sync::{oneshot, watch, Notify},
+    sync::{mpsc, oneshot, watch, Notify},
 };
-use tokio_stream::{wrappers::UnixListenerStream, Stream, StreamExt};
+use tokio_stream::wrappers::ReceiverStream;
 use tracing::{info, warn};
 
 use crate::{
-    config::Config, db::Db, home, job::now_rfc3339, repair, retention, service::Service,
+    activation::{Checked, Endpoint},
+    config::Config,
+    db::Db,
+    home::{self, DaemonLock, LockFile},
+    job::now_rfc3339,
+    repair, retention,
+    service::Service,
     supervisor::Supervisor,
 };
 
@@ -22,7 +28,7 @@ use crate::{
 const STOP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
 /// How long stopping waits for the database to close.
 const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
-/// How long to wait after a failed accept (see `pace_accept_errors`).
+/// How long to wait after a failed accept (see [`accept`]).
 const ACCEPT_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
 /// Largest request accepted: a 1 MiB prompt and its fields, with room to spare.
 const MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
@@ -32,12 +38,17 @@ const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 /// streams end as soon as it stops (watch.rs), so only a call in flight or a
 /// client that does not close its connection is waited for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// How often the socket file and the lock file are looked at, to put back
+/// one that was removed (see [`keep_home`]): two `stat`s, cheap.
+const KEEP_EVERY: Duration = Duration::from_millis(500);
+/// Accepted connections waiting for the server to take them.
+const ACCEPT_QUEUE: usize = 64;
 
 /// Runs the daemon in the foreground until SIGTERM, SIGINT or a Shutdown call.
 /// Jobs keep running after it returns; the next daemon re-adopts them.
 pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
     home::create(&paths)?;
-    let _lock = home::lock(&paths)?;
+    let lock = home::lock(&paths)?;
     // systemd's socket, if given, is taken (close-on-exec) before any job
     // monitor is started below; our own is bound only once reconcile is done,
     // so whoever can connect gets an answer at once.
@@ -76,6 +87,17 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
         });
     }
     let (listener, inherited) = crate::activation::listen(&paths, inherited)?;
+    let endpoint = Endpoint::new(&paths, &listener, inherited);
+    let (conns, incoming) = mpsc::channel(ACCEPT_QUEUE);
+    let (stop_keeping, keeping_stopped) = oneshot::channel();
+    let keeper = tokio::spawn(keep_home(
+        paths.clone(),
+        lock,
+        endpoint,
+        listener,
+        conns,
+        keeping_stopped,
+    ));
 
     let shutdown = Arc::new(Notify::new());
     let (stopping, stopping_streams) = watch::channel(false);
@@ -126,7 +148,7 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
                 .max_decoding_message_size(MAX_REQUEST_BYTES)
                 .max_encoding_message_size(MAX_RESPONSE_BYTES),
         )
-        .serve_with_incoming_shutdown(owner_only(listener), stop);
+        .serve_with_incoming_shutdown(ReceiverStream::new(incoming), stop);
     // A graceful stop waits for every connection to close; an idle client or a
     // Watch that never ends must not hold the daemon up.
     let grace = async move {
@@ -138,9 +160,12 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
         _ = grace => info!("closing connections still open after {}s", SHUTDOWN_GRACE.as_secs()),
     }
 
-    // An inherited socket's file belongs to the service manager (socket activation).
-    if !inherited {
-        let _ = std::fs::remove_file(&paths.socket);
+    // The locks stay held until the database is closed below.
+    let _ = stop_keeping.send(());
+    let kept = keeper.await;
+    match &kept {
+        Ok((_, endpoint)) => endpoint.remove(),
+        Err(e) => warn!(error = %e, "the task keeping the socket and lock file failed"),
     }
     // Stopping must not wait for housekeeping (a full check of a large home
     // reads every row), nor for the database's goodbye checkpoint: the WAL
@@ -156,39 +181,97 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The accepted connections whose peer is this daemon's own user; any other
-/// uid is dropped and logged. The socket's 0600 mode already keeps others out;
-/// this holds even if the mode or a directory above is loosened.
-fn owner_only(listener: UnixListener) -> impl Stream<Item = std::io::Result<UnixStream>> {
+/// Keeps the home's socket file and lock file in place while codexd serves,
+/// looking every [`KEEP_EVERY`]: one removed or replaced is made again (the
+/// socket bound again with the checks of a start, the lock file locked and
+/// recorded again), so clients keep reaching and finding this daemon. Runs
+/// the socket's [`accept`] loop, moved to a new socket when one is bound.
+/// Hands the lock and the endpoint back when told to stop.
+async fn keep_home(
+    paths: Paths,
+    mut lock: DaemonLock,
+    mut endpoint: Endpoint,
+    listener: UnixListener,
+    conns: mpsc::Sender<std::io::Result<UnixStream>>,
+    mut stop: oneshot::Receiver<()>,
+) -> (DaemonLock, Endpoint) {
+    let mut acceptor = tokio::spawn(accept(listener, conns.clone()));
+    let mut tick = tokio::time::interval(KEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut lock_said: Option<String> = None;
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tick.tick() => {}
+        }
+        let said = match lock.keep(&paths) {
+            Ok(LockFile::Kept) => None,
+            Ok(LockFile::Restored) => {
+                warn!(lock = %paths.lock().display(), "the lock file was removed or replaced; made it again");
+                None
+            }
+            Ok(LockFile::Busy) => Some(format!(
+                "{} was replaced by a file another process holds locked (an older codexd?); \
+                 this codexd keeps the home locked and tries again",
+                paths.lock().display()
+            )),
+            Err(e) => Some(format!(
+                "cannot make the lock file again: {e}; trying again"
+            )),
+        };
+        if said.is_some() && said != lock_said {
+            warn!("{}", said.as_deref().unwrap_or_default());
+        }
+        lock_said = said;
+        match endpoint.check() {
+            Checked::InPlace | Checked::Refused(None) => {}
+            Checked::Rebound(listener) => {
+                // The old socket has no file left: nobody can reach it.
+                acceptor.abort();
+                acceptor = tokio::spawn(accept(listener, conns.clone()));
+            }
+            Checked::Refused(Some(why)) => warn!(socket = %paths.socket.display(), error = why,
+                "the socket file was removed or replaced and cannot be bound again yet; \
+                 clients cannot reach codexd until it can; trying again"),
+        }
+    }
+    acceptor.abort();
+    (lock, endpoint)
+}
+
+/// Accepts connections on `listener` for the server, keeping only those
+/// whose peer is this daemon's own user (any other uid is dropped and
+/// logged: the socket's 0600 mode already keeps others out; this holds even
+/// if the mode or a directory above is loosened). After a failed accept it
+/// waits a moment before the next: with no descriptor left (EMFILE) the
+/// waiting connection makes every accept fail, and without a pause the
+/// daemon would spin a core while it keeps serving the connections it has.
+async fn accept(listener: UnixListener, conns: mpsc::Sender<std::io::Result<UnixStream>>) {
     let me = nix::unistd::geteuid().as_raw();
-    UnixListenerStream::new(listener)
-        .then(pace_accept_errors)
-        .filter_map(move |conn| match conn {
-        Err(e) => Some(Err(e)),
-        Ok(stream) => match stream.peer_cred() {
-            Ok(cred) if cred.uid() == me => Some(Ok(stream)),
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                warn!(error = %e, "cannot accept a connection; trying again shortly");
+                tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                continue;
+            }
+        };
+        match stream.peer_cred() {
+            Ok(cred) if cred.uid() == me => {}
             Ok(cred) => {
                 warn!(uid = cred.uid(), pid = ?cred.pid(), "refused a connection from another user");
-                None
+                continue;
             }
             Err(e) => {
                 warn!(error = %e, "refused a connection whose peer cannot be identified");
-                None
+                continue;
             }
-        },
-    })
-}
-
-/// After a failed accept, waits a moment before the next. tonic accepts again
-/// at once, and with no descriptor left (EMFILE) the waiting connection makes
-/// every accept fail: without a pause the daemon would spin a core while it
-/// keeps serving the connections it has.
-async fn pace_accept_errors(conn: std::io::Result<UnixStream>) -> std::io::Result<UnixStream> {
-    if let Err(e) = &conn {
-        warn!(error = %e, "cannot accept a connection; trying again shortly");
-        tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+        }
+        if conns.send(Ok(stream)).await.is_err() {
+            return;
+        }
     }
-    conn
 }
 
 async fn stop_signal(shutdown: Arc<Notify>) {

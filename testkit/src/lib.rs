@@ -364,6 +364,50 @@ impl Drop for ProcessGuard {
     }
 }
 
+/// Kills a process that is not our child by pid when dropped (SIGKILL), for
+/// processes a test reaches only by pid (a job's monitor or codex once its
+/// folder, and so its `monitor.json`, is gone). The pid's start time is
+/// recorded, so a pid reused after the process ended is never hit.
+pub struct PidGuard {
+    pid: i32,
+    start_time: Option<String>,
+}
+
+impl PidGuard {
+    /// Guards `pid` as the process it is now.
+    pub fn new(pid: i32) -> Self {
+        Self {
+            pid,
+            start_time: start_time(pid),
+        }
+    }
+
+    /// The guarded pid.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+}
+
+impl Drop for PidGuard {
+    fn drop(&mut self) {
+        if self.start_time.is_some() && start_time(self.pid) == self.start_time {
+            let _ = kill(Pid::from_raw(self.pid), Signal::SIGKILL);
+        }
+    }
+}
+
+/// Field 22 of /proc/<pid>/stat (start time since boot), as text.
+fn start_time(pid: i32) -> Option<String> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(19)?
+            .to_string(),
+    )
+}
+
 /// A `codexd serve` running in the foreground on a temp home.
 pub struct Daemon {
     guard: ProcessGuard,

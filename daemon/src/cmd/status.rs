@@ -8,11 +8,20 @@ use crate::cmd;
 
 /// Exit code when the daemon is not running (as `systemctl status` uses).
 const NOT_RUNNING: u8 = 3;
+/// Exit code when it runs (it holds the home's lock) but does not answer.
+const UNREACHABLE: u8 = 1;
 
 pub fn run(json: bool) -> anyhow::Result<ExitCode> {
     let paths = Paths::from_env()?;
     let runtime = cmd::client_runtime()?;
     let info = runtime.block_on(cmd::daemon_info(&paths));
+    // Not answering is not "not running": a daemon whose socket file is
+    // gone still holds the home, its jobs and the database.
+    if info.is_none() {
+        if let Some(daemon) = cmd::stop::find_by_lock(&paths) {
+            return Ok(unreachable(&paths, &daemon, json));
+        }
+    }
     match (info, json) {
         (Some(i), false) => {
             println!("codexd is running");
@@ -67,4 +76,23 @@ fn pending_note(n: u64) -> String {
         "{n} state change{} not yet written to the database (the disk is full or not writable); kept by codexd and written as soon as it can be — free space (`codexd prune`) and check `codexd doctor`",
         if n == 1 { "" } else { "s" }
     )
+}
+
+/// What `status` says of a daemon that holds the home but does not answer.
+fn unreachable(paths: &Paths, daemon: &crate::home::Running, json: bool) -> ExitCode {
+    if json {
+        let value = serde_json::json!({"running": true, "reachable": false,
+            "pid": daemon.pid, "socket": paths.socket.display().to_string()});
+        println!("{value}");
+    } else {
+        println!(
+            "codexd is running (pid {}) but does not answer on its socket {}; \
+             it binds a removed socket again within seconds: if this lasts, see its log \
+             ({}), or stop it with `codexd stop`",
+            daemon.pid,
+            paths.socket.display(),
+            crate::logging::log_dir(paths).display()
+        );
+    }
+    ExitCode::from(UNREACHABLE)
 }

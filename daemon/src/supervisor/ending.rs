@@ -248,6 +248,14 @@ pub(super) fn codex_ran(dir: &JobDir) -> bool {
 /// Why a job whose monitor vanished is `error`; kills what the monitor left
 /// running, since nothing else would ever stop it.
 fn lost_reason(dir: &JobDir) -> String {
+    if !dir.path().exists() {
+        // Its monitor stops codex when the folder goes, and writes exit.json
+        // into it made again; only with the home gone too is there nowhere.
+        return format!(
+            "{}; codex's exit status could not be recorded",
+            crate::jobdir::folder_removed_reason(dir.path())
+        );
+    }
     let reason = "lost: the job's monitor ended without recording codex's exit status";
     match dir.read_monitor_info() {
         Some(m) if proctree::kill_orphaned_job(m.codex_pid, m.codex_start_time) => {
