@@ -11,9 +11,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // compile_fds does not write the descriptor set; reflection needs it.
     let out = PathBuf::from(env::var("OUT_DIR")?);
     fs::write(out.join("codexasync_descriptor.bin"), fds.encode_to_vec())?;
-    tonic_prost_build::configure()
+    // A job's record and summary serialize as the JSON programs read
+    // (`codexd show --json`, codex_result with format "json"): every field by
+    // construction, the status by name and final_json parsed.
+    let mut builder = tonic_prost_build::configure()
         .build_client(true)
-        .build_server(true)
+        .build_server(true);
+    for message in [
+        "Job",
+        "JobSummary",
+        "Question",
+        "Approval",
+        "FileChange",
+        "CommandRun",
+        "Usage",
+    ] {
+        builder = builder.type_attribute(
+            format!(".codexasync.v1.{message}"),
+            "#[derive(serde::Serialize)]",
+        );
+    }
+    builder
+        .field_attribute(
+            ".codexasync.v1.Job.status",
+            "#[serde(serialize_with = \"crate::json::status\")]",
+        )
+        .field_attribute(
+            ".codexasync.v1.JobSummary.final_json",
+            "#[serde(serialize_with = \"crate::json::embedded\")]",
+        )
         .compile_fds(fds)?;
     Ok(())
 }

@@ -134,6 +134,26 @@ async fn jobs_show_logs_cancel_and_prune_work_against_the_daemon() {
     assert_eq!(shown["summary"]["final_message"], "All done.");
     assert_eq!(shown["summary"]["usage"]["output_tokens"], 7);
     assert_eq!(shown["summary"]["commands"][0]["command"], "cargo test");
+    // Every field, for programs: the record's settings and the summary's
+    // facts a result is made of, null when not set.
+    for key in [
+        "reasoning_effort",
+        "review",
+        "output_schema_path",
+        "output_note",
+        "worktree_note",
+    ] {
+        assert!(
+            shown["job"].get(key).is_some(),
+            "job.{key} missing: {shown}"
+        );
+    }
+    for key in ["final_json", "final_json_error", "commit_note", "approvals"] {
+        assert!(
+            shown["summary"].get(key).is_some(),
+            "summary.{key} missing: {shown}"
+        );
+    }
     let missing = codexd(&home, &["show", "0123456789ab"]);
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no job 0123456789ab"));

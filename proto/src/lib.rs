@@ -7,6 +7,7 @@
 //!   and tasks and for `codexd show`.
 
 pub mod job_result;
+pub mod json;
 pub mod paths;
 mod status;
 

@@ -186,8 +186,8 @@ pub struct StartArgs {
     /// A JSON Schema (an object, at most 64 KiB) Codex's final answer must
     /// follow, e.g. {"type": "object", "properties": {"answer": {"type":
     /// "string"}}, "required": ["answer"], "additionalProperties": false}. The
-    /// result then carries the parsed answer as final_json, or says why the
-    /// answer did not parse or match.
+    /// result then says whether the answer matches (the parsed answer:
+    /// codex_result with format "json", summary.final_json) or why not.
     pub output_schema: Option<JsonObject>,
 }
 
@@ -258,6 +258,14 @@ fn default_wait_seconds() -> u32 {
 pub struct ResultArgs {
     /// The job id codex_start or codex_reply returned (12 lowercase hex characters).
     pub job_id: String,
+    /// "text" (default): the result to read. "json": every field of the
+    /// job's record and summary as JSON, final_json parsed, for a program.
+    #[schemars(default = "default_format", extend("enum" = ["text", "json"]))]
+    pub format: String,
+}
+
+fn default_format() -> String {
+    "text".into()
 }
 
 /// Arguments of `codex_reply`.
@@ -283,8 +291,8 @@ pub struct ReplyArgs {
     /// A JSON Schema (an object, at most 64 KiB) Codex's final answer must
     /// follow, e.g. {"type": "object", "properties": {"answer": {"type":
     /// "string"}}, "required": ["answer"], "additionalProperties": false}. The
-    /// result then carries the parsed answer as final_json, or says why the
-    /// answer did not parse or match.
+    /// result then says whether the answer matches (the parsed answer:
+    /// codex_result with format "json", summary.final_json) or why not.
     pub output_schema: Option<JsonObject>,
 }
 
@@ -558,8 +566,16 @@ fn optional_job_ids(args: &JsonObject) -> Result<Option<Vec<String>>, ArgError> 
 impl ResultArgs {
     /// Reads and type-checks the arguments of a `codex_result` call.
     pub fn from_json(args: &JsonObject) -> Result<Self, ArgError> {
+        let format = optional_string(args, "format")?.unwrap_or_else(default_format);
+        if format != "text" && format != "json" {
+            return Err(ArgError(format!(
+                "format: unknown value {:?}; use \"text\" (the result to read, the default) or \"json\" (every field, for a program)",
+                format.chars().take(40).collect::<String>()
+            )));
+        }
         Ok(Self {
             job_id: required_job_id(args)?,
+            format,
         })
     }
 }
@@ -1189,7 +1205,7 @@ mod tests {
             ),
             Err(
                 "job: no such argument of codex_result (did you mean job_id?); it takes \
-                 job_id (required). Nothing was done."
+                 job_id (required), format. Nothing was done."
                     .replace("                 ", "")
             )
         );

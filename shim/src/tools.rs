@@ -160,13 +160,19 @@ by itself.",
 tasks already return it when the job ends): status, exit code and error, Codex's final answer, \
 the files it changed, the commands it ran with their exit codes, token usage, and with worktree \
 isolation the branch and its diffstat. While the job is queued or running it says so, with \
-what is known so far.",
+what is known so far. format=\"json\" gives every field instead, for a program (final_json parsed).",
         input_schema = input_schema::<ResultArgs>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn codex_result(&self, args: JsonObject) -> Result<CallToolResult, ToolError> {
         let args = ResultArgs::from_json(&args)?;
         let response = self.get(args.job_id, None, 0).await?;
+        if args.format == "json" {
+            let document = codex_async_proto::json::job_document(&response);
+            return Ok(CallToolResult::success(vec![ContentBlock::text(
+                document.to_string(),
+            )]));
+        }
         ResultText::from_proto(&response)?.into_call_tool_result()
     }
 
@@ -488,7 +494,7 @@ there\". Without tasks, codex_wait returns when Codex asks, naming the question:
 then codex_answer(job_id, decision). isolation=\"worktree\" \
 gives a job its own git branch and worktree, so parallel jobs on one repository don't collide. \
 codex_review has Codex review code changes (uncommitted, a branch, a commit). output_schema makes \
-Codex answer in JSON (final_json); reasoning_effort sets how hard it thinks. \
+Codex answer in JSON matching it (checked); reasoning_effort sets how hard it thinks. \
 codex_list shows recent jobs; codex_cancel stops one and everything it started.";
 
 #[tool_handler(router = self.tool_router)]

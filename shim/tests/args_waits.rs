@@ -137,7 +137,7 @@ fn every_tool_refuses_an_unknown_argument_naming_it_and_does_nothing() {
             "codex_result",
             json!({"job": job}),
             "job: no such argument of codex_result (did you mean job_id?); it takes job_id \
-             (required). Nothing was done.",
+             (required), format. Nothing was done.",
         ),
         (
             "codex_list",
@@ -321,6 +321,28 @@ fn codex_wait_on_three_jobs_returns_at_the_first_to_end() {
         "{result}"
     );
     assert!(result.contains("\nfinished-b\n"), "{result}");
+    // For a program: every field as JSON.
+    let (is_error, doc) = call(
+        &mut shim,
+        "codex_result",
+        json!({"job_id": b, "format": "json"}),
+    );
+    assert!(!is_error, "{doc}");
+    let doc: serde_json::Value = serde_json::from_str(&doc).expect("JSON");
+    assert_eq!(doc["job"]["job_id"], b.as_str(), "{doc}");
+    assert_eq!(doc["job"]["status"], "done", "{doc}");
+    assert_eq!(doc["summary"]["final_message"], "finished-b", "{doc}");
+    assert!(doc["summary"].get("final_json").is_some(), "{doc}");
+    let (is_error, text) = call(
+        &mut shim,
+        "codex_result",
+        json!({"job_id": b, "format": "yaml"}),
+    );
+    assert!(is_error);
+    assert!(
+        text.starts_with("format: unknown value \"yaml\"; use \"text\""),
+        "{text}"
+    );
 
     // b had already ended and c ends too: at once, b first, saying both did.
     open_gate(&home, "c");

@@ -9,7 +9,6 @@ use codex_async_proto::{
     paths::Paths,
     v1::{GetRequest, Job},
 };
-use serde_json::json;
 
 use crate::cmd::{self, ui};
 
@@ -30,12 +29,10 @@ pub fn run(job_id: &str, json: bool) -> anyhow::Result<ExitCode> {
             .map_err(ui::job_error)?
             .into_inner();
         let job = answer.job.clone().unwrap_or_default();
-        let summary = answer.summary.clone().unwrap_or_default();
         if json {
             ui::emit(&format!(
                 "{}\n",
-                json!({"job": ui::job_json(&job), "summary": ui::summary_json(&summary),
-                       "output_bytes": answer.output_bytes})
+                codex_async_proto::json::job_document(&answer)
             ))?;
         } else {
             let result = JobResult::from_get(&answer, None, chrono::Utc::now())?;

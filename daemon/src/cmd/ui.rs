@@ -13,7 +13,7 @@ use anstyle::{AnsiColor, Style};
 use codex_async_proto::{
     connect,
     paths::Paths,
-    v1::{Job, JobStatus, JobSummary},
+    v1::{Job, JobStatus},
     Client,
 };
 use serde_json::{json, Value};
@@ -289,41 +289,10 @@ pub fn short_path(path: &str, max: usize) -> String {
     }
 }
 
-/// The JSON form of a job (field names as in the proto and meta.json).
+/// The JSON form of a job (field names as in the proto and meta.json): the
+/// proto message itself, serialized (`codex_async_proto::json`).
 pub fn job_json(job: &Job) -> Value {
-    json!({
-        "job_id": job.job_id,
-        "status": status_of(job).name(),
-        "prompt": job.prompt,
-        "cwd": job.cwd,
-        "approval_policy": job.approval_policy,
-        "model": job.model,
-        "pid": job.pid,
-        "exit_code": job.exit_code,
-        "error": job.error,
-        "created_at": job.created_at,
-        "started_at": job.started_at,
-        "finished_at": job.finished_at,
-        "output_path": job.output_path,
-        "parent_job_id": job.parent_job_id,
-        "thread_id": job.thread_id,
-        "isolation": job.isolation,
-        "branch": job.branch,
-        "worktree": job.worktree,
-        "stall_timeout_seconds": job.stall_timeout_seconds,
-        "max_duration_seconds": job.max_duration_seconds,
-        "question": job.question.as_ref().map(|q| json!({
-            "question_id": q.question_id,
-            "kind": q.kind,
-            "command": q.command,
-            "cwd": q.cwd,
-            "files": q.files,
-            "reason": q.reason,
-            "decisions": q.decisions,
-            "asked_at": q.asked_at,
-            "deadline": q.deadline,
-        })),
-    })
+    serde_json::to_value(job).unwrap_or(Value::Null)
 }
 
 /// What `cancel` and `answer` print: the job's status and the daemon's
@@ -347,30 +316,6 @@ pub fn emit_outcome(
             .unwrap_or_default();
         emit(&format!("{job_id}: {status}: {message}\n"))
     }
-}
-
-/// The JSON form of what codex did.
-pub fn summary_json(s: &JobSummary) -> Value {
-    json!({
-        "activity": s.activity,
-        "final_message": s.final_message,
-        "files_changed": s.files_changed.iter()
-            .map(|f| json!({"path": f.path, "kind": f.kind})).collect::<Vec<_>>(),
-        "commands": s.commands.iter()
-            .map(|c| json!({"command": c.command, "exit_code": c.exit_code, "status": c.status}))
-            .collect::<Vec<_>>(),
-        "commands_count": s.commands_count,
-        "usage": s.usage.as_ref().map(|u| json!({
-            "input_tokens": u.input_tokens,
-            "cached_input_tokens": u.cached_input_tokens,
-            "output_tokens": u.output_tokens,
-        })),
-        "error_message": s.error_message,
-        "diffstat": s.diffstat,
-        "approvals": s.approvals.iter()
-            .map(|a| json!({"what": a.what, "decision": a.decision, "by": a.by}))
-            .collect::<Vec<_>>(),
-    })
 }
 
 #[cfg(test)]
