@@ -539,6 +539,47 @@ impl JobResult {
         )
     }
 
+    /// What a stopped job got done, in one line, for a cancelled task's
+    /// status: `cancelled after 42 s: 3 commands run; changed a.rs, b.rs;
+    /// the partial work is on branch codex/… (worktree …)`.
+    pub fn work_done(&self) -> String {
+        let mut parts = Vec::new();
+        if self.commands_run > 0 {
+            parts.push(format!("{} command(s) run", self.commands_run));
+        }
+        if !self.files_changed.is_empty() {
+            let shown: Vec<&str> = self
+                .files_changed
+                .iter()
+                .take(5)
+                .map(|f| f.path.as_str())
+                .collect();
+            let more = self.files_changed.len() - shown.len();
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            parts.push(format!("changed {}{more}", shown.join(", ")));
+        }
+        if let Some(branch) = &self.branch {
+            let worktree = self
+                .worktree
+                .as_deref()
+                .map(|w| format!(" (worktree {w})"))
+                .unwrap_or_default();
+            parts.push(format!("the partial work is on branch {branch}{worktree}"));
+        }
+        if parts.is_empty() {
+            parts.push("before Codex ran a command or changed a file".into());
+        }
+        let after = self
+            .elapsed_seconds
+            .map(|s| format!(" after {}", duration(s)))
+            .unwrap_or_default();
+        format!("{}{after}: {}", self.status.as_str(), parts.join("; "))
+    }
+
     /// True when `activity` (`failed: <message>`) only repeats the error
     /// the header already shows.
     fn repeats_error(&self, activity: &str) -> bool {
@@ -1070,6 +1111,39 @@ mod tests {
         assert!(text_of(&resp).contains(
             "Branch codex/0123456789ab: no changes (`codexd prune --branches` deletes it with the job).\n"
         ));
+    }
+
+    #[test]
+    fn a_cancelled_job_says_what_it_got_done() {
+        let mut resp = response(
+            JobStatus::Cancelled,
+            v1::JobSummary {
+                activity: "running: cargo test".into(),
+                files_changed: vec![v1::FileChange {
+                    path: "src/lib.rs".into(),
+                    kind: "update".into(),
+                }],
+                commands: vec![command("cargo test", None, "in_progress")],
+                commands_count: 3,
+                ..Default::default()
+            },
+        );
+        if let Some(job) = resp.job.as_mut() {
+            job.branch = Some("codex/0123456789ab".into());
+            job.worktree = Some("/w".into());
+        }
+        let result = JobResult::from_get(&resp, None, now()).expect("result");
+        assert_eq!(
+            result.work_done(),
+            "cancelled after 1m05s: 3 command(s) run; changed src/lib.rs; \
+             the partial work is on branch codex/0123456789ab (worktree /w)"
+        );
+        let resp = response(JobStatus::Cancelled, v1::JobSummary::default());
+        let result = JobResult::from_get(&resp, None, now()).expect("result");
+        assert_eq!(
+            result.work_done(),
+            "cancelled after 1m05s: before Codex ran a command or changed a file"
+        );
     }
 
     #[test]

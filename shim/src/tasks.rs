@@ -14,7 +14,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use codex_async_proto::{
-    job_result::{parse_time as parse, Question},
+    job_result::{parse_time as parse, JobResult, Question},
     v1,
 };
 use rmcp::{
@@ -289,12 +289,20 @@ pub fn detailed(
             None,
         )
     })?;
-    let base = task(
+    let mut base = task(
         job,
         response.summary.as_ref(),
         response.retention_seconds,
         output_written,
     );
+    // A cancelled task carries no result, only its status message (Claude
+    // Code shows "Task cancelled: <message>"): say what the job got done and
+    // where its partial work is, not what it was doing when it stopped.
+    if status == Status::Cancelled {
+        if let Ok(result) = JobResult::from_get(response, Some(0), chrono::Utc::now()) {
+            base = base.with_status_message(result.work_done());
+        }
+    }
     let payload = match status {
         Status::InputRequired => match question_of(job).and_then(|q| form(job, &q)) {
             Some(input_requests) => TaskPayload::InputRequired { input_requests },

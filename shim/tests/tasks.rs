@@ -167,6 +167,15 @@ fn tasks_cancel_stops_codex_and_everything_it_started() {
     }
     let still = shim.request("tasks/get", json!({"taskId": task_id}));
     assert_eq!(still["result"]["status"], "cancelled", "{still}");
+    // What Claude Code shows ("Task cancelled: …"): what the job got done.
+    let message = still["result"]["statusMessage"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.starts_with("cancelled after ")
+            && message.ends_with(": before Codex ran a command or changed a file"),
+        "{still}"
+    );
 }
 
 #[test]
