@@ -78,13 +78,13 @@ pub enum Policy {
 pub const POLICIES: &[Policy] = &[
     Policy::Suggest,
     Policy::AutoEdit,
-    Policy::FullAuto,
     Policy::Ask,
+    Policy::FullAuto,
 ];
 
 /// An approval policy name that is not one of the three.
 #[derive(Debug, thiserror::Error)]
-#[error("approval_policy: unknown value {0:?}; use one of suggest (read-only sandbox, the default), auto-edit (may edit files in cwd), full-auto (no sandbox), ask (may edit files in cwd; asks the user before anything else)")]
+#[error("approval_policy: unknown value {0:?}; use one of suggest (read-only sandbox, the default), auto-edit (may edit files in cwd), ask (may edit files in cwd; asks the user before anything else), full-auto (no sandbox)")]
 pub struct BadPolicy(pub String);
 
 impl Policy {
@@ -333,6 +333,34 @@ pub fn now_rfc3339() -> String {
 
 #[cfg(test)]
 mod tests {
+    use codex_async_proto::values;
+
+    /// The daemon's types hold exactly the values the API states once
+    /// (`codex_async_proto::values`), which the MCP schemas are made from.
+    #[test]
+    fn the_daemons_types_hold_the_apis_values() {
+        let policies: Vec<&str> = POLICIES.iter().map(|p| p.name()).collect();
+        assert_eq!(policies, values::APPROVAL_POLICIES);
+        for name in values::APPROVAL_POLICIES {
+            assert_eq!(Policy::parse(name).map(Policy::name).ok(), Some(*name));
+        }
+        for name in values::ISOLATIONS {
+            assert_eq!(
+                Isolation::parse(name).map(Isolation::name).ok(),
+                Some(*name)
+            );
+        }
+        let decisions: Vec<&str> = crate::codex::approval::DECISIONS
+            .iter()
+            .map(|d| d.name())
+            .collect();
+        assert_eq!(decisions, values::DECISIONS);
+        assert_eq!(
+            crate::codex::command::REASONING_EFFORTS,
+            values::REASONING_EFFORTS
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -30,8 +30,10 @@ const STOP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
 const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 /// How long to wait after a failed accept (see [`accept`]).
 const ACCEPT_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
-/// Largest request accepted: a 1 MiB prompt and its fields, with room to spare.
-const MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
+/// Largest request accepted: far above a 1 MiB prompt and its fields, so a
+/// prompt over the limit (up to this size) gets validate's error naming the
+/// field rather than gRPC's size error.
+const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
 /// Largest response: a summary with every command and file, far above a poll.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 /// How long a stopping daemon waits for open connections to close. Watch

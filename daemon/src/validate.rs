@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// Largest prompt accepted, in bytes.
-pub const MAX_PROMPT_BYTES: usize = 1024 * 1024;
+pub const MAX_PROMPT_BYTES: usize = codex_async_proto::values::MAX_PROMPT_BYTES;
 /// Default and largest `tail_lines`.
 pub const DEFAULT_TAIL_LINES: u32 = 100;
 pub const MAX_TAIL_LINES: u32 = 10_000;
@@ -402,9 +402,10 @@ pub fn status_filter(s: Option<i32>) -> Result<Option<JobStatus>, Invalid> {
     match s.map(JobStatus::try_from) {
         None | Some(Ok(JobStatus::Unspecified)) => Ok(None),
         Some(Ok(status)) => Ok(Some(status)),
-        Some(Err(_)) => Err(Invalid(
-            "status: unknown value; use one of queued, running, input_required, done, error, cancelled".into(),
-        )),
+        Some(Err(_)) => Err(Invalid(format!(
+            "status: unknown value; use one of {}",
+            codex_async_proto::values::listed(codex_async_proto::values::STATUSES)
+        ))),
     }
 }
 

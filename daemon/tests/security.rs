@@ -196,9 +196,25 @@ async fn a_one_mib_prompt_works_and_a_bigger_one_is_refused() {
         .expect_err("over 1 MiB is refused");
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     assert!(err.message().starts_with("prompt:"), "{}", err.message());
+    // Ten times the limit still gets the field's error, not gRPC's size error.
+    let big = client
+        .start(StartRequest {
+            prompt: "y".repeat(10 * 1024 * 1024),
+            cwd: "/tmp".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("a 10 MiB prompt is refused");
+    assert_eq!(big.code(), tonic::Code::InvalidArgument);
+    assert!(
+        big.message()
+            .starts_with("prompt: 10485760 bytes is over the limit"),
+        "{}",
+        big.message()
+    );
     let huge = client
         .start(StartRequest {
-            prompt: "y".repeat(3 * 1024 * 1024),
+            prompt: "y".repeat(17 * 1024 * 1024),
             cwd: "/tmp".into(),
             ..Default::default()
         })

@@ -10,6 +10,7 @@ pub mod job_result;
 pub mod json;
 pub mod paths;
 mod status;
+pub mod values;
 
 pub use status::ParseStatusError;
 

@@ -17,6 +17,7 @@
 
 use std::sync::Arc;
 
+use codex_async_proto::values;
 use rmcp::{handler::server::tool::schema_for_type, model::JsonObject};
 use schemars::JsonSchema;
 use serde_json::Value;
@@ -156,7 +157,7 @@ pub struct StartArgs {
     /// sandbox, it can run anything you could.
     #[schemars(
         default = "default_approval_policy",
-        extend("enum" = ["suggest", "auto-edit", "ask", "full-auto"])
+        transform = enum_of_policies
     )]
     pub approval_policy: String,
     /// Codex model to use (e.g. "gpt-5.5"); omit for Codex's default.
@@ -167,7 +168,7 @@ pub struct StartArgs {
     /// each other's files or yours. The result names the branch and worktree;
     /// codex_result reports a diffstat once the job ends. Merge or discard the
     /// branch yourself.
-    #[schemars(default = "default_isolation", extend("enum" = ["none", "worktree"]))]
+    #[schemars(default = "default_isolation", transform = enum_of_isolations)]
     pub isolation: String,
     /// End the job as error "stalled" after this many seconds without any
     /// output from Codex (a whole number ≥ 1); omit for the daemon's default
@@ -181,7 +182,7 @@ pub struct StartArgs {
     /// How hard Codex thinks: "none" | "minimal" | "low" | "medium" | "high" |
     /// "xhigh" (codex's model_reasoning_effort); omit for the daemon's
     /// default_reasoning_effort, else Codex's own.
-    #[schemars(extend("enum" = ["none", "minimal", "low", "medium", "high", "xhigh", null]))]
+    #[schemars(transform = enum_of_efforts_or_null)]
     pub reasoning_effort: Option<String>,
     /// A JSON Schema (an object, at most 64 KiB) Codex's final answer must
     /// follow, e.g. {"type": "object", "properties": {"answer": {"type":
@@ -189,6 +190,44 @@ pub struct StartArgs {
     /// result then says whether the answer matches (the parsed answer:
     /// codex_result with format "json", summary.final_json) or why not.
     pub output_schema: Option<JsonObject>,
+}
+
+/// The allowed values of a field, from the one list in
+/// `codex_async_proto::values` (null too for an optional field).
+fn set_enum(schema: &mut schemars::Schema, values: &[&str], nullable: bool) {
+    let mut allowed: Vec<Value> = values.iter().map(|v| Value::from(*v)).collect();
+    if nullable {
+        allowed.push(Value::Null);
+    }
+    schema.insert("enum".into(), Value::Array(allowed));
+}
+
+fn enum_of_policies(schema: &mut schemars::Schema) {
+    set_enum(schema, values::APPROVAL_POLICIES, false);
+}
+
+fn enum_of_policies_or_null(schema: &mut schemars::Schema) {
+    set_enum(schema, values::APPROVAL_POLICIES, true);
+}
+
+fn enum_of_isolations(schema: &mut schemars::Schema) {
+    set_enum(schema, values::ISOLATIONS, false);
+}
+
+fn enum_of_efforts_or_null(schema: &mut schemars::Schema) {
+    set_enum(schema, values::REASONING_EFFORTS, true);
+}
+
+fn enum_of_targets(schema: &mut schemars::Schema) {
+    set_enum(schema, values::REVIEW_TARGETS, false);
+}
+
+fn enum_of_statuses_or_null(schema: &mut schemars::Schema) {
+    set_enum(schema, values::STATUSES, true);
+}
+
+fn enum_of_decisions(schema: &mut schemars::Schema) {
+    set_enum(schema, values::DECISIONS, false);
 }
 
 fn default_isolation() -> String {
@@ -279,14 +318,14 @@ pub struct ReplyArgs {
     pub prompt: String,
     /// "suggest" | "auto-edit" | "ask" | "full-auto", as for codex_start; omit
     /// to keep the earlier job's policy.
-    #[schemars(extend("enum" = ["suggest", "auto-edit", "ask", "full-auto", null]))]
+    #[schemars(transform = enum_of_policies_or_null)]
     pub approval_policy: Option<String>,
     /// Codex model to use; omit to keep the earlier job's.
     pub model: Option<String>,
     /// How hard Codex thinks: "none" | "minimal" | "low" | "medium" | "high" |
     /// "xhigh" (codex's model_reasoning_effort); omit to keep the earlier
     /// job's.
-    #[schemars(extend("enum" = ["none", "minimal", "low", "medium", "high", "xhigh", null]))]
+    #[schemars(transform = enum_of_efforts_or_null)]
     pub reasoning_effort: Option<String>,
     /// A JSON Schema (an object, at most 64 KiB) Codex's final answer must
     /// follow, e.g. {"type": "object", "properties": {"answer": {"type":
@@ -308,7 +347,7 @@ pub struct ReviewArgs {
     /// "commit" = one commit (commit, optional title).
     #[schemars(
         default = "default_target",
-        extend("enum" = ["auto", "uncommitted", "base", "commit"])
+        transform = enum_of_targets
     )]
     pub target: String,
     /// With target "base": the branch to compare against, e.g. "main".
@@ -325,7 +364,7 @@ pub struct ReviewArgs {
     /// How hard Codex thinks: "none" | "minimal" | "low" | "medium" | "high" |
     /// "xhigh" (codex's model_reasoning_effort); omit for the daemon's
     /// default_reasoning_effort, else Codex's own.
-    #[schemars(extend("enum" = ["none", "minimal", "low", "medium", "high", "xhigh", null]))]
+    #[schemars(transform = enum_of_efforts_or_null)]
     pub reasoning_effort: Option<String>,
 }
 
@@ -340,7 +379,7 @@ pub struct ListArgs {
     #[schemars(default = "default_limit", range(min = 1, max = 1000))]
     pub limit: u32,
     /// Only jobs with this status; omit for all.
-    #[schemars(extend("enum" = ["queued", "running", "input_required", "done", "error", "cancelled", null]))]
+    #[schemars(transform = enum_of_statuses_or_null)]
     pub status: Option<String>,
 }
 
@@ -364,7 +403,7 @@ pub struct AnswerArgs {
     /// (or make the change) this once; "allow_session" = and the same again
     /// for the rest of the job; "deny" = Codex goes on without it; "stop" =
     /// deny and end the job.
-    #[schemars(extend("enum" = ["allow", "allow_session", "deny", "stop"]))]
+    #[schemars(transform = enum_of_decisions)]
     pub decision: String,
     /// The question_id the question showed; given, an answer to a question
     /// already answered is refused instead of answering the next one. Omit to
@@ -391,6 +430,7 @@ impl StartArgs {
                 "prompt: is empty; pass the task for Codex as a non-empty string".into(),
             ));
         }
+        prompt_size(&prompt)?;
         let cwd = required_string(
             args,
             "cwd",
@@ -594,6 +634,7 @@ impl ReplyArgs {
                 "prompt: is empty; pass your next message to Codex as a non-empty string".into(),
             ));
         }
+        prompt_size(&prompt)?;
         Ok(Self {
             job_id,
             prompt,
@@ -703,6 +744,19 @@ fn required_job_id(args: &JsonObject) -> Result<String, ArgError> {
 }
 
 /// A string that must be present (null counts as missing).
+/// codexd's prompt limit, checked here too: a prompt far over it would
+/// otherwise meet gRPC's message size limit first, whose error names no field.
+fn prompt_size(prompt: &str) -> Result<(), ArgError> {
+    if prompt.len() > values::MAX_PROMPT_BYTES {
+        return Err(ArgError(format!(
+            "prompt: {} bytes is over the limit of {} bytes; shorten it or point codex at a file that holds the details",
+            prompt.len(),
+            values::MAX_PROMPT_BYTES
+        )));
+    }
+    Ok(())
+}
+
 fn required_string(args: &JsonObject, field: &str, hint: &str) -> Result<String, ArgError> {
     match args.get(field) {
         None | Some(Value::Null) => Err(ArgError(format!("{field}: missing; {hint}"))),
@@ -864,6 +918,13 @@ mod tests {
         );
         let err = StartArgs::from_json(&obj(json!({"cwd": "/tmp"}))).unwrap_err();
         assert!(err.0.starts_with("prompt: missing"), "{err}");
+        let huge = "x".repeat(10 * 1024 * 1024);
+        let err = StartArgs::from_json(&obj(json!({"prompt": huge, "cwd": "/tmp"}))).unwrap_err();
+        assert!(
+            err.0
+                .starts_with("prompt: 10485760 bytes is over the limit of 1048576 bytes"),
+            "{err}"
+        );
         let err = StartArgs::from_json(&obj(json!({"prompt": "  ", "cwd": "/tmp"}))).unwrap_err();
         assert!(err.0.starts_with("prompt: is empty"), "{err}");
         let err = StartArgs::from_json(&obj(json!({"prompt": "p"}))).unwrap_err();

@@ -12,11 +12,11 @@ use crate::job::{JobRecord, Policy};
 /// the values codex's configuration reference and the Responses API name
 /// (`reasoning.effort`). codex 0.171 itself does not check the value (it
 /// sends any string on to the provider), so this list is the only guard.
-pub const REASONING_EFFORTS: &[&str] = &["none", "minimal", "low", "medium", "high", "xhigh"];
+pub const REASONING_EFFORTS: &[&str] = codex_async_proto::values::REASONING_EFFORTS;
 
 /// A reasoning effort that is not one of [`REASONING_EFFORTS`].
 #[derive(Debug, thiserror::Error)]
-#[error("reasoning_effort: unknown value {0:?}; use one of none, minimal, low, medium, high, xhigh (codex's model_reasoning_effort), or leave it out for the default")]
+#[error("reasoning_effort: unknown value {0:?}; use one of {efforts} (codex's model_reasoning_effort), or leave it out for the default", efforts = codex_async_proto::values::listed(REASONING_EFFORTS))]
 pub struct BadEffort(pub String);
 
 /// Checks a reasoning effort name.
