@@ -37,6 +37,8 @@ pub enum DbError {
     Summary(String),
     #[error("job review target: {0}")]
     Review(String),
+    #[error("database disk image is damaged: quick_check says {0}")]
+    Damaged(String),
 }
 
 impl DbError {
@@ -45,6 +47,27 @@ impl DbError {
     pub fn is_busy(&self) -> bool {
         self.primary_code()
             .is_some_and(|code| matches!(code, 5 | 6))
+    }
+
+    /// Whether SQLite found the file damaged or not a database at all
+    /// (SQLITE_CORRUPT, SQLITE_NOTADB): nothing but another file can cure it.
+    pub fn is_corrupt(&self) -> bool {
+        let sqlx_error = match self {
+            DbError::Sqlx(e)
+            | DbError::Migrate(
+                sqlx::migrate::MigrateError::Execute(e)
+                | sqlx::migrate::MigrateError::ExecuteMigration(e, _),
+            ) => e,
+            DbError::Damaged(_) => return true,
+            _ => return false,
+        };
+        match sqlx_error {
+            sqlx::Error::Database(db) => db
+                .code()
+                .and_then(|code| code.parse::<i32>().ok())
+                .is_some_and(|code| matches!(code & 0xff, 11 | 26)),
+            _ => false,
+        }
     }
 
     /// SQLite's primary result code (the low byte of an extended one), for
@@ -364,6 +387,109 @@ impl Db {
         Ok(())
     }
 
+    /// Records jobs rebuilt from their folders (the database lost them), in
+    /// the order given (their `seq`, so FIFO order holds), in one
+    /// transaction. A job that has a row already is left as it is. Returns
+    /// how many were recorded.
+    pub async fn insert_rebuilt(&self, jobs: &[JobRecord]) -> Result<usize, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let mut inserted = 0;
+        for job in jobs {
+            let review = job
+                .review
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| DbError::Review(e.to_string()))?;
+            let done = sqlx::query(
+                "INSERT OR IGNORE INTO jobs (job_id, status, prompt, cwd, approval_policy, model, \
+                 pid, monitor_pid, monitor_start_time, exit_code, error, created_at, started_at, \
+                 finished_at, thread_id, parent_job_id, isolation, branch, worktree, diffstat, \
+                 stall_timeout, max_duration, output_note, reasoning_effort, review, \
+                 output_schema, worktree_note, commit_note) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&job.job_id)
+            .bind(job.status.name())
+            .bind(&job.prompt)
+            .bind(&job.cwd)
+            .bind(&job.approval_policy)
+            .bind(&job.model)
+            .bind(job.pid)
+            .bind(job.monitor_pid)
+            .bind(job.monitor_start_time)
+            .bind(job.exit_code)
+            .bind(&job.error)
+            .bind(&job.created_at)
+            .bind(&job.started_at)
+            .bind(&job.finished_at)
+            .bind(&job.thread_id)
+            .bind(&job.parent_job_id)
+            .bind(job.isolation.name())
+            .bind(&job.branch)
+            .bind(&job.worktree)
+            .bind(&job.diffstat)
+            .bind(job.stall_timeout)
+            .bind(job.max_duration)
+            .bind(&job.output_note)
+            .bind(&job.reasoning_effort)
+            .bind(review)
+            .bind(&job.output_schema)
+            .bind(&job.worktree_note)
+            .bind(&job.commit_note)
+            .execute(&mut *tx)
+            .await?;
+            inserted += usize::try_from(done.rows_affected()).unwrap_or(0);
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    /// Finished jobs whose output was never folded into their summary (rows
+    /// rebuilt from their folders by `codexd repair`; also jobs that printed
+    /// nothing).
+    pub async fn finished_unfolded(&self) -> Result<Vec<String>, DbError> {
+        let rows = sqlx::query(
+            "SELECT job_id FROM jobs WHERE events_offset = 0 \
+             AND status IN ('done', 'error', 'cancelled') ORDER BY seq ASC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| row.try_get::<String, _>(0).map_err(DbError::from))
+            .collect()
+    }
+
+    /// The id of every job recorded: cheaper than [`Self::all`] for a
+    /// question of which folders have rows.
+    pub async fn job_ids(&self) -> Result<std::collections::HashSet<String>, DbError> {
+        let rows = sqlx::query("SELECT job_id FROM jobs")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| row.try_get::<String, _>(0).map_err(DbError::from))
+            .collect()
+    }
+
+    /// This database's generation id (see `migrations/0006_generation.sql`),
+    /// made now if it has none; true when it was made now: the database is
+    /// new.
+    pub async fn generation(&self) -> Result<(String, bool), DbError> {
+        let row = sqlx::query("SELECT id FROM generation LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        if let Some(row) = row {
+            return Ok((row.try_get(0)?, false));
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        sqlx::query("INSERT INTO generation (id, created_at) VALUES (?, ?)")
+            .bind(&id)
+            .bind(crate::job::now_rfc3339())
+            .execute(&self.pool)
+            .await?;
+        Ok((id, true))
+    }
+
     /// Marks a job running under its monitor. Returns false when the job had
     /// already ended (cancelled while it was starting).
     pub async fn set_running(
@@ -572,6 +698,18 @@ impl Db {
             }
         }
         Ok(counts)
+    }
+
+    /// SQLite's `PRAGMA quick_check`: "ok", or the first problems it found.
+    pub async fn quick_check(&self) -> Result<String, DbError> {
+        let rows = sqlx::query("PRAGMA quick_check")
+            .fetch_all(&self.pool)
+            .await?;
+        let said: Vec<String> = rows
+            .iter()
+            .map(|row| row.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()?;
+        Ok(said.join("; "))
     }
 
     /// Closes the pool, checkpointing the WAL.

@@ -2,7 +2,8 @@
 //!
 //! - `prompt.txt`   the prompt, given to codex on stdin
 //! - `output.txt`   everything codex printed (stdout and stderr), written by codex itself
-//! - `meta.json`    a mirror of the job's database row, for people who debug by hand
+//! - `meta.json`    a mirror of the job's database row: for people who debug by
+//!   hand, and what the row is rebuilt from when the database is lost
 //! - `monitor.json` written by the job's monitor when codex has started (pids, start time)
 //! - `exit.json`    written by the monitor when codex has ended: the true exit status
 //! - `monitor.log`  the monitor's own diagnostics
@@ -18,7 +19,12 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::job::{JobId, JobRecord};
+use codex_async_proto::v1::JobStatus;
+
+use crate::{
+    codex::{events::Summary, review::Review},
+    job::{Isolation, JobId, JobRecord},
+};
 
 /// The paths of one job's files.
 #[derive(Debug, Clone)]
@@ -118,9 +124,76 @@ impl JobDir {
             exit_code: job.exit_code,
             error: job.error.as_deref(),
             output_note: job.output_note.as_deref(),
+            monitor_pid: job.monitor_pid,
+            monitor_start_time: job.monitor_start_time,
+            thread_id: job.thread_id.as_deref(),
+            parent_job_id: job.parent_job_id.as_deref(),
+            isolation: job.isolation.name(),
+            branch: job.branch.as_deref(),
+            worktree: job.worktree.as_deref(),
+            diffstat: job.diffstat.as_deref(),
+            stall_timeout: job.stall_timeout,
+            max_duration: job.max_duration,
+            reasoning_effort: job.reasoning_effort.as_deref(),
+            review: job.review.as_ref(),
+            output_schema: job.output_schema.as_deref(),
+            worktree_note: job.worktree_note.as_deref(),
+            commit_note: job.commit_note.as_deref(),
         };
-        // SQLite is the source of truth; meta.json is rebuilt from it.
+        // SQLite is the source of truth; meta.json is rewritten from it, and
+        // holds every field a lost row is rebuilt from (see `read_record`).
         write_json_atomic(&self.meta(), &meta, Durability::Atomic)
+    }
+
+    /// The job's record as meta.json holds it, for a database that lost its
+    /// row. What only the output holds (the summary) starts empty, to be
+    /// folded again; fields an older codexd did not write take their
+    /// defaults. Err says why the file cannot be used.
+    pub fn read_record(&self) -> Result<JobRecord, String> {
+        let path = self.meta();
+        let text = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let meta: StoredMeta = serde_json::from_slice(&text)
+            .map_err(|e| format!("{}: not a job's meta.json: {e}", path.display()))?;
+        let status = meta
+            .status
+            .parse::<JobStatus>()
+            .ok()
+            .filter(|s| *s != JobStatus::Unspecified && *s != JobStatus::InputRequired)
+            .ok_or_else(|| format!("{}: unknown status {:?}", path.display(), meta.status))?;
+        let isolation = Isolation::parse(meta.isolation.as_deref().unwrap_or("none"))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(JobRecord {
+            job_id: meta.job_id,
+            status,
+            prompt: meta.prompt,
+            cwd: meta.cwd,
+            approval_policy: meta.approval_policy,
+            model: meta.model,
+            pid: meta.pid,
+            monitor_pid: meta.monitor_pid,
+            monitor_start_time: meta.monitor_start_time,
+            exit_code: meta.exit_code,
+            error: meta.error,
+            created_at: meta.created_at,
+            started_at: meta.started_at,
+            finished_at: meta.finished_at,
+            thread_id: meta.thread_id,
+            parent_job_id: meta.parent_job_id,
+            isolation,
+            branch: meta.branch,
+            worktree: meta.worktree,
+            diffstat: meta.diffstat,
+            output_note: meta.output_note,
+            stall_timeout: meta.stall_timeout,
+            max_duration: meta.max_duration,
+            summary: Summary::default(),
+            events_offset: 0,
+            reasoning_effort: meta.reasoning_effort,
+            review: meta.review,
+            output_schema: meta.output_schema,
+            worktree_note: meta.worktree_note,
+            commit_note: meta.commit_note,
+        })
     }
 
     /// The monitor's record of a started codex, if written.
@@ -151,6 +224,86 @@ struct Meta<'a> {
     error: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     output_note: Option<&'a str>,
+    // What a lost row is rebuilt from, beyond the fields above.
+    monitor_pid: Option<i32>,
+    monitor_start_time: Option<i64>,
+    thread_id: Option<&'a str>,
+    parent_job_id: Option<&'a str>,
+    isolation: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    branch: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    worktree: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diffstat: Option<&'a str>,
+    stall_timeout: u32,
+    max_duration: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_effort: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    review: Option<&'a Review>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_schema: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    worktree_note: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commit_note: Option<&'a str>,
+}
+
+/// meta.json as read back: [`Meta`]'s fields, those an older codexd did not
+/// write defaulted.
+#[derive(Deserialize)]
+struct StoredMeta {
+    job_id: String,
+    status: String,
+    prompt: String,
+    cwd: String,
+    approval_policy: String,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    pid: Option<i32>,
+    created_at: String,
+    #[serde(default)]
+    started_at: Option<String>,
+    #[serde(default)]
+    finished_at: Option<String>,
+    #[serde(default)]
+    exit_code: Option<i32>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    output_note: Option<String>,
+    #[serde(default)]
+    monitor_pid: Option<i32>,
+    #[serde(default)]
+    monitor_start_time: Option<i64>,
+    #[serde(default)]
+    thread_id: Option<String>,
+    #[serde(default)]
+    parent_job_id: Option<String>,
+    #[serde(default)]
+    isolation: Option<String>,
+    #[serde(default)]
+    branch: Option<String>,
+    #[serde(default)]
+    worktree: Option<String>,
+    #[serde(default)]
+    diffstat: Option<String>,
+    #[serde(default)]
+    stall_timeout: u32,
+    #[serde(default)]
+    max_duration: u32,
+    #[serde(default)]
+    reasoning_effort: Option<String>,
+    #[serde(default)]
+    review: Option<Review>,
+    #[serde(default)]
+    output_schema: Option<String>,
+    #[serde(default)]
+    worktree_note: Option<String>,
+    #[serde(default)]
+    commit_note: Option<String>,
 }
 
 /// monitor.json: who runs the job, so a restarted daemon can find it again.

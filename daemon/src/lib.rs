@@ -17,6 +17,7 @@ pub mod output_cap;
 pub mod pending;
 pub mod proctree;
 pub mod prune;
+pub mod rebuild;
 pub mod render;
 pub mod render_cache;
 pub mod repair;

@@ -167,6 +167,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// With codexd stopped: move a damaged database aside
+    /// (codexd.db.corrupt-<time>) and rebuild every job the database lacks
+    /// from its folder. codexd does the same at start, short of a full check.
+    Repair {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Install codexd as a service: a systemd user service started by its
     /// socket on first use (Linux), or a launchd agent (macOS).
     InstallService {
@@ -278,6 +286,7 @@ fn main() -> ExitCode {
             json,
         } => cmd::prune::run(older_than, dry_run, branches, json),
         Command::Doctor { json } => cmd::doctor::run(json),
+        Command::Repair { json } => cmd::repair::run(json),
         Command::Review {
             target,
             base_branch,

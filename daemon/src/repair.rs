@@ -5,7 +5,8 @@
 //! - meta.json is rewritten for every unfinished job, and for a finished one
 //!   when it is missing or says something else than the row (a crash between
 //!   the database commit and the rename leaves it one change behind);
-//! - a folder with no row is logged and left alone: it may be user data we
+//! - a folder with no row (one `rebuild` could not read at start) is logged
+//!   and left alone: it may be user data we
 //!   cannot account for, and deleting it could not be undone. The one
 //!   exception is what an interrupted Start leaves (Start creates the folder
 //!   before it inserts the row): a folder named like a job id holding nothing
@@ -132,7 +133,7 @@ pub async fn check(db: &Db, jobs_root: &Path, scope: Scope) -> Result<Report, Db
                 }
             }
             {
-                warn!(folder = %entry.path().display(), "folder under jobs/ has no job in the database; left alone");
+                warn!(folder = %entry.path().display(), "folder under jobs/ has no job in the database and was not rebuilt at start (see the start's log for why); left alone");
                 report.unknown_folders += 1;
             }
         }
@@ -151,7 +152,7 @@ pub async fn check(db: &Db, jobs_root: &Path, scope: Scope) -> Result<Report, Db
 
 /// True for a folder named like a job id that holds only what Start writes
 /// before the row exists: the prompt and an empty output.txt.
-fn is_unrecorded_start(path: &Path, name: &str) -> bool {
+pub fn is_unrecorded_start(path: &Path, name: &str) -> bool {
     if JobId::parse(name).is_err() {
         return false;
     }
@@ -176,7 +177,10 @@ fn meta_agrees(dir: &JobDir, job: &JobRecord) -> bool {
     let Ok(meta) = serde_json::from_slice::<serde_json::Value>(&text) else {
         return false;
     };
+    // `isolation` came with the fields a lost row is rebuilt from: an older
+    // meta.json lacking it is rewritten whole.
     meta["job_id"] == job.job_id.as_str()
+        && meta["isolation"] == job.isolation.name()
         && meta["status"] == job.status.name()
         && meta["exit_code"] == serde_json::json!(job.exit_code)
         && meta["error"] == serde_json::json!(job.error)

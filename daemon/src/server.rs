@@ -16,10 +16,9 @@ use tracing::{info, warn};
 use crate::{
     activation::{Checked, Endpoint},
     config::Config,
-    db::Db,
     home::{self, DaemonLock, LockFile},
     job::now_rfc3339,
-    repair, retention,
+    rebuild, repair, retention,
     service::Service,
     supervisor::Supervisor,
 };
@@ -55,9 +54,11 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
     // monitor is started below; our own is bound only once reconcile is done,
     // so whoever can connect gets an answer at once.
     let inherited = crate::activation::take_inherited(&paths)?;
-    let db = Db::open(&paths.database())
-        .await
-        .with_context(|| format!("opening {}", paths.database().display()))?;
+    // The folders are the truth when the database is not: a damaged one is
+    // set aside, and jobs it lacks are recorded again before repair and
+    // reconcile look at them.
+    let opened = rebuild::open(&paths, rebuild::Check::Open).await?;
+    let db = opened.db.clone();
     info!(
         max_jobs = config.max_jobs,
         output_cap_bytes = config.output_cap,
@@ -73,6 +74,7 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
         .reconcile()
         .await
         .context("settling jobs left by an earlier codexd")?;
+    supervisor.fold_rebuilt(&opened.rebuilt).await;
     // Housekeeping in the background, one after the other so a repair never
     // recreates a folder that retention is removing: first the full check of
     // folders against the database, then retention, hourly.
@@ -82,6 +84,7 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
         let serving_since = std::time::SystemTime::now();
         let (db, jobs, supervisor) = (db.clone(), paths.jobs(), supervisor.clone());
         housekeeping = tokio::spawn(async move {
+            supervisor.fold_unfolded().await;
             if let Err(e) = repair::check(&db, &jobs, repair::Scope::All { serving_since }).await {
                 warn!(error = %e, "checking job folders against the database failed");
             }

@@ -5,7 +5,7 @@
 //! register the shim.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     ffi::{OsStr, OsString},
     fs,
     os::unix::ffi::OsStrExt,
@@ -22,6 +22,7 @@ use sqlx::{sqlite::SqliteConnectOptions, ConnectOptions, Row};
 use crate::{
     cmd::{self, ui},
     config::Config,
+    rebuild,
 };
 
 use crate::codex::version::{Version, CODEX_INSTALL, MIN_CODEX, NEWEST_TESTED};
@@ -98,8 +99,8 @@ pub fn run(json: bool) -> anyhow::Result<ExitCode> {
         check_space(&paths.home),
         runtime.block_on(check_daemon(&paths, info)),
         check_socket_file(&paths),
-        runtime.block_on(check_database(&paths)),
     ]);
+    checks.extend(runtime.block_on(check_database(&paths)));
     let shim = find_shim();
     let mcp_add = shim
         .as_ref()
@@ -641,15 +642,31 @@ async fn check_daemon(paths: &Paths, info: Option<codex_async_proto::v1::InfoRes
     }
 }
 
-/// Opens the database read-only (never migrating or locking it for writers).
-async fn check_database(paths: &Paths) -> Check {
+/// Opens the database read-only (never migrating or locking it for writers),
+/// then accounts for every job folder: one without a row is a job that
+/// `codexd jobs` does not show.
+async fn check_database(paths: &Paths) -> Vec<Check> {
     let path = paths.database();
     if !path.exists() {
-        return Check::warn(
+        let (found, unreadable) = rebuild::unrecorded(&paths.jobs(), &HashSet::new());
+        if found.is_empty() {
+            return vec![Check::warn(
+                "database",
+                format!("{} does not exist yet", path.display()),
+                "it is created when codexd first starts",
+            )];
+        }
+        let mut checks = vec![Check::fail(
             "database",
-            format!("{} does not exist yet", path.display()),
-            "it is created when codexd first starts",
-        );
+            format!(
+                "{} does not exist, but {} job folders do: the database was lost",
+                path.display(),
+                found.len()
+            ),
+            REBUILD_FIX,
+        )];
+        checks.extend(unreadable_check(&unreadable));
+        return checks;
     }
     let opened = async {
         let mut conn = SqliteConnectOptions::new()
@@ -657,31 +674,82 @@ async fn check_database(paths: &Paths) -> Check {
             .read_only(true)
             .connect()
             .await?;
-        let row = sqlx::query("SELECT COUNT(*) FROM jobs")
-            .fetch_one(&mut conn)
+        let rows = sqlx::query("SELECT job_id FROM jobs")
+            .fetch_all(&mut conn)
             .await?;
-        let count: i64 = row.try_get(0)?;
+        let known = rows
+            .iter()
+            .map(|row| row.try_get::<String, _>(0))
+            .collect::<Result<HashSet<_>, _>>()?;
         let check = sqlx::query("PRAGMA quick_check")
             .fetch_one(&mut conn)
             .await?;
         let verdict: String = check.try_get(0)?;
-        Ok::<_, sqlx::Error>((count, verdict))
+        Ok::<_, sqlx::Error>((known, verdict))
     };
     match opened.await {
-        Ok((count, verdict)) if verdict == "ok" => {
-            Check::ok("database", format!("{} ({count} jobs)", path.display()))
+        Ok((known, verdict)) if verdict == "ok" => {
+            let mut checks = vec![Check::ok(
+                "database",
+                format!("{} ({} jobs)", path.display(), known.len()),
+            )];
+            checks.extend(check_folders(paths, &known));
+            checks
         }
-        Ok((_, verdict)) => Check::fail(
+        Ok((_, verdict)) => vec![Check::fail(
             "database",
             format!("{} is damaged: {verdict}", path.display()),
-            "stop codexd, move the file away (jobs' folders stay), start codexd again",
-        ),
-        Err(e) => Check::fail(
+            REPAIR_FIX,
+        )],
+        Err(e) => vec![Check::fail(
             "database",
             format!("{} cannot be read: {e}", path.display()),
-            "check its owner and mode; stop codexd and move the file away if it is damaged",
-        ),
+            format!("check its owner and mode; if it is damaged: {REPAIR_FIX}"),
+        )],
     }
+}
+
+/// How to get a damaged database's jobs back.
+const REPAIR_FIX: &str = "run `codexd stop && codexd repair && codexd start`: repair moves the \
+     damaged files aside (codexd.db.corrupt-<time>) and rebuilds every job from its folder";
+/// How to get jobs whose rows are missing back.
+const REBUILD_FIX: &str = "run `codexd stop && codexd repair && codexd start` (or restart \
+     codexd: it rebuilds them at start); running jobs keep running";
+
+/// Job folders without a row: rebuildable ones fail (jobs nobody sees),
+/// unreadable ones warn (not known to be jobs).
+fn check_folders(paths: &Paths, known: &HashSet<String>) -> Vec<Check> {
+    let (found, unreadable) = rebuild::unrecorded(&paths.jobs(), known);
+    let mut checks = Vec::new();
+    if let Some(first) = found.first() {
+        checks.push(Check::fail(
+            "folders",
+            format!(
+                "{} job folders have no record in the database (e.g. {}): their jobs are missing from `codexd jobs`",
+                found.len(),
+                paths.jobs().join(&first.job_id).display()
+            ),
+            REBUILD_FIX,
+        ));
+    }
+    checks.extend(unreadable_check(&unreadable));
+    if checks.is_empty() {
+        checks.push(Check::ok("folders", "every job folder has its record"));
+    }
+    checks
+}
+
+fn unreadable_check(unreadable: &[(PathBuf, String)]) -> Option<Check> {
+    let (folder, why) = unreadable.first()?;
+    Some(Check::warn(
+        "folders",
+        format!(
+            "{} folders under jobs/ have no record and cannot be rebuilt (e.g. {}: {why})",
+            unreadable.len(),
+            folder.display()
+        ),
+        "look at them and remove those you do not need; a job folder needs a readable meta.json to be rebuilt",
+    ))
 }
 
 /// The shim installed with this codexd (same folder), else the one on PATH.

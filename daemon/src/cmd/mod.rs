@@ -8,6 +8,7 @@ pub mod install_service;
 pub mod jobs;
 pub mod logs;
 pub mod prune;
+pub mod repair;
 pub mod review;
 pub mod serve;
 pub mod show;

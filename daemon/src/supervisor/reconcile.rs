@@ -64,4 +64,45 @@ impl Supervisor {
         }
         self.open_queue().await
     }
+
+    /// Folds the output of finished jobs rebuilt from their folders into
+    /// their summaries (a rebuilt row starts with none), so their final
+    /// message, commands and usage read as before the database was lost.
+    /// Unfinished ones are folded as they end.
+    pub async fn fold_rebuilt(&self, rebuilt: &[(JobId, JobStatus)]) {
+        for (id, status) in rebuilt {
+            if !status.is_terminal() {
+                continue;
+            }
+            if let Err(e) = self.fold_summary(id, super::summary::Fold::Final).await {
+                warn!(job_id = %id, error = %e, "cannot fold a rebuilt job's output into its summary");
+            }
+        }
+    }
+
+    /// In the background after start: the same for finished jobs `codexd
+    /// repair` rebuilt (it has no supervisor to fold with), found as finished
+    /// jobs with output but nothing folded.
+    pub async fn fold_unfolded(&self) {
+        let ids = match self.inner.db.finished_unfolded().await {
+            Ok(ids) => ids,
+            Err(e) => {
+                warn!(error = %e, "cannot look for finished jobs without a summary");
+                return;
+            }
+        };
+        for job_id in ids {
+            let Ok(id) = JobId::parse(&job_id) else {
+                continue;
+            };
+            let has_output =
+                std::fs::metadata(self.job_dir(&id).output()).is_ok_and(|m| m.len() > 0);
+            if !has_output {
+                continue;
+            }
+            if let Err(e) = self.fold_summary(&id, super::summary::Fold::Final).await {
+                warn!(job_id = %id, error = %e, "cannot fold a rebuilt job's output into its summary");
+            }
+        }
+    }
 }
