@@ -458,7 +458,7 @@ async fn claude_code_shows_the_form_and_the_users_answer_reaches_codex() {
         form.contains("Your answer: Allow") && form.contains("\u{276f} Accept")
     });
     session.type_keys(testkit::keys::ENTER);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + testkit::deadline();
     let end = loop {
         let got = get(&mut client.clone(), &id).await;
         if got.job.as_ref().is_some_and(|j| j.status().is_terminal()) {

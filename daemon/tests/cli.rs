@@ -19,6 +19,9 @@ use codex_async_proto::{
 use serde_json::Value;
 use testkit::{bin, poll_for, wait_until, Daemon, ProcessGuard, TempHome};
 
+/// How the systemd tools the service tests need get onto a CI machine.
+const SYSTEMD_HOW: &str = ".ci/run installs them with `apt-get install systemd`";
+
 async fn start(client: &mut Client, req: StartRequest) -> String {
     client
         .start(req)
@@ -378,21 +381,18 @@ fn install_service_writes_units_that_systemd_accepts() {
     );
     assert!(socket.contains("SocketMode=0600"));
 
-    match Command::new("systemd-analyze").arg("--version").output() {
-        Ok(v) if v.status.success() => {
-            let out = Command::new("systemd-analyze")
-                .arg("verify")
-                .arg(unit_dir.join("codexd.service"))
-                .arg(unit_dir.join("codexd.socket"))
-                .output()
-                .expect("systemd-analyze verify");
-            let err = String::from_utf8_lossy(&out.stderr);
-            assert!(
-                out.status.success() && err.trim().is_empty(),
-                "verify: {err}"
-            );
-        }
-        _ => eprintln!("SKIPPED systemd-analyze verify: systemd-analyze is not installed"),
+    if testkit::tool_on_path("systemd-analyze", "--version", SYSTEMD_HOW) {
+        let out = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(unit_dir.join("codexd.service"))
+            .arg(unit_dir.join("codexd.socket"))
+            .output()
+            .expect("systemd-analyze verify");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && err.trim().is_empty(),
+            "verify: {err}"
+        );
     }
 
     let out = service_cmd(
@@ -559,12 +559,7 @@ async fn serve_logs_job_lifecycle_to_a_daily_file() {
 /// socket, waits for the first connection, then execs codexd with fd 3.
 #[tokio::test]
 async fn serve_works_under_systemd_socket_activate() {
-    if Command::new("systemd-socket-activate")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("SKIPPED: systemd-socket-activate is not installed (Debian package systemd)");
+    if !testkit::tool_on_path("systemd-socket-activate", "--version", SYSTEMD_HOW) {
         return;
     }
     let home = TempHome::new();

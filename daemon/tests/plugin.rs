@@ -21,8 +21,8 @@ use std::{
 use codex_async_proto::{connect, v1::ListRequest};
 use serde_json::{json, Value};
 use testkit::{
-    bin, claude::RUN_DEADLINE, claude_bin, FakeAnthropic, Log, ProcessGuard, Step, TempHome,
-    DEADLINE,
+    bin, claude::run_deadline, claude_bin, deadline, FakeAnthropic, Log, ProcessGuard, Step,
+    TempHome,
 };
 
 /// The marketplace's name, the plugin's name and its MCP server's name: all
@@ -179,7 +179,7 @@ impl Install {
 
     /// `claude -p PROMPT` against `api`, with no tool allowed beyond what the
     /// plugin's command allows; waits for its end (within
-    /// [`RUN_DEADLINE`](testkit::claude::RUN_DEADLINE)) and asserts it succeeded.
+    /// [`run_deadline`](testkit::claude::run_deadline)) and asserts it succeeded.
     fn headless(&self, prompt: &str, api: &FakeAnthropic, name: &str) {
         let root = self.user_home.parent().unwrap_or(&self.user_home);
         let stdout = root.join(format!("claude-{name}.stdout"));
@@ -208,7 +208,7 @@ impl Install {
             .spawn()
             .expect("spawn claude -p");
         let mut guard = ProcessGuard::new(child);
-        let started = Instant::now();
+        let (started, limit) = (Instant::now(), run_deadline());
         let why = |status: &str| {
             format!(
                 "claude -p {prompt:?}: {status}\nstdout:\n{}\nstderr:\n{}\ndebug log: {debug}\n{}",
@@ -222,9 +222,9 @@ impl Install {
                 break status;
             }
             assert!(
-                started.elapsed() < RUN_DEADLINE,
+                started.elapsed() < limit,
                 "{}",
-                why(&format!("still running after {RUN_DEADLINE:?}"))
+                why(&format!("still running after {limit:?}"))
             );
             std::thread::sleep(Duration::from_millis(50));
         };
@@ -477,12 +477,12 @@ fn shim_tool_names(home: &TempHome) -> BTreeSet<String> {
         writeln!(stdin, "{message}").expect("write to the shim");
     }
     stdin.flush().expect("flush the shim's stdin");
-    let started = Instant::now();
+    let (started, limit) = (Instant::now(), deadline());
     loop {
-        let left = DEADLINE.saturating_sub(started.elapsed());
+        let left = limit.saturating_sub(started.elapsed());
         let line = rx
             .recv_timeout(left)
-            .unwrap_or_else(|e| panic!("no tools/list answer within {DEADLINE:?}: {e}"));
+            .unwrap_or_else(|e| panic!("no tools/list answer within {limit:?}: {e}"));
         let message: Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("the shim wrote a line that is not JSON ({e}): {line}"));
         if message["id"] == 2 {

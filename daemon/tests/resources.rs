@@ -11,6 +11,11 @@ use codex_async_proto::{v1::GetResponse, Client};
 use nix::sys::signal::Signal;
 use testkit::{get, poll_for, start_job, wait_for_end, Daemon, SmallDisk, TempHome};
 
+/// What the faults below need (root for mount, a pids cgroup) and where it is.
+const ROOT_HOW: &str =
+    "run as root (CI does) on a Linux with tmpfs, bind mounts and the cgroup v1 \
+    pids controller at /sys/fs/cgroup/pids (this project's CI machines have all three)";
+
 fn read_json(path: &Path) -> Option<serde_json::Value> {
     serde_json::from_str(&fs::read_to_string(path).ok()?).ok()
 }
@@ -121,7 +126,7 @@ async fn a_full_disk_drops_no_state_change_and_all_catches_up_when_room_returns(
     let disk = match SmallDisk::mount(&home.home(), 24 << 20) {
         Ok(disk) => disk,
         Err(why) => {
-            eprintln!("SKIPPED: {why}");
+            testkit::skip_or_fail(&why, ROOT_HOW);
             return;
         }
     };
@@ -445,7 +450,7 @@ async fn no_process_can_be_forked_refuses_a_start_by_name_and_the_daemon_serves_
     let cap = match PidsCap::new() {
         Ok(cap) => cap,
         Err(why) => {
-            eprintln!("SKIPPED: {why}");
+            testkit::skip_or_fail(&why, ROOT_HOW);
             return;
         }
     };
@@ -512,7 +517,7 @@ async fn a_home_made_read_only_while_jobs_run_loses_nothing_and_catches_up() {
     let mut view = match testkit::ReadOnlyView::apply(&home.home()) {
         Ok(view) => view,
         Err(why) => {
-            eprintln!("SKIPPED: {why}");
+            testkit::skip_or_fail(&why, ROOT_HOW);
             return;
         }
     };

@@ -97,8 +97,7 @@ fn probe(socket: &std::path::Path, uid: Option<u32>) -> String {
 
 #[tokio::test]
 async fn another_user_is_refused_even_through_an_open_socket() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("SKIPPED: needs root to connect as another user");
+    if !testkit::root("to connect as another user") {
         return;
     }
     let nobody = 65534;

@@ -28,28 +28,32 @@ use nix::{
 };
 use serde_json::{json, Value};
 
-use crate::{bin, pid_alive, FakeAnthropic, Log, ProcessGuard, TempHome, DEADLINE};
+use crate::{
+    bin, deadline, pid_alive, scaled, tool_from_env, FakeAnthropic, Log, ProcessGuard, TempHome,
+};
 
 /// The MCP server name the shim is registered under (tools are
 /// `mcp__codex-async__<tool>`).
 pub const SERVER: &str = "codex-async";
 
 /// How long a whole headless run may take (Claude Code starts in ~2 s idle,
-/// several times that on a loaded 2-core machine).
-pub const RUN_DEADLINE: Duration = Duration::from_secs(90);
+/// several times that on a loaded 2-core machine), times
+/// [`time_scale`](crate::time_scale): a limit for a broken run, not a speed
+/// requirement.
+pub fn run_deadline() -> Duration {
+    scaled(Duration::from_secs(180))
+}
 
 /// The Claude Code CLI named by `$CODEX_ASYNC_CLAUDE` (`.ci/run` installs
-/// it from npm), or None after printing why the calling test is skipped.
+/// it from npm), or None after [`skip_or_fail`](crate::skip_or_fail) (a
+/// panic under `CI=true`).
+#[track_caller]
 pub fn claude_bin() -> Option<PathBuf> {
-    match std::env::var_os("CODEX_ASYNC_CLAUDE") {
-        Some(path) if Path::new(&path).exists() => Some(PathBuf::from(path)),
-        _ => {
-            eprintln!(
-                "SKIPPED: set CODEX_ASYNC_CLAUDE to the claude binary of @anthropic-ai/claude-code (`.ci/run` installs it with npm)"
-            );
-            None
-        }
-    }
+    tool_from_env(
+        "CODEX_ASYNC_CLAUDE",
+        "Claude Code (the claude binary of @anthropic-ai/claude-code)",
+        ".ci/run installs it with npm into ~/.cache/codex-async-ci/claude and exports it",
+    )
 }
 
 /// One Claude Code setup: its HOME, project folder, MCP config and debug log.
@@ -189,12 +193,12 @@ impl ClaudeCode {
     }
 
     /// Runs `claude -p PROMPT --output-format stream-json --verbose …` to its
-    /// end (within [`RUN_DEADLINE`], else panics with the diagnostics).
+    /// end (within [`run_deadline`], else panics with the diagnostics).
     pub fn headless(&self, prompt: &str, api: &FakeAnthropic) -> Headless {
         let root = self.user_home.parent().unwrap_or(&self.user_home);
         let stdout_path = root.join("claude-stdout.jsonl");
         let stderr_path = root.join("claude-stderr.log");
-        let started = Instant::now();
+        let (started, limit) = (Instant::now(), run_deadline());
         let child = self
             .command(&["-p", prompt, "--output-format", "stream-json", "--verbose"])
             .stdin(Stdio::null())
@@ -207,10 +211,10 @@ impl ClaudeCode {
             if let Some(status) = guard.child().try_wait().expect("wait for claude") {
                 break status;
             }
-            if started.elapsed() > RUN_DEADLINE {
+            if started.elapsed() > limit {
                 let stdout = fs::read_to_string(&stdout_path).unwrap_or_default();
                 panic!(
-                    "claude -p did not end within {RUN_DEADLINE:?}\nstdout:\n{}\n{}\n{}",
+                    "claude -p did not end within {limit:?}\nstdout:\n{}\n{}\n{}",
                     tail(&stdout, 4000),
                     self.debug_summary(),
                     api.log().summary()
@@ -297,7 +301,7 @@ impl ClaudeCode {
         )
     }
 
-    /// Waits (up to [`DEADLINE`]) until `cond` holds on `api`'s log; panics
+    /// Waits (up to [`deadline`]) until `cond` holds on `api`'s log; panics
     /// with `what` and [`ClaudeCode::diagnostics`] then.
     pub fn wait_for(
         &self,
@@ -306,7 +310,7 @@ impl ClaudeCode {
         what: &str,
         cond: impl FnMut(&Log) -> bool,
     ) -> Log {
-        api.try_wait_for(DEADLINE, cond).unwrap_or_else(|log| {
+        api.try_wait_for(deadline(), cond).unwrap_or_else(|log| {
             panic!(
                 "timed out waiting for {what}\n{}",
                 self.diagnostics(session, &log)
@@ -431,8 +435,8 @@ impl Drop for Interactive {
         for pid in &descendants {
             let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
         }
-        let start = Instant::now();
-        while start.elapsed() < DEADLINE && descendants.iter().any(|p| pid_alive(*p)) {
+        let (start, limit) = (Instant::now(), deadline());
+        while start.elapsed() < limit && descendants.iter().any(|p| pid_alive(*p)) {
             thread::sleep(Duration::from_millis(20));
         }
     }

@@ -23,7 +23,7 @@ use std::{
 
 use serde_json::{json, Value};
 
-use crate::DEADLINE;
+use crate::deadline;
 
 /// Computes a tool call's input from what the model has seen so far (for
 /// example a job id from an earlier tool result). It runs inside the fake:
@@ -376,10 +376,10 @@ impl FakeAnthropic {
         }
     }
 
-    /// Waits until `cond` holds on the log, up to [`DEADLINE`]; panics with
+    /// Waits until `cond` holds on the log, up to [`deadline`]; panics with
     /// `what` and the log's summary then.
     pub fn wait_for(&self, what: &str, cond: impl FnMut(&Log) -> bool) -> Log {
-        self.try_wait_for(DEADLINE, cond)
+        self.try_wait_for(deadline(), cond)
             .unwrap_or_else(|log| panic!("timed out waiting for {what}\n{}", log.summary()))
     }
 }

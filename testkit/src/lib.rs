@@ -6,11 +6,15 @@
 pub mod claude;
 mod fake_anthropic;
 mod fake_provider;
+mod needs;
 mod small_disk;
 
 pub use claude::{claude_bin, keys, ClaudeCode, Headless, Interactive};
 pub use fake_anthropic::{FakeAnthropic, InputFn, Log, Request, Step, ToolResult};
 pub use fake_provider::{Answer, Behaviour, FakeProvider};
+pub use needs::{
+    deadline, in_ci, root, scaled, skip_or_fail, time_scale, tool_from_env, tool_on_path,
+};
 pub use small_disk::{ReadOnlyView, SmallDisk};
 
 use std::{
@@ -31,8 +35,11 @@ use nix::{
     unistd::Pid,
 };
 
-/// How long any condition in a test may take on a loaded 2-core machine.
-pub const DEADLINE: Duration = Duration::from_secs(30);
+/// The old fixed wait limit, kept so code written against it still builds.
+#[deprecated(
+    note = "use testkit::deadline(), which is longer and scales with CODEX_ASYNC_TEST_TIME_SCALE"
+)]
+pub const DEADLINE: Duration = Duration::from_secs(120);
 
 /// Path of a binary of this workspace, built next to the test executable.
 pub fn bin(name: &str) -> PathBuf {
@@ -52,17 +59,14 @@ pub fn bin(name: &str) -> PathBuf {
 }
 
 /// The real codex CLI named by `$CODEX_ASYNC_REAL_CODEX` (`.ci/run` installs
-/// it from npm), or None after printing why the calling test is skipped.
+/// it from npm), or None after [`skip_or_fail`] (a panic under `CI=true`).
+#[track_caller]
 pub fn real_codex() -> Option<PathBuf> {
-    match std::env::var_os("CODEX_ASYNC_REAL_CODEX") {
-        Some(path) if Path::new(&path).exists() => Some(PathBuf::from(path)),
-        _ => {
-            eprintln!(
-                "SKIPPED: set CODEX_ASYNC_REAL_CODEX to a codex CLI (`.ci/run` installs @openai/codex with npm)"
-            );
-            None
-        }
-    }
+    tool_from_env(
+        "CODEX_ASYNC_REAL_CODEX",
+        "the real codex CLI",
+        ".ci/run installs @openai/codex with npm into ~/.cache/codex-async-ci/npm and exports it",
+    )
 }
 
 /// The fake codex script (see testdata/fake-codex).
@@ -70,11 +74,14 @@ pub fn fake_codex() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/fake-codex")
 }
 
-/// Polls `cond` until it holds or [`DEADLINE`] passes; panics with `what` then.
+/// Polls `cond` until it holds or [`deadline`] passes; panics with `what` then.
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
+    let (start, limit) = (Instant::now(), deadline());
     while !cond() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out waiting for {what} ({limit:?})"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -85,25 +92,31 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let start = Instant::now();
+    let (start, limit) = (Instant::now(), deadline());
     while !cond().await {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out waiting for {what} ({limit:?})"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
-/// Polls `f` until it yields a value or [`DEADLINE`] passes; panics with `what` then.
+/// Polls `f` until it yields a value or [`deadline`] passes; panics with `what` then.
 pub async fn poll_for<T, F, Fut>(what: &str, mut f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let start = Instant::now();
+    let (start, limit) = (Instant::now(), deadline());
     loop {
         if let Some(value) = f().await {
             return value;
         }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out waiting for {what} ({limit:?})"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -309,8 +322,9 @@ impl Drop for TempHome {
         for pid in &monitors {
             let _ = kill(Pid::from_raw(*pid), Signal::SIGTERM);
         }
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) && monitors.iter().any(|p| pid_alive(*p)) {
+        // Not an assertion: how long a cancelling monitor gets before SIGKILL.
+        let (start, limit) = (Instant::now(), scaled(Duration::from_secs(10)));
+        while start.elapsed() < limit && monitors.iter().any(|p| pid_alive(*p)) {
             std::thread::sleep(Duration::from_millis(20));
         }
         for pid in monitors {
@@ -441,16 +455,16 @@ impl Daemon {
             paths: home.paths(),
         };
         let socket = daemon.paths.socket.clone();
-        let started = Instant::now();
+        let (started, limit) = (Instant::now(), deadline());
         while connect(&socket).await.is_err() {
-            if started.elapsed() > DEADLINE {
+            if started.elapsed() > limit {
                 // What codexd said is the first thing a reader of a CI log needs.
                 let log =
                     fs::read_to_string(home.root().join("codexd-serve.log")).unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(40).collect();
                 let tail: Vec<&str> = tail.into_iter().rev().collect();
                 panic!(
-                    "timed out waiting for codexd to answer on its socket {}; its log ends:\n{}",
+                    "timed out ({limit:?}) waiting for codexd to answer on its socket {}; its log ends:\n{}",
                     socket.display(),
                     tail.join("\n")
                 );
@@ -462,7 +476,7 @@ impl Daemon {
 
     /// `codexd serve` running the real codex (`CODEX_ASYNC_REAL_CODEX`)
     /// against `provider`, with extra environment; None (the test skips,
-    /// saying why) without a real codex.
+    /// saying why; under `CI=true` it fails) without a real codex.
     pub async fn with_real_codex(
         home: &TempHome,
         provider: &FakeProvider,
@@ -498,12 +512,15 @@ impl Daemon {
 
     /// Waits for the daemon to exit and returns its exit status.
     pub fn wait(mut self) -> std::process::ExitStatus {
-        let start = Instant::now();
+        let (start, limit) = (Instant::now(), deadline());
         loop {
             if let Some(status) = self.guard.child().try_wait().expect("wait codexd") {
                 return status;
             }
-            assert!(start.elapsed() < DEADLINE, "codexd did not exit");
+            assert!(
+                start.elapsed() < limit,
+                "codexd did not exit within {limit:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

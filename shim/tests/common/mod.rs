@@ -19,7 +19,7 @@ use std::{
 };
 
 use serde_json::{json, Value};
-use testkit::{bin, wait_until, ProcessGuard, TempHome, DEADLINE};
+use testkit::{bin, deadline, wait_until, ProcessGuard, TempHome};
 
 /// The MCP protocol version the tests speak (what Claude Code sends).
 pub const PROTOCOL_VERSION: &str = "2025-06-18";
@@ -204,15 +204,15 @@ impl Shim {
     /// a line whose id could not be read); also returns every message the
     /// shim sent before it, in order.
     pub fn response_after(&mut self, id: &Value) -> (Value, Vec<Value>) {
-        let start = Instant::now();
+        let (start, limit) = (Instant::now(), deadline());
         let mut before = Vec::new();
         loop {
-            let left = DEADLINE.saturating_sub(start.elapsed());
+            let left = limit.saturating_sub(start.elapsed());
             let line = match self.lines.recv_timeout(left) {
                 Ok(line) => line,
                 Err(RecvTimeoutError::Timeout) => {
                     panic!(
-                        "no answer to request {id} within {DEADLINE:?}; shim log:\n{}",
+                        "no answer to request {id} within {limit:?}; shim log:\n{}",
                         self.log()
                     )
                 }
