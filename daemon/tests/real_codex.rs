@@ -330,11 +330,27 @@ async fn cancel_mid_command_leaves_nothing_behind() {
     };
     let client = daemon.client().await;
     let id = start_job(&client, start_req(&home, "sleep", "full-auto")).await;
-    poll_for("codex's command to run", || {
+    // Until the command runs, or the job ends without it (then say how).
+    let ended = poll_for("codex's command to run", || {
         let found = !processes_with(&format!("sleep {token}")).is_empty();
-        async move { found.then_some(()) }
+        let client = client.clone();
+        let id = id.clone();
+        async move {
+            if found {
+                return Some(None);
+            }
+            let got = get(&client, &id).await;
+            let over = got.job.as_ref().is_some_and(|j| j.status().is_terminal());
+            over.then_some(Some(got))
+        }
     })
     .await;
+    if let Some(got) = ended {
+        panic!(
+            "the job ended before its command ran: {:?}\n{}",
+            got.job, got.output
+        );
+    }
     let resp = client
         .clone()
         .cancel(CancelRequest { job_id: id.clone() })
