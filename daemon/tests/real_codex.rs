@@ -319,15 +319,33 @@ async fn real_codex_on_a_stalled_provider_trips_the_stall_watchdog() {
 
 #[tokio::test]
 async fn cancel_mid_command_leaves_nothing_behind() {
+    // Under a loaded machine codex 0.171 has once gone on without running
+    // the command at all (its item never completed, the turn ended after
+    // ~10 s): nothing to cancel then, so that attempt proves nothing and
+    // one more is made. A second such attempt fails the test.
+    for attempt in 1..=2 {
+        match cancel_mid_command(attempt).await {
+            Some(Ok(())) | None => return,
+            Some(Err(why)) if attempt == 1 => eprintln!("attempt 1 inconclusive: {why}"),
+            Some(Err(why)) => panic!("{why}"),
+        }
+    }
+}
+
+/// One try of [`cancel_mid_command_leaves_nothing_behind`]: Err when the
+/// job ended before its command ran (saying how); None without a real codex.
+async fn cancel_mid_command(attempt: u32) -> Option<Result<(), String>> {
     let home = TempHome::new();
-    let token = format!("{}.{}", 40 + std::process::id() % 50, std::process::id());
+    let token = format!(
+        "{}.{}{attempt}",
+        40 + std::process::id() % 50,
+        std::process::id()
+    );
     let provider = FakeProvider::start(Behaviour::Script(vec![
         Answer::Exec(format!("sleep {token}")),
         Answer::Message("slept".into()),
     ]));
-    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
-        return;
-    };
+    let daemon = Daemon::with_real_codex(&home, &provider, &[]).await?;
     let client = daemon.client().await;
     let id = start_job(&client, start_req(&home, "sleep", "full-auto")).await;
     // Until the command runs, or the job ends without it (then say how).
@@ -346,10 +364,10 @@ async fn cancel_mid_command_leaves_nothing_behind() {
     })
     .await;
     if let Some(got) = ended {
-        panic!(
+        return Some(Err(format!(
             "the job ended before its command ran: {:?}\n{}",
             got.job, got.output
-        );
+        )));
     }
     let resp = client
         .clone()
@@ -364,6 +382,7 @@ async fn cancel_mid_command_leaves_nothing_behind() {
         "codex's command survived cancel"
     );
     assert!(home.live_monitors().is_empty());
+    Some(Ok(()))
 }
 
 #[tokio::test]
