@@ -1,7 +1,7 @@
 //! Codex-aware jobs through the real daemon: the event summary, the
 //! since/cursor protocol, replies, worktree isolation and the watchdogs.
 
-use std::{path::Path, process::Command};
+use std::path::Path;
 
 use codex_async_proto::v1::{GetRequest, GetResponse, JobStatus, StartRequest};
 use codex_async_proto::Client;
@@ -296,24 +296,7 @@ async fn reply_is_refused_for_running_and_unknown_jobs() {
     assert_eq!(jobs, 1, "refused replies leave no folder");
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use testkit::git;
 
 #[tokio::test]
 async fn worktree_isolation_keeps_parallel_jobs_apart() {

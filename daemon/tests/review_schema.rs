@@ -3,7 +3,7 @@
 //! codex sent the provider (its review prompt, `reasoning.effort`,
 //! `text.format`), and every bad input refused before anything is created.
 
-use std::{path::Path, process::Command};
+use std::path::Path;
 
 use codex_async_proto::v1::{
     GetRequest, GetResponse, JobStatus, ListRequest, ReviewRequest, StartRequest,
@@ -16,19 +16,9 @@ use testkit::{poll_for, Behaviour, Daemon, FakeProvider, TempHome};
 /// and renders it as the review text.
 const REVIEW_JSON: &str = r#"{"findings":[{"title":"[P1] Off by one","body":"The loop skips the last item.","confidence_score":0.8,"priority":1,"code_location":{"absolute_file_path":"/tmp/a.txt","line_range":{"start":1,"end":1}}}],"overall_correctness":"patch is incorrect","overall_explanation":"One bug.","overall_confidence_score":0.7}"#;
 
+/// git's output, trimmed (these tests compare single values).
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@t")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@t")
-        .output()
-        .expect("run git");
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    testkit::git(dir, args).trim().to_string()
 }
 
 /// A repository on branch `feature`, one commit ahead of `main`, clean.

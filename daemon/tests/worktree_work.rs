@@ -8,7 +8,7 @@
 use std::{
     os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
+    process::{Output, Stdio},
 };
 
 use codex_async_proto::v1::{CancelRequest, GetRequest, GetResponse, JobStatus, StartRequest};
@@ -18,25 +18,7 @@ use testkit::{poll_for, Answer, Behaviour, Daemon, FakeProvider, TempHome};
 
 // ---------------------------------------------------------------- helpers
 
-/// Runs git as the user would (their own identity), asserting success.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "A User")
-        .env("GIT_AUTHOR_EMAIL", "user@example.com")
-        .env("GIT_COMMITTER_NAME", "A User")
-        .env("GIT_COMMITTER_EMAIL", "user@example.com")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use testkit::git;
 
 /// A repository in the home's work folder with one commit: `tracked.txt`
 /// ("original") and `sub/file.txt`.

@@ -90,6 +90,21 @@ pub struct Approval {
 pub const APPROVAL_REQUESTED: &str = "approval.requested";
 pub const APPROVAL_RESOLVED: &str = "approval.resolved";
 
+/// The event types a [`Summary`] is folded from, wherever they are in the
+/// output. Others (`item.updated`, types codex adds) only matter as the
+/// latest activity, which the newest events set.
+pub const SUMMARY_EVENTS: &[&str] = &[
+    "thread.started",
+    "turn.started",
+    "turn.completed",
+    "turn.failed",
+    "error",
+    "item.started",
+    "item.completed",
+    APPROVAL_REQUESTED,
+    APPROVAL_RESOLVED,
+];
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileChange {
     pub path: String,
@@ -228,6 +243,21 @@ impl Wire {
 }
 
 impl Event {
+    /// Folding this event twice in a row is folding it once: anything but a
+    /// turn's end (its usage adds up) and an item without an id (a command
+    /// without one counts again).
+    pub fn folds_once(&self) -> bool {
+        match self {
+            Self::Json { kind, .. } if kind == "turn.completed" => false,
+            Self::Json { kind, value } if kind.starts_with("item.") => value
+                .pointer("/item/id")
+                .and_then(Value::as_str)
+                .is_some_and(|id| !id.is_empty()),
+            Self::Json { .. } => true,
+            Self::Text(_) => true,
+        }
+    }
+
     /// Parses one line (without its newline). Never fails.
     pub fn parse(line: &[u8]) -> Self {
         if let Ok(wire) = serde_json::from_slice::<Wire>(line) {

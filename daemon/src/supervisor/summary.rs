@@ -43,20 +43,8 @@ const LIMITS: SkimLimits = SkimLimits {
 /// Before the window, lines up to this are parsed whole; longer ones from
 /// their head and tail.
 const SKIM_WHOLE: usize = 64 * 1024;
-/// The event types the summary needs, folded wherever they are. Others
-/// (`item.updated`, types codex adds) only matter as the latest activity,
-/// which the window's events set.
-const NEEDED: &[&str] = &[
-    "thread.started",
-    "turn.started",
-    "turn.completed",
-    "turn.failed",
-    "error",
-    "item.started",
-    "item.completed",
-    crate::codex::events::APPROVAL_REQUESTED,
-    crate::codex::events::APPROVAL_RESOLVED,
-];
+/// The event types the summary needs, folded wherever they are.
+const NEEDED: &[&str] = crate::codex::events::SUMMARY_EVENTS;
 
 /// How much a summary fold may do.
 #[derive(Debug, Clone, Copy)]
@@ -183,7 +171,7 @@ fn fold(path: &Path, mut summary: Summary, start: u64, mode: Fold) -> io::Result
         match event {
             Some(event) => {
                 summary.apply(&event);
-                folds_once(&event)
+                event.folds_once()
             }
             // Passed over (or a repeat already folded): so are its copies.
             None => true,
@@ -215,7 +203,7 @@ fn skimmed_event(seen: &Seen<'_>, repeats: &mut Repeats) -> Option<Event> {
                 return None;
             }
             let event = Event::parse(line);
-            repeats.idempotent = folds_once(&event);
+            repeats.idempotent = event.folds_once();
             repeats.line.clear();
             if repeats.idempotent {
                 repeats.line.extend_from_slice(line);
@@ -232,21 +220,6 @@ fn skimmed_event(seen: &Seen<'_>, repeats: &mut Repeats) -> Option<Event> {
             repeats.idempotent = false;
             Some(Event::parse_long(head, tail))
         }
-    }
-}
-
-/// Folding this event twice in a row is folding it once: anything but a
-/// turn's end (its usage adds up) and an item without an id (a command
-/// without one counts again).
-fn folds_once(event: &Event) -> bool {
-    match event {
-        Event::Json { kind, .. } if kind == "turn.completed" => false,
-        Event::Json { kind, value } if kind.starts_with("item.") => value
-            .pointer("/item/id")
-            .and_then(serde_json::Value::as_str)
-            .is_some_and(|id| !id.is_empty()),
-        Event::Json { .. } => true,
-        Event::Text(_) => true,
     }
 }
 
