@@ -18,7 +18,7 @@ use tracing::{error, info, warn};
 
 use crate::{
     codex::events::Summary,
-    job::{Isolation, JobRecord},
+    job::{Isolation, JobRecord, Policy},
     pending::{Change, Pending},
 };
 
@@ -33,6 +33,8 @@ pub enum DbError {
     BadStatus(String),
     #[error("database holds an unknown isolation {0:?}")]
     BadIsolation(String),
+    #[error("database holds an unknown approval policy {0:?}")]
+    BadPolicy(String),
     #[error("job summary: {0}")]
     Summary(String),
     #[error("job review target: {0}")]
@@ -362,7 +364,7 @@ impl Db {
         .bind(job.status.name())
         .bind(&job.prompt)
         .bind(&job.cwd)
-        .bind(&job.approval_policy)
+        .bind(job.approval_policy.name())
         .bind(&job.model)
         .bind(&job.created_at)
         .bind(&job.thread_id)
@@ -413,7 +415,7 @@ impl Db {
             .bind(job.status.name())
             .bind(&job.prompt)
             .bind(&job.cwd)
-            .bind(&job.approval_policy)
+            .bind(job.approval_policy.name())
             .bind(&job.model)
             .bind(job.pid)
             .bind(job.monitor_pid)
@@ -729,7 +731,10 @@ fn from_row(row: &SqliteRow) -> Result<JobRecord, DbError> {
         status: parse_status(&status)?,
         prompt: row.try_get("prompt")?,
         cwd: row.try_get("cwd")?,
-        approval_policy: row.try_get("approval_policy")?,
+        approval_policy: {
+            let name: String = row.try_get("approval_policy")?;
+            Policy::parse(&name).map_err(|_| DbError::BadPolicy(name))?
+        },
         model: row.try_get("model")?,
         pid: row.try_get("pid")?,
         monitor_pid: row.try_get("monitor_pid")?,

@@ -148,7 +148,7 @@ pub struct JobRecord {
     pub status: JobStatus,
     pub prompt: String,
     pub cwd: String,
-    pub approval_policy: String,
+    pub approval_policy: Policy,
     pub model: Option<String>,
     /// codex's pid.
     pub pid: Option<i32>,
@@ -223,7 +223,31 @@ impl Isolation {
     }
 }
 
+/// What a job asks codex for, decided in this one place: codex's command
+/// line (codex/command.rs), its engine and app-server plan (codex/mod.rs,
+/// codex/app_server.rs) all follow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind<'a> {
+    /// A new task (`codex exec`, or a new app-server thread).
+    Task,
+    /// A reply: continues codex's conversation `thread` (`exec resume`, or
+    /// `thread/resume`).
+    Reply { thread: &'a str },
+    /// A review of `review`'s target (`codex exec review`).
+    Review(&'a Review),
+}
+
 impl JobRecord {
+    /// What the job asks codex for: a review, a reply (a parent whose codex
+    /// thread is known), or a task.
+    pub fn kind(&self) -> Kind<'_> {
+        match (&self.review, &self.parent_job_id, &self.thread_id) {
+            (Some(review), _, _) => Kind::Review(review),
+            (None, Some(_), Some(thread)) => Kind::Reply { thread },
+            _ => Kind::Task,
+        }
+    }
+
     /// The directory codex runs in: the worktree when isolated, else cwd.
     pub fn run_dir(&self) -> &str {
         self.worktree.as_deref().unwrap_or(&self.cwd)
@@ -236,7 +260,7 @@ impl JobRecord {
             status: self.api_status() as i32,
             prompt: self.prompt.clone(),
             cwd: self.cwd.clone(),
-            approval_policy: self.approval_policy.clone(),
+            approval_policy: self.approval_policy.name().to_string(),
             model: self.model.clone(),
             pid: self.pid,
             exit_code: self.exit_code,

@@ -23,7 +23,7 @@ use codex_async_proto::v1::JobStatus;
 
 use crate::{
     codex::{events::Summary, review::Review},
-    job::{Isolation, JobId, JobRecord},
+    job::{Isolation, JobId, JobRecord, Policy},
 };
 
 /// The paths of one job's files.
@@ -115,7 +115,7 @@ impl JobDir {
             status: job.status.name(),
             prompt: &job.prompt,
             cwd: &job.cwd,
-            approval_policy: &job.approval_policy,
+            approval_policy: job.approval_policy.name(),
             model: job.model.as_deref(),
             pid: job.pid,
             created_at: &job.created_at,
@@ -167,7 +167,8 @@ impl JobDir {
             status,
             prompt: meta.prompt,
             cwd: meta.cwd,
-            approval_policy: meta.approval_policy,
+            approval_policy: Policy::parse(&meta.approval_policy)
+                .map_err(|e| format!("{}: {e}", path.display()))?,
             model: meta.model,
             pid: meta.pid,
             monitor_pid: meta.monitor_pid,

@@ -28,7 +28,7 @@ use crate::{
     codex::{self, events::Summary},
     config::Config,
     db::{Db, DbError},
-    job::{now_rfc3339, Isolation, JobId, JobRecord, Policy},
+    job::{now_rfc3339, Isolation, JobId, JobRecord},
     jobdir::JobDir,
     monitor::{Limits, MonitorJob},
     proctree, resource,
@@ -181,11 +181,7 @@ impl Supervisor {
         };
         let policy = spec
             .policy
-            .or_else(|| {
-                parent
-                    .as_ref()
-                    .and_then(|p| Policy::parse(&p.approval_policy).ok())
-            })
+            .or_else(|| parent.as_ref().map(|p| p.approval_policy))
             .unwrap_or(self.inner.config.default_policy);
         let model = spec
             .model
@@ -265,7 +261,7 @@ impl Supervisor {
             status: JobStatus::Queued,
             prompt,
             cwd,
-            approval_policy: policy.name().to_string(),
+            approval_policy: policy,
             model,
             pid: None,
             monitor_pid: None,
@@ -314,7 +310,7 @@ impl Supervisor {
         // job runs (two fewer file operations before a Start's answer; a crash
         // before that is mended by the start-up repair, which rewrites
         // meta.json for every unfinished job).
-        info!(job_id = %id, policy = %record.approval_policy, cwd = %record.cwd,
+        info!(job_id = %id, policy = record.approval_policy.name(), cwd = %record.cwd,
               parent = record.parent_job_id.as_deref().unwrap_or(""), "job queued");
         match self.schedule_for(&id).await? {
             Some(running) => Ok(running),

@@ -22,7 +22,7 @@ use super::{
     approval::{Decision, DECISIONS},
     events::{Question, APPROVAL_REQUESTED, APPROVAL_RESOLVED},
 };
-use crate::job::{JobRecord, Policy};
+use crate::job::{JobRecord, Kind};
 
 /// The codex command line: `codex app-server [-c k=v …]`. Of the configured
 /// extra arguments (written for `codex exec`), only the config overrides
@@ -68,14 +68,12 @@ pub struct Plan {
 impl Plan {
     /// The plan for a job record.
     pub fn for_job(job: &JobRecord, question_timeout: u32) -> Self {
-        let policy = Policy::parse(&job.approval_policy).unwrap_or(Policy::Suggest);
-        let (approval_policy, sandbox) = policy.app_server();
+        let (approval_policy, sandbox) = job.approval_policy.app_server();
         Self {
-            thread_id: job
-                .parent_job_id
-                .as_ref()
-                .and(job.thread_id.as_ref())
-                .cloned(),
+            thread_id: match job.kind() {
+                Kind::Reply { thread } => Some(thread.to_string()),
+                Kind::Task | Kind::Review(_) => None,
+            },
             cwd: job.run_dir().to_string(),
             approval_policy: approval_policy.into(),
             sandbox: sandbox.into(),

@@ -6,7 +6,7 @@
 
 use std::ffi::{OsStr, OsString};
 
-use crate::job::{JobRecord, Policy};
+use crate::job::{JobRecord, Kind, Policy};
 
 /// The reasoning efforts codex-async passes as `-c model_reasoning_effort`:
 /// the values codex's configuration reference and the Responses API name
@@ -42,19 +42,18 @@ pub fn reasoning_effort(s: &str) -> Result<&'static str, BadEffort> {
 /// where `[flags]` are the configured extra arguments, `--model M`,
 /// `-c model_reasoning_effort="E"` and `--output-schema FILE` when set.
 pub fn argv(codex_bin: &OsStr, extra_args: &[String], job: &JobRecord) -> Vec<OsString> {
-    let policy = Policy::parse(&job.approval_policy).unwrap_or(Policy::Suggest);
-    let reply_thread = job.parent_job_id.as_ref().and(job.thread_id.as_ref());
+    let kind = job.kind();
     let mut argv: Vec<OsString> = vec![codex_bin.to_os_string(), "exec".into()];
-    let flags = match (&job.review, reply_thread) {
-        (Some(_), _) => {
+    let flags = match kind {
+        Kind::Review(_) => {
             argv.push("review".into());
             Policy::Suggest.resume_flags()
         }
-        (None, Some(_)) => {
+        Kind::Reply { .. } => {
             argv.push("resume".into());
-            policy.resume_flags()
+            job.approval_policy.resume_flags()
         }
-        (None, None) => policy.codex_flags(),
+        Kind::Task => job.approval_policy.codex_flags(),
     };
     argv.push("--json".into());
     argv.push("--skip-git-repo-check".into());
@@ -73,13 +72,13 @@ pub fn argv(codex_bin: &OsStr, extra_args: &[String], job: &JobRecord) -> Vec<Os
         argv.push("--output-schema".into());
         argv.push(schema.into());
     }
-    if let Some(review) = &job.review {
-        argv.extend(review.target.flags());
-        return argv;
-    }
-    match reply_thread {
-        Some(thread) => argv.push(thread.into()),
-        None => {
+    match kind {
+        Kind::Review(review) => {
+            argv.extend(review.target.flags());
+            return argv;
+        }
+        Kind::Reply { thread } => argv.push(thread.into()),
+        Kind::Task => {
             argv.push("-C".into());
             argv.push(job.run_dir().into());
         }

@@ -12,7 +12,7 @@ pub mod events;
 pub mod review;
 pub mod version;
 
-use crate::job::{JobRecord, Policy};
+use crate::job::{JobRecord, Kind, Policy};
 
 /// Which of codex's front ends runs a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +26,8 @@ pub enum Engine {
 
 /// The engine for a job.
 pub fn engine(job: &JobRecord) -> Engine {
-    match Policy::parse(&job.approval_policy) {
-        Ok(Policy::Ask) if job.review.is_none() => Engine::AppServer,
+    match (job.approval_policy, job.kind()) {
+        (Policy::Ask, Kind::Task | Kind::Reply { .. }) => Engine::AppServer,
         _ => Engine::Exec,
     }
 }
