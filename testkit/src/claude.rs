@@ -382,6 +382,16 @@ pub struct Interactive {
     started: Instant,
 }
 
+/// How long to let an MCP form (elicitation) of Claude Code 2.1.332 settle
+/// before pressing Enter on Accept: it ignores, silently, an accept within
+/// 150 ms of the focus landing on Accept (and starts that window again), and
+/// an accept or decline within 150 ms of the form being painted — its guard
+/// against an Enter typed for something else before the form showed or
+/// moved (read in its bundled JS: the form's `arrived()`/`refuses()`, 150 ms
+/// constant). A person is never that quick; a test is. Twice that, for
+/// margin. See [`Interactive::type_keys_when`].
+pub const FORM_KEY_GUARD: Duration = Duration::from_millis(300);
+
 /// Keys as a terminal sends them.
 pub mod keys {
     pub const RIGHT: &[u8] = b"\x1b[C";
@@ -405,6 +415,21 @@ impl Interactive {
         use std::io::Write;
         let mut keyboard = self.keyboard.lock().unwrap_or_else(|p| p.into_inner());
         keyboard.write_all(keys).expect("type into the pty");
+    }
+
+    /// Waits (up to [`deadline`]) until the screen holds what `ready` looks
+    /// for, then [`FORM_KEY_GUARD`] more, then types `keys`: for a key on a
+    /// form that Claude Code would ignore if it came right after the focus
+    /// moved or the form showed.
+    ///
+    /// The screen shows the focus only after Claude Code moved it, so the
+    /// guard counted from then on is over on any machine, however loaded:
+    /// this waits out a fixed window, it does not wait for something to
+    /// happen.
+    pub fn type_keys_when(&self, what: &str, ready: impl Fn(&str) -> bool, keys: &[u8]) {
+        crate::wait_until(what, || ready(&self.screen()));
+        thread::sleep(FORM_KEY_GUARD);
+        self.type_keys(keys);
     }
 
     /// Bytes Claude Code wrote to the terminal so far (to wait for a redraw).
