@@ -345,7 +345,15 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
     // that dies in between finds this monitor by its pid in the database.
     report(&format!("started {}", codex.as_raw()));
     detach_stdout();
-    write_json_atomic(&dir.monitor_info(), &info, Durability::Atomic)?;
+    // Only a hint for re-adoption (the database holds the monitor's pid too):
+    // a home that went read-only or full this very moment must not end the
+    // job, whose codex already runs and whose end is retried until stored.
+    if let Err(e) = write_json_atomic(&dir.monitor_info(), &info, Durability::Atomic) {
+        eprintln!(
+            "codexd monitor: cannot write {}: {e}; going on without it",
+            dir.monitor_info().display()
+        );
+    }
     let mut cap = CapGuard::open(dir, limits.output_cap);
     let mut cap_check = tokio::time::interval(output_cap::CHECK_EVERY);
     let mut disk = DiskWatch { full_since: None };
