@@ -126,14 +126,18 @@ pub fn run_standby() -> i32 {
         Ok(0) => return 0,
         Ok(_) => {}
         Err(e) => {
-            report(&format!("failed the monitor cannot read its job: {e}"));
+            report(&Report::Failed(format!(
+                "the monitor cannot read its job: {e}"
+            )));
             return 1;
         }
     }
     let job: MonitorJob = match serde_json::from_str(&line) {
         Ok(job) => job,
         Err(e) => {
-            report(&format!("failed the monitor got a malformed job: {e}"));
+            report(&Report::Failed(format!(
+                "the monitor got a malformed job: {e}"
+            )));
             return 1;
         }
     };
@@ -163,7 +167,7 @@ fn prepare() -> Option<(tokio::runtime::Runtime, Signals)> {
     {
         Ok(rt) => rt,
         Err(e) => {
-            report(&format!("failed cannot create runtime: {e}"));
+            report(&Report::Failed(format!("cannot create runtime: {e}")));
             return None;
         }
     };
@@ -183,7 +187,7 @@ fn prepare() -> Option<(tokio::runtime::Runtime, Signals)> {
     match signals {
         Ok(signals) => Some((runtime, signals)),
         Err(e) => {
-            report(&format!("failed cannot listen for signals: {e}"));
+            report(&Report::Failed(format!("cannot listen for signals: {e}")));
             None
         }
     }
@@ -231,7 +235,7 @@ async fn fail_start(dir: &JobDir, reason: String) -> anyhow::Result<()> {
         finished_at: now_rfc3339(),
     };
     store_exit(dir, &mut ExitSlot::unreserved(dir), &exit).await;
-    report(&format!("failed {reason}"));
+    report(&Report::Failed(reason));
     Ok(())
 }
 
@@ -343,7 +347,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
     // codexd first (a Start is waiting for this line), then the hint for
     // re-adoption (after a power loss the monitor is gone anyway). A codexd
     // that dies in between finds this monitor by its pid in the database.
-    report(&format!("started {}", codex.as_raw()));
+    report(&Report::Started(codex.as_raw()));
     detach_stdout();
     // Only a hint for re-adoption (the database holds the monitor's pid too):
     // a home that went read-only or full this very moment must not end the
@@ -726,7 +730,37 @@ fn become_subreaper() {
 }
 
 /// Tells codexd how the start went (its one line on our stdout).
-fn report(line: &str) {
+/// The one line a monitor tells codexd on stdout, once: codex runs (its
+/// pid), or it could not be started (why). Both sides use this type, so the
+/// protocol has one definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    Started(i32),
+    Failed(String),
+}
+
+impl Report {
+    /// The line on the wire: `started <pid>` or `failed <reason>`.
+    pub fn line(&self) -> String {
+        match self {
+            Self::Started(pid) => format!("started {pid}"),
+            Self::Failed(reason) => format!("failed {}", reason.replace('\n', " ")),
+        }
+    }
+
+    /// A line read from a monitor; None for anything else (a monitor that
+    /// died mid-line, or another program).
+    pub fn parse(line: &str) -> Option<Self> {
+        if let Some(pid) = line.strip_prefix("started ") {
+            return pid.trim().parse().ok().map(Self::Started);
+        }
+        line.strip_prefix("failed ")
+            .map(|reason| Self::Failed(reason.to_string()))
+    }
+}
+
+fn report(report: &Report) {
+    let line = report.line();
     let mut out = io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
@@ -750,5 +784,24 @@ fn log(dir: &JobDir, message: &str) {
         .open(dir.monitor_log())
     {
         let _ = writeln!(f, "{} {message}", now_rfc3339());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Report;
+
+    #[test]
+    fn a_report_reads_back_as_written() {
+        for report in [
+            Report::Started(4242),
+            Report::Failed("cannot start codex: not found".into()),
+        ] {
+            assert_eq!(Report::parse(&report.line()), Some(report));
+        }
+        // One line, whatever the reason holds.
+        assert_eq!(Report::Failed("a\nb".into()).line(), "failed a b");
+        assert_eq!(Report::parse("started x"), None);
+        assert_eq!(Report::parse("hello"), None);
     }
 }

@@ -415,14 +415,16 @@ impl Supervisor {
             self.watch_child(id.clone(), child);
             return Ok(None);
         }
-        match first_line {
-            Some(line) if line.starts_with("started ") => {
-                let pid = line["started ".len()..].trim().parse::<i32>().ok();
-                info!(job_id = %id, pid = pid.unwrap_or(0), monitor_pid, "job running");
+        let report = first_line
+            .as_deref()
+            .and_then(crate::monitor::Report::parse);
+        match report {
+            Some(crate::monitor::Report::Started(pid)) => {
+                info!(job_id = %id, pid, monitor_pid, "job running");
                 Ok(Some(Launched {
                     record: JobRecord {
                         status: JobStatus::Running,
-                        pid,
+                        pid: Some(pid),
                         monitor_pid: Some(monitor_pid),
                         monitor_start_time: start_time,
                         started_at: Some(started_at),
@@ -431,13 +433,11 @@ impl Supervisor {
                     monitor: child,
                 }))
             }
-            first_line => {
-                // "failed …", or the monitor died before saying anything.
+            report => {
+                // It could not start codex, or died before saying anything.
                 let _ = child.wait().await;
-                let reason = match first_line {
-                    Some(line) if line.starts_with("failed ") => {
-                        line["failed ".len()..].to_string()
-                    }
+                let reason = match report {
+                    Some(crate::monitor::Report::Failed(reason)) => reason,
                     _ => format!(
                         "the job monitor exited before codex started; see {}",
                         dir.monitor_log().display()
