@@ -103,6 +103,10 @@ impl JobDir {
         let _ = fs::remove_file(self.prompt());
         let _ = fs::remove_file(self.output());
         let _ = fs::remove_file(self.monitor_log());
+        // Written just before the monitor is asked for (a refusal for want
+        // of a process comes after it).
+        let _ = fs::remove_file(self.meta());
+        let _ = fs::remove_file(self.meta().with_extension("json.tmp"));
         if fs::remove_dir(&self.dir).is_err() {
             let _ = fs::remove_dir_all(&self.dir);
         }

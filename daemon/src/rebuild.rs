@@ -101,6 +101,16 @@ pub async fn open(paths: &Paths, check: Check) -> anyhow::Result<Opened> {
             "the database is not the one this home last used (restored from a backup, or copied over?); jobs it lacks are rebuilt from their folders"),
         _ => {}
     }
+    // Before the folders are read: a folder a prune was removing is no job.
+    let finished = crate::prune::finish_interrupted(&db, &paths.jobs())
+        .await
+        .context("finishing prunes a crash interrupted")?;
+    if !finished.is_empty() {
+        info!(
+            jobs = finished.len(),
+            "finished prunes an earlier codexd was doing when it stopped"
+        );
+    }
     let (rebuilt, unreadable) = rebuild(&db, &paths.jobs(), &known)
         .await
         .context("rebuilding jobs from their folders")?;
@@ -244,7 +254,10 @@ pub fn unrecorded(
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if known.contains(&name) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+        if known.contains(&name)
+            || !entry.file_type().is_ok_and(|t| t.is_dir())
+            || crate::prune::is_pruning(&name)
+        {
             continue;
         }
         let Ok(id) = JobId::parse(&name) else {

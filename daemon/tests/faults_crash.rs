@@ -1,0 +1,236 @@
+//! `kill -9` of codexd at the worst moments: right after a Start is answered,
+//! in the middle of `git worktree add`, in the middle of a prune. Real
+//! daemon, real git, the fake codex; each case asserts what the next daemon
+//! finds: every job the user was told of, nothing they were not, nothing
+//! half-made left behind.
+
+use std::{fs, path::Path};
+
+use codex_async_proto::{
+    v1::{Job, JobStatus, ListRequest},
+    Client,
+};
+use nix::sys::signal::Signal;
+use testkit::{wait_for_end, wait_until, Daemon, TempHome};
+
+async fn list_all(client: &Client) -> Vec<Job> {
+    client
+        .clone()
+        .list(ListRequest {
+            limit: Some(1000),
+            status: None,
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .jobs
+}
+
+fn status_of(jobs: &[Job], id: &str) -> Option<JobStatus> {
+    jobs.iter().find(|j| j.job_id == id).map(|j| j.status())
+}
+
+/// What codexd said on stderr and in its log so far.
+fn daemon_log(home: &TempHome) -> String {
+    fs::read_to_string(home.root().join("codexd-serve.log")).unwrap_or_default()
+}
+
+/// Removes the database and its WAL and shared-memory files.
+fn delete_database(home: &TempHome) {
+    let db = home.paths().database();
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", db.display());
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => panic!("remove {path}: {e}"),
+        }
+    }
+}
+
+fn kill_9(daemon: Daemon) {
+    daemon.signal(Signal::SIGKILL);
+    daemon.wait();
+}
+
+/// The names under `jobs/`.
+fn job_folders(home: &TempHome) -> Vec<String> {
+    fs::read_dir(home.paths().jobs())
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Writes an executable shell script.
+fn script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::write(path, text).expect("write script");
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).expect("chmod script");
+}
+
+#[tokio::test]
+async fn a_job_killed_with_codexd_right_after_its_start_survives_a_lost_database() {
+    let home = TempHome::new();
+    // codex itself kills codexd (-9) the moment it starts: before the Start
+    // is answered or just after, whichever is sooner, and always before
+    // codexd's bookkeeping after the answer. What it saw of its folder then
+    // is what a lost database leaves to rebuild from.
+    let seen = home.root().join("seen-at-codex-start");
+    let codex = home.root().join("codex-that-kills-codexd");
+    script(
+        &codex,
+        &format!(
+            "#!/bin/sh\n\
+             dir=$(dirname \"$(readlink /proc/$$/fd/1)\")\n\
+             ls \"$dir\" > {seen}.tmp && mv {seen}.tmp {seen}\n\
+             kill -9 \"$(head -n1 {lock})\"\n\
+             exec {fake} \"$@\"\n",
+            seen = seen.display(),
+            lock = home.paths().lock().display(),
+            fake = testkit::fake_codex().display(),
+        ),
+    );
+    let daemon = Daemon::start_with(&home, &[("CODEX_BIN", codex.display().to_string())]).await;
+    let client = daemon.client().await;
+    let go = home.root().join("go");
+    let prompt = format!("print:started;waitfile:{};print:after", go.display());
+    // Answered or not: codexd dies under it.
+    let _ = client.clone().start(home.start_request(&prompt)).await;
+    daemon.wait();
+    wait_until("codex to say what it saw", || seen.is_file());
+    let listing = fs::read_to_string(&seen).expect("read what codex saw");
+    assert!(
+        listing.lines().any(|l| l == "meta.json"),
+        "meta.json is written before the monitor starts codex; the folder held:\n{listing}"
+    );
+    let folders = job_folders(&home);
+    assert_eq!(folders.len(), 1, "{folders:?}");
+    let id = folders[0].clone();
+    delete_database(&home);
+
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let jobs = list_all(&client).await;
+    assert_eq!(
+        status_of(&jobs, &id),
+        Some(JobStatus::Running),
+        "rebuilt and re-adopted: {jobs:?}\n{}",
+        daemon_log(&home)
+    );
+    fs::write(&go, "").expect("write go file");
+    let end = wait_for_end(&client, &id).await;
+    let ended = end.job.expect("job");
+    assert_eq!(ended.status(), JobStatus::Done, "{:?}", ended.error);
+    assert_eq!(ended.exit_code, Some(0));
+    assert!(end.output.contains("after"), "{}", end.output);
+}
+
+/// Fills `dir` with `count` small files, in folders of 1000, so removing
+/// it takes a while (long enough to kill codexd in the middle).
+fn fill(dir: &Path, count: usize) {
+    for n in 0..count {
+        let sub = dir.join(format!("d{}", n / 1000));
+        if n % 1000 == 0 {
+            fs::create_dir_all(&sub).expect("create bulk folder");
+        }
+        fs::write(sub.join(format!("f{n}")), b"x").expect("write bulk file");
+    }
+}
+
+async fn prune_all(client: &Client) -> Result<codex_async_proto::v1::PruneResponse, tonic::Status> {
+    client
+        .clone()
+        .prune(codex_async_proto::v1::PruneRequest {
+            older_than_seconds: 0,
+            dry_run: false,
+            empty_branches: false,
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+#[tokio::test]
+async fn a_job_pruned_when_codexd_is_killed_mid_prune_stays_pruned() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let job = testkit::start_job(&client, home.start_request("msg:pruned")).await;
+    wait_for_end(&client, &job.job_id).await;
+    let folder = home.paths().jobs().join(&job.job_id);
+    fill(&folder, 40_000);
+
+    let pruning = {
+        let client = client.clone();
+        tokio::spawn(async move { prune_all(&client).await })
+    };
+    let aside = home.paths().jobs().join(format!(".pruning-{}", job.job_id));
+    // Async: the prune's call runs on this test's runtime.
+    testkit::wait_until_async("the prune to move the folder aside", || {
+        let seen = aside.exists();
+        async move { seen }
+    })
+    .await;
+    kill_9(daemon);
+    let _ = pruning.await;
+    assert!(
+        aside.exists(),
+        "codexd was killed while it removed the folder (else this test needs more files)"
+    );
+
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let jobs = list_all(&client).await;
+    assert_eq!(
+        status_of(&jobs, &job.job_id),
+        None,
+        "a pruned job never comes back: {jobs:?}"
+    );
+    let folders = job_folders(&home);
+    assert!(
+        !folders.iter().any(|f| f.contains(&job.job_id)),
+        "its folder, moved aside or not, is gone: {folders:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_prune_interrupted_before_its_record_went_is_finished_at_start() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let job = testkit::start_job(&client, home.start_request("msg:pruned")).await;
+    wait_for_end(&client, &job.job_id).await;
+    let kept = testkit::start_job(&client, home.start_request("msg:kept")).await;
+    wait_for_end(&client, &kept.job_id).await;
+    kill_9(daemon);
+    // What a crash right after a prune's rename leaves: the folder aside,
+    // the record still there. Without the record too, the database lost.
+    let jobs_root = home.paths().jobs();
+    fs::rename(
+        jobs_root.join(&job.job_id),
+        jobs_root.join(format!(".pruning-{}", job.job_id)),
+    )
+    .expect("move the folder aside");
+
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let jobs = list_all(&client).await;
+    assert_eq!(status_of(&jobs, &job.job_id), None, "{jobs:?}");
+    assert_eq!(status_of(&jobs, &kept.job_id), Some(JobStatus::Done));
+    assert_eq!(job_folders(&home), vec![kept.job_id.clone()]);
+    assert!(
+        daemon_log(&home).contains("finished a prune"),
+        "{}",
+        daemon_log(&home)
+    );
+    // And it stays gone when the database is lost afterwards.
+    kill_9(daemon);
+    delete_database(&home);
+    let daemon = Daemon::start(&home).await;
+    let jobs = list_all(&daemon.client().await).await;
+    assert_eq!(status_of(&jobs, &job.job_id), None, "{jobs:?}");
+    assert_eq!(status_of(&jobs, &kept.job_id), Some(JobStatus::Done));
+}
