@@ -111,6 +111,7 @@ pub async fn open(paths: &Paths, check: Check) -> anyhow::Result<Opened> {
             "finished prunes an earlier codexd was doing when it stopped"
         );
     }
+    undo_interrupted_worktrees(&paths.jobs(), &known).await;
     let (rebuilt, unreadable) = rebuild(&db, &paths.jobs(), &known)
         .await
         .context("rebuilding jobs from their folders")?;
@@ -214,6 +215,43 @@ fn record_generation(home: &Path, id: &str) -> io::Result<()> {
     let tmp = home.join(format!("{GENERATION_FILE}.tmp"));
     fs::write(&tmp, format!("{id}\n"))?;
     fs::rename(&tmp, &path)
+}
+
+/// The folders of worktree Starts a crash interrupted before the job was
+/// recorded (during `git worktree add`, say): no row, no meta.json, and the
+/// worktree's intent file. Nobody was told of these jobs; their half-made
+/// worktree and branch are undone (a branch with commits is kept, and so is
+/// the folder, with a warning), then the folder goes. Run only while no
+/// Start can be in progress (the home's lock held, nothing served yet).
+async fn undo_interrupted_worktrees(jobs_root: &Path, known: &HashSet<String>) {
+    let Ok(entries) = fs::read_dir(jobs_root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(id) = JobId::parse(&name) else {
+            continue;
+        };
+        let dir = JobDir::new(jobs_root, &id);
+        if known.contains(&name)
+            || !crate::worktree::is_interrupted(dir.path())
+            || dir.read_record().is_ok()
+        {
+            continue;
+        }
+        match crate::worktree::undo_interrupted(dir.path()).await {
+            Ok(()) => match fs::remove_dir_all(dir.path()) {
+                Ok(()) => {
+                    info!(job_id = %id, "removed a worktree Start interrupted before it was recorded: its worktree, branch and folder")
+                }
+                Err(e) => {
+                    warn!(folder = %dir.path().display(), error = %e, "cannot remove the folder of an interrupted worktree Start")
+                }
+            },
+            Err(e) => warn!(folder = %dir.path().display(), error = %e,
+                "a worktree Start was interrupted before it was recorded; its folder is left alone"),
+        }
+    }
 }
 
 /// Records every job whose folder has no row in `known`, from its

@@ -310,6 +310,9 @@ impl Supervisor {
                 None => e.into(),
             });
         }
+        if parent.is_none() && record.isolation == Isolation::Worktree {
+            worktree::recorded(dir.path());
+        }
         // No meta.json yet: the scheduler writes it once it knows whether the
         // job runs, always before the Start is answered (launch writes it
         // before the monitor starts; a job left waiting gets it when its

@@ -234,3 +234,173 @@ async fn a_prune_interrupted_before_its_record_went_is_finished_at_start() {
     assert_eq!(status_of(&jobs, &job.job_id), None, "{jobs:?}");
     assert_eq!(status_of(&jobs, &kept.job_id), Some(JobStatus::Done));
 }
+
+/// Runs git as the user would, asserting success.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "A User")
+        .env("GIT_AUTHOR_EMAIL", "user@example.com")
+        .env("GIT_COMMITTER_NAME", "A User")
+        .env("GIT_COMMITTER_EMAIL", "user@example.com")
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Where `git` is for this test (the wrapper below calls it by path).
+fn real_git() -> String {
+    let out = std::process::Command::new("sh")
+        .args(["-c", "command -v git"])
+        .output()
+        .expect("look for git");
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!path.is_empty(), "git is needed");
+    path
+}
+
+/// A repository with one commit in the home's work folder.
+fn repo(home: &TempHome) -> std::path::PathBuf {
+    let repo = home.workdir();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    fs::write(repo.join("tracked.txt"), "original\n").expect("tracked file");
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "init"]);
+    repo
+}
+
+/// Starts a worktree job on a codexd whose git stops for good right after
+/// `git worktree add` has made the branch and the worktree (before codexd
+/// records the base or the job), then kills codexd -9 there. Returns the job
+/// folder left behind.
+async fn kill_codexd_in_worktree_add(home: &TempHome, repo: &Path) -> std::path::PathBuf {
+    let bin = home.root().join("slow-git");
+    fs::create_dir_all(&bin).expect("create wrapper folder");
+    let inside = home.root().join("git-in-worktree-add");
+    script(
+        &bin.join("git"),
+        &format!(
+            "#!/bin/sh\n\
+             case \" $* \" in\n\
+             *\" worktree add \"*)\n\
+               {git} \"$@\" || exit $?\n\
+               echo $$ > {inside}.tmp && mv {inside}.tmp {inside}\n\
+               exec sleep 3600 ;;\n\
+             esac\n\
+             exec {git} \"$@\"\n",
+            git = real_git(),
+            inside = inside.display(),
+        ),
+    );
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let daemon = Daemon::start_with(home, &[("PATH", path)]).await;
+    let client = daemon.client().await;
+    let start = {
+        let client = client.clone();
+        let request = codex_async_proto::v1::StartRequest {
+            prompt: "msg:never runs".into(),
+            cwd: repo.display().to_string(),
+            approval_policy: Some("auto-edit".into()),
+            isolation: Some("worktree".into()),
+            ..Default::default()
+        };
+        tokio::spawn(async move { client.clone().start(request).await })
+    };
+    testkit::wait_until_async("git to be inside `worktree add`", || {
+        let there = inside.is_file();
+        async move { there }
+    })
+    .await;
+    let git_pid: i32 = fs::read_to_string(&inside)
+        .expect("read the wrapper's pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    let git_guard = testkit::PidGuard::new(git_pid);
+    kill_9(daemon);
+    drop(git_guard);
+    assert!(
+        start.await.expect("join").is_err(),
+        "the Start was never answered"
+    );
+    let folders = job_folders(home);
+    assert_eq!(folders.len(), 1, "{folders:?}");
+    home.paths().jobs().join(&folders[0])
+}
+
+fn branches(repo: &Path) -> Vec<String> {
+    git(repo, &["branch", "--format=%(refname:short)"])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn worktrees(repo: &Path) -> usize {
+    git(repo, &["worktree", "list", "--porcelain"])
+        .lines()
+        .filter(|l| l.starts_with("worktree "))
+        .count()
+}
+
+#[tokio::test]
+async fn a_worktree_start_killed_in_git_worktree_add_leaves_no_branch_or_folder() {
+    let home = TempHome::new();
+    let repo = repo(&home);
+    let folder = kill_codexd_in_worktree_add(&home, &repo).await;
+    let id = folder
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .expect("folder name");
+    let branch = format!("codex/{id}");
+    assert!(branches(&repo).contains(&branch), "git made the branch");
+    assert!(folder.join("worktree").is_dir(), "and the worktree");
+
+    let daemon = Daemon::start(&home).await;
+    assert!(
+        !folder.exists(),
+        "the folder of a Start nobody was answered for goes: {:?}\n{}",
+        job_folders(&home),
+        daemon_log(&home)
+    );
+    assert_eq!(branches(&repo), vec!["main".to_string()], "its branch goes");
+    assert_eq!(worktrees(&repo), 1, "git forgot the worktree");
+    assert!(list_all(&daemon.client().await).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_interrupted_worktree_start_whose_branch_got_a_commit_keeps_it() {
+    let home = TempHome::new();
+    let repo = repo(&home);
+    let folder = kill_codexd_in_worktree_add(&home, &repo).await;
+    let tree = folder.join("worktree");
+    fs::write(tree.join("mine.txt"), "mine\n").expect("write a file");
+    git(&tree, &["add", "mine.txt"]);
+    git(&tree, &["commit", "-q", "-m", "work someone did here"]);
+    let id = folder
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .expect("folder name");
+
+    let _daemon = Daemon::start(&home).await;
+    assert!(
+        branches(&repo).contains(&format!("codex/{id}")),
+        "a branch with commits is never deleted"
+    );
+    assert!(tree.join("mine.txt").is_file(), "nor its worktree");
+    assert!(
+        daemon_log(&home).contains("commits beyond its base"),
+        "the log says why it stays:\n{}",
+        daemon_log(&home)
+    );
+}
