@@ -404,3 +404,134 @@ async fn an_interrupted_worktree_start_whose_branch_got_a_commit_keeps_it() {
         daemon_log(&home)
     );
 }
+
+/// Runs SQL on the home's database (codexd stopped).
+async fn sql(home: &TempHome, statement: &str) {
+    use sqlx::ConnectOptions;
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(home.paths().database())
+        .connect()
+        .await
+        .expect("open the database");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string()))
+        .execute(&mut conn)
+        .await
+        .expect("run sql");
+}
+
+/// Two finished jobs, the first made to have finished in 2000 (past any
+/// retention); codexd stopped. Returns (old, recent).
+async fn an_old_and_a_recent_job(home: &TempHome) -> (String, String) {
+    let daemon = Daemon::start(home).await;
+    let client = daemon.client().await;
+    let old = testkit::start_job(&client, home.start_request("msg:old")).await;
+    wait_for_end(&client, &old.job_id).await;
+    let recent = testkit::start_job(&client, home.start_request("msg:recent")).await;
+    wait_for_end(&client, &recent.job_id).await;
+    kill_9(daemon);
+    sql(
+        home,
+        &format!(
+            "UPDATE jobs SET finished_at = '2000-01-01T00:00:00.000+00:00' WHERE job_id = '{}'",
+            old.job_id
+        ),
+    )
+    .await;
+    (old.job_id, recent.job_id)
+}
+
+async fn exists(client: &Client, id: &str) -> bool {
+    match client
+        .clone()
+        .get(codex_async_proto::v1::GetRequest {
+            job_id: id.into(),
+            tail_lines: None,
+            since: None,
+        })
+        .await
+    {
+        Ok(_) => true,
+        Err(status) if status.code() == tonic::Code::NotFound => false,
+        Err(status) => panic!("get {id}: {status}"),
+    }
+}
+
+async fn wait_for_log(home: &TempHome, text: &str) {
+    testkit::wait_until_async(&format!("codexd to log {text:?}"), || {
+        let found = daemon_log(home).contains(text);
+        async move { found }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn retention_skips_its_pass_when_the_newest_job_finished_in_the_future() {
+    let home = TempHome::new();
+    let (old, recent) = an_old_and_a_recent_job(&home).await;
+    let ahead = (chrono::Utc::now() + chrono::Duration::days(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
+    sql(
+        &home,
+        &format!("UPDATE jobs SET finished_at = '{ahead}' WHERE job_id = '{recent}'"),
+    )
+    .await;
+    let retention = [("CODEX_ASYNC_RETENTION_DAYS", "7".to_string())];
+    let daemon = Daemon::start_with(&home, &retention).await;
+    wait_for_log(&home, "retention skipped: the clock looks wrong").await;
+    assert!(daemon_log(&home).contains("ahead of now"));
+    let client = daemon.client().await;
+    assert!(
+        exists(&client, &old).await,
+        "nothing is pruned on a doubtful clock"
+    );
+    assert!(exists(&client, &recent).await);
+}
+
+#[tokio::test]
+async fn retention_skips_its_pass_after_the_clock_jumped_forward_and_prunes_once_trusted() {
+    let home = TempHome::new();
+    let (old, recent) = an_old_and_a_recent_job(&home).await;
+    // What the last pass recorded, had the clock jumped 30 days ahead since:
+    // the wall clock then, 30 days before now, at this moment since boot.
+    let boot_id = fs::read_to_string("/proc/sys/kernel/random/boot_id").expect("boot id");
+    let uptime = fs::read_to_string("/proc/uptime").expect("uptime");
+    let uptime: f64 = uptime
+        .split_whitespace()
+        .next()
+        .and_then(|u| u.parse().ok())
+        .expect("seconds since boot");
+    let mark = home.home().join("retention.clock");
+    let then = chrono::Utc::now() - chrono::Duration::days(30);
+    fs::write(
+        &mark,
+        serde_json::json!({
+            "boot_id": boot_id.trim(),
+            "uptime": uptime,
+            "wall": then.to_rfc3339(),
+        })
+        .to_string(),
+    )
+    .expect("write the clock mark");
+    let retention = [("CODEX_ASYNC_RETENTION_DAYS", "7".to_string())];
+    let daemon = Daemon::start_with(&home, &retention).await;
+    wait_for_log(&home, "further than the time since boot").await;
+    let client = daemon.client().await;
+    assert!(
+        exists(&client, &old).await,
+        "nothing is pruned after a jump"
+    );
+    kill_9(daemon);
+
+    // Told the clock is right (the file removed, as the warning says): the
+    // next pass prunes by age again.
+    fs::remove_file(&mark).expect("remove the clock mark");
+    let daemon = Daemon::start_with(&home, &retention).await;
+    let client = daemon.client().await;
+    testkit::wait_until_async("retention to prune the old job", || {
+        let client = client.clone();
+        let old = old.clone();
+        async move { !exists(&client, &old).await }
+    })
+    .await;
+    assert!(exists(&client, &recent).await, "the recent one stays");
+}
