@@ -342,6 +342,12 @@ pub struct ExitInfo {
     /// Set when some of codex's output could not be written (a full disk).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_note: Option<String>,
+    /// How long codex ran, from its spawn to the monitor seeing it end, by
+    /// the monotonic clock: the run time a wall-clock jump cannot distort
+    /// (`finished_at` minus `started_at` can). Absent from older monitors
+    /// and when codex never started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
     pub finished_at: String,
 }
 

@@ -535,3 +535,20 @@ async fn retention_skips_its_pass_after_the_clock_jumped_forward_and_prunes_once
     .await;
     assert!(exists(&client, &recent).await, "the recent one stays");
 }
+
+#[tokio::test]
+async fn exit_json_records_codexs_run_time_by_the_monotonic_clock() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let job = testkit::start_job(&client, home.start_request("sleep:0.3;msg:done")).await;
+    wait_for_end(&client, &job.job_id).await;
+    let exit = home.paths().jobs().join(&job.job_id).join("exit.json");
+    let exit: serde_json::Value =
+        serde_json::from_slice(&fs::read(&exit).expect("read exit.json")).expect("exit.json");
+    let ms = exit["duration_ms"]
+        .as_u64()
+        .expect("duration_ms in exit.json");
+    assert!(ms >= 300, "codex slept 0.3 s: {exit}");
+    assert!(ms < testkit::deadline().as_millis() as u64, "{exit}");
+}
