@@ -103,6 +103,10 @@ impl JobDir {
         let _ = fs::remove_file(self.prompt());
         let _ = fs::remove_file(self.output());
         let _ = fs::remove_file(self.monitor_log());
+        // Written just before the monitor is asked for (a refusal for want
+        // of a process comes after it).
+        let _ = fs::remove_file(self.meta());
+        let _ = fs::remove_file(self.meta().with_extension("json.tmp"));
         if fs::remove_dir(&self.dir).is_err() {
             let _ = fs::remove_dir_all(&self.dir);
         }
@@ -339,6 +343,12 @@ pub struct ExitInfo {
     /// Set when some of codex's output could not be written (a full disk).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_note: Option<String>,
+    /// How long codex ran, from its spawn to the monitor seeing it end, by
+    /// the monotonic clock: the run time a wall-clock jump cannot distort
+    /// (`finished_at` minus `started_at` can). Absent from older monitors
+    /// and when codex never started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
     pub finished_at: String,
 }
 

@@ -232,6 +232,7 @@ async fn fail_start(dir: &JobDir, reason: String) -> anyhow::Result<()> {
         reason: None,
         spawn_error: Some(reason.clone()),
         output_note: None,
+        duration_ms: None,
         finished_at: now_rfc3339(),
     };
     store_exit(dir, &mut ExitSlot::unreserved(dir), &exit).await;
@@ -322,6 +323,8 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
             return fail_start(dir, reason).await;
         }
     };
+    // codex's run time, by a clock no wall-clock change moves.
+    let spawned_at = std::time::Instant::now();
     let Spawned { pid: codex, pipes } = codex;
     let session = match (app_server, pipes) {
         (Some(plan), Some((stdin, stdout))) => {
@@ -472,6 +475,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
         reason,
         spawn_error: None,
         output_note: disk.note(),
+        duration_ms: Some(u64::try_from(spawned_at.elapsed().as_millis()).unwrap_or(u64::MAX)),
         finished_at: now_rfc3339(),
     };
     store_exit(dir, &mut exit_slot, &exit).await;

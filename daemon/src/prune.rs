@@ -1,7 +1,12 @@
-//! Pruning: delete finished jobs that ended before a cutoff, their folders and
-//! then their records. Queued and running jobs are never touched: both the
+//! Pruning: delete finished jobs that ended before a cutoff, their records
+//! and their folders. Queued and running jobs are never touched: both the
 //! query and the delete only match finished statuses. Used by `codexd prune`
 //! (the Prune RPC) and by retention.
+//!
+//! A prune is atomic for the user: the folder is first renamed to
+//! `jobs/.pruning-<id>` (one rename), then the record deleted, then the
+//! files removed; the next start finishes any prune a crash interrupted
+//! ([`finish_interrupted`]), so a pruned job never comes back.
 //!
 //! A worktree job's work lives on its branch (committed when the job ended),
 //! which pruning never deletes. Its worktree (in the folder of the job that
@@ -10,11 +15,17 @@
 //! worktree, and a warning says why and what to do. Replies are pruned
 //! before the job whose worktree they use, so one pass prunes them together.
 
-use std::{fs, io::ErrorKind, path::Path, time::Duration};
+use std::{
+    fs,
+    io::ErrorKind,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use tracing::{info, warn};
 
 use crate::{
+    db::{Db, DbError},
     job::{Isolation, JobId, JobRecord},
     supervisor::{Supervisor, SupervisorError},
     worktree,
@@ -105,32 +116,34 @@ pub async fn prune(supervisor: &Supervisor, options: &Options) -> Result<Pruned,
                 continue;
             }
         }
-        // The folder goes first, then the record: a crash in between leaves a
-        // record without a folder, which the start-up repair recreates and the
-        // next pass prunes again; the other order would leave a folder nobody
-        // accounts for.
-        let removed = {
-            let dir = dir.clone();
-            tokio::task::spawn_blocking(move || fs::remove_dir_all(&dir))
-                .await
-                .map_err(|e| SupervisorError::Task(e.to_string()))?
-        };
-        match removed {
+        // One rename takes the job out of sight, then the record goes, then
+        // the files: a crash at any point leaves the job either whole or
+        // gone for the user. A `.pruning-<id>` folder is not named like a job
+        // (never rebuilt, never repaired), and the next start finishes it
+        // (its row deleted, its files removed: `finish_interrupted`).
+        let doomed = pruning_dir(&dir, &id);
+        match fs::rename(&dir, &doomed) {
             Ok(()) => {}
+            // Removed by hand: the record still goes.
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => {
-                let note = format!(
+                warn!(job_id = %id, error = %e, "cannot move the job folder aside to remove it");
+                pruned.warnings.push(format!(
                     "job {id}: folder {} not removed, job kept: {e}",
                     dir.display()
-                );
-                warn!(job_id = %id, error = %e, "cannot remove the job folder");
-                pruned.warnings.push(note);
+                ));
                 continue;
             }
         }
         if !supervisor.db().delete_finished(id.as_str()).await? {
+            // No longer a finished job (cannot happen today: only finished
+            // rows are listed): give its folder back.
+            if let Err(e) = fs::rename(&doomed, &dir) {
+                warn!(job_id = %id, error = %e, "cannot move a job folder back after its record was not deleted");
+            }
             continue;
         }
+        remove_doomed(&id, doomed).await?;
         // A worktree job whose folder had lost its worktree (removed by hand):
         // let git forget it. Its branch (codex/<job_id>) is the user's work
         // and stays.
@@ -201,6 +214,91 @@ async fn keep_worktree(
             "job {id} kept: cannot tell whether its worktree {shown} holds uncommitted work ({e}); look with `git -C {shown} status`, or delete the job's folder yourself if nothing in it is needed"
         )),
     })
+}
+
+/// The name a job folder is moved to while it is being removed.
+const PRUNING_PREFIX: &str = ".pruning-";
+
+/// `jobs/.pruning-<id>`, beside `dir` (`jobs/<id>`).
+fn pruning_dir(dir: &Path, id: &JobId) -> PathBuf {
+    dir.with_file_name(format!("{PRUNING_PREFIX}{id}"))
+}
+
+/// True for a folder under `jobs/` that a prune was removing: it is no job
+/// (rebuild and repair leave it to [`finish_interrupted`]).
+pub fn is_pruning(name: &str) -> bool {
+    name.starts_with(PRUNING_PREFIX)
+}
+
+/// Removes a folder a prune moved aside. A failure is logged, not returned:
+/// the job is gone for the user already, and the next start tries again.
+async fn remove_doomed(id: &JobId, doomed: PathBuf) -> Result<(), SupervisorError> {
+    let removed = {
+        let doomed = doomed.clone();
+        tokio::task::spawn_blocking(move || fs::remove_dir_all(&doomed))
+            .await
+            .map_err(|e| SupervisorError::Task(e.to_string()))?
+    };
+    match removed {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => {
+            warn!(job_id = %id, folder = %doomed.display(), error = %e, "cannot remove a pruned job's folder; the next start removes it")
+        }
+    }
+    Ok(())
+}
+
+/// At start (and `codexd repair`), before anything reads the folders: a
+/// prune a crash interrupted is finished. Every `jobs/.pruning-<id>` loses
+/// its row (if still there and finished) and then its files. A row that is
+/// not finished (not one a prune takes) gets its folder back instead.
+/// Returns the jobs finished so.
+pub async fn finish_interrupted(db: &Db, jobs_root: &Path) -> Result<Vec<JobId>, DbError> {
+    let Ok(entries) = fs::read_dir(jobs_root) else {
+        return Ok(Vec::new());
+    };
+    let mut finished = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(id) = name
+            .strip_prefix(PRUNING_PREFIX)
+            .and_then(|rest| JobId::parse(rest).ok())
+        else {
+            continue;
+        };
+        let doomed = entry.path();
+        let row = db.get(id.as_str()).await?;
+        if let Some(job) = row.as_ref().filter(|job| !job.status.is_terminal()) {
+            let dir = jobs_root.join(id.as_str());
+            warn!(job_id = %id, status = %job.status, "a folder being pruned belongs to an unfinished job; putting it back");
+            if let Err(e) = fs::rename(&doomed, &dir) {
+                warn!(job_id = %id, error = %e, "cannot put the folder back");
+            }
+            continue;
+        }
+        if row.is_some() {
+            db.delete_finished(id.as_str()).await?;
+        }
+        if let Some(job) =
+            row.filter(|job| job.isolation == Isolation::Worktree && job.parent_job_id.is_none())
+        {
+            // Its worktree went before the rename (or by hand): let git
+            // forget it. The branch stays, as for every prune.
+            let _ = worktree::forget_removed(Path::new(&job.cwd)).await;
+        }
+        match fs::remove_dir_all(&doomed) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => {
+                warn!(job_id = %id, folder = %doomed.display(), error = %e, "cannot remove a pruned job's folder");
+                continue;
+            }
+        }
+        info!(job_id = %id, "finished a prune an earlier codexd was doing when it stopped");
+        finished.push(id);
+    }
+    Ok(finished)
 }
 
 /// Bytes the files under `dir` hold (symlinks are not followed; unreadable

@@ -101,6 +101,17 @@ pub async fn open(paths: &Paths, check: Check) -> anyhow::Result<Opened> {
             "the database is not the one this home last used (restored from a backup, or copied over?); jobs it lacks are rebuilt from their folders"),
         _ => {}
     }
+    // Before the folders are read: a folder a prune was removing is no job.
+    let finished = crate::prune::finish_interrupted(&db, &paths.jobs())
+        .await
+        .context("finishing prunes a crash interrupted")?;
+    if !finished.is_empty() {
+        info!(
+            jobs = finished.len(),
+            "finished prunes an earlier codexd was doing when it stopped"
+        );
+    }
+    undo_interrupted_worktrees(&paths.jobs(), &known).await;
     let (rebuilt, unreadable) = rebuild(&db, &paths.jobs(), &known)
         .await
         .context("rebuilding jobs from their folders")?;
@@ -206,6 +217,43 @@ fn record_generation(home: &Path, id: &str) -> io::Result<()> {
     fs::rename(&tmp, &path)
 }
 
+/// The folders of worktree Starts a crash interrupted before the job was
+/// recorded (during `git worktree add`, say): no row, no meta.json, and the
+/// worktree's intent file. Nobody was told of these jobs; their half-made
+/// worktree and branch are undone (a branch with commits is kept, and so is
+/// the folder, with a warning), then the folder goes. Run only while no
+/// Start can be in progress (the home's lock held, nothing served yet).
+async fn undo_interrupted_worktrees(jobs_root: &Path, known: &HashSet<String>) {
+    let Ok(entries) = fs::read_dir(jobs_root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(id) = JobId::parse(&name) else {
+            continue;
+        };
+        let dir = JobDir::new(jobs_root, &id);
+        if known.contains(&name)
+            || !crate::worktree::is_interrupted(dir.path())
+            || dir.read_record().is_ok()
+        {
+            continue;
+        }
+        match crate::worktree::undo_interrupted(dir.path()).await {
+            Ok(()) => match fs::remove_dir_all(dir.path()) {
+                Ok(()) => {
+                    info!(job_id = %id, "removed a worktree Start interrupted before it was recorded: its worktree, branch and folder")
+                }
+                Err(e) => {
+                    warn!(folder = %dir.path().display(), error = %e, "cannot remove the folder of an interrupted worktree Start")
+                }
+            },
+            Err(e) => warn!(folder = %dir.path().display(), error = %e,
+                "a worktree Start was interrupted before it was recorded; its folder is left alone"),
+        }
+    }
+}
+
 /// Records every job whose folder has no row in `known`, from its
 /// meta.json. A folder that holds only what a Start writes before its row
 /// (the prompt and an empty output) is not a job anyone saw; repair removes
@@ -244,7 +292,10 @@ pub fn unrecorded(
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if known.contains(&name) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+        if known.contains(&name)
+            || !entry.file_type().is_ok_and(|t| t.is_dir())
+            || crate::prune::is_pruning(&name)
+        {
             continue;
         }
         let Ok(id) = JobId::parse(&name) else {

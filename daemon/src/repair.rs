@@ -84,6 +84,9 @@ pub async fn check(db: &Db, jobs_root: &Path, scope: Scope) -> Result<Report, Db
         }
         let dir = JobDir::new(jobs_root, &id);
         if !dir.path().is_dir() {
+            if matches!(scope, Scope::All { .. }) && is_being_pruned(db, jobs_root, &id).await? {
+                continue;
+            }
             if let Err(e) = dir.create(&job.prompt) {
                 warn!(job_id = %id, error = %e, "job folder missing and cannot be recreated");
                 continue;
@@ -110,7 +113,9 @@ pub async fn check(db: &Db, jobs_root: &Path, scope: Scope) -> Result<Report, Db
     if let Some(entries) = entries {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if known.contains(&name) {
+            // A prune in progress (the Prune RPC runs beside this check), or
+            // one the next start finishes.
+            if known.contains(&name) || crate::prune::is_pruning(&name) {
                 continue;
             }
             let recent = entry
@@ -148,6 +153,14 @@ pub async fn check(db: &Db, jobs_root: &Path, scope: Scope) -> Result<Report, Db
         );
     }
     Ok(report)
+}
+
+/// True when the job of a missing folder is being pruned (its folder moved
+/// aside, or its row gone since this check read it): its folder must not be
+/// made again, or a pruned job would come back.
+async fn is_being_pruned(db: &Db, jobs_root: &Path, id: &JobId) -> Result<bool, DbError> {
+    let aside = jobs_root.join(format!(".pruning-{id}"));
+    Ok(aside.exists() || db.get(id.as_str()).await?.is_none())
 }
 
 /// True for a folder named like a job id that holds only what Start writes

@@ -3,11 +3,16 @@
 //! `codexd prune` ([`crate::prune`]). A queued or running job is never pruned,
 //! nor a worktree holding uncommitted work; branches are never deleted.
 
-use std::time::Duration;
+use std::{fs, path::Path, time::Duration};
 
+use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use crate::{prune, supervisor::Supervisor};
+use crate::{
+    jobdir::{write_json_atomic, Durability},
+    prune,
+    supervisor::Supervisor,
+};
 
 /// How often retention runs after the pass at start.
 pub const EVERY: Duration = Duration::from_secs(3600);
@@ -17,6 +22,13 @@ pub const EVERY: Duration = Duration::from_secs(3600);
 /// harm nobody.
 pub async fn pass(supervisor: &Supervisor, days: u32) {
     if days == 0 {
+        return;
+    }
+    if let Some(doubt) = clock_doubt(supervisor).await {
+        // Ages are wall-clock differences: with a clock that jumped ahead,
+        // every job looks old and the whole history would go at once.
+        warn!(days, "retention skipped: the clock looks wrong: {doubt}; if it is right, remove {} (retention resumes at the next pass), or prune by hand with `codexd prune --older-than`",
+            supervisor.paths().home.join(CLOCK_FILE).display());
         return;
     }
     let age = Duration::from_secs(u64::from(days) * 86_400);
@@ -41,6 +53,111 @@ pub async fn pass(supervisor: &Supervisor, days: u32) {
             }
         }
         Err(e) => warn!(error = %e, "pruning old jobs failed; retrying in an hour"),
+    }
+}
+
+/// How far the clock may be off before retention distrusts it: more than
+/// any NTP step on a healthy machine, far less than any retention period.
+const CLOCK_SLACK: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Jobs looked at for the newest end: the most recently created ones hold it.
+const NEWEST_JOBS: u32 = 64;
+
+/// The home's record of the wall clock at the last pass that trusted it,
+/// against the time since boot (which no clock change moves).
+pub const CLOCK_FILE: &str = "retention.clock";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ClockMark {
+    /// `/proc/sys/kernel/random/boot_id`: the time since boot only compares
+    /// within one boot.
+    boot_id: String,
+    /// Seconds since boot (`/proc/uptime`, suspend included).
+    uptime: f64,
+    /// The wall clock then, RFC 3339.
+    wall: String,
+}
+
+/// Why the wall clock cannot be trusted for ages now, if it cannot: a job
+/// finished in the future (the clock went back since), or the wall clock
+/// moved ahead of the time since boot since the last pass (it jumped
+/// forward, also while codexd was down, within one boot). Otherwise records
+/// the clock for the next pass.
+async fn clock_doubt(supervisor: &Supervisor) -> Option<String> {
+    let now = chrono::Utc::now();
+    match supervisor.db().list(NEWEST_JOBS, None).await {
+        Ok(jobs) => {
+            let newest = jobs
+                .iter()
+                .filter_map(|job| job.finished_at.as_deref())
+                .filter_map(codex_async_proto::job_result::parse_time)
+                .max();
+            if let Some(newest) = newest.filter(|t| *t > now + CLOCK_SLACK) {
+                return Some(format!(
+                    "a job finished at {}, {} ahead of now ({})",
+                    newest.to_rfc3339(),
+                    codex_async_proto::job_result::duration(
+                        u64::try_from((newest - now).num_seconds()).unwrap_or(0)
+                    ),
+                    now.to_rfc3339()
+                ));
+            }
+        }
+        // Nothing to prune from either, then: prune fails the same way.
+        Err(e) => warn!(error = %e, "retention: cannot read the newest jobs"),
+    }
+    let file = supervisor.paths().home.join(CLOCK_FILE);
+    let here = ClockMark::now(now)?;
+    if let Some(jump) = ClockMark::read(&file).and_then(|mark| mark.jump_to(&here)) {
+        return Some(jump);
+    }
+    if let Err(e) = write_json_atomic(&file, &here, Durability::Atomic) {
+        warn!(error = %e, file = %file.display(), "retention: cannot record the clock; a later jump will not be noticed");
+    }
+    None
+}
+
+impl ClockMark {
+    /// The clock now; None where the time since boot cannot be read (not
+    /// Linux): the future check above is all there is then.
+    fn now(wall: chrono::DateTime<chrono::Utc>) -> Option<Self> {
+        let boot_id = fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+        let uptime = fs::read_to_string("/proc/uptime").ok()?;
+        let uptime = uptime.split_whitespace().next()?.parse::<f64>().ok()?;
+        Some(Self {
+            boot_id: boot_id.trim().to_string(),
+            uptime,
+            wall: wall.to_rfc3339(),
+        })
+    }
+
+    fn read(path: &Path) -> Option<Self> {
+        serde_json::from_slice(&fs::read(path).ok()?).ok()
+    }
+
+    /// How far the wall clock ran ahead of the time since boot from `self`
+    /// to `later`, when that is more than [`CLOCK_SLACK`]. A clock that went
+    /// back is no danger here (jobs look younger, none is pruned early).
+    fn jump_to(&self, later: &Self) -> Option<String> {
+        if self.boot_id != later.boot_id {
+            return None;
+        }
+        let (then, now) = (
+            codex_async_proto::job_result::parse_time(&self.wall)?,
+            codex_async_proto::job_result::parse_time(&later.wall)?,
+        );
+        let elapsed =
+            chrono::Duration::milliseconds(((later.uptime - self.uptime) * 1000.0) as i64);
+        let ahead = (now - then) - elapsed;
+        (ahead > CLOCK_SLACK).then(|| {
+            format!(
+                "the wall clock moved {} further than the time since boot since {}",
+                codex_async_proto::job_result::duration(
+                    u64::try_from(ahead.num_seconds()).unwrap_or(0)
+                ),
+                self.wall
+            )
+        })
     }
 }
 

@@ -306,10 +306,15 @@ impl Supervisor {
                 None => e.into(),
             });
         }
+        if parent.is_none() && record.isolation == Isolation::Worktree {
+            worktree::recorded(dir.path());
+        }
         // No meta.json yet: the scheduler writes it once it knows whether the
-        // job runs (two fewer file operations before a Start's answer; a crash
-        // before that is mended by the start-up repair, which rewrites
-        // meta.json for every unfinished job).
+        // job runs, always before the Start is answered (launch writes it
+        // before the monitor starts; a job left waiting gets it when its
+        // pass ends). A crash before that leaves a Start nobody was answered
+        // for: the start-up repair rewrites meta.json from the row, and with
+        // the row lost too, the folder is an unrecorded Start and goes.
         info!(job_id = %id, policy = record.approval_policy.name(), cwd = %record.cwd,
               parent = record.parent_job_id.as_deref().unwrap_or(""), "job queued");
         match self.schedule_for(&id).await? {
@@ -377,6 +382,16 @@ impl Supervisor {
         job: &JobRecord,
     ) -> Result<Option<Launched>, SupervisorError> {
         let dir = self.job_dir(id);
+        // meta.json before the monitor: once a monitor runs, the Start is
+        // answered before announce_running mirrors the record, and a codexd
+        // killed in between with its database lost too would leave a folder
+        // rebuild cannot read (a running codex nobody could see). One small
+        // rename-atomic write, not fsynced: a later mirror overwrites it.
+        // A failure is no reason to refuse the job: announce_running writes
+        // it again (and retries).
+        if let Err(e) = dir.write_meta(job) {
+            warn!(job_id = %id, error = %e, "cannot write meta.json before starting the monitor");
+        }
         let mut child = match self.hand_over(&dir, job).await {
             Ok(child) => child,
             Err(e) => {

@@ -122,9 +122,31 @@ pub async fn create(cwd: &Path, job_dir: &Path, id: &JobId) -> Result<Worktree, 
     let branch = format!("{BRANCH_PREFIX}{id}");
     let tree = tree_in(job_dir);
     let tree_arg = tree.display().to_string();
-    git(&root, &["worktree", "add", "-b", &branch, &tree_arg, base])
-        .await
-        .map_err(WorktreeError::Git)?;
+    // The intent first: a codexd killed during `git worktree add` (or before
+    // the job is recorded) leaves a branch and a worktree nobody was told
+    // of; this file says what to undo at the next start
+    // (`undo_interrupted`). Removed once the job is recorded (`recorded`).
+    let intent = Intent {
+        repo: root.clone(),
+        branch: branch.clone(),
+        base: base.to_string(),
+    };
+    crate::jobdir::write_json_atomic(
+        &intent_file(job_dir),
+        &intent,
+        crate::jobdir::Durability::Synced,
+    )
+    .map_err(|e| WorktreeError::Git(format!("recording the worktree about to be made: {e}")))?;
+    if let Err(e) = git(&root, &["worktree", "add", "-b", &branch, &tree_arg, base]).await {
+        // git may have made the branch before it failed; a branch that was
+        // there before (the one way `-b` fails at once) is not ours.
+        if e.contains("already exists") {
+            recorded(job_dir);
+        } else if let Err(cleanup) = undo_interrupted(job_dir).await {
+            tracing::warn!(job_id = %id, error = %cleanup, "cannot remove what a failed `git worktree add` left");
+        }
+        return Err(WorktreeError::Git(e));
+    }
     // cwd may be a sub-folder of the repository: run at the same place.
     let canonical_root = root.canonicalize().unwrap_or(root);
     let relative = cwd.strip_prefix(&canonical_root).unwrap_or(Path::new(""));
@@ -152,6 +174,101 @@ pub async fn create(cwd: &Path, job_dir: &Path, id: &JobId) -> Result<Worktree, 
         run_dir,
         note,
     })
+}
+
+/// The file in a job's folder that records a worktree being made, until the
+/// job is recorded.
+pub const INTENT_FILE: &str = "worktree.adding";
+
+fn intent_file(job_dir: &Path) -> PathBuf {
+    job_dir.join(INTENT_FILE)
+}
+
+/// What [`create`] is about to make: enough to undo it without the job's
+/// record (which does not exist yet) or a working worktree (git may have
+/// been killed half-way).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Intent {
+    /// The repository's top level.
+    repo: PathBuf,
+    branch: String,
+    base: String,
+}
+
+/// True when `job_dir` holds a worktree [`create`] began and the job was
+/// never recorded (see [`recorded`]).
+pub fn is_interrupted(job_dir: &Path) -> bool {
+    intent_file(job_dir).is_file()
+}
+
+/// Once the job is recorded, its worktree is no longer a Start in progress:
+/// the job (and its meta.json) accounts for it from then on. A failure to
+/// remove the file is harmless (see [`is_interrupted`]'s callers: only a
+/// folder with neither a row nor a meta.json is undone).
+pub fn recorded(job_dir: &Path) {
+    let _ = std::fs::remove_file(intent_file(job_dir));
+}
+
+/// Undoes what an interrupted [`create`] made in `job_dir`, from its intent:
+/// the worktree (however far git got: it holds only a checkout of the base
+/// that nobody was told of) and its branch, unless the branch has commits
+/// beyond its base (someone worked on it: then both stay and the error says
+/// so). The job's folder itself is the caller's. Ok when nothing of it is
+/// left.
+pub async fn undo_interrupted(job_dir: &Path) -> Result<(), WorktreeError> {
+    let path = intent_file(job_dir);
+    let text = std::fs::read(&path)
+        .map_err(|e| WorktreeError::Git(format!("reading {}: {e}", path.display())))?;
+    let intent: Intent = serde_json::from_slice(&text)
+        .map_err(|e| WorktreeError::Git(format!("{}: {e}", path.display())))?;
+    if !intent.branch.starts_with(BRANCH_PREFIX) {
+        return Err(WorktreeError::Git(format!(
+            "{}: {} is not a job's branch; nothing removed",
+            path.display(),
+            intent.branch
+        )));
+    }
+    let repo = intent.repo.as_path();
+    let branch_ref = format!("refs/heads/{}", intent.branch);
+    let tip = git(repo, &["rev-parse", "--verify", "--quiet", &branch_ref])
+        .await
+        .ok()
+        .map(|t| t.trim().to_string());
+    if let Some(tip) = &tip {
+        if *tip != intent.base {
+            return Err(WorktreeError::Git(format!(
+                "{} has commits beyond its base {}; kept, with its worktree {}",
+                intent.branch,
+                intent.base,
+                tree_in(job_dir).display()
+            )));
+        }
+    }
+    let tree = tree_in(job_dir);
+    if tree.exists() {
+        let tree_arg = tree.display().to_string();
+        // A half-made worktree may not be one git can remove: then its files
+        // go by hand and git forgets it below.
+        if git(
+            repo,
+            &["worktree", "remove", "--force", "--force", &tree_arg],
+        )
+        .await
+        .is_err()
+        {
+            std::fs::remove_dir_all(&tree)
+                .map_err(|e| WorktreeError::Git(format!("removing {}: {e}", tree.display())))?;
+        }
+    }
+    git(repo, &["worktree", "prune"])
+        .await
+        .map_err(WorktreeError::Git)?;
+    if tip.is_some() {
+        git(repo, &["branch", "-D", "--end-of-options", &intent.branch])
+            .await
+            .map_err(WorktreeError::Git)?;
+    }
+    Ok(())
 }
 
 /// Removes the worktree in `job_dir` and deletes `branch`, for a job that
