@@ -389,7 +389,15 @@ async fn cancel_mid_command(attempt: u32) -> Option<Result<(), String>> {
 async fn real_codex_commands_with_megabytes_of_output_keep_their_exit_code() {
     // ~560 KB, ~1.3 MB and ~5.2 MB of output: codex writes each command as one line
     // holding its output (capped by codex near 1 MiB), exit code after it.
-    for count in [90_000, 200_000, 750_000] {
+    // Under `ask` it runs on codex app-server: the monitor writes the line
+    // (codex/app_server.rs, event_line), with the same result.
+    for (count, policy) in [
+        (90_000, "auto-edit"),
+        (200_000, "auto-edit"),
+        (750_000, "auto-edit"),
+        (200_000, "ask"),
+        (750_000, "ask"),
+    ] {
         let home = TempHome::new();
         let command = format!("seq 1 {count}; exit 3");
         let provider = FakeProvider::start(Behaviour::Script(vec![
@@ -400,7 +408,7 @@ async fn real_codex_commands_with_megabytes_of_output_keep_their_exit_code() {
             return;
         };
         let client = daemon.client().await;
-        let id = start_job(&client, start_req(&home, "print numbers", "auto-edit")).await;
+        let id = start_job(&client, start_req(&home, "print numbers", policy)).await;
         let end = run_to_end(&client, &id).await;
         let job = end.job.expect("job");
         assert_eq!(job.status(), JobStatus::Done, "{:?}", job.error);
@@ -412,7 +420,7 @@ async fn real_codex_commands_with_megabytes_of_output_keep_their_exit_code() {
             .collect();
         assert!(
             matches!(runs.as_slice(), [(c, Some(3), "failed")] if c.contains(&command)),
-            "{count}: {runs:?}"
+            "{count} {policy}: {runs:?}"
         );
         assert_eq!(s.commands_count, 1);
         assert_eq!(s.final_message.as_deref(), Some("printed"));

@@ -463,6 +463,72 @@ impl Translator {
     }
 }
 
+/// One event as the line `output.txt` gets, newline included, with its keys
+/// in the order the readers of a long line need: `type` and `id` first, then
+/// the smaller fields, the biggest last. A line too long to hold is folded
+/// from its first and last bytes only (lines.rs, `Event::parse_long`), so a
+/// command's megabytes of `aggregated_output` must come after its command,
+/// exit code and status, which then all sit in the head. serde_json's own
+/// map order is alphabetical, which would put the output first and `type`
+/// last, out of reach of the head.
+pub fn event_line(event: &Value) -> String {
+    let mut out = String::with_capacity(weight(event) + 64);
+    write_ordered(&mut out, event);
+    out.push('\n');
+    out
+}
+
+fn write_ordered(out: &mut String, value: &Value) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<(&String, &Value)> = map.iter().collect();
+            // Stable: equal weights keep their (alphabetical) order.
+            keys.sort_by_key(|(key, value)| match key.as_str() {
+                "type" => (0, 0),
+                "id" => (1, 0),
+                _ => (2, weight(value)),
+            });
+            out.push('{');
+            for (i, (key, value)) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_ordered(out, value);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_ordered(out, item);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// Roughly the bytes `value` takes as JSON (without escapes): enough to
+/// tell a command's output from its exit code.
+fn weight(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => items.iter().map(weight).sum::<usize>() + 2,
+        Value::Object(map) => {
+            map.iter()
+                .map(|(k, v)| k.len() + 3 + weight(v))
+                .sum::<usize>()
+                + 2
+        }
+        _ => 8,
+    }
+}
+
 /// codex-async's event for a question asked.
 pub fn question_event(question: &Question) -> Value {
     json!({"type": APPROVAL_REQUESTED, "question": question})
@@ -642,6 +708,40 @@ mod tests {
         assert_eq!(s2.approvals.len(), 1);
         assert_eq!(s2.approvals[0].decision, "allow");
         assert_eq!(s2.approvals[0].what, "run `npm install`");
+    }
+
+    #[test]
+    fn a_long_event_line_keeps_the_command_its_exit_and_status_in_its_head() {
+        let output: String = (0..400_000).map(|i| format!("{i}\n")).collect();
+        let mut t = Translator::default();
+        let (events, _) = t.notification(
+            "item/completed",
+            &json!({"item": {"type": "commandExecution", "id": "c1",
+                "command": "/bin/bash -lc 'seq 1 400000; exit 3'", "cwd": "/w",
+                "status": "failed", "aggregatedOutput": output, "exitCode": 3,
+                "durationMs": 12, "commandActions": [], "processId": "7", "source": "agent"}}),
+        );
+        let line = event_line(&events[0]);
+        assert!(line.ends_with("\n") && !line[..line.len() - 1].contains('\n'));
+        assert!(
+            line.starts_with(
+                r#"{"type":"item.completed","item":{"type":"command_execution","id":"c1""#
+            ),
+            "{}",
+            &line[..200]
+        );
+        let back: Value = serde_json::from_str(&line).expect("json");
+        assert_eq!(back, events[0]);
+        // What the fold reads of a line too long to hold: its head and tail.
+        let bytes = line.trim_end().as_bytes();
+        let head = &bytes[..crate::lines::LONG_HEAD];
+        let tail = &bytes[bytes.len() - crate::lines::LONG_TAIL..];
+        let mut s = Summary::default();
+        s.apply(&Event::parse_long(head, tail));
+        assert_eq!(s.commands.len(), 1);
+        assert_eq!(s.commands[0].exit_code, Some(3));
+        assert_eq!(s.commands[0].status, "failed");
+        assert!(s.commands[0].command.contains("exit 3"));
     }
 
     #[test]

@@ -43,6 +43,9 @@ const EXIT_GRACE: Duration = Duration::from_secs(3);
 /// The longest line read from codex (a command's whole output is in one).
 const MAX_LINE: usize = 64 * 1024 * 1024;
 
+/// The session's read buffer on codex's stdout.
+const READ_BUFFER: usize = 256 * 1024;
+
 /// What the monitor's loop tells a session.
 #[derive(Debug)]
 pub enum Control {
@@ -148,7 +151,8 @@ struct Driver {
 
 impl Driver {
     async fn run(mut self, reader: pipe::Receiver, mut control: mpsc::UnboundedReceiver<Control>) {
-        let mut lines = BufReader::new(reader);
+        // Big reads: one of codex's lines can hold a command's megabytes of output.
+        let mut lines = BufReader::with_capacity(READ_BUFFER, reader);
         let mut line = Vec::new();
         let mut tick = tokio::time::interval(ANSWER_TICK);
         self.send("initialize", Plan::initialize()).await;
@@ -392,8 +396,7 @@ impl Driver {
     /// Appends one event line to output.txt in one write (O_APPEND keeps it
     /// whole beside codex's own stderr lines).
     fn event(&mut self, event: &Value) {
-        let mut line = event.to_string();
-        line.push('\n');
+        let line = app_server::event_line(event);
         let _ = self.output.write_all(line.as_bytes());
     }
 
