@@ -148,7 +148,7 @@ macro_rules! select_jobs {
             "monitor_start_time, exit_code, error, created_at, started_at, finished_at, ",
             "thread_id, parent_job_id, isolation, branch, worktree, diffstat, stall_timeout, ",
             "max_duration, summary, events_offset, output_note, reasoning_effort, review, ",
-            "output_schema, worktree_note, commit_note FROM jobs ",
+            "output_schema, worktree_note, commit_note, run_ms FROM jobs ",
             $rest
         )
     };
@@ -283,6 +283,13 @@ impl Db {
                 sqlx::query("UPDATE jobs SET diffstat = ?, commit_note = ? WHERE job_id = ?")
                     .bind(stat)
                     .bind(note)
+                    .bind(job_id)
+                    .execute(&self.pool)
+                    .await?
+            }
+            Change::RunMs(ms) => {
+                sqlx::query("UPDATE jobs SET run_ms = ? WHERE job_id = ?")
+                    .bind(i64::try_from(*ms).unwrap_or(i64::MAX))
                     .bind(job_id)
                     .execute(&self.pool)
                     .await?
@@ -556,6 +563,11 @@ impl Db {
         Ok(())
     }
 
+    /// Stores how long codex ran, by the monitor's monotonic clock.
+    pub async fn set_run_ms(&self, job_id: &str, ms: u64) -> Result<(), DbError> {
+        self.change(job_id, Change::RunMs(ms)).await.map(drop)
+    }
+
     /// Stores why some of a job's output is missing.
     pub async fn set_output_note(&self, job_id: &str, note: &str) -> Result<(), DbError> {
         self.change(job_id, Change::OutputNote(note.to_string()))
@@ -775,6 +787,9 @@ fn from_row(row: &SqliteRow) -> Result<JobRecord, DbError> {
         output_schema: row.try_get("output_schema")?,
         worktree_note: row.try_get("worktree_note")?,
         commit_note: row.try_get("commit_note")?,
+        run_ms: row
+            .try_get::<Option<i64>, _>("run_ms")?
+            .and_then(|ms| u64::try_from(ms).ok()),
     })
 }
 

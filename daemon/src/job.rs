@@ -190,6 +190,8 @@ pub struct JobRecord {
     /// With worktree isolation, once ended: what the end commit left out or
     /// why it failed.
     pub commit_note: Option<String>,
+    /// How long codex ran, by the monitor's monotonic clock (exit.json).
+    pub run_ms: Option<u64>,
 }
 
 /// Where codex works.
@@ -288,6 +290,7 @@ impl JobRecord {
                 .map(|q| q.to_proto()),
             worktree_missing: false,
             worktree_note: self.worktree_note.clone(),
+            run_ms: self.run_ms,
         }
     }
 

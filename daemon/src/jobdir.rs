@@ -198,6 +198,8 @@ impl JobDir {
             output_schema: meta.output_schema,
             worktree_note: meta.worktree_note,
             commit_note: meta.commit_note,
+            // A rebuilt job falls back to its wall-clock times.
+            run_ms: None,
         })
     }
 

@@ -48,6 +48,8 @@ pub enum Change {
     Diffstat { stat: String, note: Option<String> },
     /// Why some of the job's output is missing.
     OutputNote(String),
+    /// How long codex ran, by the monitor's monotonic clock.
+    RunMs(u64),
 }
 
 impl Change {
@@ -96,6 +98,7 @@ impl Change {
                 job.commit_note = note.clone();
             }
             Change::OutputNote(note) => job.output_note = Some(note.clone()),
+            Change::RunMs(ms) => job.run_ms = Some(*ms),
         }
         true
     }

@@ -289,6 +289,7 @@ impl Supervisor {
             output_schema,
             worktree_note,
             commit_note: None,
+            run_ms: None,
         };
         if let Err(e) = self.inner.db.insert(&record).await {
             // Nothing may outlive a Start that failed: not its worktree and

@@ -551,4 +551,32 @@ async fn exit_json_records_codexs_run_time_by_the_monotonic_clock() {
         .expect("duration_ms in exit.json");
     assert!(ms >= 300, "codex slept 0.3 s: {exit}");
     assert!(ms < testkit::deadline().as_millis() as u64, "{exit}");
+    // The record carries it, and the result's duration comes from it, not
+    // from the wall-clock times (which a clock jump would have moved).
+    let end = wait_for_end(&client, &job.job_id).await;
+    assert_eq!(end.job.as_ref().and_then(|j| j.run_ms), Some(ms));
+    daemon.signal(Signal::SIGKILL);
+    daemon.wait();
+    sql(
+        &home,
+        &format!(
+            "UPDATE jobs SET finished_at = '2099-01-01T00:00:00.000+00:00' WHERE job_id = '{}'",
+            job.job_id
+        ),
+    )
+    .await;
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let end = wait_for_end(&client, &job.job_id).await;
+    let result = codex_async_proto::job_result::JobResult::from_get(&end, None, chrono::Utc::now())
+        .expect("result");
+    assert_eq!(
+        result.elapsed_seconds,
+        Some(ms / 1000),
+        "{}",
+        result.to_text()
+    );
+    assert!(result
+        .to_text()
+        .starts_with(&format!("Codex job {} done (exit 0, 0 s)", job.job_id)));
 }

@@ -354,11 +354,12 @@ impl JobResult {
                 summary.error_message.as_deref(),
             ),
             output_note: job.output_note.clone().filter(|n| !n.is_empty()),
-            elapsed_seconds: elapsed_seconds(
-                job.started_at.as_deref(),
-                job.finished_at.as_deref(),
-                now,
-            ),
+            // A finished job's run time by the monitor's monotonic clock when
+            // it has one: the wall clock may have jumped meanwhile.
+            elapsed_seconds: match (job.finished_at.as_ref(), job.run_ms) {
+                (Some(_), Some(ms)) => Some(ms / 1000),
+                _ => elapsed_seconds(job.started_at.as_deref(), job.finished_at.as_deref(), now),
+            },
             final_message,
             final_message_omitted_chars: omitted,
             final_json: summary

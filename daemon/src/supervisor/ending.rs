@@ -64,6 +64,9 @@ impl Supervisor {
         if let Some(note) = exit.as_ref().and_then(|e| e.output_note.as_deref()) {
             self.inner.db.set_output_note(id.as_str(), note).await?;
         }
+        if let Some(ms) = exit.as_ref().and_then(|e| e.duration_ms) {
+            self.inner.db.set_run_ms(id.as_str(), ms).await?;
+        }
         let (status, code, mut reason) = match exit {
             Some(exit) => outcome(&exit),
             None => (
