@@ -13,8 +13,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use codex_async_proto::Client;
+use codex_async_proto::{v1::GetRequest, Client};
 use testkit::{wait_for_end, Daemon, ProcessGuard, TempHome};
+use tokio::task::JoinSet;
 
 /// A finished job (the fake codex's `msg:x`): its id and its output file.
 async fn finished_job(home: &TempHome, client: &Client) -> (String, PathBuf) {
@@ -121,4 +122,80 @@ async fn logs_shows_a_giant_line_by_its_start_and_end() {
     );
     assert!(giant.len() < 2000, "{} bytes shown", giant.len());
     eprintln!("codexd logs on a {len}-byte line took {took:?}");
+}
+
+/// Gets the flooding client has in flight at once, on one connection.
+const FLOOD: usize = 3000;
+/// The other client's calls during the flood, one after the other.
+const POLLS: usize = 20;
+/// Far above what one poll takes beside the flood (milliseconds in release,
+/// figure 12; under half a second in a debug build). The code before the
+/// per-connection bound queued the other client's poll behind the whole
+/// flood: up to 8 s in a debug build here, so this holds the behaviour (no
+/// failure, no starvation) rather than catching every regression in time.
+const POLL_LIMIT: Duration = Duration::from_secs(10);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_flooding_connection_does_not_starve_another_client() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let setup = daemon.client().await;
+    let (flooded, output) = finished_job(&home, &setup).await;
+    // 1 MiB of events: each flooding Get reads the tail and renders events.
+    let line = "{\"type\":\"item.completed\",\"item\":{\"id\":\"c\",\"type\":\"command_execution\",\"command\":\"ls\",\"exit_code\":0}}\n";
+    fs::write(&output, line.repeat((1 << 20) / line.len())).expect("rewrite output.txt");
+    let (polled, _) = finished_job(&home, &setup).await;
+
+    // Two connections: the flood's, and the other client's.
+    let flooder = daemon.client().await;
+    let mut other = daemon.client().await;
+    let get = |id: &str, tail_lines| GetRequest {
+        job_id: id.to_string(),
+        tail_lines,
+        since: None,
+    };
+    // Each connection is open (settings exchanged) before the flood.
+    flooder
+        .clone()
+        .get(get(&flooded, Some(0)))
+        .await
+        .expect("first Get");
+    other
+        .get(get(&polled, None))
+        .await
+        .expect("first Get of the other client");
+
+    let mut flood = JoinSet::new();
+    for _ in 0..FLOOD {
+        let (mut client, request) = (flooder.clone(), get(&flooded, Some(100)));
+        flood.spawn(async move { client.get(request).await.map(|_| ()) });
+    }
+    let mut slowest = Duration::ZERO;
+    for i in 0..POLLS {
+        let begun = Instant::now();
+        let answer = tokio::time::timeout(POLL_LIMIT, other.get(get(&polled, None)))
+            .await
+            .unwrap_or_else(|_| panic!("poll {i} of the other client took over {POLL_LIMIT:?}"));
+        let job = answer
+            .unwrap_or_else(|e| panic!("poll {i} of the other client failed: {e}"))
+            .into_inner()
+            .job
+            .expect("job");
+        assert_eq!(job.job_id, polled);
+        slowest = slowest.max(begun.elapsed());
+    }
+    let mut failed = Vec::new();
+    while let Some(done) = flood.join_next().await {
+        if let Err(e) = done.expect("flood task") {
+            failed.push(e);
+        }
+    }
+    // The flood is slowed down, not refused: every one of its calls is answered.
+    assert!(
+        failed.is_empty(),
+        "{} of the flood's {FLOOD} Gets failed, the first: {}",
+        failed.len(),
+        failed[0]
+    );
+    eprintln!("the other client's slowest poll during the flood: {slowest:?}");
 }
