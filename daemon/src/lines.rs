@@ -219,8 +219,12 @@ enum At {
     Event,
 }
 
-/// The line being collected.
-struct Pending {
+/// A line received piece by piece ([`skim`]'s, and `codexd logs`' from
+/// Watch chunks), held at a bounded cost: whole while it is at most
+/// `limits.whole` bytes, then only its head and its newest bytes, so a line
+/// of any length costs the same memory and a copy of each piece at most.
+#[derive(Debug, Default)]
+pub struct Pending {
     start: u64,
     len: u64,
     /// The whole line while it is at most `whole` bytes; then its head.
@@ -230,7 +234,37 @@ struct Pending {
 }
 
 impl Pending {
-    fn push(&mut self, part: &[u8], limits: &SkimLimits) {
+    /// Bytes pushed since the line began.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Forgets the line: the next push begins a new one.
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.bytes.clear();
+        self.tail = None;
+    }
+
+    /// The line so far as a [`Line`]: whole, or its head and tail once it
+    /// passed `limits.whole`.
+    pub fn line(&self, limits: &SkimLimits) -> Line {
+        match self.seen(limits).body {
+            Body::Whole(bytes) => Line::Text(bytes.to_vec()),
+            Body::Long { head, tail } => Line::Long {
+                len: self.len,
+                head: head.to_vec(),
+                tail: tail.to_vec(),
+            },
+        }
+    }
+
+    /// Adds the next piece of the line (no newline in it).
+    pub fn push(&mut self, part: &[u8], limits: &SkimLimits) {
         self.len += part.len() as u64;
         match &mut self.tail {
             None if self.bytes.len() + part.len() <= limits.whole => {
@@ -306,12 +340,7 @@ pub fn skim(
     let mut chunk = vec![0u8; CHUNK];
     let mut pos = offset;
     let mut end = offset;
-    let mut pending = Pending {
-        start: 0,
-        len: 0,
-        bytes: Vec::new(),
-        tail: None,
-    };
+    let mut pending = Pending::default();
     while pos < stop {
         let want = (stop - pos).min(CHUNK as u64) as usize;
         let n = file.read_at(&mut chunk[..want], pos)?;
@@ -325,10 +354,8 @@ pub fn skim(
                 At::LineStart => {
                     if data[i] == b'{' {
                         at = At::Event;
+                        pending.clear();
                         pending.start = pos + i as u64;
-                        pending.len = 0;
-                        pending.bytes.clear();
-                        pending.tail = None;
                     } else {
                         at = At::Text;
                     }

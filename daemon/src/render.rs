@@ -6,7 +6,7 @@
 use std::{fs::File, io, os::unix::fs::FileExt, path::Path};
 
 use crate::{
-    codex::events::{render, Event},
+    codex::events::{one_line, render, Event},
     lines::{line_start_at_or_after, line_start_at_or_before, read_lines, Line},
     output_cap::{parse_marker, Marker, MARKER_LEN},
 };
@@ -133,6 +133,10 @@ fn latest(path: &Path, size: u64) -> io::Result<Rendered> {
 pub struct Viewer {
     /// The previous line was the cap's marker.
     after_marker: bool,
+    /// A line of text too long to hold is shown by its start and end, not
+    /// only its size (`codexd logs`: a person reading the output wants to
+    /// see what it was; a poll's budget is better spent on events).
+    long_text_ends: bool,
 }
 
 impl Viewer {
@@ -141,7 +145,17 @@ impl Viewer {
     pub fn at(path: &Path, offset: u64) -> io::Result<Self> {
         Ok(Self {
             after_marker: marker_ends_at(path, offset)?,
+            long_text_ends: false,
         })
+    }
+
+    /// A viewer for the whole output in order, for a person (`codexd logs`):
+    /// a giant line of text shows its start and its end around a note.
+    pub fn for_reading() -> Self {
+        Self {
+            after_marker: false,
+            long_text_ends: true,
+        }
     }
 
     /// The next line as shown, or None when it is not worth a line (or is
@@ -155,8 +169,32 @@ impl Viewer {
         if after_marker && !is_whole_event(line) {
             return None;
         }
-        show(line)
+        match line {
+            Line::Long { len, head, tail } if self.long_text_ends && !head.starts_with(b"{") => {
+                Some(ends_of(*len, head, tail))
+            }
+            _ => show(line),
+        }
     }
+}
+
+/// Characters shown of each end of a giant line of text.
+const END_CHARS: usize = 400;
+
+/// A giant line of text as its first and last [`END_CHARS`] characters,
+/// with a note between them saying the rest is left out.
+fn ends_of(len: u64, head: &[u8], tail: &[u8]) -> String {
+    let head = one_line(&String::from_utf8_lossy(head), usize::MAX);
+    // The tail may begin inside a UTF-8 character: start at the next one.
+    let first = tail
+        .iter()
+        .position(|&b| b & 0xC0 != 0x80)
+        .unwrap_or(tail.len());
+    let tail = one_line(&String::from_utf8_lossy(&tail[first..]), usize::MAX);
+    let start: String = head.chars().take(END_CHARS).collect();
+    let skip = tail.chars().count().saturating_sub(END_CHARS);
+    let end: String = tail.chars().skip(skip).collect();
+    format!("{start} … [a {len}-byte line: only its start and end are shown] … {end}")
 }
 
 /// The note a marker line is shown as.

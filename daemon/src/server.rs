@@ -42,6 +42,18 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// How often the socket file and the lock file are looked at, to put back
 /// one that was removed (see [`keep_home`]): two `stat`s, cheap.
 const KEEP_EVERY: Duration = Duration::from_millis(500);
+/// Calls one connection may have in progress at once; its further calls wait
+/// in codexd, in order, for one of these to finish. One client's flood of
+/// calls then costs the daemon what this many cost, and other connections'
+/// calls are not queued behind it (a shim makes one call at a time, or a
+/// few). A Watch holds its place only until its stream starts.
+const CALLS_PER_CONNECTION: usize = 16;
+/// HTTP/2 streams one connection may have open at once (the calls above,
+/// those waiting, and open Watch streams). Beyond this, the client's HTTP/2
+/// layer holds further calls until a stream closes, so a flood waits in the
+/// client's memory, not codexd's. 200 is hyper's own default, which tonic
+/// replaces with no limit at all.
+const STREAMS_PER_CONNECTION: u32 = 200;
 /// Accepted connections waiting for the server to take them.
 const ACCEPT_QUEUE: usize = 64;
 
@@ -145,6 +157,8 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
         let _ = stopping_tx.send(());
     };
     let server = tonic::transport::Server::builder()
+        .concurrency_limit_per_connection(CALLS_PER_CONNECTION)
+        .max_concurrent_streams(STREAMS_PER_CONNECTION)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

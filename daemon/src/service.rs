@@ -8,7 +8,7 @@ use codex_async_proto::v1::{
     ListRequest, ListResponse, OutputChunk, ShutdownRequest, ShutdownResponse, StartRequest,
     StartResponse, WatchEvent, WatchRequest,
 };
-use tokio::sync::{mpsc, watch as signal, Notify};
+use tokio::sync::{mpsc, watch as signal, Notify, Semaphore};
 use tokio_stream::{wrappers::ReceiverStream, Stream};
 use tonic::{Request, Response, Status};
 use tracing::warn;
@@ -25,9 +25,20 @@ use crate::{
     watch,
 };
 
+/// Gets reading output (its tail, its events) at once, over all clients.
+/// Each read runs on a blocking thread with buffers of up to a few hundred
+/// KiB; unbounded, a flood of Gets fills tokio's blocking pool (512 threads)
+/// and the daemon's memory with them, and a client's one Get waits behind
+/// all of them. The wait for a turn is first come, first served, and the
+/// server lets each connection have only a few calls in progress
+/// (server.rs), so no one connection can hold more than its share of turns.
+const READS_AT_ONCE: usize = 8;
+
 /// The `codexasync.v1.CodexAsync` service.
 pub struct Service {
     supervisor: Supervisor,
+    /// Turns at reading output (see [`READS_AT_ONCE`]).
+    reads: std::sync::Arc<Semaphore>,
     /// The latest events of finished jobs (see render_cache.rs).
     rendered: std::sync::Arc<RenderCache>,
     shutdown: std::sync::Arc<Notify>,
@@ -47,6 +58,7 @@ impl Service {
     ) -> Self {
         Self {
             supervisor,
+            reads: std::sync::Arc::new(Semaphore::new(READS_AT_ONCE)),
             rendered: std::sync::Arc::default(),
             shutdown,
             stopping,
@@ -206,7 +218,16 @@ impl CodexAsync for Service {
         let read = match cached {
             Some(hit) => Ok(Ok(hit)),
             None => {
+                // Held by the read itself, so a client that gives up waiting
+                // does not free the turn of a read still running.
+                let turn = self
+                    .reads
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| Status::internal(e.to_string()))?;
                 tokio::task::spawn_blocking(move || {
+                    let _turn = turn;
                     let tail = read_tail(&path, lines)?;
                     let size = tail.size;
                     if let Some(cursor) = since {

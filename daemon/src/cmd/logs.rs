@@ -8,6 +8,7 @@
 //! byte it got to, printing nothing twice. It never starts a daemon itself.
 
 use std::{
+    io::Write,
     process::ExitCode,
     time::{Duration, Instant},
 };
@@ -23,7 +24,7 @@ use tonic::Code;
 
 use crate::{
     cmd::{self, ui},
-    lines::Line,
+    lines::{Line, Pending, SkimLimits, LONG_HEAD, LONG_TAIL},
     render::Viewer,
 };
 
@@ -45,33 +46,61 @@ const RETRY_MAX: Duration = Duration::from_secs(1);
 /// Longest wait for one connection (a daemon that accepts but hangs).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How much of a line `logs` holds: a line up to [`LIMITS`]`.whole` bytes
+/// is rendered whole (as a poll renders it); a longer one from its head and
+/// tail (lines.rs), so a giant line costs neither memory nor time to show.
+const LIMITS: SkimLimits = SkimLimits {
+    whole: 256 * 1024,
+    head: LONG_HEAD,
+    tail: LONG_TAIL,
+    give_up: u64::MAX,
+};
+
 /// Turns output bytes into readable lines, one per event; a line cut between
 /// two chunks waits for its end.
-#[derive(Default)]
 struct Renderer {
-    pending: Vec<u8>,
+    /// The line still waiting for its newline.
+    pending: Pending,
     viewer: Viewer,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Self {
+            pending: Pending::default(),
+            viewer: Viewer::for_reading(),
+        }
+    }
 }
 
 impl Renderer {
     fn push(&mut self, data: &[u8]) -> String {
-        self.pending.extend_from_slice(data);
         let mut out = String::new();
-        while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
-            let mut line: Vec<u8> = self.pending.drain(..=end).collect();
-            line.pop();
+        let mut rest = data;
+        // Only the new bytes are looked at for a newline: a line spanning
+        // many chunks is not scanned again with each one.
+        while let Some(end) = memchr::memchr(b'\n', rest) {
+            self.pending.push(&rest[..end], &LIMITS);
+            let line = self.pending.line(&LIMITS);
+            self.pending.clear();
             out.push_str(&self.render_line(line));
+            rest = &rest[end + 1..];
         }
+        self.pending.push(rest, &LIMITS);
         out
     }
 
     fn finish(&mut self) -> String {
-        let rest = std::mem::take(&mut self.pending);
-        self.render_line(rest)
+        if self.pending.is_empty() {
+            return String::new();
+        }
+        let line = self.pending.line(&LIMITS);
+        self.pending.clear();
+        self.render_line(line)
     }
 
-    fn render_line(&mut self, line: Vec<u8>) -> String {
-        let Some(text) = self.viewer.show(&Line::Text(line)) else {
+    fn render_line(&mut self, line: Line) -> String {
+        let Some(text) = self.viewer.show(&line) else {
             return String::new();
         };
         let shown = if text.starts_with("error:") || text.starts_with("turn failed:") {
@@ -176,7 +205,7 @@ impl Follow<'_> {
                               "data": String::from_utf8_lossy(data)});
             ui::emit(&format!("{line}\n"))
         } else if self.raw {
-            ui::emit_bytes(data)
+            emit_raw(data)
         } else {
             ui::emit(&self.renderer.push(data))
         }
@@ -186,6 +215,18 @@ impl Follow<'_> {
     fn ended(&self) -> Option<JobStatus> {
         let status = ui::status_of(self.last_job.as_ref()?);
         status.is_terminal().then_some(status)
+    }
+}
+
+/// Writes output bytes to stdout exactly as they are. Not through
+/// [`ui::emit_bytes`]: its stream strips what it takes for terminal escapes
+/// when colours are off, and with them NUL and other control bytes, which
+/// `--raw` promises to keep.
+fn emit_raw(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
 }
 
@@ -321,4 +362,43 @@ pub fn run(job_id: &str, follow: bool, raw: bool, json: bool) -> anyhow::Result<
             ExitCode::FAILURE
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `data` to a renderer in chunks of `chunk` bytes.
+    fn rendered(data: &[u8], chunk: usize) -> String {
+        let mut renderer = Renderer::default();
+        let mut out: String = data.chunks(chunk).map(|c| renderer.push(c)).collect();
+        out.push_str(&renderer.finish());
+        out
+    }
+
+    #[test]
+    fn lines_cut_between_chunks_are_rendered_once_whole() {
+        let data = b"{\"type\":\"thread.started\",\"thread_id\":\"t1\"}\nplain text\nno newline";
+        let want = "session t1\nplain text\nno newline\n";
+        for chunk in [1, 2, 7, 64, data.len()] {
+            assert_eq!(rendered(data, chunk), want, "chunks of {chunk}");
+        }
+    }
+
+    #[test]
+    fn a_giant_line_is_held_as_its_head_and_tail() {
+        let mut data = b"START ".to_vec();
+        data.resize(3 << 20, b'z');
+        data.extend_from_slice(b" END\nafter\n");
+        let out = rendered(&data, 64 * 1024);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(lines[0].starts_with("START zzz"), "{}", lines[0]);
+        assert!(lines[0].ends_with("zzz END"), "{}", lines[0]);
+        assert!(lines[0].contains(&format!(
+            "[a {}-byte line: only its start and end are shown]",
+            (3 << 20) + 4
+        )));
+        assert_eq!(lines[1], "after");
+    }
 }
