@@ -117,6 +117,7 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
     ));
 
     let shutdown = Arc::new(Notify::new());
+    let db_watch = tokio::spawn(watch_database(paths.database(), shutdown.clone()));
     let (stopping, stopping_streams) = watch::channel(false);
     let service = Service::new(
         supervisor,
@@ -190,6 +191,7 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
     // reads every row), nor for the database's goodbye checkpoint: the WAL
     // is durable as it is, and the next open replays it.
     housekeeping.abort();
+    db_watch.abort();
     if tokio::time::timeout(CLOSE_GRACE, db.close()).await.is_err() {
         info!(
             "the database was still busy after {}s; leaving it to the next start",
@@ -288,6 +290,37 @@ async fn accept(listener: UnixListener, conns: mpsc::Sender<std::io::Result<Unix
             }
         }
         if conns.send(Ok(stream)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// How often the database file is looked at (one `stat`).
+const DB_WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Stops codexd when its database file is removed or replaced while it
+/// runs: SQLite would go on writing into the unlinked file, and every change
+/// from then on would be lost at the next start. Stopping loses nothing —
+/// jobs live in their monitors and folders — and the next start (on demand,
+/// or by the service manager) finds no database and rebuilds every job from
+/// its folder, saying so.
+async fn watch_database(path: std::path::PathBuf, shutdown: Arc<Notify>) {
+    use std::os::unix::fs::MetadataExt;
+    let identity = |path: &std::path::Path| std::fs::metadata(path).map(|m| (m.dev(), m.ino()));
+    let Ok(first) = identity(&path) else {
+        return;
+    };
+    let mut tick = tokio::time::interval(DB_WATCH_EVERY);
+    loop {
+        tick.tick().await;
+        let gone = match identity(&path) {
+            Ok(now) => now != first,
+            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        };
+        if gone {
+            tracing::error!(database = %path.display(),
+                "the database file was removed or replaced while codexd ran; stopping, so that the next start rebuilds every job from its folder (running jobs go on under their monitors)");
+            shutdown.notify_one();
             return;
         }
     }

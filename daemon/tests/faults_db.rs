@@ -205,6 +205,47 @@ async fn a_running_job_rebuilt_after_the_database_went_can_be_cancelled() {
 }
 
 #[tokio::test]
+async fn a_database_deleted_while_codexd_runs_stops_it_and_the_next_start_rebuilds() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let job = testkit::start_job(&client, home.start_request("print:started;hang")).await;
+    wait_for_meta(&home, &job.job_id, "running");
+    delete_database(&home);
+    // No Start may go into the unlinked file: codexd stops by itself.
+    let pid = daemon.pid();
+    wait_until("codexd to stop", || !testkit::pid_alive(pid));
+    assert!(
+        daemon_log(&home).contains("the database file was removed or replaced while codexd ran"),
+        "{}",
+        daemon_log(&home)
+    );
+    daemon.wait();
+    let codex = job.pid.expect("codex pid");
+    assert!(
+        testkit::pid_alive(codex),
+        "the job runs on under its monitor"
+    );
+
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    assert_eq!(
+        status_of(&list_all(&client).await, &job.job_id),
+        Some(JobStatus::Running)
+    );
+    client
+        .clone()
+        .cancel(CancelRequest {
+            job_id: job.job_id.clone(),
+        })
+        .await
+        .expect("cancel");
+    let end = wait_for_end(&client, &job.job_id).await;
+    assert_eq!(end.job.map(|j| j.status()), Some(JobStatus::Cancelled));
+    wait_until("codex to be gone", || !testkit::pid_alive(codex));
+}
+
+#[tokio::test]
 async fn a_corrupt_database_is_set_aside_at_start_and_its_jobs_come_back() {
     let home = TempHome::new();
     let daemon = Daemon::start(&home).await;

@@ -514,6 +514,9 @@ async fn a_home_made_read_only_while_jobs_run_loses_nothing_and_catches_up() {
         home.start_request(&format!("print:working;waitfile:{};exit:5", go.display())),
     )
     .await;
+    // The job runs and its monitor has written what it writes at the start.
+    let monitor_json = home.paths().jobs().join(&job.job_id).join("monitor.json");
+    testkit::wait_until("the monitor to settle", || monitor_json.exists());
     let mut view = match testkit::ReadOnlyView::apply(&home.home()) {
         Ok(view) => view,
         Err(why) => {

@@ -99,13 +99,14 @@ impl ReadOnlyView {
                 ))
             }
         };
-        run(&["--bind"])?;
-        let view = Self {
+        // One mount(8) run binds and remounts read-only back to back: with
+        // two runs, a file opened for writing through the new bind in
+        // between (a process working in the home) made the remount EBUSY.
+        run(&["--bind", "-o", "ro"])?;
+        Ok(Self {
             path: path.to_path_buf(),
             active: true,
-        };
-        run(&["-o", "remount,bind,ro"])?;
-        Ok(view)
+        })
     }
 
     /// Makes the folder writable again (lazily: descriptors opened through
