@@ -362,6 +362,21 @@ async fn a_question_survives_codexd_killed_and_its_answer_still_reaches_codex() 
         listed.contains(&job.job_id) && listed.contains("input_required"),
         "{listed}"
     );
+    // `codexd show` tells a person the command that answers.
+    let shown = home
+        .codexd()
+        .args(["show", &job.job_id])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("codexd show");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains(&format!(
+            "Waiting for your answer: codexd answer {} ",
+            job.job_id
+        )) && !shown.contains("codex_answer"),
+        "{shown}"
+    );
     let answered = home
         .codexd()
         .args(["answer", &job.job_id, "allow"])

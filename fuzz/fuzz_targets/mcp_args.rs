@@ -3,7 +3,8 @@
 #![no_main]
 
 use codex_async_shim::args::{
-    CancelArgs, ListArgs, PollArgs, ReplyArgs, ResultArgs, StartArgs, WaitArgs,
+    AnswerArgs, CancelArgs, ListArgs, PollArgs, ReplyArgs, ResultArgs, ReviewArgs, StartArgs,
+    WaitArgs,
 };
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
@@ -21,6 +22,8 @@ fuzz_target!(|data: &[u8]| {
         ReplyArgs::from_json(&args).err(),
         ListArgs::from_json(&args).err(),
         CancelArgs::from_json(&args).err(),
+        ReviewArgs::from_json(&args).err(),
+        AnswerArgs::from_json(&args).err(),
     ];
     for err in checks.into_iter().flatten() {
         // One field, or several ("job_id, job_ids: pass one of them").

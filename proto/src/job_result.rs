@@ -288,6 +288,14 @@ impl Question {
     }
 }
 
+/// Who reads a result: the model (next steps are tool calls) or a person
+/// at a terminal (next steps are `codexd` commands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    Model,
+    Person,
+}
+
 /// How to answer a pending question, for a model without the Tasks form.
 pub fn question_next_step(job_id: &str, q: &Question) -> String {
     let decisions = q.decisions.join("|");
@@ -426,16 +434,23 @@ impl JobResult {
     /// The result as the model reads it: a header line, codex's answer, one
     /// line per kind of fact, and what to do next.
     pub fn to_text(&self) -> String {
-        self.render(true)
+        self.render(true, Reader::Model)
+    }
+
+    /// The result for a person at a terminal (`codexd show`): the same
+    /// facts, with the next step as a `codexd` command where the model's
+    /// is a tool call.
+    pub fn to_text_for_people(&self) -> String {
+        self.render(true, Reader::Person)
     }
 
     /// The result without codex's answer, for a reader who has just seen it
     /// in the job's events (`codexd review` after following the job).
     pub fn to_text_after_events(&self) -> String {
-        self.render(false)
+        self.render(false, Reader::Person)
     }
 
-    fn render(&self, with_answer: bool) -> String {
+    fn render(&self, with_answer: bool, reader: Reader) -> String {
         let mut out = self.header();
         out.push('\n');
         if let Some(note) = &self.output_note {
@@ -511,7 +526,7 @@ impl JobResult {
                 out.push_str(&format!("{}.\n", capitalized(note)));
             }
         }
-        out.push_str(&self.next_step());
+        out.push_str(&self.next_step(reader));
         out
     }
 
@@ -680,7 +695,7 @@ impl JobResult {
         Some(line)
     }
 
-    fn next_step(&self) -> String {
+    fn next_step(&self, reader: Reader) -> String {
         let id = &self.job_id;
         let mut out = String::new();
         if self.final_message_omitted_chars > 0 {
@@ -696,7 +711,14 @@ impl JobResult {
             )),
             Status::InputRequired => {
                 if let Some(q) = &self.question {
-                    out.push_str(&question_next_step(id, q));
+                    match reader {
+                        Reader::Model => out.push_str(&question_next_step(id, q)),
+                        Reader::Person => out.push_str(&format!(
+                            "Waiting for your answer: codexd answer {id} {}. Unanswered, it is denied at {}.\n",
+                            q.decisions.join("|"),
+                            q.deadline
+                        )),
+                    }
                 }
             }
             Status::Done | Status::Error | Status::Cancelled => {
@@ -1112,6 +1134,33 @@ mod tests {
         assert!(text_of(&resp).contains(
             "Branch codex/0123456789ab: no changes (`codexd prune --branches` deletes it with the job).\n"
         ));
+    }
+
+    #[test]
+    fn a_waiting_job_tells_a_person_the_codexd_command() {
+        let mut resp = response(JobStatus::InputRequired, v1::JobSummary::default());
+        if let Some(job) = resp.job.as_mut() {
+            job.finished_at = None;
+            job.exit_code = None;
+            job.question = Some(v1::Question {
+                question_id: "q1".into(),
+                kind: "command".into(),
+                command: Some("npm install".into()),
+                decisions: vec!["allow".into(), "deny".into()],
+                deadline: "2026-01-01T00:16:05Z".into(),
+                ..Default::default()
+            });
+        }
+        let result = JobResult::from_get(&resp, None, now()).expect("result");
+        assert!(result
+            .to_text()
+            .contains("codex_answer(job_id=\"0123456789ab\""));
+        let people = result.to_text_for_people();
+        assert!(
+            people.contains("Waiting for your answer: codexd answer 0123456789ab allow|deny."),
+            "{people}"
+        );
+        assert!(!people.contains("codex_answer"), "{people}");
     }
 
     #[test]

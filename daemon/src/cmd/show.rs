@@ -43,7 +43,7 @@ pub fn run(job_id: &str, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn render(job: &Job, result: &JobResult, output_bytes: u64) -> String {
-    let mut out = result.to_text();
+    let mut out = result.to_text_for_people();
     out.push('\n');
     out.push_str(&format!("{}\n", ui::bold("job:")));
     let mut field = |name: &str, value: &str| {
