@@ -18,7 +18,7 @@ use tracing::{error, info, warn};
 
 use crate::{
     codex::events::Summary,
-    job::{Isolation, JobRecord, Policy},
+    job::{Isolation, JobId, JobRecord, Policy},
     pending::{Change, Pending},
 };
 
@@ -35,6 +35,8 @@ pub enum DbError {
     BadIsolation(String),
     #[error("database holds an unknown approval policy {0:?}")]
     BadPolicy(String),
+    #[error("database holds a malformed job id {0:?}")]
+    BadJobId(String),
     #[error("job summary: {0}")]
     Summary(String),
     #[error("job review target: {0}")]
@@ -367,7 +369,7 @@ impl Db {
              reasoning_effort, review, output_schema, worktree_note) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&job.job_id)
+        .bind(job.job_id.as_str())
         .bind(job.status.name())
         .bind(&job.prompt)
         .bind(&job.cwd)
@@ -418,7 +420,7 @@ impl Db {
                  output_schema, worktree_note, commit_note) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
-            .bind(&job.job_id)
+            .bind(job.job_id.as_str())
             .bind(job.status.name())
             .bind(&job.prompt)
             .bind(&job.cwd)
@@ -739,7 +741,10 @@ fn parse_status(s: &str) -> Result<JobStatus, DbError> {
 fn from_row(row: &SqliteRow) -> Result<JobRecord, DbError> {
     let status: String = row.try_get("status")?;
     Ok(JobRecord {
-        job_id: row.try_get("job_id")?,
+        job_id: {
+            let id: String = row.try_get("job_id")?;
+            JobId::parse(&id).map_err(|_| DbError::BadJobId(id))?
+        },
         status: parse_status(&status)?,
         prompt: row.try_get("prompt")?,
         cwd: row.try_get("cwd")?,

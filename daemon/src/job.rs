@@ -51,6 +51,40 @@ impl fmt::Display for JobId {
     }
 }
 
+/// A job id reads as the text it is (paths, SQL binds, messages).
+impl std::ops::Deref for JobId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Sets and maps of ids are looked up by the text (a folder's name): the
+/// derived `Hash` of the one `String` field hashes as that `str` does.
+impl std::borrow::Borrow<str> for JobId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for JobId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for JobId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for JobId {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
 mod rand_id {
     /// 12 hex chars of a v4 uuid: its first 48 bits are random.
     pub fn new_id_hex() -> String {
@@ -144,7 +178,7 @@ impl Policy {
 /// A job as recorded in the database (the source of truth).
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobRecord {
-    pub job_id: String,
+    pub job_id: JobId,
     pub status: JobStatus,
     pub prompt: String,
     pub cwd: String,
@@ -258,7 +292,7 @@ impl JobRecord {
     /// The API form, with the path of the job's output file.
     pub fn to_proto(&self, output_path: String) -> v1::Job {
         v1::Job {
-            job_id: self.job_id.clone(),
+            job_id: self.job_id.to_string(),
             status: self.api_status() as i32,
             prompt: self.prompt.clone(),
             cwd: self.cwd.clone(),

@@ -167,7 +167,7 @@ impl JobDir {
         let isolation = Isolation::parse(meta.isolation.as_deref().unwrap_or("none"))
             .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(JobRecord {
-            job_id: meta.job_id,
+            job_id: JobId::parse(&meta.job_id).map_err(|e| format!("{}: {e}", path.display()))?,
             status,
             prompt: meta.prompt,
             cwd: meta.cwd,

@@ -151,7 +151,7 @@ impl Pending {
 
     /// Applies `job`'s waiting changes to its record as read from the database.
     pub fn overlay(&self, job: &mut JobRecord) {
-        if let Some(queue) = self.lock().get(&job.job_id) {
+        if let Some(queue) = self.lock().get(job.job_id.as_str()) {
             for change in queue {
                 change.apply(job);
             }

@@ -68,10 +68,7 @@ pub async fn prune(supervisor: &Supervisor, options: &Options) -> Result<Pruned,
         .sort_by_key(|job| job.isolation == Isolation::Worktree && job.parent_job_id.is_none());
     let mut pruned = Pruned::default();
     for job in candidates {
-        let Ok(id) = JobId::parse(&job.job_id) else {
-            warn!(job_id = %job.job_id, "malformed job id in the database; not pruned");
-            continue;
-        };
+        let id = job.job_id.clone();
         let dir = supervisor.job_dir(&id).path().to_path_buf();
         let tree = worktree::tree_in(&dir);
         let holds_tree = tree.is_dir();
@@ -184,9 +181,9 @@ async fn keep_worktree(
     let shown = tree.display();
     if let Some(branch) = job.branch.as_deref() {
         let users = supervisor.db().on_branch(branch).await?;
-        let staying = users
-            .iter()
-            .filter(|other| other.job_id != id.as_str() && !going.contains(&other.job_id));
+        let staying = users.iter().filter(|other| {
+            other.job_id != id.as_str() && !going.iter().any(|g| other.job_id == *g)
+        });
         // An unfinished one first: it is the reason that goes away soonest.
         if let Some(user) = staying
             .clone()

@@ -271,7 +271,7 @@ pub async fn rebuild(
     db.insert_rebuilt(&records).await?;
     let rebuilt = records
         .iter()
-        .filter_map(|r| JobId::parse(&r.job_id).ok().map(|id| (id, r.status)))
+        .map(|r| (r.job_id.clone(), r.status))
         .collect();
     if !records.is_empty() {
         info!(jobs = records.len(), "recorded jobs from their folders");

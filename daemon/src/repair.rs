@@ -72,10 +72,7 @@ pub async fn check(db: &Db, jobs_root: &Path, scope: Scope) -> Result<Report, Db
         if n % 64 == 63 {
             tokio::task::yield_now().await;
         }
-        let Ok(id) = JobId::parse(&job.job_id) else {
-            warn!(job_id = %job.job_id, "malformed job id in the database; no folder checked");
-            continue;
-        };
+        let id = job.job_id.clone();
         known.insert(job.job_id.clone());
         if matches!(scope, Scope::All { .. }) && !job.status.is_terminal() {
             // Checked before serving; since then its row may have moved on,
@@ -115,7 +112,7 @@ pub async fn check(db: &Db, jobs_root: &Path, scope: Scope) -> Result<Report, Db
             let name = entry.file_name().to_string_lossy().into_owned();
             // A prune in progress (the Prune RPC runs beside this check), or
             // one the next start finishes.
-            if known.contains(&name) || crate::prune::is_pruning(&name) {
+            if known.contains(name.as_str()) || crate::prune::is_pruning(&name) {
                 continue;
             }
             let recent = entry

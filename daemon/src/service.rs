@@ -295,10 +295,7 @@ impl CodexAsync for Service {
             .iter()
             .filter(|job| status.is_none_or(|s| job.api_status() == s))
             .take(limit as usize)
-            .filter_map(|job| {
-                let id = JobId::parse(&job.job_id).ok()?;
-                Some(self.to_proto(&id, job))
-            })
+            .map(|job| self.to_proto(&job.job_id, job))
             .collect();
         Ok(Response::new(ListResponse { jobs }))
     }

@@ -257,7 +257,7 @@ impl Supervisor {
             (None, Isolation::None) => (Isolation::None, None, None, None),
         };
         let record = JobRecord {
-            job_id: id.to_string(),
+            job_id: id.clone(),
             status: JobStatus::Queued,
             prompt,
             cwd,
@@ -272,7 +272,7 @@ impl Supervisor {
             started_at: None,
             finished_at: None,
             thread_id: parent.as_ref().and_then(|p| p.thread_id.clone()),
-            parent_job_id: parent.as_ref().map(|p| p.job_id.clone()),
+            parent_job_id: parent.as_ref().map(|p| p.job_id.to_string()),
             isolation,
             branch,
             worktree,

@@ -727,7 +727,7 @@ fn check_folders(paths: &Paths, known: &HashSet<String>) -> Vec<Check> {
             format!(
                 "{} job folders have no record in the database (e.g. {}): their jobs are missing from `codexd jobs`",
                 found.len(),
-                paths.jobs().join(&first.job_id).display()
+                paths.jobs().join(first.job_id.as_str()).display()
             ),
             REBUILD_FIX,
         ));

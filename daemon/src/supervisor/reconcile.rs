@@ -15,10 +15,7 @@ impl Supervisor {
         let unfinished = self.inner.db.unfinished().await?;
         self.await_interrupted_launches(&unfinished).await;
         for job in unfinished {
-            let Ok(id) = JobId::parse(&job.job_id) else {
-                warn!(job_id = %job.job_id, "malformed job id in the database; skipped");
-                continue;
-            };
+            let id = job.job_id.clone();
             let dir = self.job_dir(&id);
             if dir.read_exit().is_some() {
                 self.finish_from_exit_file(&id, None).await?;

@@ -184,21 +184,7 @@ impl Supervisor {
             let Some(job) = self.inner.db.next_to_start(sched.max_jobs).await? else {
                 return Ok(());
             };
-            let Ok(id) = JobId::parse(&job.job_id) else {
-                // Not ours to start (and not a path we may build): take it off the queue.
-                warn!(job_id = %job.job_id, "malformed job id in the queue; marked error");
-                self.inner
-                    .db
-                    .finish(
-                        &job.job_id,
-                        JobStatus::Error,
-                        None,
-                        Some("malformed job id in the database"),
-                        &crate::job::now_rfc3339(),
-                    )
-                    .await?;
-                continue;
-            };
+            let id = job.job_id.clone();
             info!(job_id = %id, "starting job");
             // launch always moves the job out of `queued` (running, or ended),
             // so this loop makes progress.
@@ -242,7 +228,7 @@ impl Supervisor {
         let pending: Vec<_> = jobs
             .iter()
             .filter(|job| job.status == JobStatus::Queued)
-            .filter_map(|job| JobId::parse(&job.job_id).ok())
+            .map(|job| job.job_id.clone())
             .map(|id| self.job_dir(&id))
             .filter(|dir| dir.monitor_log().exists())
             .collect();
