@@ -488,9 +488,14 @@ impl Daemon {
         // codex keeps the user's HOME: with a HOME of its own, codex (0.146
         // most often) went on without running a full-auto command at all in
         // about half the runs of real_codex's cancel_mid_command test.
+        // codex runs commands in login shells, whose profile may run pyenv's
+        // rehash; a shell a test kills mid-rehash leaves its lock, and every
+        // later rehash would wait 60 s for it (making commands look hung).
+        // With no wait, a rehash that finds the lock just gives up.
         let mut all = vec![
             ("CODEX_BIN", codex.display().to_string()),
             ("CODEX_HOME", codex_home.display().to_string()),
+            ("PYENV_REHASH_TIMEOUT", "0".to_string()),
         ];
         all.extend(env.iter().cloned());
         Some(Self::start_with(home, &all).await)
