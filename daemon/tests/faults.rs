@@ -17,7 +17,8 @@ use codex_async_proto::{
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use testkit::{
-    get, idle_standby_monitors, pid_alive, poll_for, wait_for_end, wait_until, Daemon, TempHome,
+    get, idle_standby_monitors, pid_alive, poll_for, sql, wait_for_end, wait_until, Daemon,
+    TempHome,
 };
 
 async fn start(client: &mut Client, home: &TempHome, prompt: &str) -> Job {
@@ -57,19 +58,6 @@ fn read_json(path: &Path) -> serde_json::Value {
 }
 
 /// Runs SQL on a stopped daemon's database (a test-only way to age jobs).
-async fn sql(home: &TempHome, statement: &str) {
-    use sqlx::ConnectOptions;
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(home.paths().database())
-        .connect()
-        .await
-        .expect("open the database");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string()))
-        .execute(&mut conn)
-        .await
-        .expect("run sql");
-}
-
 async fn list_all(client: &mut Client) -> Vec<Job> {
     client
         .list(ListRequest {

@@ -7,34 +7,17 @@
 use std::{fs, path::Path};
 
 use codex_async_proto::{
-    v1::{Job, JobStatus, ListRequest},
+    v1::{Job, JobStatus},
     Client,
 };
 use nix::sys::signal::Signal;
-use testkit::{wait_for_end, wait_until, Daemon, TempHome};
-
-async fn list_all(client: &Client) -> Vec<Job> {
-    client
-        .clone()
-        .list(ListRequest {
-            limit: Some(1000),
-            status: None,
-        })
-        .await
-        .expect("list")
-        .into_inner()
-        .jobs
-}
+use testkit::{daemon_log, git, list_all, sql, wait_for_end, wait_until, Daemon, TempHome};
 
 fn status_of(jobs: &[Job], id: &str) -> Option<JobStatus> {
     jobs.iter().find(|j| j.job_id == id).map(|j| j.status())
 }
 
 /// What codexd said on stderr and in its log so far.
-fn daemon_log(home: &TempHome) -> String {
-    fs::read_to_string(home.root().join("codexd-serve.log")).unwrap_or_default()
-}
-
 /// Removes the database and its WAL and shared-memory files.
 fn delete_database(home: &TempHome) {
     let db = home.paths().database();
@@ -236,25 +219,6 @@ async fn a_prune_interrupted_before_its_record_went_is_finished_at_start() {
 }
 
 /// Runs git as the user would, asserting success.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "A User")
-        .env("GIT_AUTHOR_EMAIL", "user@example.com")
-        .env("GIT_COMMITTER_NAME", "A User")
-        .env("GIT_COMMITTER_EMAIL", "user@example.com")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Where `git` is for this test (the wrapper below calls it by path).
 fn real_git() -> String {
     let out = std::process::Command::new("sh")
@@ -406,19 +370,6 @@ async fn an_interrupted_worktree_start_whose_branch_got_a_commit_keeps_it() {
 }
 
 /// Runs SQL on the home's database (codexd stopped).
-async fn sql(home: &TempHome, statement: &str) {
-    use sqlx::ConnectOptions;
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(home.paths().database())
-        .connect()
-        .await
-        .expect("open the database");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string()))
-        .execute(&mut conn)
-        .await
-        .expect("run sql");
-}
-
 /// Two finished jobs, the first made to have finished in 2000 (past any
 /// retention); codexd stopped. Returns (old, recent).
 async fn an_old_and_a_recent_job(home: &TempHome) -> (String, String) {

@@ -4,35 +4,15 @@
 
 use std::{fs, process::Output};
 
-use codex_async_proto::{
-    v1::{CancelRequest, Job, JobStatus, ListRequest},
-    Client,
-};
+use codex_async_proto::v1::{CancelRequest, Job, JobStatus};
 use nix::sys::signal::Signal;
-use testkit::{get, poll_for, wait_for_end, wait_until, Daemon, TempHome};
-
-async fn list_all(client: &Client) -> Vec<Job> {
-    client
-        .clone()
-        .list(ListRequest {
-            limit: Some(1000),
-            status: None,
-        })
-        .await
-        .expect("list")
-        .into_inner()
-        .jobs
-}
+use testkit::{daemon_log, get, list_all, poll_for, wait_for_end, wait_until, Daemon, TempHome};
 
 fn status_of(jobs: &[Job], id: &str) -> Option<JobStatus> {
     jobs.iter().find(|j| j.job_id == id).map(|j| j.status())
 }
 
 /// What codexd said on stderr and in its log so far.
-fn daemon_log(home: &TempHome) -> String {
-    fs::read_to_string(home.root().join("codexd-serve.log")).unwrap_or_default()
-}
-
 fn codexd(home: &TempHome, args: &[&str]) -> Output {
     home.codexd().args(args).output().expect("run codexd")
 }

@@ -14,7 +14,7 @@ use std::{
 use codex_async_proto::v1::{CancelRequest, GetRequest, GetResponse, JobStatus, StartRequest};
 use codex_async_proto::Client;
 use nix::sys::signal::Signal;
-use testkit::{poll_for, Answer, Behaviour, Daemon, FakeProvider, TempHome};
+use testkit::{poll_for, sql, Answer, Behaviour, Daemon, FakeProvider, TempHome};
 
 // ---------------------------------------------------------------- helpers
 
@@ -586,19 +586,6 @@ async fn real_codex_work_is_on_the_branch_and_survives_prune_with_a_users_commit
 }
 
 /// Runs SQL on a stopped daemon's database (a test-only way to age jobs).
-async fn sql(home: &TempHome, statement: &str) {
-    use sqlx::ConnectOptions;
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(home.paths().database())
-        .connect()
-        .await
-        .expect("open the database");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string()))
-        .execute(&mut conn)
-        .await
-        .expect("run sql");
-}
-
 #[tokio::test]
 async fn real_codex_work_survives_retention() {
     let home = TempHome::new();

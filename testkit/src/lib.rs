@@ -554,3 +554,37 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Runs SQL on the home's database while codexd is stopped (a test-only way
+/// to age jobs or fake a clock).
+pub async fn sql(home: &TempHome, statement: &str) {
+    use sqlx::ConnectOptions;
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(home.paths().database())
+        .connect()
+        .await
+        .expect("open the database");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string()))
+        .execute(&mut conn)
+        .await
+        .expect("run sql");
+}
+
+/// Every job codexd lists (up to 1,000), newest first.
+pub async fn list_all(client: &Client) -> Vec<codex_async_proto::v1::Job> {
+    client
+        .clone()
+        .list(codex_async_proto::v1::ListRequest {
+            limit: Some(1000),
+            status: None,
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .jobs
+}
+
+/// What the test's `codexd serve` said on stderr (and so in its log) so far.
+pub fn daemon_log(home: &TempHome) -> String {
+    fs::read_to_string(home.root().join("codexd-serve.log")).unwrap_or_default()
+}
