@@ -261,14 +261,7 @@ impl Question {
                 clip_chars(unwrap_shell(command.trim()), MAX_COMMAND_CHARS)
             ),
             _ if !q.files.is_empty() => {
-                let shown: Vec<&str> = q.files.iter().take(5).map(String::as_str).collect();
-                let more = q.files.len().saturating_sub(shown.len());
-                let more = if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                };
-                format!("change {}{more}", shown.join(", "))
+                format!("change {}", first_few(q.files.iter().map(String::as_str)))
             }
             _ => "change files".to_string(),
         }
@@ -564,19 +557,8 @@ impl JobResult {
             parts.push(format!("{} command(s) run", self.commands_run));
         }
         if !self.files_changed.is_empty() {
-            let shown: Vec<&str> = self
-                .files_changed
-                .iter()
-                .take(5)
-                .map(|f| f.path.as_str())
-                .collect();
-            let more = self.files_changed.len() - shown.len();
-            let more = if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            };
-            parts.push(format!("changed {}{more}", shown.join(", ")));
+            let paths = self.files_changed.iter().map(|f| f.path.as_str());
+            parts.push(format!("changed {}", first_few(paths)));
         }
         if let Some(branch) = &self.branch {
             let worktree = self
@@ -777,6 +759,16 @@ fn unwrap_shell(command: &str) -> &str {
         }
     }
     command
+}
+
+/// `a, b, c, d, e and 3 more`: the first five of a list, the rest counted.
+fn first_few<'a>(items: impl ExactSizeIterator<Item = &'a str>) -> String {
+    let total = items.len();
+    let shown: Vec<&str> = items.take(5).collect();
+    match total - shown.len() {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
 }
 
 fn capitalized(text: &str) -> String {
