@@ -280,22 +280,13 @@ fn suggest(unknown: &str) -> Option<&'static str> {
         .map(|(_, key)| key)
 }
 
-/// Flags codexd sets itself: an extra argument may not change them, or the
-/// approval policy, the prompt or the output format would no longer hold.
-const RESERVED_ARGS: &[&str] = &[
-    "--json",
-    "-C",
-    "--cd",
-    "-s",
-    "--sandbox",
-    "--dangerously-bypass-approvals-and-sandbox",
-    "--full-auto",
-    "-a",
-    "--ask-for-approval",
-    "--skip-git-repo-check",
-    "-",
-    "--",
-];
+/// The options both codex command lines codexd runs take (`codex app-server`
+/// for tasks and replies, `codex exec review` for reviews; codex 0.146 to
+/// 0.171): config overrides, each with its value, and `--strict-config`.
+/// Everything a job sets itself (policy, sandbox, model, effort, schema,
+/// cwd) goes in its requests instead, so nothing else may be added.
+const EXTRA_WITH_VALUE: &[&str] = &["-c", "--config", "--enable", "--disable"];
+const EXTRA_ALONE: &[&str] = &["--strict-config"];
 
 impl Config {
     /// Reads config.toml in `home` (if present) and the environment, and
@@ -417,10 +408,7 @@ impl Config {
                 "a JSON array of strings, e.g. [\"-c\", \"model_reasoning_effort=\\\"high\\\"\"]"
                     .to_string()
             })?;
-            args.iter()
-                .try_for_each(|a| extra_arg(a))
-                .map(|()| args.clone())
-                .map_err(str::to_string)
+            extra_args(&args).map(|()| args)
         });
         let log_level = r.pick("log_level", "info".to_string(), |v| {
             crate::logging::filter(v)
@@ -508,14 +496,36 @@ impl Config {
     }
 }
 
-/// Checks one extra codex argument.
-fn extra_arg(arg: &str) -> Result<(), &'static str> {
-    if arg.is_empty() || arg.chars().any(|c| c.is_control()) {
-        return Err("arguments without control characters, none empty");
-    }
-    let flag = arg.split('=').next().unwrap_or(arg);
-    if RESERVED_ARGS.contains(&flag) {
-        return Err("arguments that leave codexd's own flags alone (--json, -C, -s/--sandbox, --dangerously-bypass-approvals-and-sandbox, -, --): set the policy per job instead");
+/// Checks codexd's extra codex arguments: only [`EXTRA_WITH_VALUE`] (each
+/// followed by its value, or joined to it by `=`) and [`EXTRA_ALONE`].
+fn extra_args(args: &[String]) -> Result<(), String> {
+    const ALLOWED: &str = "only config overrides, which both `codex app-server` (tasks, \
+        replies) and `codex exec review` take: -c key=value, --enable FEATURE, --disable \
+        FEATURE, --strict-config";
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        if arg.is_empty() || arg.chars().any(|c| c.is_control()) {
+            return Err(format!("{ALLOWED}; none empty or with control characters"));
+        }
+        let flag = arg.split('=').next().unwrap_or(arg);
+        if EXTRA_WITH_VALUE.contains(&flag) {
+            if flag == arg.as_str() && args.next().is_none() {
+                return Err(format!("{ALLOWED}; {arg} needs its value after it"));
+            }
+        } else if !EXTRA_ALONE.contains(&arg.as_str()) {
+            let instead = match flag {
+                "-m" | "--model" => "; for the model use the job's model, or -c model=\"…\"",
+                "-s"
+                | "--sandbox"
+                | "--full-auto"
+                | "--dangerously-bypass-approvals-and-sandbox"
+                | "-a"
+                | "--ask-for-approval" => "; set approval_policy per job instead",
+                _ => "",
+            };
+            let shown: String = arg.chars().take(60).collect();
+            return Err(format!("{ALLOWED}, not {shown}{instead}"));
+        }
     }
     Ok(())
 }
@@ -757,7 +767,27 @@ mod tests {
             Some("extra_codex_args = [\"--dangerously-bypass-approvals-and-sandbox\"]"),
             &[],
         ));
-        assert!(reserved.contains("extra_codex_args"), "{reserved}");
+        assert!(
+            reserved.contains("extra_codex_args")
+                && reserved.contains("not --dangerously-bypass-approvals-and-sandbox; set approval_policy per job instead"),
+            "{reserved}"
+        );
+        // exec's options mean nothing to app-server, which runs every task.
+        let model = err(load(Some("extra_codex_args = [\"-m\", \"o3\"]"), &[]));
+        assert!(
+            model.contains("-c key=value, --enable FEATURE, --disable FEATURE, --strict-config, not -m; for the model use the job's model, or -c model=\"…\""),
+            "{model}"
+        );
+        let dangling = err(load(Some("extra_codex_args = [\"-c\"]"), &[]));
+        assert!(
+            dangling.contains("-c needs its value after it"),
+            "{dangling}"
+        );
+        let fine = load(
+            Some("extra_codex_args = [\"-c\", \"a=1\", \"--config=b=2\", \"--enable\", \"x\", \"--strict-config\"]"),
+            &[],
+        );
+        assert!(fine.is_ok(), "{:?}", fine.err());
         let env = err(load(None, &[("CODEX_ASYNC_OUTPUT_CAP_BYTES", "12")]));
         assert!(
             env.contains("\n  CODEX_ASYNC_OUTPUT_CAP_BYTES=\"12\" is not valid"),

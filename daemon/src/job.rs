@@ -153,26 +153,6 @@ impl Policy {
             Self::Ask => ("on-request", "workspace-write"),
         }
     }
-
-    /// The same policy for `codex exec resume`, which takes no `-s`: the
-    /// sandbox is set through config instead.
-    pub fn resume_flags(self) -> &'static [&'static str] {
-        match self {
-            Self::Suggest => &["-c", "sandbox_mode=\"read-only\""],
-            Self::AutoEdit | Self::Ask => &["-c", "sandbox_mode=\"workspace-write\""],
-            Self::FullAuto => &["--dangerously-bypass-approvals-and-sandbox"],
-        }
-    }
-
-    /// The `codex exec` flags for this policy (checked against codex 0.169:
-    /// `--full-auto` is gone, `-a` is rejected after `exec`).
-    pub fn codex_flags(self) -> &'static [&'static str] {
-        match self {
-            Self::Suggest => &["-s", "read-only"],
-            Self::AutoEdit | Self::Ask => &["-s", "workspace-write"],
-            Self::FullAuto => &["--dangerously-bypass-approvals-and-sandbox"],
-        }
-    }
 }
 
 /// A job as recorded in the database (the source of truth).
@@ -448,19 +428,12 @@ mod tests {
     }
 
     #[test]
-    fn policies_map_to_current_codex_flags() {
-        assert_eq!(
-            Policy::parse("suggest").map(Policy::codex_flags).ok(),
-            Some(&["-s", "read-only"][..])
-        );
-        assert_eq!(
-            Policy::parse("auto-edit").map(Policy::codex_flags).ok(),
-            Some(&["-s", "workspace-write"][..])
-        );
-        assert_eq!(
-            Policy::parse("full-auto").map(Policy::codex_flags).ok(),
-            Some(&["--dangerously-bypass-approvals-and-sandbox"][..])
-        );
+    fn policies_map_to_codexs_app_server_names() {
+        let names = |p: &str| Policy::parse(p).map(Policy::app_server).ok();
+        assert_eq!(names("suggest"), Some(("never", "read-only")));
+        assert_eq!(names("auto-edit"), Some(("never", "workspace-write")));
+        assert_eq!(names("full-auto"), Some(("never", "danger-full-access")));
+        assert_eq!(names("ask"), Some(("on-request", "workspace-write")));
         let err = Policy::parse("yolo")
             .err()
             .map(|e| e.to_string())

@@ -4,17 +4,21 @@
 //! codexd keeps one monitor on standby (`codexd monitor --standby`, in its own
 //! session, waiting for a job on stdin) so a Start only has to hand it a job
 //! (one JSON line, [`MonitorJob`]) instead of waiting for a process to start;
-//! `codexd monitor --job-dir DIR -- CODEX ARGS…` runs one job directly. The
-//! monitor starts codex with the prompt file as stdin and stdout+stderr
-//! straight into `output.txt` (no copy loop), becomes a child subreaper on
+//! `codexd monitor --job-dir DIR -- CODEX ARGS…` runs one command directly, as
+//! a review runs (the prompt file on stdin: no app-server session). The
+//! monitor starts codex's app-server and drives its session (monitor/session.rs:
+//! the prompt goes in its turn, its events into `output.txt`, its stderr
+//! straight there), or for a review `codex exec review` with the prompt file as
+//! stdin and stdout+stderr straight into `output.txt` (no copy loop); it becomes a child subreaper on
 //! Linux so every process codex starts stays in its tree even after `setsid`,
 //! and writes codex's true exit status to `exit.json`. It does not need codexd
 //! once codex runs, so jobs outlive a daemon crash or restart.
 //!
 //! Protocol with codexd: one line on stdout, `started <codex pid>` or
 //! `failed <reason>`, then nothing. SIGTERM or SIGINT to the monitor means
-//! "cancel": SIGINT to codex's group (codex then stops its commands), then
-//! SIGTERM, then SIGKILL to every descendant, each after a grace period.
+//! "cancel": `turn/interrupt` to the app-server (SIGINT to a review's process
+//! group; codex then stops its commands), then SIGTERM, then SIGKILL to every
+//! descendant, each after a grace period.
 //! A standby monitor whose stdin closes before a job arrives (codexd exited)
 //! exits quietly.
 
@@ -62,6 +66,10 @@ const INT_GRACE: Duration = Duration::from_secs(3);
 const TERM_GRACE: Duration = Duration::from_secs(2);
 /// How often the watchdogs look at the job.
 const WATCHDOG_TICK: Duration = Duration::from_secs(1);
+/// After codex ends, how long the app-server session gets to read what
+/// codex wrote before it exited (a process that kept its stdout open would
+/// otherwise hold the job's end).
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
 /// After codex ends, how long its leftover processes get after SIGTERM.
 const LEFTOVER_GRACE: Duration = Duration::from_secs(1);
 /// How soon a failed write of exit.json is tried again, and the longest wait
@@ -326,7 +334,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
     // codex's run time, by a clock no wall-clock change moves.
     let spawned_at = std::time::Instant::now();
     let Spawned { pid: codex, pipes } = codex;
-    let session = match (app_server, pipes) {
+    let mut session = match (app_server, pipes) {
         (Some(plan), Some((stdin, stdout))) => {
             match session::Session::start(dir, plan, stdin, stdout, codex.as_raw()) {
                 Ok(session) => Some(session),
@@ -420,11 +428,14 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
         }
     };
     kill_leftovers(me, &mut sigchld).await;
+    if let Some(session) = session.as_mut() {
+        session.drain(DRAIN_GRACE).await;
+    }
     // What codex printed since the last check counts too.
     cap.enforce(dir);
     disk.check(dir);
 
-    let (mut exit_code, signal) = match status {
+    let (mut exit_code, mut signal) = match status {
         WaitStatus::Exited(_, code) => (Some(code), None),
         WaitStatus::Signaled(_, sig, _) => (None, Some(sig as i32)),
         _ => (None, None),
@@ -434,14 +445,30 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
     if let Some(session) = &session {
         // The app-server exits 0 whatever became of the turn: the turn's end
         // is the job's, in exec's terms (a failed turn exits 1).
-        let shared = session
-            .shared
-            .lock()
-            .map(|s| (s.end.clone(), s.failure.clone(), s.stopped));
-        if let Ok((end, failure, stopped)) = shared {
+        let shared = session.shared.lock().map(|s| {
+            (
+                s.end.clone(),
+                s.failure.clone(),
+                s.stopped,
+                s.interrupt_sent,
+            )
+        });
+        if let Ok((end, failure, stopped, interrupt_sent)) = shared {
             let interrupted = end == Some(TurnEnd::Interrupted);
             match (end, failure) {
-                (Some(TurnEnd::Completed), _) => exit_code = exit_code.map(|_| 0),
+                (Some(TurnEnd::Completed), _) => {
+                    // However the process ended after its turn (the SIGTERM
+                    // of a session whose app-server outstayed its stdin).
+                    exit_code = Some(0);
+                    signal = None;
+                    if !interrupt_sent {
+                        // The turn ended before a stop (a cancel, a watchdog,
+                        // both maybe while the monitor was frozen) reached
+                        // codex: the job did its work.
+                        reason = None;
+                        cancelled = false;
+                    }
+                }
                 (Some(TurnEnd::Failed(_)), _) | (None, Some(_)) => exit_code = Some(1),
                 (None, None) if reason.is_none() && !cancelled && exit_code == Some(0) => {
                     reason =

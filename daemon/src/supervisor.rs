@@ -501,6 +501,7 @@ impl Supervisor {
             .append(true)
             .create(true)
             .open(dir.monitor_log())?;
+        let config = &self.inner.config;
         let monitor_job = MonitorJob {
             job_dir: dir.path().to_path_buf(),
             run_dir: Some(PathBuf::from(job.run_dir())),
@@ -509,23 +510,9 @@ impl Supervisor {
                 max_duration: job.max_duration,
                 output_cap: self.inner.config.output_cap,
             },
-            argv: Vec::new(),
-            app_server: None,
-        };
-        let config = &self.inner.config;
-        let monitor_job = match codex::engine(job) {
-            codex::Engine::AppServer => MonitorJob {
-                argv: codex::app_server::argv(&config.codex_bin, &config.extra_args),
-                app_server: Some(codex::app_server::Plan::for_job(
-                    job,
-                    config.question_timeout,
-                )),
-                ..monitor_job
-            },
-            codex::Engine::Exec => MonitorJob {
-                argv: codex::command::argv(&config.codex_bin, &config.extra_args, job),
-                ..monitor_job
-            },
+            argv: codex::command::argv(&config.codex_bin, &config.extra_args, job),
+            app_server: (codex::engine(job) == codex::Engine::AppServer)
+                .then(|| codex::app_server::Plan::for_job(job, config.question_timeout)),
         };
         self.inner
             .standby

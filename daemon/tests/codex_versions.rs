@@ -65,59 +65,6 @@ fn ending(end: &GetResponse) -> (JobStatus, Option<i32>, String) {
 }
 
 #[tokio::test]
-async fn a_reply_needing_a_flag_an_old_codex_lacks_names_the_version_it_needs() {
-    let home = TempHome::new();
-    // codex 0.125.0 knows --output-schema after `exec` but not after
-    // `exec resume`; extra_codex_args puts it on both command lines.
-    let schema = home.root().join("schema.json");
-    std::fs::write(&schema, "{}").expect("schema");
-    let extra = serde_json::json!(["--output-schema", schema.display().to_string()]).to_string();
-    let daemon = Daemon::start_with(
-        &home,
-        &[
-            ("CODEX_BIN", fake_old_codex()),
-            ("CODEX_ASYNC_EXTRA_ARGS", extra),
-        ],
-    )
-    .await;
-    let client = daemon.client().await;
-    let first = start(&client, home.start_request("msg:first")).await;
-    let end = wait_end(&client, &first).await;
-    assert_eq!(ending(&end).0, JobStatus::Done, "{}", end.output);
-
-    let reply = start(
-        &client,
-        StartRequest {
-            prompt: "msg:again".into(),
-            reply_to: Some(first),
-            ..Default::default()
-        },
-    )
-    .await;
-    let end = wait_end(&client, &reply).await;
-    assert_eq!(
-        ending(&end),
-        (
-            JobStatus::Error,
-            Some(2),
-            "codex 0.125.0 does not know --output-schema after `codex exec resume`, which \
-             codex-async needs for output_schema on codex_reply; it needs codex ≥ 0.146.0: \
-             upgrade it with `npm install -g @openai/codex`"
-                .to_string()
-        ),
-        "{}",
-        end.output
-    );
-    // codex's own words stay in the output.
-    assert!(
-        end.output
-            .contains("error: unexpected argument '--output-schema' found"),
-        "{}",
-        end.output
-    );
-}
-
-#[tokio::test]
 async fn a_flag_from_extra_codex_args_an_old_codex_lacks_is_named_with_its_fix() {
     let home = TempHome::new();
     let daemon = Daemon::start_with(
@@ -139,11 +86,20 @@ async fn a_flag_from_extra_codex_args_an_old_codex_lacks_is_named_with_its_fix()
         (
             JobStatus::Error,
             Some(2),
-            "codex 0.125.0 does not know --strict-config, which comes from extra_codex_args in \
-             codexd's settings: remove it there (then `codexd stop && codexd start`), or \
-             upgrade codex with `npm install -g @openai/codex`"
+            "codex 0.125.0 does not know --strict-config after `codex app-server`, which comes \
+             from extra_codex_args in codexd's settings: remove it there (then `codexd stop && \
+             codexd start`), or upgrade codex with `npm install -g @openai/codex`"
                 .to_string()
-        )
+        ),
+        "{}",
+        end.output
+    );
+    // codex's own words stay in the output.
+    assert!(
+        end.output
+            .contains("error: unexpected argument '--strict-config' found"),
+        "{}",
+        end.output
     );
 }
 
@@ -164,17 +120,29 @@ fn version_of(codex: &Path) -> String {
 async fn the_real_codexs_usage_error_is_read_and_rewritten() {
     let Some(codex) = real_codex() else { return };
     let home = TempHome::new();
+    // A flag codexd never passes (config.rs refuses it in extra_codex_args),
+    // as a codex that dropped one of codexd's would refuse it.
+    let wrapper = home.root().join("codex-with-a-bad-flag");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec '{}' \"$@\" --no-such-flag\n",
+            codex.display()
+        ),
+    )
+    .expect("wrapper");
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
     let daemon = Daemon::start_with(
         &home,
         &[
-            ("CODEX_BIN", codex.display().to_string()),
+            ("CODEX_BIN", wrapper.display().to_string()),
             (
                 "CODEX_HOME",
                 home.root().join("codex-home").display().to_string(),
-            ),
-            (
-                "CODEX_ASYNC_EXTRA_ARGS",
-                r#"["--no-such-flag"]"#.to_string(),
             ),
         ],
     )
@@ -188,9 +156,9 @@ async fn the_real_codexs_usage_error_is_read_and_rewritten() {
             JobStatus::Error,
             Some(2),
             format!(
-                "codex {} does not know --no-such-flag, which comes from extra_codex_args in \
-                 codexd's settings: remove it there (then `codexd stop && codexd start`), or \
-                 upgrade codex with `npm install -g @openai/codex`",
+                "codex {} rejected the argument --no-such-flag after `codex app-server`; \
+                 codex-async is tested with codex 0.146.0 to 0.171.0: install one of those \
+                 (`npm install -g @openai/codex@0.171.0`) or update codex-async",
                 version_of(&codex)
             )
         ),

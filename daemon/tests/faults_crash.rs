@@ -68,7 +68,7 @@ async fn a_job_killed_with_codexd_right_after_its_start_survives_a_lost_database
         &codex,
         &format!(
             "#!/bin/sh\n\
-             dir=$(dirname \"$(readlink /proc/$$/fd/1)\")\n\
+             dir=$(dirname \"$(readlink /proc/$$/fd/2)\")\n\
              ls \"$dir\" > {seen}.tmp && mv {seen}.tmp {seen}\n\
              kill -9 \"$(head -n1 {lock})\"\n\
              exec {fake} \"$@\"\n",

@@ -282,7 +282,7 @@ impl Drop for Frozen {
 }
 
 #[tokio::test]
-async fn an_exit_that_happened_while_the_monitor_was_frozen_wins_over_its_max_duration() {
+async fn a_turn_that_ended_while_the_monitor_was_frozen_wins_over_its_max_duration() {
     let home = TempHome::new();
     let daemon = Daemon::start(&home).await;
     let client = daemon.client().await;
@@ -293,10 +293,24 @@ async fn an_exit_that_happened_while_the_monitor_was_frozen_wins_over_its_max_du
     let started = Instant::now();
     for n in 0..3 {
         let go = home.root().join(format!("go-{n}"));
-        let mut request = home.start_request(&format!("waitfile:{};print:done", go.display()));
+        let ended = home.root().join(format!("ended-{n}"));
+        // usage: ends the turn; the pid file then says its end is in the pipe.
+        let mut request = home.start_request(&format!(
+            "waitfile:{};usage:10,1;pidfile:{}",
+            go.display(),
+            ended.display()
+        ));
         request.max_duration_seconds = Some(MAX_SECS);
         let job = testkit::start_job(&client, request).await;
-        jobs.push((job.job_id.clone(), job.pid.expect("codex pid"), go));
+        jobs.push((job.job_id.clone(), ended, go));
+    }
+    for (id, ..) in &jobs {
+        // The monitor hands codex the prompt after the start: frozen before
+        // that, codex would never run.
+        let output = home.paths().jobs().join(id).join("output.txt");
+        wait_until("codex to have its prompt", || {
+            std::fs::read_to_string(&output).is_ok_and(|o| o.contains("fake.args"))
+        });
     }
     let monitors: Vec<i32> = jobs.iter().map(|(id, ..)| monitor_of(&home, id)).collect();
     let _guards: Vec<PidGuard> = monitors.iter().map(|p| PidGuard::new(*p)).collect();
@@ -309,10 +323,10 @@ async fn an_exit_that_happened_while_the_monitor_was_frozen_wins_over_its_max_du
         "the machine is too slow for this test: the monitors were frozen only after {:?}",
         started.elapsed()
     );
-    for (_, codex, go) in &jobs {
+    for (_, ended, go) in &jobs {
         std::fs::write(go, "").expect("let codex finish");
-        // Exited, unreaped: its monitor is frozen.
-        wait_until("codex to exit", || !pid_alive(*codex));
+        // Its turn's end written, unread: its monitor is frozen.
+        wait_until("codex to end its turn", || ended.is_file());
     }
     // The watchdog's deadline passes while the monitors cannot act.
     let past = Duration::from_secs(u64::from(MAX_SECS) + 2);

@@ -87,25 +87,24 @@ async fn non_zero_exit_is_an_error_with_its_code() {
 }
 
 #[tokio::test]
-async fn codex_gets_the_documented_command_line_and_the_prompt_on_stdin() {
+async fn codex_app_server_gets_the_policy_model_directory_and_prompt_in_its_requests() {
     let home = TempHome::new();
     let daemon = Daemon::start(&home).await;
     let mut client = daemon.client().await;
     let workdir = home.workdir().canonicalize().expect("canonical workdir");
 
-    for (policy, flags) in [
-        ("suggest", vec!["-s", "read-only"]),
-        ("auto-edit", vec!["-s", "workspace-write"]),
-        (
-            "full-auto",
-            vec!["--dangerously-bypass-approvals-and-sandbox"],
-        ),
+    for (policy, approval, sandbox) in [
+        ("suggest", "never", "read-only"),
+        ("auto-edit", "never", "workspace-write"),
+        ("full-auto", "never", "danger-full-access"),
+        ("ask", "on-request", "workspace-write"),
     ] {
         // A prompt that looks like a flag must reach codex as the prompt.
         let prompt = "--dangerously-bypass-approvals-and-sandbox -c x=y";
         let mut req = home.start_request(prompt);
         req.approval_policy = Some(policy.into());
         req.model = Some("gpt-5.5".into());
+        req.reasoning_effort = Some("high".into());
         let id = start(&mut client, req).await;
         let end = wait_for_end(&mut client, &id).await;
         let args: serde_json::Value = end
@@ -114,16 +113,17 @@ async fn codex_gets_the_documented_command_line_and_the_prompt_on_stdin() {
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .find(|v| v["type"] == "fake.args")
             .expect("fake.args line");
-        let mut expected = vec!["exec", "--json", "--skip-git-repo-check"];
-        expected.extend(flags);
         let cwd = workdir.display().to_string();
-        expected.extend(["--model", "gpt-5.5", "-C", &cwd, "--", "-"]);
-        assert_eq!(args["argv"], serde_json::json!(expected), "policy {policy}");
-        assert_eq!(args["prompt"], prompt);
+        assert_eq!(args["argv"], serde_json::json!(["app-server"]), "{policy}");
+        assert_eq!(args["method"], "thread/start");
         assert_eq!(
-            args["prompt_from_stdin"], true,
-            "the prompt comes on stdin, to EOF"
+            (&args["approval_policy"], &args["sandbox"]),
+            (&serde_json::json!(approval), &serde_json::json!(sandbox)),
+            "policy {policy}"
         );
+        assert_eq!(args["model"], "gpt-5.5");
+        assert_eq!(args["effort"], "high");
+        assert_eq!(args["prompt"], prompt);
         assert_eq!(args["cwd"], cwd);
         assert_eq!(
             args["pgid"], args["pid"],
@@ -190,7 +190,7 @@ async fn leftover_processes_are_stopped_when_codex_exits() {
     let home = TempHome::new();
     let daemon = Daemon::start(&home).await;
     let mut client = daemon.client().await;
-    let id = start(&mut client, home.start_request("grandchild;exit:0")).await;
+    let id = start(&mut client, home.start_request("grandchild")).await;
     let end = wait_for_end(&mut client, &id).await;
     let grandchild = pid_in_output(&end.output, "fake.grandchild").expect("grandchild pid");
     assert_eq!(status(&end), JobStatus::Done);
@@ -296,11 +296,7 @@ async fn watch_streams_output_and_status_until_the_end() {
     let home = TempHome::new();
     let daemon = Daemon::start(&home).await;
     let mut client = daemon.client().await;
-    let id = start(
-        &mut client,
-        home.start_request("lines:3;sleep:0.5;lines:2;exit:0"),
-    )
-    .await;
+    let id = start(&mut client, home.start_request("lines:3;sleep:0.5;lines:2")).await;
     let mut stream = client
         .watch(WatchRequest {
             job_id: id.clone(),

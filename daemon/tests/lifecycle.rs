@@ -185,7 +185,7 @@ async fn a_running_job_is_readopted_by_the_next_daemon() {
     let home = TempHome::new();
     let daemon = Daemon::start(&home).await;
     let mut client = daemon.client().await;
-    let prompt = "print:started;sleep:2;print:after;exit:0";
+    let prompt = "print:started;sleep:2;print:after";
     let job = client
         .start(home.start_request(prompt))
         .await

@@ -395,7 +395,7 @@ fn bad_job_ids_are_exact_errors_and_create_nothing() {
     let _daemon = serve_daemon(&home);
     let mut shim = Shim::spawn(&home, NO_AUTOSTART);
     let cwd = home.workdir().display().to_string();
-    let done = shim.start(json!({"prompt": "print:x;exit:0", "cwd": cwd}));
+    let done = shim.start(json!({"prompt": "print:x", "cwd": cwd}));
     shim.poll_until_finished(&done);
 
     let hint = "pass the job ids codex_start returned, e.g. [\"0123456789ab\", \

@@ -1,9 +1,10 @@
-//! codex's app-server (`codex app-server`, JSON-RPC lines on stdio): the one
-//! engine that lets codex ask a person before it runs or changes something
-//! outside its sandbox (`codex exec` refuses `-a` and rejects escalations).
+//! codex's app-server (`codex app-server`, JSON-RPC lines on stdio): the
+//! engine of every task and reply, and the one that lets codex ask a person
+//! before it runs or changes something outside its sandbox (`codex exec`
+//! refuses `-a` and rejects escalations).
 //!
-//! What codex-async knows of that protocol lives here: the command line, the
-//! requests a job makes (`initialize`, `thread/start` or `thread/resume`,
+//! What codex-async knows of that protocol lives here (its command line is
+//! command.rs's): the requests a job makes (`initialize`, `thread/start` or `thread/resume`,
 //! `turn/start`, `turn/interrupt`), the approval requests codex sends, and the
 //! translation of its notifications into the `--json` events of `codex exec`
 //! ([`Translator`]), so the job's `output.txt`, its summary, its rendering and
@@ -13,7 +14,7 @@
 //!
 //! The monitor drives a session with these (monitor/session.rs).
 
-use std::{collections::HashMap, ffi::OsString};
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -23,29 +24,6 @@ use super::{
     events::{Question, APPROVAL_REQUESTED, APPROVAL_RESOLVED},
 };
 use crate::job::{JobRecord, Kind};
-
-/// The codex command line: `codex app-server [-c k=v …]`. Of the configured
-/// extra arguments (written for `codex exec`), only the config overrides
-/// (`-c`/`--config`, `--enable`, `--disable`) mean the same to app-server.
-pub fn argv(codex_bin: &std::ffi::OsStr, extra_args: &[String]) -> Vec<OsString> {
-    let mut argv: Vec<OsString> = vec![codex_bin.to_os_string(), "app-server".into()];
-    let mut args = extra_args.iter();
-    while let Some(arg) = args.next() {
-        let takes_value = matches!(arg.as_str(), "-c" | "--config" | "--enable" | "--disable");
-        let joined = ["--config=", "--enable=", "--disable="]
-            .iter()
-            .any(|p| arg.starts_with(p));
-        if takes_value {
-            if let Some(value) = args.next() {
-                argv.push(arg.into());
-                argv.push(value.into());
-            }
-        } else if joined {
-            argv.push(arg.into());
-        }
-    }
-    argv
-}
 
 /// What the monitor asks codex's app-server for one job (handed to it with
 /// the job, as JSON).
@@ -742,39 +720,5 @@ mod tests {
         assert_eq!(s.commands[0].exit_code, Some(3));
         assert_eq!(s.commands[0].status, "failed");
         assert!(s.commands[0].command.contains("exit 3"));
-    }
-
-    #[test]
-    fn only_config_overrides_reach_app_server() {
-        let extra: Vec<String> = [
-            "-c",
-            "a=1",
-            "--search",
-            "--enable",
-            "x",
-            "-m",
-            "o3",
-            "--config=b=2",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let argv = argv(std::ffi::OsStr::new("codex"), &extra);
-        let argv: Vec<String> = argv
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(
-            argv,
-            [
-                "codex",
-                "app-server",
-                "-c",
-                "a=1",
-                "--enable",
-                "x",
-                "--config=b=2"
-            ]
-        );
     }
 }

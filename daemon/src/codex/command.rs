@@ -1,12 +1,13 @@
-//! The one builder of codex's command lines. Every kind of job (a new task, a
-//! reply resuming a thread, a review) is a variation of one argv, so the flags
-//! each codex subcommand accepts are decided here and nowhere else (checked
-//! against `codex exec --help`, `codex exec resume --help` and
-//! `codex exec review --help` of codex 0.171).
+//! The one builder of codex's command lines, so the flags each codex
+//! subcommand accepts are decided here and nowhere else: `codex app-server`
+//! for tasks and replies (what they ask of it goes in its requests:
+//! app_server.rs), `codex exec review` for reviews (checked against
+//! `codex app-server --help` and `codex exec review --help` of codex 0.146
+//! and 0.171).
 
 use std::ffi::{OsStr, OsString};
 
-use crate::job::{JobRecord, Kind, Policy};
+use crate::job::{JobRecord, Kind};
 
 /// The reasoning efforts codex-async passes as `-c model_reasoning_effort`:
 /// the values codex's configuration reference and the Responses API name
@@ -28,36 +29,32 @@ pub fn reasoning_effort(s: &str) -> Result<&'static str, BadEffort> {
         .ok_or_else(|| BadEffort(s.chars().take(40).collect()))
 }
 
-/// The codex command line for a job; the prompt (a task, a reply, or a
-/// review's instructions) is read from stdin (`-`).
+/// A review's sandbox: `exec review` takes no `-s`, and a review only reads.
+const REVIEW_SANDBOX: [&str; 2] = ["-c", "sandbox_mode=\"read-only\""];
+
+/// The codex command line for a job.
 ///
-/// - a new job: `codex exec --json --skip-git-repo-check <policy> [flags] -C <dir> -- -`
-/// - a reply: `codex exec resume --json --skip-git-repo-check <policy> [flags] <thread> -- -`
-///   (resume takes no `-s`/`-C`: the sandbox goes by `-c sandbox_mode=…` and
-///   the directory is the process's cwd)
+/// - a task or a reply: `codex app-server [extra]`; its thread, policy,
+///   model, effort, schema and prompt go in the session's requests
+///   (app_server.rs `Plan`)
 /// - a review: `codex exec review --json --skip-git-repo-check -c sandbox_mode="read-only"
-///   [flags] <--uncommitted | --base B | --commit SHA [--title T] | -- ->` (no `-s`/`-C`
-///   either; always read-only)
+///   [extra] [--model M] [-c model_reasoning_effort="E"] [--output-schema FILE]
+///   <--uncommitted | --base B | --commit SHA [--title T] | -- ->`, the
+///   instructions on stdin (`-`)
 ///
-/// where `[flags]` are the configured extra arguments, `--model M`,
-/// `-c model_reasoning_effort="E"` and `--output-schema FILE` when set.
+/// where `[extra]` are codexd's `extra_codex_args`, given to every codex
+/// command line (config.rs lets through only what both take).
 pub fn argv(codex_bin: &OsStr, extra_args: &[String], job: &JobRecord) -> Vec<OsString> {
-    let kind = job.kind();
-    let mut argv: Vec<OsString> = vec![codex_bin.to_os_string(), "exec".into()];
-    let flags = match kind {
-        Kind::Review(_) => {
-            argv.push("review".into());
-            Policy::Suggest.resume_flags()
+    let mut argv: Vec<OsString> = vec![codex_bin.to_os_string()];
+    let Kind::Review(review) = job.kind() else {
+        {
+            argv.push("app-server".into());
+            argv.extend(extra_args.iter().map(OsString::from));
+            return argv;
         }
-        Kind::Reply { .. } => {
-            argv.push("resume".into());
-            job.approval_policy.resume_flags()
-        }
-        Kind::Task => job.approval_policy.codex_flags(),
     };
-    argv.push("--json".into());
-    argv.push("--skip-git-repo-check".into());
-    argv.extend(flags.iter().map(OsString::from));
+    argv.extend(["exec", "review", "--json", "--skip-git-repo-check"].map(OsString::from));
+    argv.extend(REVIEW_SANDBOX.map(OsString::from));
     argv.extend(extra_args.iter().map(OsString::from));
     if let Some(model) = &job.model {
         argv.push("--model".into());
@@ -72,20 +69,6 @@ pub fn argv(codex_bin: &OsStr, extra_args: &[String], job: &JobRecord) -> Vec<Os
         argv.push("--output-schema".into());
         argv.push(schema.into());
     }
-    match kind {
-        Kind::Review(review) => {
-            argv.extend(review.target.flags());
-            return argv;
-        }
-        Kind::Reply { thread } => argv.push(thread.into()),
-        Kind::Task => {
-            argv.push("-C".into());
-            argv.push(job.run_dir().into());
-        }
-    }
-    // The prompt itself goes on stdin (see monitor.rs); `--` keeps the
-    // `-` a positional argument.
-    argv.push("--".into());
-    argv.push("-".into());
+    argv.extend(review.target.flags());
     argv
 }

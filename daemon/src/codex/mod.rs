@@ -1,8 +1,9 @@
 //! Everything codex-async knows about the codex CLI itself: its command lines
-//! ([`command`]: exec, resume, review and their flags) and its `--json` event
-//! stream ([`events`]), and which codex releases have which of them
-//! ([`version`]). Jobs, replies, reviews and structured answers reuse these
-//! instead of each building their own.
+//! ([`command`]: app-server, and exec review with its flags), its app-server
+//! protocol ([`app_server`]), its `--json` event stream ([`events`], which
+//! the app-server's notifications are translated into), and which codex
+//! releases have which of them ([`version`]). Jobs, replies, reviews and
+//! structured answers reuse these instead of each building their own.
 
 pub mod answer;
 pub mod app_server;
@@ -12,22 +13,24 @@ pub mod events;
 pub mod review;
 pub mod version;
 
-use crate::job::{JobRecord, Kind, Policy};
+use crate::job::{JobRecord, Kind};
 
 /// Which of codex's front ends runs a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
-    /// `codex exec --json` (command.rs).
-    Exec,
-    /// `codex app-server` driven by the monitor (app_server.rs): the one
-    /// that can ask a person, so every job with policy `ask`.
+    /// `codex app-server` driven by the monitor (app_server.rs): every task
+    /// and reply, whatever its policy (only it can ask a person).
     AppServer,
+    /// `codex exec review --json`: reviews, because the app-server's
+    /// `review/start` takes no output schema, model or effort (ARCHITECTURE.md,
+    /// "Why reviews stay on exec").
+    Exec,
 }
 
 /// The engine for a job.
 pub fn engine(job: &JobRecord) -> Engine {
-    match (job.approval_policy, job.kind()) {
-        (Policy::Ask, Kind::Task | Kind::Reply { .. }) => Engine::AppServer,
-        _ => Engine::Exec,
+    match job.kind() {
+        Kind::Review(_) => Engine::Exec,
+        Kind::Task | Kind::Reply { .. } => Engine::AppServer,
     }
 }

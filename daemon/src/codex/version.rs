@@ -81,13 +81,15 @@ pub const CODEX_INSTALL: &str = "npm install -g @openai/codex";
 /// Bounds `codex --version` (it starts Node; a loaded machine is slow).
 pub const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The `codex exec` command a feature belongs to.
+/// The codex command a feature belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
-    /// `codex exec`: a new job.
+    /// `codex app-server`: every task and reply.
+    AppServer,
+    /// Plain `codex exec`: codexd never runs it, but a codex without
+    /// `exec review` takes "review" for a prompt, and its usage error then
+    /// names this command.
     Exec,
-    /// `codex exec resume`: a reply.
-    Resume,
     /// `codex exec review`: a review.
     Review,
 }
@@ -96,20 +98,21 @@ impl Command {
     /// The command as people type it.
     pub fn shown(self) -> &'static str {
         match self {
+            Self::AppServer => "codex app-server",
             Self::Exec => "codex exec",
-            Self::Resume => "codex exec resume",
             Self::Review => "codex exec review",
         }
     }
 
-    /// The command of clap's `Usage: codex exec resume …` line.
+    /// The command of clap's `Usage: codex exec review …` line.
     fn from_usage(line: &str) -> Option<Self> {
-        let rest = line.trim().strip_prefix("Usage: codex exec")?;
-        let next = rest.split_whitespace().next().unwrap_or("");
-        Some(match next {
-            "resume" => Self::Resume,
-            "review" => Self::Review,
-            _ => Self::Exec,
+        let rest = line.trim().strip_prefix("Usage: codex ")?;
+        let mut words = rest.split_whitespace();
+        Some(match (words.next(), words.next()) {
+            (Some("app-server"), _) => Self::AppServer,
+            (Some("exec"), Some("review")) => Self::Review,
+            (Some("exec"), _) => Self::Exec,
+            _ => return None,
         })
     }
 }
@@ -139,7 +142,6 @@ impl Feature {
     pub fn shown(&self) -> String {
         match (self.command, self.argument) {
             (_, None) => format!("`{}`", self.command.shown()),
-            (Command::Exec, Some(arg)) => arg.to_string(),
             (command, Some(arg)) => format!("{arg} after `{}`", command.shown()),
         }
     }
@@ -162,78 +164,15 @@ const fn feature(
 const V0_125: Version = Version::new(0, 125, 0);
 
 /// Every codex feature codex-async relies on (read from the `--help` of
-/// codex 0.125.0, 0.140.0, 0.146.0 and 0.171.0).
+/// codex 0.125.0, 0.140.0, 0.146.0 and 0.171.0). A task's or a reply's
+/// settings go in app-server requests, not flags: what an app-server lacks
+/// there is its error, named by the job (monitor/session.rs).
 pub const FEATURES: &[Feature] = &[
     feature(
-        Command::Exec,
-        Some("--json"),
-        "every job (its event stream)",
+        Command::AppServer,
+        None,
+        "every task and reply (codex's app-server)",
         V0_125,
-    ),
-    feature(
-        Command::Exec,
-        Some("--skip-git-repo-check"),
-        "jobs outside a git repository",
-        V0_125,
-    ),
-    feature(
-        Command::Exec,
-        Some("-s"),
-        "approval_policy suggest and auto-edit (the sandbox)",
-        V0_125,
-    ),
-    feature(
-        Command::Exec,
-        Some("--dangerously-bypass-approvals-and-sandbox"),
-        "approval_policy full-auto",
-        V0_125,
-    ),
-    feature(Command::Exec, Some("-C"), "the job's cwd", V0_125),
-    feature(Command::Exec, Some("--model"), "model", V0_125),
-    feature(
-        Command::Exec,
-        Some("-c"),
-        "reasoning_effort (-c model_reasoning_effort=…)",
-        V0_125,
-    ),
-    feature(
-        Command::Exec,
-        Some("--output-schema"),
-        "output_schema",
-        V0_125,
-    ),
-    feature(Command::Resume, None, "codex_reply", V0_125),
-    feature(Command::Resume, Some("--json"), "codex_reply", V0_125),
-    feature(
-        Command::Resume,
-        Some("--skip-git-repo-check"),
-        "codex_reply",
-        V0_125,
-    ),
-    feature(
-        Command::Resume,
-        Some("-c"),
-        "codex_reply (its sandbox: -c sandbox_mode=…)",
-        V0_125,
-    ),
-    feature(
-        Command::Resume,
-        Some("--dangerously-bypass-approvals-and-sandbox"),
-        "codex_reply with approval_policy full-auto",
-        V0_125,
-    ),
-    feature(
-        Command::Resume,
-        Some("--model"),
-        "model on codex_reply",
-        V0_125,
-    ),
-    // Absent in 0.125.0, present in 0.140.0 (the next release checked).
-    feature(
-        Command::Resume,
-        Some("--output-schema"),
-        "output_schema on codex_reply",
-        Version::new(0, 140, 0),
     ),
     feature(Command::Review, None, "codex_review", V0_125),
     feature(Command::Review, Some("--json"), "codex_review", V0_125),
@@ -375,7 +314,7 @@ pub fn explain(rejected: &Rejected, version: Option<Version>, extra_args: &[Stri
         );
     }
     let shown = match command {
-        Some(Command::Exec) | None => argument.clone(),
+        None => argument.clone(),
         Some(command) => format!("{argument} after `{}`", command.shown()),
     };
     if extra_args
@@ -453,8 +392,8 @@ pub async fn explain_exit(
 mod tests {
     use super::*;
 
-    /// Exactly what codex 0.125.0 printed for `codex exec resume … --output-schema F`.
-    const OLD_RESUME: &str = "error: unexpected argument '--output-schema' found\n\n  tip: a similar argument exists: '--output-last-message'\n\nUsage: codex exec resume --json --skip-git-repo-check --output-last-message <FILE> [SESSION_ID] [PROMPT]\n\nFor more information, try '--help'.\n";
+    /// Exactly what codex 0.171.0 printed for `codex app-server -m x`.
+    const APP_SERVER: &str = "error: unexpected argument '-m' found\n\nUsage: codex app-server [OPTIONS] [COMMAND]\n\nFor more information, try '--help'.\n";
     /// Exactly what codex 0.125.0 printed for `codex exec --frobnicate x`.
     const OLD_EXEC: &str = "error: unexpected argument '--frobnicate' found\n\n  tip: to pass '--frobnicate' as a value, use '-- --frobnicate'\n\nUsage: codex exec [OPTIONS] [PROMPT]\n       codex exec [OPTIONS] <COMMAND> [ARGS]\n\nFor more information, try '--help'.\n";
 
@@ -489,10 +428,6 @@ mod tests {
             assert!(f.since <= NEWEST_TESTED, "{f:?}");
             assert!(f.needs() >= MIN_CODEX);
         }
-        assert_eq!(
-            feature_of(Command::Resume, "--output-schema").map(|f| f.since),
-            Some(Version::new(0, 140, 0))
-        );
         // A review flag refused by plain exec: that codex has no `exec review`.
         assert_eq!(
             feature_of(Command::Exec, "--uncommitted").map(|f| (f.command, f.argument)),
@@ -504,10 +439,10 @@ mod tests {
     #[test]
     fn codex_usage_errors_are_parsed() {
         assert_eq!(
-            parse_rejection(OLD_RESUME),
+            parse_rejection(APP_SERVER),
             Some(Rejected::Argument {
-                argument: "--output-schema".into(),
-                command: Command::Resume
+                argument: "-m".into(),
+                command: Command::AppServer
             })
         );
         let with_warning = format!("WARNING: proceeding, even though …\n{OLD_EXEC}");
@@ -531,21 +466,21 @@ mod tests {
     #[test]
     fn a_too_old_codex_is_told_the_version_it_needs() {
         let old = Some(Version::new(0, 125, 0));
-        let rejected = parse_rejection(OLD_RESUME).expect("parsed");
-        assert_eq!(
-            explain(&rejected, old, &[]),
-            "codex 0.125.0 does not know --output-schema after `codex exec resume`, which \
-             codex-async needs for output_schema on codex_reply; it needs codex ≥ 0.146.0: \
-             upgrade it with `npm install -g @openai/codex`"
-        );
-        let exec = Rejected::Argument {
-            argument: "--output-schema".into(),
-            command: Command::Exec,
+        let uncommitted = Rejected::Argument {
+            argument: "--uncommitted".into(),
+            command: Command::Review,
         };
         assert_eq!(
-            explain(&exec, Some(Version::new(0, 120, 0)), &[]),
-            "codex 0.120.0 does not know --output-schema, which codex-async needs for \
-             output_schema; it needs codex ≥ 0.146.0: upgrade it with `npm install -g @openai/codex`"
+            explain(&uncommitted, old, &[]),
+            "codex 0.125.0 does not know --uncommitted after `codex exec review`, which \
+             codex-async needs for codex_review target uncommitted; it needs codex ≥ 0.146.0: \
+             upgrade it with `npm install -g @openai/codex`"
+        );
+        assert_eq!(
+            explain(&Rejected::Subcommand("app-server".into()), old, &[]),
+            "codex 0.125.0 does not know `codex app-server`, which codex-async needs for every \
+             task and reply (codex's app-server); it needs codex ≥ 0.146.0: upgrade it with \
+             `npm install -g @openai/codex`"
         );
         assert_eq!(
             explain(&Rejected::Subcommand("review".into()), None, &[]),
@@ -557,30 +492,37 @@ mod tests {
 
     #[test]
     fn other_rejections_name_their_source_and_fix() {
-        let rejected = parse_rejection(OLD_EXEC).expect("parsed");
-        let old = Some(Version::new(0, 125, 0));
+        let rejected = parse_rejection(APP_SERVER).expect("parsed");
+        let now = Some(Version::new(0, 171, 0));
         assert_eq!(
-            explain(&rejected, old, &["--frobnicate".into(), "x".into()]),
-            "codex 0.125.0 does not know --frobnicate, which comes from extra_codex_args in \
-             codexd's settings: remove it there (then `codexd stop && codexd start`), or upgrade \
-             codex with `npm install -g @openai/codex`"
+            explain(&rejected, now, &["-m".into(), "x".into()]),
+            "codex 0.171.0 does not know -m after `codex app-server`, which comes from \
+             extra_codex_args in codexd's settings: remove it there (then `codexd stop && codexd \
+             start`), or upgrade codex with `npm install -g @openai/codex`"
         );
         assert_eq!(
-            explain(&rejected, old, &[]),
-            "codex 0.125.0 rejected the argument --frobnicate; codex-async needs codex ≥ 0.146.0: \
-             upgrade it with `npm install -g @openai/codex`"
+            explain(&rejected, now, &[]),
+            "codex 0.171.0 rejected the argument -m after `codex app-server`; codex-async is \
+             tested with codex 0.146.0 to 0.171.0: install one of those \
+             (`npm install -g @openai/codex@0.171.0`) or update codex-async"
+        );
+        let old = Some(Version::new(0, 125, 0));
+        assert_eq!(
+            explain(&parse_rejection(OLD_EXEC).expect("parsed"), old, &[]),
+            "codex 0.125.0 rejected the argument --frobnicate after `codex exec`; codex-async \
+             needs codex ≥ 0.146.0: upgrade it with `npm install -g @openai/codex`"
         );
         // A newer codex that dropped a flag: upgrading codex is not the fix.
         let newer = Some(Version::new(0, 190, 0));
         let json = Rejected::Argument {
             argument: "--json".into(),
-            command: Command::Exec,
+            command: Command::Review,
         };
         assert_eq!(
             explain(&json, newer, &[]),
-            "codex 0.190.0 no longer accepts --json, which codex-async needs for every job (its \
-             event stream); codex-async is tested with codex 0.146.0 to 0.171.0: install one of \
-             those (`npm install -g @openai/codex@0.171.0`) or update codex-async"
+            "codex 0.190.0 no longer accepts --json after `codex exec review`, which codex-async \
+             needs for codex_review; codex-async is tested with codex 0.146.0 to 0.171.0: install \
+             one of those (`npm install -g @openai/codex@0.171.0`) or update codex-async"
         );
     }
 }

@@ -12,7 +12,7 @@ use std::{
     collections::VecDeque,
     fs::{File, OpenOptions},
     io::Write,
-    os::fd::OwnedFd,
+    os::fd::{AsFd, OwnedFd},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -40,6 +40,8 @@ const ANSWER_TICK: Duration = Duration::from_secs(1);
 /// After the turn ended and codex's stdin closed, how long the app-server
 /// gets to exit before it is sent SIGTERM.
 const EXIT_GRACE: Duration = Duration::from_secs(3);
+/// How long a stop waits for codex's lines already written to be read.
+const DEFER_LIMIT: Duration = Duration::from_millis(200);
 /// The longest line read from codex (a command's whole output is in one).
 const MAX_LINE: usize = 64 * 1024 * 1024;
 
@@ -66,12 +68,17 @@ pub struct Shared {
     pub failure: Option<String>,
     /// The user answered `stop`.
     pub stopped: bool,
+    /// A `turn/interrupt` went to codex: a turn that completed without one
+    /// had ended before any stop reached it (a cancel, a watchdog).
+    pub interrupt_sent: bool,
 }
 
 /// A running session.
 pub struct Session {
     pub control: mpsc::UnboundedSender<Control>,
     pub shared: Arc<Mutex<Shared>>,
+    /// The driver: it ends when codex's stdout does.
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Session {
@@ -118,8 +125,19 @@ impl Session {
             shared: shared.clone(),
             codex_pid,
         };
-        tokio::spawn(driver.run(reader, control_rx));
-        Ok(Self { control, shared })
+        let task = tokio::spawn(driver.run(reader, control_rx));
+        Ok(Self {
+            control,
+            shared,
+            task,
+        })
+    }
+
+    /// Waits (up to `within`) until everything codex wrote is read: after
+    /// codex exits, its last lines (the end of its turn, say) may still be in
+    /// the pipe, and the job's end must not be told before them.
+    pub async fn drain(&mut self, within: Duration) {
+        let _ = tokio::time::timeout(within, &mut self.task).await;
     }
 }
 
@@ -157,16 +175,26 @@ impl Driver {
         let mut tick = tokio::time::interval(ANSWER_TICK);
         self.send("initialize", Plan::initialize()).await;
         let mut interrupt_wanted = false;
+        let mut deferred_at: Option<std::time::Instant> = None;
         loop {
             tokio::select! {
+                // codex's lines first: what it said before a stop came (the
+                // end of its turn, say) is taken as said before it.
+                biased;
                 read = read_line(&mut lines, &mut line) => {
                     match read {
                         Ok(true) => {
-                            if let Some(message) = Incoming::parse(&line) {
+                            let message = Incoming::parse(&line);
+                            line.clear();
+                            if let Some(message) = message {
                                 if self.handle(message).await {
                                     break;
                                 }
-                                if interrupt_wanted && self.interrupt().await {
+                                // Once all codex had said is read (or a
+                                // moment passed: codex may never stop talking).
+                                let said_all = lines.buffer().is_empty() && !readable(lines.get_ref());
+                                let waited = deferred_at.is_some_and(|at| at.elapsed() >= DEFER_LIMIT);
+                                if interrupt_wanted && (said_all || waited) && self.interrupt().await {
                                     interrupt_wanted = false;
                                 }
                             }
@@ -176,6 +204,13 @@ impl Driver {
                     }
                 }
                 message = control.recv() => match message {
+                    // What codex has said already (its turn's end, written
+                    // while this monitor was frozen) comes before the stop:
+                    // the interrupt follows the next line, if still needed.
+                    Some(Control::Interrupt) if !lines.buffer().is_empty() || readable(lines.get_ref()) => {
+                        interrupt_wanted = true;
+                        deferred_at = Some(std::time::Instant::now());
+                    }
                     Some(Control::Interrupt) => {
                         let sent = self.interrupt().await;
                         // No turn yet: interrupt once it starts; before the
@@ -191,13 +226,36 @@ impl Driver {
                 _ = tick.tick(), if !self.questions.is_empty() => self.check_answers().await,
             }
         }
-        // The turn is over: closing stdin ends the app-server.
+        // The turn is over: closing stdin ends the app-server. What it still
+        // writes is read to its end, so the session ends when its stdout does.
         self.writer = None;
-        tokio::time::sleep(EXIT_GRACE).await;
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.codex_pid),
-            nix::sys::signal::Signal::SIGTERM,
-        );
+        let grace = tokio::time::sleep(EXIT_GRACE);
+        tokio::pin!(grace);
+        let mut termed = false;
+        loop {
+            tokio::select! {
+                read = read_line(&mut lines, &mut line) => match read {
+                    Ok(true) => {
+                        let message = Incoming::parse(&line);
+                        line.clear();
+                        if let Some(Incoming::Notification { method, params }) = message {
+                            let (events, _) = self.translator.notification(&method, &params);
+                            for event in events {
+                                self.event(&event);
+                            }
+                        }
+                    }
+                    Ok(false) | Err(_) => return,
+                },
+                _ = &mut grace, if !termed => {
+                    termed = true;
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(self.codex_pid),
+                        nix::sys::signal::Signal::SIGTERM,
+                    );
+                }
+            }
+        }
     }
 
     /// Handles one message; true once the turn is over.
@@ -371,6 +429,7 @@ impl Driver {
             app_server::interrupt_request(&thread, &turn),
         )
         .await;
+        self.lock().interrupt_sent = true;
         true
     }
 
@@ -407,21 +466,40 @@ impl Driver {
     }
 }
 
-/// Reads one line into `line` (without its newline); false at EOF. A line
-/// longer than [`MAX_LINE`] is cut (what follows is read as the next line,
-/// and fails to parse).
+/// Whether codex's stdout has bytes waiting (poll with no wait): the
+/// kernel's word, which the runtime's readiness may not have caught up with.
+fn readable(pipe: &impl AsFd) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
+    poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0)
+        && fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLIN))
+}
+
+/// Reads one line onto `line` (without its newline); false at EOF. The
+/// caller clears `line` once it has taken it: cancelled halfway (the driver
+/// selects on this with its other work), the bytes already read stay in
+/// `line` and the next call goes on from them. A line longer than
+/// [`MAX_LINE`] is cut (what follows is read as the next line, and fails to
+/// parse).
 async fn read_line(
     reader: &mut BufReader<pipe::Receiver>,
     line: &mut Vec<u8>,
 ) -> std::io::Result<bool> {
-    line.clear();
-    let mut limited = (&mut *reader).take(MAX_LINE as u64);
-    let n = limited.read_until(b'\n', line).await?;
-    if n == 0 {
-        return Ok(false);
+    loop {
+        let room = MAX_LINE.saturating_sub(line.len()) as u64;
+        let n = (&mut *reader).take(room).read_until(b'\n', line).await?;
+        if n == 0 {
+            // EOF: a last line without its newline still counts.
+            return Ok(!line.is_empty());
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+            return Ok(true);
+        }
+        if line.len() >= MAX_LINE {
+            return Ok(true);
+        }
     }
-    if line.last() == Some(&b'\n') {
-        line.pop();
-    }
-    Ok(true)
 }
