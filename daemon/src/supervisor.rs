@@ -510,7 +510,12 @@ impl Supervisor {
                 max_duration: job.max_duration,
                 output_cap: self.inner.config.output_cap,
             },
-            argv: codex::command::argv(&config.codex_bin, &config.extra_args, job),
+            argv: codex::command::argv(
+                &config.codex_bin,
+                &config.extra_args,
+                &codex::auth::app_server_overrides_here(&config.extra_args),
+                job,
+            ),
             app_server: (codex::engine(job) == codex::Engine::AppServer)
                 .then(|| codex::app_server::Plan::for_job(job, config.question_timeout)),
         };

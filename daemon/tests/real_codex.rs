@@ -444,3 +444,52 @@ async fn real_codex_commands_with_megabytes_of_output_keep_their_exit_code() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_api_key_in_codexds_environment_reaches_openais_provider_from_the_app_server() {
+    let home = TempHome::new();
+    let provider = FakeProvider::start(Behaviour::Reply("hello with a key".into()));
+    let key = ("CODEX_API_KEY", "sk-test-key-1234".to_string());
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[key]).await else {
+        return;
+    };
+    // No provider of the user's own: OpenAI's, pointed at the fake. codex
+    // app-server alone would send no key at all (measured, 0.171).
+    provider.write_openai_config(&home.root().join("codex-home"));
+    let client = daemon.client().await;
+    let first = start_job(&client, start_req(&home, "say hi", "suggest")).await;
+    let end = run_to_end(&client, &first).await;
+    let job = end.job.expect("job");
+    assert_eq!(
+        job.status(),
+        JobStatus::Done,
+        "{:?}\n{}",
+        job.error,
+        end.output
+    );
+    let reply = start_job(
+        &client,
+        StartRequest {
+            prompt: "again".into(),
+            reply_to: Some(first),
+            ..Default::default()
+        },
+    )
+    .await;
+    let end = run_to_end(&client, &reply).await;
+    let job = end.job.expect("job");
+    assert_eq!(
+        job.status(),
+        JobStatus::Done,
+        "{:?}\n{}",
+        job.error,
+        end.output
+    );
+    let seen = provider.authorizations();
+    assert!(seen.len() >= 2, "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|a| a.as_deref() == Some("Bearer sk-test-key-1234")),
+        "{seen:?}"
+    );
+}

@@ -50,6 +50,8 @@ pub struct FakeProvider {
     posts: Arc<AtomicUsize>,
     /// The JSON body of every request posted, in order.
     bodies: Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    /// The `Authorization` header of every request posted, in order.
+    authorizations: Arc<std::sync::Mutex<Vec<Option<String>>>>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
@@ -62,8 +64,10 @@ impl FakeProvider {
         let requests = Arc::new(AtomicUsize::new(0));
         let posts = Arc::new(AtomicUsize::new(0));
         let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let authorizations = Arc::new(std::sync::Mutex::new(Vec::new()));
         let thread = {
             let bodies = bodies.clone();
+            let authorizations = authorizations.clone();
             let stop = stop.clone();
             let requests = requests.clone();
             let posts = posts.clone();
@@ -81,9 +85,12 @@ impl FakeProvider {
                         Behaviour::Script(answers) => answers.clone(),
                     };
                     let posts = posts.clone();
-                    let bodies = bodies.clone();
+                    let seen = Seen {
+                        bodies: bodies.clone(),
+                        authorizations: authorizations.clone(),
+                    };
                     let (tx, rx) = std::sync::mpsc::channel();
-                    thread::spawn(move || serve(conn, &script, &posts, &bodies, tx));
+                    thread::spawn(move || serve(conn, &script, &posts, &seen, tx));
                     // Hung connections are kept open until the fake stops.
                     if let Ok(conn) = rx.recv() {
                         held.push(conn);
@@ -97,6 +104,7 @@ impl FakeProvider {
             requests,
             posts,
             bodies,
+            authorizations,
             thread: Some(thread),
         }
     }
@@ -105,6 +113,14 @@ impl FakeProvider {
     /// codex sent: model, `reasoning`, `text.format`, `input`, …).
     pub fn bodies(&self) -> Vec<serde_json::Value> {
         self.bodies.lock().map(|b| b.clone()).unwrap_or_default()
+    }
+
+    /// The `Authorization` header of every request codex posted so far.
+    pub fn authorizations(&self) -> Vec<Option<String>> {
+        self.authorizations
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default()
     }
 
     /// How many connections codex has made.
@@ -130,6 +146,26 @@ impl FakeProvider {
     }
 }
 
+impl FakeProvider {
+    /// Writes a `config.toml` into `codex_home` that keeps OpenAI's built-in
+    /// provider but points it at this fake (`openai_base_url`): codex as a
+    /// user with an API key and no provider of their own runs it.
+    pub fn write_openai_config(&self, codex_home: &Path) {
+        std::fs::create_dir_all(codex_home).expect("create CODEX_HOME");
+        let config = format!(
+            "model = \"gpt-5.5\"\nopenai_base_url = \"http://127.0.0.1:{}/v1\"\n",
+            self.port
+        );
+        std::fs::write(codex_home.join("config.toml"), config).expect("write codex config");
+    }
+}
+
+/// What the fake records of each request.
+struct Seen {
+    bodies: Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    authorizations: Arc<std::sync::Mutex<Vec<Option<String>>>>,
+}
+
 impl Drop for FakeProvider {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
@@ -147,7 +183,7 @@ fn serve(
     conn: TcpStream,
     script: &[Answer],
     posts: &AtomicUsize,
-    bodies: &std::sync::Mutex<Vec<serde_json::Value>>,
+    seen: &Seen,
     hold: std::sync::mpsc::Sender<TcpStream>,
 ) {
     let Ok(read_half) = conn.try_clone() else {
@@ -158,6 +194,7 @@ fn serve(
     loop {
         // One HTTP/1.1 request: headers, then a Content-Length body.
         let mut length = 0usize;
+        let mut authorization = None;
         let mut line = String::new();
         loop {
             line.clear();
@@ -173,14 +210,20 @@ fn serve(
                 if name.eq_ignore_ascii_case("content-length") {
                     length = value.trim().parse().unwrap_or(0);
                 }
+                if name.eq_ignore_ascii_case("authorization") {
+                    authorization = Some(value.trim().to_string());
+                }
             }
         }
         let mut body = vec![0; length];
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        if let (Ok(json), Ok(mut all)) = (serde_json::from_slice(&body), bodies.lock()) {
+        if let (Ok(json), Ok(mut all)) = (serde_json::from_slice(&body), seen.bodies.lock()) {
             all.push(json);
+        }
+        if let Ok(mut all) = seen.authorizations.lock() {
+            all.push(authorization);
         }
         let n = posts.fetch_add(1, Ordering::SeqCst);
         let Some(answer) = script.get(n).or(script.last()) else {

@@ -323,38 +323,15 @@ impl CodexEnv {
 
     /// codex's home: `$CODEX_HOME`, else `~/.codex`.
     fn codex_home(&self) -> Option<PathBuf> {
-        let var = |name: &str| {
-            self.vars
-                .get(OsStr::new(name))
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        var("CODEX_HOME").or_else(|| var("HOME").map(|home| home.join(".codex")))
+        crate::codex::auth::codex_home_of(|name| self.vars.get(OsStr::new(name)).cloned())
     }
 }
 
 /// The model provider codex is set to use other than OpenAI's, and where
-/// that is set: `-c model_provider=…` in extra_codex_args, else
-/// `model_provider` in codex's config.toml (or its active profile's).
+/// that is set (codex/auth.rs).
 fn custom_provider(env: &CodexEnv, extra_args: &[String]) -> Option<(String, String)> {
-    let from_args = extra_args.iter().find_map(|arg| {
-        let value = arg.strip_prefix("model_provider=")?;
-        Some(value.trim_matches('"').to_string())
-    });
-    let found = match from_args {
-        Some(name) => Some((name, "extra_codex_args".to_string())),
-        None => {
-            let file = env.codex_home()?.join("config.toml");
-            let table: toml::Table = fs::read_to_string(&file).ok()?.parse().ok()?;
-            let profile = table
-                .get("profile")
-                .and_then(|p| p.as_str())
-                .and_then(|p| table.get("profiles")?.get(p)?.get("model_provider"));
-            let name = profile.or_else(|| table.get("model_provider"))?.as_str()?;
-            Some((name.to_string(), file.display().to_string()))
-        }
-    };
-    found.filter(|(name, _)| name != "openai")
+    crate::codex::auth::provider_setting(env.codex_home().as_deref(), extra_args)
+        .filter(|(name, _)| name != "openai")
 }
 
 /// Whether codex can reach its model: logged in (`codex login status`, run

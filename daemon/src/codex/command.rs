@@ -43,15 +43,19 @@ const REVIEW_SANDBOX: [&str; 2] = ["-c", "sandbox_mode=\"read-only\""];
 ///   instructions on stdin (`-`)
 ///
 /// where `[extra]` are codexd's `extra_codex_args`, given to every codex
-/// command line (config.rs lets through only what both take).
-pub fn argv(codex_bin: &OsStr, extra_args: &[String], job: &JobRecord) -> Vec<OsString> {
+/// command line (config.rs lets through only what both take), and for the
+/// app-server also `auth` (auth.rs: what makes it read `CODEX_API_KEY`).
+pub fn argv(
+    codex_bin: &OsStr,
+    extra_args: &[String],
+    auth: &[String],
+    job: &JobRecord,
+) -> Vec<OsString> {
     let mut argv: Vec<OsString> = vec![codex_bin.to_os_string()];
     let Kind::Review(review) = job.kind() else {
-        {
-            argv.push("app-server".into());
-            argv.extend(extra_args.iter().map(OsString::from));
-            return argv;
-        }
+        argv.push("app-server".into());
+        argv.extend(extra_args.iter().chain(auth).map(OsString::from));
+        return argv;
     };
     argv.extend(["exec", "review", "--json", "--skip-git-repo-check"].map(OsString::from));
     argv.extend(REVIEW_SANDBOX.map(OsString::from));

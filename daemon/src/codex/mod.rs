@@ -8,6 +8,7 @@
 pub mod answer;
 pub mod app_server;
 pub mod approval;
+pub mod auth;
 pub mod command;
 pub mod events;
 pub mod review;

@@ -64,12 +64,14 @@ impl fmt::Display for Version {
 }
 
 /// The oldest codex codex-async supports, tested in CI beside
-/// [`NEWEST_TESTED`]. Every release before it fails the real-codex suites:
-/// through 0.145.0 `codex exec --json` may end a turn without printing an
-/// item that finished (a command's `item.completed`, so its exit code is
-/// lost, or the final `agent_message`), a race seen in most runs of 0.132.0,
-/// 0.140.0 and 0.145.0 and in none of 0.146.0 or later; 0.125.0 also leaves
-/// an empty `.codex` file in a workspace-write job's folder.
+/// [`NEWEST_TESTED`]. Every release before it fails the real-codex suites,
+/// on both front ends: through 0.145.0 a turn may end without the end of an
+/// item that finished (a command's, so its exit code is lost, or the final
+/// answer): `codex exec --json` in most runs of 0.132.0, 0.140.0 and
+/// 0.145.0, `codex app-server` (`item/completed`) in `real_codex.rs` and
+/// `approvals.rs` runs of 0.125.0 and 0.140.0 (2026-12-04), and in none of
+/// 0.146.0 or later; 0.125.0 also leaves an empty `.codex` file in a
+/// workspace-write job's folder (so a worktree job keeps an uncommitted file).
 pub const MIN_CODEX: Version = Version::new(0, 146, 0);
 
 /// The newest codex release the tests ran against.
