@@ -1,6 +1,9 @@
-//! Figure 7: output capture. A codex stand-in writes N bytes of event lines
-//! to stdout as fast as it can; we time codex_start → job done, against the
-//! floor: the very same writer with its stdout on a file in the same folder.
+//! Figure 7: output capture. A codex app-server stand-in answers codexd's
+//! requests, then writes N bytes of item notifications to stdout as fast as
+//! it can; the job's monitor reads them, translates each into an exec event
+//! and writes it to `output.txt`. We time codex_start → job done, against
+//! the floor: the very same writer with its stdout on a file in the same
+//! folder (its requests read from a file).
 //!
 //! 7 is the capture itself (the output cap set above N, as for any job that
 //! prints less than its cap); 7b is the same with the default 256 MiB cap
@@ -25,8 +28,13 @@ use crate::{
 };
 
 const MIB: u64 = 1 << 20;
-/// The event line the writer repeats (codex --json style, ~200 bytes).
-const LINE: &str = r#"{"type":"item.completed","item":{"id":"item_7","type":"command_execution","command":"cargo build --release","aggregated_output":"   Compiling codex-async v0.1.0\n","exit_code":0,"status":"completed"}}"#;
+/// The notification the writer repeats (codex app-server style, ~230 bytes).
+const LINE: &str = r#"{"method":"item/completed","params":{"item":{"type":"commandExecution","id":"item_7","command":"cargo build --release","aggregatedOutput":"   Compiling codex-async v0.1.0\n","exitCode":0,"status":"completed"}}}"#;
+
+/// What codexd's monitor sends an app-server before the turn's output: the
+/// floor's writer reads these from a file.
+const REQUESTS: &str = "{\"id\":0,\"method\":\"initialize\"}\n{\"method\":\"initialized\"}\n\
+    {\"id\":1,\"method\":\"thread/start\"}\n{\"id\":2,\"method\":\"turn/start\"}\n";
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
     let bytes = if ctx.quick { 64 * MIB } else { 1024 * MIB };
@@ -35,8 +43,16 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
         &base,
         "writer-codex",
         &format!(
-            "# codex stand-in: {bytes} bytes of event lines on stdout, as fast as possible\n\
-             yes '{LINE}' | head -c {bytes}\n"
+            "# codex app-server stand-in: answers initialize, thread/start and turn/start,\n\
+             # then {bytes} bytes of item notifications on stdout as fast as possible, then\n\
+             # ends its turn and waits for its stdin to close, as codex does\n\
+             IFS= read -r _; printf '%s\\n' '{{\"id\":0,\"result\":{{}}}}'\n\
+             IFS= read -r _; IFS= read -r _\n\
+             printf '%s\\n' '{{\"id\":1,\"result\":{{\"thread\":{{\"id\":\"bench\"}}}}}}'\n\
+             IFS= read -r _; printf '%s\\n' '{{\"id\":2,\"result\":{{\"turn\":{{\"id\":\"t\"}}}}}}'\n\
+             yes '{LINE}' | head -c {bytes}\n\
+             printf '\\n%s\\n' '{{\"method\":\"turn/completed\",\"params\":{{\"turn\":{{\"id\":\"t\",\"status\":\"completed\"}}}}}}'\n\
+             cat > /dev/null\n"
         ),
     )?;
     let uncapped = measure(ctx, &writer, bytes, "capture", Some(bytes * 2), ctx.n(5, 2))?;
@@ -102,9 +118,11 @@ fn measure(
         // The floor: the writer straight into a file.
         let file_path = home.work.join("floor.out");
         let file = File::create(&file_path)?;
+        let requests = home.work.join("floor.requests");
+        fs::write(&requests, REQUESTS)?;
         let t = Instant::now();
         let status = Command::new(writer)
-            .stdin(Stdio::null())
+            .stdin(File::open(&requests)?)
             .stdout(Stdio::from(file))
             .stderr(Stdio::null())
             .status()

@@ -49,7 +49,7 @@ pub struct Config {
     pub question_timeout: u32,
     /// Default max duration: a job running this long ends as `timed_out`.
     pub max_duration: u32,
-    /// Arguments added to every `codex exec` after the policy flags.
+    /// Arguments added to every codex command line (config overrides only).
     pub extra_args: Vec<String>,
     /// The log filter when RUST_LOG is not set.
     pub log_level: String,

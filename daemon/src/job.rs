@@ -244,10 +244,10 @@ impl Isolation {
 /// codex/app_server.rs) all follow it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind<'a> {
-    /// A new task (`codex exec`, or a new app-server thread).
+    /// A new task (a new app-server thread).
     Task,
-    /// A reply: continues codex's conversation `thread` (`exec resume`, or
-    /// `thread/resume`).
+    /// A reply: continues codex's conversation `thread` (`thread/resume` in
+    /// a new app-server).
     Reply { thread: &'a str },
     /// A review of `review`'s target (`codex exec review`).
     Review(&'a Review),

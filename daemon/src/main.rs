@@ -247,8 +247,9 @@ fn main() -> ExitCode {
                         output_cap,
                     },
                     argv,
-                    // The direct form runs `codex exec` (tests and people);
-                    // codexd hands app-server jobs to a standby monitor.
+                    // The direct form runs a command as a review runs
+                    // (tests and people); codexd hands every job to a
+                    // standby monitor, with its app-server plan.
                     app_server: None,
                 }),
                 _ => monitor::run_standby(),

@@ -217,7 +217,7 @@ fn doctor_checks_that_codex_is_logged_in_or_has_a_key() {
     );
     assert_eq!(fix, LOGIN_FIX);
 
-    // OPENAI_API_KEY alone: `codex exec` does not read it (measured: it sends
+    // OPENAI_API_KEY alone: codex does not read it (measured: it sends
     // no Authorization header), so still a failure, saying so.
     let (status, detail, _) = doctor_login(
         &home,
@@ -227,13 +227,13 @@ fn doctor_checks_that_codex_is_logged_in_or_has_a_key() {
     assert_eq!(status, "fail");
     assert!(
         detail.ends_with(
-            "; OPENAI_API_KEY is set there, but `codex exec` does not read it (it reads \
+            "; OPENAI_API_KEY is set there, but codex does not read it (it reads \
              CODEX_API_KEY)"
         ),
         "{detail}"
     );
 
-    // CODEX_API_KEY, which `codex exec` does read.
+    // CODEX_API_KEY, which codex exec reads (and codexd hands to app-server).
     let (status, detail, _) = doctor_login(
         &home,
         &codex,

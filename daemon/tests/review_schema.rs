@@ -315,7 +315,7 @@ async fn an_output_schema_round_trips_to_final_json_and_a_wrong_answer_says_why(
         .to_text()
         .contains("Structured answer: matches the output schema (final_json)."));
 
-    // A reply (codex exec resume) takes an output schema and an effort too;
+    // A reply (thread/resume) takes an output schema and an effort too;
     // this answer breaks the schema.
     let reply = StartRequest {
         prompt: "again".into(),

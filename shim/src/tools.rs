@@ -59,7 +59,7 @@ impl CodexAsyncServer {
     }
 
     #[tool(
-        description = "Start OpenAI Codex (`codex exec`) on a task in the background; returns \
+        description = "Start OpenAI Codex on a task in the background; returns \
 at once. In clients with MCP tasks (interactive Claude Code) the call becomes a background task: \
 you are told Codex's result when it finishes, with nothing to poll or wait for. Otherwise it \
 returns {job_id, status, pid, branch, worktree}: follow the job with codex_wait(job_id) (returns \
@@ -178,7 +178,7 @@ what is known so far. format=\"json\" gives every field instead, for a program (
 
     #[tool(
         description = "Continue the conversation of a Codex job that has ended: Codex gets your \
-prompt with the earlier task, its answer and what it did in mind (`codex exec resume`), in the \
+prompt with the earlier task, its answer and what it did in mind, in the \
 same directory, with the same approval_policy and model unless you pass others. Starts a new job \
 and returns at once, like codex_start: a background task in clients with MCP tasks, else \
 {job_id, status, pid, parent_job_id} to follow with codex_wait. Fails if the earlier job is \

@@ -354,7 +354,7 @@ fn codex_reply_continues_the_same_thread_as_a_new_linked_job() {
         "a reply runs where its parent ran"
     );
 
-    // codex was run as `codex exec resume … <thread id> -- <prompt>`.
+    // codex was asked to resume the thread (`thread/resume`).
     let raw = shim.ok("codex_poll", json!({"job_id": child, "tail_lines": 200}));
     let output = raw["output"].as_str().unwrap_or_default();
     assert!(

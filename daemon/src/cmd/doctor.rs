@@ -388,7 +388,7 @@ async fn check_login(codex: &Path, env: &CodexEnv, extra_args: &[String]) -> Che
             );
             if env.is_set("OPENAI_API_KEY") {
                 detail.push_str(
-                    "; OPENAI_API_KEY is set there, but `codex exec` does not read it (it reads \
+                    "; OPENAI_API_KEY is set there, but codex does not read it (it reads \
                      CODEX_API_KEY)",
                 );
             }

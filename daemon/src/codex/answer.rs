@@ -1,5 +1,6 @@
 //! Structured answers: the JSON Schema a job's final answer must follow
-//! (`codex exec --output-schema FILE`), checked before anything starts, and
+//! (the turn's `outputSchema`; a review's `--output-schema FILE`), checked
+//! before anything starts, and
 //! codex's final answer read back against it once the job ends.
 //!
 //! The `jsonschema` crate does both checks (the schema against its draft's
