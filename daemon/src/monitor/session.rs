@@ -47,6 +47,9 @@ const MAX_LINE: usize = 64 * 1024 * 1024;
 
 /// The session's read buffer on codex's stdout.
 const READ_BUFFER: usize = 256 * 1024;
+/// Events held for one write to output.txt while more of codex's lines are
+/// already read: at most this many bytes (then they are written at once).
+const WRITE_BATCH: usize = 64 * 1024;
 
 /// What the monitor's loop tells a session.
 #[derive(Debug)]
@@ -117,6 +120,8 @@ impl Session {
             schema,
             writer: Some(writer),
             output,
+            pending: Vec::new(),
+            hold: false,
             translator: Translator::default(),
             next_id: 0,
             thread_request: None,
@@ -158,6 +163,10 @@ struct Driver {
     schema: Option<Value>,
     writer: Option<pipe::Sender>,
     output: File,
+    /// Event lines not yet written to output.txt (see [`Driver::event`]).
+    pending: Vec<u8>,
+    /// More of codex's lines are read and waiting: hold events for one write.
+    hold: bool,
     translator: Translator,
     next_id: u64,
     thread_request: Option<u64>,
@@ -186,21 +195,33 @@ impl Driver {
                         Ok(true) => {
                             let message = Incoming::parse(&line);
                             line.clear();
-                            if let Some(message) = message {
-                                if self.handle(message).await {
-                                    break;
-                                }
+                            self.hold = !lines.buffer().is_empty();
+                            let over = match message {
+                                Some(message) => self.handle(message).await,
+                                None => false,
+                            };
+                            self.hold = false;
+                            if lines.buffer().is_empty() || over {
+                                self.flush();
+                            }
+                            if over {
+                                break;
+                            }
+                            if interrupt_wanted {
                                 // Once all codex had said is read (or a
                                 // moment passed: codex may never stop talking).
                                 let said_all = lines.buffer().is_empty() && !readable(lines.get_ref());
                                 let waited = deferred_at.is_some_and(|at| at.elapsed() >= DEFER_LIMIT);
-                                if interrupt_wanted && (said_all || waited) && self.interrupt().await {
+                                if (said_all || waited) && self.interrupt().await {
                                     interrupt_wanted = false;
                                 }
                             }
                         }
                         // codex closed its stdout: it is ending.
-                        Ok(false) | Err(_) => return,
+                        Ok(false) | Err(_) => {
+                            self.flush();
+                            return;
+                        }
                     }
                 }
                 message = control.recv() => match message {
@@ -240,12 +261,20 @@ impl Driver {
                         line.clear();
                         if let Some(Incoming::Notification { method, params }) = message {
                             let (events, _) = self.translator.notification(&method, &params);
+                            self.hold = !lines.buffer().is_empty();
                             for event in events {
                                 self.event(&event);
                             }
+                            self.hold = false;
+                            if lines.buffer().is_empty() {
+                                self.flush();
+                            }
                         }
                     }
-                    Ok(false) | Err(_) => return,
+                    Ok(false) | Err(_) => {
+                        self.flush();
+                        return;
+                    }
                 },
                 _ = &mut grace, if !termed => {
                     termed = true;
@@ -452,11 +481,23 @@ impl Driver {
         }
     }
 
-    /// Appends one event line to output.txt in one write (O_APPEND keeps it
-    /// whole beside codex's own stderr lines).
+    /// Appends one event line to output.txt: at once, or with the others
+    /// of a burst of codex's lines (one write per [`WRITE_BATCH`] instead of
+    /// one per line, made before the session waits for more). Each write is
+    /// whole lines, and O_APPEND keeps it whole beside codex's own stderr.
     fn event(&mut self, event: &Value) {
         let line = app_server::event_line(event);
-        let _ = self.output.write_all(line.as_bytes());
+        self.pending.extend_from_slice(line.as_bytes());
+        if !self.hold || self.pending.len() >= WRITE_BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            let _ = self.output.write_all(&self.pending);
+            self.pending.clear();
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
