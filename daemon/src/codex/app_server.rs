@@ -139,9 +139,44 @@ pub enum Incoming {
     },
 }
 
+/// The notifications [`Translator::notification`] reads (its match arms):
+/// any other (the deltas that stream a message or a command's output, rate
+/// limits, status flags) is recognised from its method alone, its params
+/// skipped unparsed, which is most of what codex writes while it works.
+const TRANSLATED: &[&str] = &[
+    "turn/started",
+    "item/started",
+    "item/completed",
+    "thread/tokenUsage/updated",
+    "error",
+    "turn/completed",
+];
+
+/// A message's method and whether it has an id, read without building the
+/// rest (serde skips the params without allocating).
+#[derive(Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow, default)]
+    method: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    id: Option<serde::de::IgnoredAny>,
+}
+
 impl Incoming {
     /// Parses one line; None for a line that is not a JSON-RPC message.
     pub fn parse(line: &[u8]) -> Option<Self> {
+        if let Ok(Peek {
+            method: Some(method),
+            id: None,
+        }) = serde_json::from_slice::<Peek>(line)
+        {
+            if !TRANSLATED.contains(&method.as_ref()) {
+                return Some(Self::Notification {
+                    method: method.into_owned(),
+                    params: Value::Null,
+                });
+            }
+        }
         let value: Value = serde_json::from_slice(line).ok()?;
         let method = value.get("method").and_then(Value::as_str);
         let params = value.get("params").cloned().unwrap_or(Value::Null);
@@ -609,6 +644,42 @@ mod tests {
             ),
             (20, 2, 10)
         );
+    }
+
+    #[test]
+    fn only_the_notifications_translated_are_parsed_whole() {
+        let delta = br#"{"method":"item/commandExecution/outputDelta","params":{"delta":"eA==","itemId":"c1"}}"#;
+        match Incoming::parse(delta) {
+            Some(Incoming::Notification { method, params }) => {
+                assert_eq!(method, "item/commandExecution/outputDelta");
+                assert_eq!(params, Value::Null, "skipped");
+            }
+            other => panic!("{other:?}"),
+        }
+        let done = br#"{"params":{"turn":{"status":"completed"}},"method":"turn/completed"}"#;
+        match Incoming::parse(done) {
+            Some(Incoming::Notification { params, .. }) => {
+                assert_eq!(params["turn"]["status"], "completed")
+            }
+            other => panic!("{other:?}"),
+        }
+        // A request of codex's with a method no translation reads is still one.
+        let request = br#"{"id":7,"method":"item/tool/requestUserInput","params":{"x":1}}"#;
+        assert!(matches!(
+            Incoming::parse(request),
+            Some(Incoming::Request { .. })
+        ));
+        for method in TRANSLATED {
+            let mut t = Translator::default();
+            let params = json!({"turn": {"id": "t", "status": "completed"},
+                "item": {"type": "agentMessage", "id": "m", "text": "x"},
+                "tokenUsage": {"last": {"inputTokens": 1}}, "error": {"message": "e"}});
+            let (events, end) = t.notification(method, &params);
+            assert!(
+                !events.is_empty() || end.is_some() || *method == "thread/tokenUsage/updated",
+                "{method} is translated"
+            );
+        }
     }
 
     #[test]
