@@ -162,14 +162,7 @@ async fn real_codex_runs_a_command_and_a_patch_under_workspace_write() {
     let client = daemon.client().await;
     let id = start_job(&client, start_req(&home, "make a file", "auto-edit")).await;
     let end = run_to_end(&client, &id).await;
-    let job = end.job.expect("job");
-    assert_eq!(
-        job.status(),
-        JobStatus::Done,
-        "{:?}\n{}",
-        job.error,
-        end.output
-    );
+    let job = testkit::expect_done(&end);
     let s = end.summary.expect("summary");
     assert_eq!(s.final_message.as_deref(), Some("All done."));
     assert!(
@@ -268,14 +261,7 @@ async fn real_codex_reply_continues_the_same_thread() {
     };
     let second = start_job(&client, reply).await;
     let end = run_to_end(&client, &second).await;
-    let job = end.job.expect("job");
-    assert_eq!(
-        job.status(),
-        JobStatus::Done,
-        "{:?}\n{}",
-        job.error,
-        end.output
-    );
+    let job = testkit::expect_done(&end);
     assert_eq!(job.parent_job_id.as_deref(), Some(first.as_str()));
     let events_thread = end
         .output
@@ -459,14 +445,7 @@ async fn an_api_key_in_codexds_environment_reaches_openais_provider_from_the_app
     let client = daemon.client().await;
     let first = start_job(&client, start_req(&home, "say hi", "suggest")).await;
     let end = run_to_end(&client, &first).await;
-    let job = end.job.expect("job");
-    assert_eq!(
-        job.status(),
-        JobStatus::Done,
-        "{:?}\n{}",
-        job.error,
-        end.output
-    );
+    testkit::expect_done(&end);
     let reply = start_job(
         &client,
         StartRequest {
@@ -477,14 +456,7 @@ async fn an_api_key_in_codexds_environment_reaches_openais_provider_from_the_app
     )
     .await;
     let end = run_to_end(&client, &reply).await;
-    let job = end.job.expect("job");
-    assert_eq!(
-        job.status(),
-        JobStatus::Done,
-        "{:?}\n{}",
-        job.error,
-        end.output
-    );
+    testkit::expect_done(&end);
     let seen = provider.authorizations();
     assert!(seen.len() >= 2, "{seen:?}");
     assert!(

@@ -5,9 +5,7 @@
 
 use std::path::Path;
 
-use codex_async_proto::v1::{
-    GetRequest, GetResponse, JobStatus, ListRequest, ReviewRequest, StartRequest,
-};
+use codex_async_proto::v1::{GetRequest, GetResponse, ListRequest, ReviewRequest, StartRequest};
 use codex_async_proto::Client;
 use serde_json::{json, Value};
 use testkit::{poll_for, Behaviour, Daemon, FakeProvider, TempHome};
@@ -85,14 +83,7 @@ async fn run_to_end(client: &Client, request: StartRequest) -> GetResponse {
         }
     })
     .await;
-    let job = end.job.clone().expect("job");
-    assert_eq!(
-        job.status(),
-        JobStatus::Done,
-        "{:?}\n{}",
-        job.error,
-        end.output
-    );
+    testkit::expect_done(&end);
     end
 }
 

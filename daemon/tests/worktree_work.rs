@@ -468,14 +468,7 @@ async fn real_codex_work_is_on_the_branch_and_survives_prune_with_a_users_commit
     .await
     .job_id;
     let end = wait_end(&client, &id).await;
-    let job = end.job.expect("job");
-    assert_eq!(
-        job.status(),
-        JobStatus::Done,
-        "{:?}\n{}",
-        job.error,
-        end.output
-    );
+    testkit::expect_done(&end);
     let branch = format!("codex/{id}");
 
     // One commit by codex-async holds both files.

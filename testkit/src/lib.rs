@@ -225,6 +225,20 @@ pub async fn wait_for_end(client: &Client, id: &str) -> GetResponse {
     .await
 }
 
+/// The job of an ended Get answer, asserting it ended `done` (else the
+/// failure shows its error and output).
+pub fn expect_done(end: &GetResponse) -> Job {
+    let job = end.job.clone().expect("job");
+    assert_eq!(
+        job.status(),
+        codex_async_proto::v1::JobStatus::Done,
+        "{:?}\n{}",
+        job.error,
+        end.output
+    );
+    job
+}
+
 /// A private state home in a short temp dir (socket paths are limited to ~100 bytes).
 pub struct TempHome {
     dir: tempfile::TempDir,
