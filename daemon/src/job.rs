@@ -300,7 +300,7 @@ impl JobRecord {
                 .summary
                 .question
                 .as_ref()
-                .filter(|_| self.status == JobStatus::Running)
+                .filter(|q| self.status == JobStatus::Running && q.answered.is_none())
                 .map(|q| q.to_proto()),
             worktree_missing: false,
             worktree_note: self.worktree_note.clone(),
@@ -309,9 +309,15 @@ impl JobRecord {
     }
 
     /// The status the API shows: a running job that waits for an answer is
-    /// `input_required` (the database records it as running: it is).
+    /// `input_required` (the database records it as running: it is); one
+    /// whose answer is on its way to codex runs.
     pub fn api_status(&self) -> JobStatus {
-        if self.status == JobStatus::Running && self.summary.question.is_some() {
+        let asks = self
+            .summary
+            .question
+            .as_ref()
+            .is_some_and(|q| q.answered.is_none());
+        if self.status == JobStatus::Running && asks {
             JobStatus::InputRequired
         } else {
             self.status

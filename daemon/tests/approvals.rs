@@ -4,6 +4,8 @@
 //! answer given through the Answer RPC reaches codex — allowed, denied, left
 //! unanswered, cancelled while waiting, and across a codexd killed -9 — and
 //! one given in the real Claude Code's form (MCP tasks, `tasks/update`).
+//! With the fake codex (its `ask:` step): an answer stored while the monitor
+//! cannot hand it over yet is not asked again.
 
 use std::path::Path;
 
@@ -647,4 +649,71 @@ async fn claude_code_shows_the_form_and_the_users_answer_reaches_codex() {
         ended_at - resumed_at,
         notified_at - ended_at,
     );
+}
+
+/// SIGCONTs a process when dropped, so a failing test leaves none stopped.
+struct Stopped(i32);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.0),
+            nix::sys::signal::Signal::SIGCONT,
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_answer_on_its_way_to_codex_is_not_asked_again() {
+    // The fake codex asks (`ask:`): no real codex needed.
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let job =
+        testkit::start_job(&client, ask_request(&home, "ask:npm install;msg:installed")).await;
+    let asked = wait_for_question(&client, &job.job_id).await;
+    let question = asked.job.and_then(|j| j.question).expect("the question");
+    assert_eq!(question.command.as_deref(), Some("npm install"));
+
+    // Its monitor cannot hand the answer over while it is stopped.
+    let monitor = testkit::monitor_of(&home, &job.job_id);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .expect("SIGSTOP the monitor");
+    let stopped = Stopped(monitor);
+    let stored = answer(&client, &job.job_id, "allow").await;
+    assert!(
+        stored.message.contains("the answer is stored"),
+        "{}",
+        stored.message
+    );
+    // Answered: the job waits on codex now, not on a person, so neither a
+    // poll nor tasks/get shows the question (or its form) again.
+    let mut c = client.clone();
+    let got = get(&mut c, &job.job_id).await;
+    let shown = got.job.expect("job");
+    assert_eq!(shown.status(), JobStatus::Running);
+    assert!(shown.question.is_none(), "{:?}", shown.question);
+    let waiting = client
+        .clone()
+        .list(ListRequest {
+            status: Some(JobStatus::InputRequired as i32),
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(waiting.jobs.is_empty(), "{:?}", waiting.jobs);
+
+    drop(stopped);
+    let end = wait_for_end(&client, &job.job_id).await;
+    testkit::expect_done(&end);
+    let summary = end.summary.clone().expect("summary");
+    assert_eq!(summary.final_message.as_deref(), Some("installed"));
+    let result = codex_async_proto::job_result::JobResult::from_get(&end, None, chrono::Utc::now())
+        .expect("result")
+        .to_text();
+    assert!(result.contains("allowed run `npm install`"), "{result}");
 }

@@ -41,18 +41,7 @@ fn text(out: &Output) -> String {
 }
 
 /// The monitor pid a job's monitor.json names, once it is written.
-fn monitor_of(home: &TempHome, id: &str) -> i32 {
-    let path = home.paths().jobs().join(id).join("monitor.json");
-    let mut pid = None;
-    wait_until("the job's monitor.json", || {
-        pid = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-            .and_then(|v| v["monitor_pid"].as_i64());
-        pid.is_some()
-    });
-    pid.expect("monitor pid") as i32
-}
+use testkit::monitor_of;
 
 #[tokio::test]
 async fn a_removed_socket_is_bound_again_and_status_and_stop_find_the_daemon_without_it() {

@@ -225,6 +225,20 @@ pub async fn wait_for_end(client: &Client, id: &str) -> GetResponse {
     .await
 }
 
+/// The pid of job `id`'s monitor, from its `monitor.json` (waited for).
+pub fn monitor_of(home: &TempHome, id: &str) -> i32 {
+    let path = home.paths().jobs().join(id).join("monitor.json");
+    let mut pid = None;
+    wait_until("the job's monitor.json", || {
+        pid = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+            .and_then(|v| v["monitor_pid"].as_i64());
+        pid.is_some()
+    });
+    pid.expect("monitor pid") as i32
+}
+
 /// The job of an ended Get answer, asserting it ended `done` (else the
 /// failure shows its error and output).
 pub fn expect_done(end: &GetResponse) -> Job {

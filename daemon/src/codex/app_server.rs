@@ -472,6 +472,7 @@ impl Translator {
             decisions,
             asked_at,
             deadline,
+            answered: None,
         })
     }
 }

@@ -74,6 +74,11 @@ pub struct Question {
     pub asked_at: String,
     /// When the monitor denies it if nobody answered.
     pub deadline: String,
+    /// The decision given (codexd stored it in `answer.json`) while the
+    /// monitor has not handed it to codex yet: the job no longer waits on a
+    /// person, so it is not `input_required` and its form is not shown again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered: Option<String>,
 }
 
 /// An answered question (an [`APPROVAL_RESOLVED`] event, matched with its question).

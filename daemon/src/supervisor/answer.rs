@@ -19,7 +19,9 @@ use crate::{
 };
 
 /// How long an Answer waits for the monitor to say it handed the answer to
-/// codex (it looks for the file every second even without the signal).
+/// codex (it looks for the file every second even without the signal). The
+/// wait folds the output itself every [`HANDED_POLL`] rather than waiting
+/// for the follower's fold (every 250 ms), so the handover is seen soon.
 const HANDED_WAIT: Duration = Duration::from_secs(5);
 const HANDED_POLL: Duration = Duration::from_millis(50);
 
@@ -102,6 +104,8 @@ impl Supervisor {
         {
             let _ = kill(Pid::from_raw(monitor), Signal::SIGUSR1);
         }
+        self.mark_answered(id, &question.id, decision.name())
+            .await?;
         info!(job_id = %id, question = %question.id, decision = decision.name(), "question answered");
         let deadline = tokio::time::Instant::now() + HANDED_WAIT;
         loop {

@@ -94,6 +94,37 @@ impl Supervisor {
         Ok(())
     }
 
+    /// Records that the question `question_id` of job `id` has its answer
+    /// (`decision`, in `answer.json`), until the monitor hands it to codex
+    /// and says so in the output; a question since answered or replaced is
+    /// left alone.
+    pub(super) async fn mark_answered(
+        &self,
+        id: &JobId,
+        question_id: &str,
+        decision: &str,
+    ) -> Result<(), SupervisorError> {
+        let lock = self.summary_lock(id);
+        let _guard = lock.lock().await;
+        let mut job = self.load(id).await?;
+        let Some(question) = job
+            .summary
+            .question
+            .as_mut()
+            .filter(|q| q.id == question_id)
+        else {
+            return Ok(());
+        };
+        question.answered = Some(decision.to_string());
+        self.inner
+            .db
+            .set_summary(id.as_str(), &job.summary, job.events_offset)
+            .await?;
+        // The status the API shows changed (input_required → running).
+        let _ = self.inner.changes.send(id.to_string());
+        Ok(())
+    }
+
     fn summary_lock(&self, id: &JobId) -> std::sync::Arc<tokio::sync::Mutex<()>> {
         let mut locks = self
             .inner
