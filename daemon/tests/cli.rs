@@ -56,11 +56,7 @@ async fn wait_for_status(client: &Client, id: &str, want: fn(JobStatus) -> bool)
 
 /// Runs `codexd <args>` on `home` (stdout is a pipe, so never a terminal).
 fn codexd(home: &TempHome, args: &[&str]) -> Output {
-    home.codexd()
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run codexd")
+    home.run_codexd(args)
 }
 
 fn stdout(out: &Output) -> String {

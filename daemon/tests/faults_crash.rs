@@ -6,30 +6,12 @@
 
 use std::{fs, path::Path};
 
-use codex_async_proto::{
-    v1::{Job, JobStatus},
-    Client,
-};
+use codex_async_proto::{v1::JobStatus, Client};
 use nix::sys::signal::Signal;
-use testkit::{daemon_log, git, list_all, sql, wait_for_end, wait_until, Daemon, TempHome};
-
-fn status_of(jobs: &[Job], id: &str) -> Option<JobStatus> {
-    jobs.iter().find(|j| j.job_id == id).map(|j| j.status())
-}
-
-/// What codexd said on stderr and in its log so far.
-/// Removes the database and its WAL and shared-memory files.
-fn delete_database(home: &TempHome) {
-    let db = home.paths().database();
-    for suffix in ["", "-wal", "-shm"] {
-        let path = format!("{}{suffix}", db.display());
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => panic!("remove {path}: {e}"),
-        }
-    }
-}
+use testkit::{
+    daemon_log, delete_database, git, list_all, sql, status_of, wait_for_end, wait_until, Daemon,
+    TempHome,
+};
 
 fn kill_9(daemon: Daemon) {
     daemon.signal(Signal::SIGKILL);

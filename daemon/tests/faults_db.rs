@@ -4,17 +4,15 @@
 
 use std::{fs, process::Output};
 
-use codex_async_proto::v1::{CancelRequest, Job, JobStatus};
+use codex_async_proto::v1::{CancelRequest, JobStatus};
 use nix::sys::signal::Signal;
-use testkit::{daemon_log, get, list_all, poll_for, wait_for_end, wait_until, Daemon, TempHome};
+use testkit::{
+    daemon_log, delete_database, get, list_all, poll_for, status_of, wait_for_end, wait_until,
+    Daemon, TempHome,
+};
 
-fn status_of(jobs: &[Job], id: &str) -> Option<JobStatus> {
-    jobs.iter().find(|j| j.job_id == id).map(|j| j.status())
-}
-
-/// What codexd said on stderr and in its log so far.
 fn codexd(home: &TempHome, args: &[&str]) -> Output {
-    home.codexd().args(args).output().expect("run codexd")
+    home.run_codexd(args)
 }
 
 fn text(out: &Output) -> String {
@@ -23,20 +21,6 @@ fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-/// Removes the database and its WAL and shared-memory files.
-fn delete_database(home: &TempHome) {
-    let db = home.paths().database();
-    for suffix in ["", "-wal", "-shm"] {
-        let path = format!("{}{suffix}", db.display());
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => panic!("remove {path}: {e}"),
-        }
-    }
-    assert!(!db.exists());
 }
 
 /// Makes the database file unreadable as SQLite: its header overwritten.

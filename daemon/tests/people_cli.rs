@@ -18,13 +18,8 @@ use codex_async_proto::{
 use testkit::{bin, poll_for, wait_until, Daemon, ProcessGuard, TempHome};
 use unicode_width::UnicodeWidthStr;
 
-/// Runs `codexd <args>` on `home` (stdout is a pipe, so never a terminal).
 fn codexd(home: &TempHome, args: &[&str]) -> Output {
-    home.codexd()
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run codexd")
+    home.run_codexd(args)
 }
 
 fn stdout(out: &Output) -> String {

@@ -225,6 +225,26 @@ pub async fn wait_for_end(client: &Client, id: &str) -> GetResponse {
     .await
 }
 
+/// The status of job `id` among `jobs`.
+pub fn status_of(jobs: &[Job], id: &str) -> Option<codex_async_proto::v1::JobStatus> {
+    jobs.iter().find(|j| j.job_id == id).map(|j| j.status())
+}
+
+/// Removes the home's database and its WAL and shared-memory files (as a
+/// user losing it would), asserting it is gone.
+pub fn delete_database(home: &TempHome) {
+    let db = home.paths().database();
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", db.display());
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => panic!("remove {path}: {e}"),
+        }
+    }
+    assert!(!db.exists());
+}
+
 /// The pid of job `id`'s monitor, from its `monitor.json` (waited for).
 pub fn monitor_of(home: &TempHome, id: &str) -> i32 {
     let path = home.paths().jobs().join(id).join("monitor.json");
@@ -308,6 +328,16 @@ impl TempHome {
         let mut cmd = Command::new(bin("codexd"));
         cmd.envs(self.env());
         cmd
+    }
+
+    /// Runs `codexd <args>` on this home, stdin closed (stdout is a pipe,
+    /// so never a terminal); its output.
+    pub fn run_codexd(&self, args: &[&str]) -> std::process::Output {
+        self.codexd()
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run codexd")
     }
 
     /// A Start of `prompt` (the fake codex's script) in this home's work
