@@ -229,11 +229,7 @@ pub async fn undo_interrupted(job_dir: &Path) -> Result<(), WorktreeError> {
         )));
     }
     let repo = intent.repo.as_path();
-    let branch_ref = format!("refs/heads/{}", intent.branch);
-    let tip = git(repo, &["rev-parse", "--verify", "--quiet", &branch_ref])
-        .await
-        .ok()
-        .map(|t| t.trim().to_string());
+    let tip = branch_tip(repo, &intent.branch).await;
     if let Some(tip) = &tip {
         if *tip != intent.base {
             return Err(WorktreeError::Git(format!(
@@ -278,14 +274,19 @@ pub async fn undo_interrupted(job_dir: &Path) -> Result<(), WorktreeError> {
 pub async fn discard_unused(job_dir: &Path, branch: &str) -> Result<(), WorktreeError> {
     let tree = tree_in(job_dir);
     let base = read_base(job_dir)?;
-    let branch_ref = format!("refs/heads/{branch}");
-    let tip = git(&tree, &["rev-parse", "--verify", &branch_ref])
-        .await
-        .map_err(WorktreeError::Git)?;
-    if tip.trim() != base {
-        return Err(WorktreeError::Git(format!(
-            "{branch} has commits beyond its base {base}; kept"
-        )));
+    match branch_tip(&tree, branch).await {
+        Some(tip) if tip == base => {}
+        Some(_) => {
+            return Err(WorktreeError::Git(format!(
+                "{branch} has commits beyond its base {base}; kept"
+            )))
+        }
+        None => {
+            return Err(WorktreeError::Git(format!(
+                "git cannot read the branch {branch} in {}; kept",
+                tree.display()
+            )))
+        }
     }
     if !uncommitted(&tree).await?.is_empty() {
         return Err(WorktreeError::Git(format!(
@@ -563,11 +564,19 @@ pub async fn is_unchanged(job_dir: &Path, repo: &Path, branch: &str) -> bool {
     let Ok(base) = read_base(job_dir) else {
         return false;
     };
+    branch_tip(repo, branch)
+        .await
+        .is_some_and(|tip| tip == base)
+}
+
+/// The commit `branch` points at, asked in `dir` (a worktree or the
+/// repository holding it); None when git has no such branch or cannot say.
+async fn branch_tip(dir: &Path, branch: &str) -> Option<String> {
     let branch_ref = format!("refs/heads/{branch}");
-    match git(repo, &["rev-parse", "--verify", "--quiet", &branch_ref]).await {
-        Ok(tip) => tip.trim() == base,
-        Err(_) => false,
-    }
+    git(dir, &["rev-parse", "--verify", "--quiet", &branch_ref])
+        .await
+        .ok()
+        .map(|tip| tip.trim().to_string())
 }
 
 /// Deletes `branch` in the repository holding `repo` (a pruned job's branch
