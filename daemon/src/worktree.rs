@@ -55,18 +55,9 @@ pub struct Worktree {
     pub note: Option<String>,
 }
 
-/// Paths named in a note about uncommitted files; the rest are counted.
-const NOTE_PATHS: usize = 5;
-
-/// `a, b, c and 4 more`.
+/// `a, b, c, d, e and 4 more` (proto's `first_few`, as results name paths).
 pub fn name_paths(all: &[String]) -> String {
-    let paths: Vec<&str> = all.iter().take(NOTE_PATHS).map(String::as_str).collect();
-    let more = all.len().saturating_sub(paths.len());
-    if more > 0 {
-        format!("{} and {more} more", paths.join(", "))
-    } else {
-        paths.join(", ")
-    }
+    codex_async_proto::job_result::first_few(all.iter().map(String::as_str))
 }
 
 /// The worktree inside the folder of the job that made it.

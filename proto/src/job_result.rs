@@ -761,8 +761,9 @@ fn unwrap_shell(command: &str) -> &str {
     command
 }
 
-/// `a, b, c, d, e and 3 more`: the first five of a list, the rest counted.
-fn first_few<'a>(items: impl ExactSizeIterator<Item = &'a str>) -> String {
+/// `a, b, c, d, e and 3 more`: the first five of a list, the rest counted
+/// (the one way a result, a question or a note names many paths).
+pub fn first_few<'a>(items: impl ExactSizeIterator<Item = &'a str>) -> String {
     let total = items.len();
     let shown: Vec<&str> = items.take(5).collect();
     match total - shown.len() {
