@@ -450,3 +450,35 @@ async fn bad_input_is_invalid_argument_naming_the_field_and_leaves_no_trace() {
         "rejected requests created rows"
     );
 }
+
+#[tokio::test]
+async fn what_codex_prints_on_stdout_outside_the_protocol_is_kept() {
+    let home = TempHome::new();
+    // A wrapper as people put in CODEX_BIN: it says something on stdout,
+    // which is the app-server's protocol channel, then runs codex.
+    let wrapper = home.root().join("codex-wrapper");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho 'wrapper: using the team codex'\nexec '{}' \"$@\"\n",
+            testkit::fake_codex().display()
+        ),
+    )
+    .expect("wrapper");
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let daemon = Daemon::start_with(&home, &[("CODEX_BIN", wrapper.display().to_string())]).await;
+    let mut client = daemon.client().await;
+    let id = start(&mut client, home.start_request("msg:fine")).await;
+    let end = wait_for_end(&mut client, &id).await;
+    let job = testkit::expect_done(&end);
+    assert_eq!(job.exit_code, Some(0));
+    assert!(
+        end.output.contains("wrapper: using the team codex\n"),
+        "{}",
+        end.output
+    );
+}

@@ -194,12 +194,15 @@ impl Driver {
                     match read {
                         Ok(true) => {
                             let message = Incoming::parse(&line);
-                            line.clear();
                             self.hold = !lines.buffer().is_empty();
                             let over = match message {
                                 Some(message) => self.handle(message).await,
-                                None => false,
+                                None => {
+                                    self.verbatim(&line);
+                                    false
+                                }
                             };
+                            line.clear();
                             self.hold = false;
                             if lines.buffer().is_empty() || over {
                                 self.flush();
@@ -258,17 +261,21 @@ impl Driver {
                 read = read_line(&mut lines, &mut line) => match read {
                     Ok(true) => {
                         let message = Incoming::parse(&line);
+                        self.hold = !lines.buffer().is_empty();
+                        match message {
+                            Some(Incoming::Notification { method, params }) => {
+                                let (events, _) = self.translator.notification(&method, &params);
+                                for event in events {
+                                    self.event(&event);
+                                }
+                            }
+                            Some(_) => {}
+                            None => self.verbatim(&line),
+                        }
                         line.clear();
-                        if let Some(Incoming::Notification { method, params }) = message {
-                            let (events, _) = self.translator.notification(&method, &params);
-                            self.hold = !lines.buffer().is_empty();
-                            for event in events {
-                                self.event(&event);
-                            }
-                            self.hold = false;
-                            if lines.buffer().is_empty() {
-                                self.flush();
-                            }
+                        self.hold = false;
+                        if lines.buffer().is_empty() {
+                            self.flush();
                         }
                     }
                     Ok(false) | Err(_) => {
@@ -488,6 +495,20 @@ impl Driver {
     fn event(&mut self, event: &Value) {
         let line = app_server::event_line(event);
         self.pending.extend_from_slice(line.as_bytes());
+        if !self.hold || self.pending.len() >= WRITE_BATCH {
+            self.flush();
+        }
+    }
+
+    /// A line on codex's stdout that is not the protocol (a wrapper's echo,
+    /// a warning printed there): kept in output.txt as it came, as `codex
+    /// exec`'s stdout was, rather than lost.
+    fn verbatim(&mut self, line: &[u8]) {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        self.pending.extend_from_slice(line);
+        self.pending.push(b'\n');
         if !self.hold || self.pending.len() >= WRITE_BATCH {
             self.flush();
         }
