@@ -508,7 +508,7 @@ impl Supervisor {
             limits: Limits {
                 stall_timeout: job.stall_timeout,
                 max_duration: job.max_duration,
-                output_cap: self.inner.config.output_cap,
+                output_cap: config.output_cap,
             },
             argv: codex::command::argv(
                 &config.codex_bin,

@@ -193,27 +193,15 @@ impl Driver {
                 read = read_line(&mut lines, &mut line) => {
                     match read {
                         Ok(true) => {
-                            let message = Incoming::parse(&line);
-                            self.hold = !lines.buffer().is_empty();
-                            let over = match message {
-                                Some(message) => self.handle(message).await,
-                                None => {
-                                    self.verbatim(&line);
-                                    false
-                                }
-                            };
+                            let over = self.take_line(&line, !lines.buffer().is_empty(), false).await;
                             line.clear();
-                            self.hold = false;
-                            if lines.buffer().is_empty() || over {
-                                self.flush();
-                            }
                             if over {
                                 break;
                             }
                             if interrupt_wanted {
                                 // Once all codex had said is read (or a
                                 // moment passed: codex may never stop talking).
-                                let said_all = lines.buffer().is_empty() && !readable(lines.get_ref());
+                                let said_all = !unread(&lines);
                                 let waited = deferred_at.is_some_and(|at| at.elapsed() >= DEFER_LIMIT);
                                 if (said_all || waited) && self.interrupt().await {
                                     interrupt_wanted = false;
@@ -231,7 +219,7 @@ impl Driver {
                     // What codex has said already (its turn's end, written
                     // while this monitor was frozen) comes before the stop:
                     // the interrupt follows the next line, if still needed.
-                    Some(Control::Interrupt) if !lines.buffer().is_empty() || readable(lines.get_ref()) => {
+                    Some(Control::Interrupt) if unread(&lines) => {
                         interrupt_wanted = true;
                         deferred_at = Some(std::time::Instant::now());
                     }
@@ -260,23 +248,8 @@ impl Driver {
             tokio::select! {
                 read = read_line(&mut lines, &mut line) => match read {
                     Ok(true) => {
-                        let message = Incoming::parse(&line);
-                        self.hold = !lines.buffer().is_empty();
-                        match message {
-                            Some(Incoming::Notification { method, params }) => {
-                                let (events, _) = self.translator.notification(&method, &params);
-                                for event in events {
-                                    self.event(&event);
-                                }
-                            }
-                            Some(_) => {}
-                            None => self.verbatim(&line),
-                        }
+                        self.take_line(&line, !lines.buffer().is_empty(), true).await;
                         line.clear();
-                        self.hold = false;
-                        if lines.buffer().is_empty() {
-                            self.flush();
-                        }
                     }
                     Ok(false) | Err(_) => {
                         self.flush();
@@ -292,6 +265,34 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Takes one of codex's lines: a message handled (after the turn, only
+    /// what codex says counts: it has nothing left to ask or answer), any
+    /// other line kept verbatim. Its events are held for one write while
+    /// `more` lines are already read. True once the turn is over.
+    async fn take_line(&mut self, line: &[u8], more: bool, after_turn: bool) -> bool {
+        self.hold = more;
+        let over = match Incoming::parse(line) {
+            None => {
+                self.verbatim(line);
+                false
+            }
+            Some(Incoming::Notification { method, params }) if after_turn => {
+                let (events, _) = self.translator.notification(&method, &params);
+                for event in events {
+                    self.event(&event);
+                }
+                false
+            }
+            Some(_) if after_turn => false,
+            Some(message) => self.handle(message).await,
+        };
+        self.hold = false;
+        if !more || over {
+            self.flush();
+        }
+        over
     }
 
     /// Handles one message; true once the turn is over.
@@ -494,10 +495,7 @@ impl Driver {
     /// whole lines, and O_APPEND keeps it whole beside codex's own stderr.
     fn event(&mut self, event: &Value) {
         let line = app_server::event_line(event);
-        self.pending.extend_from_slice(line.as_bytes());
-        if !self.hold || self.pending.len() >= WRITE_BATCH {
-            self.flush();
-        }
+        self.append(line.as_bytes());
     }
 
     /// A line on codex's stdout that is not the protocol (a wrapper's echo,
@@ -508,7 +506,13 @@ impl Driver {
             return;
         }
         self.pending.extend_from_slice(line);
-        self.pending.push(b'\n');
+        self.append(b"\n");
+    }
+
+    /// Adds whole lines to what output.txt gets: written now, or held with
+    /// a burst (see [`Driver::event`]).
+    fn append(&mut self, lines: &[u8]) {
+        self.pending.extend_from_slice(lines);
         if !self.hold || self.pending.len() >= WRITE_BATCH {
             self.flush();
         }
@@ -526,6 +530,12 @@ impl Driver {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Whether codex has written what the session has not taken yet: lines
+/// already read, or bytes waiting in the pipe.
+fn unread(lines: &BufReader<pipe::Receiver>) -> bool {
+    !lines.buffer().is_empty() || readable(lines.get_ref())
 }
 
 /// Whether codex's stdout has bytes waiting (poll with no wait): the
