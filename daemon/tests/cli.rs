@@ -272,8 +272,7 @@ fn read_only_commands_say_the_daemon_is_not_running() {
 /// A stand-in `codex` that prints a version.
 fn fake_codex_version(dir: &Path, version: &str) -> std::path::PathBuf {
     let path = dir.join(format!("codex-{version}"));
-    fs::write(&path, format!("#!/bin/sh\necho 'codex-cli {version}'\n")).expect("write");
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");
+    testkit::write_script(&path, &format!("#!/bin/sh\necho 'codex-cli {version}'\n"));
     path
 }
 

@@ -123,19 +123,13 @@ async fn the_real_codexs_usage_error_is_read_and_rewritten() {
     // A flag codexd never passes (config.rs refuses it in extra_codex_args),
     // as a codex that dropped one of codexd's would refuse it.
     let wrapper = home.root().join("codex-with-a-bad-flag");
-    std::fs::write(
+    testkit::write_script(
         &wrapper,
-        format!(
+        &format!(
             "#!/bin/sh\nexec '{}' \"$@\" --no-such-flag\n",
             codex.display()
         ),
-    )
-    .expect("wrapper");
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod");
+    );
     let daemon = Daemon::start_with(
         &home,
         &[

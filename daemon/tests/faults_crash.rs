@@ -30,13 +30,6 @@ fn job_folders(home: &TempHome) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Writes an executable shell script.
-fn script(path: &Path, text: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    fs::write(path, text).expect("write script");
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).expect("chmod script");
-}
-
 #[tokio::test]
 async fn a_job_killed_with_codexd_right_after_its_start_survives_a_lost_database() {
     let home = TempHome::new();
@@ -46,7 +39,7 @@ async fn a_job_killed_with_codexd_right_after_its_start_survives_a_lost_database
     // is what a lost database leaves to rebuild from.
     let seen = home.root().join("seen-at-codex-start");
     let codex = home.root().join("codex-that-kills-codexd");
-    script(
+    testkit::write_script(
         &codex,
         &format!(
             "#!/bin/sh\n\
@@ -230,7 +223,7 @@ async fn kill_codexd_in_worktree_add(home: &TempHome, repo: &Path) -> std::path:
     let bin = home.root().join("slow-git");
     fs::create_dir_all(&bin).expect("create wrapper folder");
     let inside = home.root().join("git-in-worktree-add");
-    script(
+    testkit::write_script(
         &bin.join("git"),
         &format!(
             "#!/bin/sh\n\

@@ -457,19 +457,13 @@ async fn what_codex_prints_on_stdout_outside_the_protocol_is_kept() {
     // A wrapper as people put in CODEX_BIN: it says something on stdout,
     // which is the app-server's protocol channel, then runs codex.
     let wrapper = home.root().join("codex-wrapper");
-    std::fs::write(
+    testkit::write_script(
         &wrapper,
-        format!(
+        &format!(
             "#!/bin/sh\necho 'wrapper: using the team codex'\nexec '{}' \"$@\"\n",
             testkit::fake_codex().display()
         ),
-    )
-    .expect("wrapper");
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod");
+    );
     let daemon = Daemon::start_with(&home, &[("CODEX_BIN", wrapper.display().to_string())]).await;
     let mut client = daemon.client().await;
     let id = start(&mut client, home.start_request("msg:fine")).await;

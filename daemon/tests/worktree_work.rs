@@ -6,7 +6,6 @@
 //! (skipped with a message when `CODEX_ASYNC_REAL_CODEX` is unset).
 
 use std::{
-    os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
     process::{Output, Stdio},
 };
@@ -142,8 +141,7 @@ async fn the_work_is_committed_to_the_branch_whatever_the_users_git_config() {
     let hooks = repo.join(".git/hooks");
     for hook in ["pre-commit", "commit-msg", "prepare-commit-msg"] {
         let path = hooks.join(hook);
-        std::fs::write(&path, "#!/bin/sh\nexit 1\n").expect("hook");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        testkit::write_script(&path, "#!/bin/sh\nexit 1\n");
     }
     git(&repo, &["config", "commit.gpgsign", "true"]);
     git(&repo, &["config", "user.signingkey", "nonexistent-key"]);

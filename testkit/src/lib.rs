@@ -225,6 +225,14 @@ pub async fn wait_for_end(client: &Client, id: &str) -> GetResponse {
     .await
 }
 
+/// Writes an executable script (a stand-in codex, a wrapper, a git hook).
+pub fn write_script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+}
+
 /// The status of job `id` among `jobs`.
 pub fn status_of(jobs: &[Job], id: &str) -> Option<codex_async_proto::v1::JobStatus> {
     jobs.iter().find(|j| j.job_id == id).map(|j| j.status())
