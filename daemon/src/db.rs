@@ -141,12 +141,22 @@ pub struct Db {
     drained: broadcast::Sender<String>,
 }
 
+/// How much of each prompt [`Db::list`] reads: a list's head and one more
+/// character, which tells a prompt that was cut (the SQL has it literally).
+pub const LISTED_PROMPT_CHARS: usize = 201;
+const _: () = assert!(LISTED_PROMPT_CHARS == codex_async_proto::values::LIST_PROMPT_CHARS + 1);
+
 /// `SELECT <every column> FROM jobs <rest>`, as a static string (sqlx 0.9
 /// accepts only audited, non-dynamic SQL).
 macro_rules! select_jobs {
     ($rest:literal) => {
+        select_jobs!("prompt", $rest)
+    };
+    ($prompt:literal, $rest:literal) => {
         concat!(
-            "SELECT job_id, status, prompt, cwd, approval_policy, model, pid, monitor_pid, ",
+            "SELECT job_id, status, ",
+            $prompt,
+            ", cwd, approval_policy, model, pid, monitor_pid, ",
             "monitor_start_time, exit_code, error, created_at, started_at, finished_at, ",
             "thread_id, parent_job_id, isolation, branch, worktree, diffstat, stall_timeout, ",
             "max_duration, summary, events_offset, output_note, reasoning_effort, review, ",
@@ -612,25 +622,35 @@ impl Db {
         Ok(job)
     }
 
-    /// Up to `limit` jobs, newest first, optionally of one status.
+    /// Up to `limit` jobs, newest first, optionally of one status; each
+    /// prompt only its head, its first [`LISTED_PROMPT_CHARS`] characters.
     pub async fn list(
         &self,
         limit: u32,
         status: Option<JobStatus>,
     ) -> Result<Vec<JobRecord>, DbError> {
+        // A list shows prompts' heads (values::LIST_PROMPT_CHARS, plus one
+        // to tell a cut one): reading whole prompts would hold up to a GiB
+        // for a thousand jobs with 1 MiB prompts.
         let rows = match status {
             Some(status) => {
-                sqlx::query(select_jobs!("WHERE status = ? ORDER BY seq DESC LIMIT ?"))
-                    .bind(status.name())
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
+                sqlx::query(select_jobs!(
+                    "substr(prompt, 1, 201) AS prompt",
+                    "WHERE status = ? ORDER BY seq DESC LIMIT ?"
+                ))
+                .bind(status.name())
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
             }
             None => {
-                sqlx::query(select_jobs!("ORDER BY seq DESC LIMIT ?"))
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
+                sqlx::query(select_jobs!(
+                    "substr(prompt, 1, 201) AS prompt",
+                    "ORDER BY seq DESC LIMIT ?"
+                ))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
             }
         };
         rows.iter()

@@ -305,6 +305,8 @@ impl JobRecord {
             worktree_missing: false,
             worktree_note: self.worktree_note.clone(),
             run_ms: self.run_ms,
+            // Set where a list cuts the prompt (fit.rs).
+            prompt_truncated: false,
         }
     }
 

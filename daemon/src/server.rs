@@ -33,8 +33,9 @@ const ACCEPT_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis
 /// prompt over the limit (up to this size) gets validate's error naming the
 /// field rather than gRPC's size error.
 const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
-/// Largest response: a summary with every command and file, far above a poll.
-const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+/// Largest response: what clients accept, which fit.rs keeps every List and
+/// Get within.
+const MAX_RESPONSE_BYTES: usize = codex_async_proto::values::MAX_ANSWER_BYTES;
 /// How long a stopping daemon waits for open connections to close. Watch
 /// streams end as soon as it stops (watch.rs), so only a call in flight or a
 /// client that does not close its connection is waited for.
@@ -125,6 +126,7 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
         stopping_streams,
         now_rfc3339(),
     );
+    let changes = service.changes();
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<CodexAsyncServer<Service>>()
@@ -178,6 +180,17 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
     tokio::select! {
         served = server => served.context("serving gRPC")?,
         _ = grace => info!("closing connections still open after {}s", SHUTDOWN_GRACE.as_secs()),
+    }
+
+    // A Start, Cancel, Answer or Prune under way ends whole (service.rs),
+    // within the stop's deadline above.
+    changes.close();
+    if !changes.is_empty() {
+        info!(
+            calls = changes.len(),
+            "waiting for the calls changing state to end"
+        );
+        changes.wait().await;
     }
 
     // The locks stay held until the database is closed below.

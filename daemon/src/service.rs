@@ -1,4 +1,10 @@
 //! The gRPC service: each method validates its input, then asks the supervisor.
+//!
+//! A call that changes state (Start, Cancel, Answer, Prune) runs as a task of
+//! its own ([`Service::to_the_end`]): tonic drops a call's future when its
+//! client goes (a reset stream, a closed connection), and a Start dropped
+//! between its folder and its record, or in `git worktree add`, would leave
+//! a job half made. Run apart, it ends whole whoever is still listening.
 
 use std::{pin::Pin, time::Duration};
 
@@ -10,11 +16,13 @@ use codex_async_proto::v1::{
 };
 use tokio::sync::{mpsc, watch as signal, Notify, Semaphore};
 use tokio_stream::{wrappers::ReceiverStream, Stream};
+use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status};
 use tracing::warn;
 
 use crate::{
     codex::{self, approval::Decision},
+    fit,
     job::{JobId, JobRecord},
     render::{self, Rendered},
     render_cache::RenderCache,
@@ -45,6 +53,8 @@ pub struct Service {
     /// Turns true when the daemon starts stopping: Watch streams end then.
     stopping: signal::Receiver<bool>,
     started_at: String,
+    /// The calls changing state still running (see [`Service::to_the_end`]).
+    changes: TaskTracker,
 }
 
 impl Service {
@@ -63,7 +73,28 @@ impl Service {
             shutdown,
             stopping,
             started_at,
+            changes: TaskTracker::new(),
         }
+    }
+
+    /// The calls that change state still running, for a stopping daemon to
+    /// wait for (server.rs).
+    pub fn changes(&self) -> TaskTracker {
+        self.changes.clone()
+    }
+
+    /// Runs `change` to its end even when the caller's future is dropped
+    /// (its client went away), and gives its outcome to the caller if it is
+    /// still there.
+    async fn to_the_end<T: Send + 'static>(
+        &self,
+        what: &str,
+        change: impl std::future::Future<Output = Result<T, Status>> + Send + 'static,
+    ) -> Result<T, Status> {
+        self.changes
+            .spawn(change)
+            .await
+            .map_err(|e| Status::internal(format!("{what}: {e}")))?
     }
 
     fn to_proto(&self, id: &JobId, job: &JobRecord) -> Job {
@@ -170,7 +201,12 @@ impl CodexAsync for Service {
         request: Request<StartRequest>,
     ) -> Result<Response<StartResponse>, Status> {
         let spec = validate::start(request.get_ref()).map_err(invalid)?;
-        let job = self.supervisor.start(spec).await.map_err(internal)?;
+        let supervisor = self.supervisor.clone();
+        let job = self
+            .to_the_end("start", async move {
+                supervisor.start(spec).await.map_err(internal)
+            })
+            .await?;
         let id = validate::job_id(&job.job_id).map_err(invalid)?;
         let config = self.supervisor.config();
         Ok(Response::new(StartResponse {
@@ -262,7 +298,7 @@ impl CodexAsync for Service {
         };
         let (tail, events) = read.map_err(invalid)?;
         let summary = structured_answer(&job, job.summary_proto()).await;
-        Ok(Response::new(GetResponse {
+        let mut answer = GetResponse {
             job: Some(self.to_proto(&id, &job)),
             output: tail.text,
             output_truncated: tail.truncated,
@@ -272,7 +308,9 @@ impl CodexAsync for Service {
             events_truncated: events.truncated,
             summary: Some(summary),
             retention_seconds: self.retention_seconds(),
-        }))
+        };
+        fit::get(&mut answer);
+        Ok(Response::new(answer))
     }
 
     async fn list(&self, request: Request<ListRequest>) -> Result<Response<ListResponse>, Status> {
@@ -291,13 +329,13 @@ impl CodexAsync for Service {
             .list(query_limit, query_status)
             .await
             .map_err(internal)?;
-        let jobs = jobs
+        let matched: Vec<&JobRecord> = jobs
             .iter()
             .filter(|job| status.is_none_or(|s| job.api_status() == s))
             .take(limit as usize)
-            .map(|job| self.to_proto(&job.job_id, job))
             .collect();
-        Ok(Response::new(ListResponse { jobs }))
+        let listed = matched.iter().map(|job| self.to_proto(&job.job_id, job));
+        Ok(Response::new(fit::list(listed, matched.len())))
     }
 
     async fn cancel(
@@ -305,7 +343,12 @@ impl CodexAsync for Service {
         request: Request<CancelRequest>,
     ) -> Result<Response<CancelResponse>, Status> {
         let id = validate::job_id(&request.get_ref().job_id).map_err(invalid)?;
-        let outcome = self.supervisor.cancel(&id).await.map_err(internal)?;
+        let (supervisor, job_id) = (self.supervisor.clone(), id.clone());
+        let outcome = self
+            .to_the_end("cancel", async move {
+                supervisor.cancel(&job_id).await.map_err(internal)
+            })
+            .await?;
         let Some(outcome) = outcome else {
             return Err(not_found(&id));
         };
@@ -327,11 +370,16 @@ impl CodexAsync for Service {
             Decision::parse(&req.decision).map_err(|e| Status::invalid_argument(e.to_string()))?;
         let question_id = validate::question_id(req.question_id.as_deref()).map_err(invalid)?;
         let (id, _) = self.find(&req.job_id).await?;
+        let (supervisor, job_id) = (self.supervisor.clone(), id.clone());
+        let question_id = question_id.map(str::to_string);
         let outcome = self
-            .supervisor
-            .answer(&id, decision, question_id)
-            .await
-            .map_err(internal)?;
+            .to_the_end("answer", async move {
+                supervisor
+                    .answer(&job_id, decision, question_id.as_deref())
+                    .await
+                    .map_err(internal)
+            })
+            .await?;
         Ok(Response::new(AnswerResponse {
             job: Some(self.to_proto(&id, &outcome.job)),
             message: outcome.message,
@@ -399,9 +447,14 @@ impl CodexAsync for Service {
             dry_run: req.dry_run,
             empty_branches: req.empty_branches,
         };
-        let pruned = crate::prune::prune(&self.supervisor, &options)
-            .await
-            .map_err(internal)?;
+        let supervisor = self.supervisor.clone();
+        let pruned = self
+            .to_the_end("prune", async move {
+                crate::prune::prune(&supervisor, &options)
+                    .await
+                    .map_err(internal)
+            })
+            .await?;
         Ok(Response::new(codex_async_proto::v1::PruneResponse {
             job_ids: pruned.job_ids,
             freed_bytes: pruned.freed_bytes,

@@ -4,7 +4,7 @@
 //! finds: every job the user was told of, nothing they were not, nothing
 //! half-made left behind.
 
-use std::{fs, path::Path};
+use std::{fs, path::Path, time::Duration};
 
 use codex_async_proto::{v1::JobStatus, Client};
 use nix::sys::signal::Signal;
@@ -505,4 +505,139 @@ async fn exit_json_records_codexs_run_time_by_the_monotonic_clock() {
     assert!(result
         .to_text()
         .starts_with(&format!("Codex job {} done (exit 0, 0 s)", job.job_id)));
+}
+
+/// What does not agree between codexd's records, the job folders, `repo`'s
+/// worktrees and its `codex/` branches: each line one thing of no job, or a
+/// job missing a part. Empty when every job is whole.
+async fn half_made(home: &TempHome, client: &Client, repo: &Path) -> Vec<String> {
+    let jobs = list_all(client).await;
+    let ids: std::collections::HashSet<&str> = jobs.iter().map(|j| j.job_id.as_str()).collect();
+    let mut found = Vec::new();
+    let folders = job_folders(home);
+    for folder in &folders {
+        if !ids.contains(folder.as_str()) {
+            found.push(format!("folder jobs/{folder} has no record"));
+        }
+    }
+    for job in &jobs {
+        if !folders.contains(&job.job_id) {
+            found.push(format!("job {} has no folder", job.job_id));
+        }
+        if let Some(tree) = &job.worktree {
+            if !Path::new(tree).is_dir() {
+                found.push(format!("job {} has no worktree {tree}", job.job_id));
+            }
+        }
+    }
+    let jobs_root = home.paths().jobs();
+    for line in git(repo, &["worktree", "list", "--porcelain"]).lines() {
+        let Some(tree) = line.strip_prefix("worktree ") else {
+            continue;
+        };
+        let Ok(inside) = Path::new(tree).strip_prefix(&jobs_root) else {
+            continue;
+        };
+        let owner = inside
+            .components()
+            .next()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !ids.contains(owner.as_str()) {
+            found.push(format!("worktree {tree} belongs to no job"));
+        }
+    }
+    for branch in branches(repo) {
+        if let Some(id) = branch.strip_prefix("codex/") {
+            if !ids.contains(id) {
+                found.push(format!("branch {branch} belongs to no job"));
+            }
+        }
+    }
+    found
+}
+
+/// Sends `codex_start` through a real shim, then kills the shim (-9) after
+/// `delay`: Claude Code quitting, or its session crashing, at that point.
+fn shim_killed_after_start(home: &TempHome, request: serde_json::Value, delay: Duration) {
+    use std::io::Write;
+    let mut shim = testkit::ProcessGuard::new(
+        std::process::Command::new(testkit::bin("codex-async-shim"))
+            .envs(home.env())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn the shim"),
+    );
+    let mut stdin = shim.child().stdin.take().expect("shim stdin");
+    let lines = [
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "faults", "version": "0"}}}),
+        serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "codex_start", "arguments": request}}),
+    ];
+    for line in lines {
+        writeln!(stdin, "{line}").expect("write to the shim");
+    }
+    stdin.flush().expect("flush the shim's stdin");
+    // Not a synchronisation: where in the call the client goes is what varies.
+    std::thread::sleep(delay);
+    drop(shim);
+}
+
+#[tokio::test]
+async fn a_client_gone_mid_start_leaves_each_job_whole_or_not_at_all() {
+    let home = TempHome::new();
+    let repo = repo(&home);
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let request = |worktree: bool| codex_async_proto::v1::StartRequest {
+        prompt: "msg:ok".into(),
+        cwd: repo.display().to_string(),
+        approval_policy: Some("auto-edit".into()),
+        isolation: Some(if worktree { "worktree" } else { "none" }.into()),
+        ..Default::default()
+    };
+    // A client that gives up on its call at many points: the call is reset
+    // (RST_STREAM) while codexd is making the folder, adding the worktree,
+    // recording the job, or handing it to a monitor. A plain Start takes a
+    // few milliseconds, a worktree Start tens (`git worktree add`).
+    for step in 0..16u64 {
+        for (worktree, unit) in [(false, 250), (true, 4_000)] {
+            let mut caller = client.clone();
+            let call = caller.start(request(worktree));
+            let _ = tokio::time::timeout(Duration::from_micros(step * unit), call).await;
+        }
+    }
+    // And a client that dies: a real shim killed -9 at several points of
+    // its codex_start (its connection closes under the call).
+    for delay_ms in [5u64, 15, 30, 60, 120] {
+        for worktree in [false, true] {
+            let arguments = serde_json::json!({
+                "prompt": "msg:ok", "cwd": repo.display().to_string(),
+                "approval_policy": "auto-edit", "isolation": if worktree { "worktree" } else { "none" },
+            });
+            shim_killed_after_start(&home, arguments, Duration::from_millis(delay_ms));
+        }
+    }
+    // With codexd still running (no restart to tidy up), every job is whole
+    // and nothing belongs to no job, once the calls in flight have ended.
+    let (start, limit) = (std::time::Instant::now(), testkit::deadline());
+    let last = loop {
+        let last = half_made(&home, &client, &repo).await;
+        if last.is_empty() || start.elapsed() > limit {
+            break last;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        last.is_empty(),
+        "half-made jobs left by clients gone mid-Start:\n{}\n{}",
+        last.join("\n"),
+        daemon_log(&home)
+    );
+    assert!(testkit::pid_alive(daemon.pid()), "codexd still runs");
 }

@@ -31,6 +31,16 @@ pub const STATUSES: &[&str] = &[
 /// Largest prompt accepted, in bytes.
 pub const MAX_PROMPT_BYTES: usize = 1024 * 1024;
 
+/// How much of a prompt a list carries, in characters: enough for a person
+/// or the model to recognise the job; the whole prompt is one Get away.
+pub const LIST_PROMPT_CHARS: usize = 200;
+
+/// Largest answer codexd sends, in bytes: what gRPC clients accept unless
+/// told otherwise (tonic's and grpc-go's, so grpcurl's, default is 4 MiB).
+/// codexd keeps every answer within it whatever its jobs hold (a list
+/// carries prompts' heads, a Get sheds the oldest of a huge summary).
+pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
 /// `a, b, c` of a list, for messages.
 pub fn listed(values: &[&str]) -> String {
     values.join(", ")

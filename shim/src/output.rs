@@ -53,8 +53,8 @@ impl<T: Serialize + JsonSchema + 'static> IntoCallToolResult for Json<T> {
     }
 }
 
-/// How many characters of a prompt `codex_list` shows.
-pub const LIST_PROMPT_CHARS: usize = 200;
+/// How many characters of a prompt `codex_list` shows (codexd sends no more).
+pub use codex_async_proto::values::LIST_PROMPT_CHARS;
 
 /// The shapes shared with `codexd show`: one rendering of a job's result.
 pub use codex_async_proto::job_result::{CommandRun, FileChange, JobResult, Status, Usage};
@@ -199,6 +199,9 @@ pub struct PollOutput {
 pub struct ListOutput {
     /// Jobs, newest first.
     pub jobs: Vec<JobSummary>,
+    /// Older matching jobs left out to keep the answer small; absent when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_off: Option<u32>,
 }
 
 /// One job in `codex_list`.
@@ -376,7 +379,10 @@ impl ListOutput {
             .into_iter()
             .map(JobSummary::from_proto)
             .collect::<Result<_, _>>()?;
-        Ok(Self { jobs })
+        Ok(Self {
+            jobs,
+            left_off: (response.left_off > 0).then_some(response.left_off),
+        })
     }
 }
 
@@ -564,6 +570,7 @@ mod tests {
         ran.question = Some(question());
         let out = ListOutput::from_proto(v1::ListResponse {
             jobs: vec![waits, ran],
+            left_off: 0,
         })
         .expect("list output");
         let value = serde_json::to_value(out).expect("json");
@@ -579,6 +586,7 @@ mod tests {
     fn list_cuts_prompts_on_char_boundaries() {
         let out = ListOutput::from_proto(v1::ListResponse {
             jobs: vec![job(JobStatus::Done)],
+            left_off: 0,
         })
         .expect("list output");
         assert_eq!(out.jobs[0].prompt.chars().count(), LIST_PROMPT_CHARS);

@@ -327,3 +327,114 @@ fn the_shim_reconnects_after_codexd_restarts() {
     let listed = shim.ok("codex_list", json!({}));
     assert_eq!(listed["jobs"][0]["job_id"], first["job_id"], "{listed}");
 }
+
+/// A prompt of exactly the largest size allowed, running `script` (the fake
+/// codex's steps, which it reads without the blanks that pad them).
+fn largest_prompt(script: &str) -> String {
+    let max = codex_async_proto::values::MAX_PROMPT_BYTES;
+    format!("{script}{}", " ".repeat(max - script.len()))
+}
+
+/// The start of a long text, for a failure's message.
+fn head(text: &str) -> String {
+    text.chars().take(600).collect()
+}
+
+#[test]
+fn jobs_with_the_largest_prompts_allowed_never_break_a_list_or_a_result() {
+    let home = TempHome::new();
+    let _daemon = serve_daemon(&home);
+    let mut shim = Shim::spawn(&home, NO_AUTOSTART);
+    let cwd = home.workdir().display().to_string();
+    // 24 MiB of prompts, six times what a gRPC client accepts in one answer.
+    let ids: Vec<String> = (0..24)
+        .map(|n| shim.start(json!({"prompt": largest_prompt(&format!("msg:job {n}")), "cwd": cwd})))
+        .collect();
+    for id in &ids {
+        shim.poll_until_finished(id);
+    }
+    // One more whose summary alone would be over 4 MiB with its prompt:
+    // 200 commands of 16 KiB (a summary keeps that many) and 1000 files.
+    let huge = shim.start(json!({
+        "prompt": largest_prompt("manycmd:200=16000;manypatch:1000=1000;msg:all done"),
+        "cwd": cwd,
+    }));
+    let end = shim.poll_until_finished(&huge);
+    assert_eq!(end["status"], "done", "{end}");
+
+    let listed = shim.ok("codex_list", json!({"limit": 100}));
+    let jobs = listed["jobs"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(jobs.len(), 25, "{listed}");
+    assert!(listed.get("left_off").is_none(), "{listed}");
+    for job in jobs {
+        let prompt = job["prompt"].as_str().unwrap_or_default();
+        assert_eq!(prompt.chars().count(), 200, "a head, not the whole prompt");
+    }
+    assert!(jobs[0]["prompt"]
+        .as_str()
+        .is_some_and(|p| p.starts_with("manycmd:200")));
+
+    // The result of the job with the huge summary: its answer, its last
+    // commands, and how many it ran in all.
+    let result = shim.ok_result("codex_result", json!({"job_id": huge}));
+    assert!(!result.is_error, "{}", head(&result.text));
+    assert!(result.text.contains("all done"), "{}", head(&result.text));
+    assert!(
+        result.text.contains("Commands: 200 run"),
+        "{}",
+        head(&result.text)
+    );
+
+    // The people's commands too, with the whole prompt one call away.
+    let table = home.run_codexd(&["jobs", "--limit", "1000"]);
+    assert!(
+        table.status.success(),
+        "{}",
+        String::from_utf8_lossy(&table.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&table.stdout).lines().count(), 26);
+    let listed = home.run_codexd(&["jobs", "--limit", "1000", "--json"]);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&listed.stdout).expect("jobs --json");
+    assert_eq!(listed["jobs"].as_array().map(Vec::len), Some(25));
+    assert_eq!(
+        listed["jobs"][1]["prompt_truncated"], true,
+        "{}",
+        listed["jobs"][1]
+    );
+    for id in [&ids[3], &huge] {
+        let shown = home.run_codexd(&["show", id, "--json"]);
+        assert!(
+            shown.status.success(),
+            "{}",
+            String::from_utf8_lossy(&shown.stderr)
+        );
+        let shown: Value = serde_json::from_slice(&shown.stdout).expect("show --json");
+        assert_eq!(
+            shown["job"]["prompt"].as_str().map(str::len),
+            Some(codex_async_proto::values::MAX_PROMPT_BYTES),
+            "the whole prompt"
+        );
+    }
+    let shown = home.run_codexd(&["show", &huge, "--json"]);
+    let shown: Value = serde_json::from_slice(&shown.stdout).expect("show --json");
+    assert_eq!(
+        shown["summary"]["commands_count"], 200,
+        "{}",
+        shown["summary"]["commands_count"]
+    );
+    let kept = shown["summary"]["commands"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or(0);
+    assert!(
+        (1..200).contains(&kept),
+        "the oldest commands shed, the latest kept: {kept}"
+    );
+}

@@ -21,18 +21,21 @@ pub fn run(limit: u32, status: Option<JobStatus>, json: bool) -> anyhow::Result<
         let Some(mut client) = ui::client(&paths).await else {
             return Ok(ui::not_running(&paths, json));
         };
-        let jobs = client
+        let listed = client
             .list(ListRequest {
                 limit: Some(limit),
                 status: status.map(|s| s as i32),
             })
             .await
             .map_err(ui::rpc_error)?
-            .into_inner()
-            .jobs;
+            .into_inner();
+        let (jobs, left_off) = (listed.jobs, listed.left_off);
         if json {
             let jobs: Vec<_> = jobs.iter().map(ui::job_json).collect();
-            ui::emit(&format!("{}\n", json!({ "jobs": jobs })))?;
+            ui::emit(&format!(
+                "{}\n",
+                json!({ "jobs": jobs, "left_off": left_off })
+            ))?;
             return Ok(ExitCode::SUCCESS);
         }
         if jobs.is_empty() {
@@ -83,6 +86,11 @@ pub fn run(limit: u32, status: Option<JobStatus>, json: bool) -> anyhow::Result<
             }
             out.push_str(&cells.join("  "));
             out.push('\n');
+        }
+        if left_off > 0 {
+            out.push_str(&format!(
+                "({left_off} older jobs left out: the answer would be over 4 MiB; try --status)\n"
+            ));
         }
         ui::emit(&out)?;
         Ok(ExitCode::SUCCESS)
