@@ -22,6 +22,11 @@ pub const DEFAULT_STALL_TIMEOUT: u32 = 600;
 /// it is denied, in seconds: long enough to come back to the terminal, short
 /// enough that a forgotten job goes on.
 pub const DEFAULT_QUESTION_TIMEOUT: u32 = 900;
+/// How long codex's app-server gets to answer `initialize`, in seconds: it
+/// answers within a second or two (Node's start), so 30 s leaves room for a
+/// loaded machine while a codex that hangs before its session (an old or
+/// broken one) ends the job in seconds rather than at the stall watchdog.
+pub const DEFAULT_INIT_TIMEOUT: u32 = 30;
 pub const DEFAULT_MAX_DURATION: u32 = 3600;
 /// Most jobs that may run at once (each is a codex process and a monitor).
 const MAX_MAX_JOBS: u64 = 256;
@@ -47,6 +52,8 @@ pub struct Config {
     pub stall_timeout: u32,
     /// A question codex asks is denied after this long without an answer.
     pub question_timeout: u32,
+    /// codex's app-server not answering `initialize` this long ends the job.
+    pub init_timeout: u32,
     /// Default max duration: a job running this long ends as `timed_out`.
     pub max_duration: u32,
     /// Arguments added to every codex command line (config overrides only).
@@ -232,6 +239,12 @@ const KEYS: &[Key] = &[
         "900",
     ),
     key(
+        "init_timeout_seconds",
+        "CODEX_ASYNC_INIT_TIMEOUT",
+        Kind::Number,
+        "30",
+    ),
+    key(
         "max_duration_seconds",
         "CODEX_ASYNC_MAX_DURATION",
         Kind::Number,
@@ -398,6 +411,11 @@ impl Config {
             u64::from(DEFAULT_QUESTION_TIMEOUT),
             watchdog.clone(),
         );
+        let init_timeout = r.number(
+            "init_timeout_seconds",
+            u64::from(DEFAULT_INIT_TIMEOUT),
+            watchdog.clone(),
+        );
         let max_duration = r.number(
             "max_duration_seconds",
             u64::from(DEFAULT_MAX_DURATION),
@@ -443,6 +461,7 @@ impl Config {
             retention_days: u32::try_from(retention_days).unwrap_or(DEFAULT_RETENTION_DAYS),
             stall_timeout: u32::try_from(stall_timeout).unwrap_or(DEFAULT_STALL_TIMEOUT),
             question_timeout: u32::try_from(question_timeout).unwrap_or(DEFAULT_QUESTION_TIMEOUT),
+            init_timeout: u32::try_from(init_timeout).unwrap_or(DEFAULT_INIT_TIMEOUT),
             max_duration: u32::try_from(max_duration).unwrap_or(DEFAULT_MAX_DURATION),
             extra_args,
             log_level,
@@ -459,7 +478,7 @@ impl Config {
                 .map(ToString::to_string)
                 .unwrap_or_else(|| "default".into())
         };
-        let rows: [(&'static str, String); 13] = [
+        let rows: [(&'static str, String); 14] = [
             ("codex_bin", self.codex_bin.to_string_lossy().into_owned()),
             ("default_approval_policy", self.default_policy.name().into()),
             (
@@ -482,6 +501,7 @@ impl Config {
                 "question_timeout_seconds",
                 self.question_timeout.to_string(),
             ),
+            ("init_timeout_seconds", self.init_timeout.to_string()),
             ("max_duration_seconds", self.max_duration.to_string()),
             (
                 "extra_codex_args",
@@ -714,6 +734,47 @@ mod tests {
         assert!(rows.iter().any(|(k, v, s)| *k == "max_concurrent_jobs"
             && v == "8"
             && s == "$CODEX_ASYNC_MAX_JOBS"));
+    }
+
+    #[test]
+    fn the_initialize_timeout_is_checked_like_the_other_durations() {
+        assert_eq!(load(None, &[]).expect("defaults").init_timeout, 30);
+        let file = load(Some("init_timeout_seconds = 5"), &[]).expect("file");
+        assert_eq!(file.init_timeout, 5);
+        assert_eq!(file.sources["init_timeout_seconds"], Source::File);
+        let env = load(
+            Some("init_timeout_seconds = 5"),
+            &[("CODEX_ASYNC_INIT_TIMEOUT", "2")],
+        )
+        .expect("env");
+        assert_eq!(env.init_timeout, 2);
+        assert!(env
+            .rows()
+            .iter()
+            .any(|(k, v, s)| *k == "init_timeout_seconds"
+                && v == "2"
+                && s == "$CODEX_ASYNC_INIT_TIMEOUT"));
+        assert_eq!(
+            problems(load(Some("init_timeout_seconds = 0"), &[])),
+            [
+                "config.toml: init_timeout_seconds = 0 is not valid: a whole number from 1 to \
+              604800 (default 30)"
+            ]
+        );
+        assert_eq!(
+            problems(load(None, &[("CODEX_ASYNC_INIT_TIMEOUT", "30s")])),
+            [
+                "CODEX_ASYNC_INIT_TIMEOUT=\"30s\" is not valid: a whole number from 1 to 604800 \
+              (default 30)"
+            ]
+        );
+        assert_eq!(
+            problems(load(Some("init_timeout_seconds = \"30\""), &[])),
+            [
+                "config.toml: init_timeout_seconds = \"30\" is not valid: a whole number without \
+              quotes, e.g. init_timeout_seconds = 30"
+            ]
+        );
     }
 
     #[test]

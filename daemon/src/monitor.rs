@@ -23,7 +23,7 @@
 //! exits quietly.
 
 use std::{
-    ffi::OsString,
+    ffi::{OsStr, OsString},
     fs::{File, OpenOptions},
     io::{self, BufRead, Read, Write},
     os::unix::process::CommandExt,
@@ -420,6 +420,14 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
                     stop = Some(CancelStage::begin(dir, codex, session.as_ref(), Some(reason)));
                 }
             }
+            _ = initialize_overdue(session.as_ref()), if stop.is_none() => {
+                // As with a watchdog, an exit already happened wins.
+                if let Some(status) = reap(Some(codex)) {
+                    break status;
+                }
+                let why = session.as_ref().map(session::Session::give_up);
+                stop = Some(CancelStage::begin(dir, codex, session.as_ref(), why));
+            }
             _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
                 if let Some(stage) = stop.as_mut() {
                     stage.escalate(me, codex);
@@ -440,8 +448,22 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
         WaitStatus::Signaled(_, sig, _) => (None, Some(sig as i32)),
         _ => (None, None),
     };
+    let stop_sent = stop.is_some();
     let mut cancelled = stop.as_ref().is_some_and(|s| s.reason.is_none());
     let mut reason = stop.and_then(|s| s.reason);
+    if let Some(session) = &session {
+        // A session that never reached its turn: codex's exit status says
+        // nothing of why, the engine's reason does.
+        let program = argv
+            .first()
+            .map_or(OsStr::new("codex"), OsString::as_os_str);
+        if let Some(why) = session
+            .why_no_turn(program, &dir.output(), exit_code, signal, stop_sent)
+            .await
+        {
+            reason = Some(why);
+        }
+    }
     if let Some(session) = &session {
         // The app-server exits 0 whatever became of the turn: the turn's end
         // is the job's, in exec's terms (a failed turn exits 1).
@@ -801,6 +823,15 @@ fn report(report: &Report) {
 fn detach_stdout() {
     if let Ok(null) = File::options().write(true).open("/dev/null") {
         let _ = nix::unistd::dup2_stdout(&null);
+    }
+}
+
+/// Resolves when the app-server session gave codex too long to answer
+/// `initialize`; never without a session.
+async fn initialize_overdue(session: Option<&session::Session>) {
+    match session {
+        Some(session) => session.initialize_overdue().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -516,8 +516,9 @@ impl Supervisor {
                 &codex::auth::app_server_overrides_here(&config.extra_args),
                 job,
             ),
-            app_server: (codex::engine(job) == codex::Engine::AppServer)
-                .then(|| codex::app_server::Plan::for_job(job, config.question_timeout)),
+            app_server: (codex::engine(job) == codex::Engine::AppServer).then(|| {
+                codex::app_server::Plan::for_job(job, config.question_timeout, config.init_timeout)
+            }),
         };
         self.inner
             .standby

@@ -1,16 +1,18 @@
 //! codex versions: a job whose codex is too old for a flag ends with an error
 //! naming the version it needs (not codex's usage text), with the fake old
 //! codex (testdata/fake-old-codex, codex 0.125.0's flags) and the real CLI;
-//! and `codexd doctor`'s login check in each case, with the real CLI's
-//! `codex login status` (skipped with a message when `CODEX_ASYNC_REAL_CODEX`
-//! is unset).
+//! a codex whose app-server ends, or does not answer `initialize`, before
+//! its turn ends the job with its version and what it printed (small
+//! stand-in scripts); and `codexd doctor`'s login check in each case, with
+//! the real CLI's `codex login status` (skipped with a message when
+//! `CODEX_ASYNC_REAL_CODEX` is unset).
 
 use std::{path::Path, process::Command};
 
 use codex_async_proto::v1::{GetRequest, GetResponse, JobStatus, StartRequest};
 use codex_async_proto::Client;
 use serde_json::Value;
-use testkit::{poll_for, real_codex, Daemon, TempHome};
+use testkit::{pid_alive, poll_for, real_codex, wait_until, Daemon, PidGuard, TempHome};
 
 fn fake_old_codex() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -101,6 +103,127 @@ async fn a_flag_from_extra_codex_args_an_old_codex_lacks_is_named_with_its_fix()
         "{}",
         end.output
     );
+}
+
+/// A stand-in codex that says it is `version` and runs `app_server` (sh) as
+/// its app-server.
+fn script_codex(home: &TempHome, version: &str, app_server: &str) -> String {
+    let path = home.root().join(format!("codex-{version}"));
+    testkit::write_script(
+        &path,
+        &format!(
+            "#!/bin/sh
+if [ \"$1\" = --version ]; then echo 'codex-cli {version}'; exit 0; fi
+\
+             {app_server}\n"
+        ),
+    );
+    path.display().to_string()
+}
+
+#[tokio::test]
+async fn a_codex_older_than_supported_that_exits_saying_nothing_is_named_by_its_version() {
+    let home = TempHome::new();
+    let codex = script_codex(&home, "0.120.0", "exit 2");
+    let daemon = Daemon::start_with(&home, &[("CODEX_BIN", codex)]).await;
+    let client = daemon.client().await;
+    let id = start(&client, home.start_request("msg:hi")).await;
+    let end = wait_end(&client, &id).await;
+    assert_eq!(
+        ending(&end),
+        (
+            JobStatus::Error,
+            Some(2),
+            "codex app-server exited with code 2 before answering initialize: codex 0.120.0 is \
+             older than 0.146.0, the oldest codex-async supports; upgrade it with \
+             `npm install -g @openai/codex@latest`; it printed nothing"
+                .to_string()
+        ),
+        "{}",
+        end.output
+    );
+}
+
+#[tokio::test]
+async fn a_codex_that_fails_before_initialize_is_quoted_in_the_jobs_error() {
+    let home = TempHome::new();
+    let codex = script_codex(
+        &home,
+        "0.171.0",
+        "echo 'WARNING: proceeding, even though we could not update PATH' >&2\n\
+         echo 'Error: loading config.toml: unknown variant `fast`' >&2\nexit 1",
+    );
+    let daemon = Daemon::start_with(&home, &[("CODEX_BIN", codex)]).await;
+    let client = daemon.client().await;
+    let id = start(&client, home.start_request("msg:hi")).await;
+    let end = wait_end(&client, &id).await;
+    assert_eq!(
+        ending(&end),
+        (
+            JobStatus::Error,
+            Some(1),
+            "codex app-server exited with code 1 before answering initialize (codex 0.171.0); it \
+             printed: WARNING: proceeding, even though we could not update PATH | Error: loading \
+             config.toml: unknown variant `fast`"
+                .to_string()
+        ),
+        "{}",
+        end.output
+    );
+}
+
+#[tokio::test]
+async fn a_codex_that_never_answers_initialize_is_stopped_with_its_child() {
+    let home = TempHome::new();
+    let pids = home.root().join("pids");
+    // Reads the requests and never answers; a child of its own, as codex's
+    // commands would be.
+    let codex = script_codex(
+        &home,
+        "0.171.0",
+        &format!(
+            "echo 'loading plugins' >&2\nsleep 600 &\necho $$ $! > '{}.tmp'\n\
+             mv '{0}.tmp' '{0}'\ncat > /dev/null\nwait",
+            pids.display()
+        ),
+    );
+    let daemon = Daemon::start_with(
+        &home,
+        &[
+            ("CODEX_BIN", codex),
+            ("CODEX_ASYNC_INIT_TIMEOUT", "1".to_string()),
+        ],
+    )
+    .await;
+    let client = daemon.client().await;
+    let id = start(&client, home.start_request("msg:hi")).await;
+    wait_until("the stand-in codex to write its pids", || pids.exists());
+    let text = std::fs::read_to_string(&pids).expect("pids");
+    let guards: Vec<PidGuard> = text
+        .split_whitespace()
+        .map(|p| PidGuard::new(p.parse().expect("a pid")))
+        .collect();
+    assert_eq!(guards.len(), 2, "{text}");
+    let end = wait_end(&client, &id).await;
+    let (status, _, error) = ending(&end);
+    assert_eq!(
+        (status, error.as_str()),
+        (
+            JobStatus::Error,
+            "codex app-server did not answer initialize within 1 s, and was stopped with its \
+             processes (codex 0.171.0); it printed: loading plugins"
+        ),
+        "{}",
+        end.output
+    );
+    // The job's end is recorded only once its monitor killed what was left.
+    for guard in &guards {
+        assert!(
+            !pid_alive(guard.pid()),
+            "pid {} outlived the job",
+            guard.pid()
+        );
+    }
 }
 
 /// The version `codex --version` prints, as codexd shows it.

@@ -41,11 +41,21 @@ pub struct Plan {
     pub output_schema: Option<String>,
     /// Seconds a question waits for an answer before it is denied.
     pub question_timeout: u32,
+    /// Seconds codex gets to answer `initialize` before the job ends
+    /// (startup.rs says why). Defaulted for a job line from a codexd that
+    /// predates it.
+    #[serde(default = "default_init_timeout")]
+    pub init_timeout: u32,
+}
+
+fn default_init_timeout() -> u32 {
+    crate::config::DEFAULT_INIT_TIMEOUT
 }
 
 impl Plan {
-    /// The plan for a job record.
-    pub fn for_job(job: &JobRecord, question_timeout: u32) -> Self {
+    /// The plan for a job record, with codexd's question and initialize
+    /// timeouts (seconds).
+    pub fn for_job(job: &JobRecord, question_timeout: u32, init_timeout: u32) -> Self {
         let (approval_policy, sandbox) = job.approval_policy.app_server();
         Self {
             thread_id: match job.kind() {
@@ -59,6 +69,7 @@ impl Plan {
             effort: job.reasoning_effort.clone(),
             output_schema: job.output_schema.clone(),
             question_timeout,
+            init_timeout,
         }
     }
 

@@ -1,8 +1,9 @@
 //! Everything codex-async knows about the codex CLI itself: its command lines
 //! ([`command`]: app-server, and exec review with its flags), its app-server
 //! protocol ([`app_server`]), its `--json` event stream ([`events`], which
-//! the app-server's notifications are translated into), and which codex
-//! releases have which of them ([`version`]). Jobs, replies, reviews and
+//! the app-server's notifications are translated into), which codex
+//! releases have which of them ([`version`]), and what a job says when the
+//! app-server never reached its turn ([`startup`]). Jobs, replies, reviews and
 //! structured answers reuse these instead of each building their own.
 
 pub mod answer;
@@ -12,6 +13,7 @@ pub mod auth;
 pub mod command;
 pub mod events;
 pub mod review;
+pub mod startup;
 pub mod version;
 
 use crate::job::{JobRecord, Kind};

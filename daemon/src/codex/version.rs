@@ -358,7 +358,9 @@ pub async fn read_version(codex_bin: &OsStr) -> Option<Version> {
 /// error: it is all codex prints then, a few hundred bytes (plus a warning).
 const TAIL_BYTES: u64 = 16 * 1024;
 
-fn read_tail(path: &Path) -> io::Result<String> {
+/// The end of a job's output file (its last [`TAIL_BYTES`]), where codex's
+/// own last words are.
+pub(crate) fn read_tail(path: &Path) -> io::Result<String> {
     let mut file = std::fs::File::open(path)?;
     let len = file.metadata()?.len();
     file.seek(SeekFrom::Start(len.saturating_sub(TAIL_BYTES)))?;

@@ -7,12 +7,17 @@
 //!
 //! The session ends when the turn does: it then closes codex's stdin, and the
 //! app-server exits; the monitor's loop reaps it as it reaps `codex exec`.
+//! A codex that has not answered `initialize` by the plan's `init_timeout`
+//! is stopped by the monitor as a watchdog would; for one that ended before
+//! its turn, the session knows how far it got and codex/startup.rs says why.
 
 use std::{
     collections::VecDeque,
+    ffi::OsStr,
     fs::{File, OpenOptions},
     io::Write,
     os::fd::{AsFd, OwnedFd},
+    path::Path,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -29,6 +34,7 @@ use crate::{
         app_server::{self, Incoming, Plan, Translator, TurnEnd},
         approval::{AnswerFile, AnsweredBy, Decision},
         events::Question,
+        startup::{self, NoTurn},
     },
     job::now_rfc3339,
     jobdir::JobDir,
@@ -74,6 +80,14 @@ pub struct Shared {
     /// A `turn/interrupt` went to codex: a turn that completed without one
     /// had ended before any stop reached it (a cancel, a watchdog).
     pub interrupt_sent: bool,
+    /// codex answered `initialize` (either way).
+    pub initialized: bool,
+    /// codex accepted `turn/start`: from here its exit is the turn's.
+    pub turn_started: bool,
+    /// codex closed its stdout.
+    pub stdout_closed: bool,
+    /// The session gave up on `initialize` and asked the monitor to stop codex.
+    pub gave_up: bool,
 }
 
 /// A running session.
@@ -82,6 +96,10 @@ pub struct Session {
     pub shared: Arc<Mutex<Shared>>,
     /// The driver: it ends when codex's stdout does.
     task: tokio::task::JoinHandle<()>,
+    /// codex must have answered `initialize` by then (the plan's
+    /// `init_timeout`, seconds, from the session's start).
+    init_timeout: u32,
+    init_deadline: tokio::time::Instant,
 }
 
 impl Session {
@@ -113,6 +131,9 @@ impl Session {
         };
         let (control, control_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Mutex::new(Shared::default()));
+        let init_timeout = plan.init_timeout.max(1);
+        let init_deadline =
+            tokio::time::Instant::now() + Duration::from_secs(u64::from(init_timeout));
         let driver = Driver {
             dir: dir.clone(),
             plan,
@@ -135,7 +156,81 @@ impl Session {
             control,
             shared,
             task,
+            init_timeout,
+            init_deadline,
         })
+    }
+
+    /// Resolves when codex has not answered `initialize` by its deadline;
+    /// never once it has. The monitor then stops codex with
+    /// [`Session::give_up`]'s reason, as a watchdog would: a codex that
+    /// hangs before its session would otherwise sit `running` with nothing
+    /// to show until the stall watchdog.
+    pub async fn initialize_overdue(&self) {
+        // Asked on every turn of the monitor's loop: no timer once answered.
+        if self.lock().initialized {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep_until(self.init_deadline).await;
+        if self.lock().initialized {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Marks that the session gave up on `initialize`; the stop's reason
+    /// (the job's is [`Session::why_no_turn`]'s, once codex is gone).
+    pub fn give_up(&self) -> String {
+        self.lock().gave_up = true;
+        startup::no_initialize(self.init_timeout)
+    }
+
+    /// Why the job ended before its turn started, when codex's exit status
+    /// alone would not say: codex ended on its own before it (`stopped`: the
+    /// monitor stopped it for a cancel or a watchdog, whose reason stands),
+    /// or the session gave up on `initialize`. codex's version and its last
+    /// lines of `output` (the job's output.txt) are in it; `codex_bin` is
+    /// asked for its version. None once the turn started, when codex refused
+    /// a request (its words are the reason), and for codex's usage error
+    /// (codexd's `explain_exit` names the argument and where it came from).
+    pub async fn why_no_turn(
+        &self,
+        codex_bin: &OsStr,
+        output: &Path,
+        exit_code: Option<i32>,
+        signal: Option<i32>,
+        stopped: bool,
+    ) -> Option<String> {
+        let what = {
+            let shared = self.lock();
+            if shared.turn_started || shared.end.is_some() || shared.failure.is_some() {
+                return None;
+            }
+            if shared.gave_up {
+                NoTurn::NoInitialize {
+                    seconds: self.init_timeout,
+                    stdout_closed: shared.stdout_closed,
+                }
+            } else if stopped {
+                return None;
+            } else {
+                NoTurn::Ended {
+                    code: exit_code,
+                    signal,
+                    initialized: shared.initialized,
+                }
+            }
+        };
+        if matches!(what, NoTurn::Ended { .. }) && startup::is_usage_error(output, exit_code).await
+        {
+            return None;
+        }
+        Some(startup::explain(codex_bin, output, what).await)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Waits (up to `within`) until everything codex wrote is read: after
@@ -208,9 +303,11 @@ impl Driver {
                                 }
                             }
                         }
-                        // codex closed its stdout: it is ending.
+                        // codex closed its stdout: it is ending (or, before
+                        // its session, hanging: see `initialize_overdue`).
                         Ok(false) | Err(_) => {
                             self.flush();
+                            self.lock().stdout_closed = true;
                             return;
                         }
                     }
@@ -325,6 +422,9 @@ impl Driver {
 
     async fn response(&mut self, id: Value, result: Result<Value, String>) -> bool {
         let id = id.as_u64();
+        if id == Some(0) {
+            self.lock().initialized = true;
+        }
         match result {
             Err(message) => {
                 let what = if id == self.thread_request {
@@ -361,6 +461,10 @@ impl Driver {
                     .plan
                     .turn_request(&thread, &self.prompt, self.schema.take());
                 self.turn_request = Some(self.send("turn/start", params).await);
+                false
+            }
+            Ok(_) if id.is_some() && id == self.turn_request => {
+                self.lock().turn_started = true;
                 false
             }
             Ok(_) => false,
