@@ -9,6 +9,8 @@
 //! of those results (MCP clients show the model the text; the structure is
 //! for programs).
 
+use std::borrow::Cow;
+
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -258,7 +260,7 @@ impl Question {
         match (q.kind.as_str(), &q.command) {
             ("command", Some(command)) => format!(
                 "run `{}`",
-                clip_chars(unwrap_shell(command.trim()), MAX_COMMAND_CHARS)
+                clip_chars(&unwrap_shell(command.trim()), MAX_COMMAND_CHARS)
             ),
             _ if !q.files.is_empty() => {
                 format!("change {}", first_few(q.files.iter().map(String::as_str)))
@@ -726,7 +728,7 @@ impl JobResult {
 
 /// One command for the text: `` `cmd` ok `` / `` `cmd` exit 3 ``.
 fn command_text(c: &CommandRun) -> String {
-    let command = clip_chars(unwrap_shell(c.command.trim()), MAX_COMMAND_CHARS);
+    let command = clip_chars(&unwrap_shell(c.command.trim()), MAX_COMMAND_CHARS);
     let outcome = match (c.exit_code, c.status.as_str()) {
         (Some(0), _) => "ok".to_string(),
         (Some(code), _) => format!("exit {code}"),
@@ -736,9 +738,22 @@ fn command_text(c: &CommandRun) -> String {
     format!("`{command}` {outcome}")
 }
 
-/// The command codex ran inside its shell wrapper (`/bin/bash -lc '…'`):
-/// the wrapper is the same on every command and tells the model nothing.
-fn unwrap_shell(command: &str) -> &str {
+/// The command codex ran inside its shell wrapper (`/bin/bash -lc '…'` or
+/// `/bin/bash -lc "…"`): the wrapper is the same on every command and tells
+/// the reader nothing. Shared by the result and the compact event line
+/// (`codexd logs`, a poll's events), so a command reads the same in both.
+///
+/// Only a wrapper whose one argument reads back exactly is taken off; any
+/// other command comes back as it is:
+/// - single quotes: shell takes everything up to the next `'` literally, so
+///   the argument is the text between them, provided it holds no `'` (a
+///   quote spliced in as `'\''` would need undoing);
+/// - double quotes: the shell undoes `\"`, `\\`, `\$`, `` \` `` and a
+///   backslash-newline, and keeps any other backslash; an unescaped `$` or
+///   `` ` `` expands before the inner shell sees it, and an unescaped `"`
+///   ends the argument early, so neither can be read back and both leave the
+///   command whole.
+pub fn unwrap_shell(command: &str) -> Cow<'_, str> {
     const WRAPPERS: &[&str] = &[
         "/bin/bash -lc ",
         "bash -lc ",
@@ -748,17 +763,54 @@ fn unwrap_shell(command: &str) -> &str {
         "sh -c ",
     ];
     for wrapper in WRAPPERS {
-        if let Some(quoted) = command.strip_prefix(wrapper) {
-            if let Some(inner) = quoted
-                .strip_prefix('\'')
-                .and_then(|q| q.strip_suffix('\''))
-                .filter(|inner| !inner.contains('\''))
-            {
-                return inner;
-            }
+        let Some(quoted) = command.strip_prefix(wrapper) else {
+            continue;
+        };
+        if let Some(inner) = quoted
+            .strip_prefix('\'')
+            .and_then(|q| q.strip_suffix('\''))
+            .filter(|inner| !inner.contains('\''))
+        {
+            return Cow::Borrowed(inner);
+        }
+        if let Some(inner) = quoted
+            .strip_prefix('"')
+            .and_then(|q| q.strip_suffix('"'))
+            .and_then(double_quoted)
+        {
+            return inner;
         }
     }
-    command
+    Cow::Borrowed(command)
+}
+
+/// The word a shell reads from `inner`, the text between a pair of double
+/// quotes (the closing one already taken off), or None when it cannot be
+/// read back without running the shell (see [`unwrap_shell`]).
+fn double_quoted(inner: &str) -> Option<Cow<'_, str>> {
+    if !inner.contains(['\\', '"', '$', '`']) {
+        return Some(Cow::Borrowed(inner));
+    }
+    let mut word = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(escaped @ ('"' | '\\' | '$' | '`')) => word.push(escaped),
+                Some('\n') => {}
+                Some(other) => {
+                    word.push('\\');
+                    word.push(other);
+                }
+                // A backslash last escaped the quote taken off as closing:
+                // the argument goes on past it.
+                None => return None,
+            },
+            '"' | '$' | '`' => return None,
+            c => word.push(c),
+        }
+    }
+    Some(Cow::Owned(word))
 }
 
 /// `a, b, c, d, e and 3 more`: the first five of a list, the rest counted
@@ -1219,6 +1271,40 @@ mod tests {
             "/bin/bash -lc 'echo '\\''x'\\'''"
         );
         assert_eq!(unwrap_shell("cargo test"), "cargo test");
+    }
+
+    #[test]
+    fn a_double_quoted_wrapper_is_left_out_with_its_escapes_undone() {
+        assert_eq!(unwrap_shell(r#"/bin/bash -lc "echo hi""#), "echo hi");
+        assert_eq!(
+            unwrap_shell(r#"/bin/bash -lc "grep -n \"fn main\" src/*.rs""#),
+            r#"grep -n "fn main" src/*.rs"#
+        );
+        assert_eq!(
+            unwrap_shell(r#"bash -lc "echo \$HOME \`date\` a\\b""#),
+            r#"echo $HOME `date` a\b"#
+        );
+        // The shell keeps a backslash before anything else, and drops a
+        // backslash-newline.
+        assert_eq!(
+            unwrap_shell("/bin/bash -lc \"printf 'a\\tb' \\\n| cat\""),
+            "printf 'a\\tb' | cat"
+        );
+        // Expanded by the outer shell, cut short by a bare quote, or with
+        // its closing quote escaped: the argument cannot be read back.
+        for whole in [
+            r#"/bin/bash -lc "echo $HOME""#,
+            r#"/bin/bash -lc "echo `date`""#,
+            r#"/bin/bash -lc "a" "b""#,
+            r#"/bin/bash -lc "echo \""#,
+            r#"/bin/bash -lc "echo"#,
+        ] {
+            assert_eq!(unwrap_shell(whole), whole);
+        }
+        assert_eq!(
+            unwrap_shell(r#"cargo test -- "a b""#),
+            r#"cargo test -- "a b""#
+        );
     }
 
     #[test]
