@@ -86,6 +86,29 @@ impl Status {
     }
 }
 
+/// The reason a job stopped by its stall watchdog starts with (`stalled:
+/// no progress from codex for …`), written by the monitor's watchdog.
+pub const STALLED: &str = "stalled";
+/// The reason a job stopped by its max-duration watchdog starts with.
+pub const TIMED_OUT: &str = "timed_out";
+
+/// The watchdog that stopped a job ([`STALLED`] or [`TIMED_OUT`]), read from
+/// its status and its error, which starts with the watchdog's name; None for
+/// any other job. Such a job is in status error because it was stopped, not
+/// because of how codex exited after the stop, so its renderings lead with
+/// the watchdog.
+pub fn stopped_by_watchdog(status: Status, error: Option<&str>) -> Option<&'static str> {
+    if status != Status::Error {
+        return None;
+    }
+    let error = error?;
+    [STALLED, TIMED_OUT].into_iter().find(|name| {
+        error
+            .strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with(':'))
+    })
+}
+
 /// A file Codex changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[schemars(inline)]
@@ -526,6 +549,23 @@ impl JobResult {
     }
 
     fn header(&self) -> String {
+        // The watchdog's reason is the story: codex's exit code after the
+        // stop (often 0, from a clean shutdown) only misleads next to
+        // "error", and stays in `exit_code`.
+        // It takes the status's place, as in `error (exit 1, 9 s): why`.
+        if let Some((watchdog, why)) = stopped_by_watchdog(self.status, self.error.as_deref())
+            .zip(self.error.as_deref())
+            .and_then(|(name, error)| Some((name, error.strip_prefix(name)?.strip_prefix(':')?)))
+        {
+            let after = self
+                .elapsed_seconds
+                .map(|s| format!(" after {}", duration(s)))
+                .unwrap_or_default();
+            return format!(
+                "Codex job {} {watchdog} (stopped by its watchdog{after}):{why}",
+                self.job_id
+            );
+        }
         let mut facts = Vec::new();
         if let Some(code) = self.exit_code {
             facts.push(format!("exit {code}"));
@@ -1065,6 +1105,58 @@ mod tests {
             "Codex job 0123456789ab error (exit 1, 1m05s): codex exited with code 1: boom\n\
              Codex gave no final answer; last activity: said: trying again\n"
         ));
+    }
+
+    #[test]
+    fn a_job_its_watchdog_stopped_leads_with_the_reason_not_the_exit() {
+        let stopped = |reason: &str, exit: Option<i32>| {
+            let mut resp = response(
+                JobStatus::Error,
+                v1::JobSummary {
+                    activity: "said: Reconnecting... 2/5".into(),
+                    ..Default::default()
+                },
+            );
+            if let Some(job) = resp.job.as_mut() {
+                job.exit_code = exit;
+                job.error = Some(reason.into());
+            }
+            text_of(&resp)
+        };
+        let stall = "stalled: no progress from codex for 30 s (it may be retrying a dead network \
+                     or provider)";
+        let text = stopped(stall, Some(0));
+        assert!(
+            text.starts_with(
+                "Codex job 0123456789ab stalled (stopped by its watchdog after 1m05s): no \
+                 progress from codex for 30 s (it may be retrying a dead network or provider)\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("exit 0"), "{text}");
+        let text = stopped("timed_out: ran longer than the max duration of 60 s", None);
+        assert!(
+            text.starts_with(
+                "Codex job 0123456789ab timed_out (stopped by its watchdog after 1m05s): ran \
+                 longer than the max duration of 60 s\n"
+            ),
+            "{text}"
+        );
+        // Only a reason that names a watchdog, of a job in error.
+        let text = stopped("stalledness: something else", Some(1));
+        assert!(
+            text.starts_with("Codex job 0123456789ab error (exit 1, 1m05s): stalledness"),
+            "{text}"
+        );
+        assert_eq!(
+            stopped_by_watchdog(Status::Error, Some("timed_out: ran longer")),
+            Some(TIMED_OUT)
+        );
+        assert_eq!(
+            stopped_by_watchdog(Status::Cancelled, Some("stalled: x")),
+            None
+        );
+        assert_eq!(stopped_by_watchdog(Status::Error, None), None);
     }
 
     fn text_of(resp: &v1::GetResponse) -> String {
