@@ -7,6 +7,7 @@
 //! Progress is any new output line other than codex's `error` events: its
 //! "Reconnecting…" retries print those, and must not keep a dead job alive.
 
+use codex_async_proto::job_result::{STALLED, TIMED_OUT};
 use std::{
     fs::File,
     io::{self, Read, Seek, SeekFrom},
@@ -59,7 +60,7 @@ impl Watchdog {
         if let Some(max) = self.max {
             if self.started.elapsed() >= max {
                 return Some(format!(
-                    "timed_out: ran longer than the max duration of {} s",
+                    "{TIMED_OUT}: ran longer than the max duration of {} s",
                     max.as_secs()
                 ));
             }
@@ -67,7 +68,7 @@ impl Watchdog {
         if let Some(stall) = self.stall {
             if self.last_progress.elapsed() >= stall {
                 return Some(format!(
-                    "stalled: no progress from codex for {} s (it may be retrying a dead network or provider)",
+                    "{STALLED}: no progress from codex for {} s (it may be retrying a dead network or provider)",
                     stall.as_secs()
                 ));
             }

@@ -328,6 +328,91 @@ async fn doctor_checks_codex_version_daemon_and_prints_the_mcp_line() {
     assert!(stdout(&out).contains("not found"), "{}", stdout(&out));
 }
 
+/// doctor's `homes` check, run on `home` with `env` on top of its own.
+fn doctor_homes(home: &TempHome, env: &[(&str, &Path)]) -> Option<Value> {
+    let mut command = home.codexd();
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let out = command.args(["doctor", "--json"]).output().expect("doctor");
+    let report = json(&out);
+    report["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["name"] == "homes"))
+        .cloned()
+}
+
+#[tokio::test]
+async fn doctor_warns_when_the_home_and_the_socket_name_different_homes() {
+    let (here, there) = (TempHome::new(), TempHome::new());
+    let daemon = Daemon::start(&there).await;
+    let (here_home, there_home) = (here.home(), there.home());
+    let there_socket = there.paths().socket;
+
+    // The daemon answering on the socket keeps its jobs in another home.
+    let check =
+        doctor_homes(&here, &[("CODEX_ASYNC_SOCKET", &there_socket)]).expect("a homes check");
+    let detail = check["detail"].as_str().unwrap_or_default();
+    let fix = check["fix"].as_str().unwrap_or_default();
+    assert_eq!(check["status"], "warn", "{check}");
+    assert!(
+        detail.contains(&format!("keeps its jobs in {}", there_home.display()))
+            && detail.contains(&here_home.display().to_string()),
+        "{check}"
+    );
+    assert!(
+        fix.contains("unset CODEX_ASYNC_SOCKET")
+            && fix.contains(&format!("CODEX_ASYNC_HOME={}", there_home.display())),
+        "{check}"
+    );
+    // Its own socket, or one outside any home: nothing to say.
+    assert_eq!(doctor_homes(&there, &[]), None);
+    let elsewhere = here.root().join("run");
+    fs::create_dir_all(&elsewhere).expect("mkdir");
+    let outside = elsewhere.join("codexd.sock");
+    assert_eq!(
+        doctor_homes(&here, &[("CODEX_ASYNC_SOCKET", &outside)]),
+        None
+    );
+
+    // With that daemon gone, the socket's folder is still another home.
+    drop(daemon);
+    let check =
+        doctor_homes(&here, &[("CODEX_ASYNC_SOCKET", &there_socket)]).expect("a homes check");
+    assert_eq!(check["status"], "warn", "{check}");
+    assert!(
+        check["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(&format!(
+                "is in another codex-async home, {}",
+                there_home.display()
+            ))),
+        "{check}"
+    );
+
+    // The daemon holding the home listens on a socket this environment
+    // does not name.
+    let mut serve = here.codexd();
+    serve
+        .env("CODEX_ASYNC_SOCKET", &outside)
+        .arg("serve")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _serving = ProcessGuard::new(serve.spawn().expect("spawn codexd serve"));
+    wait_until("codexd to listen on its socket", || {
+        std::os::unix::net::UnixStream::connect(&outside).is_ok()
+    });
+    let check = doctor_homes(&here, &[]).expect("a homes check");
+    assert_eq!(check["status"], "warn", "{check}");
+    assert!(
+        check["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(&format!("listens on {}", outside.display()))),
+        "{check}"
+    );
+}
+
 /// A home directory for install-service (HOME decides where the files go).
 fn service_cmd(user_home: &Path, home: &TempHome, args: &[&str]) -> Output {
     home.codexd()

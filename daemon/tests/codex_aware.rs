@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use codex_async_proto::job_result::JobResult;
 use codex_async_proto::v1::{GetRequest, GetResponse, JobStatus, StartRequest};
 use codex_async_proto::Client;
 use testkit::{poll_for, Daemon, TempHome};
@@ -379,7 +380,7 @@ async fn the_stall_watchdog_stops_a_job_that_only_retries() {
     r.stall_timeout_seconds = Some(2);
     let id = start(&client, r).await;
     let end = wait_end(&client, &id).await;
-    let job = end.job.expect("job");
+    let job = end.job.clone().expect("job");
     assert_eq!(job.status(), JobStatus::Error);
     assert!(
         job.error
@@ -390,6 +391,42 @@ async fn the_stall_watchdog_stops_a_job_that_only_retries() {
     );
     assert_eq!(job.stall_timeout_seconds, 2);
     assert!(home.live_monitors().is_empty());
+
+    // Every rendering of the ended job leads with the watchdog's reason,
+    // not codex's exit after the stop.
+    let why = job
+        .error
+        .as_deref()
+        .and_then(|e| e.strip_prefix("stalled:"));
+    let text = JobResult::from_get(&end, None, chrono::Utc::now())
+        .expect("a result")
+        .to_text();
+    let head = format!("Codex job {id} stalled (stopped by its watchdog after ");
+    assert!(
+        text.starts_with(&head) && why.is_some_and(|why| text.contains(&format!("):{why}"))),
+        "{text}"
+    );
+    assert!(!text.contains("(exit "), "{text}");
+    let show = home.run_codexd(&["show", &id]);
+    let show = String::from_utf8_lossy(&show.stdout);
+    assert!(show.starts_with(&head), "{show}");
+    assert!(
+        show.contains("error (stopped by its watchdog: stalled)"),
+        "{show}"
+    );
+    let logs = home.run_codexd(&["logs", "-f", &id]);
+    let logs = String::from_utf8_lossy(&logs.stderr);
+    assert!(
+        logs.starts_with(&format!("codexd: job {id} ended stalled: no progress")),
+        "{logs}"
+    );
+    let jobs = home.run_codexd(&["jobs"]);
+    let jobs = String::from_utf8_lossy(&jobs.stdout);
+    let row = jobs
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_default();
+    assert_eq!(row.split_whitespace().nth(1), Some("stalled"), "{jobs}");
 }
 
 #[tokio::test]
@@ -401,7 +438,7 @@ async fn the_max_duration_watchdog_stops_a_long_job() {
     r.max_duration_seconds = Some(1);
     let id = start(&client, r).await;
     let end = wait_end(&client, &id).await;
-    let job = end.job.expect("job");
+    let job = end.job.clone().expect("job");
     assert_eq!(job.status(), JobStatus::Error);
     assert!(
         job.error
@@ -411,6 +448,15 @@ async fn the_max_duration_watchdog_stops_a_long_job() {
         job.error
     );
     assert!(home.live_monitors().is_empty());
+    let text = JobResult::from_get(&end, None, chrono::Utc::now())
+        .expect("a result")
+        .to_text();
+    assert!(
+        text.starts_with(&format!(
+            "Codex job {id} timed_out (stopped by its watchdog"
+        )),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -9,6 +9,8 @@
 //! of those results (MCP clients show the model the text; the structure is
 //! for programs).
 
+use std::borrow::Cow;
+
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -82,6 +84,29 @@ impl Status {
             JobStatus::Unspecified => None,
         }
     }
+}
+
+/// The reason a job stopped by its stall watchdog starts with (`stalled:
+/// no progress from codex for …`), written by the monitor's watchdog.
+pub const STALLED: &str = "stalled";
+/// The reason a job stopped by its max-duration watchdog starts with.
+pub const TIMED_OUT: &str = "timed_out";
+
+/// The watchdog that stopped a job ([`STALLED`] or [`TIMED_OUT`]), read from
+/// its status and its error, which starts with the watchdog's name; None for
+/// any other job. Such a job is in status error because it was stopped, not
+/// because of how codex exited after the stop, so its renderings lead with
+/// the watchdog.
+pub fn stopped_by_watchdog(status: Status, error: Option<&str>) -> Option<&'static str> {
+    if status != Status::Error {
+        return None;
+    }
+    let error = error?;
+    [STALLED, TIMED_OUT].into_iter().find(|name| {
+        error
+            .strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with(':'))
+    })
 }
 
 /// A file Codex changed.
@@ -258,7 +283,7 @@ impl Question {
         match (q.kind.as_str(), &q.command) {
             ("command", Some(command)) => format!(
                 "run `{}`",
-                clip_chars(unwrap_shell(command.trim()), MAX_COMMAND_CHARS)
+                clip_chars(&unwrap_shell(command.trim()), MAX_COMMAND_CHARS)
             ),
             _ if !q.files.is_empty() => {
                 format!("change {}", first_few(q.files.iter().map(String::as_str)))
@@ -524,6 +549,23 @@ impl JobResult {
     }
 
     fn header(&self) -> String {
+        // The watchdog's reason is the story: codex's exit code after the
+        // stop (often 0, from a clean shutdown) only misleads next to
+        // "error", and stays in `exit_code`.
+        // It takes the status's place, as in `error (exit 1, 9 s): why`.
+        if let Some((watchdog, why)) = stopped_by_watchdog(self.status, self.error.as_deref())
+            .zip(self.error.as_deref())
+            .and_then(|(name, error)| Some((name, error.strip_prefix(name)?.strip_prefix(':')?)))
+        {
+            let after = self
+                .elapsed_seconds
+                .map(|s| format!(" after {}", duration(s)))
+                .unwrap_or_default();
+            return format!(
+                "Codex job {} {watchdog} (stopped by its watchdog{after}):{why}",
+                self.job_id
+            );
+        }
         let mut facts = Vec::new();
         if let Some(code) = self.exit_code {
             facts.push(format!("exit {code}"));
@@ -726,7 +768,7 @@ impl JobResult {
 
 /// One command for the text: `` `cmd` ok `` / `` `cmd` exit 3 ``.
 fn command_text(c: &CommandRun) -> String {
-    let command = clip_chars(unwrap_shell(c.command.trim()), MAX_COMMAND_CHARS);
+    let command = clip_chars(&unwrap_shell(c.command.trim()), MAX_COMMAND_CHARS);
     let outcome = match (c.exit_code, c.status.as_str()) {
         (Some(0), _) => "ok".to_string(),
         (Some(code), _) => format!("exit {code}"),
@@ -736,9 +778,22 @@ fn command_text(c: &CommandRun) -> String {
     format!("`{command}` {outcome}")
 }
 
-/// The command codex ran inside its shell wrapper (`/bin/bash -lc '…'`):
-/// the wrapper is the same on every command and tells the model nothing.
-fn unwrap_shell(command: &str) -> &str {
+/// The command codex ran inside its shell wrapper (`/bin/bash -lc '…'` or
+/// `/bin/bash -lc "…"`): the wrapper is the same on every command and tells
+/// the reader nothing. Shared by the result and the compact event line
+/// (`codexd logs`, a poll's events), so a command reads the same in both.
+///
+/// Only a wrapper whose one argument reads back exactly is taken off; any
+/// other command comes back as it is:
+/// - single quotes: shell takes everything up to the next `'` literally, so
+///   the argument is the text between them, provided it holds no `'` (a
+///   quote spliced in as `'\''` would need undoing);
+/// - double quotes: the shell undoes `\"`, `\\`, `\$`, `` \` `` and a
+///   backslash-newline, and keeps any other backslash; an unescaped `$` or
+///   `` ` `` expands before the inner shell sees it, and an unescaped `"`
+///   ends the argument early, so neither can be read back and both leave the
+///   command whole.
+pub fn unwrap_shell(command: &str) -> Cow<'_, str> {
     const WRAPPERS: &[&str] = &[
         "/bin/bash -lc ",
         "bash -lc ",
@@ -748,17 +803,54 @@ fn unwrap_shell(command: &str) -> &str {
         "sh -c ",
     ];
     for wrapper in WRAPPERS {
-        if let Some(quoted) = command.strip_prefix(wrapper) {
-            if let Some(inner) = quoted
-                .strip_prefix('\'')
-                .and_then(|q| q.strip_suffix('\''))
-                .filter(|inner| !inner.contains('\''))
-            {
-                return inner;
-            }
+        let Some(quoted) = command.strip_prefix(wrapper) else {
+            continue;
+        };
+        if let Some(inner) = quoted
+            .strip_prefix('\'')
+            .and_then(|q| q.strip_suffix('\''))
+            .filter(|inner| !inner.contains('\''))
+        {
+            return Cow::Borrowed(inner);
+        }
+        if let Some(inner) = quoted
+            .strip_prefix('"')
+            .and_then(|q| q.strip_suffix('"'))
+            .and_then(double_quoted)
+        {
+            return inner;
         }
     }
-    command
+    Cow::Borrowed(command)
+}
+
+/// The word a shell reads from `inner`, the text between a pair of double
+/// quotes (the closing one already taken off), or None when it cannot be
+/// read back without running the shell (see [`unwrap_shell`]).
+fn double_quoted(inner: &str) -> Option<Cow<'_, str>> {
+    if !inner.contains(['\\', '"', '$', '`']) {
+        return Some(Cow::Borrowed(inner));
+    }
+    let mut word = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(escaped @ ('"' | '\\' | '$' | '`')) => word.push(escaped),
+                Some('\n') => {}
+                Some(other) => {
+                    word.push('\\');
+                    word.push(other);
+                }
+                // A backslash last escaped the quote taken off as closing:
+                // the argument goes on past it.
+                None => return None,
+            },
+            '"' | '$' | '`' => return None,
+            c => word.push(c),
+        }
+    }
+    Some(Cow::Owned(word))
 }
 
 /// `a, b, c, d, e and 3 more`: the first five of a list, the rest counted
@@ -1015,6 +1107,58 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn a_job_its_watchdog_stopped_leads_with_the_reason_not_the_exit() {
+        let stopped = |reason: &str, exit: Option<i32>| {
+            let mut resp = response(
+                JobStatus::Error,
+                v1::JobSummary {
+                    activity: "said: Reconnecting... 2/5".into(),
+                    ..Default::default()
+                },
+            );
+            if let Some(job) = resp.job.as_mut() {
+                job.exit_code = exit;
+                job.error = Some(reason.into());
+            }
+            text_of(&resp)
+        };
+        let stall = "stalled: no progress from codex for 30 s (it may be retrying a dead network \
+                     or provider)";
+        let text = stopped(stall, Some(0));
+        assert!(
+            text.starts_with(
+                "Codex job 0123456789ab stalled (stopped by its watchdog after 1m05s): no \
+                 progress from codex for 30 s (it may be retrying a dead network or provider)\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("exit 0"), "{text}");
+        let text = stopped("timed_out: ran longer than the max duration of 60 s", None);
+        assert!(
+            text.starts_with(
+                "Codex job 0123456789ab timed_out (stopped by its watchdog after 1m05s): ran \
+                 longer than the max duration of 60 s\n"
+            ),
+            "{text}"
+        );
+        // Only a reason that names a watchdog, of a job in error.
+        let text = stopped("stalledness: something else", Some(1));
+        assert!(
+            text.starts_with("Codex job 0123456789ab error (exit 1, 1m05s): stalledness"),
+            "{text}"
+        );
+        assert_eq!(
+            stopped_by_watchdog(Status::Error, Some("timed_out: ran longer")),
+            Some(TIMED_OUT)
+        );
+        assert_eq!(
+            stopped_by_watchdog(Status::Cancelled, Some("stalled: x")),
+            None
+        );
+        assert_eq!(stopped_by_watchdog(Status::Error, None), None);
+    }
+
     fn text_of(resp: &v1::GetResponse) -> String {
         JobResult::from_get(resp, None, now())
             .map(|r| r.to_text())
@@ -1219,6 +1363,40 @@ mod tests {
             "/bin/bash -lc 'echo '\\''x'\\'''"
         );
         assert_eq!(unwrap_shell("cargo test"), "cargo test");
+    }
+
+    #[test]
+    fn a_double_quoted_wrapper_is_left_out_with_its_escapes_undone() {
+        assert_eq!(unwrap_shell(r#"/bin/bash -lc "echo hi""#), "echo hi");
+        assert_eq!(
+            unwrap_shell(r#"/bin/bash -lc "grep -n \"fn main\" src/*.rs""#),
+            r#"grep -n "fn main" src/*.rs"#
+        );
+        assert_eq!(
+            unwrap_shell(r#"bash -lc "echo \$HOME \`date\` a\\b""#),
+            r#"echo $HOME `date` a\b"#
+        );
+        // The shell keeps a backslash before anything else, and drops a
+        // backslash-newline.
+        assert_eq!(
+            unwrap_shell("/bin/bash -lc \"printf 'a\\tb' \\\n| cat\""),
+            "printf 'a\\tb' | cat"
+        );
+        // Expanded by the outer shell, cut short by a bare quote, or with
+        // its closing quote escaped: the argument cannot be read back.
+        for whole in [
+            r#"/bin/bash -lc "echo $HOME""#,
+            r#"/bin/bash -lc "echo `date`""#,
+            r#"/bin/bash -lc "a" "b""#,
+            r#"/bin/bash -lc "echo \""#,
+            r#"/bin/bash -lc "echo"#,
+        ] {
+            assert_eq!(unwrap_shell(whole), whole);
+        }
+        assert_eq!(
+            unwrap_shell(r#"cargo test -- "a b""#),
+            r#"cargo test -- "a b""#
+        );
     }
 
     #[test]

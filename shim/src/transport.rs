@@ -13,14 +13,17 @@
 //! limit, cancel safety) follows rmcp's transport, so a good line reaches
 //! rmcp as it would have.
 
-use std::{future::Future, io, sync::Arc};
+use std::{fmt, future::Future, io, sync::Arc};
 
 use rmcp::{
     service::{RxJsonRpcMessage, TxJsonRpcMessage},
     transport::Transport,
     RoleServer,
 };
-use serde::{de::IgnoredAny, Deserialize};
+use serde::{
+    de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor},
+    Deserialize, Deserializer,
+};
 use serde_json::{error::Category, json, Value};
 use tokio::{
     io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader},
@@ -43,6 +46,11 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// A line buffer grown past this by a big message is given back afterwards.
 const KEPT_LINE_CAPACITY: usize = 1024 * 1024;
+
+/// How much of the head of an oversized line is searched for its id: a
+/// client puts `jsonrpc`, `id` and `method` before the params that made the
+/// line big, and a bound keeps the search as cheap as the refusal.
+const ID_SCAN_BYTES: usize = 64 * 1024;
 
 /// Newline-delimited JSON-RPC over a reader and a writer (the shim's stdin
 /// and stdout).
@@ -91,8 +99,8 @@ enum Read {
     /// A whole line is in `line`.
     Line,
     /// A line longer than `max_line`: dropped (the rest of it is skipped by
-    /// the reads that follow).
-    Oversized,
+    /// the reads that follow), with its id when its head shows it.
+    Oversized(Option<Value>),
     Eof,
 }
 
@@ -142,9 +150,12 @@ where
                 self.discarding = newline.is_none();
                 None
             } else if self.line.len().saturating_add(take) > self.max_line {
+                let room = ID_SCAN_BYTES.saturating_sub(self.line.len());
+                self.line.extend_from_slice(&available[..take.min(room)]);
+                let id = id_in_head(&self.line[..self.line.len().min(ID_SCAN_BYTES)]);
                 self.line.clear();
                 self.discarding = newline.is_none();
-                Some(Read::Oversized)
+                Some(Read::Oversized(id))
             } else {
                 self.line.extend_from_slice(&available[..take]);
                 newline.map(|_| Read::Line)
@@ -193,10 +204,15 @@ where
             }
             match self.read_line().await {
                 Ok(Read::Line) => {}
-                Ok(Read::Oversized) => {
-                    tracing::warn!("refused a message longer than {} bytes", self.max_line);
+                Ok(Read::Oversized(id)) => {
+                    tracing::warn!(
+                        "refused a message longer than {} bytes (id {})",
+                        self.max_line,
+                        id.as_ref()
+                            .map_or_else(|| "unread".to_string(), |id| id.to_string())
+                    );
                     self.answer = Some(error_line(
-                        None,
+                        id,
                         INVALID_REQUEST,
                         &format!(
                             "Invalid Request: a message longer than {} bytes, dropped unread; \
@@ -348,6 +364,82 @@ impl Envelope {
     }
 }
 
+/// The id of the request whose first bytes are `head` (a line cut short):
+/// a top-level `"id"` member holding a number or a string, read whole before
+/// the head ends; None when the head does not show one (the id comes after
+/// a big params, the line is no object, the id is null or an object).
+///
+/// serde_json does the scanning rather than a hand-rolled scanner: driven
+/// member by member, it reads keys with their escapes, skips the values
+/// before the id (strings with their escapes, nesting to its depth limit)
+/// without building them, and stops with an error where the head is cut,
+/// which is expected here and ignored: the id, if found before, is kept.
+fn id_in_head(head: &[u8]) -> Option<Value> {
+    let head = head.strip_prefix(UTF8_BOM).unwrap_or(head);
+    let mut found = None;
+    let mut json = serde_json::Deserializer::from_slice(head);
+    // Err is the cut, or a line that is no JSON-RPC object: `found` says all.
+    let _ = IdScan(&mut found).deserialize(&mut json);
+    found
+}
+
+/// Reads a message's members up to its `"id"`, into the slot it holds.
+struct IdScan<'a>(&'a mut Option<Value>);
+
+impl<'de> DeserializeSeed<'de> for IdScan<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, json: D) -> Result<(), D::Error> {
+        json.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for IdScan<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON-RPC message (an object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<(), A::Error> {
+        while let Some(key) = members.next_key::<String>()? {
+            if key != "id" {
+                members.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            match members.next_value::<Value>()? {
+                // Its closing quote was read: the string is whole.
+                id @ Value::String(_) => *self.0 = Some(id),
+                // A number cut by the head's end reads as a shorter one
+                // (`12` of `123`): it is whole only once what follows it
+                // (the next member or the object's end) is seen.
+                id @ Value::Number(_) => {
+                    let after = members.next_key_seed(Confirm(self.0, id.clone()))?;
+                    if after.is_none() {
+                        *self.0 = Some(id);
+                    }
+                }
+                _ => {}
+            }
+            return Ok(());
+        }
+        Ok(())
+    }
+}
+
+/// Stores the id it holds when the key after the id starts, which shows the
+/// id's number ended.
+struct Confirm<'a>(&'a mut Option<Value>, Value);
+
+impl<'de> DeserializeSeed<'de> for Confirm<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, key: D) -> Result<(), D::Error> {
+        *self.0 = Some(self.1);
+        IgnoredAny::deserialize(key).map(|_| ())
+    }
+}
+
 /// A JSON-RPC error answer, as one line. An id that cannot be read is
 /// `null`, as JSON-RPC 2.0 §5 says.
 fn error_line(id: Option<Value>, code: i32, message: &str) -> Vec<u8> {
@@ -433,6 +525,42 @@ mod tests {
             b"  \r\n",
         ] {
             assert!(matches!(decode(quiet), Decoded::Skip), "{quiet:?}");
+        }
+    }
+
+    #[test]
+    fn the_id_is_read_from_the_head_of_a_line_when_it_shows_it_whole() {
+        let big = "x".repeat(1000);
+        let cut = |line: &str, at: usize| id_in_head(&line.as_bytes()[..at.min(line.len())]);
+        let line =
+            format!(r#"{{"jsonrpc":"2.0","id":7,"method":"ping","params":{{"x":"{big}"}}}}"#);
+        assert_eq!(cut(&line, 100), Some(json!(7)));
+        let line = format!(r#"{{"id" : "a\"b\u0041","method":"ping","params":{{"x":"{big}"}}}}"#);
+        assert_eq!(cut(&line, 100), Some(json!("a\"bA")));
+        // Members before it are skipped, nested and with quotes and braces
+        // in their strings; a key spelled with an escape is still `id`.
+        let line = format!(
+            r#"{{"jsonrpc":"2.0","meta":{{"a":[{{"id":1}}, "}}\"]"],"id":2}},"\u0069d":-3.5e2,"params":"{big}"}}"#
+        );
+        assert_eq!(cut(&line, 200), Some(json!(-350.0)));
+        let line = format!("\u{feff}{{\"id\":8,\"params\":\"{big}\"}}");
+        assert_eq!(cut(&line, 100), Some(json!(8)));
+        // A number or a string the head cuts is not read as a shorter one.
+        let line = r#"{"jsonrpc":"2.0","id":12345,"method":"ping"}"#;
+        assert_eq!(cut(line, line.find("45").unwrap_or(0)), None);
+        let next_key = line.find(r#","method"#).map_or(0, |at| at + 2);
+        assert_eq!(cut(line, next_key), Some(json!(12345)));
+        assert_eq!(cut(r#"{"id":"abc"#, 100), None);
+        assert_eq!(cut(r#"{"id":5}"#, 100), Some(json!(5)));
+        // No id in the head, or no id a request could have.
+        for line in [
+            format!(r#"{{"jsonrpc":"2.0","method":"ping","params":{{"x":"{big}"}},"id":9}}"#),
+            format!(r#"[{{"id":1}},"{big}"]"#),
+            format!(r#"{{"id":null,"params":"{big}"}}"#),
+            format!(r#"{{"id":{{"n":1}},"params":"{big}"}}"#),
+            format!("not json {big}"),
+        ] {
+            assert_eq!(cut(&line, 100), None, "{line:.60}");
         }
     }
 

@@ -324,17 +324,34 @@ fn an_oversized_line_is_refused_naming_the_limit_and_the_shim_goes_on() {
     let home = TempHome::new();
     let mut shim = Shim::spawn(&home, NO_AUTOSTART);
     let limit = codex_async_shim::transport::MAX_LINE_BYTES;
-    let mut line = br#"{"jsonrpc":"2.0","id":5,"method":"ping","params":{"x":""#.to_vec();
-    line.resize(limit + 1024, b'x');
-    line.extend_from_slice(br#""}}"#);
-    shim.send_raw(&line);
-    let (code, message) = error_answer(&mut shim, &Value::Null);
-    assert_eq!(code, -32600, "{message}");
-    assert!(
-        message.contains(&format!("longer than {limit} bytes")),
-        "{message}"
-    );
-    still_serves(&mut shim);
+    // A request over the limit, its id before or after the params that made
+    // it big: the answer carries the id when the line's head shows it, so
+    // the client waiting for that id gets its answer.
+    let oversized = |before: &str, after: &str| {
+        let mut line =
+            format!(r#"{{"jsonrpc":"2.0",{before}"method":"ping","params":{{"x":""#).into_bytes();
+        line.resize(limit + 1024, b'x');
+        line.extend_from_slice(format!(r#""}}{after}}}"#).as_bytes());
+        line
+    };
+    let cases = [
+        (oversized(r#""id":7,"#, ""), json!(7)),
+        (
+            oversized(r#""id": "big \"one\"","#, ""),
+            json!("big \"one\""),
+        ),
+        (oversized("", r#","id":9"#), Value::Null),
+    ];
+    for (line, id) in cases {
+        shim.send_raw(&line);
+        let (code, message) = error_answer(&mut shim, &id);
+        assert_eq!(code, -32600, "{id}: {message}");
+        assert!(
+            message.contains(&format!("longer than {limit} bytes")),
+            "{id}: {message}"
+        );
+        still_serves(&mut shim);
+    }
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! `codexd doctor`: checks everything a working setup needs — the settings
 //! (loaded and checked exactly as `serve` does), codex, its version and its
-//! login (or key, or own provider), the daemon and its socket, the database,
-//! the permissions of the home — and prints the `claude mcp add` line to
-//! register the shim.
+//! login (or key, or own provider), the daemon and its socket (and that they
+//! belong to the same home), the database, the permissions of the home — and
+//! prints the `claude mcp add` line to register the shim.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -15,7 +15,10 @@ use std::{
     time::Duration,
 };
 
-use codex_async_proto::paths::Paths;
+use codex_async_proto::{
+    paths::{Paths, HOME_ENV, SOCKET_ENV},
+    v1::InfoResponse,
+};
 use serde_json::json;
 use sqlx::{sqlite::SqliteConnectOptions, ConnectOptions, Row};
 
@@ -94,6 +97,7 @@ pub fn run(json: bool) -> anyhow::Result<ExitCode> {
         checks.push(runtime.block_on(check_login(&path, &env, &extra_args)));
     }
     checks.extend(check_config(&paths, &config));
+    checks.extend(check_homes(&paths, info.as_ref()));
     checks.extend([
         check_dir(&paths.home, "home", 0o700),
         check_space(&paths.home),
@@ -579,7 +583,86 @@ fn check_socket_file(paths: &Paths) -> Check {
     }
 }
 
-async fn check_daemon(paths: &Paths, info: Option<codex_async_proto::v1::InfoResponse>) -> Check {
+/// Whether the socket and the home belong to one daemon. With
+/// `CODEX_ASYNC_SOCKET` naming a socket of another home, the shim (and the
+/// `codexd` commands) talk to that home's daemon while `codexd start`,
+/// doctor's database check and the settings use this one, so jobs seem to
+/// vanish. A socket outside any home (`$XDG_RUNTIME_DIR/codexd.sock`, for a
+/// home whose path is too long for one) is fine, so only evidence counts:
+/// the daemon answering on the socket serves another home, the daemon
+/// holding this home listens elsewhere, or the socket's folder is a home.
+fn check_homes(paths: &Paths, info: Option<&InfoResponse>) -> Option<Check> {
+    let (home, socket) = (paths.home.display(), paths.socket.display());
+    let one_home = |other: &Path| {
+        format!(
+            "point both at one home, here and in the environment Claude Code starts the shim \
+             with: unset {SOCKET_ENV} (the socket is then {home}/codexd.sock), or set \
+             {HOME_ENV}={} if that is the home you mean",
+            other.display()
+        )
+    };
+    if let Some(info) = info {
+        let served = PathBuf::from(&info.home);
+        return (!same_path(&served, &paths.home)).then(|| {
+            Check::warn(
+                "homes",
+                format!(
+                    "the codexd answering on {socket} (pid {}) keeps its jobs in {}, not in \
+                     {home}, the home this environment names ({HOME_ENV} and {SOCKET_ENV} name \
+                     different homes)",
+                    info.pid,
+                    served.display()
+                ),
+                one_home(&served),
+            )
+        });
+    }
+    if let Some(running) = crate::home::running(paths) {
+        let elsewhere = running.socket.filter(|s| !same_path(s, &paths.socket))?;
+        return Some(Check::warn(
+            "homes",
+            format!(
+                "the codexd holding {home} (pid {}) listens on {}, not on {socket}: the shim \
+                 and the codexd commands started with this environment do not reach it",
+                running.pid,
+                elsewhere.display()
+            ),
+            format!(
+                "give codexd, this shell and Claude Code's environment the same {SOCKET_ENV}: \
+                 set it to {} here, or restart codexd with this environment (`codexd stop && \
+                 codexd start`)",
+                elsewhere.display()
+            ),
+        ));
+    }
+    let folder = paths.socket.parent()?;
+    let is_home = ["codexd.db", "codexd.lock"]
+        .iter()
+        .any(|file| folder.join(file).exists());
+    (is_home && !same_path(folder, &paths.home)).then(|| {
+        Check::warn(
+            "homes",
+            format!(
+                "the socket {socket} is in another codex-async home, {}, not in {home} \
+                 ({HOME_ENV} and {SOCKET_ENV} name different homes): a codexd started here \
+                 would keep its jobs in {home} on that home's socket, and that home's codexd \
+                 would answer the shim instead",
+                folder.display()
+            ),
+            one_home(folder),
+        )
+    })
+}
+
+/// The same file or folder, through symlinks where both can be resolved.
+fn same_path(a: &Path, b: &Path) -> bool {
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+async fn check_daemon(paths: &Paths, info: Option<InfoResponse>) -> Check {
     match info {
         Some(info) => {
             if let Some(note) = cmd::version_note(&info.version) {

@@ -50,7 +50,7 @@ pub fn run(limit: u32, status: Option<JobStatus>, json: bool) -> anyhow::Result<
             .map(|job| {
                 [
                     job.job_id.clone(),
-                    ui::status_of(job).name().to_string(),
+                    ui::status_label(job).to_string(),
                     ui::job_age(job),
                     ui::job_duration(job),
                     ui::short_path(&job.cwd, CWD_WIDTH),
@@ -79,7 +79,7 @@ pub fn run(limit: u32, status: Option<JobStatus>, json: bool) -> anyhow::Result<
             let mut cells: Vec<String> = Vec::with_capacity(6);
             for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
                 cells.push(match i {
-                    1 => ui::status_colored(ui::status_of(job), w),
+                    1 => ui::job_status_colored(job, w),
                     5 => cell.clone(),
                     _ => ui::pad(cell, w),
                 });

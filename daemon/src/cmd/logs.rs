@@ -350,11 +350,13 @@ pub fn run(job_id: &str, follow: bool, raw: bool, json: bool) -> anyhow::Result<
         let status = ui::status_of(job);
         if !json {
             let how = match (job.exit_code, job.error.as_deref()) {
-                (_, Some(error)) => format!(": {error}"),
-                (Some(code), None) => format!(" (exit {code})"),
-                _ => String::new(),
+                // The watchdog's reason names how it ended (`stalled: …`).
+                (_, Some(error)) if ui::watchdog_of(job).is_some() => error.to_string(),
+                (_, Some(error)) => format!("{status}: {error}"),
+                (Some(code), None) => format!("{status} (exit {code})"),
+                _ => status.to_string(),
             };
-            eprintln!("codexd: job {} ended {status}{how}", job.job_id);
+            eprintln!("codexd: job {} ended {how}", job.job_id);
         }
         Ok(if status == JobStatus::Done {
             ExitCode::SUCCESS

@@ -49,7 +49,14 @@ fn render(job: &Job, result: &JobResult, output_bytes: u64) -> String {
     let mut field = |name: &str, value: &str| {
         out.push_str(&format!("  {:<11} {value}\n", format!("{name}:")));
     };
-    field("status", &ui::status_colored(ui::status_of(job), 0));
+    // The record keeps the API's status; the watchdog that caused it follows.
+    let watchdog = ui::watchdog_of(job)
+        .map(|name| format!(" (stopped by its watchdog: {name})"))
+        .unwrap_or_default();
+    field(
+        "status",
+        &format!("{}{watchdog}", ui::status_colored(ui::status_of(job), 0)),
+    );
     field("prompt", &indent_rest(&job.prompt, 14));
     field("cwd", &job.cwd);
     field("policy", &job.approval_policy);

@@ -11,7 +11,7 @@ use std::{
 
 use anstyle::{AnsiColor, Style};
 use codex_async_proto::{
-    connect,
+    connect, job_result,
     paths::Paths,
     v1::{Job, JobStatus},
     Client,
@@ -130,7 +130,31 @@ pub fn red(text: &str) -> String {
 
 /// A status name, coloured by what it means.
 pub fn status_colored(status: JobStatus, padded_to: usize) -> String {
-    let name = format!("{:<padded_to$}", status.name());
+    colored_as(status, status.name(), padded_to)
+}
+
+/// The job's status as a table or a one-line answer names it: the watchdog
+/// that stopped it (`stalled`, `timed_out`) rather than `error`, since the
+/// stop, not how codex exited after it, is why the job ended; coloured as
+/// its status.
+pub fn job_status_colored(job: &Job, padded_to: usize) -> String {
+    colored_as(status_of(job), status_label(job), padded_to)
+}
+
+/// The job's status name, or the watchdog that stopped it (see
+/// [`job_status_colored`]).
+pub fn status_label(job: &Job) -> &'static str {
+    watchdog_of(job).unwrap_or_else(|| status_of(job).name())
+}
+
+/// The watchdog that stopped the job, if one did (its error says which).
+pub fn watchdog_of(job: &Job) -> Option<&'static str> {
+    job_result::Status::of(job)
+        .and_then(|status| job_result::stopped_by_watchdog(status, job.error.as_deref()))
+}
+
+fn colored_as(status: JobStatus, label: &str, padded_to: usize) -> String {
+    let name = format!("{label:<padded_to$}");
     match status {
         JobStatus::Done => green(&name),
         JobStatus::Error => red(&name),
@@ -311,9 +335,7 @@ pub fn emit_outcome(
         out.insert("message".into(), Value::String(message.to_string()));
         emit(&format!("{}\n", Value::Object(out)))
     } else {
-        let status = job
-            .map(|j| status_colored(status_of(j), 0))
-            .unwrap_or_default();
+        let status = job.map(|j| job_status_colored(j, 0)).unwrap_or_default();
         emit(&format!("{job_id}: {status}: {message}\n"))
     }
 }

@@ -6,6 +6,7 @@
 //! closed enum: unknown types are kept and shown by name, never an error, and a
 //! line that is not JSON (codex's stderr warnings) is shown as text.
 
+use codex_async_proto::job_result::unwrap_shell;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -753,7 +754,7 @@ fn render_item(item: &Value, completed: bool) -> Option<String> {
             Some(text) => format!("thinking: {text}"),
         },
         ("command_execution", true) => {
-            let command = str_at(item, "command").unwrap_or("");
+            let command = unwrap_shell(str_at(item, "command").unwrap_or("").trim());
             match item.get("exit_code").and_then(Value::as_i64) {
                 Some(code) => format!("$ {command}  → exit {code}"),
                 None => format!(
@@ -959,6 +960,33 @@ mod tests {
     }
 
     #[test]
+    fn a_command_reads_without_its_shell_wrapper_in_either_quoting() {
+        let line = |command: &str| {
+            let item = serde_json::json!({"type": "item.completed", "item": {
+                "id": "1", "type": "command_execution", "command": command,
+                "exit_code": 0, "status": "completed"}});
+            render(&Event::parse(item.to_string().as_bytes()))
+        };
+        assert_eq!(
+            line("/bin/bash -lc 'grep -n \"fn main\" src'").as_deref(),
+            Some("$ grep -n \"fn main\" src  → exit 0")
+        );
+        assert_eq!(
+            line(r#"/bin/bash -lc "grep -n \"fn main\" src | sed 's/\\/\//' > \$OUT""#).as_deref(),
+            Some(r#"$ grep -n "fn main" src | sed 's/\/\//' > $OUT  → exit 0"#)
+        );
+        // Neither form, or one that cannot be read back: shown as it is.
+        assert_eq!(
+            line("cargo test --all").as_deref(),
+            Some("$ cargo test --all  → exit 0")
+        );
+        assert_eq!(
+            line(r#"/bin/bash -lc "echo $HOME""#).as_deref(),
+            Some(r#"$ /bin/bash -lc "echo $HOME"  → exit 0"#)
+        );
+    }
+
+    #[test]
     fn commands_are_bounded_but_counted() {
         let mut s = Summary::default();
         for i in 0..(MAX_COMMANDS + 50) {
@@ -1103,7 +1131,7 @@ mod tests {
         let event = head_and_tail(&line, 16 * 1024, 4 * 1024);
         assert_eq!(
             render(&event).as_deref(),
-            Some("$ /bin/bash -lc 'seq 1 90000; exit 3'  → exit 3")
+            Some("$ seq 1 90000; exit 3  → exit 3")
         );
         let mut s = Summary::default();
         s.apply(&event);
