@@ -414,7 +414,7 @@ async fn real_codex_commands_with_megabytes_of_output_keep_their_exit_code() {
         // The finished job's latest events show the command and its end,
         // and not codex's set-up warning (its CODEX_HOME is under /tmp).
         assert!(
-            end.events.contains(&format!("{command}'  → exit 3\n")),
+            end.events.contains(&format!("$ {command}  → exit 3\n")),
             "{count}: {}",
             end.events
         );
