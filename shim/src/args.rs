@@ -32,16 +32,84 @@ impl std::fmt::Display for ArgError {
     }
 }
 
-/// The input schema of a tool, from its argument struct.
+/// The input schema of a tool, from its argument struct, as lean as the
+/// model can use it.
 ///
 /// Uses rmcp's own generator (draft 2020-12, root title/description removed);
 /// our structs always have an object root, and if one ever did not, the plain
-/// schema is still better than no tool at all.
+/// schema is still better than no tool at all. Then [`lean`] drops what only
+/// costs the model characters: the model reads every character of a tool's
+/// input schema the first time it uses the tool.
 pub fn input_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
-    rmcp::handler::server::common::schema_for_input::<T>().unwrap_or_else(|error| {
+    let schema = rmcp::handler::server::common::schema_for_input::<T>().unwrap_or_else(|error| {
         tracing::error!("input schema of {}: {error}", std::any::type_name::<T>());
         schema_for_type::<T>()
-    })
+    });
+    let mut schema = Value::Object(Arc::unwrap_or_clone(schema));
+    lean(&mut schema);
+    match schema {
+        Value::Object(object) => Arc::new(object),
+        _ => schema_for_type::<T>(),
+    }
+}
+
+/// Drops from a generated schema what says nothing to a model and nothing a
+/// tool needs checked by the client (every argument is checked here, by
+/// [`check_known`] and each tool's `from_json`, with errors naming the
+/// field): `$schema`, Rust's integer `format`s, `additionalProperties:
+/// true` (the default), `minimum: 0` (every integer here is unsigned), the `null` schemars adds to an optional field's
+/// type and values (leaving it out says the same), and the line breaks of
+/// the doc comments descriptions are made from.
+fn lean(schema: &mut Value) {
+    let Value::Object(object) = schema else {
+        return;
+    };
+    object.remove("$schema");
+    if object
+        .get("format")
+        .and_then(Value::as_str)
+        .is_some_and(|f| f.starts_with("int") || f.starts_with("uint"))
+    {
+        object.remove("format");
+    }
+    // Every integer argument is unsigned: a minimum of 0 says nothing.
+    if object.get("minimum") == Some(&Value::from(0)) {
+        object.remove("minimum");
+    }
+    if object.get("additionalProperties") == Some(&Value::Bool(true)) {
+        object.remove("additionalProperties");
+    }
+    if let Some(Value::Array(types)) = object.get_mut("type") {
+        types.retain(|t| t != "null");
+        if let [only] = types.as_slice() {
+            let only = only.clone();
+            object.insert("type".into(), only);
+        }
+    }
+    if let Some(Value::Array(values)) = object.get_mut("enum") {
+        values.retain(|v| !v.is_null());
+    }
+    // A doc comment's line breaks are the source's wrapping, not the text's.
+    if let Some(Value::String(text)) = object.get_mut("description") {
+        *text = text.replace('\n', " ");
+    }
+    // Into the schemas this one holds, and only those: `properties` is a map
+    // of argument names, one of which may well be called `format`.
+    for key in ["properties", "$defs"] {
+        if let Some(Value::Object(map)) = object.get_mut(key) {
+            map.values_mut().for_each(lean);
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(inner) = object.get_mut(key) {
+            lean(inner);
+        }
+    }
+    for key in ["anyOf", "oneOf", "allOf"] {
+        if let Some(Value::Array(inner)) = object.get_mut(key) {
+            inner.iter_mut().for_each(lean);
+        }
+    }
 }
 
 /// Refuses arguments a tool does not take, before anything reaches codexd.
@@ -143,52 +211,33 @@ fn suggest<'a>(unknown: &str, known: impl Iterator<Item = &'a String> + Clone) -
 /// Arguments of `codex_start`.
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
 pub struct StartArgs {
-    /// The task for Codex, in plain language, with everything it needs to know
-    /// (files, constraints, how to check its work). Must not be empty.
-    #[schemars(length(min = 1))]
+    /// The task, with all Codex needs to know.
     pub prompt: String,
-    /// Absolute path of an existing directory; Codex runs there (usually the
-    /// repository root).
+    /// Absolute path Codex works in.
     pub cwd: String,
-    /// What Codex may do: "suggest" = read-only sandbox, it can read and answer
-    /// but not change files (default); "auto-edit" = may edit files inside cwd;
-    /// "ask" = may edit files in cwd and asks before running or changing
-    /// anything else, the user answers in Claude Code; "full-auto" = no
-    /// sandbox, it can run anything you could.
+    /// suggest: read-only. auto-edit: edits in cwd. ask: auto-edit, asking the user before
+    /// anything else. full-auto: no sandbox.
     #[schemars(
         default = "default_approval_policy",
         transform = enum_of_policies
     )]
     pub approval_policy: String,
-    /// Codex model to use (e.g. "gpt-5.5"); omit for Codex's default.
+    // Codex's model; no description: the name says it, and an optional
+    // argument left out means codex's default.
     pub model: Option<String>,
-    /// "none" (default) = Codex works in cwd itself. "worktree" = cwd must be
-    /// inside a git repository; Codex works in a new git worktree on its own
-    /// branch codex/<job_id>, so parallel jobs on one repository never touch
-    /// each other's files or yours. The result names the branch and worktree;
-    /// codex_result reports a diffstat once the job ends. Merge or discard the
-    /// branch yourself.
+    /// worktree: on a new branch codex/<job_id> in its own git worktree.
     #[schemars(default = "default_isolation", transform = enum_of_isolations)]
     pub isolation: String,
-    /// End the job as error "stalled" after this many seconds without any
-    /// output from Codex (a whole number ≥ 1); omit for the daemon's default
-    /// (600).
+    /// No output this long: error "stalled" (default 600).
     #[schemars(range(min = 1))]
     pub stall_timeout_seconds: Option<u32>,
-    /// End the job as error "timed_out" after this many seconds in all (a
-    /// whole number ≥ 1); omit for the daemon's default (3600).
+    /// Running this long: error "timed_out" (default 3600).
     #[schemars(range(min = 1))]
     pub max_duration_seconds: Option<u32>,
-    /// How hard Codex thinks: "none" | "minimal" | "low" | "medium" | "high" |
-    /// "xhigh" (codex's model_reasoning_effort); omit for the daemon's
-    /// default_reasoning_effort, else Codex's own.
+    /// How hard Codex thinks.
     #[schemars(transform = enum_of_efforts_or_null)]
     pub reasoning_effort: Option<String>,
-    /// A JSON Schema (an object, at most 64 KiB) Codex's final answer must
-    /// follow, e.g. {"type": "object", "properties": {"answer": {"type":
-    /// "string"}}, "required": ["answer"], "additionalProperties": false}. The
-    /// result then says whether the answer matches (the parsed answer:
-    /// codex_result with format "json", summary.final_json) or why not.
+    /// JSON Schema Codex's answer must match (checked).
     pub output_schema: Option<JsonObject>,
 }
 
@@ -241,16 +290,12 @@ fn default_approval_policy() -> String {
 /// Arguments of `codex_poll`.
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
 pub struct PollArgs {
-    /// The job id codex_start returned (12 lowercase hex characters).
+    // The job id codex_start returned. A plain comment, not a doc comment:
+    // the name says it, and a description would cost the model characters.
     pub job_id: String,
-    /// The `cursor` from your previous codex_poll or codex_wait of this job:
-    /// `events` then holds only what happened since. Omit on the first call
-    /// (you get the latest events).
-    #[schemars(range(min = 0))]
+    /// The cursor your last poll or wait returned.
     pub since: Option<u64>,
-    /// Also return this many lines of Codex's raw output from the end, as
-    /// `output` (at most 10000 lines and 8000 characters). Omit it: `events`
-    /// already says what Codex did, in far fewer tokens.
+    /// Also this many lines of Codex's raw output (rarely needed).
     #[schemars(range(min = 0, max = 10000))]
     pub tail_lines: Option<u32>,
 }
@@ -261,21 +306,15 @@ pub struct PollArgs {
 /// at the root of a tool's input schema).
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
 pub struct WaitArgs {
-    /// The job id codex_start or codex_reply returned (12 lowercase hex
-    /// characters). Pass this or job_ids.
+    // The job id codex_start returned (or job_ids).
     pub job_id: Option<String>,
-    /// Instead of job_id: several job ids (1 to 20). Returns as soon as any of
-    /// them ends, naming it, with its result and the others' statuses.
+    /// Several jobs: returns when the first ends or asks.
     #[schemars(length(min = 1, max = 20))]
     pub job_ids: Option<Vec<String>>,
-    /// Longest time to wait, 1 to 50 seconds (MCP clients give up on a tool
-    /// call after about a minute).
+    /// Seconds to wait at most.
     #[schemars(default = "default_wait_seconds", range(min = 1, max = 50))]
     pub timeout_seconds: u32,
-    /// The `cursor` from your previous codex_poll or codex_wait of this job:
-    /// `events` then holds only what happened since. Omit on the first call;
-    /// only with job_id.
-    #[schemars(range(min = 0))]
+    /// With job_id: the cursor your last poll or wait returned.
     pub since: Option<u64>,
 }
 
@@ -295,10 +334,9 @@ fn default_wait_seconds() -> u32 {
 /// Arguments of `codex_result`.
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
 pub struct ResultArgs {
-    /// The job id codex_start or codex_reply returned (12 lowercase hex characters).
+    // The job id codex_start returned.
     pub job_id: String,
-    /// "text" (default): the result to read. "json": every field of the
-    /// job's record and summary as JSON, final_json parsed, for a program.
+    /// text: to read; json: every field, for a program.
     #[schemars(default = "default_format", extend("enum" = ["text", "json"]))]
     pub format: String,
 }
@@ -310,60 +348,45 @@ fn default_format() -> String {
 /// Arguments of `codex_reply`.
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
 pub struct ReplyArgs {
-    /// The finished job whose Codex conversation to continue.
+    // The finished job to continue.
     pub job_id: String,
-    /// Your next message to Codex in that conversation (it remembers the
-    /// earlier task, its answer and what it did). Must not be empty.
-    #[schemars(length(min = 1))]
+    /// Your next message to Codex.
     pub prompt: String,
-    /// "suggest" | "auto-edit" | "ask" | "full-auto", as for codex_start; omit
-    /// to keep the earlier job's policy.
+    /// As for codex_start; omit to keep the earlier job's.
     #[schemars(transform = enum_of_policies_or_null)]
     pub approval_policy: Option<String>,
-    /// Codex model to use; omit to keep the earlier job's.
+    /// Omit to keep the earlier job's.
     pub model: Option<String>,
-    /// How hard Codex thinks: "none" | "minimal" | "low" | "medium" | "high" |
-    /// "xhigh" (codex's model_reasoning_effort); omit to keep the earlier
-    /// job's.
+    /// Omit to keep the earlier job's.
     #[schemars(transform = enum_of_efforts_or_null)]
     pub reasoning_effort: Option<String>,
-    /// A JSON Schema (an object, at most 64 KiB) Codex's final answer must
-    /// follow, e.g. {"type": "object", "properties": {"answer": {"type":
-    /// "string"}}, "required": ["answer"], "additionalProperties": false}. The
-    /// result then says whether the answer matches (the parsed answer:
-    /// codex_result with format "json", summary.final_json) or why not.
+    /// JSON Schema Codex's answer must match (checked).
     pub output_schema: Option<JsonObject>,
 }
 
 /// Arguments of `codex_review`.
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
 pub struct ReviewArgs {
-    /// Absolute path of a directory in the git repository to review.
+    /// Absolute path in the git repository.
     pub cwd: String,
-    /// What to review: "auto" (default) = the uncommitted changes when the
-    /// tree is dirty, else the current branch against its upstream default
-    /// branch (the result says which); "uncommitted" = staged, unstaged and
-    /// untracked changes; "base" = the current branch against base_branch;
-    /// "commit" = one commit (commit, optional title).
+    /// auto: uncommitted changes, else the branch against its default branch.
     #[schemars(
         default = "default_target",
         transform = enum_of_targets
     )]
     pub target: String,
-    /// With target "base": the branch to compare against, e.g. "main".
+    /// For target base, e.g. "main".
     pub base_branch: Option<String>,
-    /// With target "commit": the commit to review (a sha, or e.g. "HEAD").
+    /// For target commit: a sha, or e.g. HEAD.
     pub commit: Option<String>,
-    /// With target "commit": a title for the review summary.
+    /// For target commit.
     pub title: Option<String>,
-    /// Custom review instructions (what to look at, how). Codex takes them
-    /// only instead of a target: pass them alone, without target.
+    /// Custom review instructions, instead of a target.
     pub instructions: Option<String>,
-    /// Codex model to use (e.g. "gpt-5.5"); omit for Codex's default.
+    // Codex's model; no description: the name says it, and an optional
+    // argument left out means codex's default.
     pub model: Option<String>,
-    /// How hard Codex thinks: "none" | "minimal" | "low" | "medium" | "high" |
-    /// "xhigh" (codex's model_reasoning_effort); omit for the daemon's
-    /// default_reasoning_effort, else Codex's own.
+    /// How hard Codex thinks.
     #[schemars(transform = enum_of_efforts_or_null)]
     pub reasoning_effort: Option<String>,
 }
@@ -375,10 +398,10 @@ fn default_target() -> String {
 /// Arguments of `codex_list`.
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
 pub struct ListArgs {
-    /// Most jobs to return, newest first (1 to 1000).
+    /// Most jobs to return.
     #[schemars(default = "default_limit", range(min = 1, max = 1000))]
     pub limit: u32,
-    /// Only jobs with this status; omit for all.
+    /// Only jobs with this status.
     #[schemars(transform = enum_of_statuses_or_null)]
     pub status: Option<String>,
 }
@@ -390,24 +413,19 @@ fn default_limit() -> u32 {
 /// Arguments of `codex_cancel`.
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
 pub struct CancelArgs {
-    /// The job id codex_start returned (12 lowercase hex characters).
+    // The job id codex_start returned.
     pub job_id: String,
 }
 
 /// Arguments of `codex_answer`.
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
 pub struct AnswerArgs {
-    /// The job whose Codex asks (status input_required).
+    // The job whose Codex asks.
     pub job_id: String,
-    /// The user's answer, one of the question's decisions: "allow" = run it
-    /// (or make the change) this once; "allow_session" = and the same again
-    /// for the rest of the job; "deny" = Codex goes on without it; "stop" =
-    /// deny and end the job.
+    /// allow_session: and the same again; stop: deny and end the job.
     #[schemars(transform = enum_of_decisions)]
     pub decision: String,
-    /// The question_id the question showed; given, an answer to a question
-    /// already answered is refused instead of answering the next one. Omit to
-    /// answer the pending question.
+    /// The question_id shown.
     pub question_id: Option<String>,
 }
 
@@ -1129,7 +1147,7 @@ mod tests {
         assert_eq!(reply.map(|a| a.approval_policy), Ok(Some("ask".into())));
         assert_eq!(
             input_schema::<ReplyArgs>()["properties"]["approval_policy"]["enum"],
-            json!(["suggest", "auto-edit", "ask", "full-auto", null])
+            json!(["suggest", "auto-edit", "ask", "full-auto"])
         );
         let description = input_schema::<StartArgs>()["properties"]["approval_policy"]
             ["description"]
@@ -1137,10 +1155,7 @@ mod tests {
             .unwrap_or_default()
             .replace('\n', " ");
         assert!(
-            description.contains(
-                "\"ask\" = may edit files in cwd and asks before running or \
-                                  changing anything else, the user answers in Claude Code"
-            ),
+            description.contains("ask: auto-edit, asking the user before anything else"),
             "{description}"
         );
         let list = input_schema::<ListArgs>();

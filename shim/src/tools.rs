@@ -59,22 +59,10 @@ impl CodexAsyncServer {
     }
 
     #[tool(
-        description = "Start OpenAI Codex on a task in the background; returns \
-at once. In clients with MCP tasks (interactive Claude Code) the call becomes a background task: \
-you are told Codex's result when it finishes, with nothing to poll or wait for. Otherwise it \
-returns {job_id, status, pid, branch, worktree}: follow the job with codex_wait(job_id) (returns \
-when the job ends, at most 50 s per call; its result is Codex's final answer, the files it \
-changed and the commands it ran) or codex_poll every 20-60 s while you do other work. \
-approval_policy: \"suggest\" (default) = read-only sandbox, Codex can read and answer but \
-changes nothing; \"auto-edit\" = Codex may edit files inside cwd; \"ask\" = Codex may edit \
-files in cwd and asks before running or changing anything else; the user answers in Claude \
-Code: with MCP tasks in a form you are not told about (tell the user to expect it), else \
-codex_wait returns the question (ask the user, then codex_answer); \"full-auto\" = no sandbox, \
-Codex can run anything you could. isolation: \"worktree\" (cwd in a git repository) runs Codex \
-in a new git worktree on its own branch codex/<job_id>, so parallel jobs on one repository never \
-touch each other's files or your working tree (merge or delete the branch yourself). \
-Watchdogs: no output for stall_timeout_seconds (default 600) ends the job as error \
-\"stalled\", running longer than max_duration_seconds (default 3600) as error \"timed_out\".",
+        description = "Start OpenAI Codex on a task in the background; returns at once. With MCP tasks \
+(interactive Claude Code) it becomes a task and you are told the result when it ends. Otherwise it \
+returns {job_id, status, pid, branch, worktree}: codex_wait(job_id) returns the result (Codex's \
+answer, files changed, commands run), or codex_poll every 20-60 s.",
         input_schema = input_schema::<StartArgs>(),
         output_schema = schema_for_output::<StartOutput>(),
         annotations(open_world_hint = true, destructive_hint = true)
@@ -110,16 +98,9 @@ Watchdogs: no output for stall_timeout_seconds (default 600) ends the job as err
     }
 
     #[tool(
-        description = "Check a Codex job once. While it is queued or running: its status, \
-seconds elapsed, what Codex is doing now (activity), how many commands it ran and files it \
-changed, and its new events (its messages, each command with its exit code, each file change; \
-one line each); pass the returned `cursor` as `since` next time to get only newer events. Call \
-it every 20-60 seconds, not in a tight loop, or use codex_wait. Once the job has ended it \
-returns the job's result instead: status (done = exit code 0; error = Codex failed, exited \
-non-zero, could not start, stalled, timed out or was lost; cancelled), Codex's final answer, \
-the files it changed, the commands it ran with their exit codes, token usage. While Codex asks \
-(status input_required) it returns the question and how to answer it. tail_lines adds Codex's \
-raw output tail (rarely needed).",
+        description = "Check a Codex job once: status (queued, running, input_required, done, error, \
+cancelled), activity and new events; pass the returned cursor as since next time. Once ended: \
+the result; while Codex asks: the question. Call every 20-60 seconds, or use codex_wait.",
         input_schema = input_schema::<PollArgs>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -132,17 +113,10 @@ raw output tail (rarely needed).",
     }
 
     #[tool(
-        description = "Wait for a Codex job to end, for at most timeout_seconds (1-50, default \
-30). When the job ends it returns the job's result: status, exit code, Codex's final answer, \
-the files it changed, the commands it ran; read it there (codex_result repeats it, for later). \
-When Codex asks first (approval_policy \"ask\", status input_required) it returns the question: \
-ask the user, then codex_answer. If the time is up first it returns the job's status and \
-activity: call codex_wait again. job_ids (1-20 ids) instead of job_id waits for several: it \
-returns when the first ends or asks, naming it, with its result and one status line per other \
-job. While waiting it sends progress \
-notifications with what Codex is doing. Pass `since` (a cursor from codex_poll) to also get \
-the events after it. Not needed in clients with MCP tasks, where codex_start's result arrives \
-by itself.",
+        description = "Wait up to timeout_seconds for a Codex job to end; returns its result (status, \
+Codex's answer, files changed, commands run), or sooner the question if Codex asks (ask the \
+user, then codex_answer), or if time is up its status and activity: call again. Sends progress \
+notifications. since: a cursor, for the events after it.",
         input_schema = input_schema::<WaitArgs>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -156,11 +130,8 @@ by itself.",
     }
 
     #[tool(
-        description = "A Codex job's result again, for later (codex_wait, codex_poll and MCP \
-tasks already return it when the job ends): status, exit code and error, Codex's final answer, \
-the files it changed, the commands it ran with their exit codes, token usage, and with worktree \
-isolation the branch and its diffstat. While the job is queued or running it says so, with \
-what is known so far. format=\"json\" gives every field instead, for a program (final_json parsed).",
+        description = "A Codex job's result again, for later (codex_wait, codex_poll and tasks give it \
+when it ends).",
         input_schema = input_schema::<ResultArgs>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -177,12 +148,9 @@ what is known so far. format=\"json\" gives every field instead, for a program (
     }
 
     #[tool(
-        description = "Continue the conversation of a Codex job that has ended: Codex gets your \
-prompt with the earlier task, its answer and what it did in mind, in the \
-same directory, with the same approval_policy and model unless you pass others. Starts a new job \
-and returns at once, like codex_start: a background task in clients with MCP tasks, else \
-{job_id, status, pid, parent_job_id} to follow with codex_wait. Fails if the earlier job is \
-still running (wait for it first).",
+        description = "Continue a finished Codex job's conversation: a new job in the same place that \
+remembers it, with its policy and model unless given. Returns at once like codex_start (else \
+parent_job_id too).",
         input_schema = input_schema::<ReplyArgs>(),
         output_schema = schema_for_output::<ReplyOutput>(),
         annotations(open_world_hint = true, destructive_hint = true)
@@ -222,14 +190,8 @@ still running (wait for it first).",
     }
 
     #[tool(
-        description = "Ask Codex's own reviewer (`codex exec review`) to review code changes in a \
-git repository, in the background; always read-only. target: \"auto\" (default) reviews the \
-uncommitted changes when the working tree is dirty, else the current branch against its upstream \
-default branch (the result says which, and it refuses when there is nothing to review); \
-\"uncommitted\"; \"base\" with base_branch; \"commit\" with commit (and an optional title). \
-instructions: custom review instructions, instead of a target. Returns at once like codex_start: \
-a background task in clients with MCP tasks, else {job_id, status, pid, review} to follow with \
-codex_wait. The result leads with Codex's findings as it wrote them, then the commands it ran.",
+        description = "Have Codex's own reviewer review code changes in a git repository, read-only, in \
+the background; returns at once like codex_start. The result leads with Codex's findings.",
         input_schema = input_schema::<ReviewArgs>(),
         output_schema = schema_for_output::<ReviewOutput>(),
         annotations(read_only_hint = true, open_world_hint = true)
@@ -270,10 +232,8 @@ codex_wait. The result leads with Codex's findings as it wrote them, then the co
     }
 
     #[tool(
-        description = "List recent Codex jobs, newest first: id, status, the first 200 \
-characters of the prompt, cwd, times and exit code. Use it to find a job_id or to see what is \
-still running; filter with status (queued, running, input_required, done, error, cancelled). A \
-job whose Codex asks (input_required) shows its question.",
+        description = "Recent Codex jobs, newest first: id, status, the prompt's first 200 characters, \
+cwd, times, exit code; a job that asks shows its question.",
         input_schema = input_schema::<ListArgs>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -300,13 +260,9 @@ job whose Codex asks (input_required) shows its question.",
     }
 
     #[tool(
-        description = "Answer the question a Codex job asks (approval_policy \"ask\", status \
-input_required; codex_wait, codex_poll and codex_result show it: what Codex wants to run or \
-change, why, and the decisions it takes). Ask the user first and pass their answer: \"allow\" \
-(this once), \"allow_session\" (and the same again for the rest of the job), \"deny\" (Codex \
-goes on without it) or \"stop\" (deny and end the job). question_id (optional) makes sure the \
-answer goes to the question shown, not a later one. Unanswered, a question is denied at its \
-deadline. In clients with MCP tasks the user answers in a form instead.",
+        description = "Answer the question a Codex job asks (status input_required, shown by codex_wait \
+and codex_poll) with the user's decision: ask them first. Unanswered, it is denied at its \
+deadline.",
         input_schema = input_schema::<AnswerArgs>(),
         annotations(destructive_hint = true, idempotent_hint = false, open_world_hint = false)
     )]
@@ -321,9 +277,8 @@ deadline. In clients with MCP tasks the user answers in a form instead.",
     }
 
     #[tool(
-        description = "Stop a queued or running Codex job and every process it started; its \
-status becomes \"cancelled\" and cancelled=true. Cancelling a job that has already finished \
-(done, error or cancelled) changes nothing and returns cancelled=false with its final status.",
+        description = "Stop a queued or running Codex job and every process it started (cancelled=true); \
+a finished job stays as it is.",
         input_schema = input_schema::<CancelArgs>(),
         annotations(destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
@@ -478,24 +433,15 @@ pub(crate) fn view(
 
 /// What clients show the model about the server as a whole. Claude Code
 /// defers tool schemas until the model loads them, so this carries the usage.
-const INSTRUCTIONS: &str = "Runs OpenAI Codex jobs in the background; jobs survive this server \
-and the client restarting. codex_start (and codex_reply, which continues a finished job's Codex \
-conversation) returns at once. In clients with MCP tasks (interactive Claude Code) the call \
-becomes a background task and you are told Codex's result when it finishes: do not poll or \
-wait, go on with other work. Without tasks you get a job_id: codex_wait(job_id) returns the \
-result when the job ends (at most 50 s per call; call again while it runs; job_ids=[…] returns \
-at the first of several to end), or check with \
-codex_poll every 20-60 s while you work. The result holds Codex's final answer, changed files \
-and commands with exit codes; codex_result repeats it, only for later. approval_policy=\"ask\" \
-lets Codex edit files in cwd and ask before running or changing anything else. With tasks, \
-Claude Code shows the user a form for each question and you are NOT told that the task waits \
-(only its result arrives), so tell the user \"Codex may ask you for approval in a form; answer it \
-there\". Without tasks, codex_wait returns when Codex asks, naming the question: ask the user, \
-then codex_answer(job_id, decision). isolation=\"worktree\" \
-gives a job its own git branch and worktree, so parallel jobs on one repository don't collide. \
-codex_review has Codex review code changes (uncommitted, a branch, a commit). output_schema makes \
-Codex answer in JSON matching it (checked); reasoning_effort sets how hard it thinks. \
-codex_list shows recent jobs; codex_cancel stops one and everything it started.";
+const INSTRUCTIONS: &str = "Runs OpenAI Codex jobs in the background; they survive restarts. \
+codex_start, codex_reply and codex_review return at once. With MCP tasks (interactive Claude \
+Code) the call becomes a task and you are told the result when it ends: do not poll or wait, go \
+on with other work. Without tasks you get a job_id: codex_wait(job_id) returns the result when \
+the job ends (call again while it runs), or codex_poll every 20-60 s. With approval_policy \
+\"ask\"Codex asks the user before running or changing anything outside cwd. With tasks the user \
+answers in a form and you are NOT told the task waits, so tell the user \"Codex may ask you for \
+approval in a form; answer it there\". Without tasks codex_wait returns the question: ask the \
+user, then codex_answer.";
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for CodexAsyncServer {

@@ -39,7 +39,7 @@ fn tools_list_shows_codex_review_and_the_new_arguments() {
         assert!(props[field].is_object(), "{field}: {review}");
     }
     assert_eq!(review["annotations"]["readOnlyHint"], true, "{review}");
-    let efforts = json!(["none", "minimal", "low", "medium", "high", "xhigh", null]);
+    let efforts = json!(["none", "minimal", "low", "medium", "high", "xhigh"]);
     for name in ["codex_start", "codex_reply", "codex_review"] {
         let props = &tool(name)["inputSchema"]["properties"];
         assert_eq!(props["reasoning_effort"]["enum"], efforts, "{name}");

@@ -133,7 +133,7 @@ fn tools_list_shows_the_tools_with_input_and_output_schemas() {
         assert!(poll.contains(word), "codex_poll description lacks {word:?}");
     }
     let wait = tool("codex_wait")["description"].to_string();
-    for word in ["timeout_seconds", "50", "cursor", "progress"] {
+    for word in ["timeout_seconds", "cursor", "progress"] {
         assert!(wait.contains(word), "codex_wait description lacks {word:?}");
     }
     assert!(tool("codex_start")["description"]
@@ -437,4 +437,54 @@ fn jobs_with_the_largest_prompts_allowed_never_break_a_list_or_a_result() {
         (1..200).contains(&kept),
         "the oldest commands shed, the latest kept: {kept}"
     );
+}
+
+/// What the model reads of each tool (its description and input schema, as
+/// Claude Code hands them over), and of the server (its instructions, sent
+/// with every session): held to the budgets of the README's "What the model
+/// reads", so they cannot creep back.
+#[test]
+fn tool_definitions_and_instructions_stay_within_their_budgets() {
+    let home = TempHome::new();
+    let mut shim = Shim::spawn_uninitialized(&home, NO_AUTOSTART);
+    let init = shim.initialize();
+    let instructions = init["instructions"].as_str().unwrap_or_default();
+    let response = shim.request("tools/list", json!({}));
+    let tools = response["result"]["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no tools in {response}"));
+    let mut total = 0;
+    let mut sizes = Vec::new();
+    for tool in tools {
+        let name = tool["name"].as_str().unwrap_or_default();
+        let description = tool["description"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .count();
+        let schema = tool["inputSchema"].to_string().chars().count();
+        sizes.push(format!(
+            "{name}: {description} + {schema} = {}",
+            description + schema
+        ));
+        total += description + schema;
+    }
+    let report = format!(
+        "instructions {}; tools {total}:\n{}",
+        instructions.chars().count(),
+        sizes.join("\n")
+    );
+    println!("{report}");
+    assert!(instructions.chars().count() <= 1000, "{report}");
+    assert!(total <= 6000, "{report}");
+    for tool in tools {
+        let name = tool["name"].as_str().unwrap_or_default();
+        let size = tool["description"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .count()
+            + tool["inputSchema"].to_string().chars().count();
+        assert!(size <= 1500, "{name}: {report}");
+    }
 }
