@@ -6,6 +6,7 @@
 //! `cargo run --release -p codex-async-bench` (the full run; builds the
 //! binaries first if needed), `-- --quick` for a smoke pass of a few seconds.
 
+mod cadence;
 mod capture;
 mod concurrency;
 mod daemon;
@@ -51,6 +52,10 @@ struct Cli {
     /// Do not run `cargo build` for codexd and the shim first.
     #[arg(long)]
     no_build: bool,
+    /// Run this shell command over and over beside figures 2c and 2d (the
+    /// cadence of a model's calls), e.g. a build: `--load "cargo build"`.
+    #[arg(long, value_name = "CMD")]
+    load: Option<String>,
     /// Only these figures (numbers from 1 to 10, and 12), e.g. `--only 2,3`.
     #[arg(long, value_delimiter = ',')]
     only: Vec<u32>,
@@ -154,6 +159,12 @@ fn run() -> anyhow::Result<()> {
         step(
             "figures 1, 2, 3, 6: shim start-up, codex_start, codex_poll, shim RSS",
             &|| shim_latency::run(&ctx, wants(1), wants(2) || wants(6), wants(3) || wants(6)),
+        );
+    }
+    if wants(2) {
+        step(
+            "figures 2c, 2d: codex_start at a model's cadence (0.6 s and 5 s apart)",
+            &|| cadence::run(&ctx, cli.load.as_deref()),
         );
     }
     if wants(4) || wants(9) {

@@ -37,19 +37,25 @@ impl Shim {
     /// Spawns the shim for `home` (its stderr is discarded).
     pub fn spawn(bins: &Binaries, home: &Home) -> anyhow::Result<Self> {
         let mut cmd = Command::new(&bins.shim);
+        home.apply_env(&mut cmd, bins);
+        Self::spawn_command(cmd, "codex-async-shim")
+    }
+
+    /// Spawns any MCP stdio server `cmd` (the tool codex-async replaces, for
+    /// one) as the client end of its stdio; its stderr is discarded.
+    pub fn spawn_command(mut cmd: Command, name: &'static str) -> anyhow::Result<Self> {
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        home.apply_env(&mut cmd, bins);
         let mut child = cmd
             .spawn()
-            .with_context(|| format!("cannot run {}", bins.shim.display()))?;
+            .with_context(|| format!("cannot run {name} ({cmd:?})"))?;
         let stdin = child.stdin.take().context("shim stdin")?;
         let stdout = BufReader::new(child.stdout.take().context("shim stdout")?);
         Ok(Self {
             stdin,
             stdout,
-            guard: Guard::new(child, "codex-async-shim", false),
+            guard: Guard::new(child, name, false),
             next_id: 1,
             line: String::new(),
             meta: None,
