@@ -114,7 +114,7 @@ pub fn run(ctx: &Ctx, load: Option<&str>) -> anyhow::Result<Vec<Row>> {
 }
 
 fn show(pace: Duration) -> String {
-    if pace.as_millis() % 1000 == 0 {
+    if pace.as_millis().is_multiple_of(1000) {
         format!("{} s", pace.as_secs())
     } else {
         format!("{:.1} s", pace.as_secs_f64())
