@@ -361,6 +361,7 @@ impl JobRecord {
             parsed_bytes: self.events_offset,
             final_json: None,
             final_json_error: None,
+            steered: s.steered.clone(),
             approvals: s
                 .approvals
                 .iter()

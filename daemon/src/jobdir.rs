@@ -80,6 +80,36 @@ impl JobDir {
         self.dir.join("answer.json")
     }
 
+    /// Text codexd sends into the running turn, one note per Steer, in
+    /// order (see [`SteerNote`]).
+    pub fn steer_dir(&self) -> PathBuf {
+        self.dir.join("steer")
+    }
+
+    /// The `n`th steering: `<n>.json` while it waits for the monitor,
+    /// `<n>.sent` once the monitor sent it to codex, `<n>.done` with
+    /// codex's answer ([`SteerDone`]).
+    pub fn steer_note(&self, n: u32, state: &str) -> PathBuf {
+        self.steer_dir().join(format!("{n:06}.{state}"))
+    }
+
+    /// The number the next steering takes: one past the highest used.
+    pub fn next_steer(&self) -> u32 {
+        fs::read_dir(self.steer_dir())
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| {
+                        let name = e.file_name();
+                        let name = name.to_str()?;
+                        name.split('.').next()?.parse::<u32>().ok()
+                    })
+                    .max()
+                    .map_or(1, |n| n + 1)
+            })
+            .unwrap_or(1)
+    }
+
     /// Creates the folder (0700), the prompt file and an empty output file.
     pub fn create(&self, prompt: &str) -> io::Result<()> {
         use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -459,6 +489,21 @@ impl ExitSlot {
             _ => Err(io::Error::new(io::ErrorKind::NotFound, FolderGone)),
         }
     }
+}
+
+/// A steering codexd hands the job's monitor: the text to send into the
+/// running turn (`steer/<n>.json`, written by codexd, SIGUSR1 to the monitor).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SteerNote {
+    pub text: String,
+}
+
+/// How a steering went, written by the monitor once codex answered
+/// (`steer/<n>.done`): `error` is codex's refusal (no turn running, say).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SteerDone {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Gives `file` its first `len` bytes' blocks now. On Linux one

@@ -104,6 +104,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Send text into a running job's turn: codex reads it at its next step
+    /// (a command running now finishes first).
+    Steer {
+        /// The job id (12 hex characters, from `codexd jobs`).
+        job_id: String,
+        /// What codex should know or do now.
+        text: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Stop a job and every process it started.
     Cancel {
         /// The job id (12 hex characters, from `codexd jobs`).
@@ -280,6 +291,7 @@ fn main() -> ExitCode {
             question,
             json,
         } => cmd::answer::run(&job_id, &decision, question.as_deref(), json),
+        Command::Steer { job_id, text, json } => cmd::steer::run(&job_id, &text, json),
         Command::Prune {
             older_than,
             dry_run,

@@ -1,6 +1,6 @@
 //! The gRPC service: each method validates its input, then asks the supervisor.
 //!
-//! A call that changes state (Start, Cancel, Answer, Prune) runs as a task of
+//! A call that changes state (Start, Cancel, Answer, Steer, Prune) runs as a task of
 //! its own ([`Service::to_the_end`]): tonic drops a call's future when its
 //! client goes (a reset stream, a closed connection), and a Start dropped
 //! between its folder and its record, or in `git worktree add`, would leave
@@ -12,7 +12,7 @@ use codex_async_proto::v1::{
     codex_async_server::CodexAsync, watch_event, AnswerRequest, AnswerResponse, CancelRequest,
     CancelResponse, GetRequest, GetResponse, InfoRequest, InfoResponse, Job, JobStatus, JobSummary,
     ListRequest, ListResponse, OutputChunk, ShutdownRequest, ShutdownResponse, StartRequest,
-    StartResponse, WatchEvent, WatchRequest,
+    StartResponse, SteerRequest, SteerResponse, WatchEvent, WatchRequest,
 };
 use tokio::sync::{mpsc, watch as signal, Notify, Semaphore};
 use tokio_stream::{wrappers::ReceiverStream, Stream};
@@ -108,6 +108,46 @@ impl Service {
         api
     }
 
+    /// A reply (`spec`) to a job still in its turn, made a steering of it
+    /// (StartRequest.steer_if_running): its answer, or None when the job is
+    /// not running (the reply is started as usual, or refused by Start's
+    /// own checks). Only a reply that sets nothing else may steer: policy,
+    /// model and the rest are for a new job.
+    async fn steer_instead(
+        &self,
+        spec: &validate::JobSpec,
+    ) -> Result<Option<StartResponse>, Status> {
+        let Some(parent) = &spec.reply_to else {
+            return Ok(None);
+        };
+        let only_text = spec.policy.is_none()
+            && spec.model.is_none()
+            && spec.reasoning_effort.is_none()
+            && spec.output_schema.is_none()
+            && spec.review.is_none();
+        // Unknown, ended or queued: Start says what to do.
+        let running = match self.supervisor.load(parent).await {
+            Ok(job) => job.status == JobStatus::Running,
+            Err(_) => false,
+        };
+        if !only_text || !running {
+            return Ok(None);
+        }
+        let (supervisor, job_id, text) =
+            (self.supervisor.clone(), parent.clone(), spec.prompt.clone());
+        let outcome = self
+            .to_the_end("steer", async move {
+                supervisor.steer(&job_id, text).await.map_err(internal)
+            })
+            .await?;
+        Ok(Some(StartResponse {
+            job: Some(self.to_proto(parent, &outcome.job)),
+            task_answers: false,
+            retention_seconds: self.retention_seconds(),
+            steered: Some(outcome.message),
+        }))
+    }
+
     /// How long a finished job is kept (0: forever), for the MCP tasks' ttl.
     fn retention_seconds(&self) -> u64 {
         u64::from(self.supervisor.config().retention_days) * 86_400
@@ -201,6 +241,11 @@ impl CodexAsync for Service {
         request: Request<StartRequest>,
     ) -> Result<Response<StartResponse>, Status> {
         let spec = validate::start(request.get_ref()).map_err(invalid)?;
+        if request.get_ref().steer_if_running {
+            if let Some(steered) = self.steer_instead(&spec).await? {
+                return Ok(Response::new(steered));
+            }
+        }
         let supervisor = self.supervisor.clone();
         let job = self
             .to_the_end("start", async move {
@@ -213,6 +258,7 @@ impl CodexAsync for Service {
             job: Some(self.to_proto(&id, &job)),
             task_answers: config.task_answers,
             retention_seconds: self.retention_seconds(),
+            steered: None,
         }))
     }
 
@@ -381,6 +427,26 @@ impl CodexAsync for Service {
             })
             .await?;
         Ok(Response::new(AnswerResponse {
+            job: Some(self.to_proto(&id, &outcome.job)),
+            message: outcome.message,
+        }))
+    }
+
+    async fn steer(
+        &self,
+        request: Request<SteerRequest>,
+    ) -> Result<Response<SteerResponse>, Status> {
+        let req = request.into_inner();
+        validate::job_id(&req.job_id).map_err(invalid)?;
+        let text = validate::steer_text(req.text).map_err(invalid)?;
+        let (id, _) = self.find(&req.job_id).await?;
+        let (supervisor, job_id) = (self.supervisor.clone(), id.clone());
+        let outcome = self
+            .to_the_end("steer", async move {
+                supervisor.steer(&job_id, text).await.map_err(internal)
+            })
+            .await?;
+        Ok(Response::new(SteerResponse {
             job: Some(self.to_proto(&id, &outcome.job)),
             message: outcome.message,
         }))

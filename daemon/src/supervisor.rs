@@ -42,6 +42,7 @@ mod ending;
 mod reconcile;
 mod scheduler;
 mod standby;
+mod steer;
 mod summary;
 
 /// How long a monitor may take to report that codex started.
@@ -347,7 +348,7 @@ impl Supervisor {
             })?;
         if !parent.status.is_terminal() {
             return Err(SupervisorError::Precondition(format!(
-                "reply_to: job {parent_id} is still {}; wait for it to finish (codex_wait) before replying",
+                "reply_to: job {parent_id} is still {}; wait for it to finish (codex_wait) before replying, or, while it runs, steer it: send the prompt alone (codex_reply with only job_id and prompt; codexd steer {parent_id} TEXT)",
                 parent.status
             )));
         }

@@ -397,6 +397,22 @@ pub fn question_id(q: Option<&str>) -> Result<Option<&str>, Invalid> {
     }
 }
 
+/// Checks a steering's text: not blank, at most a prompt's size.
+pub fn steer_text(text: String) -> Result<String, Invalid> {
+    if text.trim().is_empty() {
+        return Err(Invalid(
+            "text: empty; pass what codex should know or do now, in plain language".into(),
+        ));
+    }
+    if text.len() > MAX_PROMPT_BYTES {
+        return Err(Invalid(format!(
+            "text: {} bytes is over the limit of {MAX_PROMPT_BYTES} bytes; shorten it or point codex at a file that holds the details",
+            text.len()
+        )));
+    }
+    Ok(text)
+}
+
 /// Checks a list status filter (absent or unspecified means all).
 pub fn status_filter(s: Option<i32>) -> Result<Option<JobStatus>, Invalid> {
     match s.map(JobStatus::try_from) {

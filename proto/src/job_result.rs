@@ -229,6 +229,9 @@ pub struct JobResult {
     /// The questions answered so far (approval policy "ask"), in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<Approval>,
+    /// What the job was told while its turn ran (steered), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steered: Vec<String>,
 }
 
 /// What Codex asks while a job waits (status input_required).
@@ -446,6 +449,7 @@ impl JobResult {
                     by: a.by.clone(),
                 })
                 .collect(),
+            steered: summary.steered.clone(),
         })
     }
 
@@ -501,6 +505,9 @@ impl JobResult {
         }
         if let Some(review) = &self.review {
             out.push_str(&format!("Reviewed: {review}.\n"));
+        }
+        for text in &self.steered {
+            out.push_str(&format!("Steered: {}\n", steering_line(text)));
         }
         if let Some(line) = self.files_line() {
             out.push_str(&line);
@@ -959,6 +966,16 @@ pub fn elapsed_seconds(
         None => now,
     };
     Some(u64::try_from((end - start).num_seconds()).unwrap_or(0))
+}
+
+/// A steering in one line of at most 300 characters: the result names what
+/// the job was told, output.txt holds it whole.
+fn steering_line(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(300) {
+        Some((at, _)) => format!("{}…", &flat[..at]),
+        None => flat,
+    }
 }
 
 #[cfg(test)]

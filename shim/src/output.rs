@@ -153,6 +153,10 @@ pub struct ReplyOutput {
     /// otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Set when the job was still running and the prompt went into its turn
+    /// instead (job_id is then that job): what happened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steered: Option<String>,
 }
 
 /// Result of `codex_poll` and `codex_wait` while the job is queued or
@@ -332,10 +336,11 @@ impl ReplyOutput {
         let job = require_job(response.job, "Start")?;
         Ok(Self {
             status: status_of(&job)?,
-            note: ask_note(&job),
+            note: ask_note(&job).filter(|_| response.steered.is_none()),
             job_id: job.job_id,
             pid: job.pid,
             parent_job_id: job.parent_job_id.filter(|p| !p.is_empty()),
+            steered: response.steered,
         })
     }
 }

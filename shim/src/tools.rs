@@ -87,6 +87,7 @@ answer, files changed, commands run), or codex_poll every 20-60 s.",
                 .output_schema
                 .map(|s| serde_json::Value::Object(s).to_string()),
             review: None,
+            steer_if_running: false,
         };
         let response = self.start(request).await?;
         if let Some(task) = tasks::handle_for(&context, &response) {
@@ -148,9 +149,9 @@ when it ends).",
     }
 
     #[tool(
-        description = "Continue a finished Codex job's conversation: a new job in the same place that \
-remembers it, with its policy and model unless given. Returns at once like codex_start (else \
-parent_job_id too).",
+        description = "Continue a Codex job's conversation. Still running: the prompt goes into its \
+turn now (steer; give nothing else). Finished: a new job that remembers it, returning at once like \
+codex_start.",
         input_schema = input_schema::<ReplyArgs>(),
         output_schema = schema_for_output::<ReplyOutput>(),
         annotations(open_world_hint = true, destructive_hint = true)
@@ -176,11 +177,20 @@ parent_job_id too).",
                 .output_schema
                 .map(|s| serde_json::Value::Object(s).to_string()),
             review: None,
+            // A job still in its turn takes the prompt there (turn/steer):
+            // codexd does it only when nothing but the prompt is given.
+            steer_if_running: true,
         };
         let response = self
             .start(request)
             .await
             .map_err(|e| e.rename_field("reply_to", "job_id"))?;
+        if response.steered.is_some() {
+            // The running job's own task (if any) goes on: no new task here.
+            return Ok(Json(ReplyOutput::from_proto(response)?)
+                .into_result()?
+                .into());
+        }
         if let Some(task) = tasks::handle_for(&context, &response) {
             return Ok(CreateTaskResult::new(task).into());
         }
@@ -221,6 +231,7 @@ the background; returns at once like codex_start. The result leads with Codex's 
                 title: args.title,
                 instructions: args.instructions,
             }),
+            steer_if_running: false,
         };
         let response = self.start(request).await?;
         if let Some(task) = tasks::handle_for(&context, &response) {

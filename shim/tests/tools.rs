@@ -488,3 +488,51 @@ fn tool_definitions_and_instructions_stay_within_their_budgets() {
         assert!(size <= 1500, "{name}: {report}");
     }
 }
+
+#[test]
+fn codex_reply_to_a_running_job_steers_its_turn() {
+    let home = TempHome::new();
+    let _daemon = serve_daemon(&home);
+    let mut shim = Shim::spawn(&home, NO_AUTOSTART);
+    let cwd = home.workdir().display().to_string();
+    let go = home.root().join("go");
+    let id = shim.start(json!({
+        "prompt": format!("msg:working;waitfile:{};msg:done", go.display()),
+        "cwd": cwd,
+    }));
+    testkit::wait_until("the job's turn to start", || {
+        let polled = shim.ok("codex_poll", json!({"job_id": id}));
+        polled["events"]
+            .as_str()
+            .is_some_and(|e| e.contains("message: working"))
+    });
+    // With anything but the prompt it would be a new job: refused, saying how.
+    let refused = shim.call(
+        "codex_reply",
+        json!({"job_id": id, "prompt": "x", "approval_policy": "auto-edit"}),
+    );
+    assert!(refused.is_error, "{}", refused.text);
+    assert!(refused.text.contains("steer it"), "{}", refused.text);
+
+    let steered = shim.ok(
+        "codex_reply",
+        json!({"job_id": id, "prompt": "look at src/ only"}),
+    );
+    assert_eq!(steered["job_id"], id.as_str(), "the same job: {steered}");
+    assert_eq!(steered["status"], "running");
+    assert!(
+        steered["steered"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("codex has it")),
+        "{steered}"
+    );
+    std::fs::write(&go, "").expect("go");
+    let end = shim.poll_until_finished(&id);
+    assert_eq!(end["status"], "done", "{end}");
+    let result = shim.ok_result("codex_result", json!({"job_id": id}));
+    assert!(
+        result.text.contains("Steered: look at src/ only"),
+        "{}",
+        result.text
+    );
+}

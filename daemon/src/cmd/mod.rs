@@ -14,6 +14,7 @@ pub mod serve;
 pub mod show;
 pub mod start;
 pub mod status;
+pub mod steer;
 pub mod stop;
 pub mod ui;
 

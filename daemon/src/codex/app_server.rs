@@ -122,6 +122,21 @@ pub fn interrupt_request(thread_id: &str, turn_id: &str) -> Value {
     json!({"threadId": thread_id, "turnId": turn_id})
 }
 
+/// `turn/steer`'s params: `text` into the running turn `turn_id`, which
+/// codex refuses if that turn is no longer the one running.
+pub fn steer_request(thread_id: &str, turn_id: &str, text: &str) -> Value {
+    json!({
+        "threadId": thread_id,
+        "expectedTurnId": turn_id,
+        "input": [{"type": "text", "text": text}],
+    })
+}
+
+/// The event the monitor writes once codex took a steering.
+pub fn steered_event(text: &str) -> Value {
+    json!({"type": crate::codex::events::STEERED, "text": text})
+}
+
 /// How a turn ended, from `turn/completed`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TurnEnd {

@@ -49,6 +49,9 @@ pub struct Summary {
     /// The questions answered so far, in order (at most [`MAX_APPROVALS`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<Approval>,
+    /// What the turn was told while it ran ([`STEERED`]), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steered: Vec<String>,
 }
 
 /// At most this many answered questions are kept in a summary.
@@ -95,6 +98,13 @@ pub struct Approval {
 /// app-server job beside codex's: a question codex asks, and its answer.
 pub const APPROVAL_REQUESTED: &str = "approval.requested";
 pub const APPROVAL_RESOLVED: &str = "approval.resolved";
+/// The monitor's event for text codexd sent into the running turn
+/// (`turn/steer`), once codex took it: `{"type": "turn.steered", "text"}`.
+pub const STEERED: &str = "turn.steered";
+/// At most this many steerings are kept in a summary, each clipped to
+/// [`MAX_STEER_TEXT`] bytes (the whole text is in output.txt).
+pub const MAX_STEERED: usize = 50;
+const MAX_STEER_TEXT: usize = 2000;
 
 /// The event types a [`Summary`] is folded from, wherever they are in the
 /// output. Others (`item.updated`, types codex adds) only matter as the
@@ -109,6 +119,7 @@ pub const SUMMARY_EVENTS: &[&str] = &[
     "item.completed",
     APPROVAL_REQUESTED,
     APPROVAL_RESOLVED,
+    STEERED,
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -569,6 +580,13 @@ impl Summary {
                     }
                 }
             }
+            STEERED => {
+                let text = str_at(value, "text").unwrap_or("");
+                self.activity = format!("steered: {}", one_line(text, 120));
+                if self.steered.len() < MAX_STEERED {
+                    self.steered.push(clip(text, MAX_STEER_TEXT));
+                }
+            }
             "turn.completed" => {
                 // No question outlives its turn.
                 self.question = None;
@@ -735,6 +753,7 @@ pub fn render(event: &Event) -> Option<String> {
                 .unwrap_or("?")
         ),
         "error" => format!("error: {}", str_at(value, "message").unwrap_or("?")),
+        STEERED => format!("steered: {}", str_at(value, "text").unwrap_or("")),
         "item.started" | "item.completed" => {
             let item = value.get("item").unwrap_or(&Value::Null);
             return render_item(item, kind == "item.completed").map(|l| one_line(&l, MAX_LINE));

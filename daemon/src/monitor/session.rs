@@ -37,7 +37,7 @@ use crate::{
         startup::{self, NoTurn},
     },
     job::now_rfc3339,
-    jobdir::JobDir,
+    jobdir::{write_json_atomic, Durability, JobDir, SteerDone, SteerNote},
 };
 
 /// How often a pending question's answer file and deadline are looked at
@@ -148,6 +148,7 @@ impl Session {
             thread_request: None,
             turn_request: None,
             questions: VecDeque::new(),
+            steers: Vec::new(),
             shared: shared.clone(),
             codex_pid,
         };
@@ -267,6 +268,8 @@ struct Driver {
     thread_request: Option<u64>,
     turn_request: Option<u64>,
     questions: VecDeque<Pending>,
+    /// Steerings sent, by request id: their number (`steer/<n>`) and text.
+    steers: Vec<(u64, u32, String)>,
     shared: Arc<Mutex<Shared>>,
     codex_pid: i32,
 }
@@ -329,10 +332,16 @@ impl Driver {
                         }
                         interrupt_wanted = !sent;
                     }
-                    Some(Control::Answer) => self.check_answers().await,
+                    Some(Control::Answer) => {
+                        self.check_answers().await;
+                        self.check_steers().await;
+                    }
                     None => {}
                 },
-                _ = tick.tick(), if !self.questions.is_empty() => self.check_answers().await,
+                _ = tick.tick() => {
+                    self.check_answers().await;
+                    self.check_steers().await;
+                }
             }
         }
         // The turn is over: closing stdin ends the app-server. What it still
@@ -422,6 +431,11 @@ impl Driver {
 
     async fn response(&mut self, id: Value, result: Result<Value, String>) -> bool {
         let id = id.as_u64();
+        if let Some(at) = self.steers.iter().position(|(r, _, _)| Some(*r) == id) {
+            let (_, n, text) = self.steers.remove(at);
+            self.steered(n, &text, result.err());
+            return false;
+        }
         if id == Some(0) {
             self.lock().initialized = true;
         }
@@ -555,6 +569,66 @@ impl Driver {
             self.lock().stopped = true;
         }
         self.announce();
+    }
+
+    /// Sends codex the steerings codexd left (`steer/<n>.json`, in order)
+    /// for the running turn; with no turn running, says so in their answer.
+    async fn check_steers(&mut self) {
+        let Ok(entries) = std::fs::read_dir(self.dir.steer_dir()) else {
+            return;
+        };
+        let mut waiting: Vec<u32> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                name.strip_suffix(".json")?.parse().ok()
+            })
+            .collect();
+        waiting.sort_unstable();
+        for n in waiting {
+            let path = self.dir.steer_note(n, "json");
+            let Some(note) = std::fs::read(&path)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<SteerNote>(&bytes).ok())
+            else {
+                continue;
+            };
+            let turn = {
+                let shared = self.lock();
+                shared.turn_started && shared.end.is_none()
+            };
+            let (Some(thread), Some(turn), true) = (
+                self.translator.thread_id.clone(),
+                self.translator.turn_id.clone(),
+                turn,
+            ) else {
+                let _ = std::fs::remove_file(&path);
+                self.steered(n, &note.text, Some("no turn is running now".into()));
+                continue;
+            };
+            // Sent once: a later look finds it `.sent`, not `.json`.
+            if std::fs::rename(&path, self.dir.steer_note(n, "sent")).is_err() {
+                continue;
+            }
+            let request = app_server::steer_request(&thread, &turn, &note.text);
+            let id = self.send("turn/steer", request).await;
+            self.steers.push((id, n, note.text));
+        }
+    }
+
+    /// Records how steering `n` went: into the turn's events when codex
+    /// took it, and in `steer/<n>.done` for codexd either way.
+    fn steered(&mut self, n: u32, text: &str, error: Option<String>) {
+        if error.is_none() {
+            self.event(&app_server::steered_event(text));
+            self.flush();
+        }
+        let done = SteerDone { error };
+        if let Err(e) =
+            write_json_atomic(&self.dir.steer_note(n, "done"), &done, Durability::Atomic)
+        {
+            tracing::warn!(steering = n, error = %e, "cannot record how a steering went");
+        }
     }
 
     /// Sends `turn/interrupt` for the running turn; false when there is none yet.

@@ -1,0 +1,182 @@
+//! Steering a running job (issue 28): text sent into codex's turn while it
+//! works, through the Steer RPC, `codexd steer` and codex_reply; refused,
+//! changing nothing, for a job in no turn. Real daemon, real socket, the
+//! fake codex (which takes `turn/steer` as codex's app-server does and says
+//! what it was told before its turn ends).
+
+use std::{fs, path::Path};
+
+use codex_async_proto::{
+    job_result::JobResult,
+    v1::{JobStatus, SteerRequest},
+    Client,
+};
+use nix::sys::signal::Signal;
+use testkit::{start_job, wait_for_end, wait_until, Daemon, TempHome};
+use tonic::Code;
+
+async fn steer(client: &Client, id: &str, text: &str) -> Result<String, tonic::Status> {
+    client
+        .clone()
+        .steer(SteerRequest {
+            job_id: id.into(),
+            text: text.into(),
+        })
+        .await
+        .map(|r| r.into_inner().message)
+}
+
+/// A job whose turn runs until `go` exists.
+fn waiting_prompt(go: &Path) -> String {
+    format!("msg:working;waitfile:{};msg:done", go.display())
+}
+
+/// Waits until the job's turn has started (its monitor can steer it).
+async fn in_its_turn(client: &Client, id: &str) {
+    testkit::wait_until_async("the job's turn to start", || {
+        let client = client.clone();
+        let id = id.to_string();
+        async move {
+            let got = testkit::get(&mut client.clone(), &id).await;
+            got.events.contains("message: working")
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_running_job_takes_a_steering_and_its_result_says_so() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let go = home.root().join("go");
+    let job = start_job(&client, home.start_request(&waiting_prompt(&go))).await;
+    in_its_turn(&client, &job.job_id).await;
+
+    let said = steer(&client, &job.job_id, "use the v2 API, not v1")
+        .await
+        .expect("steer a running job");
+    assert!(said.starts_with("codex has it"), "{said}");
+    // And from a terminal, in order.
+    let out = home.run_codexd(&["steer", &job.job_id, "and keep the tests green"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("codex has it"));
+
+    fs::write(&go, "").expect("go");
+    let end = wait_for_end(&client, &job.job_id).await;
+    let ended = end.job.clone().expect("job");
+    assert_eq!(ended.status(), JobStatus::Done, "{:?}", ended.error);
+    let summary = end.summary.clone().expect("summary");
+    assert_eq!(
+        summary.steered,
+        vec!["use the v2 API, not v1", "and keep the tests green"]
+    );
+    // codex read them in its turn: the fake says what it was told.
+    assert_eq!(
+        summary.final_message.as_deref(),
+        Some("steered: and keep the tests green")
+    );
+    let result = JobResult::from_get(&end, None, chrono::Utc::now())
+        .expect("result")
+        .to_text();
+    let first = result
+        .find("Steered: use the v2 API, not v1")
+        .expect(&result);
+    let second = result
+        .find("Steered: and keep the tests green")
+        .expect(&result);
+    assert!(first < second, "in the order they were sent:\n{result}");
+    let events = testkit::get(&mut client.clone(), &job.job_id).await.events;
+    assert!(
+        events.contains("steered: use the v2 API, not v1"),
+        "{events}"
+    );
+}
+
+#[tokio::test]
+async fn a_job_in_no_turn_refuses_a_steering_and_nothing_changes() {
+    let home = TempHome::new();
+    let daemon = Daemon::start_with(&home, &[("CODEX_ASYNC_MAX_JOBS", "1".to_string())]).await;
+    let client = daemon.client().await;
+    let go = home.root().join("go");
+    let running = start_job(&client, home.start_request(&waiting_prompt(&go))).await;
+    let queued = start_job(&client, home.start_request("msg:later")).await;
+    assert_eq!(queued.status(), JobStatus::Queued);
+
+    let refused = steer(&client, &queued.job_id, "hurry")
+        .await
+        .expect_err("a queued job has no turn");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("is queued"),
+        "{}",
+        refused.message()
+    );
+    assert!(refused.message().contains("cancel it and start it again"));
+    assert!(!home
+        .paths()
+        .jobs()
+        .join(&queued.job_id)
+        .join("steer")
+        .exists());
+
+    fs::write(&go, "").expect("go");
+    wait_for_end(&client, &running.job_id).await;
+    let refused = steer(&client, &running.job_id, "too late")
+        .await
+        .expect_err("an ended job has no turn");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("has ended (done)"),
+        "{}",
+        refused.message()
+    );
+    assert!(refused.message().contains("codex_reply"));
+    let end = wait_for_end(&client, &running.job_id).await;
+    assert!(end.summary.expect("summary").steered.is_empty());
+
+    let unknown = steer(&client, "0123456789ab", "anyone?")
+        .await
+        .expect_err("no such job");
+    assert_eq!(unknown.code(), Code::NotFound);
+    let blank = steer(&client, &running.job_id, "  ")
+        .await
+        .expect_err("blank text");
+    assert_eq!(blank.code(), Code::InvalidArgument);
+    assert!(blank.message().starts_with("text:"), "{}", blank.message());
+    let out = home.run_codexd(&["steer", "0123456789ab", "x"]);
+    assert!(!out.status.success());
+}
+
+#[tokio::test]
+async fn a_steering_reaches_codex_after_codexd_was_killed() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let go = home.root().join("go");
+    let job = start_job(&client, home.start_request(&waiting_prompt(&go))).await;
+    in_its_turn(&client, &job.job_id).await;
+    daemon.signal(Signal::SIGKILL);
+    daemon.wait();
+
+    // The monitor holds codex: the next codexd steers it.
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let said = steer(&client, &job.job_id, "after the restart")
+        .await
+        .expect("steer after a restart");
+    assert!(said.starts_with("codex has it"), "{said}");
+    fs::write(&go, "").expect("go");
+    let end = wait_for_end(&client, &job.job_id).await;
+    let summary = end.summary.expect("summary");
+    assert_eq!(summary.steered, vec!["after the restart"]);
+    assert_eq!(
+        summary.final_message.as_deref(),
+        Some("steered: after the restart")
+    );
+    wait_until("the monitor to be gone", || home.live_monitors().is_empty());
+}
