@@ -347,8 +347,9 @@ struct StoredMeta {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MonitorInfo {
     pub monitor_pid: i32,
-    /// The monitor's start time in clock ticks since boot (Linux), to tell it
-    /// from a later process that got the same pid.
+    /// The monitor's start time (`proctree::start_time`: clock ticks since
+    /// boot on Linux, microseconds since the epoch on macOS), to tell it from
+    /// a later process that got the same pid.
     pub monitor_start_time: Option<i64>,
     pub codex_pid: i32,
     /// codex's start time (as for the monitor), so a monitor's orphans are

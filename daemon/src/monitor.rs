@@ -10,7 +10,9 @@
 //! the prompt goes in its turn, its events into `output.txt`, its stderr
 //! straight there), or for a review `codex exec review` with the prompt file as
 //! stdin and stdout+stderr straight into `output.txt` (no copy loop); it becomes a child subreaper on
-//! Linux so every process codex starts stays in its tree even after `setsid`,
+//! Linux so every process codex starts stays in its tree even after `setsid` (on macOS, which has
+//! no subreaper, it walks its tree every second instead, remembering the sessions that hold what
+//! codex started: `proctree::Tree`),
 //! and writes codex's true exit status to `exit.json`. It does not need codexd
 //! once codex runs, so jobs outlive a daemon crash or restart.
 //!
@@ -66,6 +68,11 @@ const INT_GRACE: Duration = Duration::from_secs(3);
 const TERM_GRACE: Duration = Duration::from_secs(2);
 /// How often the watchdogs look at the job.
 const WATCHDOG_TICK: Duration = Duration::from_secs(1);
+/// How often, where orphans leave the parent links (macOS), the monitor walks
+/// its tree to remember the sessions and groups codex's processes are in, so
+/// a process whose parent exited is still found when the job ends. A walk
+/// reads one row per process on the machine (a millisecond or two).
+const TREE_WALK_EVERY: Duration = Duration::from_secs(1);
 /// After codex ends, how long the app-server session gets to read what
 /// codex wrote before it exited (a process that kept its stdout open would
 /// otherwise hold the job's end).
@@ -376,6 +383,8 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
     let mut watchdog = Watchdog::new(dir.output(), limits.stall_timeout, limits.max_duration);
     let mut tick = tokio::time::interval(WATCHDOG_TICK);
     let mut stop: Option<CancelStage> = None;
+    let mut tree = proctree::Tree::new(me);
+    let mut tree_walk = tokio::time::interval(TREE_WALK_EVERY);
     let status = loop {
         if let Some(status) = reap(Some(codex)) {
             break status;
@@ -396,6 +405,9 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
                         stop = Some(CancelStage::begin(dir, codex, session.as_ref(), Some(why)));
                     }
                 }
+            }
+            _ = tree_walk.tick(), if proctree::ORPHANS_LEAVE_THE_TREE => {
+                tree.descendants();
             }
             _ = sigterm.recv() => stop = stop.or_else(|| Some(CancelStage::begin(dir, codex, session.as_ref(), None))),
             _ = sigint.recv() => stop = stop.or_else(|| Some(CancelStage::begin(dir, codex, session.as_ref(), None))),
@@ -430,12 +442,12 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
             }
             _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
                 if let Some(stage) = stop.as_mut() {
-                    stage.escalate(me, codex);
+                    stage.escalate(&mut tree, codex);
                 }
             }
         }
     };
-    kill_leftovers(me, &mut sigchld).await;
+    kill_leftovers(&mut tree, &mut sigchld).await;
     if let Some(session) = session.as_mut() {
         session.drain(DRAIN_GRACE).await;
     }
@@ -660,8 +672,8 @@ impl CancelStage {
         }
     }
 
-    fn escalate(&mut self, me: i32, codex: Pid) {
-        let mut targets = proctree::descendants(me);
+    fn escalate(&mut self, tree: &mut proctree::Tree, codex: Pid) {
+        let mut targets = tree.descendants();
         targets.push(codex.as_raw());
         proctree::signal_all(&targets, self.next);
         self.deadline = Instant::now() + TERM_GRACE;
@@ -690,8 +702,8 @@ fn reap(codex: Option<Pid>) -> Option<WaitStatus> {
 
 /// After codex has ended, nothing it started may outlive the job: SIGTERM,
 /// a short grace, then SIGKILL until none is left.
-async fn kill_leftovers(me: i32, sigchld: &mut tokio::signal::unix::Signal) {
-    let left = proctree::descendants(me);
+async fn kill_leftovers(tree: &mut proctree::Tree, sigchld: &mut tokio::signal::unix::Signal) {
+    let left = tree.descendants();
     if left.is_empty() {
         return;
     }
@@ -699,7 +711,7 @@ async fn kill_leftovers(me: i32, sigchld: &mut tokio::signal::unix::Signal) {
     let deadline = Instant::now() + LEFTOVER_GRACE;
     loop {
         reap(None);
-        let left = proctree::descendants(me);
+        let left = tree.descendants();
         if left.is_empty() {
             return;
         }
@@ -779,7 +791,8 @@ fn become_subreaper() {
 #[cfg(not(target_os = "linux"))]
 fn become_subreaper() {
     // macOS has no subreaper: a descendant whose parent exits is reparented to
-    // launchd and is found only while its parent chain is intact (README).
+    // launchd, and is found by the sessions the monitor's walks remember
+    // (proctree::Tree, TREE_WALK_EVERY).
 }
 
 /// Tells codexd how the start went (its one line on our stdout).

@@ -14,13 +14,16 @@
 //!    removes whole filesystem blocks from the front and shifts the rest down,
 //!    atomically with respect to codex's appends. Nothing newer than the cap is
 //!    lost and the file really shrinks.
-//! 2. **Punch** (Linux: btrfs, tmpfs, …): `FALLOC_FL_PUNCH_HOLE` frees the
-//!    head's blocks. Disk use is bounded and nothing new is lost, but the file
-//!    keeps its apparent size (a sparse file whose head reads as NUL bytes).
-//! 3. **Rewrite** (macOS, and any filesystem without either): copy the newest
-//!    half of the cap to the front and truncate. Output codex writes during the
-//!    rewrite (a few milliseconds, once per half-cap of output) may be lost or
-//!    land before the marker. macOS has no `fallocate`, so this is what it gets.
+//! 2. **Punch** (Linux: btrfs, tmpfs, …; macOS: APFS): `FALLOC_FL_PUNCH_HOLE`
+//!    (Linux) or `fcntl(F_PUNCHHOLE)` (macOS, whole blocks only: the rest of
+//!    the last block is overwritten with NUL bytes) frees the head's blocks.
+//!    Disk use is bounded and nothing new is lost, but the file keeps its
+//!    apparent size (a sparse file whose head reads as NUL bytes). macOS has no
+//!    collapse, so on APFS this is where it starts.
+//! 3. **Rewrite** (any filesystem without either: HFS+, network filesystems):
+//!    copy the newest half of the cap to the front and truncate. Output codex
+//!    writes during the rewrite (a few milliseconds, once per half-cap of
+//!    output) may be lost or land before the marker.
 //!
 //! Each drop writes a marker line at the front of what is kept, saying how many
 //! bytes of codex's output were dropped in total. Between two checks codex may
@@ -85,6 +88,8 @@ impl OutputCap {
         let file = OpenOptions::new().read(true).write(true).open(path)?;
         let method = if cfg!(target_os = "linux") {
             Method::Collapse
+        } else if cfg!(target_os = "macos") {
+            Method::Punch
         } else {
             Method::Rewrite
         };
@@ -155,7 +160,6 @@ impl OutputCap {
         Ok(true)
     }
 
-    #[cfg(target_os = "linux")]
     fn punch(&mut self) -> io::Result<bool> {
         let (size, block) = self.size()?;
         if size - self.kept_from.min(size) <= self.cap {
@@ -166,12 +170,7 @@ impl OutputCap {
         if kept_from <= MARKER_LEN || kept_from >= size {
             return Ok(false);
         }
-        fallocate(
-            &self.file,
-            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-            0,
-            kept_from - MARKER_LEN,
-        )?;
+        punch_hole(&self.file, kept_from - MARKER_LEN, block)?;
         self.kept_from = kept_from;
         self.dropped = kept_from;
         self.write_marker(kept_from - MARKER_LEN)?;
@@ -180,11 +179,6 @@ impl OutputCap {
 
     #[cfg(not(target_os = "linux"))]
     fn collapse(&mut self) -> io::Result<bool> {
-        Err(io::Error::from(io::ErrorKind::Unsupported))
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    fn punch(&mut self) -> io::Result<bool> {
         Err(io::Error::from(io::ErrorKind::Unsupported))
     }
 
@@ -247,11 +241,55 @@ pub fn parse_marker(line: &[u8]) -> Option<Marker> {
 
 /// True for errors that mean "this filesystem cannot do that".
 fn unsupported(e: &io::Error) -> bool {
+    // ENOTSUP and EOPNOTSUPP are one value on Linux, two on macOS.
     e.kind() == io::ErrorKind::Unsupported
-        || matches!(
-            e.raw_os_error(),
-            Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) | Some(libc::EINVAL)
-        )
+        || e.raw_os_error().is_some_and(|errno| {
+            [libc::EOPNOTSUPP, libc::ENOTSUP, libc::ENOSYS, libc::EINVAL].contains(&errno)
+        })
+}
+
+/// Frees the file's first `len` bytes (they read as NUL bytes from then on),
+/// its size unchanged.
+#[cfg(target_os = "linux")]
+fn punch_hole(file: &File, len: u64, _block: u64) -> io::Result<()> {
+    // Linux zeroes the partial block at the end itself.
+    fallocate(
+        file,
+        libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+        0,
+        len,
+    )
+}
+
+/// Frees the file's first `len` bytes (they read as NUL bytes from then on),
+/// its size unchanged.
+#[cfg(target_os = "macos")]
+fn punch_hole(file: &File, len: u64, block: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // F_PUNCHHOLE takes whole blocks only: the rest up to `len` is written over
+    // with NUL bytes, as Linux does for a partial block.
+    let whole = len / block * block;
+    if whole > 0 {
+        let hole = libc::fpunchhole_t {
+            fp_flags: 0,
+            reserved: 0,
+            fp_offset: 0,
+            fp_length: libc::off_t::try_from(whole).map_err(io::Error::other)?,
+        };
+        // SAFETY: F_PUNCHHOLE reads the fpunchhole_t it is given, which lives
+        // here, on a descriptor we own.
+        let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_PUNCHHOLE, &hole) };
+        if rc == -1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    let rest = usize::try_from(len - whole).map_err(io::Error::other)?;
+    file.write_all_at(&vec![0u8; rest], whole)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+fn punch_hole(_file: &File, _len: u64, _block: u64) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
 #[cfg(target_os = "linux")]

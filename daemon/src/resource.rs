@@ -25,7 +25,7 @@ pub fn exhausted(e: &io::Error, home: &Path) -> Option<String> {
         ),
         libc::EAGAIN | libc::ENOMEM => format!(
             "cannot start a process for the job ({e}): the limit on processes (`ulimit -u`, {}) or memory is reached; end some processes or raise the limit, then start the job again",
-            limit(Resource::RLIMIT_NPROC)
+            process_limit()
         ),
         _ => return None,
     })
@@ -61,9 +61,32 @@ fn disk_full(home: &Path, error: &str) -> String {
 
 /// A resource limit of this process, as people write it.
 fn limit(resource: Resource) -> String {
-    match getrlimit(resource) {
-        Ok((soft, _)) if soft == RLIM_INFINITY => "unlimited".into(),
-        Ok((soft, _)) => soft.to_string(),
-        Err(_) => "unknown".into(),
+    soft_limit(getrlimit(resource).map(|(soft, _)| soft).ok())
+}
+
+fn soft_limit(soft: Option<libc::rlim_t>) -> String {
+    match soft {
+        Some(RLIM_INFINITY) => "unlimited".into(),
+        Some(soft) => soft.to_string(),
+        None => "unknown".into(),
     }
+}
+
+/// `ulimit -u`, the processes this user may run.
+#[cfg(not(target_os = "macos"))]
+fn process_limit() -> String {
+    limit(Resource::RLIMIT_NPROC)
+}
+
+/// `ulimit -u`: nix 0.32 names RLIMIT_NPROC only for Linux and the BSDs, not
+/// for macOS, whose kernel has it too; so it is read through libc here.
+#[cfg(target_os = "macos")]
+fn process_limit() -> String {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct it is given, which lives here.
+    let read = unsafe { libc::getrlimit(libc::RLIMIT_NPROC, &mut limit) } == 0;
+    soft_limit(read.then_some(limit.rlim_cur))
 }

@@ -69,10 +69,12 @@ pub const CLOCK_FILE: &str = "retention.clock";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct ClockMark {
-    /// `/proc/sys/kernel/random/boot_id`: the time since boot only compares
-    /// within one boot.
+    /// This boot's id (`/proc/sys/kernel/random/boot_id` on Linux, the
+    /// `kern.bootsessionuuid` sysctl on macOS): the time since boot only
+    /// compares within one boot.
     boot_id: String,
-    /// Seconds since boot (`/proc/uptime`, suspend included).
+    /// Seconds since boot, suspend included (`/proc/uptime` on Linux,
+    /// `CLOCK_MONOTONIC` on macOS, which counts while asleep).
     uptime: f64,
     /// The wall clock then, RFC 3339.
     wall: String,
@@ -118,14 +120,12 @@ async fn clock_doubt(supervisor: &Supervisor) -> Option<String> {
 }
 
 impl ClockMark {
-    /// The clock now; None where the time since boot cannot be read (not
-    /// Linux): the future check above is all there is then.
+    /// The clock now; None where the time since boot cannot be read: the
+    /// future check above is all there is then.
     fn now(wall: chrono::DateTime<chrono::Utc>) -> Option<Self> {
-        let boot_id = fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
-        let uptime = fs::read_to_string("/proc/uptime").ok()?;
-        let uptime = uptime.split_whitespace().next()?.parse::<f64>().ok()?;
+        let (boot_id, uptime) = boot()?;
         Some(Self {
-            boot_id: boot_id.trim().to_string(),
+            boot_id,
             uptime,
             wall: wall.to_rfc3339(),
         })
@@ -161,6 +161,54 @@ impl ClockMark {
     }
 }
 
+/// This boot's id and the seconds since it, suspend included.
+#[cfg(target_os = "linux")]
+fn boot() -> Option<(String, f64)> {
+    let boot_id = fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let uptime = fs::read_to_string("/proc/uptime").ok()?;
+    let uptime = uptime.split_whitespace().next()?.parse::<f64>().ok()?;
+    Some((boot_id.trim().to_string(), uptime))
+}
+
+/// This boot's id and the seconds since it, sleep included. Not
+/// `kern.boottime`: macOS moves it when the wall clock is set, which would
+/// look like a new boot and hide the very jump this is for.
+#[cfg(target_os = "macos")]
+fn boot() -> Option<(String, f64)> {
+    let mut id = [0u8; 128];
+    let mut len = id.len();
+    // SAFETY: sysctlbyname writes at most `len` bytes into `id`, which lives
+    // here, and sets `len` to what it wrote; nothing is set (no new value).
+    let rc = unsafe {
+        libc::sysctlbyname(
+            c"kern.bootsessionuuid".as_ptr(),
+            id.as_mut_ptr().cast(),
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    let id = std::ffi::CStr::from_bytes_until_nul(id.get(..len)?).ok()?;
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes only the timespec it is given.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) } != 0 {
+        return None;
+    }
+    let uptime = now.tv_sec as f64 + now.tv_nsec as f64 / 1e9;
+    Some((id.to_str().ok()?.to_string(), uptime))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+fn boot() -> Option<(String, f64)> {
+    None
+}
+
 /// Prunes now and then every [`EVERY`], for the daemon's lifetime.
 pub async fn run(supervisor: &Supervisor, days: u32) {
     if days == 0 {
@@ -170,5 +218,27 @@ pub async fn run(supervisor: &Supervisor, days: u32) {
     loop {
         pass(supervisor, days).await;
         tokio::time::sleep(EVERY).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The boot and the time since it read on Linux and macOS alike, and
+    /// comparable: one boot, a time that only grows.
+    #[test]
+    fn the_boot_and_the_time_since_it_are_read_here() {
+        let (id, first) = boot().expect("a boot id and the time since boot");
+        let (again, later) = boot().expect("read again");
+        assert!(!id.is_empty());
+        assert_eq!(id, again, "one boot");
+        assert!(first > 0.0 && later >= first, "{first} then {later}");
+        let mark = ClockMark::now(chrono::Utc::now()).expect("a clock mark");
+        let ahead = ClockMark {
+            wall: (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339(),
+            ..ClockMark::now(chrono::Utc::now()).expect("a clock mark")
+        };
+        assert!(mark.jump_to(&ahead).is_some(), "an hour's jump is seen");
     }
 }

@@ -524,6 +524,10 @@ fn install_service_writes_units_that_systemd_accepts() {
 
 /// The socket as systemd passes it: bound and listening by someone else,
 /// inherited at fd 3 with LISTEN_FDS=1 and LISTEN_PID = codexd's own pid.
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "systemd socket activation and /proc/<pid>/fd are Linux's; launchd binds no socket for codexd"
+)]
 #[tokio::test]
 async fn serve_accepts_a_socket_passed_by_systemd() {
     let home = TempHome::new();

@@ -466,8 +466,30 @@ async fn cancelling_a_queued_job_never_starts_it() {
         .exists());
 }
 
-/// Processes whose working directory is `dir` (the jobs' cwd), from /proc.
+/// Processes whose working directory is `dir` (the jobs' cwd), from /proc
+/// (on macOS, which has none, from `lsof`).
 fn processes_in(dir: &Path) -> Vec<i32> {
+    if !Path::new("/proc/self").exists() {
+        // `-F pn`: a `p<pid>` line, then an `n<path>` line for its cwd.
+        let Ok(out) = std::process::Command::new("lsof")
+            .args(["-n", "-d", "cwd", "-F", "pn"])
+            .output()
+        else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        let mut pid = None;
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if let Some(p) = line.strip_prefix('p') {
+                pid = p.parse::<i32>().ok();
+            } else if let (Some(path), Some(p)) = (line.strip_prefix('n'), pid) {
+                if Path::new(path) == dir && pid_alive(p) {
+                    found.push(p);
+                }
+            }
+        }
+        return found;
+    }
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -794,6 +816,10 @@ async fn codexd_killed_during_status_churn_leaves_db_and_meta_json_agreeing() {
     let _ = get(&mut client, &jobs[0].job_id).await;
 }
 
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "reads /proc/<pid>/exe; on macOS a monitor runs the binary at codexd's path (README, On macOS)"
+)]
 #[tokio::test]
 async fn an_upgraded_codexd_readopts_jobs_whose_monitors_run_the_old_binary() {
     let home = TempHome::new();

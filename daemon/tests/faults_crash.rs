@@ -30,6 +30,10 @@ fn job_folders(home: &TempHome) -> Vec<String> {
         .unwrap_or_default()
 }
 
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "its fake codex finds its folder by /proc/$$/fd/2"
+)]
 #[tokio::test]
 async fn a_job_killed_with_codexd_right_after_its_start_survives_a_lost_database() {
     let home = TempHome::new();
@@ -413,6 +417,10 @@ async fn retention_skips_its_pass_when_the_newest_job_finished_in_the_future() {
     assert!(exists(&client, &recent).await);
 }
 
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "writes a Linux retention.clock (boot_id, /proc/uptime); retention.rs tests the macOS clock"
+)]
 #[tokio::test]
 async fn retention_skips_its_pass_after_the_clock_jumped_forward_and_prunes_once_trusted() {
     let home = TempHome::new();

@@ -4,6 +4,11 @@
 //! the room comes back: each job's status and exit code are the true ones, no
 //! job whose codex exited is still `running`, `meta.json` agrees with the
 //! database, a new job runs, and the same holds after a kill -9 and restart.
+//!
+//! Linux only: the faults are made with Linux's tmpfs mounts, bind mounts, the
+//! pids cgroup and prlimit on another process, none of which macOS has; the
+//! code they exercise (errno handling, pending writes) is the same there.
+#![cfg(target_os = "linux")]
 
 use std::{fs, path::Path};
 

@@ -17,6 +17,24 @@ use testkit::{daemon_pid, pid_alive, wait_until, TempHome};
 /// Live `codexd` processes whose environment points at `home`.
 fn codexd_processes_of(home: &Path) -> Vec<i32> {
     let needle = format!("CODEX_ASYNC_HOME={}", home.display());
+    if !Path::new("/proc/self").exists() {
+        // macOS: `ps -E` prints a process's environment after its command line.
+        let Ok(out) = std::process::Command::new("ps")
+            .args(["-A", "-wwE", "-o", "pid=,command="])
+            .output()
+        else {
+            return Vec::new();
+        };
+        return String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| {
+                let mut words = line.split_whitespace();
+                let pid: i32 = words.next()?.parse().ok()?;
+                let program = Path::new(words.next()?).file_name()?.to_owned();
+                (program == "codexd" && words.any(|w| w == needle) && pid_alive(pid)).then_some(pid)
+            })
+            .collect();
+    }
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };

@@ -126,63 +126,100 @@ pub fn pid_alive(pid: i32) -> bool {
     if kill(Pid::from_raw(pid), None).is_err() {
         return false;
     }
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+    let state = match fs::read_to_string(format!("/proc/{pid}/stat")) {
         // Field 3, after the parenthesised command name, is the state.
         Ok(stat) => stat
             .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_none_or(|state| state != "Z" && state != "X"),
-        Err(_) => !Path::new("/proc/self").exists(),
+            .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_string)),
+        // No /proc (macOS): ps says.
+        Err(_) if !Path::new("/proc/self").exists() => Command::new("ps")
+            .args(["-o", "stat=", "-p", &pid.to_string()])
+            .output()
+            .ok()
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+            .filter(|state| !state.is_empty()),
+        Err(_) => None,
+    };
+    state.is_some_and(|state| !state.starts_with('Z') && !state.starts_with('X'))
+}
+
+/// A process as the tests look at it: state, parent and command line (its
+/// arguments joined by NUL, as /proc/<pid>/cmdline has them).
+struct Row {
+    pid: i32,
+    ppid: i32,
+    state: String,
+    cmdline: String,
+}
+
+/// Every process, from /proc on Linux and from `ps` elsewhere (macOS has no
+/// /proc; the words of `ps`'s command line are joined by NUL, as in
+/// /proc/<pid>/cmdline, so a token means the same on both).
+fn process_rows() -> Vec<Row> {
+    if Path::new("/proc/self/stat").exists() {
+        return fs::read_dir("/proc")
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+                    .filter_map(|pid| {
+                        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                        // After the parenthesised command name: state, then parent pid.
+                        let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+                        let state = fields.next()?.to_string();
+                        let ppid = fields.next()?.parse().ok()?;
+                        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                        Some(Row {
+                            pid,
+                            ppid,
+                            state,
+                            cmdline: String::from_utf8_lossy(&cmdline).into_owned(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
     }
+    let Ok(out) = Command::new("ps")
+        .args(["-A", "-o", "pid=,ppid=,stat=,args="])
+        .output()
+    else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            Some(Row {
+                pid: fields.next()?.parse().ok()?,
+                ppid: fields.next()?.parse().ok()?,
+                state: fields.next()?.to_string(),
+                cmdline: fields.collect::<Vec<_>>().join("\0"),
+            })
+        })
+        .collect()
 }
 
 /// Live processes whose command line holds `token`: to prove that nothing a
 /// job started (even in its own session) survived it. Looks, never kills.
 pub fn processes_with(token: &str) -> Vec<i32> {
-    fs::read_dir("/proc")
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-                .filter(|pid| {
-                    fs::read(format!("/proc/{pid}/cmdline"))
-                        .is_ok_and(|c| String::from_utf8_lossy(&c).contains(token))
-                })
-                .filter(|pid| pid_alive(*pid))
-                .collect()
-        })
-        .unwrap_or_default()
+    process_rows()
+        .into_iter()
+        .filter(|p| p.cmdline.contains(token))
+        .map(|p| p.pid)
+        .filter(|pid| pid_alive(*pid))
+        .collect()
 }
 
 /// codexd's idle standby monitors: its children started as
 /// `codexd monitor --standby` that have no job yet (no codex under them).
 pub fn idle_standby_monitors(daemon: i32) -> Vec<i32> {
-    let parent_of = |pid: i32| -> Option<i32> {
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // Field 4, after the parenthesised command name, is the parent pid.
-        stat.rsplit_once(')')?
-            .1
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
-    };
-    let pids: Vec<i32> = fs::read_dir("/proc")
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    pids.iter()
-        .copied()
-        .filter(|&pid| parent_of(pid) == Some(daemon) && pid_alive(pid))
-        .filter(|&pid| {
-            fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("monitor\0--standby"))
-        })
-        .filter(|&pid| !pids.iter().any(|&p| parent_of(p) == Some(pid)))
+    let rows = process_rows();
+    rows.iter()
+        .filter(|p| p.ppid == daemon && !p.state.starts_with('Z'))
+        .filter(|p| p.cmdline.contains("monitor\0--standby"))
+        .filter(|p| !rows.iter().any(|child| child.ppid == p.pid))
+        .map(|p| p.pid)
         .collect()
 }
 

@@ -52,9 +52,11 @@ impl SmallDisk {
     }
 
     /// Bytes an unprivileged writer could still write.
+    // statvfs's fields are u64 on Linux and u32 on macOS: widened for both.
+    #[allow(clippy::useless_conversion)]
     pub fn available(&self) -> u64 {
         let stat = nix::sys::statvfs::statvfs(&self.path).expect("statvfs");
-        stat.blocks_available() * stat.fragment_size()
+        u64::from(stat.blocks_available()) * u64::from(stat.fragment_size())
     }
 }
 

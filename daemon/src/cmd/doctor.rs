@@ -282,6 +282,83 @@ async fn check_codex(bin: OsString) -> Check {
     Check::ok("codex", format!("{} ({version})", path.display()))
 }
 
+/// Another process's environment, `NAME=value` entries each ended by a NUL,
+/// as /proc/<pid>/environ holds it.
+#[cfg(target_os = "linux")]
+fn environ(pid: i32) -> Option<Vec<u8>> {
+    fs::read(format!("/proc/{pid}/environ")).ok()
+}
+
+/// Another process's environment, `NAME=value` entries each ended by a NUL,
+/// from the `KERN_PROCARGS2` sysctl (what `ps -E` reads; a process of one's
+/// own user only).
+#[cfg(target_os = "macos")]
+fn environ(pid: i32) -> Option<Vec<u8>> {
+    let mut mib = [libc::CTL_KERN, libc::KERN_PROCARGS2, pid];
+    let mut size: libc::size_t = 0;
+    // SAFETY: with no buffer, sysctl only sets `size` to what it needs.
+    let rc = unsafe {
+        libc::sysctl(
+            mib.as_mut_ptr(),
+            3,
+            std::ptr::null_mut(),
+            &mut size,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    if rc != 0 || size == 0 {
+        return None;
+    }
+    let mut buf = vec![0u8; size];
+    // SAFETY: `buf` is `size` bytes and lives here; sysctl writes at most
+    // that and sets `size` to what it wrote.
+    let rc = unsafe {
+        libc::sysctl(
+            mib.as_mut_ptr(),
+            3,
+            buf.as_mut_ptr().cast(),
+            &mut size,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    buf.truncate(size);
+    procargs2_environ(&buf)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+fn environ(_pid: i32) -> Option<Vec<u8>> {
+    None
+}
+
+/// The environment in a `KERN_PROCARGS2` buffer: argc (a native-endian
+/// i32), the executable's path, NUL padding, argc arguments, then the
+/// environment's entries up to an empty one.
+#[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+fn procargs2_environ(buf: &[u8]) -> Option<Vec<u8>> {
+    let argc = i32::from_ne_bytes(buf.get(..4)?.try_into().ok()?);
+    let mut rest = buf.get(4..)?;
+    // The path, then the padding after it.
+    let end = rest.iter().position(|b| *b == 0)?;
+    rest = &rest[end..];
+    let start = rest.iter().position(|b| *b != 0)?;
+    rest = &rest[start..];
+    let mut entries = rest.split(|b| *b == 0);
+    for _ in 0..argc {
+        entries.next()?;
+    }
+    let mut environ = Vec::new();
+    for entry in entries.take_while(|e| !e.is_empty()) {
+        environ.extend_from_slice(entry);
+        environ.push(0);
+    }
+    Some(environ)
+}
+
 /// The environment codex runs with: the running codexd's (its monitors and
 /// codex inherit it unchanged), else this process's, which a `codexd start`
 /// from here would pass on.
@@ -294,7 +371,7 @@ struct CodexEnv {
 impl CodexEnv {
     fn of(daemon_pid: Option<i32>) -> Self {
         let daemon = daemon_pid.and_then(|pid| {
-            let bytes = fs::read(format!("/proc/{pid}/environ")).ok()?;
+            let bytes = environ(pid)?;
             let vars = bytes
                 .split(|b| *b == 0)
                 .filter_map(|entry| {
@@ -821,4 +898,23 @@ fn find_shim() -> Option<PathBuf> {
         .and_then(|exe| exe.parent().map(|dir| dir.join(name)))
         .filter(|p| is_executable(p));
     beside.or_else(|| which(Path::new(name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_is_read_from_a_procargs2_buffer() {
+        let mut buf = 2i32.to_ne_bytes().to_vec();
+        buf.extend_from_slice(
+            b"/usr/local/bin/codexd\0\0\0\0codexd\0serve\0A=1\0PATH=/bin:/usr/bin\0\0junk\0",
+        );
+        assert_eq!(
+            procargs2_environ(&buf).as_deref(),
+            Some(&b"A=1\0PATH=/bin:/usr/bin\0"[..])
+        );
+        // Cut short inside the arguments: no environment to report.
+        assert_eq!(procargs2_environ(&buf[..20]), None);
+    }
 }

@@ -147,6 +147,23 @@ fn deactivate_commands(kind: Kind) -> Vec<Vec<String>> {
     }
 }
 
+/// Unloads the launchd agent if it is loaded, so a re-install takes the new
+/// plist: `launchctl bootstrap` refuses a label that is loaded already
+/// ("Bootstrap failed: 5: Input/output error"). codexd stops with it; its jobs
+/// keep running (`AbandonProcessGroup`) and the new codexd re-adopts them.
+fn unload_agent() {
+    for command in deactivate_commands(Kind::Launchd) {
+        if let Some((program, args)) = command.split_first() {
+            // Not loaded is the usual case, not an error: only the outcome matters.
+            let _ = Command::new(program)
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
 fn shell_line(commands: &[Vec<String>]) -> String {
     commands
         .iter()
@@ -217,6 +234,9 @@ pub fn install(kind: Kind, print: bool, now: bool, json: bool) -> anyhow::Result
     };
     let ran = now && has_program(manager);
     if ran {
+        if kind == Kind::Launchd {
+            unload_agent();
+        }
         run_commands(&activate)?;
     }
     if json {

@@ -261,7 +261,7 @@ fn lost_reason(dir: &JobDir) -> String {
     }
     let reason = "lost: the job's monitor ended without recording codex's exit status";
     match dir.read_monitor_info() {
-        Some(m) if proctree::kill_orphaned_job(m.codex_pid, m.codex_start_time) => {
+        Some(m) if proctree::kill_orphaned_job(m.monitor_pid, m.codex_pid, m.codex_start_time) => {
             warn!(
                 codex_pid = m.codex_pid,
                 "killed the processes of a job whose monitor died"
