@@ -8,12 +8,16 @@
 #                                (os/cpu fields: npm installs only the one
 #                                that fits, as an optional dependency)
 #
-# Usage: npm/build.sh [--out DIR] [PLATFORM...]
+# Usage: npm/build.sh [--out DIR] [--profile dev] [PLATFORM...]
 #   PLATFORM  linux-x64 | linux-arm64 (built on Linux with cargo-zigbuild:
 #             glibc, symbols no newer than 2.17) | darwin-arm64 | darwin-x64
-#             (built on macOS with cargo). Each named one is compiled
-#             (release) and packed; the main package is always packed.
+#             (built on macOS with cargo). Each named one is compiled and
+#             packed; the main package is always packed.
 #   --out     where the .tgz files go (default: target/npm)
+#   --profile release (default: what a release ships) or dev (unoptimized,
+#             without debug info: what CI installs and drives, built in a
+#             third of the time; the linking, the glibc floor and the
+#             packages are the same)
 #
 # The Linux builds need `cargo-zigbuild` and zig (`pip install ziglang
 # cargo-zigbuild`) and the target's standard library: `rustup target add
@@ -27,11 +31,13 @@ cd "$(dirname "$0")/.."
 GLIBC_FLOOR="2.17"
 
 out="target/npm"
+profile="release"
 platforms=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    --profile) profile="$2"; shift 2 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     -*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     *) platforms+=("$1"); shift ;;
   esac
@@ -63,6 +69,14 @@ out="$(cd "$out" && pwd)"
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 
+# The folder cargo puts a profile's binaries in, and the profile's settings:
+# dev without debug info (which would make the binaries ten times larger).
+case "$profile" in
+  release) profile_dir=release ;;
+  dev) profile_dir=debug; export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_DEV_STRIP=symbols ;;
+  *) echo "--profile is release or dev, not $profile" >&2; exit 2 ;;
+esac
+
 # build PLATFORM: compiles codexd and codex-async-shim for it; prints their folder.
 build() {
   local target features=()
@@ -82,16 +96,16 @@ build() {
       fi
       # zig links against glibc $GLIBC_FLOOR's symbol set (the target's suffix).
       # (zig already leaves the binaries stripped.)
-      cargo zigbuild --release --locked \
+      cargo zigbuild --profile "$profile" --locked \
         --target "$target.$GLIBC_FLOOR" "${features[@]}" \
         -p codex-async-daemon -p codex-async-shim >&2
       ;;
     darwin-*)
-      CARGO_PROFILE_RELEASE_STRIP=symbols MACOSX_DEPLOYMENT_TARGET=11.0 cargo build --release --locked \
+      CARGO_PROFILE_RELEASE_STRIP=symbols MACOSX_DEPLOYMENT_TARGET=11.0 cargo build --profile "$profile" --locked \
         --target "$target" -p codex-async-daemon -p codex-async-shim >&2
       ;;
   esac
-  echo "${CARGO_TARGET_DIR:-target}/$target/release"
+  echo "${CARGO_TARGET_DIR:-target}/$target/$profile_dir"
 }
 
 # check_glibc FILE: fails when FILE needs a glibc symbol newer than the floor.
