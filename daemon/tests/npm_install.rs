@@ -4,6 +4,8 @@
 //! cargo and no rustc, then `codexd doctor`, `claude mcp add` / `claude mcp
 //! list` (✔ Connected, the real Claude Code) and one job of the real codex
 //! (against the fake Responses API) run to `done` through the installed shim.
+//! The plugin is checked as the whole install: with nothing but Node, Claude
+//! Code starts its server, which installs the package on its first start.
 //! And the bad inputs: no install scripts, a missing or mismatched platform
 //! package, a platform no package serves.
 //!
@@ -842,6 +844,22 @@ fn without_install_scripts_the_first_start_places_the_binaries_and_bad_installs_
     user.ok(&install);
 }
 
+/// Every file named `name` under `dir`, through real folders only.
+fn find_named(dir: &Path, name: &str, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_name() == name {
+            found.push(path.clone());
+        }
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            find_named(&path, name, found);
+        }
+    }
+}
+
 /// Time from spawn to the answer to `initialize`.
 fn initialize_time(command: Command) -> Duration {
     let started = Instant::now();
@@ -864,4 +882,104 @@ fn spawn_to_initialize(
     first.sort();
     second.sort();
     (first[runs / 2], second[runs / 2])
+}
+
+#[test]
+#[ignore = "needs the npm packages: .ci/run builds them (npm/build.sh), then runs these with --include-ignored"]
+fn the_plugin_alone_installs_the_server_from_npm_and_connects() {
+    let (Some(packages), Some(verdaccio), Some(claude)) = (packages(), verdaccio(), claude_bin())
+    else {
+        return;
+    };
+    let temp = TempHome::new();
+    let registry = Registry::with(temp.root(), &verdaccio, &packages);
+    let user = User::new(&temp, &registry, None);
+    let project = user.claude_project();
+
+    let repo_path = repo().display().to_string();
+    for args in [
+        &["plugin", "marketplace", "add", repo_path.as_str()][..],
+        &["plugin", "install", "codex-async@codex-async"],
+    ] {
+        let out = user.claude(&claude, &project, args);
+        assert!(out.status.success(), "claude {args:?}: {}", text(&out));
+    }
+    // The first start installs the package (from the registry), a later one
+    // finds it.
+    let server = "plugin:codex-async:codex-async";
+    let started = Instant::now();
+    let listed = user.claude(&claude, &project, &["mcp", "list"]);
+    let first = started.elapsed();
+    let line = assert_connected(&listed, server);
+    assert!(line.contains("scripts/codex-async-shim"), "{line}");
+    let started = Instant::now();
+    assert_connected(&user.claude(&claude, &project, &["mcp", "list"]), server);
+    let later = started.elapsed();
+    eprintln!("figure: claude mcp list with the plugin: first start {first:?}, later {later:?}");
+
+    // Installed into the plugin's data folder, with its postinstall run.
+    let mut found = Vec::new();
+    find_named(&user.home.join(".claude"), "codex-async-shim", &mut found);
+    let installed: Vec<&PathBuf> = found
+        .iter()
+        .filter(|p| p.ends_with("node_modules/.bin/codex-async-shim"))
+        .collect();
+    assert_eq!(installed.len(), 1, "{found:?}");
+    let installed = fs::canonicalize(installed[0]).expect("the installed shim");
+    assert!(is_native(&installed), "{}", installed.display());
+    // <data>/npm-VERSION.XXXXXX/node_modules/codex-async/bin/codex-async-shim,
+    // linked as <data>/npm-VERSION by the plugin's script.
+    let made = installed.ancestors().nth(4).expect("the install's folder");
+    assert!(
+        made.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(&format!("npm-{VERSION}."))),
+        "{}",
+        installed.display()
+    );
+    let data = made.parent().expect("the data folder").to_path_buf();
+    assert!(data.join(format!("npm-{VERSION}")).is_symlink());
+
+    // The process Claude Code starts becomes the shim: no shell, no Node
+    // stays in between.
+    let script = repo().join("plugin/scripts/codex-async-shim");
+    let plugin_start = || {
+        let mut cmd = user.command("sh");
+        cmd.arg(&script)
+            .env("CODEX_ASYNC_PLUGIN_DATA", &data)
+            .stderr(Stdio::null());
+        cmd
+    };
+    let mut shim = Mcp::spawn(plugin_start());
+    shim.initialize();
+    assert_eq!(exe_of(shim.pid()), installed);
+    drop(shim);
+
+    // Spawn → initialize answered: the native binary itself, and the plugin's
+    // command (sh, then exec).
+    let runs = 21;
+    let (direct, through_plugin) =
+        spawn_to_initialize(runs, || user.command(&installed), plugin_start);
+    eprintln!(
+        "figure: spawn to initialize answered, median of {runs}: native {direct:?}, \
+         the plugin's command {through_plugin:?}"
+    );
+
+    // Without a shim on PATH and without npm: the reason, and an exit.
+    let empty = temp.root().join("empty-data");
+    let out = user
+        .command("/bin/sh")
+        .arg(&script)
+        .env("PATH", "/nonexistent")
+        .env("CODEX_ASYNC_PLUGIN_DATA", &empty)
+        .output()
+        .expect("run the plugin's script");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(out.stdout.is_empty(), "{}", text(&out));
+    assert!(
+        stderr.contains("neither codex-async-shim nor npm is on PATH")
+            && stderr.contains(&format!("npm install -g codex-async@{VERSION}")),
+        "{stderr}"
+    );
+    drop(registry);
 }

@@ -4,7 +4,9 @@
 // that each binary runs and says that version), then replaces each Node
 // launcher in bin/ with the binary itself (lib/native.js), esbuild's way:
 // from then on the commands are the native programs, and no Node process
-// sits between Claude Code and the shim.
+// sits between Claude Code and the shim. The plugin's start script
+// (plugin/scripts/codex-async-shim) runs it too, after an npm install
+// without scripts.
 //
 // A machine no package serves (Windows, musl, 32-bit, …) or a missing or
 // mismatched platform package fails the install with a message saying why
