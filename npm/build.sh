@@ -22,7 +22,9 @@
 # The Linux builds need `cargo-zigbuild` and zig (`pip install ziglang
 # cargo-zigbuild`) and the target's standard library: `rustup target add
 # <triple>`, or, where rustup cannot download it, the toolchain's rust-src
-# (then std is compiled too, with -Zbuild-std). Prints the paths of the
+# (then std is compiled too, with -Zbuild-std). linux-arm64 was built so on
+# an x64 Debian without network access to rustup: `RUSTC=/usr/bin/rustc
+# npm/build.sh linux-arm64` (Debian's rustc-web and rust-web-src). Prints the paths of the
 # packages, one a line, on stdout; everything else goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +39,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --profile) profile="$2"; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     -*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     *) platforms+=("$1"); shift ;;
   esac
@@ -85,8 +87,8 @@ build() {
     linux-*)
       # A target whose std rustup did not install: compile std from the
       # toolchain's sources (nightly flags on a stable compiler).
-      if [ ! -d "$(rustc --print sysroot)/lib/rustlib/$target/lib" ]; then
-        if [ ! -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library" ]; then
+      if [ ! -d "$("${RUSTC:-rustc}" --print sysroot)/lib/rustlib/$target/lib" ]; then
+        if [ ! -d "$("${RUSTC:-rustc}" --print sysroot)/lib/rustlib/src/rust/library" ]; then
           echo "no standard library for $target: rustup target add $target" >&2
           exit 1
         fi
