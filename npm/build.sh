@@ -24,8 +24,10 @@
 # <triple>`, or, where rustup cannot download it, the toolchain's rust-src
 # (then std is compiled too, with -Zbuild-std). linux-arm64 was built so on
 # an x64 Debian without network access to rustup: `RUSTC=/usr/bin/rustc
-# npm/build.sh linux-arm64` (Debian's rustc-web and rust-web-src). Prints the paths of the
-# packages, one a line, on stdout; everything else goes to stderr.
+# npm/build.sh linux-arm64` (Debian's rustc-web and rust-web-src).
+#
+# Prints the paths of the packages, one a line, on stdout; everything else
+# goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,7 +41,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --profile) profile="$2"; shift 2 ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     -*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     *) platforms+=("$1"); shift ;;
   esac
