@@ -723,6 +723,8 @@ fn without_install_scripts_the_first_start_places_the_binaries_and_bad_installs_
     launchers();
 
     let fix = format!("npm install -g codex-async@{VERSION}");
+    // What npm would have run as the postinstall.
+    let install = format!("node {}/install.js", user.package().display());
     let native = platform_package(&user);
     // A platform package of another version.
     let manifest = native.join("package.json");
@@ -745,6 +747,23 @@ fn without_install_scripts_the_first_start_places_the_binaries_and_bad_installs_
         ],
     );
     fs::write(&manifest, &original).expect("restore package.json");
+    // A binary of another release in the right package: the postinstall
+    // runs each binary and refuses one that says another version.
+    let binary = native.join("bin/codexd");
+    fs::rename(&binary, native.join("bin/codexd.away")).expect("move the binary away");
+    testkit::write_script(&binary, "#!/bin/sh\necho codexd 9.9.9\n");
+    fails_saying(
+        &user,
+        &install,
+        "",
+        &[
+            "said \"codexd 9.9.9\"",
+            &format!("expected \"codexd {VERSION}\""),
+            &fix,
+        ],
+    );
+    fs::remove_file(&binary).expect("remove the stand-in");
+    fs::rename(native.join("bin/codexd.away"), &binary).expect("put the binary back");
     // A platform package without its binary.
     let binary = native.join("bin/codexd");
     fs::rename(&binary, native.join("bin/codexd.away")).expect("move the binary away");
@@ -779,7 +798,6 @@ fn without_install_scripts_the_first_start_places_the_binaries_and_bad_installs_
         "freebsd",
         "Object.defineProperty(process, 'platform', { value: 'freebsd' });",
     );
-    let install = format!("node {}/install.js", user.package().display());
     let from_source = "cargo install --locked --path daemon";
     for script in ["codex-async-shim", install.as_str()] {
         fails_saying(&user, script, &windows, &["does not run on Windows", "WSL"]);
