@@ -1,8 +1,9 @@
 //! The Claude Code plugin (`.claude-plugin/marketplace.json`, `plugin/`):
 //! its files are what the real Claude Code CLI accepts, it installs from
 //! this checkout into a fresh HOME without the network and connects its MCP
-//! server (the shim), its commands reach the shim's tools, and every tool a
-//! command names is one the shim has.
+//! server (the shim, found on PATH: the plugin installing it from npm when
+//! there is none is `npm_install.rs`'s), its commands reach the shim's
+//! tools, and every tool a command names is one the shim has.
 //!
 //! The Claude Code tests are skipped, with a message, when CODEX_ASYNC_CLAUDE
 //! is unset (`.ci/run` installs Claude Code and exports it).
@@ -273,10 +274,12 @@ fn claude_code_validates_the_marketplace_and_the_plugin_strictly() {
         "{}",
         text(&plugin)
     );
-    // What it found in the plugin: the server, started by name from PATH,
-    // and the five commands.
+    // What it found in the plugin: the server, started by the plugin's
+    // script (which execs the shim), and the five commands.
     assert!(
-        out.contains("mcpServers: codex-async stdio codex-async-shim []"),
+        out.contains(
+            "mcpServers: codex-async stdio sh [\"${CLAUDE_PLUGIN_ROOT}/scripts/codex-async-shim\"]"
+        ),
         "{}",
         text(&plugin)
     );
@@ -315,9 +318,31 @@ fn the_plugin_installs_from_this_checkout_and_its_server_connects() {
     let out = String::from_utf8_lossy(&listed.stdout);
     let line = out
         .lines()
-        .find(|l| l.starts_with(&format!("{SERVER}: codex-async-shim")))
+        .find(|l| l.starts_with(&format!("{SERVER}: sh ")))
         .unwrap_or_else(|| panic!("{SERVER} not listed: {}", text(&listed)));
+    assert!(
+        line.contains(&format!(
+            "{}/scripts/codex-async-shim",
+            plugin_dir().display()
+        )),
+        "{line}"
+    );
     assert!(line.ends_with("\u{2714} Connected"), "{line}");
+    // The shim came from PATH (this build's, as for people who ran `cargo
+    // install`): the script installed nothing from npm.
+    let mut installed = Vec::new();
+    let mut dirs = vec![install.user_home.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with("npm-") {
+                installed.push(entry.path());
+            }
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                dirs.push(entry.path());
+            }
+        }
+    }
+    assert!(installed.is_empty(), "npm installs: {installed:?}");
 }
 
 /// The id of the job a codex_start result names (a plain call's JSON record).
@@ -612,9 +637,21 @@ fn the_marketplace_lists_the_plugin_at_the_crates_version() {
     assert_eq!(manifest["name"], NAME);
     assert_eq!(manifest["version"], version);
     assert_eq!(plugins[0]["description"], manifest["description"]);
-    // The server is the shim by name, from PATH: what `cargo install` puts there.
+    // The server is the plugin's script, which execs the shim: from PATH
+    // (what `cargo install` or `npm install -g` put there), else the npm
+    // package of the plugin's version, installed into the plugin's data folder.
     assert_eq!(
         mcp,
-        json!({"mcpServers": {NAME: {"command": "codex-async-shim", "args": []}}})
+        json!({"mcpServers": {NAME: {
+            "command": "sh",
+            "args": ["${CLAUDE_PLUGIN_ROOT}/scripts/codex-async-shim"],
+            "env": {"CODEX_ASYNC_PLUGIN_DATA": "${CLAUDE_PLUGIN_DATA}"},
+        }}})
+    );
+    let script = fs::read_to_string(plugin_dir().join("scripts/codex-async-shim"))
+        .expect("read plugin/scripts/codex-async-shim");
+    assert!(
+        script.contains(&format!("\nversion=\"{version}\"\n")),
+        "plugin/scripts/codex-async-shim installs another version than {version}"
     );
 }
