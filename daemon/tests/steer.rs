@@ -180,3 +180,66 @@ async fn a_steering_reaches_codex_after_codexd_was_killed() {
     );
     wait_until("the monitor to be gone", || home.live_monitors().is_empty());
 }
+
+#[tokio::test]
+async fn a_steering_during_a_command_reaches_the_real_codexs_next_model_request() {
+    use testkit::{Answer, Behaviour, FakeProvider};
+    let home = TempHome::new();
+    let provider = FakeProvider::start(Behaviour::Script(vec![
+        Answer::Exec("sleep 3; echo slept".into()),
+        Answer::Message("done as steered".into()),
+    ]));
+    let Some(daemon) = Daemon::with_real_codex(&home, &provider, &[]).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let mut request = home.start_request("run the command");
+    request.approval_policy = Some("auto-edit".into());
+    request.model = Some("gpt-5.5".into());
+    let job = start_job(&client, request).await;
+    testkit::wait_until_async("codex to be running its command", || {
+        let client = client.clone();
+        let id = job.job_id.clone();
+        async move {
+            let got = testkit::get(&mut client.clone(), &id).await;
+            got.summary.is_some_and(|s| s.activity.contains("sleep 3"))
+        }
+    })
+    .await;
+    let posts_before = provider.posts();
+    let said = steer(&client, &job.job_id, "STEER-TOKEN-42: also print the date")
+        .await
+        .expect("steer the real codex");
+    assert!(said.starts_with("codex has it"), "{said}");
+
+    let end = wait_for_end(&client, &job.job_id).await;
+    let ended = end.job.clone().expect("job");
+    assert_eq!(
+        ended.status(),
+        JobStatus::Done,
+        "{:?}\n{}",
+        ended.error,
+        end.output
+    );
+    let summary = end.summary.expect("summary");
+    assert_eq!(summary.steered, vec!["STEER-TOKEN-42: also print the date"]);
+    assert_eq!(summary.final_message.as_deref(), Some("done as steered"));
+    // The model's next request, after the command's output, carries it.
+    let bodies = provider.bodies();
+    let after: Vec<String> = bodies
+        .iter()
+        .skip(posts_before.saturating_sub(1))
+        .map(|b| b.to_string())
+        .collect();
+    assert!(
+        after.iter().any(|b| b.contains("STEER-TOKEN-42")),
+        "no request after the steering carries it ({} requests)",
+        bodies.len()
+    );
+    assert!(
+        !bodies[..posts_before.saturating_sub(1).min(bodies.len())]
+            .iter()
+            .any(|b| b.to_string().contains("STEER-TOKEN-42")),
+        "it cannot be in a request made before it was sent"
+    );
+}
