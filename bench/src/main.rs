@@ -20,6 +20,7 @@ mod procs;
 mod report;
 mod shim_latency;
 mod stats;
+mod steering;
 mod task_latency;
 
 use std::{collections::BTreeSet, path::PathBuf, time::Instant};
@@ -56,7 +57,7 @@ struct Cli {
     /// cadence of a model's calls), e.g. a build: `--load "cargo build"`.
     #[arg(long, value_name = "CMD")]
     load: Option<String>,
-    /// Only these figures (numbers from 1 to 10, and 12), e.g. `--only 2,3`.
+    /// Only these figures (numbers from 1 to 10, 12 and 13), e.g. `--only 2,3`.
     #[arg(long, value_delimiter = ',')]
     only: Vec<u32>,
 }
@@ -98,9 +99,9 @@ fn run() -> anyhow::Result<()> {
     if let Some(bad) = cli
         .only
         .iter()
-        .find(|&&n| !(1..=10).contains(&n) && n != 12)
+        .find(|&&n| !(1..=10).contains(&n) && n != 12 && n != 13)
     {
-        bail!("--only {bad}: figures are numbered 1 to 10, and 12");
+        bail!("--only {bad}: figures are numbered 1 to 10, 12 and 13");
     }
     let only: BTreeSet<u32> = cli.only.iter().copied().collect();
     let wants = |n: u32| only.is_empty() || only.contains(&n);
@@ -197,6 +198,9 @@ fn run() -> anyhow::Result<()> {
             "figure 12: one connection's 3,000 concurrent Gets beside another client",
             &|| flood::run(&ctx),
         );
+    }
+    if wants(13) {
+        step("figure 13: Steer → codex has it", &|| steering::run(&ctx));
     }
     rows.sort_by_key(|r| natural(&r.id));
     let load_after = report::load_average();
