@@ -100,13 +100,15 @@ build() {
       fi
       # zig links against glibc $GLIBC_FLOOR's symbol set (the target's suffix).
       # (zig already leaves the binaries stripped.)
+      # `|| exit`: build runs in a command substitution, which does not
+      # inherit set -e; without it a failed build packs stale binaries.
       cargo zigbuild --profile "$profile" --locked \
         --target "$target.$GLIBC_FLOOR" "${features[@]}" \
-        -p codex-async-daemon -p codex-async-shim >&2
+        -p codex-async-daemon -p codex-async-shim >&2 || exit 1
       ;;
     darwin-*)
       CARGO_PROFILE_RELEASE_STRIP=symbols MACOSX_DEPLOYMENT_TARGET=11.0 cargo build --profile "$profile" --locked \
-        --target "$target" -p codex-async-daemon -p codex-async-shim >&2
+        --target "$target" -p codex-async-daemon -p codex-async-shim >&2 || exit 1
       ;;
   esac
   echo "${CARGO_TARGET_DIR:-target}/$target/$profile_dir"
@@ -141,7 +143,7 @@ manifest() {
 }
 
 for platform in ${platforms[@]+"${platforms[@]}"}; do
-  from="$(build "$platform")"
+  from="$(build "$platform")" || exit 1
   dir="$stage/$platform"
   mkdir -p "$dir/bin"
   for command in codexd codex-async-shim; do
