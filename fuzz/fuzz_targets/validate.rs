@@ -30,7 +30,10 @@ fuzz_target!(|data: &[u8]| {
             title: next(),
             instructions: next(),
         }),
+        // validate::start reads it not at all: the service decides on it.
+        steer_if_running: data.last().is_some_and(|&b| b % 2 == 1),
     };
+    let _ = validate::steer_text(next().unwrap_or_default());
     match validate::start(&request) {
         Ok(spec) => {
             // A review's prompt is its instructions, which may be absent.
