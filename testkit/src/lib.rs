@@ -682,7 +682,7 @@ pub async fn list_all(client: &Client) -> Vec<codex_async_proto::v1::Job> {
             status: None,
         })
         .await
-        .expect("list")
+        .unwrap_or_else(|e| panic!("List failed: {e}"))
         .into_inner()
         .jobs
 }
