@@ -56,6 +56,14 @@ async fn wait_end(client: &Client, id: &str) -> GetResponse {
     .await
 }
 
+/// A job (`msg:hi`) run to its end by a codexd started with `env`.
+async fn a_job_ended(home: &TempHome, env: &[(&str, String)]) -> GetResponse {
+    let daemon = Daemon::start_with(home, env).await;
+    let client = daemon.client().await;
+    let id = start(&client, home.start_request("msg:hi")).await;
+    wait_end(&client, &id).await
+}
+
 /// The job's status, exit code and error.
 fn ending(end: &GetResponse) -> (JobStatus, Option<i32>, String) {
     let job = end.job.as_ref().expect("job");
@@ -69,7 +77,7 @@ fn ending(end: &GetResponse) -> (JobStatus, Option<i32>, String) {
 #[tokio::test]
 async fn a_flag_from_extra_codex_args_an_old_codex_lacks_is_named_with_its_fix() {
     let home = TempHome::new();
-    let daemon = Daemon::start_with(
+    let end = a_job_ended(
         &home,
         &[
             ("CODEX_BIN", fake_old_codex()),
@@ -80,9 +88,6 @@ async fn a_flag_from_extra_codex_args_an_old_codex_lacks_is_named_with_its_fix()
         ],
     )
     .await;
-    let client = daemon.client().await;
-    let id = start(&client, home.start_request("msg:hi")).await;
-    let end = wait_end(&client, &id).await;
     assert_eq!(
         ending(&end),
         (
@@ -125,10 +130,7 @@ if [ \"$1\" = --version ]; then echo 'codex-cli {version}'; exit 0; fi
 async fn a_codex_older_than_supported_that_exits_saying_nothing_is_named_by_its_version() {
     let home = TempHome::new();
     let codex = script_codex(&home, "0.120.0", "exit 2");
-    let daemon = Daemon::start_with(&home, &[("CODEX_BIN", codex)]).await;
-    let client = daemon.client().await;
-    let id = start(&client, home.start_request("msg:hi")).await;
-    let end = wait_end(&client, &id).await;
+    let end = a_job_ended(&home, &[("CODEX_BIN", codex)]).await;
     assert_eq!(
         ending(&end),
         (
@@ -153,10 +155,7 @@ async fn a_codex_that_fails_before_initialize_is_quoted_in_the_jobs_error() {
         "echo 'WARNING: proceeding, even though we could not update PATH' >&2\n\
          echo 'Error: loading config.toml: unknown variant `fast`' >&2\nexit 1",
     );
-    let daemon = Daemon::start_with(&home, &[("CODEX_BIN", codex)]).await;
-    let client = daemon.client().await;
-    let id = start(&client, home.start_request("msg:hi")).await;
-    let end = wait_end(&client, &id).await;
+    let end = a_job_ended(&home, &[("CODEX_BIN", codex)]).await;
     assert_eq!(
         ending(&end),
         (
