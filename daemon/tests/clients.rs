@@ -13,14 +13,7 @@ use codex_async_proto::v1::{GetRequest, JobStatus, StartRequest};
 use serde_json::Value;
 use testkit::{bin, claude_bin, poll_for, tool_from_env, tool_on_path, Daemon, TempHome};
 
-fn text(out: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use testkit::output_text as text;
 
 fn inspector(home: &TempHome, tool: &Path, args: &[&str]) -> Value {
     // The inspector gives the server it spawns only a few variables of its own

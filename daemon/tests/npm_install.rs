@@ -20,12 +20,12 @@
 use std::{
     ffi::OsString,
     fs,
-    io::{BufRead, BufReader, Read, Write},
+    io::{Read, Write},
     net::{TcpListener, TcpStream},
     os::unix::fs::symlink,
     path::{Path, PathBuf},
     process::{Child, ChildStdin, Command, Output, Stdio},
-    sync::mpsc::{self, Receiver},
+    sync::mpsc::Receiver,
     time::{Duration, Instant},
 };
 
@@ -56,14 +56,7 @@ fn repo() -> PathBuf {
         .to_path_buf()
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use testkit::output_text as text;
 
 /// The built packages: `codex-async-<VERSION>.tgz` and this platform's.
 struct Packages {
@@ -301,16 +294,10 @@ impl User {
                 cmd.env(key, value);
             }
         }
-        let dead_proxy = "http://127.0.0.1:9";
-        cmd.env("PATH", &self.path)
+        testkit::without_network(&mut cmd)
+            .env("PATH", &self.path)
             .env("HOME", &self.home)
             .env("SHELL", "/bin/sh")
-            .env("HTTPS_PROXY", dead_proxy)
-            .env("HTTP_PROXY", dead_proxy)
-            .env("https_proxy", dead_proxy)
-            .env("http_proxy", dead_proxy)
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .env("no_proxy", "127.0.0.1,localhost")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&self.home)
             .stdin(Stdio::null());
@@ -416,15 +403,7 @@ impl Mcp {
         let mut guard = ProcessGuard::new(child);
         let stdin = guard.child().stdin.take().expect("server stdin");
         let stdout = guard.child().stdout.take().expect("server stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = testkit::lines_of(stdout);
         Self {
             guard,
             stdin,

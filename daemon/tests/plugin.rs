@@ -12,10 +12,9 @@ use std::{
     collections::BTreeSet,
     ffi::OsString,
     fs,
-    io::{BufRead, BufReader, Write},
+    io::Write,
     path::{Path, PathBuf},
     process::{Command, Output, Stdio},
-    sync::mpsc,
     time::{Duration, Instant},
 };
 
@@ -52,14 +51,7 @@ fn plugin_dir() -> PathBuf {
     repo().join("plugin")
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use testkit::output_text as text;
 
 fn read_json(path: &Path) -> Value {
     let raw = fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
@@ -127,21 +119,15 @@ impl Install {
                 cmd.env(key, value);
             }
         }
-        let dead_proxy = "http://127.0.0.1:9";
-        cmd.env("PATH", &self.path)
+        // The fake Anthropic API is on loopback.
+        testkit::without_network(&mut cmd)
+            .env("PATH", &self.path)
             .env("HOME", &self.user_home)
             .env("TERM", "xterm-256color")
             .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
             .env("DISABLE_TELEMETRY", "1")
             .env("DISABLE_AUTOUPDATER", "1")
             .env("DISABLE_ERROR_REPORTING", "1")
-            .env("HTTPS_PROXY", dead_proxy)
-            .env("HTTP_PROXY", dead_proxy)
-            .env("https_proxy", dead_proxy)
-            .env("http_proxy", dead_proxy)
-            // The fake Anthropic API is on loopback.
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .env("no_proxy", "127.0.0.1,localhost")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .envs(extra.iter().copied())
             .args(args)
@@ -482,15 +468,7 @@ fn shim_tool_names(home: &TempHome) -> BTreeSet<String> {
     let mut guard = ProcessGuard::new(child);
     let mut stdin = guard.child().stdin.take().expect("shim stdin");
     let stdout = guard.child().stdout.take().expect("shim stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = testkit::lines_of(stdout);
     let messages = [
         json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": "2025-06-18", "capabilities": {},

@@ -691,3 +691,42 @@ pub async fn list_all(client: &Client) -> Vec<codex_async_proto::v1::Job> {
 pub fn daemon_log(home: &TempHome) -> String {
     fs::read_to_string(home.root().join("codexd-serve.log")).unwrap_or_default()
 }
+
+/// A finished command's status and both its streams, for a failure message.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The lines `stream` gives (a child's stdout, say), read on a thread of
+/// their own so that every wait on them can have a deadline.
+pub fn lines_of(stream: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
+/// Points every proxy variable `cmd` may read at a closed port, loopback
+/// excepted: a program under test that reaches for the network fails at
+/// once instead of waiting, and one talking to a fake on loopback works.
+pub fn without_network(cmd: &mut Command) -> &mut Command {
+    let dead_proxy = "http://127.0.0.1:9";
+    cmd.env("HTTPS_PROXY", dead_proxy)
+        .env("HTTP_PROXY", dead_proxy)
+        .env("https_proxy", dead_proxy)
+        .env("http_proxy", dead_proxy)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+}

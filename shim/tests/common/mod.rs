@@ -8,12 +8,12 @@
 
 use std::{
     fs,
-    io::{BufRead, BufReader, Write},
+    io::Write,
     path::PathBuf,
     process::{ChildStdin, Command, Stdio},
     sync::{
         atomic::{AtomicUsize, Ordering},
-        mpsc::{self, Receiver, RecvTimeoutError},
+        mpsc::{Receiver, RecvTimeoutError},
     },
     time::Instant,
 };
@@ -82,15 +82,7 @@ impl Shim {
         let mut guard = ProcessGuard::new(child);
         let stdin = guard.child().stdin.take().expect("shim stdin");
         let stdout = guard.child().stdout.take().expect("shim stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = testkit::lines_of(stdout);
         Self {
             guard,
             stdin,
