@@ -26,6 +26,18 @@ async fn steer(client: &Client, id: &str, text: &str) -> Result<String, tonic::S
         .map(|r| r.into_inner().message)
 }
 
+/// Steers `id` with `text`, which must be refused with `code` and a message
+/// holding each of `saying`.
+async fn refused(client: &Client, id: &str, text: &str, code: Code, saying: &[&str]) {
+    let status = steer(client, id, text)
+        .await
+        .expect_err("the steering must be refused");
+    assert_eq!(status.code(), code, "{}", status.message());
+    for words in saying {
+        assert!(status.message().contains(words), "{}", status.message());
+    }
+}
+
 /// A job whose turn runs until `go` exists.
 fn waiting_prompt(go: &Path) -> String {
     format!("msg:working;waitfile:{};msg:done", go.display())
@@ -107,16 +119,14 @@ async fn a_job_in_no_turn_refuses_a_steering_and_nothing_changes() {
     let queued = start_job(&client, home.start_request("msg:later")).await;
     assert_eq!(queued.status(), JobStatus::Queued);
 
-    let refused = steer(&client, &queued.job_id, "hurry")
-        .await
-        .expect_err("a queued job has no turn");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
-    assert!(
-        refused.message().contains("is queued"),
-        "{}",
-        refused.message()
-    );
-    assert!(refused.message().contains("cancel it and start it again"));
+    refused(
+        &client,
+        &queued.job_id,
+        "hurry",
+        Code::FailedPrecondition,
+        &["is queued", "cancel it and start it again"],
+    )
+    .await;
     assert!(!home
         .paths()
         .jobs()
@@ -126,23 +136,18 @@ async fn a_job_in_no_turn_refuses_a_steering_and_nothing_changes() {
 
     fs::write(&go, "").expect("go");
     wait_for_end(&client, &running.job_id).await;
-    let refused = steer(&client, &running.job_id, "too late")
-        .await
-        .expect_err("an ended job has no turn");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
-    assert!(
-        refused.message().contains("has ended (done)"),
-        "{}",
-        refused.message()
-    );
-    assert!(refused.message().contains("codex_reply"));
+    refused(
+        &client,
+        &running.job_id,
+        "too late",
+        Code::FailedPrecondition,
+        &["has ended (done)", "codex_reply"],
+    )
+    .await;
     let end = wait_for_end(&client, &running.job_id).await;
     assert!(end.summary.expect("summary").steered.is_empty());
 
-    let unknown = steer(&client, "0123456789ab", "anyone?")
-        .await
-        .expect_err("no such job");
-    assert_eq!(unknown.code(), Code::NotFound);
+    refused(&client, "0123456789ab", "anyone?", Code::NotFound, &[]).await;
     let blank = steer(&client, &running.job_id, "  ")
         .await
         .expect_err("blank text");
