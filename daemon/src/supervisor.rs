@@ -52,6 +52,18 @@ const STANDBY_REFILL_DELAY: Duration = Duration::from_millis(10);
 /// How long Cancel waits for the job to end before answering.
 pub const CANCEL_WAIT: Duration = Duration::from_secs(15);
 
+/// Tells `job`'s monitor, if it is the one recorded and still alive, to read
+/// now what codexd left in the job's folder (an answer, a steering): SIGUSR1.
+/// Without it the monitor finds the note at its next look, within a second.
+fn wake_monitor(job: &JobRecord) {
+    if let Some(monitor) = job
+        .monitor_pid
+        .filter(|m| proctree::is_same_process_alive(*m, job.monitor_start_time))
+    {
+        let _ = kill(Pid::from_raw(monitor), Signal::SIGUSR1);
+    }
+}
+
 /// Why a supervisor operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {

@@ -4,10 +4,6 @@
 
 use std::time::Duration;
 
-use nix::{
-    sys::signal::{kill, Signal},
-    unistd::Pid,
-};
 use tracing::info;
 
 use super::{Supervisor, SupervisorError};
@@ -15,7 +11,6 @@ use crate::{
     codex::approval::{AnswerFile, Decision},
     job::{now_rfc3339, JobId, JobRecord},
     jobdir::{write_json_atomic, Durability},
-    proctree,
 };
 
 /// How long an Answer waits for the monitor to say it handed the answer to
@@ -98,12 +93,7 @@ impl Supervisor {
                 source,
             }
         })?;
-        if let Some(monitor) = job
-            .monitor_pid
-            .filter(|m| proctree::is_same_process_alive(*m, job.monitor_start_time))
-        {
-            let _ = kill(Pid::from_raw(monitor), Signal::SIGUSR1);
-        }
+        super::wake_monitor(&job);
         self.mark_answered(id, &question.id, decision.name())
             .await?;
         info!(job_id = %id, question = %question.id, decision = decision.name(), "question answered");

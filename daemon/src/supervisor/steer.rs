@@ -9,17 +9,12 @@
 use std::time::Duration;
 
 use codex_async_proto::v1::JobStatus;
-use nix::{
-    sys::signal::{kill, Signal},
-    unistd::Pid,
-};
 use tracing::info;
 
 use super::{Supervisor, SupervisorError};
 use crate::{
     job::{JobId, JobRecord, Kind},
     jobdir::{write_json_atomic, Durability, SteerDone, SteerNote},
-    proctree,
 };
 
 /// How long a Steer waits for the monitor to say codex took the text
@@ -58,12 +53,7 @@ impl Supervisor {
                 source,
             },
         )?;
-        if let Some(monitor) = job
-            .monitor_pid
-            .filter(|m| proctree::is_same_process_alive(*m, job.monitor_start_time))
-        {
-            let _ = kill(Pid::from_raw(monitor), Signal::SIGUSR1);
-        }
+        super::wake_monitor(&job);
         info!(job_id = %id, steering = n, "steering handed to the monitor");
         let done = dir.steer_note(n, "done");
         let deadline = tokio::time::Instant::now() + TAKEN_WAIT;
