@@ -133,19 +133,25 @@ impl Service {
         if !only_text || !running {
             return Ok(None);
         }
-        let (supervisor, job_id, text) =
-            (self.supervisor.clone(), parent.clone(), spec.prompt.clone());
+        let (job, message) = self.steer_job(parent, spec.prompt.clone()).await?;
+        Ok(Some(StartResponse {
+            job: Some(job),
+            task_answers: false,
+            retention_seconds: self.retention_seconds(),
+            steered: Some(message),
+        }))
+    }
+
+    /// Steers job `id` with `text` (to its end, see [`Self::to_the_end`]):
+    /// the job then, and what happened.
+    async fn steer_job(&self, id: &JobId, text: String) -> Result<(Job, String), Status> {
+        let (supervisor, job_id) = (self.supervisor.clone(), id.clone());
         let outcome = self
             .to_the_end("steer", async move {
                 supervisor.steer(&job_id, text).await.map_err(internal)
             })
             .await?;
-        Ok(Some(StartResponse {
-            job: Some(self.to_proto(parent, &outcome.job)),
-            task_answers: false,
-            retention_seconds: self.retention_seconds(),
-            steered: Some(outcome.message),
-        }))
+        Ok((self.to_proto(id, &outcome.job), outcome.message))
     }
 
     /// How long a finished job is kept (0: forever), for the MCP tasks' ttl.
@@ -440,15 +446,10 @@ impl CodexAsync for Service {
         validate::job_id(&req.job_id).map_err(invalid)?;
         let text = validate::steer_text(req.text).map_err(invalid)?;
         let (id, _) = self.find(&req.job_id).await?;
-        let (supervisor, job_id) = (self.supervisor.clone(), id.clone());
-        let outcome = self
-            .to_the_end("steer", async move {
-                supervisor.steer(&job_id, text).await.map_err(internal)
-            })
-            .await?;
+        let (job, message) = self.steer_job(&id, text).await?;
         Ok(Response::new(SteerResponse {
-            job: Some(self.to_proto(&id, &outcome.job)),
-            message: outcome.message,
+            job: Some(job),
+            message,
         }))
     }
 
