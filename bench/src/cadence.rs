@@ -13,7 +13,6 @@
 
 use std::{
     fs,
-    path::Path,
     process::{Child, Command, Stdio},
     thread,
     time::{Duration, Instant},
@@ -26,6 +25,7 @@ use crate::{
     daemon::{Daemon, Home},
     mcp::Shim,
     report::{Row, Unit},
+    shim_latency,
     stats::{ms, summarize},
     Ctx,
 };
@@ -59,7 +59,7 @@ pub fn run(ctx: &Ctx, load: Option<&str>) -> anyhow::Result<Vec<Row>> {
         // The first round warms what a session has warm already.
         for i in 0..=n {
             thread::sleep(pace);
-            let took = folder_by_hand(&scratch.join(format!("{id}-{i}")))?;
+            let took = shim_latency::job_folder_by_hand(&scratch.join(format!("{id}-{i}")))?;
             thread::sleep(pace);
             let t = Instant::now();
             ours.call_tool("codex_start", args.clone())?;
@@ -154,18 +154,6 @@ fn replaced(ctx: &Ctx, command: &str) -> anyhow::Result<Replaced> {
         shim,
         args: json!({"prompt": "bench", "cwd": work.display().to_string()}),
     })
-}
-
-/// What a Start writes before it answers, by hand (as figure 2's floor).
-fn folder_by_hand(dir: &Path) -> anyhow::Result<f64> {
-    let t = Instant::now();
-    fs::create_dir(dir)?;
-    fs::write(dir.join("prompt.txt"), "bench")?;
-    fs::File::create(dir.join("output.txt"))?;
-    fs::File::create(dir.join("monitor.log"))?;
-    fs::write(dir.join("meta.json.tmp"), "{}")?;
-    fs::rename(dir.join("meta.json.tmp"), dir.join("meta.json"))?;
-    Ok(ms(t.elapsed()))
 }
 
 /// A command run over and over in the background until dropped.

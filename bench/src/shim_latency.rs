@@ -214,7 +214,7 @@ fn starts(ctx: &Ctx, home: &Home, shim: &mut Shim) -> anyhow::Result<(Vec<f64>, 
 
 /// What a Start writes before it answers, done by hand: the job folder, its
 /// prompt, output, monitor.log and meta.json (temp file + rename). Returns ms.
-fn job_folder_by_hand(dir: &Path) -> anyhow::Result<f64> {
+pub fn job_folder_by_hand(dir: &Path) -> anyhow::Result<f64> {
     let t = Instant::now();
     fs::create_dir(dir)?;
     fs::write(dir.join("prompt.txt"), "bench")?;
