@@ -507,7 +507,9 @@ impl JobResult {
             out.push_str(&format!("Reviewed: {review}.\n"));
         }
         for text in &self.steered {
-            out.push_str(&format!("Steered: {}\n", steering_line(text)));
+            // One line each: the result names what the job was told,
+            // output.txt holds it whole.
+            out.push_str(&format!("Steered: {}\n", clip_chars(text, 300)));
         }
         if let Some(line) = self.files_line() {
             out.push_str(&line);
@@ -966,16 +968,6 @@ pub fn elapsed_seconds(
         None => now,
     };
     Some(u64::try_from((end - start).num_seconds()).unwrap_or(0))
-}
-
-/// A steering in one line of at most 300 characters: the result names what
-/// the job was told, output.txt holds it whole.
-fn steering_line(text: &str) -> String {
-    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match flat.char_indices().nth(300) {
-        Some((at, _)) => format!("{}…", &flat[..at]),
-        None => flat,
-    }
 }
 
 #[cfg(test)]
