@@ -25,20 +25,25 @@ const ROOM: usize = MAX_ANSWER_BYTES - 64 * 1024;
 const LONG_TEXT: usize = 64 * 1024;
 
 /// The head of `prompt` a list carries, and whether it was cut.
-pub fn prompt_head(prompt: &str) -> (&str, bool) {
+fn prompt_head(prompt: &str) -> (&str, bool) {
     match prompt.char_indices().nth(LIST_PROMPT_CHARS) {
         Some((at, _)) => (&prompt[..at], true),
         None => (prompt, false),
     }
 }
 
-/// `job` as a list shows it: its prompt's head.
-fn listed(mut job: Job) -> Job {
+/// Cuts `job`'s prompt to its head, marking it cut.
+fn cut_prompt(job: &mut Job) {
     let (head, cut) = prompt_head(&job.prompt);
     if cut {
         job.prompt = head.to_string();
         job.prompt_truncated = true;
     }
+}
+
+/// `job` as a list shows it: its prompt's head.
+fn listed(mut job: Job) -> Job {
+    cut_prompt(&mut job);
     job
 }
 
@@ -118,11 +123,7 @@ pub fn get(answer: &mut GetResponse) {
     if over > 0 {
         if let Some(job) = answer.job.as_mut() {
             let before = job.prompt.len();
-            let (head, cut) = prompt_head(&job.prompt);
-            if cut {
-                job.prompt = head.to_string();
-                job.prompt_truncated = true;
-            }
+            cut_prompt(job);
             over = over.saturating_sub(before - job.prompt.len());
         }
     }
