@@ -112,6 +112,9 @@ struct Inner {
     worktree_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Jobs whose meta.json could not be written (retried by `catch_up`).
     meta_behind: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Held while a steering takes its number and writes its note, so two
+    /// Steers at once never take the same `steer/<n>`.
+    steering: tokio::sync::Mutex<()>,
 }
 
 /// A job whose monitor has started codex: its running record, and the
@@ -144,6 +147,7 @@ impl Supervisor {
                 summary_locks: std::sync::Mutex::new(HashMap::new()),
                 worktree_locks: std::sync::Mutex::new(HashMap::new()),
                 meta_behind: std::sync::Mutex::default(),
+                steering: tokio::sync::Mutex::default(),
             }),
         };
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {

@@ -248,3 +248,28 @@ async fn a_steering_during_a_command_reaches_the_real_codexs_next_model_request(
         "it cannot be in a request made before it was sent"
     );
 }
+
+#[tokio::test]
+async fn steerings_sent_at_once_all_reach_codex() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let go = home.root().join("go");
+    let job = start_job(&client, home.start_request(&waiting_prompt(&go))).await;
+    in_its_turn(&client, &job.job_id).await;
+    let texts: Vec<String> = (0..8).map(|n| format!("at once {n}")).collect();
+    let calls = texts.iter().map(|text| {
+        let client = client.clone();
+        let (id, text) = (job.job_id.clone(), text.clone());
+        tokio::spawn(async move { steer(&client, &id, &text).await })
+    });
+    for call in calls.collect::<Vec<_>>() {
+        let said = call.await.expect("join").expect("steer");
+        assert!(said.starts_with("codex has it"), "{said}");
+    }
+    fs::write(&go, "").expect("go");
+    let end = wait_for_end(&client, &job.job_id).await;
+    let mut steered = end.summary.expect("summary").steered;
+    steered.sort();
+    assert_eq!(steered, texts, "each one, once");
+}

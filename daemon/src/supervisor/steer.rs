@@ -45,14 +45,17 @@ impl Supervisor {
             path: steer_dir.clone(),
             source,
         })?;
-        let n = dir.next_steer();
-        let note = dir.steer_note(n, "json");
-        write_json_atomic(&note, &SteerNote { text: text.clone() }, Durability::Synced).map_err(
-            |source| SupervisorError::JobDir {
-                path: note.clone(),
-                source,
-            },
-        )?;
+        let n = {
+            let _numbering = self.inner.steering.lock().await;
+            let n = dir.next_steer();
+            let note = dir.steer_note(n, "json");
+            write_json_atomic(&note, &SteerNote { text: text.clone() }, Durability::Synced)
+                .map_err(|source| SupervisorError::JobDir {
+                    path: note.clone(),
+                    source,
+                })?;
+            n
+        };
         super::wake_monitor(&job);
         info!(job_id = %id, steering = n, "steering handed to the monitor");
         let done = dir.steer_note(n, "done");
