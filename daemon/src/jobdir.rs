@@ -93,21 +93,27 @@ impl JobDir {
         self.steer_dir().join(format!("{n:06}.{state}"))
     }
 
+    /// The numbers of the steerings whose note is in `state` (`json`,
+    /// `sent`, `done`; any state when None), in order.
+    pub fn steers(&self, state: Option<&str>) -> Vec<u32> {
+        let Ok(entries) = fs::read_dir(self.steer_dir()) else {
+            return Vec::new();
+        };
+        let mut numbers: Vec<u32> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let (n, ext) = name.split_once('.')?;
+                state.is_none_or(|s| s == ext).then(|| n.parse().ok())?
+            })
+            .collect();
+        numbers.sort_unstable();
+        numbers
+    }
+
     /// The number the next steering takes: one past the highest used.
     pub fn next_steer(&self) -> u32 {
-        fs::read_dir(self.steer_dir())
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .filter_map(|e| {
-                        let name = e.file_name();
-                        let name = name.to_str()?;
-                        name.split('.').next()?.parse::<u32>().ok()
-                    })
-                    .max()
-                    .map_or(1, |n| n + 1)
-            })
-            .unwrap_or(1)
+        self.steers(None).last().map_or(1, |n| n + 1)
     }
 
     /// Creates the folder (0700), the prompt file and an empty output file.

@@ -574,18 +574,7 @@ impl Driver {
     /// Sends codex the steerings codexd left (`steer/<n>.json`, in order)
     /// for the running turn; with no turn running, says so in their answer.
     async fn check_steers(&mut self) {
-        let Ok(entries) = std::fs::read_dir(self.dir.steer_dir()) else {
-            return;
-        };
-        let mut waiting: Vec<u32> = entries
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                name.strip_suffix(".json")?.parse().ok()
-            })
-            .collect();
-        waiting.sort_unstable();
-        for n in waiting {
+        for n in self.dir.steers(Some("json")) {
             let path = self.dir.steer_note(n, "json");
             let Some(note) = std::fs::read(&path)
                 .ok()
