@@ -49,12 +49,7 @@ fn platform() -> &'static str {
     }
 }
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the daemon crate lives in the repository")
-        .to_path_buf()
-}
+use testkit::repo_root as repo;
 
 use testkit::output_text as text;
 

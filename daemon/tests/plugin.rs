@@ -40,12 +40,7 @@ const TOOL_PREFIX: &str = "mcp__plugin_codex-async_codex-async__";
 const COMMANDS: [&str; 5] = ["cancel", "jobs", "result", "review", "run"];
 
 /// The checkout this test runs in: the marketplace's source.
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the daemon crate lives in the repository")
-        .to_path_buf()
-}
+use testkit::repo_root as repo;
 
 fn plugin_dir() -> PathBuf {
     repo().join("plugin")

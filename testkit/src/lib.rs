@@ -69,9 +69,17 @@ pub fn real_codex() -> Option<PathBuf> {
     )
 }
 
+/// The repository's root folder (this checkout).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("testkit lives in the repository")
+        .to_path_buf()
+}
+
 /// The fake codex script (see testdata/fake-codex).
 pub fn fake_codex() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/fake-codex")
+    repo_root().join("testdata/fake-codex")
 }
 
 /// Polls `cond` until it holds or [`deadline`] passes; panics with `what` then.
