@@ -83,7 +83,7 @@ pub fn run(ctx: &Ctx, spawn: bool, start: bool, poll: bool) -> anyhow::Result<Ve
                     direct,
                 )
                 .floor(floor_text.clone())
-                .note("reference: the daemon's share of 2 (Start returns once the monitor has spawned codex)"),
+                .note("reference: the daemon's share of 2 (Start returns once the job is recorded and its monitor has it)"),
             );
         }
         if poll {

@@ -17,6 +17,7 @@ pub mod monitor;
 pub mod output_cap;
 pub mod pending;
 pub mod proctree;
+pub mod program;
 pub mod prune;
 pub mod rebuild;
 pub mod render;

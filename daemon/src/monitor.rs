@@ -331,7 +331,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
         Err(e) => {
             let program = display_program(&argv);
             let reason = if e.kind() == io::ErrorKind::NotFound {
-                format!("cannot start codex: {program} was not found; install it with `npm install -g @openai/codex` or set CODEX_BIN to its path, then restart codexd")
+                crate::codex::command::not_found(&program)
             } else {
                 format!("cannot start codex ({program}): {e}")
             };

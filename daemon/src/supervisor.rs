@@ -124,6 +124,13 @@ struct Launched {
     monitor: Child,
 }
 
+/// A job given to its monitor and recorded as running, before the monitor
+/// has said whether codex started.
+struct Handed {
+    record: JobRecord,
+    monitor: Child,
+}
+
 pub use answer::AnswerOutcome;
 
 /// What Cancel did.
@@ -389,17 +396,25 @@ impl Supervisor {
         Ok(parent)
     }
 
-    /// Starts the monitor (and through it codex) for a queued job; returns the
-    /// job's record once codex runs and the database says so (the caller
-    /// then calls [`Self::announce_running`]), or None if it could not start
-    /// (the job has ended then), or [`SupervisorError::Exhausted`] when no
-    /// process could be made for it (the job is still queued).
-    async fn launch(
-        &self,
-        id: &JobId,
-        job: &JobRecord,
-    ) -> Result<Option<Launched>, SupervisorError> {
+    /// Hands a queued job to a monitor and records it as running; returns
+    /// the job's record then (codex's pid still unknown: the monitor is
+    /// starting it), or None if it could not start (the job has ended then),
+    /// or [`SupervisorError::Exhausted`] when no process could be made for it
+    /// (the job is still queued). The Start is answered with this record:
+    /// the job is recorded, its meta.json written and its monitor owns it,
+    /// so waiting for codex's spawn would only add the monitor's wake-up and
+    /// report to every Start (BENCHMARKS.md, figures 2c and 2d). The caller
+    /// then calls [`Self::confirm`], still in its scheduling pass, so a
+    /// cancel waits until the monitor has said whether codex runs.
+    async fn launch(&self, id: &JobId, job: &JobRecord) -> Result<Option<Handed>, SupervisorError> {
         let dir = self.job_dir(id);
+        // A missing codex is the Start's own answer (the monitor would find
+        // it only after the Start was answered).
+        if let Some(reason) = codex::command::missing(&self.inner.config.codex_bin) {
+            self.record_end(id, JobStatus::Error, None, Some(&reason))
+                .await?;
+            return Ok(None);
+        }
         // meta.json before the monitor: once a monitor runs, the Start is
         // answered before announce_running mirrors the record, and a codexd
         // killed in between with its database lost too would leave a folder
@@ -432,36 +447,68 @@ impl Supervisor {
             return Ok(None);
         };
         // The monitor owns the job from now on: record it as running while
-        // the monitor starts codex (both take a little under a millisecond);
-        // codex's pid follows once the Start has its answer (announce_running).
+        // the monitor starts codex; codex's pid follows (confirm).
         let start_time = proctree::start_time(monitor_pid);
         let started_at = now_rfc3339();
-        let (marked, first_line) = tokio::join!(
-            self.inner
-                .db
-                .set_running(id.as_str(), monitor_pid, start_time, &started_at),
-            read_first_line(&mut child),
-        );
-        if !marked? {
-            // Cancelled while it was starting: the monitor stops codex.
+        let marked = match self
+            .inner
+            .db
+            .set_running(id.as_str(), monitor_pid, start_time, &started_at)
+            .await
+        {
+            Ok(marked) => marked,
+            Err(e) => {
+                // The monitor runs the job whatever the database says: it
+                // is followed (its end recorded) like any other.
+                self.watch_child(id.clone(), child);
+                return Err(e.into());
+            }
+        };
+        if !marked {
+            // Cancelled while it was starting: the monitor stops codex. Its
+            // first line first, so SIGTERM finds its handlers in place.
+            let _ = read_first_line(&mut child).await;
             let _ = kill(Pid::from_raw(monitor_pid), Signal::SIGTERM);
             self.watch_child(id.clone(), child);
             return Ok(None);
         }
-        let report = first_line
+        Ok(Some(Handed {
+            record: JobRecord {
+                status: JobStatus::Running,
+                pid: None,
+                monitor_pid: Some(monitor_pid),
+                monitor_start_time: start_time,
+                started_at: Some(started_at),
+                ..job.clone()
+            },
+            monitor: child,
+        }))
+    }
+
+    /// The monitor's word on a job [`Self::launch`] handed to it: the job's
+    /// record with codex's pid once codex runs (the caller then calls
+    /// [`Self::announce_running`]), or None if codex could not start (the
+    /// job has ended then).
+    async fn confirm(
+        &self,
+        id: &JobId,
+        handed: Handed,
+    ) -> Result<Option<Launched>, SupervisorError> {
+        let Handed {
+            record,
+            monitor: mut child,
+        } = handed;
+        let report = read_first_line(&mut child)
+            .await
             .as_deref()
             .and_then(crate::monitor::Report::parse);
         match report {
             Some(crate::monitor::Report::Started(pid)) => {
-                info!(job_id = %id, pid, monitor_pid, "job running");
+                info!(job_id = %id, pid, monitor_pid = record.monitor_pid, "job running");
                 Ok(Some(Launched {
                     record: JobRecord {
-                        status: JobStatus::Running,
                         pid: Some(pid),
-                        monitor_pid: Some(monitor_pid),
-                        monitor_start_time: start_time,
-                        started_at: Some(started_at),
-                        ..job.clone()
+                        ..record
                     },
                     monitor: child,
                 }))
@@ -473,7 +520,7 @@ impl Supervisor {
                     Some(crate::monitor::Report::Failed(reason)) => reason,
                     _ => format!(
                         "the job monitor exited before codex started; see {}",
-                        dir.monitor_log().display()
+                        self.job_dir(id).monitor_log().display()
                     ),
                 };
                 self.finish_from_exit_file(id, Some(reason)).await?;

@@ -302,7 +302,7 @@ async fn cancel_while_codex_waits_leaves_no_process() {
     };
     let (client, target, home) = (setup.client.clone(), setup.target.clone(), &setup.home);
     let (job, _) = setup.ask().await;
-    let codex = job.pid.expect("codex pid");
+    let codex = testkit::codex_of(home, &job.job_id);
     let monitors = home.live_monitors();
     assert!(!monitors.is_empty());
     let cancelled = client

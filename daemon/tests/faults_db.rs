@@ -164,7 +164,7 @@ async fn a_running_job_rebuilt_after_the_database_went_can_be_cancelled() {
         .expect("cancel");
     let end = wait_for_end(&client, &job.job_id).await;
     assert_eq!(end.job.map(|j| j.status()), Some(JobStatus::Cancelled));
-    let codex = job.pid.expect("codex pid");
+    let codex = testkit::codex_of(&home, &job.job_id);
     wait_until("codex to be gone", || !testkit::pid_alive(codex));
 }
 
@@ -185,7 +185,7 @@ async fn a_database_deleted_while_codexd_runs_stops_it_and_the_next_start_rebuil
         daemon_log(&home)
     );
     daemon.wait();
-    let codex = job.pid.expect("codex pid");
+    let codex = testkit::codex_of(&home, &job.job_id);
     assert!(
         testkit::pid_alive(codex),
         "the job runs on under its monitor"

@@ -185,7 +185,7 @@ async fn a_running_jobs_folder_removed_ends_it_as_error_and_cancel_works() {
         let home = &home;
         async move {
             let job = testkit::start_job(&client, home.start_request("hang")).await;
-            (job.job_id.clone(), job.pid.expect("codex pid"))
+            (job.job_id.clone(), testkit::codex_of(home, &job.job_id))
         }
     };
     // Left alone: it must end by itself, not stay `running`.
@@ -239,7 +239,7 @@ async fn a_running_jobs_folder_removed_while_codexd_is_down_ends_it_after_the_re
     let client = daemon.client().await;
     let job = testkit::start_job(&client, home.start_request("hang")).await;
     let _monitor = PidGuard::new(monitor_of(&home, &job.job_id));
-    let _codex = PidGuard::new(job.pid.expect("codex pid"));
+    let _codex = PidGuard::new(testkit::codex_of(&home, &job.job_id));
     daemon.signal(Signal::SIGKILL);
     daemon.wait();
     std::fs::remove_dir_all(home.paths().jobs().join(&job.job_id)).expect("remove the folder");

@@ -59,7 +59,7 @@ async fn start_returns_while_the_job_runs_then_poll_sees_it_finish() {
         JobStatus::Running,
         "start answers while codex runs"
     );
-    let codex_pid = job.pid.expect("pid of codex");
+    let codex_pid = testkit::codex_of(&home, &job.job_id);
     assert!(pid_alive(codex_pid), "codex runs after start returned");
     assert_eq!(job.job_id.len(), 12);
 

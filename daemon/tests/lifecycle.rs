@@ -152,7 +152,7 @@ async fn a_job_outlives_a_killed_daemon_and_keeps_its_exit_code() {
         .expect("job");
     daemon.signal(Signal::SIGKILL);
     daemon.wait();
-    let codex = job.pid.unwrap_or_else(|| panic!("no codex pid: {job:?}"));
+    let codex = testkit::codex_of(&home, &job.job_id);
 
     // The job ends while no daemon runs.
     wait_until("codex to finish without a daemon", || !pid_alive(codex));
@@ -193,12 +193,12 @@ async fn a_running_job_is_readopted_by_the_next_daemon() {
         .into_inner()
         .job
         .expect("job");
+    // Killed as soon as the Start is answered: the monitor may not have
+    // said yet that codex runs (nor codexd recorded its pid).
     daemon.signal(Signal::SIGKILL);
     daemon.wait();
-    assert!(
-        pid_alive(job.pid.expect("pid")),
-        "codex survives the daemon"
-    );
+    let codex = testkit::codex_of(&home, &job.job_id);
+    assert!(pid_alive(codex), "codex survives the daemon");
 
     let daemon = Daemon::start(&home).await;
     let client = daemon.client().await;
@@ -224,6 +224,7 @@ async fn a_running_job_is_readopted_by_the_next_daemon() {
     let job = got.job.expect("job");
     assert_eq!(job.status(), JobStatus::Done, "{:?}", job.error);
     assert_eq!(job.exit_code, Some(0));
+    assert_eq!(job.pid, Some(codex), "the next codexd learns codex's pid");
     assert!(
         got.output.contains("after"),
         "output written while no daemon ran is kept"

@@ -95,7 +95,7 @@ async fn cancel_stops_a_real_codex_waiting_on_its_provider() {
         .into_inner()
         .job
         .expect("job");
-    let codex = job.pid.expect("codex pid");
+    let codex = testkit::codex_of(&home, &job.job_id);
     poll_for("codex to reach the provider", || {
         let n = provider.requests();
         async move { (n > 0).then_some(()) }

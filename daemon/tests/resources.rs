@@ -371,7 +371,7 @@ async fn a_monitor_that_cannot_write_exit_json_keeps_the_status_until_it_can() {
     let blocker = dir.join("exit.json");
     fs::create_dir_all(blocker.join("in-the-way")).expect("make the blocker");
     fs::write(&go, "").expect("write the go file");
-    let codex_pid = job.pid.expect("codex's pid");
+    let codex_pid = testkit::codex_of(&home, &job.job_id);
     testkit::wait_until("codex to exit", || !testkit::pid_alive(codex_pid));
     testkit::wait_until("the monitor to say it retries", || {
         fs::read_to_string(dir.join("monitor.log")).is_ok_and(|log| {
@@ -542,7 +542,7 @@ async fn a_home_made_read_only_while_jobs_run_loses_nothing_and_catches_up() {
 
     // codex ends while nothing can be written: its monitor keeps the status.
     fs::write(&go, "").expect("write the go file");
-    let codex_pid = job.pid.expect("codex's pid");
+    let codex_pid = testkit::codex_of(&home, &job.job_id);
     testkit::wait_until("codex to exit", || !testkit::pid_alive(codex_pid));
     let resp = get(&mut client, &job.job_id).await;
     assert_eq!(

@@ -110,7 +110,7 @@ pub struct StartOutput {
     pub job_id: String,
     /// Usually "running"; "error" if Codex could not start (see codex_poll).
     pub status: Status,
-    /// Process id of Codex, when it runs.
+    /// Process id of Codex; null at start (Codex is starting: codex_poll shows it).
     pub pid: Option<i32>,
     /// With isolation "worktree": the new branch Codex works on
     /// (codex/<job_id>), else null.
@@ -131,7 +131,7 @@ pub struct ReviewOutput {
     pub job_id: String,
     /// Usually "running"; "error" if Codex could not start (see codex_poll).
     pub status: Status,
-    /// Process id of Codex, when it runs.
+    /// Process id of Codex; null at start (Codex is starting: codex_poll shows it).
     pub pid: Option<i32>,
     /// What Codex reviews (for target auto, also why that was chosen).
     pub review: String,
@@ -145,7 +145,7 @@ pub struct ReplyOutput {
     pub job_id: String,
     /// Usually "running"; "error" if Codex could not start (see codex_poll).
     pub status: Status,
-    /// Process id of Codex, when it runs.
+    /// Process id of Codex; null at start (Codex is starting: codex_poll shows it).
     pub pid: Option<i32>,
     /// The job whose conversation this one continues.
     pub parent_job_id: Option<String>,

@@ -61,7 +61,7 @@ impl CodexAsyncServer {
     #[tool(
         description = "Start OpenAI Codex on a task in the background; returns at once. With MCP tasks \
 (interactive Claude Code) it becomes a task and you are told the result when it ends. Otherwise it \
-returns {job_id, status, pid, branch, worktree}: codex_wait(job_id) returns the result (Codex's \
+returns {job_id, status, branch, worktree}: codex_wait(job_id) returns the result (Codex's \
 answer, files changed, commands run), or codex_poll every 20-60 s.",
         input_schema = input_schema::<StartArgs>(),
         output_schema = schema_for_output::<StartOutput>(),

@@ -160,7 +160,6 @@ fn codex_start_returns_while_the_job_runs_and_cancel_stops_it() {
     let started = shim.ok("codex_start", json!({"prompt": "sleep:30", "cwd": cwd}));
     assert!(is_job_id(&started["job_id"]), "{started}");
     assert_eq!(started["status"], "running", "{started}");
-    assert!(started["pid"].is_i64(), "{started}");
     let job_id = started["job_id"].as_str().unwrap_or_default().to_string();
 
     assert_eq!(started["branch"], Value::Null, "{started}");

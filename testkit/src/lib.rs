@@ -256,6 +256,26 @@ pub async fn start_job(client: &Client, request: StartRequest) -> Job {
         .expect("job in start response")
 }
 
+/// Codex's pid for a job that was just started: a Start answers once the
+/// job's monitor has it, and the pid follows when codex has been spawned.
+pub async fn codex_pid(client: &Client, id: &str) -> i32 {
+    poll_for("codex's pid", || {
+        let mut client = client.clone();
+        let id = id.to_string();
+        async move {
+            let job = get(&mut client, &id)
+                .await
+                .job
+                .expect("job in get response");
+            if job.pid.is_none() && job.status().is_terminal() {
+                panic!("job {id} ended before codex had a pid: {job:?}");
+            }
+            job.pid
+        }
+    })
+    .await
+}
+
 /// Polls the job until it has ended; its Get answer then.
 pub async fn wait_for_end(client: &Client, id: &str) -> GetResponse {
     poll_for("the job to end", || {
@@ -300,16 +320,26 @@ pub fn delete_database(home: &TempHome) {
 
 /// The pid of job `id`'s monitor, from its `monitor.json` (waited for).
 pub fn monitor_of(home: &TempHome, id: &str) -> i32 {
+    from_monitor_json(home, id, "monitor_pid")
+}
+
+/// The pid of job `id`'s codex, from its monitor's `monitor.json` (waited
+/// for): found with no codexd running, too.
+pub fn codex_of(home: &TempHome, id: &str) -> i32 {
+    from_monitor_json(home, id, "codex_pid")
+}
+
+fn from_monitor_json(home: &TempHome, id: &str, field: &str) -> i32 {
     let path = home.paths().jobs().join(id).join("monitor.json");
     let mut pid = None;
     wait_until("the job's monitor.json", || {
         pid = std::fs::read_to_string(&path)
             .ok()
             .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-            .and_then(|v| v["monitor_pid"].as_i64());
+            .and_then(|v| v[field].as_i64());
         pid.is_some()
     });
-    pid.expect("monitor pid") as i32
+    pid.unwrap_or_else(|| panic!("{field} in {}", path.display())) as i32
 }
 
 /// The job of an ended Get answer, asserting it ended `done` (else the

@@ -25,6 +25,7 @@ use sqlx::{sqlite::SqliteConnectOptions, ConnectOptions, Row};
 use crate::{
     cmd::{self, ui},
     config::Config,
+    program::{is_executable, not_executable, which},
     rebuild,
 };
 
@@ -499,33 +500,6 @@ async fn check_login(codex: &Path, env: &CodexEnv, extra_args: &[String]) -> Che
             "run `codex login status` to see why",
         ),
     }
-}
-
-/// A program as the shell would find it: a path with a slash as is, else
-/// the first executable match on PATH.
-fn which(program: &Path) -> Option<PathBuf> {
-    if program.components().count() > 1 {
-        return is_executable(program).then(|| program.to_path_buf());
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(program))
-        .find(|p| is_executable(p))
-}
-
-/// The file a shell would have run for `program` but cannot: it exists and
-/// has no execute bit (None when an executable one exists, or none at all).
-fn not_executable(program: &Path) -> Option<PathBuf> {
-    let is_file = |p: &Path| fs::metadata(p).is_ok_and(|m| m.is_file());
-    if program.components().count() > 1 {
-        return is_file(program).then(|| program.to_path_buf());
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(program))
-        .find(|p| is_file(p))
-}
-
-fn is_executable(path: &Path) -> bool {
-    fs::metadata(path).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0)
 }
 
 /// Owner-only and ours: what codexd itself enforces on the home.

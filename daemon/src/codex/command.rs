@@ -32,6 +32,25 @@ pub fn reasoning_effort(s: &str) -> Result<&'static str, BadEffort> {
 /// A review's sandbox: `exec review` takes no `-s`, and a review only reads.
 const REVIEW_SANDBOX: [&str; 2] = ["-c", "sandbox_mode=\"read-only\""];
 
+/// Why a job cannot start when its codex command is missing.
+pub fn not_found(program: &str) -> String {
+    format!("cannot start codex: {program} was not found; install it with `npm install -g @openai/codex` or set CODEX_BIN to its path, then restart codexd")
+}
+
+/// Checked before a job is handed to its monitor, so that the Start that
+/// would run a missing codex is answered with the error, not with a job that
+/// fails a moment later (the Start no longer waits for codex's spawn).
+pub fn missing(codex_bin: &OsStr) -> Option<String> {
+    let path = std::path::Path::new(codex_bin);
+    if path.is_relative() && path.components().count() > 1 {
+        // The spawn resolves it against the job's folder, not codexd's.
+        return None;
+    }
+    crate::program::which(path)
+        .is_none()
+        .then(|| not_found(&codex_bin.to_string_lossy()))
+}
+
 /// The codex command line for a job.
 ///
 /// - a task or a reply: `codex app-server [extra]`; its thread, policy,

@@ -188,8 +188,8 @@ impl Supervisor {
             info!(job_id = %id, "starting job");
             // launch always moves the job out of `queued` (running, or ended),
             // so this loop makes progress.
-            let launched = match self.launch(&id, &job).await {
-                Ok(Some(launched)) => launched,
+            let handed = match self.launch(&id, &job).await {
+                Ok(Some(handed)) => handed,
                 Ok(None) => continue,
                 Err(SupervisorError::Exhausted(why)) => {
                     // No process for it now: the Start waiting for it is
@@ -209,25 +209,35 @@ impl Supervisor {
                 }
                 Err(e) => return Err(e),
             };
-            // The Start waiting for this job gets its answer first; the
-            // bookkeeping after it is off its path.
+            // The Start waiting for this job gets its answer once the
+            // monitor has it; codex's spawn and the bookkeeping after it are
+            // off its path. Still under the lock: a cancel waits for the
+            // monitor's report (cancel_unstarted).
             if waiter.as_ref().is_some_and(|(wanted, _)| *wanted == id) {
                 if let Some((_, tx)) = waiter.take() {
-                    let _ = tx.send(Ok(launched.record.clone()));
+                    let _ = tx.send(Ok(handed.record.clone()));
                 }
             }
-            self.announce_running(&id, launched).await;
+            if let Some(launched) = self.confirm(&id, handed).await? {
+                self.announce_running(&id, launched).await;
+            }
         }
     }
 
     /// Before reconcile: a queued job whose monitor.log exists had its monitor
-    /// spawned by a daemon that died before recording it as running. That
-    /// monitor may still be starting; wait (bounded) for its monitor.json or
-    /// exit.json, so reconcile adopts it instead of starting codex twice.
+    /// spawned by a daemon that died before recording it as running, and a
+    /// running one without codex's pid by a daemon that died after answering
+    /// its Start but before the monitor said codex runs. That monitor may
+    /// still be starting; wait (bounded) for its monitor.json or exit.json,
+    /// so reconcile adopts it (with codex's pid) instead of starting codex
+    /// twice.
     pub(super) async fn await_interrupted_launches(&self, jobs: &[JobRecord]) {
         let pending: Vec<_> = jobs
             .iter()
-            .filter(|job| job.status == JobStatus::Queued)
+            .filter(|job| {
+                job.status == JobStatus::Queued
+                    || (job.status == JobStatus::Running && job.pid.is_none())
+            })
             .map(|job| job.job_id.clone())
             .map(|id| self.job_dir(&id))
             .filter(|dir| dir.monitor_log().exists())
