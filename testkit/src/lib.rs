@@ -5,12 +5,14 @@
 
 pub mod claude;
 mod fake_anthropic;
+mod fake_gemini;
 mod fake_provider;
 mod needs;
 mod small_disk;
 
 pub use claude::{claude_bin, keys, ClaudeCode, Headless, Interactive};
 pub use fake_anthropic::{FakeAnthropic, InputFn, Log, Request, Step, ToolResult};
+pub use fake_gemini::{FakeGemini, Turn, PROMPT_TOKENS as GEMINI_PROMPT_TOKENS};
 pub use fake_provider::{Answer, Behaviour, FakeProvider};
 pub use needs::{
     deadline, in_ci, root, scaled, skip_or_fail, time_scale, tool_from_env, tool_on_path,
@@ -66,6 +68,17 @@ pub fn real_codex() -> Option<PathBuf> {
         "CODEX_ASYNC_REAL_CODEX",
         "the real codex CLI",
         ".ci/run installs @openai/codex with npm into ~/.cache/codex-async-ci/npm and exports it",
+    )
+}
+
+/// The real Gemini CLI named by `$CODEX_ASYNC_GEMINI` (`.ci/run` installs it
+/// from npm), or None after [`skip_or_fail`] (a panic under `CI=true`).
+#[track_caller]
+pub fn gemini_bin() -> Option<PathBuf> {
+    tool_from_env(
+        "CODEX_ASYNC_GEMINI",
+        "the Gemini CLI",
+        ".ci/run installs @google/gemini-cli with npm into ~/.cache/codex-async-ci/gemini and exports it",
     )
 }
 
