@@ -36,6 +36,8 @@ const MAX_MAX_JOBS: u64 = 256;
 pub struct Config {
     /// The codex executable.
     pub codex_bin: OsString,
+    /// The Gemini CLI executable (jobs with agent `gemini`).
+    pub gemini_bin: OsString,
     /// The policy of a job that names none.
     pub default_policy: Policy,
     /// The model of a job that names none (None: codex's own default).
@@ -189,6 +191,12 @@ const KEYS: &[Key] = &[
         "CODEX_BIN",
         Kind::Text,
         "\"/usr/local/bin/codex\"",
+    ),
+    key(
+        "gemini_bin",
+        "GEMINI_BIN",
+        Kind::Text,
+        "\"/usr/local/bin/gemini\"",
     ),
     key(
         "default_approval_policy",
@@ -365,6 +373,11 @@ impl Config {
                 .then(|| v.to_string())
                 .ok_or_else(|| "a path or a command name".into())
         });
+        let gemini_bin = r.pick("gemini_bin", "gemini".to_string(), |v| {
+            (!v.is_empty())
+                .then(|| v.to_string())
+                .ok_or_else(|| "a path or a command name".into())
+        });
         let default_policy = r.pick("default_approval_policy", Policy::Suggest, |v| {
             Policy::parse(v).map_err(|_| "one of suggest, auto-edit, full-auto".into())
         });
@@ -453,6 +466,7 @@ impl Config {
         }
         Ok(Self {
             codex_bin: OsString::from(codex_bin),
+            gemini_bin: OsString::from(gemini_bin),
             default_policy,
             default_model,
             default_reasoning_effort,
@@ -478,8 +492,9 @@ impl Config {
                 .map(ToString::to_string)
                 .unwrap_or_else(|| "default".into())
         };
-        let rows: [(&'static str, String); 14] = [
+        let rows: [(&'static str, String); 15] = [
             ("codex_bin", self.codex_bin.to_string_lossy().into_owned()),
+            ("gemini_bin", self.gemini_bin.to_string_lossy().into_owned()),
             ("default_approval_policy", self.default_policy.name().into()),
             (
                 "default_model",

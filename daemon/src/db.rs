@@ -160,7 +160,7 @@ macro_rules! select_jobs {
             "monitor_start_time, exit_code, error, created_at, started_at, finished_at, ",
             "thread_id, parent_job_id, isolation, branch, worktree, diffstat, stall_timeout, ",
             "max_duration, summary, events_offset, output_note, reasoning_effort, review, ",
-            "output_schema, worktree_note, commit_note, run_ms FROM jobs ",
+            "output_schema, worktree_note, commit_note, run_ms, agent FROM jobs ",
             $rest
         )
     };
@@ -376,8 +376,8 @@ impl Db {
         sqlx::query(
             "INSERT INTO jobs (job_id, status, prompt, cwd, approval_policy, model, created_at, \
              thread_id, parent_job_id, isolation, branch, worktree, stall_timeout, max_duration, \
-             reasoning_effort, review, output_schema, worktree_note) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             reasoning_effort, review, output_schema, worktree_note, agent) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(job.job_id.as_str())
         .bind(job.status.name())
@@ -403,6 +403,7 @@ impl Db {
         )
         .bind(&job.output_schema)
         .bind(&job.worktree_note)
+        .bind(job.agent.name())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -427,8 +428,8 @@ impl Db {
                  pid, monitor_pid, monitor_start_time, exit_code, error, created_at, started_at, \
                  finished_at, thread_id, parent_job_id, isolation, branch, worktree, diffstat, \
                  stall_timeout, max_duration, output_note, reasoning_effort, review, \
-                 output_schema, worktree_note, commit_note) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 output_schema, worktree_note, commit_note, agent) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(job.job_id.as_str())
             .bind(job.status.name())
@@ -458,6 +459,7 @@ impl Db {
             .bind(&job.output_schema)
             .bind(&job.worktree_note)
             .bind(&job.commit_note)
+            .bind(job.agent.name())
             .execute(&mut *tx)
             .await?;
             inserted += usize::try_from(done.rows_affected()).unwrap_or(0);
@@ -815,6 +817,10 @@ fn from_row(row: &SqliteRow) -> Result<JobRecord, DbError> {
         run_ms: row
             .try_get::<Option<i64>, _>("run_ms")?
             .and_then(|ms| u64::try_from(ms).ok()),
+        // A name this codexd does not know (a newer one wrote it) reads as
+        // the default rather than making the job unreadable.
+        agent: crate::engine::Agent::parse(row.try_get::<&str, _>("agent")?)
+            .unwrap_or(crate::engine::DEFAULT),
     })
 }
 

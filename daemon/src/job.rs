@@ -5,6 +5,7 @@ use std::fmt;
 use codex_async_proto::v1::{self, JobStatus};
 
 use crate::codex::{events::Summary, review::Review};
+pub use crate::engine::Agent;
 use rand_id::new_id_hex;
 
 /// Length of a job id: 12 lowercase hex characters (48 random bits).
@@ -206,6 +207,8 @@ pub struct JobRecord {
     pub commit_note: Option<String>,
     /// How long codex ran, by the monitor's monotonic clock (exit.json).
     pub run_ms: Option<u64>,
+    /// The agent CLI that runs the job.
+    pub agent: Agent,
 }
 
 /// Where codex works.
@@ -307,6 +310,7 @@ impl JobRecord {
             run_ms: self.run_ms,
             // Set where a list cuts the prompt (fit.rs).
             prompt_truncated: false,
+            agent: self.agent.name().to_string(),
         }
     }
 

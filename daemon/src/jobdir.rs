@@ -179,6 +179,7 @@ impl JobDir {
             output_schema: job.output_schema.as_deref(),
             worktree_note: job.worktree_note.as_deref(),
             commit_note: job.commit_note.as_deref(),
+            agent: job.agent.name(),
         };
         // SQLite is the source of truth; meta.json is rewritten from it, and
         // holds every field a lost row is rebuilt from (see `read_record`).
@@ -236,6 +237,7 @@ impl JobDir {
             commit_note: meta.commit_note,
             // A rebuilt job falls back to its wall-clock times.
             run_ms: None,
+            agent: meta.agent,
         })
     }
 
@@ -291,6 +293,7 @@ struct Meta<'a> {
     worktree_note: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     commit_note: Option<&'a str>,
+    agent: &'a str,
 }
 
 /// meta.json as read back: [`Meta`]'s fields, those an older codexd did not
@@ -347,6 +350,9 @@ struct StoredMeta {
     worktree_note: Option<String>,
     #[serde(default)]
     commit_note: Option<String>,
+    /// Absent from jobs an older codexd recorded: all of them ran codex.
+    #[serde(default)]
+    agent: crate::engine::Agent,
 }
 
 /// monitor.json: who runs the job, so a restarted daemon can find it again.

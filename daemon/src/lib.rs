@@ -7,6 +7,7 @@ pub mod cmd;
 pub mod codex;
 pub mod config;
 pub mod db;
+pub mod engine;
 pub mod fit;
 pub mod home;
 pub mod job;

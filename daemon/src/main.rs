@@ -262,6 +262,8 @@ fn main() -> ExitCode {
                     // (tests and people); codexd hands every job to a
                     // standby monitor, with its app-server plan.
                     app_server: None,
+                    stream: None,
+                    env: Vec::new(),
                 }),
                 _ => monitor::run_standby(),
             };

@@ -49,6 +49,7 @@ use tokio::{
 };
 
 mod session;
+mod stream;
 
 use crate::{
     codex::app_server::{Plan, TurnEnd},
@@ -111,6 +112,13 @@ pub struct MonitorJob {
     /// monitor then speaks its protocol; see monitor/session.rs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_server: Option<Plan>,
+    /// Set when the agent's output is translated into codexd's events line
+    /// by line (engine::Stream) before it reaches output.txt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<crate::engine::Stream>,
+    /// Environment the agent gets on top of the monitor's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<(String, String)>,
 }
 
 /// Runs one job given on the command line. Returns the process exit code (0
@@ -298,6 +306,8 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
         limits,
         argv,
         app_server,
+        stream,
+        env,
         ..
     } = job;
     let Signals {
@@ -326,7 +336,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
     let folder = FolderIdentity::of(dir);
     // Before codex can fill the disk with its output.
     let mut exit_slot = ExitSlot::reserve(dir);
-    let codex = match spawn_codex(dir, &argv, app_server.is_some()) {
+    let codex = match spawn_codex(dir, &argv, &env, app_server.is_some(), stream.is_some()) {
         Ok(spawned) => spawned,
         Err(e) => {
             let program = display_program(&argv);
@@ -340,7 +350,23 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
     };
     // codex's run time, by a clock no wall-clock change moves.
     let spawned_at = std::time::Instant::now();
-    let Spawned { pid: codex, pipes } = codex;
+    let Spawned {
+        pid: codex,
+        pipes,
+        stdout: agent_stdout,
+    } = codex;
+    // An agent whose output is translated: its lines go through the engine's
+    // translator into output.txt until it closes its stdout.
+    let mut pump = match (stream, agent_stdout) {
+        (Some(stream), Some(stdout)) => match stream::Pump::start(dir, stream, stdout) {
+            Ok(pump) => Some(pump),
+            Err(e) => {
+                let _ = kill(codex, Signal::SIGKILL);
+                return fail_start(dir, format!("cannot read the agent's output: {e}")).await;
+            }
+        },
+        _ => None,
+    };
     let mut session = match (app_server, pipes) {
         (Some(plan), Some((stdin, stdout))) => {
             match session::Session::start(dir, plan, stdin, stdout, codex.as_raw()) {
@@ -451,6 +477,10 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
     if let Some(session) = session.as_mut() {
         session.drain(DRAIN_GRACE).await;
     }
+    let pumped = match pump.take() {
+        Some(pump) => Some(pump.finish(DRAIN_GRACE).await),
+        None => None,
+    };
     // What codex printed since the last check counts too.
     cap.enforce(dir);
     disk.check(dir);
@@ -514,6 +544,20 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
             // ends the job cancelled (a watchdog's reason says otherwise).
             if (interrupted || stopped) && reason.is_none() {
                 cancelled = true;
+            }
+        }
+    }
+    if let Some(pumped) = pumped {
+        // The agent's own word on how its run went: an error it reported
+        // with exit 0, or what its exit code means.
+        if reason.is_none() && !cancelled {
+            reason = match exit_code {
+                Some(0) => pumped.failure,
+                Some(code) => pumped.explained(code),
+                None => None,
+            };
+            if reason.is_some() && exit_code == Some(0) {
+                exit_code = Some(1);
             }
         }
     }
@@ -730,9 +774,17 @@ async fn kill_leftovers(tree: &mut proctree::Tree, sigchld: &mut tokio::signal::
 struct Spawned {
     pid: Pid,
     pipes: Option<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)>,
+    /// The agent's stdout alone, for a translated stream.
+    stdout: Option<std::os::fd::OwnedFd>,
 }
 
-fn spawn_codex(dir: &JobDir, argv: &[OsString], app_server: bool) -> io::Result<Spawned> {
+fn spawn_codex(
+    dir: &JobDir,
+    argv: &[OsString],
+    env: &[(String, String)],
+    app_server: bool,
+    translated: bool,
+) -> io::Result<Spawned> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no codex command given"))?;
@@ -743,9 +795,18 @@ fn spawn_codex(dir: &JobDir, argv: &[OsString], app_server: bool) -> io::Result<
     let mut command = Command::new(program);
     command
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stderr(output.try_clone()?)
         .process_group(0);
-    if app_server {
+    if translated {
+        // The prompt on stdin as below; its output through the translator.
+        command
+            .stdin(match File::open(dir.prompt()) {
+                Ok(prompt) => Stdio::from(prompt),
+                Err(_) => Stdio::null(),
+            })
+            .stdout(Stdio::piped());
+    } else if app_server {
         // The protocol runs on stdin and stdout; the prompt goes in turn/start.
         command.stdin(Stdio::piped()).stdout(Stdio::piped());
     } else {
@@ -763,6 +824,13 @@ fn spawn_codex(dir: &JobDir, argv: &[OsString], app_server: bool) -> io::Result<
     let mut child = command.spawn()?;
     let pipes = match (child.stdin.take(), child.stdout.take()) {
         (Some(stdin), Some(stdout)) => Some((stdin.into(), stdout.into())),
+        (None, Some(stdout)) => {
+            return Ok(Spawned {
+                pid: Pid::from_raw(child.id() as i32),
+                pipes: None,
+                stdout: Some(stdout.into()),
+            })
+        }
         _ => None,
     };
     // The monitor reaps codex itself (waitpid, as a subreaper): the Child
@@ -770,6 +838,7 @@ fn spawn_codex(dir: &JobDir, argv: &[OsString], app_server: bool) -> io::Result<
     Ok(Spawned {
         pid: Pid::from_raw(child.id() as i32),
         pipes,
+        stdout: None,
     })
 }
 

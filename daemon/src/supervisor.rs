@@ -28,6 +28,7 @@ use crate::{
     codex::{self, events::Summary},
     config::Config,
     db::{Db, DbError},
+    engine::{self, Agent},
     job::{now_rfc3339, Isolation, JobId, JobRecord},
     jobdir::JobDir,
     monitor::{Limits, MonitorJob},
@@ -212,11 +213,44 @@ impl Supervisor {
             .or_else(|| parent.as_ref().and_then(|p| p.model.clone()))
             .or_else(|| self.inner.config.default_model.clone());
 
+        // A reply continues its parent's conversation, which only the
+        // parent's agent holds.
+        let agent = match (spec.agent, &parent) {
+            (Some(asked), Some(p)) if asked != p.agent => {
+                return Err(SupervisorError::Invalid(format!(
+                    "agent: job {} ran {}, and a reply continues its conversation there; leave agent out",
+                    p.job_id, p.agent
+                )))
+            }
+            (_, Some(p)) => p.agent,
+            (Some(asked), None) => asked,
+            (None, None) => crate::engine::DEFAULT,
+        };
         let reasoning_effort = spec
             .reasoning_effort
             .map(str::to_string)
             .or_else(|| parent.as_ref().and_then(|p| p.reasoning_effort.clone()))
-            .or_else(|| self.inner.config.default_reasoning_effort.clone());
+            .or_else(|| {
+                // codexd's default effort is codex's setting.
+                (agent == Agent::Codex)
+                    .then(|| self.inner.config.default_reasoning_effort.clone())
+                    .flatten()
+            });
+        // An agent that is not installed: the Start's error, with nothing
+        // recorded (a queued job whose agent goes missing later ends with the
+        // same words when its turn comes: launch).
+        if let Some(why) = self.missing(agent) {
+            return Err(SupervisorError::Precondition(why));
+        }
+        if agent == Agent::Gemini {
+            if let Some(why) = engine::gemini::refusal(
+                policy,
+                reasoning_effort.is_some(),
+                spec.output_schema.is_some(),
+            ) {
+                return Err(SupervisorError::Invalid(why));
+            }
+        }
         // A review's target is resolved against the repository before
         // anything is created: a bad one is the caller's error, and `auto`
         // is pinned to what it chose.
@@ -314,6 +348,7 @@ impl Supervisor {
             worktree_note,
             commit_note: None,
             run_ms: None,
+            agent,
         };
         if let Err(e) = self.inner.db.insert(&record).await {
             // Nothing may outlive a Start that failed: not its worktree and
@@ -408,9 +443,9 @@ impl Supervisor {
     /// cancel waits until the monitor has said whether codex runs.
     async fn launch(&self, id: &JobId, job: &JobRecord) -> Result<Option<Handed>, SupervisorError> {
         let dir = self.job_dir(id);
-        // A missing codex is the Start's own answer (the monitor would find
-        // it only after the Start was answered).
-        if let Some(reason) = codex::command::missing(&self.inner.config.codex_bin) {
+        // A missing agent ends the job here (the monitor would find it only
+        // after the Start was answered).
+        if let Some(reason) = self.missing(job.agent) {
             self.record_end(id, JobStatus::Error, None, Some(&reason))
                 .await?;
             return Ok(None);
@@ -566,6 +601,29 @@ impl Supervisor {
             .create(true)
             .open(dir.monitor_log())?;
         let config = &self.inner.config;
+        if job.agent == Agent::Gemini {
+            let monitor_job = MonitorJob {
+                job_dir: dir.path().to_path_buf(),
+                run_dir: Some(PathBuf::from(job.run_dir())),
+                limits: Limits {
+                    stall_timeout: job.stall_timeout,
+                    max_duration: job.max_duration,
+                    output_cap: config.output_cap,
+                },
+                argv: engine::gemini::argv(&config.gemini_bin, job),
+                app_server: None,
+                stream: Some(engine::Stream::Gemini),
+                env: engine::gemini::ENV
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                    .collect(),
+            };
+            return self
+                .inner
+                .standby
+                .hand_over(&self_exe(), &monitor_job)
+                .await;
+        }
         let monitor_job = MonitorJob {
             job_dir: dir.path().to_path_buf(),
             run_dir: Some(PathBuf::from(job.run_dir())),
@@ -583,11 +641,21 @@ impl Supervisor {
             app_server: (codex::engine(job) == codex::Engine::AppServer).then(|| {
                 codex::app_server::Plan::for_job(job, config.question_timeout, config.init_timeout)
             }),
+            stream: None,
+            env: Vec::new(),
         };
         self.inner
             .standby
             .hand_over(&self_exe(), &monitor_job)
             .await
+    }
+
+    /// Why `agent` cannot run: its command is not installed (None: it is).
+    fn missing(&self, agent: Agent) -> Option<String> {
+        match agent {
+            Agent::Codex => codex::command::missing(&self.inner.config.codex_bin),
+            Agent::Gemini => engine::missing(Agent::Gemini, &self.inner.config.gemini_bin),
+        }
     }
 
     /// Cancels a job: stops codex and everything it started, and waits (up to

@@ -52,6 +52,8 @@ pub struct JobSpec {
     pub output_schema: Option<String>,
     /// Set for a review: its target, to resolve against the repository.
     pub review: Option<Requested>,
+    /// The agent asked for (None: the parent's for a reply, else codex).
+    pub agent: Option<crate::engine::Agent>,
 }
 
 /// Longest branch name or commit a review accepts.
@@ -143,6 +145,15 @@ pub fn start(req: &StartRequest) -> Result<JobSpec, Invalid> {
             ));
         }
     }
+    let agent = match req.agent.as_deref() {
+        None | Some("") => None,
+        Some(name) => Some(crate::engine::Agent::parse(name).map_err(Invalid)?),
+    };
+    if review.is_some() && agent.is_some_and(|a| a != crate::engine::Agent::Codex) {
+        return Err(Invalid(
+            "agent: a review is codex's reviewer (codex exec review); leave agent out".into(),
+        ));
+    }
     if reply_to.is_some() && isolation == Isolation::Worktree {
         return Err(Invalid(
             "isolation: a reply runs where its parent ran (in the parent's worktree if it had one); leave isolation out".into(),
@@ -160,6 +171,7 @@ pub fn start(req: &StartRequest) -> Result<JobSpec, Invalid> {
         reasoning_effort,
         output_schema,
         review,
+        agent,
     })
 }
 

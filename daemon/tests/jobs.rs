@@ -333,18 +333,24 @@ async fn a_missing_codex_binary_is_an_error_that_says_so() {
         Daemon::start_with(&home, &[("CODEX_BIN", missing.display().to_string())]).await
     };
     let mut client = daemon.client().await;
-    let resp = client
+    let refused = client
         .start(home.start_request("print:x"))
         .await
-        .expect("start")
-        .into_inner();
-    let job = resp.job.expect("job");
-    assert_eq!(job.status(), JobStatus::Error);
-    let reason = job.error.unwrap_or_default();
+        .expect_err("a Start with no codex installed is refused");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    let reason = refused.message();
     assert!(
-        reason.contains("no-such-codex") && reason.contains("CODEX_BIN"),
+        reason.contains("no-such-codex")
+            && reason.contains("CODEX_BIN")
+            && reason.contains("npm install -g @openai/codex"),
         "{reason}"
     );
+    assert!(
+        testkit::list_all(&client).await.is_empty(),
+        "nothing is recorded"
+    );
+    let jobs = std::fs::read_dir(home.paths().jobs()).map_or(0, |d| d.count());
+    assert_eq!(jobs, 0, "no job folder is left");
 }
 
 #[tokio::test]

@@ -32,6 +32,7 @@ fuzz_target!(|data: &[u8]| {
         }),
         // validate::start reads it not at all: the service decides on it.
         steer_if_running: data.last().is_some_and(|&b| b % 2 == 1),
+        agent: next(),
     };
     let _ = validate::steer_text(next().unwrap_or_default());
     match validate::start(&request) {

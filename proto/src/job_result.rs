@@ -232,6 +232,13 @@ pub struct JobResult {
     /// What the job was told while its turn ran (steered), in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub steered: Vec<String>,
+    /// The agent CLI that ran the job when it is not codex (gemini).
+    #[serde(skip_serializing_if = "is_codex")]
+    pub agent: String,
+}
+
+fn is_codex(agent: &String) -> bool {
+    agent.is_empty() || agent == "codex"
 }
 
 /// What Codex asks while a job waits (status input_required).
@@ -450,7 +457,22 @@ impl JobResult {
                 })
                 .collect(),
             steered: summary.steered.clone(),
+            agent: job.agent.clone(),
         })
+    }
+
+    /// The agent's name as the header says it: "Codex", "Gemini".
+    fn agent_title(&self) -> String {
+        let name = if self.agent.is_empty() {
+            "codex"
+        } else {
+            self.agent.as_str()
+        };
+        let mut chars = name.chars();
+        chars
+            .next()
+            .map(|c| c.to_uppercase().chain(chars).collect())
+            .unwrap_or_default()
     }
 
     /// The result as the model reads it: a header line, codex's answer, one
@@ -571,7 +593,8 @@ impl JobResult {
                 .map(|s| format!(" after {}", duration(s)))
                 .unwrap_or_default();
             return format!(
-                "Codex job {} {watchdog} (stopped by its watchdog{after}):{why}",
+                "{} job {} {watchdog} (stopped by its watchdog{after}):{why}",
+                self.agent_title(),
                 self.job_id
             );
         }
@@ -593,7 +616,8 @@ impl JobResult {
             .map(|e| format!(": {e}"))
             .unwrap_or_default();
         format!(
-            "Codex job {} {}{facts}{error}",
+            "{} job {} {}{facts}{error}",
+            self.agent_title(),
             self.job_id,
             self.status.as_str()
         )

@@ -9,6 +9,9 @@ pub const APPROVAL_POLICIES: &[&str] = &["suggest", "auto-edit", "ask", "full-au
 /// Reasoning efforts (`-c model_reasoning_effort`).
 pub const REASONING_EFFORTS: &[&str] = &["none", "minimal", "low", "medium", "high", "xhigh"];
 
+/// The agent CLIs a job can run (`StartRequest.agent`), the default first.
+pub const AGENTS: &[&str] = &["codex", "gemini"];
+
 /// Where codex works: in cwd, or in a new git worktree.
 pub const ISOLATIONS: &[&str] = &["none", "worktree"];
 

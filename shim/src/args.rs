@@ -239,6 +239,10 @@ pub struct StartArgs {
     pub reasoning_effort: Option<String>,
     /// JSON Schema Codex's answer must match (checked).
     pub output_schema: Option<JsonObject>,
+    // Which CLI runs it; no description: the description of codex_start
+    // names both, and left out it is codex (codexd's default).
+    #[schemars(transform = enum_of_agents_or_null)]
+    pub agent: Option<String>,
 }
 
 /// The allowed values of a field, from the one list in
@@ -257,6 +261,10 @@ fn enum_of_policies(schema: &mut schemars::Schema) {
 
 fn enum_of_policies_or_null(schema: &mut schemars::Schema) {
     set_enum(schema, values::APPROVAL_POLICIES, true);
+}
+
+fn enum_of_agents_or_null(schema: &mut schemars::Schema) {
+    set_enum(schema, values::AGENTS, true);
 }
 
 fn enum_of_isolations(schema: &mut schemars::Schema) {
@@ -471,6 +479,7 @@ impl StartArgs {
             // An empty effort goes to codexd, which refuses it naming the efforts.
             reasoning_effort: optional_string(args, "reasoning_effort")?,
             output_schema: optional_schema(args)?,
+            agent: optional_string(args, "agent")?.filter(|a| !a.is_empty()),
         })
     }
 }
@@ -932,6 +941,7 @@ mod tests {
                 max_duration_seconds: None,
                 reasoning_effort: None,
                 output_schema: None,
+                agent: None,
             })
         );
         let err = StartArgs::from_json(&obj(json!({"cwd": "/tmp"}))).unwrap_err();

@@ -59,10 +59,10 @@ impl CodexAsyncServer {
     }
 
     #[tool(
-        description = "Start OpenAI Codex on a task in the background; returns at once. With MCP tasks \
-(interactive Claude Code) it becomes a task and you are told the result when it ends. Otherwise it \
-returns {job_id, status, branch, worktree}: codex_wait(job_id) returns the result (Codex's \
-answer, files changed, commands run), or codex_poll every 20-60 s.",
+        description = "Run OpenAI Codex (or Gemini CLI: agent) on a task in the background; returns at \
+once. With MCP tasks it becomes a task: you are told the result when it ends. Else it returns \
+{job_id, status, branch, worktree}: codex_wait(job_id) gives the result (answer, files changed, \
+commands run), or codex_poll every 20-60 s.",
         input_schema = input_schema::<StartArgs>(),
         output_schema = schema_for_output::<StartOutput>(),
         annotations(open_world_hint = true, destructive_hint = true)
@@ -88,6 +88,7 @@ answer, files changed, commands run), or codex_poll every 20-60 s.",
                 .map(|s| serde_json::Value::Object(s).to_string()),
             review: None,
             steer_if_running: false,
+            agent: args.agent,
         };
         let response = self.start(request).await?;
         if let Some(task) = tasks::handle_for(&context, &response) {
@@ -180,6 +181,7 @@ codex_start.",
             // A job still in its turn takes the prompt there (turn/steer):
             // codexd does it only when nothing but the prompt is given.
             steer_if_running: true,
+            agent: None,
         };
         let response = self
             .start(request)
@@ -232,6 +234,7 @@ the background; returns at once like codex_start. The result leads with Codex's 
                 instructions: args.instructions,
             }),
             steer_if_running: false,
+            agent: None,
         };
         let response = self.start(request).await?;
         if let Some(task) = tasks::handle_for(&context, &response) {

@@ -99,6 +99,28 @@ impl FakeGemini {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The environment that points the real Gemini CLI here, with its state
+    /// (settings, sessions) kept under `state`: the settings name the API-key
+    /// auth (`GOOGLE_GEMINI_BASE_URL` alone selects a gateway auth that it
+    /// refuses headless: exit 41), turn usage statistics off (no network)
+    /// and make one attempt per request (it retries for minutes otherwise).
+    pub fn cli_env(&self, state: &std::path::Path) -> Vec<(&'static str, String)> {
+        let settings = state.join(".gemini");
+        std::fs::create_dir_all(&settings).expect("gemini settings folder");
+        let config = json!({
+            "security": {"auth": {"selectedType": "gemini-api-key"}},
+            "privacy": {"usageStatisticsEnabled": false},
+            "general": {"maxAttempts": 1}
+        });
+        std::fs::write(settings.join("settings.json"), config.to_string())
+            .expect("gemini settings.json");
+        vec![
+            ("GEMINI_CLI_HOME", state.display().to_string()),
+            ("GEMINI_API_KEY", "fake-key".to_string()),
+            ("GOOGLE_GEMINI_BASE_URL", self.base_url()),
+        ]
+    }
+
     /// The JSON body of every turn request so far, in order (`contents` holds
     /// the conversation the model was given).
     pub fn turns(&self) -> Vec<Value> {

@@ -16,17 +16,7 @@ use testkit::{FakeGemini, Turn};
 /// One headless run: `gemini --skip-trust -o stream-json ARGS` in `work`, with
 /// a home of its own pointed at `fake`; its exit code and its event lines.
 fn run(gemini: &Path, fake: &FakeGemini, root: &Path, args: &[&str]) -> (i32, Vec<Value>) {
-    let state = root.join("gemini-home");
-    let settings = state.join(".gemini");
-    std::fs::create_dir_all(&settings).expect("gemini settings folder");
-    // The auth type named here wins over the one GOOGLE_GEMINI_BASE_URL
-    // alone selects (`gateway`, refused headless: exit 41).
-    let config = json!({
-        "security": {"auth": {"selectedType": "gemini-api-key"}},
-        "privacy": {"usageStatisticsEnabled": false},
-        "general": {"maxAttempts": 1}
-    });
-    std::fs::write(settings.join("settings.json"), config.to_string()).expect("settings.json");
+    let env = fake.cli_env(&root.join("gemini-home"));
     let work = root.join("work");
     let tmp = root.join("tmp");
     std::fs::create_dir_all(&work).expect("work folder");
@@ -38,10 +28,8 @@ fn run(gemini: &Path, fake: &FakeGemini, root: &Path, args: &[&str]) -> (i32, Ve
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", root)
-        .env("GEMINI_CLI_HOME", &state)
         .env("TMPDIR", &tmp)
-        .env("GEMINI_API_KEY", "fake-key")
-        .env("GOOGLE_GEMINI_BASE_URL", fake.base_url())
+        .envs(env)
         // One node process, which handles SIGTERM (the relaunching parent
         // ignores it).
         .env("GEMINI_CLI_NO_RELAUNCH", "true")

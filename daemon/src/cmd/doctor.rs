@@ -97,6 +97,12 @@ pub fn run(json: bool) -> anyhow::Result<ExitCode> {
             .unwrap_or_default();
         checks.push(runtime.block_on(check_login(&path, &env, &extra_args)));
     }
+    let gemini_bin = match &config {
+        Ok(config) => config.gemini_bin.clone(),
+        Err(_) => std::env::var_os("GEMINI_BIN").unwrap_or_else(|| "gemini".into()),
+    };
+    let env = CodexEnv::of(info.as_ref().map(|i| i.pid));
+    checks.push(runtime.block_on(check_gemini(&gemini_bin, &env)));
     checks.extend(check_config(&paths, &config));
     checks.extend(check_homes(&paths, info.as_ref()));
     checks.extend([
@@ -414,6 +420,51 @@ impl CodexEnv {
 fn custom_provider(env: &CodexEnv, extra_args: &[String]) -> Option<(String, String)> {
     crate::codex::auth::provider_setting(env.codex_home().as_deref(), extra_args)
         .filter(|(name, _)| name != "openai")
+}
+
+/// Gemini CLI, an agent jobs may ask for (agent gemini): optional, so a
+/// missing one is a warning; found, its version and how it logs in (with
+/// codexd's environment, which its jobs get).
+async fn check_gemini(bin: &OsStr, env: &CodexEnv) -> Check {
+    let Some(path) = which(Path::new(bin)) else {
+        return Check::warn(
+            "gemini",
+            format!(
+                "{} not found (only jobs with agent gemini need it)",
+                bin.to_string_lossy()
+            ),
+            "install it: npm install -g @google/gemini-cli (or set GEMINI_BIN to its path)",
+        );
+    };
+    let run = tokio::process::Command::new(&path)
+        .arg("--version")
+        .envs(crate::engine::gemini::ENV.iter().copied())
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let version = match tokio::time::timeout(VERSION_TIMEOUT, run).await {
+        Ok(Ok(out)) if out.status.success() => {
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        }
+        _ => {
+            return Check::warn(
+                "gemini",
+                format!("{} --version did not answer", path.display()),
+                "run `gemini --version` to see why",
+            )
+        }
+    };
+    match crate::engine::gemini::login(|name| env.vars.get(OsStr::new(name)).cloned()) {
+        Ok(how) => Check::ok(
+            "gemini",
+            format!("{version} at {}; {how} ({})", path.display(), env.whose),
+        ),
+        Err(why) => Check::warn(
+            "gemini",
+            format!("{version} at {}; {why} ({})", path.display(), env.whose),
+            "set GEMINI_API_KEY where codexd runs (its service file or shell), or run `gemini` once to log in",
+        ),
+    }
 }
 
 /// Whether codex can reach its model: logged in (`codex login status`, run

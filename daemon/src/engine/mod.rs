@@ -1,0 +1,125 @@
+//! The agents codexd runs, behind one seam: which agent CLI a job runs
+//! ([`Agent`], recorded with the job), and per agent what only that agent's
+//! engine knows: its command line, how its output becomes codexd's events,
+//! and what its exit codes mean. codex's engine is `crate::codex` (its
+//! app-server protocol, approvals, versions and login); Gemini CLI's is
+//! [`gemini`].
+//!
+//! Adding an agent is a folder here (its command line, its stream
+//! translator, its exit codes, its doctor checks) plus its line in
+//! [`Agent`] and in `codex_async_proto::values::AGENTS`.
+
+pub mod gemini;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The agent CLI that runs a job.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Agent {
+    /// OpenAI's codex CLI (`codex app-server`, `codex exec review`).
+    #[default]
+    Codex,
+    /// Google's Gemini CLI (`gemini -o stream-json`, headless).
+    Gemini,
+}
+
+/// The agent every job ran before jobs recorded one, and the default.
+pub const DEFAULT: Agent = Agent::Codex;
+
+impl Agent {
+    /// Its name in the API, the database and meta.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Codex => "codex",
+            Self::Gemini => "gemini",
+        }
+    }
+
+    /// Parses an agent's name.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        match name {
+            "codex" => Ok(Self::Codex),
+            "gemini" => Ok(Self::Gemini),
+            other => Err(format!(
+                "agent: unknown value {other:?}; use one of {}",
+                codex_async_proto::values::listed(codex_async_proto::values::AGENTS)
+            )),
+        }
+    }
+
+    /// The command that runs it when its setting names none.
+    pub fn default_program(self) -> &'static str {
+        match self {
+            Self::Codex => "codex",
+            Self::Gemini => "gemini",
+        }
+    }
+
+    /// How a user installs it.
+    pub fn install_hint(self) -> &'static str {
+        match self {
+            Self::Codex => "npm install -g @openai/codex",
+            Self::Gemini => "npm install -g @google/gemini-cli",
+        }
+    }
+}
+
+impl fmt::Display for Agent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a job of `agent` cannot start when its command (`program`, from its
+/// setting) is not installed; None when it is there. A path relative to a
+/// folder is not checked: the spawn resolves it against the job's folder.
+pub fn missing(agent: Agent, program: &std::ffi::OsStr) -> Option<String> {
+    let path = std::path::Path::new(program);
+    if path.is_relative() && path.components().count() > 1 {
+        return None;
+    }
+    crate::program::which(path).is_none().then(|| {
+        format!(
+            "cannot start {agent}: {} was not found; install it with `{}` or set {}_BIN to its path, then restart codexd",
+            path.display(),
+            agent.install_hint(),
+            agent.name().to_uppercase()
+        )
+    })
+}
+
+/// How the monitor reads an agent's standard output, when the agent is not
+/// driven through a protocol of its own (codex's app-server) and does not
+/// write codexd's events itself (`codex exec --json`): each line is
+/// translated into codexd's event lines before it reaches output.txt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    /// Gemini CLI's `-o stream-json`.
+    Gemini,
+}
+
+impl Stream {
+    /// A translator for one run.
+    pub fn translator(self) -> Box<dyn Translate + Send> {
+        match self {
+            Self::Gemini => Box::new(gemini::Translator::default()),
+        }
+    }
+}
+
+/// Turns an agent's output lines into codexd's event lines (the `--json`
+/// events of `crate::codex::events`, which every summary, rendering and
+/// result reads).
+pub trait Translate {
+    /// The event lines one line of the agent's output becomes.
+    fn line(&mut self, line: &str) -> Vec<String>;
+    /// At the end of the output: the events still held back, and why the run
+    /// failed when the agent said so in its output but not in its exit code.
+    fn finish(&mut self) -> (Vec<String>, Option<String>);
+    /// What a non-zero exit code means, in a sentence with the fix.
+    fn explain_exit(&self, code: i32) -> Option<String>;
+}

@@ -1,0 +1,352 @@
+//! Jobs run by the real Gemini CLI (`CODEX_ASYNC_GEMINI`, pinned in
+//! `.ci/run`) through codexd, against the fake Gemini API on loopback: its
+//! stream becomes codexd's events, its answer, commands and token counts the
+//! same result a codex job has, a reply resumes its session, and what Gemini
+//! CLI cannot honour is refused by name with nothing recorded.
+
+use codex_async_proto::v1::{JobStatus, StartRequest};
+use serde_json::json;
+use testkit::{Daemon, FakeGemini, TempHome, Turn};
+
+/// codexd with Gemini CLI pointed at `fake`; None (the test skips, or fails
+/// under CI) without the Gemini CLI.
+async fn daemon_with_gemini(home: &TempHome, fake: &FakeGemini) -> Option<Daemon> {
+    let gemini = testkit::gemini_bin()?;
+    let mut env = fake.cli_env(&home.root().join("gemini-home"));
+    env.push(("GEMINI_BIN", gemini.display().to_string()));
+    Some(Daemon::start_with(home, &env).await)
+}
+
+fn gemini_request(home: &TempHome, prompt: &str, policy: &str) -> StartRequest {
+    StartRequest {
+        approval_policy: Some(policy.into()),
+        agent: Some("gemini".into()),
+        ..home.start_request(prompt)
+    }
+}
+
+#[tokio::test]
+async fn a_gemini_job_runs_the_shell_gives_its_answer_and_a_reply_resumes_it() {
+    let home = TempHome::new();
+    let fake = FakeGemini::start(vec![
+        Turn::call(
+            "run_shell_command",
+            json!({"command": "echo from-gemini-shell"}),
+        ),
+        Turn::text("All done by gemini."),
+        Turn::text("And again."),
+    ]);
+    let Some(daemon) = daemon_with_gemini(&home, &fake).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let job =
+        testkit::start_job(&client, gemini_request(&home, "run the shell", "full-auto")).await;
+    assert_eq!(job.agent, "gemini");
+    let end = testkit::wait_for_end(&client, &job.job_id).await;
+    let done = testkit::expect_done(&end);
+    assert_eq!(done.agent, "gemini");
+    let summary = end.summary.clone().expect("summary");
+    assert_eq!(
+        summary.final_message.as_deref(),
+        Some("All done by gemini.")
+    );
+    assert!(
+        summary
+            .commands
+            .iter()
+            .any(|c| c.command == "echo from-gemini-shell"),
+        "{:?}",
+        summary.commands
+    );
+    let usage = summary.usage.expect("usage");
+    assert!(
+        usage.input_tokens >= testkit::GEMINI_PROMPT_TOKENS,
+        "{usage:?}"
+    );
+    let result = codex_async_proto::job_result::JobResult::from_get(&end, None, chrono::Utc::now())
+        .expect("result");
+    let text = result.to_text();
+    assert!(
+        text.starts_with(&format!("Gemini job {} done", job.job_id)),
+        "{text}"
+    );
+    assert!(text.contains("All done by gemini."), "{text}");
+
+    // A reply resumes Gemini CLI's session: the model is given the first
+    // exchange and the new prompt.
+    let reply = testkit::start_job(
+        &client,
+        StartRequest {
+            prompt: "and again".into(),
+            cwd: String::new(),
+            reply_to: Some(job.job_id.clone()),
+            ..StartRequest::default()
+        },
+    )
+    .await;
+    assert_eq!(reply.agent, "gemini", "a reply keeps its parent's agent");
+    let end = testkit::wait_for_end(&client, &reply.job_id).await;
+    testkit::expect_done(&end);
+    assert_eq!(
+        end.summary.and_then(|s| s.final_message).as_deref(),
+        Some("And again.")
+    );
+    let last = fake.turns().last().cloned().unwrap_or_default().to_string();
+    assert!(
+        last.contains("run the shell") && last.contains("and again"),
+        "the resumed session holds the history: {last}"
+    );
+}
+
+#[tokio::test]
+async fn in_suggest_a_gemini_job_is_offered_no_shell_and_says_so() {
+    let home = TempHome::new();
+    let fake = FakeGemini::start(vec![
+        Turn::call(
+            "run_shell_command",
+            json!({"command": "touch made-by-gemini"}),
+        ),
+        Turn::text("I could not run it."),
+    ]);
+    let Some(daemon) = daemon_with_gemini(&home, &fake).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let job = testkit::start_job(&client, gemini_request(&home, "touch a file", "suggest")).await;
+    let end = testkit::wait_for_end(&client, &job.job_id).await;
+    testkit::expect_done(&end);
+    assert!(!home.workdir().join("made-by-gemini").exists());
+    let summary = end.summary.expect("summary");
+    assert!(
+        summary
+            .commands
+            .iter()
+            .any(|c| c.command == "touch made-by-gemini" && c.status == "failed"),
+        "{:?}",
+        summary.commands
+    );
+}
+
+#[tokio::test]
+async fn what_gemini_cannot_honour_is_refused_by_name_and_nothing_is_recorded() {
+    let home = TempHome::new();
+    let fake = FakeGemini::start(vec![Turn::text("unused")]);
+    let Some(daemon) = daemon_with_gemini(&home, &fake).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let cases = [
+        (gemini_request(&home, "p", "ask"), "approval_policy:"),
+        (
+            StartRequest {
+                reasoning_effort: Some("high".into()),
+                ..gemini_request(&home, "p", "suggest")
+            },
+            "reasoning_effort:",
+        ),
+        (
+            StartRequest {
+                output_schema: Some(r#"{"type":"object"}"#.into()),
+                ..gemini_request(&home, "p", "suggest")
+            },
+            "output_schema:",
+        ),
+        (
+            StartRequest {
+                agent: Some("claude".into()),
+                ..home.start_request("p")
+            },
+            "agent: unknown value \"claude\"; use one of codex, gemini",
+        ),
+    ];
+    for (request, expected) in cases {
+        let refused = client.clone().start(request).await.expect_err("refused");
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
+        assert!(
+            refused.message().starts_with(expected),
+            "{}",
+            refused.message()
+        );
+    }
+    assert!(testkit::list_all(&client).await.is_empty());
+    assert_eq!(fake.turns().len(), 0, "nothing reached Gemini");
+}
+
+#[tokio::test]
+async fn a_gemini_that_is_not_installed_is_refused_naming_how_to_install_it() {
+    let home = TempHome::new();
+    let daemon = Daemon::start_with(
+        &home,
+        &[(
+            "GEMINI_BIN",
+            home.root().join("no-such-gemini").display().to_string(),
+        )],
+    )
+    .await;
+    let client = daemon.client().await;
+    let refused = client
+        .clone()
+        .start(gemini_request(&home, "p", "suggest"))
+        .await
+        .expect_err("refused");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        refused
+            .message()
+            .contains("npm install -g @google/gemini-cli")
+            && refused.message().contains("GEMINI_BIN"),
+        "{}",
+        refused.message()
+    );
+    assert!(testkit::list_all(&client).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_gemini_job_outlives_codexd_killed_and_its_database_lost() {
+    let home = TempHome::new();
+    let fake = FakeGemini::start(vec![Turn::text("Still gemini's answer.")]);
+    let Some(daemon) = daemon_with_gemini(&home, &fake).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let job = testkit::start_job(&client, gemini_request(&home, "answer", "suggest")).await;
+    testkit::expect_done(&testkit::wait_for_end(&client, &job.job_id).await);
+    daemon.signal(nix::sys::signal::Signal::SIGKILL);
+    daemon.wait();
+    testkit::delete_database(&home);
+
+    let Some(daemon) = daemon_with_gemini(&home, &fake).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let end = testkit::get(&mut client.clone(), &job.job_id).await;
+    let rebuilt = end.job.clone().expect("the job is rebuilt from its folder");
+    assert_eq!(rebuilt.agent, "gemini", "the folder keeps the agent");
+    assert_eq!(rebuilt.status(), JobStatus::Done);
+    assert_eq!(
+        end.summary.and_then(|s| s.final_message).as_deref(),
+        Some("Still gemini's answer."),
+        "folded again from its output"
+    );
+}
+
+/// Processes whose command line is exactly `argv` (a marker no other test uses).
+fn processes_running(argv: &[&str]) -> Vec<i32> {
+    let wanted: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+                .filter(|pid| {
+                    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "finds the command by its command line in /proc"
+)]
+async fn cancelling_a_gemini_job_stops_gemini_and_the_command_it_runs() {
+    let home = TempHome::new();
+    let fake = FakeGemini::start(vec![
+        Turn::call("run_shell_command", json!({"command": "sleep 317.25"})),
+        Turn::text("never reached"),
+    ]);
+    let Some(daemon) = daemon_with_gemini(&home, &fake).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let job = testkit::start_job(&client, gemini_request(&home, "wait", "full-auto")).await;
+    let gemini = testkit::codex_of(&home, &job.job_id);
+    testkit::wait_until("gemini to run the command", || {
+        !processes_running(&["sleep", "317.25"]).is_empty()
+    });
+    let cancelled = client
+        .clone()
+        .cancel(codex_async_proto::v1::CancelRequest {
+            job_id: job.job_id.clone(),
+        })
+        .await
+        .expect("cancel")
+        .into_inner();
+    assert!(cancelled.cancelled, "{cancelled:?}");
+    let end = testkit::wait_for_end(&client, &job.job_id).await;
+    assert_eq!(end.job.map(|j| j.status()), Some(JobStatus::Cancelled));
+    testkit::wait_until("gemini to be gone", || !testkit::pid_alive(gemini));
+    testkit::wait_until("the command gemini ran to be gone", || {
+        processes_running(&["sleep", "317.25"]).is_empty()
+    });
+}
+
+/// `codexd doctor --json`'s check named `name`, run with `env`.
+fn doctor_check(home: &TempHome, env: &[(&str, String)], name: &str) -> serde_json::Value {
+    let out = home
+        .codexd()
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .args(["doctor", "--json"])
+        .output()
+        .expect("doctor");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "doctor --json: {e}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    report["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["name"] == name).cloned())
+        .unwrap_or_else(|| panic!("no {name} check: {report}"))
+}
+
+#[test]
+fn doctor_lists_gemini_its_version_and_login_or_how_to_install_it() {
+    let Some(gemini) = testkit::gemini_bin() else {
+        return;
+    };
+    let home = TempHome::new();
+    let fake = FakeGemini::start(vec![Turn::text("unused")]);
+    let mut env = fake.cli_env(&home.root().join("gemini-home"));
+    env.push(("GEMINI_BIN", gemini.display().to_string()));
+    let check = doctor_check(&home, &env, "gemini");
+    assert_eq!(check["status"], "ok", "{check}");
+    let detail = check["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("0.61.0") && detail.contains("GEMINI_API_KEY"),
+        "{check}"
+    );
+
+    let no_key: Vec<_> = env
+        .iter()
+        .filter(|(k, _)| *k != "GEMINI_API_KEY")
+        .cloned()
+        .collect();
+    let check = doctor_check(&home, &no_key, "gemini");
+    assert_eq!(check["status"], "warn", "{check}");
+    assert!(
+        check["fix"]
+            .as_str()
+            .is_some_and(|f| f.contains("GEMINI_API_KEY")),
+        "{check}"
+    );
+
+    let missing = [(
+        "GEMINI_BIN",
+        home.root().join("no-such-gemini").display().to_string(),
+    )];
+    let check = doctor_check(&home, &missing, "gemini");
+    assert_eq!(check["status"], "warn", "{check}");
+    assert!(
+        check["fix"]
+            .as_str()
+            .is_some_and(|f| f.contains("npm install -g @google/gemini-cli")),
+        "{check}"
+    );
+}
