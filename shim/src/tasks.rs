@@ -8,7 +8,9 @@
 //! rmcp does the protocol (the method gates, the wire shapes); this module
 //! maps a job to a task: `working` while queued or running, `input_required`
 //! while its codex asks (approval policy "ask": one `elicitation/create` form
-//! per question, keyed by the question's id, which `tasks/update` answers),
+//! per question, keyed by the question's id, which `tasks/update` answers: a
+//! choice of decisions for an approval, per prompt a choice of codex's
+//! options and a free-text field for codex's own question),
 //! then `completed` with the job's one rendering ([`ResultText`]) as the tool
 //! result (`isError` when the job ended in `error`), or `cancelled`.
 
