@@ -6,7 +6,9 @@
 //! to codex, a question nobody answers gets the empty answer at its
 //! deadline, and a reply (`thread/resume`) is offered the tool again and
 //! answered with `codexd answer --text`. With the fake codex (`askuser:`):
-//! a question outlives codexd killed -9 and its answer still reaches codex.
+//! a question outlives codexd killed -9 and its answer still reaches codex;
+//! an MCP server's own form is declined with a line in the result, and
+//! codex's MCP tool-call approval is a question (`elicit:`, `mcptool:`).
 
 #[path = "../../shim/tests/common/mod.rs"]
 mod shim_client;
@@ -353,4 +355,56 @@ async fn a_question_outlives_codexd_killed_and_its_answer_reaches_codex() {
     );
     assert_eq!(summary.approvals.len(), 1, "{summary:?}");
     assert_eq!(summary.approvals[0].answer.as_deref(), Some("no"));
+}
+
+#[tokio::test]
+async fn an_mcp_servers_form_is_declined_with_a_line_and_a_tool_call_approval_is_asked() {
+    let home = TempHome::new();
+    let daemon = Daemon::start(&home).await;
+    let client = daemon.client().await;
+    let job = testkit::start_job(
+        &client,
+        ask_request(
+            &home,
+            "elicit:Pick a deploy target;mcptool:deploy;msg:finished",
+        ),
+    )
+    .await;
+    let asked = wait_for_question(&client, &job.job_id).await;
+    let question = question_of(&asked);
+    assert_eq!(question.kind, "mcp_tool", "{question:?}");
+    assert_eq!(question.command.as_deref(), Some("fakesrv/deploy"));
+    assert_eq!(question.decisions, ["allow", "allow_session", "deny"]);
+    let answered = client
+        .clone()
+        .answer(AnswerRequest {
+            job_id: job.job_id.clone(),
+            decision: "allow_session".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("answer")
+        .into_inner();
+    assert!(
+        answered
+            .message
+            .starts_with("allow_session call the MCP tool `fakesrv/deploy`"),
+        "{}",
+        answered.message
+    );
+    let end = wait_for_end(&client, &job.job_id).await;
+    testkit::expect_done(&end);
+    let output =
+        std::fs::read_to_string(&end.job.as_ref().expect("job").output_path).expect("output.txt");
+    assert!(output.contains("elicitation: decline"), "{output}");
+    assert!(output.contains("mcp tool: accept session"), "{output}");
+    let text = result_text(&end);
+    assert!(
+        text.contains(
+            "Approvals: denied answer the fakesrv MCP server's form: \"Pick a deploy target\" \
+             (by codex-async: not shown to you); allowed for the job call the MCP tool \
+             `fakesrv/deploy`.\n"
+        ),
+        "{text}"
+    );
 }
