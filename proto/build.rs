@@ -21,6 +21,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "Job",
         "JobSummary",
         "Question",
+        "Prompt",
+        "PromptOption",
         "Approval",
         "FileChange",
         "CommandRun",

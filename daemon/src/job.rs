@@ -370,6 +370,7 @@ impl JobRecord {
                 .approvals
                 .iter()
                 .map(|a| v1::Approval {
+                    answer: a.answer.clone(),
                     what: a.what.clone(),
                     decision: a.decision.clone(),
                     by: a.by.clone(),

@@ -85,17 +85,27 @@ enum Command {
         json: bool,
     },
     /// Answer the question a job's codex asks (approval policy ask; `codexd
-    /// jobs` shows such jobs as input_required, `codexd show` the question).
+    /// jobs` shows such jobs as input_required, `codexd show` the question):
+    /// a decision for an approval, --text for codex's own question.
     Answer {
         /// The job id (12 hex characters, from `codexd jobs`).
         job_id: String,
         /// allow (this once), allow_session (this and the same again for the
         /// rest of the job), deny (codex goes on without it), or stop (deny
         /// and end the job).
-        #[arg(value_parser = clap::builder::PossibleValuesParser::new(
-            codex_async_daemon::codex::approval::DECISIONS.iter().map(|d| d.name())
-        ))]
-        decision: String,
+        #[arg(
+            value_parser = clap::builder::PossibleValuesParser::new(
+                codex_async_daemon::codex::approval::DECISIONS.iter().map(|d| d.name())
+            ),
+            required_unless_present = "text",
+            conflicts_with = "text"
+        )]
+        decision: Option<String>,
+        /// The answer to codex's own question (kind input): an option's label
+        /// or your own words; for several questions a JSON object of
+        /// question id → answer.
+        #[arg(long)]
+        text: Option<String>,
         /// The question answered (as `codexd show` names it); without it, the
         /// one pending.
         #[arg(long)]
@@ -290,9 +300,10 @@ fn main() -> ExitCode {
         Command::Answer {
             job_id,
             decision,
+            text,
             question,
             json,
-        } => cmd::answer::run(&job_id, &decision, question.as_deref(), json),
+        } => cmd::answer::run(&job_id, decision, text, question.as_deref(), json),
         Command::Steer { job_id, text, json } => cmd::steer::run(&job_id, &text, json),
         Command::Prune {
             older_than,

@@ -21,8 +21,7 @@ use tonic::{Request, Response, Status};
 use tracing::warn;
 
 use crate::{
-    codex::{self, approval::Decision},
-    fit,
+    codex, fit,
     job::{JobId, JobRecord},
     render::{self, Rendered},
     render_cache::RenderCache,
@@ -418,8 +417,7 @@ impl CodexAsync for Service {
         let req = request.into_inner();
         // Every field is checked before the database is asked, the id first.
         validate::job_id(&req.job_id).map_err(invalid)?;
-        let decision =
-            Decision::parse(&req.decision).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let reply = validate::reply(&req.decision, req.answer).map_err(invalid)?;
         let question_id = validate::question_id(req.question_id.as_deref()).map_err(invalid)?;
         let (id, _) = self.find(&req.job_id).await?;
         let (supervisor, job_id) = (self.supervisor.clone(), id.clone());
@@ -427,7 +425,7 @@ impl CodexAsync for Service {
         let outcome = self
             .to_the_end("answer", async move {
                 supervisor
-                    .answer(&job_id, decision, question_id.as_deref())
+                    .answer(&job_id, reply, question_id.as_deref())
                     .await
                     .map_err(internal)
             })

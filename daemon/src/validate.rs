@@ -9,7 +9,9 @@ use codex_async_proto::v1::{JobStatus, ReviewRequest, StartRequest};
 
 use crate::{
     codex::{
-        answer, command,
+        answer,
+        approval::{Decision, Reply, MAX_ANSWER_BYTES},
+        command,
         review::{self, Fields, Requested},
     },
     job::{Isolation, JobId, Policy},
@@ -406,6 +408,32 @@ pub fn question_id(q: Option<&str>) -> Result<Option<&str>, Invalid> {
             "question_id: {:?} is not a question id; use the question_id codex_poll shows, or leave it out to answer the pending question",
             q.chars().take(40).collect::<String>()
         ))),
+    }
+}
+
+/// Checks an Answer's reply: a decision, or (a question of kind `input`)
+/// the answer text, not both; the text not blank and within
+/// [`MAX_ANSWER_BYTES`] (its shape is checked against the question's prompts
+/// by the supervisor, which knows them).
+pub fn reply(decision: &str, answer: Option<String>) -> Result<Reply, Invalid> {
+    match answer {
+        Some(_) if !decision.is_empty() => Err(Invalid(
+            "decision: give a decision (an approval) or answer (text, for codex's own questions), not both".into(),
+        )),
+        Some(text) if text.trim().is_empty() => Err(Invalid(
+            "answer: empty; pass an option's label or your own words".into(),
+        )),
+        Some(text) if text.len() > MAX_ANSWER_BYTES => Err(Invalid(format!(
+            "answer: {} bytes is over the limit of {MAX_ANSWER_BYTES} bytes; shorten it",
+            text.len()
+        ))),
+        Some(text) => Ok(Reply::Text(text)),
+        None if decision.is_empty() => Err(Invalid(
+            "decision: missing; pass decision (allow, allow_session, deny, stop) for an approval, or answer (text) for codex's own question".into(),
+        )),
+        None => Decision::parse(decision)
+            .map(Reply::Decision)
+            .map_err(|e| Invalid(e.to_string())),
     }
 }
 

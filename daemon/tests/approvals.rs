@@ -71,6 +71,7 @@ async fn answer_rpc(
             job_id: id.into(),
             decision: decision.into(),
             question_id: question_id.map(str::to_string),
+            answer: None,
         })
         .await
         .map(tonic::Response::into_inner)

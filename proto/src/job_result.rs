@@ -30,6 +30,9 @@ const MAX_FAILED_SHOWN: usize = 20;
 const MAX_FILES_SHOWN: usize = 100;
 /// Longest command line shown in the text.
 const MAX_COMMAND_CHARS: usize = 120;
+/// Longest text shown for one of codex's own questions, and for an option.
+const MAX_PROMPT_CHARS: usize = 300;
+const MAX_OPTION_CHARS: usize = 80;
 
 /// Where a job is in its life.
 ///
@@ -247,7 +250,7 @@ fn is_codex(agent: &String) -> bool {
 pub struct Question {
     /// Names the question (codex_answer's question_id).
     pub question_id: String,
-    /// command | file_change.
+    /// command | file_change | mcp_tool | input (codex asks the user: prompts).
     pub kind: String,
     /// The command Codex wants to run (kind command).
     pub command: Option<String>,
@@ -255,10 +258,55 @@ pub struct Question {
     pub files: Vec<String>,
     /// Why, in Codex's words.
     pub reason: Option<String>,
-    /// The answers Codex takes: allow | allow_session | deny | stop.
+    /// The answers Codex takes: allow | allow_session | deny | stop (none for kind input).
     pub decisions: Vec<String>,
-    /// RFC 3339 time the question is denied at if nobody answers.
+    /// RFC 3339 time the question is denied (kind input: left unanswered) at if nobody answers.
     pub deadline: String,
+    /// Kind input: Codex's questions (answer an option's label or free text).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prompts: Vec<Prompt>,
+}
+
+/// One of Codex's own questions (kind input).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(inline)]
+pub struct Prompt {
+    /// Names it in a several-prompt answer.
+    pub id: String,
+    pub header: String,
+    pub question: String,
+    /// The answers Codex suggests (their labels).
+    pub options: Vec<String>,
+    /// Each option's description, for a form (not in the JSON: the labels
+    /// are what an answer gives).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub option_descriptions: Vec<String>,
+    /// Free text is taken too.
+    pub is_other: bool,
+}
+
+impl Prompt {
+    /// `Which database? (Postgres | SQLite | or your own words)`.
+    fn text(&self) -> String {
+        let mut choices: Vec<String> = self
+            .options
+            .iter()
+            .map(|o| clip_chars(o, MAX_OPTION_CHARS))
+            .collect();
+        if self.is_other || choices.is_empty() {
+            choices.push("or your own words".into());
+        }
+        let question = match self.question.trim() {
+            "" => self.header.trim(),
+            q => q,
+        };
+        format!(
+            "{} ({})",
+            clip_chars(question, MAX_PROMPT_CHARS),
+            choices.join(" | ")
+        )
+    }
 }
 
 /// An answered question.
@@ -269,8 +317,18 @@ pub struct Approval {
     pub what: String,
     /// allow | allow_session | deny | stop.
     pub decision: String,
-    /// user | timeout.
+    /// user | timeout | codex-async.
     pub by: String,
+    /// Kind input: the answer given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+}
+
+impl Approval {
+    /// An answer to codex's own questions (kind input), not an approval.
+    pub fn is_input(&self) -> bool {
+        matches!(self.decision.as_str(), "answered" | "unanswered")
+    }
 }
 
 impl Question {
@@ -284,13 +342,50 @@ impl Question {
             reason: q.reason.clone().filter(|r| !r.trim().is_empty()),
             decisions: q.decisions.clone(),
             deadline: q.deadline.clone(),
+            prompts: q
+                .prompts
+                .iter()
+                .map(|p| Prompt {
+                    id: p.id.clone(),
+                    header: p.header.clone(),
+                    question: p.question.clone(),
+                    options: p.options.iter().map(|o| o.label.clone()).collect(),
+                    option_descriptions: p.options.iter().map(|o| o.description.clone()).collect(),
+                    is_other: p.is_other,
+                })
+                .collect(),
         }
     }
 
-    /// What it asks for, in one line: `` run `cmd` `` or `change a, b`.
+    /// Kind input: codex asks the user, answered with text.
+    pub fn is_input(&self) -> bool {
+        self.kind == "input"
+    }
+
+    /// What it asks for, in one line: `` run `cmd` ``, `change a, b`,
+    /// `` call `server/tool` `` or (kind input) its questions.
     pub fn what(&self) -> String {
         let q = self;
+        if q.is_input() {
+            let asks: Vec<String> = q
+                .prompts
+                .iter()
+                .map(|p| {
+                    let text = if p.question.trim().is_empty() {
+                        &p.header
+                    } else {
+                        &p.question
+                    };
+                    format!("\"{}\"", clip_chars(text.trim(), MAX_PROMPT_CHARS))
+                })
+                .collect();
+            return format!("answer {}", asks.join(" and "));
+        }
         match (q.kind.as_str(), &q.command) {
+            ("mcp_tool", Some(tool)) => format!(
+                "call the MCP tool `{}`",
+                clip_chars(tool.trim(), MAX_COMMAND_CHARS)
+            ),
             ("command", Some(command)) => format!(
                 "run `{}`",
                 clip_chars(&unwrap_shell(command.trim()), MAX_COMMAND_CHARS)
@@ -312,7 +407,37 @@ impl Question {
             .filter(|r| !r.is_empty())
             .map(|r| format!(" ({})", clip_chars(r, 300)))
             .unwrap_or_default();
+        if self.is_input() {
+            return match self.prompts.as_slice() {
+                [one] => format!("Codex asks: {}.", one.text()),
+                several => format!(
+                    "Codex asks {} questions: {}.",
+                    several.len(),
+                    several
+                        .iter()
+                        .map(|p| format!("[{}] {}", p.id, p.text()))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            };
+        }
         format!("Codex asks to {}{why}.", self.what())
+    }
+
+    /// How the answer text is written, for the next step: the text itself
+    /// for one prompt, a JSON object of prompt id → text for several.
+    fn answer_form(&self) -> String {
+        match self.prompts.as_slice() {
+            [_] => "answer=\"<an option or your words>\"".to_string(),
+            several => format!(
+                "answer='{{{}}}'",
+                several
+                    .iter()
+                    .map(|p| format!("\"{}\": \"…\"", p.id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
     }
 }
 
@@ -326,6 +451,14 @@ enum Reader {
 
 /// How to answer a pending question, for a model without the Tasks form.
 pub fn question_next_step(job_id: &str, q: &Question) -> String {
+    if q.is_input() {
+        return format!(
+            "Waiting for an answer: codex_answer(job_id=\"{job_id}\", {}); ask the user \
+             first. Unanswered by {}, codex gets no answer.\n",
+            q.answer_form(),
+            q.deadline
+        );
+    }
     let decisions = q.decisions.join("|");
     format!(
         "Waiting for an answer: codex_answer(job_id=\"{job_id}\", decision=\"{decisions}\"); \
@@ -454,6 +587,7 @@ impl JobResult {
                     what: a.what.clone(),
                     decision: a.decision.clone(),
                     by: a.by.clone(),
+                    answer: a.answer.clone(),
                 })
                 .collect(),
             steered: summary.steered.clone(),
@@ -540,6 +674,9 @@ impl JobResult {
             out.push_str(&line);
         }
         if let Some(line) = self.approvals_line() {
+            out.push_str(&line);
+        }
+        if let Some(line) = self.answers_line() {
             out.push_str(&line);
         }
         if let Some(u) = &self.usage {
@@ -667,14 +804,31 @@ impl JobResult {
         !said.is_empty() && error.contains(said)
     }
 
-    /// `Approvals: allowed `cmd`; denied `x` (no answer in time).`
-    fn approvals_line(&self) -> Option<String> {
-        if self.approvals.is_empty() {
-            return None;
-        }
+    /// `Questions: "Which database?" → SQLite; "Name?" → no answer in time.`
+    /// (codex's own questions, kind input).
+    fn answers_line(&self) -> Option<String> {
         let parts: Vec<String> = self
             .approvals
             .iter()
+            .filter(|a| a.is_input())
+            .map(|a| {
+                let asked = a.what.strip_prefix("answer ").unwrap_or(&a.what);
+                match (&a.answer, a.by.as_str()) {
+                    (Some(answer), _) => format!("{asked} → {}", clip_chars(answer, 300)),
+                    (None, "timeout") => format!("{asked} → no answer in time (codex got none)"),
+                    (None, _) => format!("{asked} → declined (codex got no answer)"),
+                }
+            })
+            .collect();
+        (!parts.is_empty()).then(|| format!("Questions: {}.\n", parts.join("; ")))
+    }
+
+    /// `Approvals: allowed `cmd`; denied `x` (no answer in time).`
+    fn approvals_line(&self) -> Option<String> {
+        let parts: Vec<String> = self
+            .approvals
+            .iter()
+            .filter(|a| !a.is_input())
             .map(|a| {
                 let decision = match a.decision.as_str() {
                     "allow" => "allowed",
@@ -683,14 +837,17 @@ impl JobResult {
                     "stop" => "denied and stopped",
                     other => other,
                 };
-                let by = if a.by == "timeout" {
-                    " (no answer in time)"
-                } else {
-                    ""
+                let by = match a.by.as_str() {
+                    "timeout" => " (no answer in time)",
+                    "codex-async" => " (by codex-async: not shown to you)",
+                    _ => "",
                 };
                 format!("{decision} {}{by}", a.what)
             })
             .collect();
+        if parts.is_empty() {
+            return None;
+        }
         Some(format!("Approvals: {}.\n", parts.join("; ")))
     }
 
@@ -770,6 +927,16 @@ impl JobResult {
                 if let Some(q) = &self.question {
                     match reader {
                         Reader::Model => out.push_str(&question_next_step(id, q)),
+                        Reader::Person if q.is_input() => out.push_str(&format!(
+                            "Waiting for your answer: codexd answer {id} --text TEXT{}. \
+                             Unanswered by {}, codex gets no answer.\n",
+                            if q.prompts.len() > 1 {
+                                " (a JSON object of question id → answer)"
+                            } else {
+                                ""
+                            },
+                            q.deadline
+                        )),
                         Reader::Person => out.push_str(&format!(
                             "Waiting for your answer: codexd answer {id} {}. Unanswered, it is denied at {}.\n",
                             q.decisions.join("|"),
@@ -1196,6 +1363,91 @@ mod tests {
         JobResult::from_get(resp, None, now())
             .map(|r| r.to_text())
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn codexs_own_questions_show_their_options_how_to_answer_and_their_answers() {
+        let prompt = |id: &str, q: &str, options: &[&str]| v1::Prompt {
+            id: id.into(),
+            header: id.to_uppercase(),
+            question: q.into(),
+            options: options
+                .iter()
+                .map(|l| v1::PromptOption {
+                    label: (*l).into(),
+                    description: String::new(),
+                })
+                .collect(),
+            is_other: true,
+            is_secret: false,
+        };
+        let mut resp = response(JobStatus::InputRequired, v1::JobSummary::default());
+        if let Some(job) = resp.job.as_mut() {
+            job.question = Some(v1::Question {
+                question_id: "4".into(),
+                kind: "input".into(),
+                deadline: "2026-01-01T00:15:00Z".into(),
+                prompts: vec![prompt("db", "Which database?", &["Postgres", "SQLite"])],
+                ..Default::default()
+            });
+        }
+        let text = text_of(&resp);
+        assert!(
+            text.contains("Codex asks: Which database? (Postgres | SQLite | or your own words).\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "codex_answer(job_id=\"0123456789ab\", answer=\"<an option or your words>\")"
+            ),
+            "{text}"
+        );
+        if let Some(q) = resp.job.as_mut().and_then(|j| j.question.as_mut()) {
+            q.prompts.push(prompt("name", "Service name?", &[]));
+        }
+        let text = text_of(&resp);
+        assert!(text.contains("Codex asks 2 questions: [db] Which database? (Postgres | SQLite | or your own words); [name] Service name? (or your own words)."), "{text}");
+        assert!(
+            text.contains(r#"answer='{"db": "…", "name": "…"}'"#),
+            "{text}"
+        );
+
+        let done = response(
+            JobStatus::Done,
+            v1::JobSummary {
+                final_message: Some("ok".into()),
+                approvals: vec![
+                    v1::Approval {
+                        what: "answer \"Which database?\"".into(),
+                        decision: "answered".into(),
+                        by: "user".into(),
+                        answer: Some("SQLite".into()),
+                    },
+                    v1::Approval {
+                        what: "answer \"Service name?\"".into(),
+                        decision: "unanswered".into(),
+                        by: "timeout".into(),
+                        answer: None,
+                    },
+                    v1::Approval {
+                        what: "run `ls`".into(),
+                        decision: "allow".into(),
+                        by: "user".into(),
+                        answer: None,
+                    },
+                ],
+                ..Default::default()
+            },
+        );
+        let text = text_of(&done);
+        assert!(text.contains("Approvals: allowed run `ls`.\n"), "{text}");
+        assert!(
+            text.contains(
+                "Questions: \"Which database?\" → SQLite; \"Service name?\" → no answer in time \
+                 (codex got none).\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -283,8 +283,8 @@ fn enum_of_statuses_or_null(schema: &mut schemars::Schema) {
     set_enum(schema, values::STATUSES, true);
 }
 
-fn enum_of_decisions(schema: &mut schemars::Schema) {
-    set_enum(schema, values::DECISIONS, false);
+fn enum_of_decisions_or_null(schema: &mut schemars::Schema) {
+    set_enum(schema, values::DECISIONS, true);
 }
 
 fn default_isolation() -> String {
@@ -431,9 +431,11 @@ pub struct AnswerArgs {
     // The job whose Codex asks.
     pub job_id: String,
     /// allow_session: and the same again; stop: deny and end the job.
-    #[schemars(transform = enum_of_decisions)]
-    pub decision: String,
-    /// The question_id shown.
+    #[schemars(transform = enum_of_decisions_or_null)]
+    pub decision: Option<String>,
+    /// Codex's own question: an option or the user's words; several: {"<id>":"…"}.
+    pub answer: Option<String>,
+    // The question_id shown (a plain comment: the name says it).
     pub question_id: Option<String>,
 }
 
@@ -747,16 +749,34 @@ impl AnswerArgs {
     /// Reads and type-checks the arguments of a `codex_answer` call (which
     /// decisions the question takes is codexd's to say).
     pub fn from_json(args: &JsonObject) -> Result<Self, ArgError> {
-        const HINT: &str = "pass the user's answer: allow, allow_session, deny or stop (the \
-                            question lists the ones Codex takes)";
+        const HINT: &str = "pass the user's decision (allow, allow_session, deny or stop: the \
+                            question lists the ones Codex takes), or answer (text) when Codex \
+                            asks a question";
         let job_id = required_job_id(args)?;
-        let decision = required_string(args, "decision", HINT)?;
-        if decision.trim().is_empty() {
-            return Err(ArgError(format!("decision: is empty; {HINT}")));
+        let decision = optional_string(args, "decision")?;
+        let answer = optional_string(args, "answer")?;
+        match (&decision, &answer) {
+            (Some(_), Some(_)) => {
+                return Err(ArgError(
+                    "decision: give decision (an approval) or answer (Codex's question), not both"
+                        .into(),
+                ))
+            }
+            (None, None) => return Err(ArgError(format!("decision: missing; {HINT}"))),
+            (Some(d), None) if d.trim().is_empty() => {
+                return Err(ArgError(format!("decision: is empty; {HINT}")))
+            }
+            (None, Some(a)) if a.trim().is_empty() => {
+                return Err(ArgError(
+                    "answer: is empty; pass an option's label or the user's words".into(),
+                ))
+            }
+            _ => {}
         }
         Ok(Self {
             job_id,
             decision,
+            answer,
             question_id: optional_string(args, "question_id")?.filter(|q| !q.is_empty()),
         })
     }
@@ -1087,17 +1107,20 @@ mod tests {
             answer(json!({"job_id": "abc", "decision": "allow"})),
             Ok(AnswerArgs {
                 job_id: "abc".into(),
-                decision: "allow".into(),
+                decision: Some("allow".into()),
+                answer: None,
                 question_id: None,
             })
         );
+        let args = answer(json!({"job_id": "abc", "answer": "SQLite"}));
+        assert_eq!(args.map(|a| a.answer), Ok(Some("SQLite".into())));
         let args = answer(json!({"job_id": "abc", "decision": "deny", "question_id": "q2"}));
         assert_eq!(args.map(|a| a.question_id), Ok(Some("q2".into())));
         let args = answer(json!({"job_id": "abc", "decision": "deny", "question_id": ""}));
         assert_eq!(args.map(|a| a.question_id), Ok(None), "empty = left out");
         // The decision's value is codexd's to judge (it knows the question).
         let args = answer(json!({"job_id": "abc", "decision": "maybe"}));
-        assert_eq!(args.map(|a| a.decision), Ok("maybe".into()));
+        assert_eq!(args.map(|a| a.decision), Ok(Some("maybe".into())));
         for (args, start) in [
             (json!({"decision": "allow"}), "job_id: missing"),
             (
@@ -1106,8 +1129,13 @@ mod tests {
             ),
             (
                 json!({"job_id": "abc"}),
-                "decision: missing; pass the user's answer",
+                "decision: missing; pass the user's decision",
             ),
+            (
+                json!({"job_id": "abc", "decision": "allow", "answer": "x"}),
+                "decision: give decision (an approval) or answer",
+            ),
+            (json!({"job_id": "abc", "answer": "  "}), "answer: is empty"),
             (
                 json!({"job_id": "abc", "decision": " "}),
                 "decision: is empty",
@@ -1125,7 +1153,11 @@ mod tests {
             assert!(err.starts_with(start), "{args}: {err}");
         }
         let schema = input_schema::<AnswerArgs>();
-        assert_eq!(schema["required"], json!(["job_id", "decision"]));
+        assert_eq!(
+            schema["required"],
+            json!(["job_id"]),
+            "decision or answer: which one, codexd says"
+        );
         assert_eq!(
             schema["properties"]["decision"]["enum"],
             json!(["allow", "allow_session", "deny", "stop"])
@@ -1139,7 +1171,7 @@ mod tests {
             .map_err(|e| e.0),
             Err(
                 "decison: no such argument of codex_answer (did you mean decision?); it takes \
-                 job_id (required), decision (required), question_id. Nothing was done."
+                 job_id (required), answer, decision, question_id. Nothing was done."
                     .into()
             )
         );

@@ -8,7 +8,9 @@
 //! rmcp does the protocol (the method gates, the wire shapes); this module
 //! maps a job to a task: `working` while queued or running, `input_required`
 //! while its codex asks (approval policy "ask": one `elicitation/create` form
-//! per question, keyed by the question's id, which `tasks/update` answers),
+//! per question, keyed by the question's id, which `tasks/update` answers: a
+//! choice of decisions for an approval, per prompt a choice of codex's
+//! options and a free-text field for codex's own question),
 //! then `completed` with the job's one rendering ([`ResultText`]) as the tool
 //! result (`isError` when the job ended in `error`), or `cancelled`.
 
@@ -21,7 +23,7 @@ use rmcp::{
     model::{
         DetailedTask, ElicitRequest, ElicitRequestParams, ElicitationAction, ElicitationSchema,
         EnumSchema, InputRequest, InputRequests, InputResponses, JsonObject,
-        PrimitiveSchemaDefinition, Task, TaskPayload, TaskStatus,
+        PrimitiveSchemaDefinition, StringSchema, Task, TaskPayload, TaskStatus,
     },
     service::RequestContext,
     ErrorData, RoleServer,
@@ -128,12 +130,59 @@ fn decision_title(decision: &str) -> &str {
     }
 }
 
+/// An input question's fields: `answer:<prompt id>` (the option picked, or
+/// the text when codex offers no options) and `other:<prompt id>` (the
+/// user's own words, where codex takes them; they win over the option).
+/// Prefixed so a prompt named `decision` is still an answer.
+const ANSWER_FIELD: &str = "answer:";
+const OTHER_FIELD: &str = "other:";
+
 /// One answer a `tasks/update` carries: the question (its inputRequests key)
-/// and the decision for it.
+/// and the decision for it, or (codex's own question) the answer text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskAnswer {
     pub question_id: String,
     pub decision: String,
+    /// Codex's own question: a JSON object of prompt id → text.
+    pub answer: Option<String>,
+}
+
+/// An accepted input form's content as the answer text codexd takes: a JSON
+/// object of prompt id → text (free text over the option picked, blanks
+/// left out); None when it has no input fields, "" when all were blank.
+fn input_answer(content: &JsonObject) -> Option<String> {
+    let mut picked = serde_json::Map::new();
+    let mut any = false;
+    for (field, value) in content {
+        let text = match value {
+            Value::String(s) => s.trim().to_string(),
+            Value::Number(_) | Value::Bool(_) => value.to_string(),
+            _ => continue,
+        };
+        if let Some(id) = field.strip_prefix(OTHER_FIELD) {
+            any = true;
+            if !text.is_empty() {
+                picked.insert(id.to_string(), Value::String(text));
+            }
+        } else if let Some(id) = field.strip_prefix(ANSWER_FIELD) {
+            any = true;
+            let other = content
+                .get(&format!("{OTHER_FIELD}{id}"))
+                .and_then(Value::as_str)
+                .is_some_and(|t| !t.trim().is_empty());
+            if !text.is_empty() && !other {
+                picked.insert(id.to_string(), Value::String(text));
+            }
+        }
+    }
+    if !any {
+        return None;
+    }
+    Some(if picked.is_empty() {
+        String::new()
+    } else {
+        Value::Object(picked).to_string()
+    })
 }
 
 /// The answers in a `tasks/update`'s `inputResponses`, in key order: an
@@ -160,6 +209,25 @@ pub fn answers(task_id: &str, responses: &InputResponses) -> Result<Vec<TaskAnsw
                     ),
                 )
             })?;
+        let input = result
+            .content
+            .as_ref()
+            .and_then(Value::as_object)
+            .and_then(input_answer);
+        if let (ElicitationAction::Accept, Some(answer)) = (&result.action, input) {
+            // Codex's own question: nothing filled in is a decline (codex
+            // gets no answer).
+            let (decision, answer) = match answer.is_empty() {
+                true => ("deny".to_string(), None),
+                false => (String::new(), Some(answer)),
+            };
+            answers.push(TaskAnswer {
+                question_id: key.clone(),
+                decision,
+                answer,
+            });
+            continue;
+        }
         let decision = match result.action {
             ElicitationAction::Accept => {
                 let decision = result
@@ -191,6 +259,7 @@ pub fn answers(task_id: &str, responses: &InputResponses) -> Result<Vec<TaskAnsw
         answers.push(TaskAnswer {
             question_id: key.clone(),
             decision,
+            answer: None,
         });
     }
     Ok(answers)
@@ -216,7 +285,13 @@ pub fn update_error(task_id: &str, question_id: &str, error: &ToolError) -> Erro
 /// the question offers nothing to choose (a daemon bug; the task then just
 /// reads as working, its statusMessage still naming the question).
 fn form(job: &v1::Job, question: &Question) -> Option<InputRequests> {
-    if question.decisions.is_empty() || question.question_id.is_empty() {
+    if question.question_id.is_empty() {
+        return None;
+    }
+    if question.is_input() {
+        return input_form(job, question);
+    }
+    if question.decisions.is_empty() {
         return None;
     }
     let titles = question
@@ -237,6 +312,65 @@ fn form(job: &v1::Job, question: &Question) -> Option<InputRequests> {
         meta: None,
         message: format!("{}\n{}", question.text(), job_line(job)),
         requested_schema: schema,
+    };
+    let request = InputRequest::Elicitation(ElicitRequest::new(params));
+    Some(InputRequests::from([(
+        question.question_id.clone(),
+        request,
+    )]))
+}
+
+/// The form for codex's own question (kind input): per prompt, a choice
+/// among its options (titled `label — description`) and, where codex takes
+/// free text, a text field beside it (a text field alone without options).
+/// A Decline gives codex no answer.
+fn input_form(job: &v1::Job, question: &Question) -> Option<InputRequests> {
+    let mut schema = ElicitationSchema::builder();
+    for prompt in &question.prompts {
+        let title = match prompt.header.trim() {
+            "" => prompt.question.trim().to_string(),
+            header => header.to_string(),
+        };
+        let answer = format!("{ANSWER_FIELD}{}", prompt.id);
+        if prompt.options.is_empty() {
+            let text = StringSchema::new()
+                .title(title)
+                .description(prompt.question.clone());
+            schema = schema.required_property(answer, PrimitiveSchemaDefinition::String(text));
+            continue;
+        }
+        let titles = prompt
+            .options
+            .iter()
+            .zip(&prompt.option_descriptions)
+            .map(|(label, description)| match description.trim() {
+                "" => label.clone(),
+                d => format!("{label} — {d}"),
+            })
+            .collect();
+        let choice = EnumSchema::builder(prompt.options.clone())
+            .enum_titles(titles)
+            .ok()?
+            .title(title.clone())
+            .description(prompt.question.clone())
+            .build();
+        let choice = PrimitiveSchemaDefinition::Enum(choice);
+        if prompt.is_other {
+            let other = StringSchema::new()
+                .title(format!("{title}: or in your words"))
+                .description("Instead of a choice above");
+            schema = schema.property(answer, choice).property(
+                format!("{OTHER_FIELD}{}", prompt.id),
+                PrimitiveSchemaDefinition::String(other),
+            );
+        } else {
+            schema = schema.required_property(answer, choice);
+        }
+    }
+    let params = ElicitRequestParams::FormElicitationParams {
+        meta: None,
+        message: format!("{}\n{}", question.text(), job_line(job)),
+        requested_schema: schema.build().ok()?,
     };
     let request = InputRequest::Elicitation(ElicitRequest::new(params));
     Some(InputRequests::from([(
@@ -634,6 +768,7 @@ mod tests {
         let answer = |q: &str, d: &str| TaskAnswer {
             question_id: q.into(),
             decision: d.into(),
+            answer: None,
         };
         let got = answers(
             "0123456789ab",
@@ -648,6 +783,80 @@ mod tests {
             Ok(vec![answer("q1", "allow_session"), answer("q2", "deny")])
         );
         assert_eq!(answers("0123456789ab", &InputResponses::new()), Ok(vec![]));
+    }
+
+    #[test]
+    fn codexs_own_question_is_a_form_of_its_prompts_and_its_accept_the_answer_text() {
+        let mut job = asking().job.expect("job");
+        if let Some(q) = job.question.as_mut() {
+            q.kind = "input".into();
+            q.decisions.clear();
+            q.prompts = vec![
+                v1::Prompt {
+                    id: "db".into(),
+                    header: "Database".into(),
+                    question: "Which database?".into(),
+                    options: vec![
+                        v1::PromptOption {
+                            label: "Postgres".into(),
+                            description: "Robust.".into(),
+                        },
+                        v1::PromptOption {
+                            label: "SQLite".into(),
+                            description: "".into(),
+                        },
+                    ],
+                    is_other: true,
+                    is_secret: false,
+                },
+                v1::Prompt {
+                    id: "name".into(),
+                    header: "Name".into(),
+                    question: "Service name?".into(),
+                    ..Default::default()
+                },
+            ];
+        }
+        let question = question_of(&job).expect("asks");
+        let requests = form(&job, &question).expect("form");
+        let request = serde_json::to_value(&requests).expect("json");
+        let schema = &request[&question.question_id]["params"]["requestedSchema"];
+        let db = &schema["properties"]["answer:db"];
+        assert_eq!(
+            db["oneOf"][0],
+            serde_json::json!({"const": "Postgres", "title": "Postgres — Robust."})
+        );
+        assert_eq!(db["oneOf"][1]["title"], "SQLite");
+        assert_eq!(schema["properties"]["other:db"]["type"], "string");
+        assert_eq!(schema["properties"]["answer:name"]["type"], "string");
+        assert_eq!(schema["required"], serde_json::json!(["answer:name"]));
+
+        let got = answers(
+            "0123456789ab",
+            &responses(serde_json::json!({
+                "1": {"action": "accept", "content": {"answer:db": "SQLite", "other:db": "", "answer:name": "svc"}},
+                "2": {"action": "accept", "content": {"answer:db": "SQLite", "other:db": "MySQL please"}},
+                "3": {"action": "accept", "content": {"answer:db": " ", "other:db": ""}},
+            })),
+        )
+        .expect("answers");
+        let text = |i: usize| {
+            got[i]
+                .answer
+                .as_deref()
+                .map(|a| serde_json::from_str::<Value>(a).expect("json"))
+        };
+        assert_eq!(
+            text(0),
+            Some(serde_json::json!({"db": "SQLite", "name": "svc"}))
+        );
+        assert_eq!(got[0].decision, "");
+        assert_eq!(text(1), Some(serde_json::json!({"db": "MySQL please"})));
+        // Accepted with nothing filled in: declined (codex gets no answer).
+        assert_eq!(
+            (got[2].decision.as_str(), got[2].answer.as_deref()),
+            ("deny", None)
+        );
     }
 
     #[test]

@@ -115,10 +115,10 @@ the result; while Codex asks: the question. Call every 20-60 seconds, or use cod
     }
 
     #[tool(
-        description = "Wait up to timeout_seconds for a Codex job to end; returns its result (status, \
-Codex's answer, files changed, commands run), or sooner the question if Codex asks (ask the \
-user, then codex_answer), or if time is up its status and activity: call again. Sends progress \
-notifications. since: a cursor, for the events after it.",
+        description = "Wait up to timeout_seconds (sending progress) for a Codex job to end; returns its \
+result (status, Codex's answer, files changed, commands run), or sooner the question if Codex asks \
+(ask the user, then codex_answer), or if time is up its status and activity: call again. since: a \
+cursor, for the events after it.",
         input_schema = input_schema::<WaitArgs>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -274,16 +274,21 @@ cwd, times, exit code; a job that asks shows its question.",
     }
 
     #[tool(
-        description = "Answer the question a Codex job asks (status input_required, shown by codex_wait \
-and codex_poll) with the user's decision: ask them first. Unanswered, it is denied at its \
-deadline.",
+        description = "Answer a Codex job in input_required: an approval with the user's decision, \
+Codex's own question with answer. Ask the user first. Unanswered by the deadline: denied, or no \
+answer.",
         input_schema = input_schema::<AnswerArgs>(),
         annotations(destructive_hint = true, idempotent_hint = false, open_world_hint = false)
     )]
     async fn codex_answer(&self, args: JsonObject) -> Result<CallToolResult, ToolError> {
         let args = AnswerArgs::from_json(&args)?;
         let response = self
-            .answer(args.job_id, args.decision, args.question_id)
+            .answer(
+                args.job_id,
+                args.decision.unwrap_or_default(),
+                args.answer,
+                args.question_id,
+            )
             .await?;
         Ok(CallToolResult::success(vec![ContentBlock::text(
             answer_text(response)?,
@@ -328,12 +333,14 @@ impl CodexAsyncServer {
         &self,
         job_id: String,
         decision: String,
+        answer: Option<String>,
         question_id: Option<String>,
     ) -> Result<v1::AnswerResponse, ToolError> {
         let request = v1::AnswerRequest {
             job_id,
             decision,
             question_id,
+            answer,
         };
         self.daemon
             .call("Answer", |mut client| {
@@ -353,6 +360,7 @@ impl CodexAsyncServer {
             self.answer(
                 job_id.clone(),
                 answer.decision,
+                answer.answer,
                 Some(answer.question_id.clone()),
             )
             .await
@@ -452,10 +460,10 @@ codex_start, codex_reply and codex_review return at once. With MCP tasks (intera
 Code) the call becomes a task and you are told the result when it ends: do not poll or wait, go \
 on with other work. Without tasks you get a job_id: codex_wait(job_id) returns the result when \
 the job ends (call again while it runs), or codex_poll every 20-60 s. With approval_policy \
-\"ask\"Codex asks the user before running or changing anything outside cwd. With tasks the user \
-answers in a form and you are NOT told the task waits, so tell the user \"Codex may ask you for \
-approval in a form; answer it there\". Without tasks codex_wait returns the question: ask the \
-user, then codex_answer.";
+\"ask\" Codex asks the user before running or changing anything outside cwd, and may ask them \
+questions. With tasks the user answers in a form and you are NOT told the task waits, so tell the \
+user \"Codex may ask you in a form; answer it there\". Without tasks codex_wait returns the \
+question: ask the user, then codex_answer.";
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for CodexAsyncServer {

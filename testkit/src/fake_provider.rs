@@ -36,6 +36,11 @@ pub enum Answer {
     ExecEscalated(String, String),
     /// A call of codex's `apply_patch` tool with this patch text.
     Patch(String),
+    /// A call of codex's `request_user_input` tool with these questions
+    /// (`[{id, header, question, options: [{label, description}]}]`): codex
+    /// asks the client (`item/tool/requestUserInput`) when the feature is on,
+    /// and posts the answer back as the call's output.
+    AskUser(serde_json::Value),
     /// An HTTP error status with a JSON error body.
     Status(u16, String),
     /// Never answer.
@@ -261,6 +266,14 @@ fn serve(
                     "arguments": serde_json::json!({
                         "cmd": cmd, "sandbox_permissions": "require_escalated", "justification": why
                     }).to_string()
+                })),
+            ),
+            Answer::AskUser(questions) => (
+                "200 OK".into(),
+                "text/event-stream",
+                sse_events(&serde_json::json!({
+                    "type": "function_call", "name": "request_user_input", "call_id": format!("call_ask{n}"),
+                    "arguments": serde_json::json!({"questions": questions}).to_string()
                 })),
             ),
             Answer::Patch(patch) => (

@@ -1,6 +1,7 @@
-//! `codexd answer <id> <decision>`: answer the question a job's codex asks
-//! (approval policy `ask`) from a terminal — the same answer a Claude Code
-//! form or codex_answer gives.
+//! `codexd answer <id> <decision>` or `codexd answer <id> --text TEXT`:
+//! answer the question a job's codex asks (approval policy `ask`: an
+//! approval, or codex's own question) from a terminal — the same answer a
+//! Claude Code form or codex_answer gives.
 
 use std::process::ExitCode;
 
@@ -10,7 +11,8 @@ use crate::cmd::{self, ui};
 
 pub fn run(
     job_id: &str,
-    decision: &str,
+    decision: Option<String>,
+    text: Option<String>,
     question: Option<&str>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
@@ -23,8 +25,9 @@ pub fn run(
         let answer = client
             .answer(AnswerRequest {
                 job_id: job_id.to_string(),
-                decision: decision.to_string(),
+                decision: decision.unwrap_or_default(),
                 question_id: question.map(str::to_string),
+                answer: text,
             })
             .await
             .map_err(ui::job_error)?

@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     approval::{Decision, DECISIONS},
-    events::{Question, APPROVAL_REQUESTED, APPROVAL_RESOLVED},
+    events::{Prompt, PromptOption, Question, APPROVAL_REQUESTED, APPROVAL_RESOLVED},
 };
 use crate::job::{JobRecord, Kind};
 
@@ -46,6 +46,22 @@ pub struct Plan {
     /// predates it.
     #[serde(default = "default_init_timeout")]
     pub init_timeout: u32,
+    /// A person may answer (policy `ask`): codex is offered its own
+    /// `request_user_input` tool, whose questions become the job's.
+    #[serde(default)]
+    pub user_input: bool,
+}
+
+/// The thread `config` that lets codex ask the user in its default mode
+/// (the feature is "under development" and off by default in 0.146 to
+/// 0.171; without it the model is told the tool is unavailable). Not kept
+/// with the thread: a `thread/resume` needs it again. The warning codex
+/// sends about such features is turned off: it would read as a fault.
+fn user_input_config() -> Value {
+    json!({
+        "features": {"default_mode_request_user_input": true},
+        "suppress_unstable_features_warning": true,
+    })
 }
 
 fn default_init_timeout() -> u32 {
@@ -70,6 +86,7 @@ impl Plan {
             output_schema: job.output_schema.clone(),
             question_timeout,
             init_timeout,
+            user_input: job.approval_policy == crate::job::Policy::Ask,
         }
     }
 
@@ -90,6 +107,9 @@ impl Plan {
         });
         if let Some(model) = &self.model {
             params["model"] = json!(model);
+        }
+        if self.user_input {
+            params["config"] = user_input_config();
         }
         match &self.thread_id {
             Some(thread) => {
@@ -265,10 +285,72 @@ pub fn error_line(id: &Value, message: &str) -> String {
 /// The approval requests codex-async turns into questions.
 pub const COMMAND_APPROVAL: &str = "item/commandExecution/requestApproval";
 pub const FILE_CHANGE_APPROVAL: &str = "item/fileChange/requestApproval";
+/// codex's own question to the user (its `request_user_input` tool).
+pub const USER_INPUT: &str = "item/tool/requestUserInput";
+/// An MCP server's elicitation, or (`_meta.codex_approval_kind:
+/// "mcp_tool_call"`) codex's approval of an MCP tool call under policy ask.
+pub const ELICITATION: &str = "mcpServer/elicitation/request";
 
-/// The answer to an approval request.
-pub fn decision_result(decision: Decision) -> Value {
+/// Whether an elicitation is codex's own MCP tool-call approval.
+pub fn is_mcp_tool_approval(method: &str, params: &Value) -> bool {
+    method == ELICITATION
+        && params
+            .pointer("/_meta/codex_approval_kind")
+            .and_then(Value::as_str)
+            == Some("mcp_tool_call")
+}
+
+/// The answer to an approval request (`method` the request's).
+pub fn decision_result(method: &str, decision: Decision) -> Value {
+    if method == ELICITATION {
+        // An MCP tool-call approval: accept runs the tool (persist
+        // "session": and the same tool again without asking), decline
+        // tells the model "user rejected MCP tool call" and the turn goes on.
+        return match decision {
+            Decision::Allow => json!({"action": "accept", "content": {}}),
+            Decision::AllowSession => {
+                json!({"action": "accept", "content": {}, "_meta": {"persist": "session"}})
+            }
+            Decision::Deny | Decision::Stop => json!({"action": "decline", "content": null}),
+        };
+    }
     json!({"decision": decision.codex_value()})
+}
+
+/// The answer to `item/tool/requestUserInput`: each prompt's text by its id
+/// (none: the empty answer codex gives the model as "no answer").
+pub fn user_input_result(answers: &std::collections::BTreeMap<String, String>) -> Value {
+    let answers: Map<String, Value> = answers
+        .iter()
+        .map(|(id, text)| (id.clone(), json!({"answers": [text]})))
+        .collect();
+    json!({"answers": answers})
+}
+
+/// The answer to an MCP server's own elicitation: declined (codex-async
+/// shows no MCP server's forms; see README, "Questions").
+pub fn elicitation_declined() -> Value {
+    json!({"action": "decline", "content": null})
+}
+
+/// What an MCP server's elicitation asked, in one line, for the job's
+/// events and result: `the <server> MCP server's form: <message>`.
+pub fn elicitation_what(params: &Value) -> String {
+    let server = params
+        .get("serverName")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    let message = params
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim();
+    let kind = match params.get("mode").and_then(Value::as_str) {
+        Some("url") => "request to open a URL",
+        _ => "form",
+    };
+    let message: String = message.chars().take(300).collect();
+    format!("answer the {server} MCP server's {kind}: \"{message}\"")
 }
 
 /// Turns app-server notifications into `codex exec --json` events, keeping
@@ -459,6 +541,16 @@ impl Translator {
         deadline: String,
     ) -> Option<Question> {
         let text = |k: &str| params.get(k).and_then(Value::as_str).map(str::to_string);
+        let id = match request_id {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if method == USER_INPUT {
+            return user_input_question(id, params, asked_at, deadline);
+        }
+        if is_mcp_tool_approval(method, params) {
+            return Some(mcp_tool_question(id, params, asked_at, deadline));
+        }
         let (kind, files) = match method {
             COMMAND_APPROVAL => ("command", Vec::new()),
             FILE_CHANGE_APPROVAL => {
@@ -483,10 +575,6 @@ impl Translator {
             decisions.push(Decision::Deny.name().into());
         }
         decisions.sort_by_key(|d| DECISIONS.iter().position(|x| x.name() == d));
-        let id = match request_id {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
         Some(Question {
             id,
             kind: kind.into(),
@@ -499,7 +587,109 @@ impl Translator {
             asked_at,
             deadline,
             answered: None,
+            prompts: Vec::new(),
         })
+    }
+}
+
+/// The question of an `item/tool/requestUserInput` (kind `input`); None
+/// when it holds no question codex-async can show (then refused, which
+/// codex gives the model as an empty answer).
+fn user_input_question(
+    id: String,
+    params: &Value,
+    asked_at: String,
+    deadline: String,
+) -> Option<Question> {
+    let text = |v: &Value, k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let prompts: Vec<Prompt> = params
+        .get("questions")
+        .and_then(Value::as_array)?
+        .iter()
+        .filter(|q| q.get("id").and_then(Value::as_str).is_some())
+        .map(|q| Prompt {
+            id: text(q, "id"),
+            header: text(q, "header"),
+            question: text(q, "question"),
+            options: q
+                .get("options")
+                .and_then(Value::as_array)
+                .map(|options| {
+                    options
+                        .iter()
+                        .filter_map(|o| {
+                            Some(PromptOption {
+                                label: o.get("label")?.as_str()?.to_string(),
+                                description: text(o, "description"),
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            is_other: q.get("isOther").and_then(Value::as_bool).unwrap_or(false),
+            is_secret: q.get("isSecret").and_then(Value::as_bool).unwrap_or(false),
+        })
+        .collect();
+    if prompts.is_empty() {
+        return None;
+    }
+    Some(Question {
+        id,
+        kind: "input".into(),
+        command: None,
+        cwd: None,
+        files: Vec::new(),
+        reason: None,
+        decisions: Vec::new(),
+        asked_at,
+        deadline,
+        answered: None,
+        prompts,
+    })
+}
+
+/// The question of codex's MCP tool-call approval (kind `mcp_tool`,
+/// `command` = `server/tool`): allow, allow for the session when codex
+/// offers to remember it, or deny (a cancel would not stop the turn here,
+/// so `stop` is not offered).
+fn mcp_tool_question(id: String, params: &Value, asked_at: String, deadline: String) -> Question {
+    let server = params
+        .get("serverName")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    let tool = params
+        .pointer("/_meta/tool_name")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    let session = params
+        .pointer("/_meta/persist")
+        .and_then(Value::as_array)
+        .is_some_and(|p| p.iter().any(|v| v.as_str() == Some("session")));
+    let mut decisions = vec![Decision::Allow.name().to_string()];
+    if session {
+        decisions.push(Decision::AllowSession.name().into());
+    }
+    decisions.push(Decision::Deny.name().into());
+    Question {
+        id,
+        kind: "mcp_tool".into(),
+        command: Some(format!("{server}/{tool}")),
+        cwd: None,
+        files: Vec::new(),
+        reason: params
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        decisions,
+        asked_at,
+        deadline,
+        answered: None,
+        prompts: Vec::new(),
     }
 }
 
@@ -577,6 +767,28 @@ pub fn question_event(question: &Question) -> Value {
 /// codex-async's event for a question answered.
 pub fn answer_event(question_id: &str, decision: Decision, by: &str) -> Value {
     json!({"type": APPROVAL_RESOLVED, "id": question_id, "decision": decision.name(), "by": by})
+}
+
+/// codex-async's event for a question of kind `input` answered (`answer`:
+/// what the result shows, secrets masked) or left unanswered (None).
+pub fn input_answer_event(question_id: &str, answer: Option<&str>, by: &str) -> Value {
+    let mut event = json!({"type": APPROVAL_RESOLVED, "id": question_id, "by": by,
+        "decision": if answer.is_some() { "answered" } else { "unanswered" }});
+    if let Some(answer) = answer {
+        event["answer"] = json!(answer);
+    }
+    event
+}
+
+/// codex-async's event for a request it answered without asking anyone
+/// (an MCP server's elicitation, declined): `what` names the server and
+/// what it asked, for the events and the result.
+pub fn declined_event(request_id: &Value, what: &str) -> Value {
+    let id = match request_id {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    json!({"type": APPROVAL_RESOLVED, "id": id, "decision": "deny", "by": "codex-async", "what": what})
 }
 
 /// `camelCase` → `snake_case`.
@@ -784,6 +996,121 @@ mod tests {
         assert_eq!(s2.approvals.len(), 1);
         assert_eq!(s2.approvals[0].decision, "allow");
         assert_eq!(s2.approvals[0].what, "run `npm install`");
+    }
+
+    #[test]
+    fn codexs_own_questions_become_an_input_question_and_its_answer_codexs_shape() {
+        let t = Translator::default();
+        let params = json!({"threadId": "T", "turnId": "U", "itemId": "call_ask1", "isBlocking": true,
+            "questions": [{"id": "db_choice", "header": "Database", "question": "Which database?",
+                "isOther": true, "isSecret": false,
+                "options": [{"label": "Postgres", "description": "Robust."}, {"label": "SQLite", "description": "Zero setup."}]}]});
+        let q = t
+            .question(&json!(3), USER_INPUT, &params, "t0".into(), "t1".into())
+            .expect("question");
+        assert_eq!((q.id.as_str(), q.kind.as_str()), ("3", "input"));
+        assert!(q.decisions.is_empty());
+        assert_eq!(q.prompts[0].options[1].label, "SQLite");
+        assert!(q.prompts[0].is_other);
+        let text = codex_async_proto::job_result::Question::of(&q.to_proto()).text();
+        assert_eq!(
+            text,
+            "Codex asks: Which database? (Postgres | SQLite | or your own words)."
+        );
+        let answers =
+            std::collections::BTreeMap::from([("db_choice".to_string(), "SQLite".to_string())]);
+        assert_eq!(
+            user_input_result(&answers),
+            json!({"answers": {"db_choice": {"answers": ["SQLite"]}}})
+        );
+        assert_eq!(
+            user_input_result(&Default::default()),
+            json!({"answers": {}})
+        );
+
+        let s = fold(&[
+            question_event(&q),
+            input_answer_event("3", Some("SQLite"), "user"),
+        ]);
+        assert!(s.question.is_none());
+        assert_eq!(s.approvals[0].decision, "answered");
+        assert_eq!(s.approvals[0].answer.as_deref(), Some("SQLite"));
+        assert_eq!(s.approvals[0].what, "answer \"Which database?\"");
+    }
+
+    #[test]
+    fn only_an_ask_plan_offers_codexs_question_tool_on_start_and_resume() {
+        let mut plan = Plan {
+            thread_id: None,
+            cwd: "/w".into(),
+            approval_policy: "on-request".into(),
+            sandbox: "workspace-write".into(),
+            model: None,
+            effort: None,
+            output_schema: None,
+            question_timeout: 60,
+            init_timeout: 60,
+            user_input: true,
+        };
+        let (method, params) = plan.thread_request();
+        assert_eq!(method, "thread/start");
+        assert_eq!(
+            params["config"]["features"]["default_mode_request_user_input"],
+            true
+        );
+        assert_eq!(params["config"]["suppress_unstable_features_warning"], true);
+        plan.thread_id = Some("th".into());
+        let (method, params) = plan.thread_request();
+        assert_eq!(method, "thread/resume");
+        assert_eq!(
+            params["config"]["features"]["default_mode_request_user_input"],
+            true
+        );
+        plan.user_input = false;
+        assert!(plan.thread_request().1.get("config").is_none());
+        // A job line from a codexd that predates the field: not offered.
+        let mut line = serde_json::to_value(&plan).expect("plan");
+        line.as_object_mut().expect("object").remove("user_input");
+        let back: Plan = serde_json::from_value(line).expect("old plan");
+        assert!(!back.user_input);
+    }
+
+    #[test]
+    fn mcp_tool_approvals_are_questions_and_server_forms_are_declined_with_a_line() {
+        let t = Translator::default();
+        let params = json!({"threadId": "T", "serverName": "elicit", "mode": "form",
+            "_meta": {"codex_approval_kind": "mcp_tool_call", "persist": ["session", "always"], "tool_name": "ask_form"},
+            "message": "Allow the elicit MCP server to run tool \"ask_form\"?", "requestedSchema": {"type": "object", "properties": {}}});
+        assert!(is_mcp_tool_approval(ELICITATION, &params));
+        let q = t
+            .question(&json!(0), ELICITATION, &params, "a".into(), "b".into())
+            .expect("question");
+        assert_eq!(q.kind, "mcp_tool");
+        assert_eq!(q.command.as_deref(), Some("elicit/ask_form"));
+        assert_eq!(q.decisions, ["allow", "allow_session", "deny"]);
+        assert_eq!(
+            decision_result(ELICITATION, Decision::AllowSession),
+            json!({"action": "accept", "content": {}, "_meta": {"persist": "session"}})
+        );
+        assert_eq!(
+            decision_result(ELICITATION, Decision::Deny)["action"],
+            "decline"
+        );
+        assert_eq!(
+            decision_result(COMMAND_APPROVAL, Decision::Deny),
+            json!({"decision": "decline"})
+        );
+
+        let form = json!({"serverName": "elicit", "mode": "form", "_meta": null, "message": "Pick a deploy target"});
+        assert!(!is_mcp_tool_approval(ELICITATION, &form));
+        let what = elicitation_what(&form);
+        assert_eq!(
+            what,
+            "answer the elicit MCP server's form: \"Pick a deploy target\""
+        );
+        let s = fold(&[declined_event(&json!(1), &what)]);
+        assert_eq!(s.approvals[0].by, "codex-async");
+        assert_eq!(s.approvals[0].what, what);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Answers to codex's questions (approval policy `ask`): the decisions a user
-//! gives, their names in codex's app-server protocol, and the answer file
-//! codexd hands to a job's monitor.
+//! gives, their names in codex's app-server protocol, the text that answers
+//! codex's own questions (kind `input`: [`input_answers`]), and the answer
+//! file codexd hands to a job's monitor.
 //!
 //! The answer travels by file, not by a connection: codexd writes
 //! `answer.json` into the job's folder (atomically) and sends the monitor
@@ -9,7 +10,11 @@
 //! question was asked, still reaches codex, and nothing but the job's owner
 //! (the folder is 0700) can answer.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use super::events::Prompt;
 
 /// The decisions, in the order forms and messages list them.
 pub const DECISIONS: &[Decision] = &[
@@ -110,12 +115,143 @@ impl AnsweredBy {
     }
 }
 
-/// `answer.json`: codexd's answer to the question `question_id`.
+/// `answer.json`: codexd's answer to the question `question_id`: a
+/// decision for an approval, or (kind `input`) each prompt's text by its id.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AnswerFile {
     pub question_id: String,
-    pub decision: Decision,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub answers: BTreeMap<String, String>,
     pub answered_at: String,
+}
+
+/// What a person gives a question: a decision (an approval) or text
+/// (codex's own questions, kind `input`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Decision(Decision),
+    Text(String),
+}
+
+/// The longest answer text (all of a question's prompts together): codex
+/// hands it to the model whole.
+pub const MAX_ANSWER_BYTES: usize = 16 * 1024;
+
+/// The answers `text` gives a question of kind `input` with `prompts`, by
+/// prompt id: for one prompt the text itself (or a JSON object naming that
+/// prompt), for several a JSON object of prompt id → text (prompts left out
+/// get no answer). Errors name the field (`answer`) and the fix.
+pub fn input_answers(prompts: &[Prompt], text: &str) -> Result<BTreeMap<String, String>, String> {
+    let ids = || {
+        prompts
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let example = || {
+        let fields: Vec<String> = prompts
+            .iter()
+            .map(|p| format!("{}: \"…\"", serde_json::Value::String(p.id.clone())))
+            .collect();
+        format!("{{{}}}", fields.join(", "))
+    };
+    if text.trim().is_empty() {
+        return Err("answer: empty; pass an option's label or your own words".into());
+    }
+    if text.len() > MAX_ANSWER_BYTES {
+        return Err(format!(
+            "answer: {} bytes is over the limit of {MAX_ANSWER_BYTES} bytes; shorten it",
+            text.len()
+        ));
+    }
+    let object = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text.trim());
+    if let [one] = prompts {
+        // A JSON object is taken apart only when it names this prompt: any
+        // other text is the answer itself.
+        match &object {
+            Ok(map) if map.keys().all(|k| *k == one.id) && !map.is_empty() => {}
+            _ => return Ok(BTreeMap::from([(one.id.clone(), text.trim().to_string())])),
+        }
+    }
+    let map = object.map_err(|_| {
+        format!(
+            "answer: codex asks {} questions ({}); pass a JSON object of question id → answer, e.g. {}",
+            prompts.len(),
+            ids(),
+            example()
+        )
+    })?;
+    let mut answers = BTreeMap::new();
+    for (id, value) in map {
+        if !prompts.iter().any(|p| p.id == id) {
+            return Err(format!(
+                "answer: {:?} is not one of codex's question ids ({}); use those keys, e.g. {}",
+                id.chars().take(40).collect::<String>(),
+                ids(),
+                example()
+            ));
+        }
+        let text = match value {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Number(_) | serde_json::Value::Bool(_) => value.to_string(),
+            _ => {
+                return Err(format!(
+                "answer: the answer to {id:?} is not text; give each question a string, e.g. {}",
+                example()
+            ))
+            }
+        };
+        if text.trim().is_empty() {
+            return Err(format!(
+                "answer: the answer to {id:?} is empty; give it text, or leave it out"
+            ));
+        }
+        answers.insert(id, text.trim().to_string());
+    }
+    if answers.is_empty() {
+        return Err(format!(
+            "answer: the object answers none of codex's questions ({}); e.g. {}",
+            ids(),
+            example()
+        ));
+    }
+    Ok(answers)
+}
+
+/// The answers as the result shows them: one prompt's text alone, several
+/// as `header: text` joined by `; `, in codex's order; a secret's text
+/// never (`(secret)`).
+pub fn shown_answers(prompts: &[Prompt], answers: &BTreeMap<String, String>) -> String {
+    let shown = |p: &Prompt, text: &str| {
+        if p.is_secret {
+            "(secret)".to_string()
+        } else {
+            text.to_string()
+        }
+    };
+    match prompts {
+        [one] => answers
+            .get(&one.id)
+            .map(|t| shown(one, t))
+            .unwrap_or_default(),
+        several => several
+            .iter()
+            .filter_map(|p| {
+                let name = if p.header.trim().is_empty() {
+                    &p.id
+                } else {
+                    &p.header
+                };
+                answers
+                    .get(&p.id)
+                    .map(|t| format!("{name}: {}", shown(p, t)))
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
 }
 
 #[cfg(test)]
@@ -133,5 +269,75 @@ mod tests {
         }
         let e = Decision::parse("yes").expect_err("unknown");
         assert!(e.to_string().starts_with("decision: unknown value \"yes\""));
+    }
+
+    fn prompt(id: &str) -> Prompt {
+        Prompt {
+            id: id.into(),
+            header: id.to_uppercase(),
+            question: format!("{id}?"),
+            options: Vec::new(),
+            is_other: true,
+            is_secret: false,
+        }
+    }
+
+    #[test]
+    fn one_prompt_takes_the_text_several_a_json_object() {
+        let one = [prompt("db")];
+        assert_eq!(
+            input_answers(&one, " SQLite ").ok(),
+            Some(BTreeMap::from([("db".into(), "SQLite".into())]))
+        );
+        assert_eq!(
+            input_answers(&one, r#"{"db": "Postgres"}"#).ok(),
+            Some(BTreeMap::from([("db".into(), "Postgres".into())]))
+        );
+        // An object that does not name the prompt is the answer itself.
+        assert_eq!(
+            input_answers(&one, r#"{"x": 1}"#).ok(),
+            Some(BTreeMap::from([("db".into(), r#"{"x": 1}"#.into())]))
+        );
+        let two = [prompt("db"), prompt("name")];
+        assert_eq!(
+            input_answers(&two, r#"{"db": "SQLite", "name": "svc"}"#).ok(),
+            Some(BTreeMap::from([
+                ("db".into(), "SQLite".into()),
+                ("name".into(), "svc".into())
+            ]))
+        );
+        for (bad, says) in [
+            ("", "answer: empty"),
+            (
+                "SQLite",
+                "answer: codex asks 2 questions (db, name); pass a JSON object",
+            ),
+            (
+                r#"{"dbx": "a"}"#,
+                "answer: \"dbx\" is not one of codex's question ids",
+            ),
+            (r#"{"db": ""}"#, "answer: the answer to \"db\" is empty"),
+            (r#"{"db": [1]}"#, "answer: the answer to \"db\" is not text"),
+            ("{}", "answer: the object answers none"),
+        ] {
+            let e = input_answers(&two, bad).expect_err(bad);
+            assert!(e.starts_with(says), "{bad}: {e}");
+        }
+        let long = "x".repeat(MAX_ANSWER_BYTES + 1);
+        assert!(input_answers(&one, &long)
+            .expect_err("long")
+            .contains("over the limit"));
+    }
+
+    #[test]
+    fn shown_answers_mask_secrets() {
+        let mut two = [prompt("db"), prompt("token")];
+        two[1].is_secret = true;
+        let answers = BTreeMap::from([
+            ("db".into(), "SQLite".into()),
+            ("token".into(), "s3cr3t".into()),
+        ]);
+        assert_eq!(shown_answers(&two, &answers), "DB: SQLite; TOKEN: (secret)");
+        assert_eq!(shown_answers(&two[..1], &answers), "SQLite");
     }
 }

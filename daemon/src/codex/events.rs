@@ -73,7 +73,8 @@ pub struct Question {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The decisions codex takes here (codex-async's names: allow,
-    /// allow_session, deny, stop).
+    /// allow_session, deny, stop); empty for kind `input`.
+    #[serde(default)]
     pub decisions: Vec<String>,
     pub asked_at: String,
     /// When the monitor denies it if nobody answered.
@@ -83,6 +84,33 @@ pub struct Question {
     /// person, so it is not `input_required` and its form is not shown again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered: Option<String>,
+    /// Kind `input` (codex's `item/tool/requestUserInput`): what it asks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prompts: Vec<Prompt>,
+}
+
+/// One of codex's own questions (a question of kind `input`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prompt {
+    pub id: String,
+    #[serde(default)]
+    pub header: String,
+    #[serde(default)]
+    pub question: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<PromptOption>,
+    #[serde(default)]
+    pub is_other: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_secret: bool,
+}
+
+/// An answer codex suggests for a [`Prompt`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptOption {
+    pub label: String,
+    #[serde(default)]
+    pub description: String,
 }
 
 /// An answered question (an [`APPROVAL_RESOLVED`] event, matched with its question).
@@ -90,8 +118,11 @@ pub struct Question {
 pub struct Approval {
     pub what: String,
     pub decision: String,
-    /// `user` or `timeout`.
+    /// `user`, `timeout` or `codex-async` (an MCP server's form declined).
     pub by: String,
+    /// Kind `input`: the answer given, per prompt (secrets masked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
 }
 
 /// codex-async's own events, written into `output.txt` by the monitor of an
@@ -530,6 +561,25 @@ impl Question {
             decisions: self.decisions.clone(),
             asked_at: self.asked_at.clone(),
             deadline: self.deadline.clone(),
+            prompts: self
+                .prompts
+                .iter()
+                .map(|p| codex_async_proto::v1::Prompt {
+                    id: p.id.clone(),
+                    header: p.header.clone(),
+                    question: p.question.clone(),
+                    options: p
+                        .options
+                        .iter()
+                        .map(|o| codex_async_proto::v1::PromptOption {
+                            label: o.label.clone(),
+                            description: o.description.clone(),
+                        })
+                        .collect(),
+                    is_other: p.is_other,
+                    is_secret: p.is_secret,
+                })
+                .collect(),
         }
     }
 
@@ -576,6 +626,21 @@ impl Summary {
                             what: question.what(),
                             decision,
                             by,
+                            answer: str_at(value, "answer").map(|a| clip(a, MAX_TEXT)),
+                        });
+                    }
+                } else if let Some(what) = str_at(value, "what") {
+                    // A request answered without asking anyone (an MCP
+                    // server's form, declined): in the result all the same.
+                    let decision = str_at(value, "decision").unwrap_or("deny").to_string();
+                    let by = str_at(value, "by").unwrap_or("codex-async").to_string();
+                    self.activity = format!("{decision} ({by}): {}", one_line(what, 120));
+                    if self.approvals.len() < MAX_APPROVALS {
+                        self.approvals.push(Approval {
+                            what: clip(what, MAX_TEXT),
+                            decision,
+                            by,
+                            answer: None,
                         });
                     }
                 }
@@ -754,6 +819,30 @@ pub fn render(event: &Event) -> Option<String> {
         ),
         "error" => format!("error: {}", str_at(value, "message").unwrap_or("?")),
         STEERED => format!("steered: {}", str_at(value, "text").unwrap_or("")),
+        // The question in its one wording, not its JSON (an `input`
+        // question's prompts and options would fill the line).
+        APPROVAL_REQUESTED => match value.get("question").map(Question::deserialize) {
+            Some(Ok(question)) => format!(
+                "question {}: {}",
+                question.id,
+                codex_async_proto::job_result::Question::of(&question.to_proto()).text()
+            ),
+            _ => format!("[{kind}] {}", fields_json(value)),
+        },
+        APPROVAL_RESOLVED => {
+            let what = str_at(value, "what")
+                .map(|w| format!(" {w}"))
+                .unwrap_or_default();
+            let answer = str_at(value, "answer")
+                .map(|a| format!(": {a}"))
+                .unwrap_or_default();
+            format!(
+                "question {} {} ({}){what}{answer}",
+                str_at(value, "id").unwrap_or("?"),
+                str_at(value, "decision").unwrap_or("?"),
+                str_at(value, "by").unwrap_or("?"),
+            )
+        }
         "item.started" | "item.completed" => {
             let item = value.get("item").unwrap_or(&Value::Null);
             return render_item(item, kind == "item.completed").map(|l| one_line(&l, MAX_LINE));

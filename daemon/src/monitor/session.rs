@@ -1,9 +1,11 @@
 //! The monitor's side of a codex app-server session: it speaks the protocol
 //! (codex/app_server.rs) on codex's stdin and stdout, writes the translated
 //! events into `output.txt` (beside codex's stderr), turns codex's approval
-//! requests into the job's question and hands it the answer codexd leaves in
-//! `answer.json`, denies a question nobody answers by its deadline, and
-//! interrupts the turn on a cancel.
+//! requests and its own questions (`item/tool/requestUserInput`, policy
+//! `ask`) into the job's question and hands it the answer codexd leaves in
+//! `answer.json`, denies a question nobody answers by its deadline (codex's
+//! own: the empty answer), declines MCP servers' elicitations with a line in
+//! the events, and interrupts the turn on a cancel.
 //!
 //! The session ends when the turn does: it then closes codex's stdin, and the
 //! app-server exits; the monitor's loop reaps it as it reaps `codex exec`.
@@ -32,7 +34,7 @@ use tokio::{
 use crate::{
     codex::{
         app_server::{self, Incoming, Plan, Translator, TurnEnd},
-        approval::{AnswerFile, AnsweredBy, Decision},
+        approval::{shown_answers, AnswerFile, AnsweredBy, Decision},
         events::Question,
         startup::{self, NoTurn},
     },
@@ -245,6 +247,8 @@ impl Session {
 /// A question asked, and codex's request id to answer it by.
 struct Pending {
     request_id: Value,
+    /// codex's method: how the answer is written.
+    method: String,
     question: Question,
     /// Its deadline, on the monotonic clock.
     deadline: tokio::time::Instant,
@@ -485,9 +489,25 @@ impl Driver {
         }
     }
 
-    /// A request codex makes: an approval becomes a question; anything else
-    /// is refused at once, so codex never waits on us for it.
+    /// A request codex makes: an approval, or one of codex's own questions
+    /// under a policy where a person answers, becomes a question; an MCP
+    /// server's own elicitation is declined and said in the events (see
+    /// README, "Questions"); anything else is refused at once, so codex
+    /// never waits on us for it.
     async fn request(&mut self, id: Value, method: &str, params: &Value) {
+        if method == app_server::ELICITATION && !app_server::is_mcp_tool_approval(method, params) {
+            let line = app_server::response_line(&id, app_server::elicitation_declined());
+            self.write(&line).await;
+            let what = app_server::elicitation_what(params);
+            self.event(&app_server::declined_event(&id, &what));
+            return;
+        }
+        if method == app_server::USER_INPUT && !self.plan.user_input {
+            // Nobody would answer (codex offers the tool only when asked to).
+            let line = app_server::error_line(&id, "codex-async: no user answers this job");
+            self.write(&line).await;
+            return;
+        }
         let timeout = Duration::from_secs(u64::from(self.plan.question_timeout.max(1)));
         let deadline = chrono::Utc::now()
             + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::seconds(600));
@@ -502,6 +522,7 @@ impl Driver {
             Some(question) => {
                 self.questions.push_back(Pending {
                     request_id: id,
+                    method: method.to_string(),
                     question,
                     deadline: tokio::time::Instant::now() + timeout,
                     announced: false,
@@ -531,7 +552,7 @@ impl Driver {
     }
 
     /// Hands codex an answer codexd left, or denies a question past its
-    /// deadline.
+    /// deadline (kind `input`: gives it the empty answer codex expects).
     async fn check_answers(&mut self) {
         let Some(first) = self.questions.front() else {
             return;
@@ -539,35 +560,58 @@ impl Driver {
         let answer = std::fs::read(self.dir.answer())
             .ok()
             .and_then(|bytes| serde_json::from_slice::<AnswerFile>(&bytes).ok());
-        let (decision, by) = match answer {
-            Some(answer) if answer.question_id == first.question.id => {
-                (answer.decision, AnsweredBy::User)
+        let input = first.question.kind == "input";
+        let (answer, by) = match answer {
+            // codexd checked the answer against the question; one of the
+            // wrong shape (a hand-made file) is no answer.
+            Some(answer)
+                if answer.question_id == first.question.id
+                    && (answer.decision.is_some() != input) =>
+            {
+                (Some(answer), AnsweredBy::User)
             }
             Some(_) => {
                 // For a question already answered: nothing to do with it.
                 let _ = std::fs::remove_file(self.dir.answer());
                 return;
             }
-            None if tokio::time::Instant::now() >= first.deadline => {
-                (Decision::Deny, AnsweredBy::Timeout)
-            }
+            None if tokio::time::Instant::now() >= first.deadline => (None, AnsweredBy::Timeout),
             None => return,
         };
         let Some(pending) = self.questions.pop_front() else {
             return;
         };
-        let line =
-            app_server::response_line(&pending.request_id, app_server::decision_result(decision));
-        self.write(&line).await;
-        self.event(&app_server::answer_event(
-            &pending.question.id,
-            decision,
-            by.name(),
-        ));
-        let _ = std::fs::remove_file(self.dir.answer());
-        if decision == Decision::Stop {
-            self.lock().stopped = true;
+        if input {
+            let answers = answer.map(|a| a.answers).unwrap_or_default();
+            let line = app_server::response_line(
+                &pending.request_id,
+                app_server::user_input_result(&answers),
+            );
+            self.write(&line).await;
+            let shown =
+                (!answers.is_empty()).then(|| shown_answers(&pending.question.prompts, &answers));
+            self.event(&app_server::input_answer_event(
+                &pending.question.id,
+                shown.as_deref(),
+                by.name(),
+            ));
+        } else {
+            let decision = answer.and_then(|a| a.decision).unwrap_or(Decision::Deny);
+            let line = app_server::response_line(
+                &pending.request_id,
+                app_server::decision_result(&pending.method, decision),
+            );
+            self.write(&line).await;
+            self.event(&app_server::answer_event(
+                &pending.question.id,
+                decision,
+                by.name(),
+            ));
+            if decision == Decision::Stop {
+                self.lock().stopped = true;
+            }
         }
+        let _ = std::fs::remove_file(self.dir.answer());
         self.announce();
     }
 

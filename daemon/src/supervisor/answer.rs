@@ -1,6 +1,7 @@
 //! Answering the question a job's codex asks (approval policy `ask`): the
-//! checks, the answer file and the monitor's wake-up, then waiting until the
-//! monitor has handed the answer to codex.
+//! checks (a decision codex takes for an approval, text for codex's own
+//! questions, not answered already), the answer file and the monitor's
+//! wake-up, then waiting until the monitor has handed the answer to codex.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use tracing::info;
 
 use super::{Supervisor, SupervisorError};
 use crate::{
-    codex::approval::{AnswerFile, Decision},
+    codex::approval::{input_answers, shown_answers, AnswerFile, Decision, Reply},
     job::{now_rfc3339, JobId, JobRecord},
     jobdir::{write_json_atomic, Durability},
 };
@@ -33,7 +34,7 @@ impl Supervisor {
     pub async fn answer(
         &self,
         id: &JobId,
-        decision: Decision,
+        reply: Reply,
         question_id: Option<&str>,
     ) -> Result<AnswerOutcome, SupervisorError> {
         // The newest events first: the question may have been asked (or
@@ -74,17 +75,59 @@ impl Supervisor {
                 question.what()
             )));
         }
-        if !question.decisions.iter().any(|d| d == decision.name()) {
-            return Err(SupervisorError::Invalid(format!(
-                "decision: codex does not take {:?} for this question; use one of {}",
-                decision.name(),
-                question.decisions.join(", ")
+        if let Some(given) = &question.answered {
+            // The first answer is on its way to codex: a second would race it.
+            return Err(SupervisorError::Precondition(format!(
+                "question_id: question {:?} of job {id} is answered already ({given}); \
+                 codex gets that answer; codex_poll shows what it asks next",
+                question.id
             )));
         }
+        let (decision, answers) = match (reply, question.kind == "input") {
+            (Reply::Decision(decision), false) => {
+                if !question.decisions.iter().any(|d| d == decision.name()) {
+                    return Err(SupervisorError::Invalid(format!(
+                        "decision: codex does not take {:?} for this question; use one of {}",
+                        decision.name(),
+                        question.decisions.join(", ")
+                    )));
+                }
+                (Some(decision), Default::default())
+            }
+            // The user declines to answer (a form's Decline): codex gets
+            // the empty answer at once instead of at the deadline.
+            (Reply::Decision(Decision::Deny), true) => (None, Default::default()),
+            (Reply::Decision(decision), true) => {
+                return Err(SupervisorError::Invalid(format!(
+                    "decision: {:?} answers an approval, but codex asks a question here ({}); \
+                     pass the answer as text instead (codex_answer's answer, codexd answer --text), \
+                     or deny to give it no answer",
+                    decision.name(),
+                    question.what()
+                )))
+            }
+            (Reply::Text(_), false) => {
+                return Err(SupervisorError::Invalid(format!(
+                    "answer: codex asks for a decision here ({}), not text; pass decision, one of {}",
+                    question.what(),
+                    question.decisions.join(", ")
+                )))
+            }
+            (Reply::Text(text), true) => (
+                None,
+                input_answers(&question.prompts, &text).map_err(SupervisorError::Invalid)?,
+            ),
+        };
+        let answered = match decision {
+            Some(decision) => decision.name().to_string(),
+            None if answers.is_empty() => "declined".to_string(),
+            None => shown_answers(&question.prompts, &answers),
+        };
         let dir = self.job_dir(id);
         let answer = AnswerFile {
             question_id: question.id.clone(),
             decision,
+            answers,
             answered_at: now_rfc3339(),
         };
         write_json_atomic(&dir.answer(), &answer, Durability::Synced).map_err(|source| {
@@ -94,9 +137,14 @@ impl Supervisor {
             }
         })?;
         super::wake_monitor(&job);
-        self.mark_answered(id, &question.id, decision.name())
-            .await?;
-        info!(job_id = %id, question = %question.id, decision = decision.name(), "question answered");
+        self.mark_answered(id, &question.id, &answered).await?;
+        // The answer text is the user's (a secret, maybe): not in the log.
+        let decision_name = decision.map_or("text", Decision::name);
+        info!(job_id = %id, question = %question.id, decision = decision_name, "question answered");
+        let said = match decision {
+            Some(decision) => format!("{} {}", decision.name(), question.what()),
+            None => format!("{} → {answered}", question.what()),
+        };
         let deadline = tokio::time::Instant::now() + HANDED_WAIT;
         loop {
             self.advance_summary(id).await?;
@@ -108,18 +156,12 @@ impl Supervisor {
                     .as_ref()
                     .is_none_or(|q| q.id != question.id);
             if handed {
-                let message = format!(
-                    "{} {}: codex has the answer and goes on",
-                    decision.name(),
-                    question.what()
-                );
+                let message = format!("{said}: codex has the answer and goes on");
                 return Ok(AnswerOutcome { job, message });
             }
             if tokio::time::Instant::now() >= deadline {
                 let message = format!(
-                    "{} {}: the answer is stored and codex gets it as soon as its monitor reads it",
-                    decision.name(),
-                    question.what()
+                    "{said}: the answer is stored and codex gets it as soon as its monitor reads it"
                 );
                 return Ok(AnswerOutcome { job, message });
             }
