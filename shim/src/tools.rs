@@ -100,9 +100,9 @@ commands run), or codex_poll every 20-60 s.",
     }
 
     #[tool(
-        description = "Check a Codex job once: status (queued, running, input_required, done, error, \
-cancelled), activity and new events; pass the returned cursor as since next time. Once ended: \
-the result; while Codex asks: the question. Call every 20-60 seconds, or use codex_wait.",
+        description = "Check a Codex job once: status (queued, running, input_required: Codex asks, \
+done, error, cancelled), activity, new events and, once ended, the result; pass the returned \
+cursor as since next time. Call every 20-60 seconds, or use codex_wait.",
         input_schema = input_schema::<PollArgs>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -116,7 +116,7 @@ the result; while Codex asks: the question. Call every 20-60 seconds, or use cod
 
     #[tool(
         description = "Wait up to timeout_seconds (sending progress) for a Codex job to end; returns its \
-result (status, Codex's answer, files changed, commands run), or sooner the question if Codex asks \
+result (status, answer, files changed, commands run), or sooner the question if Codex asks \
 (ask the user, then codex_answer), or if time is up its status and activity: call again. since: a \
 cursor, for the events after it.",
         input_schema = input_schema::<WaitArgs>(),
@@ -202,8 +202,8 @@ codex_start.",
     }
 
     #[tool(
-        description = "Have Codex's own reviewer review code changes in a git repository, read-only, in \
-the background; returns at once like codex_start. The result leads with Codex's findings.",
+        description = "Codex's own reviewer reviews code changes in a git repository, read-only, in the \
+background; returns at once like codex_start. The result leads with its findings.",
         input_schema = input_schema::<ReviewArgs>(),
         output_schema = schema_for_output::<ReviewOutput>(),
         annotations(read_only_hint = true, open_world_hint = true)
