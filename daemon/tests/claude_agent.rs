@@ -165,6 +165,50 @@ async fn in_suggest_a_claude_job_changes_no_file_and_shows_the_calls_denied() {
 }
 
 #[tokio::test]
+async fn in_auto_edit_a_claude_job_writes_files_shown_as_changes_and_runs_no_other_command() {
+    let home = TempHome::new();
+    let target = home.workdir().join("written-by-claude.txt");
+    let fake = FakeAnthropic::start(vec![
+        Step::tool_use(
+            "Write",
+            json!({"file_path": target.display().to_string(), "content": "hello\n"}),
+        ),
+        Step::tool_use(
+            "Bash",
+            json!({"command": "python3 -c 'print(6*7)'", "description": "compute"}),
+        ),
+        Step::text("Written."),
+    ]);
+    let Some(daemon) = daemon_with_claude(&home, &fake).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let job = testkit::start_job(&client, claude_request(&home, "write it", "auto-edit")).await;
+    let end = testkit::wait_for_end(&client, &job.job_id).await;
+    testkit::expect_done(&end);
+    assert_eq!(
+        std::fs::read_to_string(&target).ok().as_deref(),
+        Some("hello\n")
+    );
+    let summary = end.summary.expect("summary");
+    assert!(
+        summary
+            .files_changed
+            .iter()
+            .any(|f| f.path == target.display().to_string()),
+        "{summary:?}"
+    );
+    assert!(
+        summary
+            .commands
+            .iter()
+            .any(|c| c.command.starts_with("python3") && c.status == "declined"),
+        "{:?}",
+        summary.commands
+    );
+}
+
+#[tokio::test]
 async fn what_claude_cannot_honour_is_refused_by_name_and_nothing_is_recorded() {
     let home = TempHome::new();
     let fake = FakeAnthropic::start(vec![Step::text("unused")]);
