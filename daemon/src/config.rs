@@ -38,6 +38,8 @@ pub struct Config {
     pub codex_bin: OsString,
     /// The Gemini CLI executable (jobs with agent `gemini`).
     pub gemini_bin: OsString,
+    /// The Claude Code executable (jobs with agent `claude`).
+    pub claude_bin: OsString,
     /// The policy of a job that names none.
     pub default_policy: Policy,
     /// The model of a job that names none (None: codex's own default).
@@ -197,6 +199,12 @@ const KEYS: &[Key] = &[
         "GEMINI_BIN",
         Kind::Text,
         "\"/usr/local/bin/gemini\"",
+    ),
+    key(
+        "claude_bin",
+        "CLAUDE_BIN",
+        Kind::Text,
+        "\"/usr/local/bin/claude\"",
     ),
     key(
         "default_approval_policy",
@@ -378,6 +386,11 @@ impl Config {
                 .then(|| v.to_string())
                 .ok_or_else(|| "a path or a command name".into())
         });
+        let claude_bin = r.pick("claude_bin", "claude".to_string(), |v| {
+            (!v.is_empty())
+                .then(|| v.to_string())
+                .ok_or_else(|| "a path or a command name".into())
+        });
         let default_policy = r.pick("default_approval_policy", Policy::Suggest, |v| {
             Policy::parse(v).map_err(|_| "one of suggest, auto-edit, full-auto".into())
         });
@@ -467,6 +480,7 @@ impl Config {
         Ok(Self {
             codex_bin: OsString::from(codex_bin),
             gemini_bin: OsString::from(gemini_bin),
+            claude_bin: OsString::from(claude_bin),
             default_policy,
             default_model,
             default_reasoning_effort,
@@ -492,9 +506,10 @@ impl Config {
                 .map(ToString::to_string)
                 .unwrap_or_else(|| "default".into())
         };
-        let rows: [(&'static str, String); 15] = [
+        let rows: [(&'static str, String); 16] = [
             ("codex_bin", self.codex_bin.to_string_lossy().into_owned()),
             ("gemini_bin", self.gemini_bin.to_string_lossy().into_owned()),
+            ("claude_bin", self.claude_bin.to_string_lossy().into_owned()),
             ("default_approval_policy", self.default_policy.name().into()),
             (
                 "default_model",

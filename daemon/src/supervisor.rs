@@ -242,14 +242,13 @@ impl Supervisor {
         if let Some(why) = self.missing(agent) {
             return Err(SupervisorError::Precondition(why));
         }
-        if agent == Agent::Gemini {
-            if let Some(why) = engine::gemini::refusal(
-                policy,
-                reasoning_effort.is_some(),
-                spec.output_schema.is_some(),
-            ) {
-                return Err(SupervisorError::Invalid(why));
-            }
+        if let Some(why) = engine::refusal(
+            agent,
+            policy,
+            reasoning_effort.is_some(),
+            spec.output_schema.is_some(),
+        ) {
+            return Err(SupervisorError::Invalid(why));
         }
         // A review's target is resolved against the repository before
         // anything is created: a bad one is the caller's error, and `auto`
@@ -600,31 +599,56 @@ impl Supervisor {
             .append(true)
             .create(true)
             .open(dir.monitor_log())?;
+        let monitor_job = self.monitor_job(dir, job);
+        self.inner
+            .standby
+            .hand_over(&self_exe(), &monitor_job)
+            .await
+    }
+
+    /// What a monitor is given to run `job`: the same folder, limits and
+    /// watchdogs for every agent; per agent its command line, how its output
+    /// is read (codex's app-server protocol, or a stream the monitor
+    /// translates) and the environment its engine sets.
+    fn monitor_job(&self, dir: &JobDir, job: &JobRecord) -> MonitorJob {
         let config = &self.inner.config;
-        if job.agent == Agent::Gemini {
-            let monitor_job = MonitorJob {
-                job_dir: dir.path().to_path_buf(),
-                run_dir: Some(PathBuf::from(job.run_dir())),
-                limits: Limits {
-                    stall_timeout: job.stall_timeout,
-                    max_duration: job.max_duration,
-                    output_cap: config.output_cap,
-                },
-                argv: engine::gemini::argv(&config.gemini_bin, job),
-                app_server: None,
-                stream: Some(engine::Stream::Gemini),
-                env: engine::gemini::ENV
-                    .iter()
-                    .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-                    .collect(),
-            };
-            return self
-                .inner
-                .standby
-                .hand_over(&self_exe(), &monitor_job)
-                .await;
-        }
-        let monitor_job = MonitorJob {
+        let owned = |env: &[(&str, &str)]| -> Vec<(String, String)> {
+            env.iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect()
+        };
+        let (argv, app_server, stream, env) = match job.agent {
+            Agent::Codex => (
+                codex::command::argv(
+                    &config.codex_bin,
+                    &config.extra_args,
+                    &codex::auth::app_server_overrides_here(&config.extra_args),
+                    job,
+                ),
+                (codex::engine(job) == codex::Engine::AppServer).then(|| {
+                    codex::app_server::Plan::for_job(
+                        job,
+                        config.question_timeout,
+                        config.init_timeout,
+                    )
+                }),
+                None,
+                Vec::new(),
+            ),
+            Agent::Gemini => (
+                engine::gemini::argv(&config.gemini_bin, job),
+                None,
+                Some(engine::Stream::Gemini),
+                owned(engine::gemini::ENV),
+            ),
+            Agent::Claude => (
+                engine::claude::argv(&config.claude_bin, job),
+                None,
+                Some(engine::Stream::Claude),
+                engine::claude::env(job),
+            ),
+        };
+        MonitorJob {
             job_dir: dir.path().to_path_buf(),
             run_dir: Some(PathBuf::from(job.run_dir())),
             limits: Limits {
@@ -632,22 +656,11 @@ impl Supervisor {
                 max_duration: job.max_duration,
                 output_cap: config.output_cap,
             },
-            argv: codex::command::argv(
-                &config.codex_bin,
-                &config.extra_args,
-                &codex::auth::app_server_overrides_here(&config.extra_args),
-                job,
-            ),
-            app_server: (codex::engine(job) == codex::Engine::AppServer).then(|| {
-                codex::app_server::Plan::for_job(job, config.question_timeout, config.init_timeout)
-            }),
-            stream: None,
-            env: Vec::new(),
-        };
-        self.inner
-            .standby
-            .hand_over(&self_exe(), &monitor_job)
-            .await
+            argv,
+            app_server,
+            stream,
+            env,
+        }
     }
 
     /// Why `agent` cannot run: its command is not installed (None: it is).
@@ -655,6 +668,7 @@ impl Supervisor {
         match agent {
             Agent::Codex => codex::command::missing(&self.inner.config.codex_bin),
             Agent::Gemini => engine::missing(Agent::Gemini, &self.inner.config.gemini_bin),
+            Agent::Claude => engine::missing(Agent::Claude, &self.inner.config.claude_bin),
         }
     }
 

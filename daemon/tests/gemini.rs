@@ -154,10 +154,10 @@ async fn what_gemini_cannot_honour_is_refused_by_name_and_nothing_is_recorded() 
         ),
         (
             StartRequest {
-                agent: Some("claude".into()),
+                agent: Some("cursor".into()),
                 ..home.start_request("p")
             },
-            "agent: unknown value \"claude\"; use one of codex, gemini",
+            "agent: unknown value \"cursor\"; use one of codex, gemini, claude",
         ),
     ];
     for (request, expected) in cases {

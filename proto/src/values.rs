@@ -10,7 +10,7 @@ pub const APPROVAL_POLICIES: &[&str] = &["suggest", "auto-edit", "ask", "full-au
 pub const REASONING_EFFORTS: &[&str] = &["none", "minimal", "low", "medium", "high", "xhigh"];
 
 /// The agent CLIs a job can run (`StartRequest.agent`), the default first.
-pub const AGENTS: &[&str] = &["codex", "gemini"];
+pub const AGENTS: &[&str] = &["codex", "gemini", "claude"];
 
 /// Where codex works: in cwd, or in a new git worktree.
 pub const ISOLATIONS: &[&str] = &["none", "worktree"];

@@ -240,7 +240,7 @@ pub struct StartArgs {
     /// JSON Schema Codex's answer must match (checked).
     pub output_schema: Option<JsonObject>,
     // Which CLI runs it; no description: the description of codex_start
-    // names both, and left out it is codex (codexd's default).
+    // names the agents, and left out it is codex (codexd's default).
     #[schemars(transform = enum_of_agents_or_null)]
     pub agent: Option<String>,
 }
@@ -1309,7 +1309,7 @@ mod tests {
             ),
             Err(
                 "aproval_policy: no such argument of codex_start (did you mean \
-                 approval_policy?); it takes prompt (required), cwd (required), \
+                 approval_policy?); it takes prompt (required), cwd (required), agent, \
                  approval_policy, isolation, max_duration_seconds, model, \
                  output_schema, reasoning_effort, stall_timeout_seconds. Nothing was done."
                     .replace("                 ", "")

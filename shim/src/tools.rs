@@ -59,10 +59,10 @@ impl CodexAsyncServer {
     }
 
     #[tool(
-        description = "Run OpenAI Codex (or Gemini CLI: agent) on a task in the background; returns at \
-once. With MCP tasks it becomes a task: you are told the result when it ends. Else it returns \
+        description = "Run OpenAI Codex (or Gemini CLI, Claude Code: agent) on a task in the background; \
+returns at once. With MCP tasks it is a task: you get the result when it ends. Else it returns \
 {job_id, status, branch, worktree}: codex_wait(job_id) gives the result (answer, files changed, \
-commands run), or codex_poll every 20-60 s.",
+commands), or codex_poll every 20-60 s.",
         input_schema = input_schema::<StartArgs>(),
         output_schema = schema_for_output::<StartOutput>(),
         annotations(open_world_hint = true, destructive_hint = true)

@@ -347,6 +347,25 @@ impl FakeAnthropic {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The environment that runs the real Claude Code headless against this
+    /// fake, offline, with its state (`~/.claude`: sessions, shell snapshots)
+    /// under `state`, which becomes its HOME: `claude -p` needs no
+    /// `.claude.json` (docs/field-notes/claude-agent.md §0), one retry per
+    /// request (it retries for minutes otherwise) and no first-run traffic.
+    pub fn cli_env(&self, state: &std::path::Path) -> Vec<(&'static str, String)> {
+        std::fs::create_dir_all(state).expect("claude state folder");
+        vec![
+            ("HOME", state.display().to_string()),
+            ("ANTHROPIC_BASE_URL", self.base_url()),
+            ("ANTHROPIC_API_KEY", "test".to_string()),
+            ("CLAUDE_CODE_MAX_RETRIES", "1".to_string()),
+            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".to_string()),
+            ("DISABLE_AUTOUPDATER", "1".to_string()),
+            ("DISABLE_ERROR_REPORTING", "1".to_string()),
+            ("DISABLE_TELEMETRY", "1".to_string()),
+        ]
+    }
+
     /// A copy of the request log as it is now.
     pub fn log(&self) -> Log {
         lock(&self.state).log.clone()

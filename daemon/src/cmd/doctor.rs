@@ -103,6 +103,11 @@ pub fn run(json: bool) -> anyhow::Result<ExitCode> {
     };
     let env = CodexEnv::of(info.as_ref().map(|i| i.pid));
     checks.push(runtime.block_on(check_gemini(&gemini_bin, &env)));
+    let claude_bin = match &config {
+        Ok(config) => config.claude_bin.clone(),
+        Err(_) => std::env::var_os("CLAUDE_BIN").unwrap_or_else(|| "claude".into()),
+    };
+    checks.push(runtime.block_on(check_claude(&claude_bin, &env)));
     checks.extend(check_config(&paths, &config));
     checks.extend(check_homes(&paths, info.as_ref()));
     checks.extend([
@@ -463,6 +468,54 @@ async fn check_gemini(bin: &OsStr, env: &CodexEnv) -> Check {
             "gemini",
             format!("{version} at {}; {why} ({})", path.display(), env.whose),
             "set GEMINI_API_KEY where codexd runs (its service file or shell), or run `gemini` once to log in",
+        ),
+    }
+}
+
+/// Claude Code, an agent jobs may ask for (agent claude): optional, so a
+/// missing one is a warning; found, its version (`claude --version`, which
+/// needs no login or config) and how it logs in (with codexd's environment,
+/// which its jobs get). Never `claude doctor`: it hangs without a terminal.
+async fn check_claude(bin: &OsStr, env: &CodexEnv) -> Check {
+    let Some(path) = which(Path::new(bin)) else {
+        return Check::warn(
+            "claude",
+            format!(
+                "{} not found (only jobs with agent claude need it)",
+                bin.to_string_lossy()
+            ),
+            "install it: npm install -g @anthropic-ai/claude-code (or set CLAUDE_BIN to its path)",
+        );
+    };
+    let run = tokio::process::Command::new(&path)
+        .arg("--version")
+        .envs(crate::engine::claude::ENV.iter().copied())
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let version = match tokio::time::timeout(VERSION_TIMEOUT, run).await {
+        Ok(Ok(out)) if out.status.success() => {
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        }
+        _ => {
+            return Check::warn(
+                "claude",
+                format!("{} --version did not answer", path.display()),
+                "run `claude --version` to see why",
+            )
+        }
+    };
+    match crate::engine::claude::login(|name| env.vars.get(OsStr::new(name)).cloned()) {
+        Ok(how) => Check::ok(
+            "claude",
+            format!("{version} at {}; {how} ({})", path.display(), env.whose),
+        ),
+        Err(why) => Check::warn(
+            "claude",
+            format!("{version} at {}; {why} ({})", path.display(), env.whose),
+            // On macOS Claude Code keeps its login in the Keychain, which
+            // doctor does not read: say so rather than claim no login.
+            "set ANTHROPIC_API_KEY (or CLAUDE_CODE_OAUTH_TOKEN, from `claude setup-token`) where codexd runs, or run `claude` once to log in (a login kept in the macOS Keychain is not seen here)",
         ),
     }
 }

@@ -3,12 +3,13 @@
 //! engine knows: its command line, how its output becomes codexd's events,
 //! and what its exit codes mean. codex's engine is `crate::codex` (its
 //! app-server protocol, approvals, versions and login); Gemini CLI's is
-//! [`gemini`].
+//! [`gemini`], Claude Code's [`claude`].
 //!
 //! Adding an agent is a folder here (its command line, its stream
 //! translator, its exit codes, its doctor checks) plus its line in
 //! [`Agent`] and in `codex_async_proto::values::AGENTS`.
 
+pub mod claude;
 pub mod gemini;
 
 use std::fmt;
@@ -24,6 +25,8 @@ pub enum Agent {
     Codex,
     /// Google's Gemini CLI (`gemini -o stream-json`, headless).
     Gemini,
+    /// Anthropic's Claude Code (`claude -p --output-format stream-json`).
+    Claude,
 }
 
 /// The agent every job ran before jobs recorded one, and the default.
@@ -35,6 +38,7 @@ impl Agent {
         match self {
             Self::Codex => "codex",
             Self::Gemini => "gemini",
+            Self::Claude => "claude",
         }
     }
 
@@ -43,6 +47,7 @@ impl Agent {
         match name {
             "codex" => Ok(Self::Codex),
             "gemini" => Ok(Self::Gemini),
+            "claude" => Ok(Self::Claude),
             other => Err(format!(
                 "agent: unknown value {other:?}; use one of {}",
                 codex_async_proto::values::listed(codex_async_proto::values::AGENTS)
@@ -55,6 +60,7 @@ impl Agent {
         match self {
             Self::Codex => "codex",
             Self::Gemini => "gemini",
+            Self::Claude => "claude",
         }
     }
 
@@ -63,6 +69,7 @@ impl Agent {
         match self {
             Self::Codex => "npm install -g @openai/codex",
             Self::Gemini => "npm install -g @google/gemini-cli",
+            Self::Claude => "npm install -g @anthropic-ai/claude-code",
         }
     }
 }
@@ -91,6 +98,22 @@ pub fn missing(agent: Agent, program: &std::ffi::OsStr) -> Option<String> {
     })
 }
 
+/// Why a job cannot run on `agent` as asked (a policy or an option it
+/// cannot honour), naming the field and the fix; None when it can.
+pub fn refusal(
+    agent: Agent,
+    policy: crate::job::Policy,
+    reasoning_effort: bool,
+    output_schema: bool,
+) -> Option<String> {
+    match agent {
+        // codex takes everything a request can say.
+        Agent::Codex => None,
+        Agent::Gemini => gemini::refusal(policy, reasoning_effort, output_schema),
+        Agent::Claude => claude::refusal(policy, reasoning_effort, output_schema),
+    }
+}
+
 /// How the monitor reads an agent's standard output, when the agent is not
 /// driven through a protocol of its own (codex's app-server) and does not
 /// write codexd's events itself (`codex exec --json`): each line is
@@ -100,6 +123,8 @@ pub fn missing(agent: Agent, program: &std::ffi::OsStr) -> Option<String> {
 pub enum Stream {
     /// Gemini CLI's `-o stream-json`.
     Gemini,
+    /// Claude Code's `--output-format stream-json`.
+    Claude,
 }
 
 impl Stream {
@@ -107,6 +132,7 @@ impl Stream {
     pub fn translator(self) -> Box<dyn Translate + Send> {
         match self {
             Self::Gemini => Box::new(gemini::Translator::default()),
+            Self::Claude => Box::new(claude::Translator::default()),
         }
     }
 }

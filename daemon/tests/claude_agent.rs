@@ -1,0 +1,448 @@
+//! Jobs run by the real Claude Code (`CODEX_ASYNC_CLAUDE`, pinned in
+//! `.ci/run`) through codexd, headless against testkit's fake Anthropic API
+//! on loopback: its stream becomes codexd's events, its answer, commands and
+//! token counts the same result a codex job has, a reply resumes its
+//! session, suggest denies what would change files, and what codexd cannot
+//! run on Claude Code is refused by name with nothing recorded.
+
+use codex_async_proto::v1::{JobStatus, StartRequest};
+use serde_json::json;
+use testkit::{Daemon, FakeAnthropic, Step, TempHome};
+
+/// codexd with Claude Code pointed at `fake`; None (the test skips, or fails
+/// under CI) without Claude Code.
+async fn daemon_with_claude(home: &TempHome, fake: &FakeAnthropic) -> Option<Daemon> {
+    let claude = testkit::claude_bin()?;
+    let mut env = fake.cli_env(&home.root().join("claude-home"));
+    env.push(("CLAUDE_BIN", claude.display().to_string()));
+    Some(Daemon::start_with(home, &env).await)
+}
+
+fn claude_request(home: &TempHome, prompt: &str, policy: &str) -> StartRequest {
+    StartRequest {
+        approval_policy: Some(policy.into()),
+        agent: Some("claude".into()),
+        ..home.start_request(prompt)
+    }
+}
+
+/// The last main-conversation request the fake received, as text.
+fn last_request(fake: &FakeAnthropic) -> String {
+    fake.log()
+        .main_requests()
+        .next_back()
+        .map(|r| r.body.to_string())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_claude_job_runs_a_command_gives_its_answer_and_a_reply_resumes_it() {
+    let home = TempHome::new();
+    let fake = FakeAnthropic::start(vec![
+        Step::tool_use(
+            "Bash",
+            json!({"command": "echo from-claude-bash", "description": "say it"}),
+        ),
+        Step::text("All done by claude."),
+        Step::text("And again."),
+    ]);
+    let Some(daemon) = daemon_with_claude(&home, &fake).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let job =
+        testkit::start_job(&client, claude_request(&home, "run the shell", "full-auto")).await;
+    assert_eq!(job.agent, "claude");
+    let end = testkit::wait_for_end(&client, &job.job_id).await;
+    let done = testkit::expect_done(&end);
+    assert_eq!(done.agent, "claude");
+    let summary = end.summary.clone().expect("summary");
+    assert_eq!(
+        summary.final_message.as_deref(),
+        Some("All done by claude.")
+    );
+    assert!(
+        summary
+            .commands
+            .iter()
+            .any(|c| c.command == "echo from-claude-bash"
+                && c.status == "completed"
+                && c.exit_code == Some(0)),
+        "{:?}",
+        summary.commands
+    );
+    let usage = summary.usage.expect("usage");
+    assert!(
+        usage.input_tokens > 0 && usage.output_tokens > 0,
+        "{usage:?}"
+    );
+    assert!(
+        done.thread_id.as_deref().is_some_and(|t| !t.is_empty()),
+        "the session is the thread: {done:?}"
+    );
+    let result = codex_async_proto::job_result::JobResult::from_get(&end, None, chrono::Utc::now())
+        .expect("result");
+    let text = result.to_text();
+    assert!(
+        text.starts_with(&format!("Claude job {} done", job.job_id)),
+        "{text}"
+    );
+    assert!(text.contains("All done by claude."), "{text}");
+    assert!(text.contains("echo from-claude-bash"), "{text}");
+
+    // A reply resumes Claude Code's session: the model is given the first
+    // exchange and the new prompt.
+    let reply = testkit::start_job(
+        &client,
+        StartRequest {
+            prompt: "and again".into(),
+            cwd: String::new(),
+            reply_to: Some(job.job_id.clone()),
+            ..StartRequest::default()
+        },
+    )
+    .await;
+    assert_eq!(reply.agent, "claude", "a reply keeps its parent's agent");
+    let end = testkit::wait_for_end(&client, &reply.job_id).await;
+    testkit::expect_done(&end);
+    assert_eq!(
+        end.summary.and_then(|s| s.final_message).as_deref(),
+        Some("And again.")
+    );
+    let last = last_request(&fake);
+    assert!(
+        last.contains("run the shell")
+            && last.contains("from-claude-bash")
+            && last.contains("and again"),
+        "the resumed session holds the history: {last}"
+    );
+}
+
+#[tokio::test]
+async fn in_suggest_a_claude_job_changes_no_file_and_shows_the_calls_denied() {
+    let home = TempHome::new();
+    let target = home.workdir().join("made-by-claude");
+    let fake = FakeAnthropic::start(vec![
+        Step::tool_use(
+            "Bash",
+            json!({"command": "touch made-by-claude", "description": "make a file"}),
+        ),
+        Step::tool_use(
+            "Write",
+            json!({"file_path": target.display().to_string(), "content": "x"}),
+        ),
+        Step::text("I could not make it."),
+    ]);
+    let Some(daemon) = daemon_with_claude(&home, &fake).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let job = testkit::start_job(&client, claude_request(&home, "make a file", "suggest")).await;
+    let end = testkit::wait_for_end(&client, &job.job_id).await;
+    testkit::expect_done(&end);
+    assert!(!target.exists(), "suggest made a file");
+    let summary = end.summary.clone().expect("summary");
+    assert!(
+        summary
+            .commands
+            .iter()
+            .any(|c| c.command == "touch made-by-claude" && c.status == "declined"),
+        "{:?}",
+        summary.commands
+    );
+    assert!(summary.files_changed.is_empty(), "{summary:?}");
+    assert_eq!(
+        summary.final_message.as_deref(),
+        Some("I could not make it.")
+    );
+    let written: Vec<_> = fake
+        .log()
+        .tool_results_of("Write")
+        .into_iter()
+        .filter(|r| !r.is_error)
+        .collect();
+    assert!(written.is_empty(), "Write ran: {written:?}");
+}
+
+#[tokio::test]
+async fn in_auto_edit_a_claude_job_writes_files_shown_as_changes_and_runs_no_other_command() {
+    let home = TempHome::new();
+    let target = home.workdir().join("written-by-claude.txt");
+    let fake = FakeAnthropic::start(vec![
+        Step::tool_use(
+            "Write",
+            json!({"file_path": target.display().to_string(), "content": "hello\n"}),
+        ),
+        Step::tool_use(
+            "Bash",
+            json!({"command": "python3 -c 'print(6*7)'", "description": "compute"}),
+        ),
+        Step::text("Written."),
+    ]);
+    let Some(daemon) = daemon_with_claude(&home, &fake).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let job = testkit::start_job(&client, claude_request(&home, "write it", "auto-edit")).await;
+    let end = testkit::wait_for_end(&client, &job.job_id).await;
+    testkit::expect_done(&end);
+    assert_eq!(
+        std::fs::read_to_string(&target).ok().as_deref(),
+        Some("hello\n")
+    );
+    let summary = end.summary.expect("summary");
+    assert!(
+        summary
+            .files_changed
+            .iter()
+            .any(|f| f.path == target.display().to_string()),
+        "{summary:?}"
+    );
+    assert!(
+        summary
+            .commands
+            .iter()
+            .any(|c| c.command.starts_with("python3") && c.status == "declined"),
+        "{:?}",
+        summary.commands
+    );
+}
+
+#[tokio::test]
+async fn what_claude_cannot_honour_is_refused_by_name_and_nothing_is_recorded() {
+    let home = TempHome::new();
+    let fake = FakeAnthropic::start(vec![Step::text("unused")]);
+    let Some(daemon) = daemon_with_claude(&home, &fake).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let cases = [
+        (claude_request(&home, "p", "ask"), "approval_policy:"),
+        (
+            StartRequest {
+                reasoning_effort: Some("high".into()),
+                ..claude_request(&home, "p", "suggest")
+            },
+            "reasoning_effort:",
+        ),
+        (
+            StartRequest {
+                output_schema: Some(r#"{"type":"object"}"#.into()),
+                ..claude_request(&home, "p", "suggest")
+            },
+            "output_schema:",
+        ),
+    ];
+    for (request, expected) in cases {
+        let refused = client.clone().start(request).await.expect_err("refused");
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
+        assert!(
+            refused.message().starts_with(expected),
+            "{}",
+            refused.message()
+        );
+    }
+    assert!(testkit::list_all(&client).await.is_empty());
+    assert_eq!(fake.log().requests().len(), 0, "nothing reached Claude");
+}
+
+#[tokio::test]
+async fn a_claude_that_is_not_installed_is_refused_naming_how_to_install_it() {
+    let home = TempHome::new();
+    let daemon = Daemon::start_with(
+        &home,
+        &[(
+            "CLAUDE_BIN",
+            home.root().join("no-such-claude").display().to_string(),
+        )],
+    )
+    .await;
+    let client = daemon.client().await;
+    let refused = client
+        .clone()
+        .start(claude_request(&home, "p", "suggest"))
+        .await
+        .expect_err("refused");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        refused
+            .message()
+            .contains("npm install -g @anthropic-ai/claude-code")
+            && refused.message().contains("CLAUDE_BIN"),
+        "{}",
+        refused.message()
+    );
+    assert!(testkit::list_all(&client).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_claude_job_outlives_codexd_killed_and_its_database_lost() {
+    let home = TempHome::new();
+    let fake = FakeAnthropic::start(vec![Step::text("Still claude's answer.")]);
+    let Some(daemon) = daemon_with_claude(&home, &fake).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let job = testkit::start_job(&client, claude_request(&home, "answer", "suggest")).await;
+    testkit::expect_done(&testkit::wait_for_end(&client, &job.job_id).await);
+    daemon.signal(nix::sys::signal::Signal::SIGKILL);
+    daemon.wait();
+    testkit::delete_database(&home);
+
+    let Some(daemon) = daemon_with_claude(&home, &fake).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let end = testkit::get(&mut client.clone(), &job.job_id).await;
+    let rebuilt = end.job.clone().expect("the job is rebuilt from its folder");
+    assert_eq!(rebuilt.agent, "claude", "the folder keeps the agent");
+    assert_eq!(rebuilt.status(), JobStatus::Done);
+    assert_eq!(
+        end.summary.and_then(|s| s.final_message).as_deref(),
+        Some("Still claude's answer."),
+        "folded again from its output"
+    );
+}
+
+/// Processes whose command line holds `marker` (one no other test uses).
+fn processes_with(marker: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+                .filter(|pid| {
+                    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                        String::from_utf8_lossy(&c)
+                            .replace('\0', " ")
+                            .contains(marker)
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "finds the command by its command line in /proc"
+)]
+async fn cancelling_a_claude_job_stops_claude_and_the_command_it_runs() {
+    // Claude Code's Bash refuses a long plain `sleep` (field notes §1); it
+    // runs each command in a session of its own.
+    const MARKER: &str = "time.sleep(318.75)";
+    let home = TempHome::new();
+    let fake = FakeAnthropic::start(vec![
+        Step::tool_use(
+            "Bash",
+            json!({"command": format!("python3 -c 'import time; {MARKER}'"), "description": "wait"}),
+        ),
+        Step::text("never reached"),
+    ]);
+    let Some(daemon) = daemon_with_claude(&home, &fake).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let job = testkit::start_job(&client, claude_request(&home, "wait", "full-auto")).await;
+    let claude = testkit::codex_of(&home, &job.job_id);
+    testkit::wait_until("claude to run the command", || {
+        !processes_with(MARKER).is_empty()
+    });
+    let cancelled = client
+        .clone()
+        .cancel(codex_async_proto::v1::CancelRequest {
+            job_id: job.job_id.clone(),
+        })
+        .await
+        .expect("cancel")
+        .into_inner();
+    assert!(cancelled.cancelled, "{cancelled:?}");
+    let end = testkit::wait_for_end(&client, &job.job_id).await;
+    assert_eq!(end.job.map(|j| j.status()), Some(JobStatus::Cancelled));
+    testkit::wait_until("claude to be gone", || !testkit::pid_alive(claude));
+    testkit::wait_until("the command claude ran to be gone", || {
+        processes_with(MARKER).is_empty()
+    });
+}
+
+/// `codexd doctor --json`'s check named `name`, run with `env`.
+fn doctor_check(home: &TempHome, env: &[(&str, String)], name: &str) -> serde_json::Value {
+    let mut doctor = home.codexd();
+    // Only the login this test gives counts, not one of the machine's.
+    for name in [
+        "ANTHROPIC_API_KEY",
+        "CLAUDE_CODE_OAUTH_TOKEN",
+        "CLAUDE_CONFIG_DIR",
+    ] {
+        doctor.env_remove(name);
+    }
+    let out = doctor
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .args(["doctor", "--json"])
+        .output()
+        .expect("doctor");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "doctor --json: {e}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    report["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["name"] == name).cloned())
+        .unwrap_or_else(|| panic!("no {name} check: {report}"))
+}
+
+#[test]
+fn doctor_lists_claude_its_version_and_login_or_how_to_install_it() {
+    let Some(claude) = testkit::claude_bin() else {
+        return;
+    };
+    let home = TempHome::new();
+    let fake = FakeAnthropic::start(vec![Step::text("unused")]);
+    let mut env = fake.cli_env(&home.root().join("claude-home"));
+    env.push(("CLAUDE_BIN", claude.display().to_string()));
+    let check = doctor_check(&home, &env, "claude");
+    assert_eq!(check["status"], "ok", "{check}");
+    let detail = check["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("(Claude Code)") && detail.contains("ANTHROPIC_API_KEY"),
+        "{check}"
+    );
+
+    // No key, and a HOME without credentials: a warning with the fix.
+    let no_key: Vec<_> = env
+        .iter()
+        .filter(|(k, _)| *k != "ANTHROPIC_API_KEY")
+        .cloned()
+        .collect();
+    let check = doctor_check(&home, &no_key, "claude");
+    assert_eq!(check["status"], "warn", "{check}");
+    assert!(
+        check["fix"]
+            .as_str()
+            .is_some_and(|f| f.contains("ANTHROPIC_API_KEY")),
+        "{check}"
+    );
+
+    // A login file is a login (read, never tried: doctor stays offline).
+    let credentials = home.root().join("claude-home/.claude/.credentials.json");
+    std::fs::create_dir_all(credentials.parent().expect("a parent")).expect("claude folder");
+    std::fs::write(&credentials, r#"{"claudeAiOauth":{}}"#).expect("credentials");
+    let check = doctor_check(&home, &no_key, "claude");
+    assert_eq!(check["status"], "ok", "{check}");
+    assert_eq!(fake.log().requests().len(), 0, "doctor stays offline");
+
+    let missing = [(
+        "CLAUDE_BIN",
+        home.root().join("no-such-claude").display().to_string(),
+    )];
+    let check = doctor_check(&home, &missing, "claude");
+    assert_eq!(check["status"], "warn", "{check}");
+    assert!(
+        check["fix"]
+            .as_str()
+            .is_some_and(|f| f.contains("npm install -g @anthropic-ai/claude-code")),
+        "{check}"
+    );
+}
