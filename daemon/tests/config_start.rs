@@ -118,7 +118,7 @@ fn an_unknown_key_is_refused_with_the_known_keys_and_a_suggestion() {
         &home,
         &[
             "config.toml: unknown key \"max_jobs\" (did you mean max_concurrent_jobs?); the keys \
-           are codex_bin, gemini_bin, default_approval_policy, default_model, default_reasoning_effort, max_concurrent_jobs, \
+           are codex_bin, gemini_bin, claude_bin, default_approval_policy, default_model, default_reasoning_effort, max_concurrent_jobs, \
            output_cap_bytes, retention_days, stall_timeout_seconds, question_timeout_seconds, init_timeout_seconds, max_duration_seconds, \
            extra_codex_args, log_level, task_answers",
         ],
@@ -163,7 +163,7 @@ fn three_problems_are_three_lines_each_naming_its_key() {
         &home,
         &[
             "config.toml: unknown key \"max_jobs\" (did you mean max_concurrent_jobs?); the keys \
-             are codex_bin, gemini_bin, default_approval_policy, default_model, default_reasoning_effort, max_concurrent_jobs, \
+             are codex_bin, gemini_bin, claude_bin, default_approval_policy, default_model, default_reasoning_effort, max_concurrent_jobs, \
              output_cap_bytes, retention_days, stall_timeout_seconds, question_timeout_seconds, init_timeout_seconds, max_duration_seconds, \
              extra_codex_args, log_level, task_answers",
             "config.toml: max_concurrent_jobs = 0 is not valid: a whole number from 1 to 256 \

@@ -406,11 +406,37 @@ async fn a_job_cancelled_while_queued_leaves_no_branch_and_no_worktree() {
 
 #[tokio::test]
 async fn a_job_whose_codex_cannot_start_leaves_no_branch_and_no_worktree() {
+    // Not installed: the Start is refused before anything is made.
     let home = TempHome::new();
     let missing = home.root().join("no-such-codex");
     let daemon = Daemon::start_with(&home, &[("CODEX_BIN", missing.display().to_string())]).await;
     let client = daemon.client().await;
     let repo = repo(&home);
+    let refused = client
+        .clone()
+        .start(worktree_req(&repo, "msg:never"))
+        .await
+        .expect_err("refused");
+    assert!(
+        refused.message().starts_with("cannot start codex"),
+        "{refused:?}"
+    );
+    assert_eq!(branches(&repo), "");
+    assert_eq!(
+        worktrees(&repo),
+        [repo.canonicalize().expect("repo").display().to_string()]
+    );
+    drop(daemon);
+
+    // There, but its spawn fails (an interpreter that does not exist): the
+    // job ends in error once its monitor says so, and takes its worktree and
+    // branch with it.
+    let home = TempHome::new();
+    let broken = home.root().join("broken-codex");
+    testkit::write_script(&broken, "#!/no/such/interpreter\n");
+    let daemon = Daemon::start_with(&home, &[("CODEX_BIN", broken.display().to_string())]).await;
+    let client = daemon.client().await;
+    let repo = self::repo(&home);
     let id = testkit::start_job(&client, worktree_req(&repo, "msg:never"))
         .await
         .job_id;

@@ -101,7 +101,7 @@ fn every_tool_refuses_an_unknown_argument_naming_it_and_does_nothing() {
         )
     );
     assert!(
-        text.contains("it takes prompt (required), cwd (required), approval_policy, "),
+        text.contains("it takes prompt (required), cwd (required), agent, approval_policy, "),
         "{text}"
     );
     let text = refused(
