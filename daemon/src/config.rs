@@ -5,7 +5,7 @@
 
 use std::{collections::BTreeMap, ffi::OsString, fmt, path::Path};
 
-use crate::{job::Policy, validate};
+use crate::{api::validate, job::Policy};
 
 /// Default for `max_concurrent_jobs`.
 pub const DEFAULT_MAX_JOBS: usize = 4;
@@ -402,12 +402,12 @@ impl Config {
         });
         let default_reasoning_effort = r.pick("default_reasoning_effort", None, |v| match v {
             "" => Ok(None),
-            e => crate::codex::command::reasoning_effort(e)
+            e => crate::engine::codex::command::reasoning_effort(e)
                 .map(|e| Some(e.to_string()))
                 .map_err(|_| {
                     format!(
                         "one of {} (codex's model_reasoning_effort)",
-                        crate::codex::command::REASONING_EFFORTS.join(", ")
+                        crate::engine::codex::command::REASONING_EFFORTS.join(", ")
                     )
                 }),
         });

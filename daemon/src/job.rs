@@ -4,7 +4,7 @@ use std::fmt;
 
 use codex_async_proto::v1::{self, JobStatus};
 
-use crate::codex::{events::Summary, review::Review};
+use crate::engine::codex::{events::Summary, review::Review};
 pub use crate::engine::Agent;
 use rand_id::new_id_hex;
 
@@ -405,13 +405,13 @@ mod tests {
                 Some(*name)
             );
         }
-        let decisions: Vec<&str> = crate::codex::approval::DECISIONS
+        let decisions: Vec<&str> = crate::engine::codex::approval::DECISIONS
             .iter()
             .map(|d| d.name())
             .collect();
         assert_eq!(decisions, values::DECISIONS);
         assert_eq!(
-            crate::codex::command::REASONING_EFFORTS,
+            crate::engine::codex::command::REASONING_EFFORTS,
             values::REASONING_EFFORTS
         );
     }

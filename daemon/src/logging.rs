@@ -73,7 +73,7 @@ pub fn init(paths: &Paths, log_level: &str) -> Option<PathBuf> {
     let dir = log_dir(paths);
     // The home's own checks (owner, mode, no symlink) come before anything is
     // created in it; when they fail, serve reports why right after.
-    let file = match crate::home::create(paths)
+    let file = match crate::store::home::create(paths)
         .map_err(|e| e.to_string())
         .and_then(|()| appender(&dir))
     {
@@ -187,7 +187,7 @@ mod tests {
             "DEBUG",
             "warn,codex_async_daemon=debug",
             "codex_async_daemon=debug,codexd=debug",
-            "codex_async_daemon::server=trace",
+            "codex_async_daemon::api::server=trace",
             "off",
         ] {
             assert!(filter(good).is_ok(), "{good}");

@@ -52,14 +52,14 @@ mod session;
 mod stream;
 
 use crate::{
-    codex::app_server::{Plan, TurnEnd},
+    engine::codex::app_server::{Plan, TurnEnd},
     job::now_rfc3339,
-    jobdir::{
+    output::output_cap::{self, OutputCap},
+    store::jobdir::{
         write_json_atomic, Durability, ExitInfo, ExitSlot, FolderGone, FolderIdentity, JobDir,
         MonitorInfo,
     },
-    output_cap::{self, OutputCap},
-    proctree,
+    sys::proctree,
     watchdog::Watchdog,
 };
 
@@ -341,7 +341,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
         Err(e) => {
             let program = display_program(&argv);
             let reason = if e.kind() == io::ErrorKind::NotFound {
-                crate::codex::command::not_found(&program)
+                crate::engine::codex::command::not_found(&program)
             } else {
                 format!("cannot start codex ({program}): {e}")
             };

@@ -25,15 +25,16 @@ use tokio::{
 use tracing::{info, warn};
 
 use crate::{
-    codex::{self, events::Summary},
+    api::validate::JobSpec,
     config::Config,
-    db::{Db, DbError},
+    engine::codex::{self, events::Summary},
     engine::{self, Agent},
     job::{now_rfc3339, Isolation, JobId, JobRecord},
-    jobdir::JobDir,
     monitor::{Limits, MonitorJob},
-    proctree, resource,
-    validate::JobSpec,
+    store::db::{Db, DbError},
+    store::jobdir::JobDir,
+    sys::proctree,
+    sys::resource,
     worktree::{self, WorktreeError},
 };
 

@@ -122,10 +122,10 @@ pub async fn create(cwd: &Path, job_dir: &Path, id: &JobId) -> Result<Worktree, 
         branch: branch.clone(),
         base: base.to_string(),
     };
-    crate::jobdir::write_json_atomic(
+    crate::store::jobdir::write_json_atomic(
         &intent_file(job_dir),
         &intent,
-        crate::jobdir::Durability::Synced,
+        crate::store::jobdir::Durability::Synced,
     )
     .map_err(|e| WorktreeError::Git(format!("recording the worktree about to be made: {e}")))?;
     if let Err(e) = git(&root, &["worktree", "add", "-b", &branch, &tree_arg, base]).await {
@@ -387,7 +387,7 @@ pub async fn commit_work(
     let message = format!(
         "codex-async job {}: {}\n\nWhat codex changed and left uncommitted in the worktree when the job ended ({}).\n",
         work.id,
-        crate::codex::events::one_line(first_line, SUBJECT_PROMPT_CHARS),
+        crate::engine::codex::events::one_line(first_line, SUBJECT_PROMPT_CHARS),
         work.ending
     );
     // Literal pathspecs: a file named `*.rs` is that file, not a glob.

@@ -1025,7 +1025,7 @@ async fn a_monitor_the_killed_daemon_was_starting_is_adopted_not_run_twice() {
 
 #[tokio::test]
 async fn the_background_repair_leaves_a_start_in_progress_alone() {
-    use codex_async_daemon::{db::Db, repair};
+    use codex_async_daemon::{store::db::Db, store::repair};
     let home = TempHome::new();
     let paths = home.paths();
     std::fs::create_dir_all(paths.jobs()).expect("jobs dir");

@@ -3,7 +3,7 @@
 //! job id that could escape its folder through.
 #![no_main]
 
-use codex_async_daemon::{job::JobId, validate};
+use codex_async_daemon::{api::validate, job::JobId};
 use codex_async_proto::v1::{ReviewRequest, StartRequest};
 use libfuzzer_sys::fuzz_target;
 
@@ -23,13 +23,16 @@ fuzz_target!(|data: &[u8]| {
         reasoning_effort: next(),
         output_schema: next(),
         // A review when the input says so (its first byte odd).
-        review: data.first().filter(|&&b| b % 2 == 1).map(|_| ReviewRequest {
-            target: next().unwrap_or_default(),
-            base_branch: next(),
-            commit: next(),
-            title: next(),
-            instructions: next(),
-        }),
+        review: data
+            .first()
+            .filter(|&&b| b % 2 == 1)
+            .map(|_| ReviewRequest {
+                target: next().unwrap_or_default(),
+                base_branch: next(),
+                commit: next(),
+                title: next(),
+                instructions: next(),
+            }),
         // validate::start reads it not at all: the service decides on it.
         steer_if_running: data.last().is_some_and(|&b| b % 2 == 1),
         agent: next(),
@@ -76,7 +79,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(!id.as_str().contains(['/', '.', '\\']));
         assert_eq!(id.as_str().len(), 12);
     }
-    let n = data.iter().fold(0u32, |acc, &b| acc.wrapping_mul(31).wrapping_add(u32::from(b)));
+    let n = data.iter().fold(0u32, |acc, &b| {
+        acc.wrapping_mul(31).wrapping_add(u32::from(b))
+    });
     let _ = validate::tail_lines(Some(n));
     let _ = validate::list_limit(Some(n));
     let _ = validate::status_filter(Some(n as i32));

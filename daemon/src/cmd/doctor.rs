@@ -25,11 +25,11 @@ use sqlx::{sqlite::SqliteConnectOptions, ConnectOptions, Row};
 use crate::{
     cmd::{self, ui},
     config::Config,
-    program::{is_executable, not_executable, which},
-    rebuild,
+    store::rebuild,
+    sys::program::{is_executable, not_executable, which},
 };
 
-use crate::codex::version::{Version, CODEX_INSTALL, MIN_CODEX, NEWEST_TESTED};
+use crate::engine::codex::version::{Version, CODEX_INSTALL, MIN_CODEX, NEWEST_TESTED};
 /// `codex --version` starts Node; give it time on a loaded machine.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
 /// `codex login status` reads a file or two, but starts Node too.
@@ -416,14 +416,14 @@ impl CodexEnv {
 
     /// codex's home: `$CODEX_HOME`, else `~/.codex`.
     fn codex_home(&self) -> Option<PathBuf> {
-        crate::codex::auth::codex_home_of(|name| self.vars.get(OsStr::new(name)).cloned())
+        crate::engine::codex::auth::codex_home_of(|name| self.vars.get(OsStr::new(name)).cloned())
     }
 }
 
 /// The model provider codex is set to use other than OpenAI's, and where
 /// that is set (codex/auth.rs).
 fn custom_provider(env: &CodexEnv, extra_args: &[String]) -> Option<(String, String)> {
-    crate::codex::auth::provider_setting(env.codex_home().as_deref(), extra_args)
+    crate::engine::codex::auth::provider_setting(env.codex_home().as_deref(), extra_args)
         .filter(|(name, _)| name != "openai")
 }
 
@@ -772,7 +772,7 @@ fn check_homes(paths: &Paths, info: Option<&InfoResponse>) -> Option<Check> {
             )
         });
     }
-    if let Some(running) = crate::home::running(paths) {
+    if let Some(running) = crate::store::home::running(paths) {
         let elsewhere = running.socket.filter(|s| !same_path(s, &paths.socket))?;
         return Some(Check::warn(
             "homes",
@@ -836,7 +836,7 @@ async fn check_daemon(paths: &Paths, info: Option<InfoResponse>) -> Check {
                 )
             }
         }
-        None if crate::home::is_locked(paths) => Check::fail(
+        None if crate::store::home::is_locked(paths) => Check::fail(
             "daemon",
             format!(
                 "a codexd holds {} but does not answer on {}",

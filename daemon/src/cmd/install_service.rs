@@ -214,7 +214,7 @@ pub fn install(kind: Kind, print: bool, now: bool, json: bool) -> anyhow::Result
     if kind == Kind::Launchd {
         // launchd opens the log file itself, before codexd runs: the folder must exist.
         let paths = Paths::from_env()?;
-        crate::home::create(&paths)?;
+        crate::store::home::create(&paths)?;
         let logs = crate::logging::log_dir(&paths);
         fs::DirBuilder::new()
             .recursive(true)
@@ -272,7 +272,7 @@ service stops or restarts. To keep jobs running after you log out: `loginctl ena
             service_files::launchd_log(&Paths::from_env()?).display()
         ),
     });
-    if !ran && Paths::from_env().is_ok_and(|p| crate::home::is_locked(&p)) {
+    if !ran && Paths::from_env().is_ok_and(|p| crate::store::home::is_locked(&p)) {
         out.push_str(
             "\nA codexd is running now, started by hand: stop it first (`codexd stop`; its jobs keep running) \
 so the service can take over.\n",

@@ -24,8 +24,8 @@ use tonic::Code;
 
 use crate::{
     cmd::{self, ui},
-    lines::{Line, Pending, SkimLimits, LONG_HEAD, LONG_TAIL},
-    render::Viewer,
+    output::lines::{Line, Pending, SkimLimits, LONG_HEAD, LONG_TAIL},
+    output::render::Viewer,
 };
 
 /// The exit statuses of `codexd logs`, for its `--help`.

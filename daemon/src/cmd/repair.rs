@@ -11,8 +11,8 @@ use serde_json::json;
 
 use crate::{
     cmd::{self, ui},
-    home::{self, HomeError},
-    rebuild::{self, Lineage},
+    store::home::{self, HomeError},
+    store::rebuild::{self, Lineage},
 };
 
 pub fn run(json: bool) -> anyhow::Result<ExitCode> {

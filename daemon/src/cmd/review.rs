@@ -13,9 +13,9 @@ use codex_async_proto::{
 };
 
 use crate::{
+    api::validate,
     cmd::{self, logs, ui},
-    codex::review::{self, FLAGS},
-    validate,
+    engine::codex::review::{self, FLAGS},
 };
 
 /// `codexd review --help`'s exit status section.

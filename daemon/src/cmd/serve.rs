@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use codex_async_proto::paths::Paths;
 
-use crate::{config::Config, server};
+use crate::{api::server, config::Config};
 
 pub fn run() -> anyhow::Result<ExitCode> {
     let paths = Paths::from_env()?;

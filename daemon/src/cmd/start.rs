@@ -19,7 +19,7 @@ use codex_async_proto::paths::Paths;
 use daemonize::{Daemonize, Outcome};
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 
-use crate::{cmd, home};
+use crate::{cmd, store::home};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 /// Most bytes of the daemon's last words read back from codexd.log.
@@ -239,7 +239,7 @@ mod tests {
 
     #[test]
     fn the_last_words_are_mains_error_after_the_log_lines() {
-        let log = "2026-01-01T00:00:00Z  INFO codex_async_daemon::server: settings\n\
+        let log = "2026-01-01T00:00:00Z  INFO codex_async_daemon::api::server: settings\n\
                    codexd: logging to stderr only: cannot use /h/logs: denied\n\
                    codexd: opening /h/codexd.db: unable to open database file\n";
         assert_eq!(

@@ -79,7 +79,7 @@ fn pending_note(n: u64) -> String {
 }
 
 /// What `status` says of a daemon that holds the home but does not answer.
-fn unreachable(paths: &Paths, daemon: &crate::home::Running, json: bool) -> ExitCode {
+fn unreachable(paths: &Paths, daemon: &crate::store::home::Running, json: bool) -> ExitCode {
     if json {
         let value = serde_json::json!({"running": true, "reachable": false,
             "pid": daemon.pid, "socket": paths.socket.display().to_string()});

@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 use codex_async_proto::{connect, paths::Paths, v1::ShutdownRequest};
 use nix::sys::signal::{kill, Signal};
 
-use crate::{cmd, home, proctree};
+use crate::{cmd, store::home, sys::proctree};
 
 const STOP_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a home that is locked may go without a lock file naming its

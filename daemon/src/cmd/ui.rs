@@ -19,7 +19,7 @@ use codex_async_proto::{
 use serde_json::{json, Value};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::{job::JobId, service};
+use crate::{api::service, job::JobId};
 
 /// Exit code when the daemon is not running (as `codexd status` and `systemctl status`).
 pub const NOT_RUNNING: u8 = 3;

@@ -1,7 +1,7 @@
 //! The agents codexd runs, behind one seam: which agent CLI a job runs
 //! ([`Agent`], recorded with the job), and per agent what only that agent's
 //! engine knows: its command line, how its output becomes codexd's events,
-//! and what its exit codes mean. codex's engine is `crate::codex` (its
+//! and what its exit codes mean. codex's engine is `crate::engine::codex` (its
 //! app-server protocol, approvals, versions and login); Gemini CLI's is
 //! [`gemini`], Claude Code's [`claude`].
 //!
@@ -10,6 +10,7 @@
 //! [`Agent`] and in `codex_async_proto::values::AGENTS`.
 
 pub mod claude;
+pub mod codex;
 pub mod gemini;
 
 use std::fmt;
@@ -88,7 +89,7 @@ pub fn missing(agent: Agent, program: &std::ffi::OsStr) -> Option<String> {
     if path.is_relative() && path.components().count() > 1 {
         return None;
     }
-    crate::program::which(path).is_none().then(|| {
+    crate::sys::program::which(path).is_none().then(|| {
         format!(
             "cannot start {agent}: {} was not found; install it with `{}` or set {}_BIN to its path, then restart codexd",
             path.display(),
@@ -138,7 +139,7 @@ impl Stream {
 }
 
 /// Turns an agent's output lines into codexd's event lines (the `--json`
-/// events of `crate::codex::events`, which every summary, rendering and
+/// events of `crate::engine::codex::events`, which every summary, rendering and
 /// result reads).
 pub trait Translate {
     /// The event lines one line of the agent's output becomes.

@@ -32,14 +32,14 @@ use tokio::{
 };
 
 use crate::{
-    codex::{
+    engine::codex::{
         app_server::{self, Incoming, Plan, Translator, TurnEnd},
         approval::{shown_answers, AnswerFile, AnsweredBy, Decision},
         events::Question,
         startup::{self, NoTurn},
     },
     job::now_rfc3339,
-    jobdir::{write_json_atomic, Durability, JobDir, SteerDone, SteerNote},
+    store::jobdir::{write_json_atomic, Durability, JobDir, SteerDone, SteerNote},
 };
 
 /// How often a pending question's answer file and deadline are looked at

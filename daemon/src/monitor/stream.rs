@@ -19,7 +19,7 @@ use tokio::{
 
 use crate::{
     engine::{Stream, Translate},
-    jobdir::JobDir,
+    store::jobdir::JobDir,
 };
 
 /// Reads the agent's stdout until it closes.

@@ -9,9 +9,9 @@ use tracing::info;
 
 use super::{Supervisor, SupervisorError};
 use crate::{
-    codex::approval::{input_answers, shown_answers, AnswerFile, Decision, Reply},
+    engine::codex::approval::{input_answers, shown_answers, AnswerFile, Decision, Reply},
     job::{now_rfc3339, JobId, JobRecord},
-    jobdir::{write_json_atomic, Durability},
+    store::jobdir::{write_json_atomic, Durability},
 };
 
 /// How long an Answer waits for the monitor to say it handed the answer to

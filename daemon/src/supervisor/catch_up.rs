@@ -2,7 +2,7 @@
 //! write reaches the database and `meta.json` without a restart.
 //!
 //! The database keeps the state changes it could not take (see
-//! [`crate::pending`]) and says when a job's have all been written; then the
+//! [`crate::store::pending`]) and says when a job's have all been written; then the
 //! job's `meta.json` is rewritten and watchers are told. A `meta.json` that
 //! could not be written (full disk) is tried again every [`RETRY_EVERY`] until
 //! it is.

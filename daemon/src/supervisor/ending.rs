@@ -11,8 +11,8 @@ use tracing::{info, warn};
 use super::{summary::Fold, Supervisor, SupervisorError};
 use crate::{
     job::{now_rfc3339, JobId},
-    jobdir::{ExitInfo, JobDir},
-    proctree,
+    store::jobdir::{ExitInfo, JobDir},
+    sys::proctree,
     worktree::{self, Committed},
 };
 
@@ -81,7 +81,7 @@ impl Supervisor {
                 if text.starts_with("codex exited") {
                     *text = format!(
                         "codex exited with code {code}: {}",
-                        crate::codex::events::one_line(&message, 300)
+                        crate::engine::codex::events::one_line(&message, 300)
                     );
                 }
             }
@@ -89,7 +89,7 @@ impl Supervisor {
         // codex's usage error (exit 2) names no version and no fix: say both.
         if let (JobStatus::Error, Some(code), Some(text)) = (status, code, reason.as_mut()) {
             let config = &self.inner.config;
-            if let Some(why) = crate::codex::version::explain_exit(
+            if let Some(why) = crate::engine::codex::version::explain_exit(
                 &config.codex_bin,
                 &config.extra_args,
                 &dir.output(),
@@ -180,7 +180,7 @@ impl Supervisor {
             .iter()
             .map(|f| f.path.clone())
             .collect();
-        let all_known = paths.len() < crate::codex::events::MAX_FILES;
+        let all_known = paths.len() < crate::engine::codex::events::MAX_FILES;
         let work = worktree::JobWork {
             id,
             prompt: &job.prompt,
@@ -207,7 +207,7 @@ impl Supervisor {
                       "cannot commit the job's work; it stays uncommitted in the worktree");
                 Some(format!(
                     "the end commit failed ({}); codex's work is uncommitted in the worktree {}: commit it there with git",
-                    crate::codex::events::one_line(&e.to_string(), 300),
+                    crate::engine::codex::events::one_line(&e.to_string(), 300),
                     tree.display()
                 ))
             }
@@ -256,7 +256,7 @@ fn lost_reason(dir: &JobDir) -> String {
         // into it made again; only with the home gone too is there nowhere.
         return format!(
             "{}; codex's exit status could not be recorded",
-            crate::jobdir::folder_removed_reason(dir.path())
+            crate::store::jobdir::folder_removed_reason(dir.path())
         );
     }
     let reason = "lost: the job's monitor ended without recording codex's exit status";

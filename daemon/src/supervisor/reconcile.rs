@@ -7,7 +7,7 @@ use codex_async_proto::v1::JobStatus;
 use tracing::{info, warn};
 
 use super::{Supervisor, SupervisorError};
-use crate::{job::JobId, proctree};
+use crate::{job::JobId, sys::proctree};
 
 impl Supervisor {
     /// At daemon start: settle every job an earlier daemon left queued or running.

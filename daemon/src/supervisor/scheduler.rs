@@ -22,7 +22,7 @@ use tracing::{info, warn};
 use super::{Supervisor, SupervisorError};
 use crate::{
     job::{JobId, JobRecord},
-    proctree,
+    sys::proctree,
 };
 
 /// How long reconcile waits for a monitor that an earlier daemon was starting

@@ -14,7 +14,7 @@ use tracing::info;
 use super::{Supervisor, SupervisorError};
 use crate::{
     job::{JobId, JobRecord, Kind},
-    jobdir::{write_json_atomic, Durability, SteerDone, SteerNote},
+    store::jobdir::{write_json_atomic, Durability, SteerDone, SteerNote},
 };
 
 /// How long a Steer waits for the monitor to say codex took the text

@@ -17,9 +17,9 @@ use tracing::warn;
 
 use super::{Supervisor, SupervisorError};
 use crate::{
-    codex::events::{Event, Summary},
+    engine::codex::events::{Event, Summary},
     job::JobId,
-    lines::{skim, Body, Seen, SkimLimits},
+    output::lines::{skim, Body, Seen, SkimLimits},
 };
 
 /// How often a running job's new events are folded into its summary.
@@ -44,7 +44,7 @@ const LIMITS: SkimLimits = SkimLimits {
 /// their head and tail.
 const SKIM_WHOLE: usize = 64 * 1024;
 /// The event types the summary needs, folded wherever they are.
-const NEEDED: &[&str] = crate::codex::events::SUMMARY_EVENTS;
+const NEEDED: &[&str] = crate::engine::codex::events::SUMMARY_EVENTS;
 
 /// How much a summary fold may do.
 #[derive(Debug, Clone, Copy)]

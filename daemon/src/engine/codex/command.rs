@@ -46,7 +46,7 @@ pub fn missing(codex_bin: &OsStr) -> Option<String> {
         // The spawn resolves it against the job's folder, not codexd's.
         return None;
     }
-    crate::program::which(path)
+    crate::sys::program::which(path)
         .is_none()
         .then(|| not_found(&codex_bin.to_string_lossy()))
 }

@@ -229,7 +229,7 @@ pub fn lock(paths: &Paths) -> Result<DaemonLock, HomeError> {
         "{}\n{}\n{}\n",
         std::process::id(),
         paths.socket.display(),
-        crate::proctree::start_time(std::process::id() as i32)
+        crate::sys::proctree::start_time(std::process::id() as i32)
             .map(|t| t.to_string())
             .unwrap_or_default()
     );
@@ -318,7 +318,7 @@ pub fn holder(paths: &Paths) -> Option<LockHolder> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Running {
     pub pid: i32,
-    /// Its start time, as recorded (see [`crate::proctree::start_time`]).
+    /// Its start time, as recorded (see [`crate::sys::proctree::start_time`]).
     pub start_time: Option<i64>,
     pub socket: Option<PathBuf>,
 }
@@ -326,7 +326,7 @@ pub struct Running {
 impl Running {
     /// True while it is the same process (not a later one with its pid).
     pub fn is_alive(&self) -> bool {
-        crate::proctree::is_same_process_alive(self.pid, self.start_time)
+        crate::sys::proctree::is_same_process_alive(self.pid, self.start_time)
     }
 }
 
@@ -490,6 +490,6 @@ mod tests {
         assert_eq!(held.keep(&paths).expect("keep"), LockFile::Kept);
         let found = running(&paths).expect("found by its lock file");
         assert_eq!(found.pid, me);
-        assert_eq!(found.start_time, crate::proctree::start_time(me));
+        assert_eq!(found.start_time, crate::sys::proctree::start_time(me));
     }
 }

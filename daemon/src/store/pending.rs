@@ -4,7 +4,7 @@
 //! diffstat) are facts: dropping one leaves a job `running` forever whose
 //! codex has exited. When SQLite cannot write one for a reason that passes —
 //! the disk is full (`SQLITE_FULL`), the home is read-only for a while, an I/O
-//! error, the database stays locked past the busy timeout — [`crate::db::Db`]
+//! error, the database stays locked past the busy timeout — [`crate::store::db::Db`]
 //! keeps the change here instead, in memory, per job and in order, and a
 //! background task writes them as soon as SQLite takes them again. Reads go
 //! through the same place, so the API answers from what is known meanwhile (a
@@ -22,9 +22,9 @@ use std::{
 
 use codex_async_proto::v1::JobStatus;
 
-use crate::{codex::events::Summary, job::JobRecord};
+use crate::{engine::codex::events::Summary, job::JobRecord};
 
-/// One state change of a job, as [`crate::db::Db`] writes it.
+/// One state change of a job, as [`crate::store::db::Db`] writes it.
 #[derive(Debug, Clone)]
 pub enum Change {
     /// The job runs under its monitor (only from queued or running).

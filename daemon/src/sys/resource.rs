@@ -6,7 +6,7 @@ use std::{io, path::Path};
 
 use nix::sys::resource::{getrlimit, Resource, RLIM_INFINITY};
 
-use crate::db::DbError;
+use crate::store::db::DbError;
 
 /// The sentence for an I/O error that means a resource ran out (None for any
 /// other error): what ran out, the error itself, and the fix. `home` is the

@@ -6,9 +6,9 @@
 use std::{fs::File, io, os::unix::fs::FileExt, path::Path};
 
 use crate::{
-    codex::events::{one_line, render, Event},
-    lines::{line_start_at_or_after, line_start_at_or_before, read_lines, Line},
-    output_cap::{parse_marker, Marker, MARKER_LEN},
+    engine::codex::events::{one_line, render, Event},
+    output::lines::{line_start_at_or_after, line_start_at_or_before, read_lines, Line},
+    output::output_cap::{parse_marker, Marker, MARKER_LEN},
 };
 
 /// Most characters of rendered events in one answer.
@@ -288,7 +288,7 @@ mod tests {
 
     #[test]
     fn the_cap_marker_is_a_note_and_the_cut_line_after_it_is_skipped() {
-        let marker = crate::output_cap::marker(3_000_000, 65_536);
+        let marker = crate::output::output_cap::marker(3_000_000, 65_536);
         let note = "note: 3000000 bytes of earlier output were dropped (the output cap keeps the last 65536 bytes)\n";
         // Cut inside a line (the usual case): the fragment is not shown.
         let mut content = marker.clone();

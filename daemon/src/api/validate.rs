@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use codex_async_proto::v1::{JobStatus, ReviewRequest, StartRequest};
 
 use crate::{
-    codex::{
+    engine::codex::{
         answer,
         approval::{Decision, Reply, MAX_ANSWER_BYTES},
         command,

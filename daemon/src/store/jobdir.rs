@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use codex_async_proto::v1::JobStatus;
 
 use crate::{
-    codex::{events::Summary, review::Review},
+    engine::codex::{events::Summary, review::Review},
     job::{Isolation, JobId, JobRecord, Policy},
 };
 

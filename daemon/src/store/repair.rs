@@ -26,9 +26,9 @@ use std::{
 use tracing::{info, warn};
 
 use crate::{
-    db::{Db, DbError},
     job::{JobId, JobRecord},
-    jobdir::JobDir,
+    store::db::{Db, DbError},
+    store::jobdir::JobDir,
 };
 
 /// More than one tick of the kernel's coarse clock (4–10 ms), far less than
@@ -112,7 +112,7 @@ pub async fn check(db: &Db, jobs_root: &Path, scope: Scope) -> Result<Report, Db
             let name = entry.file_name().to_string_lossy().into_owned();
             // A prune in progress (the Prune RPC runs beside this check), or
             // one the next start finishes.
-            if known.contains(name.as_str()) || crate::prune::is_pruning(&name) {
+            if known.contains(name.as_str()) || crate::store::prune::is_pruning(&name) {
                 continue;
             }
             let recent = entry

@@ -12,7 +12,7 @@ use std::{
     sync::Mutex,
 };
 
-use crate::render::Rendered;
+use crate::output::render::Rendered;
 
 /// Finished jobs whose latest events are kept.
 const CAPACITY: usize = 64;

@@ -154,7 +154,7 @@ pub fn steer_request(thread_id: &str, turn_id: &str, text: &str) -> Value {
 
 /// The event the monitor writes once codex took a steering.
 pub fn steered_event(text: &str) -> Value {
-    json!({"type": crate::codex::events::STEERED, "text": text})
+    json!({"type": crate::engine::codex::events::STEERED, "text": text})
 }
 
 /// How a turn ended, from `turn/completed`.
@@ -808,7 +808,7 @@ fn snake(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codex::events::{Event, Summary};
+    use crate::engine::codex::events::{Event, Summary};
 
     fn fold(events: &[Value]) -> Summary {
         let mut summary = Summary::default();
@@ -1137,8 +1137,8 @@ mod tests {
         assert_eq!(back, events[0]);
         // What the fold reads of a line too long to hold: its head and tail.
         let bytes = line.trim_end().as_bytes();
-        let head = &bytes[..crate::lines::LONG_HEAD];
-        let tail = &bytes[bytes.len() - crate::lines::LONG_TAIL..];
+        let head = &bytes[..crate::output::lines::LONG_HEAD];
+        let tail = &bytes[bytes.len() - crate::output::lines::LONG_TAIL..];
         let mut s = Summary::default();
         s.apply(&Event::parse_long(head, tail));
         assert_eq!(s.commands.len(), 1);

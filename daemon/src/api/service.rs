@@ -21,15 +21,16 @@ use tonic::{Request, Response, Status};
 use tracing::warn;
 
 use crate::{
-    codex, fit,
+    api::fit,
+    api::validate::{self, Invalid},
+    api::watch,
+    engine::codex,
     job::{JobId, JobRecord},
-    render::{self, Rendered},
-    render_cache::RenderCache,
-    resource,
+    output::render::{self, Rendered},
+    output::render_cache::RenderCache,
+    output::tail::{read_tail, Tail},
     supervisor::{Supervisor, SupervisorError},
-    tail::{read_tail, Tail},
-    validate::{self, Invalid},
-    watch,
+    sys::resource,
 };
 
 /// Gets reading output (its tail, its events) at once, over all clients.
@@ -507,7 +508,7 @@ impl CodexAsync for Service {
     ) -> Result<Response<codex_async_proto::v1::PruneResponse>, Status> {
         let req = request.into_inner();
         let older_than = Duration::from_secs(req.older_than_seconds);
-        let options = crate::prune::Options {
+        let options = crate::store::prune::Options {
             older_than,
             dry_run: req.dry_run,
             empty_branches: req.empty_branches,
@@ -515,7 +516,7 @@ impl CodexAsync for Service {
         let supervisor = self.supervisor.clone();
         let pruned = self
             .to_the_end("prune", async move {
-                crate::prune::prune(&supervisor, &options)
+                crate::store::prune::prune(&supervisor, &options)
                     .await
                     .map_err(internal)
             })

@@ -14,12 +14,14 @@ use tokio_stream::wrappers::ReceiverStream;
 use tracing::{info, warn};
 
 use crate::{
-    activation::{Checked, Endpoint},
+    api::activation::{Checked, Endpoint},
+    api::service::Service,
     config::Config,
-    home::{self, DaemonLock, LockFile},
     job::now_rfc3339,
-    rebuild, repair, retention,
-    service::Service,
+    store::home::{self, DaemonLock, LockFile},
+    store::rebuild,
+    store::repair,
+    store::retention,
     supervisor::Supervisor,
 };
 
@@ -66,7 +68,7 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
     // systemd's socket, if given, is taken (close-on-exec) before any job
     // monitor is started below; our own is bound only once reconcile is done,
     // so whoever can connect gets an answer at once.
-    let inherited = crate::activation::take_inherited(&paths)?;
+    let inherited = crate::api::activation::take_inherited(&paths)?;
     // The folders are the truth when the database is not: a damaged one is
     // set aside, and jobs it lacks are recorded again before repair and
     // reconcile look at them.
@@ -104,7 +106,7 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
             retention::run(&supervisor, retention_days).await;
         });
     }
-    let (listener, inherited) = crate::activation::listen(&paths, inherited)?;
+    let (listener, inherited) = crate::api::activation::listen(&paths, inherited)?;
     let endpoint = Endpoint::new(&paths, &listener, inherited);
     let (conns, incoming) = mpsc::channel(ACCEPT_QUEUE);
     let (stop_keeping, keeping_stopped) = oneshot::channel();

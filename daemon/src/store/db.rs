@@ -17,9 +17,9 @@ use tokio::sync::{broadcast, Notify};
 use tracing::{error, info, warn};
 
 use crate::{
-    codex::events::Summary,
+    engine::codex::events::Summary,
     job::{Isolation, JobId, JobRecord, Policy},
-    pending::{Change, Pending},
+    store::pending::{Change, Pending},
 };
 
 /// Why a database operation failed.
@@ -212,7 +212,7 @@ impl Db {
 
     /// Writes a state change, or, when SQLite cannot take it now for a reason
     /// that passes (full disk, read-only, I/O error, busy), keeps it to write
-    /// later ([`crate::pending`]). Returns whether the job's state changed
+    /// later ([`crate::store::pending`]). Returns whether the job's state changed
     /// (as far as is known, for a change that waits).
     async fn change(&self, job_id: &str, change: Change) -> Result<bool, DbError> {
         if !self.pending.has(job_id) {

@@ -1,6 +1,6 @@
 //! Retention: finished jobs older than `retention_days` are pruned by codexd
 //! itself, right after start and then every hour, through the same code as
-//! `codexd prune` ([`crate::prune`]). A queued or running job is never pruned,
+//! `codexd prune` ([`crate::store::prune`]). A queued or running job is never pruned,
 //! nor a worktree holding uncommitted work; branches are never deleted.
 
 use std::{fs, path::Path, time::Duration};
@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use crate::{
-    jobdir::{write_json_atomic, Durability},
-    prune,
+    store::jobdir::{write_json_atomic, Durability},
+    store::prune,
     supervisor::Supervisor,
 };
 

@@ -25,8 +25,8 @@ use std::{
 use tracing::{info, warn};
 
 use crate::{
-    db::{Db, DbError},
     job::{Isolation, JobId, JobRecord},
+    store::db::{Db, DbError},
     supervisor::{Supervisor, SupervisorError},
     worktree,
 };

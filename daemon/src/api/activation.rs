@@ -20,7 +20,7 @@ use codex_async_proto::paths::Paths;
 use tokio::net::UnixListener;
 use tracing::{info, warn};
 
-use crate::home;
+use crate::store::home;
 
 /// The first inherited descriptor (`SD_LISTEN_FDS_START`).
 const LISTEN_FDS_START: RawFd = 3;

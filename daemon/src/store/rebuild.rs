@@ -27,9 +27,9 @@ use codex_async_proto::{paths::Paths, v1::JobStatus};
 use tracing::{error, info, warn};
 
 use crate::{
-    db::{Db, DbError},
     job::{JobId, JobRecord},
-    jobdir::JobDir,
+    store::db::{Db, DbError},
+    store::jobdir::JobDir,
 };
 
 /// The home's copy of its database's generation id.
@@ -102,7 +102,7 @@ pub async fn open(paths: &Paths, check: Check) -> anyhow::Result<Opened> {
         _ => {}
     }
     // Before the folders are read: a folder a prune was removing is no job.
-    let finished = crate::prune::finish_interrupted(&db, &paths.jobs())
+    let finished = crate::store::prune::finish_interrupted(&db, &paths.jobs())
         .await
         .context("finishing prunes a crash interrupted")?;
     if !finished.is_empty() {
@@ -294,7 +294,7 @@ pub fn unrecorded(
         let name = entry.file_name().to_string_lossy().into_owned();
         if known.contains(&name)
             || !entry.file_type().is_ok_and(|t| t.is_dir())
-            || crate::prune::is_pruning(&name)
+            || crate::store::prune::is_pruning(&name)
         {
             continue;
         }
@@ -309,7 +309,7 @@ pub fn unrecorded(
                 entry.path(),
                 format!("its meta.json is of job {:?}", record.job_id),
             )),
-            Err(_) if crate::repair::is_unrecorded_start(&entry.path(), &name) => {}
+            Err(_) if crate::store::repair::is_unrecorded_start(&entry.path(), &name) => {}
             Err(why) => unreadable.push((entry.path(), why)),
         }
     }

@@ -19,8 +19,8 @@ use tokio::sync::{mpsc, watch as signal};
 use tonic::Status;
 
 use crate::{
+    api::service::{job_event, output_event},
     job::JobId,
-    service::{job_event, output_event},
     supervisor::Supervisor,
 };
 use codex_async_proto::v1::WatchEvent;
