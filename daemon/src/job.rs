@@ -4,8 +4,9 @@ use std::fmt;
 
 use codex_async_proto::v1::{self, JobStatus};
 
-use crate::engine::codex::{events::Summary, review::Review};
-pub use crate::engine::Agent;
+pub use crate::engine::agent::Agent;
+use crate::engine::codex::events::Summary;
+use crate::engine::codex::review::Review;
 use rand_id::new_id_hex;
 
 /// Length of a job id: 12 lowercase hex characters (48 random bits).

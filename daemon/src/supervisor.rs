@@ -225,7 +225,7 @@ impl Supervisor {
             }
             (_, Some(p)) => p.agent,
             (Some(asked), None) => asked,
-            (None, None) => crate::engine::DEFAULT,
+            (None, None) => crate::engine::agent::DEFAULT,
         };
         let reasoning_effort = spec
             .reasoning_effort
@@ -256,9 +256,13 @@ impl Supervisor {
         // is pinned to what it chose.
         let review = match &spec.review {
             Some(requested) => Some(
-                codex::review::resolve(requested, Path::new(&cwd), &codex::review::ARGUMENTS)
-                    .await
-                    .map_err(SupervisorError::Invalid)?,
+                codex::review_target::resolve(
+                    requested,
+                    Path::new(&cwd),
+                    &codex::review::ARGUMENTS,
+                )
+                .await
+                .map_err(SupervisorError::Invalid)?,
             ),
             None => None,
         };

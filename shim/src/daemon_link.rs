@@ -89,6 +89,26 @@ impl DaemonLink {
         }
     }
 
+    /// One Get of a job: its record, summary and (after `since`) events,
+    /// with `tail_lines` of its raw output.
+    pub async fn get(
+        &self,
+        job_id: String,
+        since: Option<u64>,
+        tail_lines: u32,
+    ) -> Result<codex_async_proto::v1::GetResponse, ToolError> {
+        let request = codex_async_proto::v1::GetRequest {
+            job_id,
+            tail_lines: Some(tail_lines),
+            since,
+        };
+        self.call("Get", |mut client| {
+            let request = request.clone();
+            async move { client.get(request).await }
+        })
+        .await
+    }
+
     fn paths(&self) -> Result<&Paths, ToolError> {
         self.paths.as_ref().map_err(|reason| {
             ToolError::new(format!(

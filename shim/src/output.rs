@@ -426,6 +426,33 @@ impl CancelOutput {
     }
 }
 
+/// What codex_poll and codex_wait return: the job's result once it has
+/// ended or while its codex asks (the one rendering names the question and
+/// how to answer it), else its progress (`with_events`: the events after
+/// the cursor; `with_output`: the raw tail).
+pub(crate) fn view(
+    response: v1::GetResponse,
+    with_events: bool,
+    with_output: bool,
+) -> Result<CallToolResult, ToolError> {
+    let settled = response
+        .job
+        .as_ref()
+        .and_then(Status::of)
+        .is_some_and(|s| s.is_final() || s == Status::InputRequired);
+    if !settled {
+        return Json(PollOutput::from_proto(response, with_events, with_output)?).into_result();
+    }
+    let mut result = ResultText::from_proto(&response)?.into_call_tool_result()?;
+    if with_output && !response.output.is_empty() {
+        result.content.push(rmcp::model::ContentBlock::text(format!(
+            "Output tail:\n{}",
+            response.output
+        )));
+    }
+    Ok(result)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

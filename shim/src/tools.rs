@@ -34,8 +34,8 @@ use crate::{
     },
     daemon_link::DaemonLink,
     output::{
-        answer_text, CancelOutput, Json, ListOutput, PollOutput, ReplyOutput, ResultText,
-        ReviewOutput, StartOutput, Status,
+        answer_text, view, CancelOutput, Json, ListOutput, ReplyOutput, ResultText, ReviewOutput,
+        StartOutput,
     },
     request_shape, tasks,
     tool_error::ToolError,
@@ -128,7 +128,7 @@ cursor, for the events after it.",
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
         let args = WaitArgs::from_json(&args)?;
-        wait::wait(self, args, context).await
+        wait::wait(&self.daemon, args, context).await
     }
 
     #[tool(
@@ -369,24 +369,14 @@ impl CodexAsyncServer {
         Ok(())
     }
 
-    /// One Get call.
+    /// One Get of a job (codex_poll, codex_result, tasks/get).
     pub(crate) async fn get(
         &self,
         job_id: String,
         since: Option<u64>,
         tail_lines: u32,
     ) -> Result<v1::GetResponse, ToolError> {
-        let request = v1::GetRequest {
-            job_id,
-            tail_lines: Some(tail_lines),
-            since,
-        };
-        self.daemon
-            .call("Get", |mut client| {
-                let request = request.clone();
-                async move { client.get(request).await }
-            })
-            .await
+        self.daemon.get(job_id, since, tail_lines).await
     }
 
     /// `tasks/get`: the job behind a task, from codexd (so any shim process
@@ -424,33 +414,6 @@ impl CodexAsyncServer {
             tracing::warn!("tasks/cancel of {task_id}: {e}");
         }
     }
-}
-
-/// What codex_poll and codex_wait return: the job's result once it has
-/// ended or while its codex asks (the one rendering names the question and
-/// how to answer it), else its progress (`with_events`: the events after
-/// the cursor; `with_output`: the raw tail).
-pub(crate) fn view(
-    response: v1::GetResponse,
-    with_events: bool,
-    with_output: bool,
-) -> Result<CallToolResult, ToolError> {
-    let settled = response
-        .job
-        .as_ref()
-        .and_then(Status::of)
-        .is_some_and(|s| s.is_final() || s == Status::InputRequired);
-    if !settled {
-        return Json(PollOutput::from_proto(response, with_events, with_output)?).into_result();
-    }
-    let mut result = ResultText::from_proto(&response)?.into_call_tool_result()?;
-    if with_output && !response.output.is_empty() {
-        result.content.push(rmcp::model::ContentBlock::text(format!(
-            "Output tail:\n{}",
-            response.output
-        )));
-    }
-    Ok(result)
 }
 
 /// What clients show the model about the server as a whole. Claude Code

@@ -22,9 +22,9 @@ use tokio::time::Instant;
 
 use crate::{
     args::WaitArgs,
-    output::{ResultText, Status},
+    daemon_link::DaemonLink,
+    output::{view, ResultText, Status},
     tool_error::ToolError,
-    tools::{view, CodexAsyncServer},
 };
 
 /// How often `codex_wait` asks codexd about its jobs.
@@ -49,7 +49,7 @@ const ACTIVITY_CHARS: usize = 80;
 
 /// Runs one `codex_wait` call.
 pub async fn wait(
-    server: &CodexAsyncServer,
+    server: &DaemonLink,
     args: WaitArgs,
     context: RequestContext<RoleServer>,
 ) -> Result<CallToolResult, ToolError> {
@@ -103,7 +103,7 @@ fn named_field(job_id_given: bool) -> &'static str {
 
 /// Waits for the first of `ids` (2 or more, distinct) to end.
 async fn wait_any(
-    server: &CodexAsyncServer,
+    server: &DaemonLink,
     ids: Vec<String>,
     timeout_seconds: u32,
     context: RequestContext<RoleServer>,

@@ -9,10 +9,10 @@
 use std::{pin::Pin, time::Duration};
 
 use codex_async_proto::v1::{
-    codex_async_server::CodexAsync, watch_event, AnswerRequest, AnswerResponse, CancelRequest,
-    CancelResponse, GetRequest, GetResponse, InfoRequest, InfoResponse, Job, JobStatus, JobSummary,
-    ListRequest, ListResponse, OutputChunk, ShutdownRequest, ShutdownResponse, StartRequest,
-    StartResponse, SteerRequest, SteerResponse, WatchEvent, WatchRequest,
+    codex_async_server::CodexAsync, AnswerRequest, AnswerResponse, CancelRequest, CancelResponse,
+    GetRequest, GetResponse, InfoRequest, InfoResponse, Job, JobStatus, JobSummary, ListRequest,
+    ListResponse, ShutdownRequest, ShutdownResponse, StartRequest, StartResponse, SteerRequest,
+    SteerResponse, WatchEvent, WatchRequest,
 };
 use tokio::sync::{mpsc, watch as signal, Notify, Semaphore};
 use tokio_stream::{wrappers::ReceiverStream, Stream};
@@ -527,19 +527,5 @@ impl CodexAsync for Service {
             warnings: pruned.warnings,
             branches_deleted: pruned.branches_deleted,
         }))
-    }
-}
-
-/// Builds a watch event carrying the job.
-pub fn job_event(job: Job) -> WatchEvent {
-    WatchEvent {
-        event: Some(watch_event::Event::Job(job)),
-    }
-}
-
-/// Builds a watch event carrying output.
-pub fn output_event(offset: u64, data: Vec<u8>) -> WatchEvent {
-    WatchEvent {
-        event: Some(watch_event::Event::Output(OutputChunk { offset, data })),
     }
 }

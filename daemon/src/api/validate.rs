@@ -55,7 +55,7 @@ pub struct JobSpec {
     /// Set for a review: its target, to resolve against the repository.
     pub review: Option<Requested>,
     /// The agent asked for (None: the parent's for a reply, else codex).
-    pub agent: Option<crate::engine::Agent>,
+    pub agent: Option<crate::engine::agent::Agent>,
 }
 
 /// Longest branch name or commit a review accepts.
@@ -149,9 +149,9 @@ pub fn start(req: &StartRequest) -> Result<JobSpec, Invalid> {
     }
     let agent = match req.agent.as_deref() {
         None | Some("") => None,
-        Some(name) => Some(crate::engine::Agent::parse(name).map_err(Invalid)?),
+        Some(name) => Some(crate::engine::agent::Agent::parse(name).map_err(Invalid)?),
     };
-    if review.is_some() && agent.is_some_and(|a| a != crate::engine::Agent::Codex) {
+    if review.is_some() && agent.is_some_and(|a| a != crate::engine::agent::Agent::Codex) {
         return Err(Invalid(
             "agent: a review is codex's reviewer (codex exec review); leave agent out".into(),
         ));

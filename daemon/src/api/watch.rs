@@ -18,12 +18,8 @@ use std::{
 use tokio::sync::{mpsc, watch as signal};
 use tonic::Status;
 
-use crate::{
-    api::service::{job_event, output_event},
-    job::JobId,
-    supervisor::Supervisor,
-};
-use codex_async_proto::v1::WatchEvent;
+use crate::{job::JobId, supervisor::Supervisor};
+use codex_async_proto::v1::{watch_event, Job, OutputChunk, WatchEvent};
 
 const CHUNK: usize = 64 * 1024;
 const TICK: Duration = Duration::from_millis(100);
@@ -117,4 +113,18 @@ fn read_from(path: &Path, offset: u64) -> std::io::Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(CHUNK);
     file.take(CHUNK as u64).read_to_end(&mut buf)?;
     Ok(buf)
+}
+
+/// Builds a watch event carrying the job.
+pub fn job_event(job: Job) -> WatchEvent {
+    WatchEvent {
+        event: Some(watch_event::Event::Job(job)),
+    }
+}
+
+/// Builds a watch event carrying output.
+pub fn output_event(offset: u64, data: Vec<u8>) -> WatchEvent {
+    WatchEvent {
+        event: Some(watch_event::Event::Output(OutputChunk { offset, data })),
+    }
 }

@@ -15,7 +15,7 @@ use codex_async_proto::{
 use crate::{
     api::validate,
     cmd::{self, logs, ui},
-    engine::codex::review::{self, FLAGS},
+    engine::codex::{review::FLAGS, review_target as review},
 };
 
 /// `codexd review --help`'s exit status section.

@@ -9,77 +9,14 @@
 //! translator, its exit codes, its doctor checks) plus its line in
 //! [`Agent`] and in `codex_async_proto::values::AGENTS`.
 
+pub mod agent;
 pub mod claude;
 pub mod codex;
 pub mod gemini;
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
-/// The agent CLI that runs a job.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Agent {
-    /// OpenAI's codex CLI (`codex app-server`, `codex exec review`).
-    #[default]
-    Codex,
-    /// Google's Gemini CLI (`gemini -o stream-json`, headless).
-    Gemini,
-    /// Anthropic's Claude Code (`claude -p --output-format stream-json`).
-    Claude,
-}
-
-/// The agent every job ran before jobs recorded one, and the default.
-pub const DEFAULT: Agent = Agent::Codex;
-
-impl Agent {
-    /// Its name in the API, the database and meta.json.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Codex => "codex",
-            Self::Gemini => "gemini",
-            Self::Claude => "claude",
-        }
-    }
-
-    /// Parses an agent's name.
-    pub fn parse(name: &str) -> Result<Self, String> {
-        match name {
-            "codex" => Ok(Self::Codex),
-            "gemini" => Ok(Self::Gemini),
-            "claude" => Ok(Self::Claude),
-            other => Err(format!(
-                "agent: unknown value {other:?}; use one of {}",
-                codex_async_proto::values::listed(codex_async_proto::values::AGENTS)
-            )),
-        }
-    }
-
-    /// The command that runs it when its setting names none.
-    pub fn default_program(self) -> &'static str {
-        match self {
-            Self::Codex => "codex",
-            Self::Gemini => "gemini",
-            Self::Claude => "claude",
-        }
-    }
-
-    /// How a user installs it.
-    pub fn install_hint(self) -> &'static str {
-        match self {
-            Self::Codex => "npm install -g @openai/codex",
-            Self::Gemini => "npm install -g @google/gemini-cli",
-            Self::Claude => "npm install -g @anthropic-ai/claude-code",
-        }
-    }
-}
-
-impl fmt::Display for Agent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use agent::{Agent, DEFAULT};
 
 /// Why a job of `agent` cannot start when its command (`program`, from its
 /// setting) is not installed; None when it is there. A path relative to a

@@ -819,8 +819,8 @@ fn from_row(row: &SqliteRow) -> Result<JobRecord, DbError> {
             .and_then(|ms| u64::try_from(ms).ok()),
         // A name this codexd does not know (a newer one wrote it) reads as
         // the default rather than making the job unreadable.
-        agent: crate::engine::Agent::parse(row.try_get::<&str, _>("agent")?)
-            .unwrap_or(crate::engine::DEFAULT),
+        agent: crate::engine::agent::Agent::parse(row.try_get::<&str, _>("agent")?)
+            .unwrap_or(crate::engine::agent::DEFAULT),
     })
 }
 

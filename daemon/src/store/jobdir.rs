@@ -352,7 +352,7 @@ struct StoredMeta {
     commit_note: Option<String>,
     /// Absent from jobs an older codexd recorded: all of them ran codex.
     #[serde(default)]
-    agent: crate::engine::Agent,
+    agent: crate::engine::agent::Agent,
 }
 
 /// monitor.json: who runs the job, so a restarted daemon can find it again.

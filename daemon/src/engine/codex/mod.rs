@@ -13,6 +13,7 @@ pub mod auth;
 pub mod command;
 pub mod events;
 pub mod review;
+pub mod review_target;
 pub mod startup;
 pub mod version;
 
