@@ -274,6 +274,7 @@ fn main() -> ExitCode {
                     app_server: None,
                     stream: None,
                     env: Vec::new(),
+                    agent: Default::default(),
                 }),
                 _ => monitor::run_standby(),
             };

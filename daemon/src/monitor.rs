@@ -119,6 +119,10 @@ pub struct MonitorJob {
     /// Environment the agent gets on top of the monitor's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<(String, String)>,
+    /// The agent `argv` runs, for what the monitor says when it cannot
+    /// start it (a job line from an older codexd ran codex).
+    #[serde(default)]
+    pub agent: crate::engine::agent::Agent,
 }
 
 /// Runs one job given on the command line. Returns the process exit code (0
@@ -308,6 +312,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
         app_server,
         stream,
         env,
+        agent,
         ..
     } = job;
     let Signals {
@@ -340,10 +345,14 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
         Ok(spawned) => spawned,
         Err(e) => {
             let program = display_program(&argv);
-            let reason = if e.kind() == io::ErrorKind::NotFound {
-                crate::engine::codex::command::not_found(&program)
-            } else {
-                format!("cannot start codex ({program}): {e}")
+            let reason = match e.kind() {
+                io::ErrorKind::NotFound
+                    if crate::sys::program::which(std::path::Path::new(&program)).is_some() =>
+                {
+                    crate::engine::cannot_execute(agent, &program, &e)
+                }
+                io::ErrorKind::NotFound => crate::engine::not_found(agent, &program),
+                _ => format!("cannot start {agent} ({program}): {e}"),
             };
             return fail_start(dir, reason).await;
         }

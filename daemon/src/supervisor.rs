@@ -665,6 +665,7 @@ impl Supervisor {
             app_server,
             stream,
             env,
+            agent: job.agent,
         }
     }
 

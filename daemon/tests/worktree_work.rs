@@ -445,7 +445,8 @@ async fn a_job_whose_codex_cannot_start_leaves_no_branch_and_no_worktree() {
     assert!(
         job.error
             .as_deref()
-            .is_some_and(|e| e.starts_with("cannot start codex")),
+            .is_some_and(|e| e.starts_with("cannot start codex")
+                && e.contains("is there but could not be run")),
         "{:?}",
         job.error
     );

@@ -124,6 +124,8 @@ pub struct Translator {
     failure: Option<String>,
     /// The last `error` event's message.
     last_error: Option<String>,
+    /// Messages written so far, for their ids.
+    messages: usize,
 }
 
 impl Translator {
@@ -132,9 +134,10 @@ impl Translator {
             return;
         }
         let text = std::mem::take(&mut self.said);
+        self.messages += 1;
         out.push(event(json!({
             "type": "item.completed",
-            "item": {"id": format!("msg_{}", out.len()), "type": "agent_message", "text": text}
+            "item": {"id": format!("msg_{}", self.messages), "type": "agent_message", "text": text}
         })));
     }
 }

@@ -26,14 +26,28 @@ pub fn missing(agent: Agent, program: &std::ffi::OsStr) -> Option<String> {
     if path.is_relative() && path.components().count() > 1 {
         return None;
     }
-    crate::sys::program::which(path).is_none().then(|| {
-        format!(
-            "cannot start {agent}: {} was not found; install it with `{}` or set {}_BIN to its path, then restart codexd",
-            path.display(),
-            agent.install_hint(),
-            agent.name().to_uppercase()
-        )
-    })
+    crate::sys::program::which(path)
+        .is_none()
+        .then(|| not_found(agent, &path.display().to_string()))
+}
+
+/// Why a job of `agent` cannot start: `program` is not installed.
+pub fn not_found(agent: Agent, program: &str) -> String {
+    format!(
+        "cannot start {agent}: {program} was not found; install it with `{}` or set {}_BIN to its path, then restart codexd",
+        agent.install_hint(),
+        agent.name().to_uppercase()
+    )
+}
+
+/// Why a job of `agent` cannot start when its program is there but the
+/// system says "not found" running it: a script whose interpreter (node,
+/// for the npm-installed agents) or a library is missing.
+pub fn cannot_execute(agent: Agent, program: &str, error: &std::io::Error) -> String {
+    format!(
+        "cannot start {agent}: {program} is there but could not be run ({error}): its interpreter (node, for an npm install) or a library it needs is missing; run `{program} --version` to see, then reinstall it with `{}`",
+        agent.install_hint()
+    )
 }
 
 /// Why a job cannot run on `agent` as asked (a policy or an option it
