@@ -446,3 +446,62 @@ fn doctor_lists_claude_its_version_and_login_or_how_to_install_it() {
         "{check}"
     );
 }
+
+/// The real interactive Claude Code (MCP Tasks) starts a Claude Code job:
+/// codex_start with agent claude becomes a task like any job, and the task's
+/// notification brings the model the agent's result. Two fakes: one plays
+/// the model of the interactive session, one the agent's model (codexd runs
+/// already, started with the agent's environment, so the shim connects to
+/// it instead of starting one with the session's).
+#[test]
+fn interactive_claude_code_runs_a_claude_job_as_a_task_and_is_told_its_result() {
+    let Some(client_bin) = testkit::claude_bin() else {
+        return;
+    };
+    const START: &str = "mcp__codex-async__codex_start";
+    const ANSWER: &str = "The agent looked: the parser handles every case.";
+    let home = TempHome::new();
+    let agent = FakeAnthropic::start(vec![Step::text(ANSWER)]);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let Some(_daemon) = runtime.block_on(daemon_with_claude(&home, &agent)) else {
+        return;
+    };
+    let cwd = home.workdir().display().to_string();
+    let model = FakeAnthropic::start(vec![
+        Step::tool_use(
+            START,
+            json!({"prompt": "check the parser", "cwd": cwd, "agent": "claude"}),
+        ),
+        Step::text("The agent is working in the background."),
+        Step::text("It says the parser handles every case."),
+    ]);
+    let claude = testkit::ClaudeCode::new(client_bin, &home, &model);
+    let session = claude.interactive("Ask Claude Code to check the parser.");
+    let log = claude.wait_for(&session, &model, "a completed task notification", |log| {
+        log.user_texts().iter().any(|t| {
+            t.contains("<task-notification>")
+                && t.contains("<status>completed</status>")
+                && t.contains(ANSWER)
+        })
+    });
+    assert!(
+        log.tool_results_of(START)[0]
+            .text
+            .contains("started server-side task"),
+        "{}",
+        claude.diagnostics(&session, &log)
+    );
+    let notice = log
+        .user_texts()
+        .into_iter()
+        .find(|t| t.contains("<task-notification>"))
+        .unwrap_or_default();
+    let result = notice
+        .split_once("<result>")
+        .and_then(|(_, rest)| rest.split_once("</result>"))
+        .map(|(inside, _)| inside.trim().to_string())
+        .unwrap_or_default();
+    assert!(result.starts_with("Claude job "), "{notice}");
+    assert!(result.contains(" done (exit 0"), "{notice}");
+    assert_eq!(result.matches(ANSWER).count(), 1, "{notice}");
+}

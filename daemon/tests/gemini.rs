@@ -350,3 +350,65 @@ fn doctor_lists_gemini_its_version_and_login_or_how_to_install_it() {
         "{check}"
     );
 }
+
+/// The real interactive Claude Code (MCP Tasks) starts a Gemini CLI job:
+/// codex_start with agent gemini becomes a task like any job, and the
+/// task's notification brings the model Gemini's result.
+#[test]
+fn interactive_claude_code_runs_a_gemini_job_as_a_task_and_is_told_its_result() {
+    let (Some(claude), Some(gemini)) = (testkit::claude_bin(), testkit::gemini_bin()) else {
+        return;
+    };
+    const START: &str = "mcp__codex-async__codex_start";
+    const ANSWER: &str = "Gemini checked it: all 12 files compile.";
+    let home = TempHome::new();
+    let fake = FakeGemini::start(vec![Turn::text(ANSWER)]);
+    let cwd = home.workdir().display().to_string();
+    let api = testkit::FakeAnthropic::start(vec![
+        testkit::Step::tool_use(
+            START,
+            json!({"prompt": "check that it compiles", "cwd": cwd, "agent": "gemini"}),
+        ),
+        testkit::Step::text("Gemini is working in the background."),
+        testkit::Step::text("Gemini says all 12 files compile."),
+    ]);
+    // The shim starts codexd with Claude Code's environment, which points
+    // Gemini CLI at its fake.
+    let mut claude = testkit::ClaudeCode::new(claude, &home, &api)
+        .env("GEMINI_BIN", &gemini.display().to_string());
+    for (key, value) in fake.cli_env(&home.root().join("gemini-home")) {
+        claude = claude.env(key, &value);
+    }
+    let session = claude.interactive("Ask Gemini whether it compiles.");
+    let log = claude.wait_for(&session, &api, "a completed task notification", |log| {
+        log.user_texts().iter().any(|t| {
+            t.contains("<task-notification>")
+                && t.contains("<status>completed</status>")
+                && t.contains(ANSWER)
+        })
+    });
+    let started = &log.tool_results_of(START)[0];
+    assert!(
+        started.text.contains("started server-side task"),
+        "{}",
+        claude.diagnostics(&session, &log)
+    );
+    let notice = log
+        .user_texts()
+        .into_iter()
+        .find(|t| t.contains("<task-notification>"))
+        .unwrap_or_default();
+    let result = notice
+        .split_once("<result>")
+        .and_then(|(_, rest)| rest.split_once("</result>"))
+        .map(|(inside, _)| inside.trim().to_string())
+        .unwrap_or_default();
+    assert!(result.starts_with("Gemini job "), "{notice}");
+    assert!(result.contains(" done (exit 0"), "{notice}");
+    assert_eq!(result.matches(ANSWER).count(), 1, "{notice}");
+    eprintln!(
+        "a Gemini job as a task, as the model got it: {} characters of tool results, {} of the result",
+        log.tool_results().iter().map(|r| r.text.chars().count()).sum::<usize>(),
+        result.chars().count()
+    );
+}
