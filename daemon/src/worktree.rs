@@ -703,7 +703,25 @@ async fn git_owned(dir: &Path, args: &[String]) -> Result<String, String> {
     git(dir, &args).await
 }
 
+/// Serializes this codexd's `git worktree` commands. git does not guard its
+/// `.git/worktrees/` admin folders against two of them at once: a `worktree
+/// add` beside another add or a prune can fail reading the other's half-made
+/// entry ("failed to read .git/worktrees/worktreeN/commondir"), and the
+/// cleanup after it fail the same way, leaving a branch that belongs to no
+/// job (seen in faults_crash.rs under load). Each takes milliseconds. Other
+/// processes' git commands are not held back: a person's own `git worktree`
+/// at the same moment can still meet the race, and then sees git's error.
+fn worktree_admin() -> &'static tokio::sync::Mutex<()> {
+    static ADMIN: std::sync::OnceLock<tokio::sync::Mutex<()>> = std::sync::OnceLock::new();
+    ADMIN.get_or_init(|| tokio::sync::Mutex::new(()))
+}
+
 async fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
+    let _admin = match args.first() {
+        // `branch -D` reads every worktree's HEAD: the same folders.
+        Some(&"worktree") | Some(&"branch") => Some(worktree_admin().lock().await),
+        _ => None,
+    };
     let run = Command::new("git")
         .arg("-C")
         .arg(dir)
