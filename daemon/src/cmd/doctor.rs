@@ -29,6 +29,7 @@ use crate::{
     sys::program::{is_executable, not_executable, which},
 };
 
+use crate::engine::agent::Agent;
 use crate::engine::codex::version::{Version, CODEX_INSTALL, MIN_CODEX, NEWEST_TESTED};
 /// `codex --version` starts Node; give it time on a loaded machine.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
@@ -102,12 +103,28 @@ pub fn run(json: bool) -> anyhow::Result<ExitCode> {
         Err(_) => std::env::var_os("GEMINI_BIN").unwrap_or_else(|| "gemini".into()),
     };
     let env = CodexEnv::of(info.as_ref().map(|i| i.pid));
-    checks.push(runtime.block_on(check_gemini(&gemini_bin, &env)));
+    checks.push(runtime.block_on(check_agent(
+        Agent::Gemini,
+        &gemini_bin,
+        &env,
+        crate::engine::gemini::ENV,
+        |var| crate::engine::gemini::login(var),
+        "set GEMINI_API_KEY where codexd runs (its service file or shell), or run `gemini` once to log in",
+    )));
     let claude_bin = match &config {
         Ok(config) => config.claude_bin.clone(),
         Err(_) => std::env::var_os("CLAUDE_BIN").unwrap_or_else(|| "claude".into()),
     };
-    checks.push(runtime.block_on(check_claude(&claude_bin, &env)));
+    checks.push(runtime.block_on(check_agent(
+        Agent::Claude,
+        &claude_bin,
+        &env,
+        crate::engine::claude::ENV,
+        |var| crate::engine::claude::login(var),
+        // On macOS Claude Code keeps its login in the Keychain, which doctor
+        // does not read: say so rather than claim no login.
+        "set ANTHROPIC_API_KEY (or CLAUDE_CODE_OAUTH_TOKEN, from `claude setup-token`) where codexd runs, or run `claude` once to log in (a login kept in the macOS Keychain is not seen here)",
+    )));
     checks.extend(check_config(&paths, &config));
     checks.extend(check_homes(&paths, info.as_ref()));
     checks.extend([
@@ -427,69 +444,41 @@ fn custom_provider(env: &CodexEnv, extra_args: &[String]) -> Option<(String, Str
         .filter(|(name, _)| name != "openai")
 }
 
-/// Gemini CLI, an agent jobs may ask for (agent gemini): optional, so a
-/// missing one is a warning; found, its version and how it logs in (with
-/// codexd's environment, which its jobs get).
-async fn check_gemini(bin: &OsStr, env: &CodexEnv) -> Check {
-    let Some(path) = which(Path::new(bin)) else {
-        return Check::warn(
-            "gemini",
-            format!(
-                "{} not found (only jobs with agent gemini need it)",
-                bin.to_string_lossy()
-            ),
-            "install it: npm install -g @google/gemini-cli (or set GEMINI_BIN to its path)",
-        );
-    };
-    let run = tokio::process::Command::new(&path)
-        .arg("--version")
-        .envs(crate::engine::gemini::ENV.iter().copied())
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let version = match tokio::time::timeout(VERSION_TIMEOUT, run).await {
-        Ok(Ok(out)) if out.status.success() => {
-            String::from_utf8_lossy(&out.stdout).trim().to_string()
-        }
-        _ => {
-            return Check::warn(
-                "gemini",
-                format!("{} --version did not answer", path.display()),
-                "run `gemini --version` to see why",
-            )
-        }
-    };
-    match crate::engine::gemini::login(|name| env.vars.get(OsStr::new(name)).cloned()) {
-        Ok(how) => Check::ok(
-            "gemini",
-            format!("{version} at {}; {how} ({})", path.display(), env.whose),
-        ),
-        Err(why) => Check::warn(
-            "gemini",
-            format!("{version} at {}; {why} ({})", path.display(), env.whose),
-            "set GEMINI_API_KEY where codexd runs (its service file or shell), or run `gemini` once to log in",
-        ),
-    }
-}
+/// An engine's login check (e.g. `engine::gemini::login`), given a lookup
+/// of codexd's environment.
+type AgentLogin = fn(&dyn Fn(&str) -> Option<OsString>) -> Result<String, String>;
 
-/// Claude Code, an agent jobs may ask for (agent claude): optional, so a
-/// missing one is a warning; found, its version (`claude --version`, which
-/// needs no login or config) and how it logs in (with codexd's environment,
-/// which its jobs get). Never `claude doctor`: it hangs without a terminal.
-async fn check_claude(bin: &OsStr, env: &CodexEnv) -> Check {
+/// An agent other than codex that jobs may ask for (Gemini CLI, Claude
+/// Code): optional, so a missing one is a warning; found, its version
+/// (`--version`, which needs no login or config; never `claude doctor`, which
+/// hangs without a terminal) and how it logs in (`login`, read from codexd's
+/// environment, which its jobs get), else `login_fix`.
+async fn check_agent(
+    agent: Agent,
+    bin: &OsStr,
+    env: &CodexEnv,
+    run_env: &[(&str, &str)],
+    login: AgentLogin,
+    login_fix: &str,
+) -> Check {
+    let name = agent.name();
     let Some(path) = which(Path::new(bin)) else {
         return Check::warn(
-            "claude",
+            name,
             format!(
-                "{} not found (only jobs with agent claude need it)",
+                "{} not found (only jobs with agent {name} need it)",
                 bin.to_string_lossy()
             ),
-            "install it: npm install -g @anthropic-ai/claude-code (or set CLAUDE_BIN to its path)",
+            format!(
+                "install it: {} (or set {}_BIN to its path)",
+                agent.install_hint(),
+                name.to_uppercase()
+            ),
         );
     };
     let run = tokio::process::Command::new(&path)
         .arg("--version")
-        .envs(crate::engine::claude::ENV.iter().copied())
+        .envs(run_env.iter().copied())
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output();
@@ -499,23 +488,21 @@ async fn check_claude(bin: &OsStr, env: &CodexEnv) -> Check {
         }
         _ => {
             return Check::warn(
-                "claude",
+                name,
                 format!("{} --version did not answer", path.display()),
-                "run `claude --version` to see why",
+                format!("run `{name} --version` to see why"),
             )
         }
     };
-    match crate::engine::claude::login(|name| env.vars.get(OsStr::new(name)).cloned()) {
+    match login(&|var| env.vars.get(OsStr::new(var)).cloned()) {
         Ok(how) => Check::ok(
-            "claude",
+            name,
             format!("{version} at {}; {how} ({})", path.display(), env.whose),
         ),
         Err(why) => Check::warn(
-            "claude",
+            name,
             format!("{version} at {}; {why} ({})", path.display(), env.whose),
-            // On macOS Claude Code keeps its login in the Keychain, which
-            // doctor does not read: say so rather than claim no login.
-            "set ANTHROPIC_API_KEY (or CLAUDE_CODE_OAUTH_TOKEN, from `claude setup-token`) where codexd runs, or run `claude` once to log in (a login kept in the macOS Keychain is not seen here)",
+            login_fix,
         ),
     }
 }
