@@ -75,18 +75,19 @@ pub struct Opened {
 /// did. The caller holds the home's lock.
 pub async fn open(paths: &Paths, check: Check) -> anyhow::Result<Opened> {
     let path = paths.database();
-    let (db, generation, known, moved_aside) = match probe(&path, check).await {
-        Ok((db, generation, known)) => (db, generation, known, None),
+    let jobs_root = paths.jobs();
+    let (db, generation, unrecorded, moved_aside) = match probe(&path, &jobs_root, check).await {
+        Ok((db, generation, unrecorded)) => (db, generation, unrecorded, None),
         Err(e) if e.is_corrupt() => {
             let why = e.to_string();
             let aside = set_aside(&path)
                 .with_context(|| format!("moving the damaged database {} aside", path.display()))?;
             error!(database = %path.display(), moved_to = %aside.display(), error = %why,
                 "the database is damaged; moved it aside (kept for inspection) and rebuilding every job from its folder");
-            let (db, generation, known) = probe(&path, Check::Open)
+            let (db, generation, unrecorded) = probe(&path, &jobs_root, Check::Open)
                 .await
                 .with_context(|| format!("opening a new database at {}", path.display()))?;
-            (db, generation, known, Some((aside, why)))
+            (db, generation, unrecorded, Some((aside, why)))
         }
         Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
     };
@@ -111,8 +112,8 @@ pub async fn open(paths: &Paths, check: Check) -> anyhow::Result<Opened> {
             "finished prunes an earlier codexd was doing when it stopped"
         );
     }
-    undo_interrupted_worktrees(&paths.jobs(), &known).await;
-    let (rebuilt, unreadable) = rebuild(&db, &paths.jobs(), &known)
+    undo_interrupted_worktrees(&jobs_root, &unrecorded).await;
+    let (rebuilt, unreadable) = rebuild(&db, &jobs_root, &unrecorded)
         .await
         .context("rebuilding jobs from their folders")?;
     if !rebuilt.is_empty() {
@@ -143,9 +144,13 @@ pub async fn open(paths: &Paths, check: Check) -> anyhow::Result<Opened> {
 }
 
 /// Opens the database and makes the reads everything after depends on, so
-/// damage they meet is met here, where it can be set aside.
+/// damage they meet is met here, where it can be set aside: its generation,
+/// and which job folders have no row (a folder mid-prune is not one; only
+/// `.pruning-` folders change in [`crate::store::prune::finish_interrupted`],
+/// which runs after).
 async fn probe(
     path: &Path,
+    jobs_root: &Path,
     check: Check,
 ) -> Result<(Db, (String, bool), HashSet<String>), DbError> {
     let db = Db::open(path).await?;
@@ -156,10 +161,11 @@ async fn probe(
                 return Err(DbError::Damaged(verdict));
             }
         }
-        Ok((db.generation().await?, db.job_ids().await?))
+        let folders = folder_names(jobs_root);
+        Ok((db.generation().await?, db.without_rows(&folders).await?))
     };
     match read.await {
-        Ok((generation, known)) => Ok((db, generation, known)),
+        Ok((generation, unrecorded)) => Ok((db, generation, unrecorded)),
         Err(e) => {
             // Closed before the files are moved: no connection may go on
             // writing to a file set aside.
@@ -223,20 +229,13 @@ fn record_generation(home: &Path, id: &str) -> io::Result<()> {
 /// worktree and branch are undone (a branch with commits is kept, and so is
 /// the folder, with a warning), then the folder goes. Run only while no
 /// Start can be in progress (the home's lock held, nothing served yet).
-async fn undo_interrupted_worktrees(jobs_root: &Path, known: &HashSet<String>) {
-    let Ok(entries) = fs::read_dir(jobs_root) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Ok(id) = JobId::parse(&name) else {
+async fn undo_interrupted_worktrees(jobs_root: &Path, unrecorded: &HashSet<String>) {
+    for name in unrecorded {
+        let Ok(id) = JobId::parse(name) else {
             continue;
         };
         let dir = JobDir::new(jobs_root, &id);
-        if known.contains(&name)
-            || !crate::worktree::is_interrupted(dir.path())
-            || dir.read_record().is_ok()
-        {
+        if !crate::worktree::is_interrupted(dir.path()) || dir.read_record().is_ok() {
             continue;
         }
         match crate::worktree::undo_interrupted(dir.path()).await {
@@ -254,16 +253,21 @@ async fn undo_interrupted_worktrees(jobs_root: &Path, known: &HashSet<String>) {
     }
 }
 
-/// Records every job whose folder has no row in `known`, from its
-/// meta.json. A folder that holds only what a Start writes before its row
+/// Records every job whose folder is among `unrecorded` (folders without a
+/// row, from [`Db::without_rows`]) and still there, from its meta.json. A folder that holds only what a Start writes before its row
 /// (the prompt and an empty output) is not a job anyone saw; repair removes
 /// it. Returns the jobs recorded and the folders that could not be.
 pub async fn rebuild(
     db: &Db,
     jobs_root: &Path,
-    known: &HashSet<String>,
+    unrecorded: &HashSet<String>,
 ) -> Result<(Vec<(JobId, JobStatus)>, Vec<(PathBuf, String)>), DbError> {
-    let (found, unreadable) = unrecorded(jobs_root, known);
+    let (found, unreadable) = read_folders(
+        jobs_root,
+        unrecorded
+            .iter()
+            .filter(|name| jobs_root.join(name.as_str()).is_dir()),
+    );
     let mut records: Vec<JobRecord> = found;
     // Creation order is the queue's order; RFC 3339 times of one writer
     // (UTC, milliseconds) sort as text.
@@ -279,38 +283,55 @@ pub async fn rebuild(
     Ok((rebuilt, unreadable))
 }
 
+/// The names of the folders under `jobs_root` that may be jobs: not files,
+/// not a prune's `.pruning-` folders.
+pub fn folder_names(jobs_root: &Path) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(jobs_root) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| !crate::store::prune::is_pruning(name))
+        .collect()
+}
+
 /// The records of folders under `jobs_root` that have no row in `known`,
 /// and the folders among them that cannot be read as a job.
 pub fn unrecorded(
     jobs_root: &Path,
     known: &HashSet<String>,
 ) -> (Vec<JobRecord>, Vec<(PathBuf, String)>) {
+    let names = folder_names(jobs_root);
+    read_folders(
+        jobs_root,
+        names.iter().filter(|name| !known.contains(*name)),
+    )
+}
+
+/// The records of the folders named, and those that cannot be read as a job.
+fn read_folders<'a>(
+    jobs_root: &Path,
+    names: impl Iterator<Item = &'a String>,
+) -> (Vec<JobRecord>, Vec<(PathBuf, String)>) {
     let mut found = Vec::new();
     let mut unreadable = Vec::new();
-    let Ok(entries) = fs::read_dir(jobs_root) else {
-        return (found, unreadable);
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if known.contains(&name)
-            || !entry.file_type().is_ok_and(|t| t.is_dir())
-            || crate::store::prune::is_pruning(&name)
-        {
-            continue;
-        }
-        let Ok(id) = JobId::parse(&name) else {
-            unreadable.push((entry.path(), "not named like a job id".into()));
+    for name in names {
+        let path = jobs_root.join(name);
+        let Ok(id) = JobId::parse(name) else {
+            unreadable.push((path.clone(), "not named like a job id".into()));
             continue;
         };
         let dir = JobDir::new(jobs_root, &id);
         match dir.read_record() {
-            Ok(record) if record.job_id == name => found.push(record),
+            Ok(record) if record.job_id == *name => found.push(record),
             Ok(record) => unreadable.push((
-                entry.path(),
+                path.clone(),
                 format!("its meta.json is of job {:?}", record.job_id),
             )),
-            Err(_) if crate::store::repair::is_unrecorded_start(&entry.path(), &name) => {}
-            Err(why) => unreadable.push((entry.path(), why)),
+            Err(_) if crate::store::repair::is_unrecorded_start(&path, name) => {}
+            Err(why) => unreadable.push((path.clone(), why)),
         }
     }
     (found, unreadable)
