@@ -7,6 +7,8 @@ use codex_async_proto::paths::Paths;
 use crate::{api::server, config::Config};
 
 pub fn run() -> anyhow::Result<ExitCode> {
+    // Before any thread (the log writer's, the runtime's) allocates.
+    crate::sys::few_malloc_arenas();
     let paths = Paths::from_env()?;
     // Settings first: a bad one is reported on stderr before anything starts.
     let config = Config::load(&paths.home)?;
