@@ -3,7 +3,9 @@
 //! on loopback: its stream becomes codexd's events, its answer, commands and
 //! token counts the same result a codex job has, a reply resumes its
 //! session, suggest denies what would change files, and what codexd cannot
-//! run on Claude Code is refused by name with nothing recorded.
+//! run on Claude Code is refused by name with nothing recorded. The faults
+//! (kill -9, watchdogs, output cap, worktrees, a lost database) are in
+//! faults_agents.rs, run for each agent.
 
 use codex_async_proto::v1::{JobStatus, StartRequest};
 use serde_json::json;
@@ -264,35 +266,6 @@ async fn a_claude_that_is_not_installed_is_refused_naming_how_to_install_it() {
         refused.message()
     );
     assert!(testkit::list_all(&client).await.is_empty());
-}
-
-#[tokio::test]
-async fn a_claude_job_outlives_codexd_killed_and_its_database_lost() {
-    let home = TempHome::new();
-    let fake = FakeAnthropic::start(vec![Step::text("Still claude's answer.")]);
-    let Some(daemon) = Daemon::with_claude(&home, &fake, &[]).await else {
-        return;
-    };
-    let client = daemon.client().await;
-    let job = testkit::start_job(&client, claude_request(&home, "answer", "suggest")).await;
-    testkit::expect_done(&testkit::wait_for_end(&client, &job.job_id).await);
-    daemon.signal(nix::sys::signal::Signal::SIGKILL);
-    daemon.wait();
-    testkit::delete_database(&home);
-
-    let Some(daemon) = Daemon::with_claude(&home, &fake, &[]).await else {
-        return;
-    };
-    let client = daemon.client().await;
-    let end = testkit::get(&mut client.clone(), &job.job_id).await;
-    let rebuilt = end.job.clone().expect("the job is rebuilt from its folder");
-    assert_eq!(rebuilt.agent, "claude", "the folder keeps the agent");
-    assert_eq!(rebuilt.status(), JobStatus::Done);
-    assert_eq!(
-        end.summary.and_then(|s| s.final_message).as_deref(),
-        Some("Still claude's answer."),
-        "folded again from its output"
-    );
 }
 
 #[tokio::test]

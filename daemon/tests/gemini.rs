@@ -2,7 +2,9 @@
 //! `.ci/run`) through codexd, against the fake Gemini API on loopback: its
 //! stream becomes codexd's events, its answer, commands and token counts the
 //! same result a codex job has, a reply resumes its session, and what Gemini
-//! CLI cannot honour is refused by name with nothing recorded.
+//! CLI cannot honour is refused by name with nothing recorded. The faults
+//! (kill -9, watchdogs, output cap, worktrees, a lost database) are in
+//! faults_agents.rs, run for each agent.
 
 use codex_async_proto::v1::{JobStatus, StartRequest};
 use serde_json::json;
@@ -191,35 +193,6 @@ async fn a_gemini_that_is_not_installed_is_refused_naming_how_to_install_it() {
         refused.message()
     );
     assert!(testkit::list_all(&client).await.is_empty());
-}
-
-#[tokio::test]
-async fn a_gemini_job_outlives_codexd_killed_and_its_database_lost() {
-    let home = TempHome::new();
-    let fake = FakeGemini::start(vec![Turn::text("Still gemini's answer.")]);
-    let Some(daemon) = Daemon::with_gemini(&home, &fake, &[]).await else {
-        return;
-    };
-    let client = daemon.client().await;
-    let job = testkit::start_job(&client, gemini_request(&home, "answer", "suggest")).await;
-    testkit::expect_done(&testkit::wait_for_end(&client, &job.job_id).await);
-    daemon.signal(nix::sys::signal::Signal::SIGKILL);
-    daemon.wait();
-    testkit::delete_database(&home);
-
-    let Some(daemon) = Daemon::with_gemini(&home, &fake, &[]).await else {
-        return;
-    };
-    let client = daemon.client().await;
-    let end = testkit::get(&mut client.clone(), &job.job_id).await;
-    let rebuilt = end.job.clone().expect("the job is rebuilt from its folder");
-    assert_eq!(rebuilt.agent, "gemini", "the folder keeps the agent");
-    assert_eq!(rebuilt.status(), JobStatus::Done);
-    assert_eq!(
-        end.summary.and_then(|s| s.final_message).as_deref(),
-        Some("Still gemini's answer."),
-        "folded again from its output"
-    );
 }
 
 #[tokio::test]
