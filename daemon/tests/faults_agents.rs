@@ -2,8 +2,9 @@
 //! (faults.rs, lifecycle.rs, codex_aware.rs, worktree_work.rs) held for the
 //! real Gemini CLI and the real Claude Code, each against its fake API on
 //! loopback. Every case is one function taking the agent, run once for each
-//! (`<case>::gemini`, `<case>::claude`): a monitor killed -9 mid-command,
-//! codexd killed -9 mid-job and a new one started, the stall and time-limit
+//! (`<case>::gemini`, `<case>::claude`): a monitor killed -9 mid-command
+//! (with codexd up, or down and started again), codexd killed -9 mid-job
+//! and a new one started (before or after the job's end), the stall and time-limit
 //! watchdogs, the output cap, worktree isolation, and a database lost and
 //! rebuilt from the job folders.
 //!
@@ -194,7 +195,20 @@ per_agent!(a_killed_monitor_makes_the_job_lost_and_leaves_no_process);
 /// exit code, and codexd kills what the monitor left: the agent and the
 /// command it runs in a session of its own.
 async fn a_killed_monitor_makes_the_job_lost_and_leaves_no_process(agent: Agent) {
-    let seconds = format!("401.{}", agent.index());
+    killed_monitor(agent, false).await;
+}
+
+per_agent!(a_monitor_killed_while_codexd_is_down_is_found_lost_by_the_next_codexd);
+
+/// The same with codexd killed -9 first: the next codexd finds the job's
+/// monitor gone without an end recorded (reconcile), calls the job lost and
+/// kills what was left.
+async fn a_monitor_killed_while_codexd_is_down_is_found_lost_by_the_next_codexd(agent: Agent) {
+    killed_monitor(agent, true).await;
+}
+
+async fn killed_monitor(agent: Agent, codexd_down: bool) {
+    let seconds = format!("40{}.{}", 1 + u32::from(codexd_down), agent.index());
     let home = TempHome::new();
     let fake = Fake::start(
         agent,
@@ -206,16 +220,32 @@ async fn a_killed_monitor_makes_the_job_lost_and_leaves_no_process(agent: Agent)
     let Some(daemon) = fake.daemon(&home, &[]).await else {
         return;
     };
-    let client = daemon.client().await;
-    let job = testkit::start_job(&client, request(agent, &home, "wait", "full-auto")).await;
+    let job = testkit::start_job(
+        &daemon.client().await,
+        request(agent, &home, "wait", "full-auto"),
+    )
+    .await;
     let pid = testkit::codex_of(&home, &job.job_id);
     let marker = sleep_marker(&seconds);
     wait_until("the agent to run its command", || {
         !processes_with(&marker).is_empty()
     });
     let monitor = testkit::monitor_of(&home, &job.job_id);
-    kill(Pid::from_raw(monitor), Signal::SIGKILL).expect("kill -9 the monitor");
+    let daemon = if codexd_down {
+        daemon.signal(Signal::SIGKILL);
+        daemon.wait();
+        kill(Pid::from_raw(monitor), Signal::SIGKILL).expect("kill -9 the monitor");
+        wait_until("the monitor to be gone", || !pid_alive(monitor));
+        let Some(next) = fake.daemon(&home, &[]).await else {
+            return;
+        };
+        next
+    } else {
+        kill(Pid::from_raw(monitor), Signal::SIGKILL).expect("kill -9 the monitor");
+        daemon
+    };
 
+    let client = daemon.client().await;
     let end = wait_for_end(&client, &job.job_id).await;
     let (status, reason) = ending(&end);
     assert_eq!(status, JobStatus::Error, "never done: {reason}");
