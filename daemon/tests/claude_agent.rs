@@ -3,20 +3,13 @@
 //! on loopback: its stream becomes codexd's events, its answer, commands and
 //! token counts the same result a codex job has, a reply resumes its
 //! session, suggest denies what would change files, and what codexd cannot
-//! run on Claude Code is refused by name with nothing recorded.
+//! run on Claude Code is refused by name with nothing recorded. The faults
+//! (kill -9, watchdogs, output cap, worktrees, a lost database) are in
+//! faults_agents.rs, run for each agent.
 
 use codex_async_proto::v1::{JobStatus, StartRequest};
 use serde_json::json;
 use testkit::{Daemon, FakeAnthropic, Step, TempHome};
-
-/// codexd with Claude Code pointed at `fake`; None (the test skips, or fails
-/// under CI) without Claude Code.
-async fn daemon_with_claude(home: &TempHome, fake: &FakeAnthropic) -> Option<Daemon> {
-    let claude = testkit::claude_bin()?;
-    let mut env = fake.cli_env(&home.root().join("claude-home"));
-    env.push(("CLAUDE_BIN", claude.display().to_string()));
-    Some(Daemon::start_with(home, &env).await)
-}
 
 fn claude_request(home: &TempHome, prompt: &str, policy: &str) -> StartRequest {
     StartRequest {
@@ -46,7 +39,7 @@ async fn a_claude_job_runs_a_command_gives_its_answer_and_a_reply_resumes_it() {
         Step::text("All done by claude."),
         Step::text("And again."),
     ]);
-    let Some(daemon) = daemon_with_claude(&home, &fake).await else {
+    let Some(daemon) = Daemon::with_claude(&home, &fake, &[]).await else {
         return;
     };
     let client = daemon.client().await;
@@ -133,7 +126,7 @@ async fn in_suggest_a_claude_job_changes_no_file_and_shows_the_calls_denied() {
         ),
         Step::text("I could not make it."),
     ]);
-    let Some(daemon) = daemon_with_claude(&home, &fake).await else {
+    let Some(daemon) = Daemon::with_claude(&home, &fake, &[]).await else {
         return;
     };
     let client = daemon.client().await;
@@ -179,7 +172,7 @@ async fn in_auto_edit_a_claude_job_writes_files_shown_as_changes_and_runs_no_oth
         ),
         Step::text("Written."),
     ]);
-    let Some(daemon) = daemon_with_claude(&home, &fake).await else {
+    let Some(daemon) = Daemon::with_claude(&home, &fake, &[]).await else {
         return;
     };
     let client = daemon.client().await;
@@ -212,7 +205,7 @@ async fn in_auto_edit_a_claude_job_writes_files_shown_as_changes_and_runs_no_oth
 async fn what_claude_cannot_honour_is_refused_by_name_and_nothing_is_recorded() {
     let home = TempHome::new();
     let fake = FakeAnthropic::start(vec![Step::text("unused")]);
-    let Some(daemon) = daemon_with_claude(&home, &fake).await else {
+    let Some(daemon) = Daemon::with_claude(&home, &fake, &[]).await else {
         return;
     };
     let client = daemon.client().await;
@@ -276,57 +269,6 @@ async fn a_claude_that_is_not_installed_is_refused_naming_how_to_install_it() {
 }
 
 #[tokio::test]
-async fn a_claude_job_outlives_codexd_killed_and_its_database_lost() {
-    let home = TempHome::new();
-    let fake = FakeAnthropic::start(vec![Step::text("Still claude's answer.")]);
-    let Some(daemon) = daemon_with_claude(&home, &fake).await else {
-        return;
-    };
-    let client = daemon.client().await;
-    let job = testkit::start_job(&client, claude_request(&home, "answer", "suggest")).await;
-    testkit::expect_done(&testkit::wait_for_end(&client, &job.job_id).await);
-    daemon.signal(nix::sys::signal::Signal::SIGKILL);
-    daemon.wait();
-    testkit::delete_database(&home);
-
-    let Some(daemon) = daemon_with_claude(&home, &fake).await else {
-        return;
-    };
-    let client = daemon.client().await;
-    let end = testkit::get(&mut client.clone(), &job.job_id).await;
-    let rebuilt = end.job.clone().expect("the job is rebuilt from its folder");
-    assert_eq!(rebuilt.agent, "claude", "the folder keeps the agent");
-    assert_eq!(rebuilt.status(), JobStatus::Done);
-    assert_eq!(
-        end.summary.and_then(|s| s.final_message).as_deref(),
-        Some("Still claude's answer."),
-        "folded again from its output"
-    );
-}
-
-/// Processes whose command line holds `marker` (one no other test uses).
-fn processes_with(marker: &str) -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-                .filter(|pid| {
-                    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
-                        String::from_utf8_lossy(&c)
-                            .replace('\0', " ")
-                            .contains(marker)
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-#[tokio::test]
-#[cfg_attr(
-    not(target_os = "linux"),
-    ignore = "finds the command by its command line in /proc"
-)]
 async fn cancelling_a_claude_job_stops_claude_and_the_command_it_runs() {
     // Claude Code's Bash refuses a long plain `sleep` (field notes §1); it
     // runs each command in a session of its own.
@@ -339,14 +281,14 @@ async fn cancelling_a_claude_job_stops_claude_and_the_command_it_runs() {
         ),
         Step::text("never reached"),
     ]);
-    let Some(daemon) = daemon_with_claude(&home, &fake).await else {
+    let Some(daemon) = Daemon::with_claude(&home, &fake, &[]).await else {
         return;
     };
     let client = daemon.client().await;
     let job = testkit::start_job(&client, claude_request(&home, "wait", "full-auto")).await;
     let claude = testkit::codex_of(&home, &job.job_id);
     testkit::wait_until("claude to run the command", || {
-        !processes_with(MARKER).is_empty()
+        !testkit::processes_with(MARKER).is_empty()
     });
     let cancelled = client
         .clone()
@@ -361,48 +303,18 @@ async fn cancelling_a_claude_job_stops_claude_and_the_command_it_runs() {
     assert_eq!(end.job.map(|j| j.status()), Some(JobStatus::Cancelled));
     testkit::wait_until("claude to be gone", || !testkit::pid_alive(claude));
     testkit::wait_until("the command claude ran to be gone", || {
-        processes_with(MARKER).is_empty()
+        testkit::processes_with(MARKER).is_empty()
     });
-}
-
-/// `codexd doctor --json`'s check named `name`, run with `env`.
-fn doctor_check(home: &TempHome, env: &[(&str, String)], name: &str) -> serde_json::Value {
-    let mut doctor = home.codexd();
-    // Only the login this test gives counts, not one of the machine's.
-    for name in [
-        "ANTHROPIC_API_KEY",
-        "CLAUDE_CODE_OAUTH_TOKEN",
-        "CLAUDE_CONFIG_DIR",
-    ] {
-        doctor.env_remove(name);
-    }
-    let out = doctor
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .args(["doctor", "--json"])
-        .output()
-        .expect("doctor");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "doctor --json: {e}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    });
-    report["checks"]
-        .as_array()
-        .and_then(|checks| checks.iter().find(|c| c["name"] == name).cloned())
-        .unwrap_or_else(|| panic!("no {name} check: {report}"))
 }
 
 #[test]
 fn doctor_lists_claude_its_version_and_login_or_how_to_install_it() {
-    let Some(claude) = testkit::claude_bin() else {
-        return;
-    };
     let home = TempHome::new();
     let fake = FakeAnthropic::start(vec![Step::text("unused")]);
-    let mut env = fake.cli_env(&home.root().join("claude-home"));
-    env.push(("CLAUDE_BIN", claude.display().to_string()));
-    let check = doctor_check(&home, &env, "claude");
+    let Some(env) = testkit::claude_env(&home, &fake) else {
+        return;
+    };
+    let check = testkit::doctor_check(&home, &env, "claude");
     assert_eq!(check["status"], "ok", "{check}");
     let detail = check["detail"].as_str().unwrap_or_default();
     assert!(
@@ -416,7 +328,7 @@ fn doctor_lists_claude_its_version_and_login_or_how_to_install_it() {
         .filter(|(k, _)| *k != "ANTHROPIC_API_KEY")
         .cloned()
         .collect();
-    let check = doctor_check(&home, &no_key, "claude");
+    let check = testkit::doctor_check(&home, &no_key, "claude");
     assert_eq!(check["status"], "warn", "{check}");
     assert!(
         check["fix"]
@@ -426,10 +338,10 @@ fn doctor_lists_claude_its_version_and_login_or_how_to_install_it() {
     );
 
     // A login file is a login (read, never tried: doctor stays offline).
-    let credentials = home.root().join("claude-home/.claude/.credentials.json");
+    let credentials = testkit::claude_state(&home).join(".claude/.credentials.json");
     std::fs::create_dir_all(credentials.parent().expect("a parent")).expect("claude folder");
     std::fs::write(&credentials, r#"{"claudeAiOauth":{}}"#).expect("credentials");
-    let check = doctor_check(&home, &no_key, "claude");
+    let check = testkit::doctor_check(&home, &no_key, "claude");
     assert_eq!(check["status"], "ok", "{check}");
     assert_eq!(fake.log().requests().len(), 0, "doctor stays offline");
 
@@ -437,7 +349,7 @@ fn doctor_lists_claude_its_version_and_login_or_how_to_install_it() {
         "CLAUDE_BIN",
         home.root().join("no-such-claude").display().to_string(),
     )];
-    let check = doctor_check(&home, &missing, "claude");
+    let check = testkit::doctor_check(&home, &missing, "claude");
     assert_eq!(check["status"], "warn", "{check}");
     assert!(
         check["fix"]
@@ -463,7 +375,7 @@ fn interactive_claude_code_runs_a_claude_job_as_a_task_and_is_told_its_result() 
     let home = TempHome::new();
     let agent = FakeAnthropic::start(vec![Step::text(ANSWER)]);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let Some(_daemon) = runtime.block_on(daemon_with_claude(&home, &agent)) else {
+    let Some(_daemon) = runtime.block_on(Daemon::with_claude(&home, &agent, &[])) else {
         return;
     };
     let cwd = home.workdir().display().to_string();

@@ -204,6 +204,9 @@ async fn output_over_the_cap_keeps_the_tail_and_a_marker() {
         end.output
     );
     assert!(end.output.contains("the-end"));
+    // The summary went on past the drops to the turn's end (its usage).
+    let usage = end.summary.as_ref().and_then(|s| s.usage);
+    assert_eq!(usage.map(|u| u.input_tokens), Some(10), "{:?}", end.summary);
 
     let meta = std::fs::metadata(&output).expect("output.txt");
     let log = std::fs::read_to_string(dir.join("monitor.log")).unwrap_or_default();

@@ -2,20 +2,13 @@
 //! `.ci/run`) through codexd, against the fake Gemini API on loopback: its
 //! stream becomes codexd's events, its answer, commands and token counts the
 //! same result a codex job has, a reply resumes its session, and what Gemini
-//! CLI cannot honour is refused by name with nothing recorded.
+//! CLI cannot honour is refused by name with nothing recorded. The faults
+//! (kill -9, watchdogs, output cap, worktrees, a lost database) are in
+//! faults_agents.rs, run for each agent.
 
 use codex_async_proto::v1::{JobStatus, StartRequest};
 use serde_json::json;
 use testkit::{Daemon, FakeGemini, TempHome, Turn};
-
-/// codexd with Gemini CLI pointed at `fake`; None (the test skips, or fails
-/// under CI) without the Gemini CLI.
-async fn daemon_with_gemini(home: &TempHome, fake: &FakeGemini) -> Option<Daemon> {
-    let gemini = testkit::gemini_bin()?;
-    let mut env = fake.cli_env(&home.root().join("gemini-home"));
-    env.push(("GEMINI_BIN", gemini.display().to_string()));
-    Some(Daemon::start_with(home, &env).await)
-}
 
 fn gemini_request(home: &TempHome, prompt: &str, policy: &str) -> StartRequest {
     StartRequest {
@@ -36,7 +29,7 @@ async fn a_gemini_job_runs_the_shell_gives_its_answer_and_a_reply_resumes_it() {
         Turn::text("All done by gemini."),
         Turn::text("And again."),
     ]);
-    let Some(daemon) = daemon_with_gemini(&home, &fake).await else {
+    let Some(daemon) = Daemon::with_gemini(&home, &fake, &[]).await else {
         return;
     };
     let client = daemon.client().await;
@@ -109,7 +102,7 @@ async fn in_suggest_a_gemini_job_is_offered_no_shell_and_says_so() {
         ),
         Turn::text("I could not run it."),
     ]);
-    let Some(daemon) = daemon_with_gemini(&home, &fake).await else {
+    let Some(daemon) = Daemon::with_gemini(&home, &fake, &[]).await else {
         return;
     };
     let client = daemon.client().await;
@@ -132,7 +125,7 @@ async fn in_suggest_a_gemini_job_is_offered_no_shell_and_says_so() {
 async fn what_gemini_cannot_honour_is_refused_by_name_and_nothing_is_recorded() {
     let home = TempHome::new();
     let fake = FakeGemini::start(vec![Turn::text("unused")]);
-    let Some(daemon) = daemon_with_gemini(&home, &fake).await else {
+    let Some(daemon) = Daemon::with_gemini(&home, &fake, &[]).await else {
         return;
     };
     let client = daemon.client().await;
@@ -203,71 +196,20 @@ async fn a_gemini_that_is_not_installed_is_refused_naming_how_to_install_it() {
 }
 
 #[tokio::test]
-async fn a_gemini_job_outlives_codexd_killed_and_its_database_lost() {
-    let home = TempHome::new();
-    let fake = FakeGemini::start(vec![Turn::text("Still gemini's answer.")]);
-    let Some(daemon) = daemon_with_gemini(&home, &fake).await else {
-        return;
-    };
-    let client = daemon.client().await;
-    let job = testkit::start_job(&client, gemini_request(&home, "answer", "suggest")).await;
-    testkit::expect_done(&testkit::wait_for_end(&client, &job.job_id).await);
-    daemon.signal(nix::sys::signal::Signal::SIGKILL);
-    daemon.wait();
-    testkit::delete_database(&home);
-
-    let Some(daemon) = daemon_with_gemini(&home, &fake).await else {
-        return;
-    };
-    let client = daemon.client().await;
-    let end = testkit::get(&mut client.clone(), &job.job_id).await;
-    let rebuilt = end.job.clone().expect("the job is rebuilt from its folder");
-    assert_eq!(rebuilt.agent, "gemini", "the folder keeps the agent");
-    assert_eq!(rebuilt.status(), JobStatus::Done);
-    assert_eq!(
-        end.summary.and_then(|s| s.final_message).as_deref(),
-        Some("Still gemini's answer."),
-        "folded again from its output"
-    );
-}
-
-/// Processes whose command line is exactly `argv` (a marker no other test uses).
-fn processes_running(argv: &[&str]) -> Vec<i32> {
-    let wanted: Vec<u8> = argv
-        .iter()
-        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
-        .collect();
-    std::fs::read_dir("/proc")
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-                .filter(|pid| {
-                    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-#[tokio::test]
-#[cfg_attr(
-    not(target_os = "linux"),
-    ignore = "finds the command by its command line in /proc"
-)]
 async fn cancelling_a_gemini_job_stops_gemini_and_the_command_it_runs() {
     let home = TempHome::new();
     let fake = FakeGemini::start(vec![
         Turn::call("run_shell_command", json!({"command": "sleep 317.25"})),
         Turn::text("never reached"),
     ]);
-    let Some(daemon) = daemon_with_gemini(&home, &fake).await else {
+    let Some(daemon) = Daemon::with_gemini(&home, &fake, &[]).await else {
         return;
     };
     let client = daemon.client().await;
     let job = testkit::start_job(&client, gemini_request(&home, "wait", "full-auto")).await;
     let gemini = testkit::codex_of(&home, &job.job_id);
     testkit::wait_until("gemini to run the command", || {
-        !processes_running(&["sleep", "317.25"]).is_empty()
+        !testkit::processes_running(&["sleep", "317.25"]).is_empty()
     });
     let cancelled = client
         .clone()
@@ -282,40 +224,18 @@ async fn cancelling_a_gemini_job_stops_gemini_and_the_command_it_runs() {
     assert_eq!(end.job.map(|j| j.status()), Some(JobStatus::Cancelled));
     testkit::wait_until("gemini to be gone", || !testkit::pid_alive(gemini));
     testkit::wait_until("the command gemini ran to be gone", || {
-        processes_running(&["sleep", "317.25"]).is_empty()
+        testkit::processes_running(&["sleep", "317.25"]).is_empty()
     });
-}
-
-/// `codexd doctor --json`'s check named `name`, run with `env`.
-fn doctor_check(home: &TempHome, env: &[(&str, String)], name: &str) -> serde_json::Value {
-    let out = home
-        .codexd()
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .args(["doctor", "--json"])
-        .output()
-        .expect("doctor");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "doctor --json: {e}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    });
-    report["checks"]
-        .as_array()
-        .and_then(|checks| checks.iter().find(|c| c["name"] == name).cloned())
-        .unwrap_or_else(|| panic!("no {name} check: {report}"))
 }
 
 #[test]
 fn doctor_lists_gemini_its_version_and_login_or_how_to_install_it() {
-    let Some(gemini) = testkit::gemini_bin() else {
-        return;
-    };
     let home = TempHome::new();
     let fake = FakeGemini::start(vec![Turn::text("unused")]);
-    let mut env = fake.cli_env(&home.root().join("gemini-home"));
-    env.push(("GEMINI_BIN", gemini.display().to_string()));
-    let check = doctor_check(&home, &env, "gemini");
+    let Some(env) = testkit::gemini_env(&home, &fake) else {
+        return;
+    };
+    let check = testkit::doctor_check(&home, &env, "gemini");
     assert_eq!(check["status"], "ok", "{check}");
     let detail = check["detail"].as_str().unwrap_or_default();
     assert!(
@@ -328,7 +248,7 @@ fn doctor_lists_gemini_its_version_and_login_or_how_to_install_it() {
         .filter(|(k, _)| *k != "GEMINI_API_KEY")
         .cloned()
         .collect();
-    let check = doctor_check(&home, &no_key, "gemini");
+    let check = testkit::doctor_check(&home, &no_key, "gemini");
     assert_eq!(check["status"], "warn", "{check}");
     assert!(
         check["fix"]
@@ -341,7 +261,7 @@ fn doctor_lists_gemini_its_version_and_login_or_how_to_install_it() {
         "GEMINI_BIN",
         home.root().join("no-such-gemini").display().to_string(),
     )];
-    let check = doctor_check(&home, &missing, "gemini");
+    let check = testkit::doctor_check(&home, &missing, "gemini");
     assert_eq!(check["status"], "warn", "{check}");
     assert!(
         check["fix"]
@@ -376,7 +296,7 @@ fn interactive_claude_code_runs_a_gemini_job_as_a_task_and_is_told_its_result() 
     // Gemini CLI at its fake.
     let mut claude = testkit::ClaudeCode::new(claude, &home, &api)
         .env("GEMINI_BIN", &gemini.display().to_string());
-    for (key, value) in fake.cli_env(&home.root().join("gemini-home")) {
+    for (key, value) in fake.cli_env(&testkit::gemini_state(&home)) {
         claude = claude.env(key, &value);
     }
     let session = claude.interactive("Ask Gemini whether it compiles.");

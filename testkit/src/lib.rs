@@ -1,8 +1,11 @@
 //! Test support: every test gets its own temp home and socket, a real `codexd`
 //! and the fake codex, and stops what it started by pid when it is dropped.
-//! Fakes of the OpenAI Responses API (for the real codex) and of the Anthropic
-//! Messages API (for the real Claude Code, driven by [`claude`]) run on loopback.
+//! Fakes of the OpenAI Responses API (for the real codex), of the Anthropic
+//! Messages API (for the real Claude Code, driven by [`claude`]) and of the
+//! Gemini API (for the real Gemini CLI) run on loopback; `agents` points
+//! codexd's Gemini CLI and Claude Code jobs at them.
 
+mod agents;
 pub mod claude;
 mod fake_anthropic;
 mod fake_gemini;
@@ -10,6 +13,7 @@ mod fake_provider;
 mod needs;
 mod small_disk;
 
+pub use agents::{claude_env, claude_state, doctor_check, gemini_env, gemini_state};
 pub use claude::{claude_bin, keys, ClaudeCode, Headless, Interactive};
 pub use fake_anthropic::{FakeAnthropic, InputFn, Log, Request, Step, ToolResult};
 pub use fake_gemini::{FakeGemini, Turn, PROMPT_TOKENS as GEMINI_PROMPT_TOKENS};
@@ -227,6 +231,19 @@ pub fn processes_with(token: &str) -> Vec<i32> {
     process_rows()
         .into_iter()
         .filter(|p| p.cmdline.contains(token))
+        .map(|p| p.pid)
+        .filter(|pid| pid_alive(*pid))
+        .collect()
+}
+
+/// Live processes whose command line is exactly `argv` (a command a test
+/// made unique, such as `sleep 317.25`): what a job ran, found even in a
+/// session of its own. Looks, never kills.
+pub fn processes_running(argv: &[&str]) -> Vec<i32> {
+    let wanted = argv.join("\0");
+    process_rows()
+        .into_iter()
+        .filter(|p| p.cmdline.trim_end_matches('\0') == wanted)
         .map(|p| p.pid)
         .filter(|pid| pid_alive(*pid))
         .collect()

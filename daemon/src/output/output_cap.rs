@@ -223,6 +223,31 @@ pub fn marker(dropped: u64, cap: u64) -> Vec<u8> {
     line
 }
 
+/// How far the cap has moved the output's bytes toward the front: a byte
+/// written at offset `o` is at `o - shift` now (or dropped, if that is
+/// before the marker's end). Read from the marker at the front, which a
+/// collapse or a rewrite puts there with the total dropped; 0 before the
+/// first drop, and with punch, which moves nothing (its marker is further
+/// in, after the hole). Lets a reader keep offsets that a drop does not
+/// invalidate (the event summary).
+pub fn shift(path: &Path) -> io::Result<u64> {
+    let file = File::open(path)?;
+    let mut head = vec![0u8; usize::try_from(MARKER_LEN).unwrap_or(192)];
+    let mut read = 0;
+    while read < head.len() {
+        match file.read_at(&mut head[read..], read as u64) {
+            Ok(0) => return Ok(0),
+            Ok(n) => read += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if head.first() != Some(&b'[') {
+        return Ok(0);
+    }
+    Ok(parse_marker(&head).map_or(0, |m| m.dropped.saturating_sub(MARKER_LEN)))
+}
+
 /// The marker line written by [`marker`], if `line` (without or with its
 /// newline) is one. The NUL bytes a punched head reads as, on the same line
 /// before the marker, are skipped.

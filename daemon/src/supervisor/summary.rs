@@ -19,7 +19,10 @@ use super::{Supervisor, SupervisorError};
 use crate::{
     engine::codex::events::{Event, Summary},
     job::JobId,
-    output::lines::{skim, Body, Seen, SkimLimits},
+    output::{
+        lines::{skim, Body, Seen, SkimLimits},
+        output_cap,
+    },
 };
 
 /// How often a running job's new events are folded into its summary.
@@ -177,13 +180,47 @@ impl Supervisor {
 }
 
 /// Folds the output at `path` from byte `start` into `summary`; returns it
-/// with the offset to go on from.
-fn fold(path: &Path, mut summary: Summary, start: u64, mode: Fold) -> io::Result<(Summary, u64)> {
-    // Past the end: the output cap dropped the head of the file, and offsets
-    // moved. Go on from the end; the events in between are lost (the README's
-    // Limits say so).
+/// with the offset to go on from. Offsets count every byte the agent wrote,
+/// those the output cap dropped too: a drop moves the bytes kept toward the
+/// front of the file (by [`output_cap::shift`]), so a file offset kept
+/// across a drop would point past events never folded, the job's final
+/// answer among them. A drop during the fold moves the bytes under it: that
+/// fold is not kept, and the next one (a final fold, at once) reads again.
+fn fold(path: &Path, summary: Summary, start: u64, mode: Fold) -> io::Result<(Summary, u64)> {
+    // A job's monitor stops dropping when the job ends, so a final fold
+    // meets a drop only when a poll's fold raced the last one.
+    const FINAL_TRIES: u32 = 5;
+    let tries = match mode {
+        Fold::Follow => 1,
+        Fold::Final => FINAL_TRIES,
+    };
+    for _ in 0..tries {
+        let shift = output_cap::shift(path).unwrap_or(0);
+        let (folded, end) = fold_from(path, summary.clone(), start, shift, mode)?;
+        if output_cap::shift(path).unwrap_or(0) == shift {
+            return Ok((folded, end + shift));
+        }
+    }
+    Ok((summary, start))
+}
+
+/// One fold, with the bytes before the file's start shifted by `shift`;
+/// its end as a file offset.
+fn fold_from(
+    path: &Path,
+    mut summary: Summary,
+    start: u64,
+    shift: u64,
+    mode: Fold,
+) -> io::Result<(Summary, u64)> {
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let offset = start.min(size);
+    // Events the cap dropped before they were folded are lost (the README's
+    // Limits say so): go on after the marker.
+    let offset = match shift {
+        0 => start,
+        _ => start.saturating_sub(shift).max(output_cap::MARKER_LEN),
+    }
+    .min(size);
     let (window, stop) = match mode {
         Fold::Follow => (FOLLOW_FOLD_WINDOW, size),
         Fold::Final => (FINAL_FOLD_WINDOW, u64::MAX),
@@ -389,6 +426,38 @@ mod tests {
             assert_eq!(offset, content.len() as u64, "pieces of {piece}");
             assert_eq!(summary, expected, "pieces of {piece}");
         }
+    }
+
+    #[test]
+    fn a_fold_after_the_cap_dropped_the_head_goes_on_where_it_was() {
+        // Folded while running up to the flood's end; then the last events
+        // come and the cap drops the head (a collapse: the bytes kept move
+        // to the front, behind the marker).
+        let head = [
+            START.to_string(),
+            command("a", 40 * 1024, 0),
+            flood(200 * 1024),
+        ]
+        .concat();
+        let mut f = file_with(&[&head]);
+        let (summary, offset) = fold(f.path(), Summary::default(), 0, Fold::Follow).expect("fold");
+        assert_eq!(offset, head.len() as u64);
+        let content = [head.as_str(), END].concat();
+        let removed = 128 * 1024;
+        let dropped = removed + output_cap::MARKER_LEN as usize;
+        let mut capped = output_cap::marker(dropped as u64, 64 * 1024);
+        capped.extend_from_slice(&content.as_bytes()[dropped..]);
+        f.as_file_mut().set_len(0).expect("truncate");
+        std::io::Seek::rewind(f.as_file_mut()).expect("rewind");
+        f.write_all(&capped).expect("write");
+        let (summary, offset) = fold(f.path(), summary, offset, Fold::Final).expect("fold");
+        assert_eq!(summary.final_message.as_deref(), Some("All done."));
+        assert_eq!(summary.commands_count, 1, "nothing folded twice");
+        assert_eq!(
+            offset,
+            content.len() as u64,
+            "counted as the agent wrote it"
+        );
     }
 
     #[test]
