@@ -1,0 +1,340 @@
+//! Policy `ask` for agent claude, end to end with the real Claude Code
+//! (`CODEX_ASYNC_CLAUDE`) against testkit's fake Anthropic API: the model
+//! calls Bash with a command its `acceptEdits` mode leaves open (python3
+//! writing a file), Claude Code asks codexd's permission prompt tool
+//! (`codexd ask-relay`), the job shows the question (status input_required,
+//! in Get, List, `codexd jobs`), and the answer given through the Answer RPC
+//! or `codexd answer` reaches Claude Code: allowed (the command runs),
+//! denied (it does not; the model is told and goes on), unanswered (denied
+//! at its deadline), and across a codexd killed -9 while it waits.
+
+use std::path::{Path, PathBuf};
+
+use codex_async_proto::v1::{AnswerRequest, GetResponse, JobStatus, ListRequest, StartRequest};
+use codex_async_proto::Client;
+use serde_json::json;
+use testkit::{get, poll_for, wait_for_end, Daemon, FakeAnthropic, Step, TempHome};
+
+/// The model's script: a Bash call that writes `target` (python3, which
+/// `acceptEdits` does not allow on its own), then its last words.
+fn writing(target: &Path) -> FakeAnthropic {
+    let command = format!(
+        "python3 -c \"open('{}', 'w').write('made')\" && echo made-it",
+        target.display()
+    );
+    FakeAnthropic::start(vec![
+        Step::tool_use(
+            "Bash",
+            json!({"command": command, "description": "write the file"}),
+        ),
+        Step::text("finished after the question"),
+    ])
+}
+
+/// A test's world. Fields drop in order: the daemon before the fake API,
+/// the home last.
+struct Setup {
+    daemon: Daemon,
+    client: Client,
+    fake: FakeAnthropic,
+    env: Vec<(&'static str, String)>,
+    target: PathBuf,
+    home: TempHome,
+}
+
+impl Setup {
+    /// None (the test skips, or fails under CI) without Claude Code.
+    async fn new(file: &str, extra: &[(&'static str, String)]) -> Option<Self> {
+        let home = TempHome::new();
+        let target = home.root().join(file);
+        let fake = writing(&target);
+        let claude = testkit::claude_bin()?;
+        let mut env = fake.cli_env(&home.root().join("claude-home"));
+        env.push(("CLAUDE_BIN", claude.display().to_string()));
+        env.extend(extra.iter().cloned());
+        let daemon = Daemon::start_with(&home, &env).await;
+        let client = daemon.client().await;
+        Some(Self {
+            daemon,
+            client,
+            fake,
+            env,
+            target,
+            home,
+        })
+    }
+
+    /// Starts an ask job and waits until Claude Code asks; the job as
+    /// started and the Get answer once it asks.
+    async fn ask(&self) -> (codex_async_proto::v1::Job, GetResponse) {
+        let request = StartRequest {
+            approval_policy: Some("ask".into()),
+            agent: Some("claude".into()),
+            ..self.home.start_request("write the file")
+        };
+        let job = testkit::start_job(&self.client, request).await;
+        let asked = wait_for_question(&self.client, &job.job_id).await;
+        (job, asked)
+    }
+}
+
+/// Waits until the job asks; the Get answer then.
+async fn wait_for_question(client: &Client, id: &str) -> GetResponse {
+    poll_for("Claude Code to ask its question", || {
+        let mut client = client.clone();
+        let id = id.to_string();
+        async move {
+            let got = get(&mut client, &id).await;
+            let job = got.job.as_ref()?;
+            assert!(
+                !job.status().is_terminal(),
+                "the job ended before it asked: {:?}\n{}",
+                job.error,
+                got.output
+            );
+            (job.status() == JobStatus::InputRequired).then_some(got)
+        }
+    })
+    .await
+}
+
+async fn answer(
+    client: &Client,
+    id: &str,
+    decision: &str,
+) -> Result<codex_async_proto::v1::AnswerResponse, tonic::Status> {
+    client
+        .clone()
+        .answer(AnswerRequest {
+            job_id: id.into(),
+            decision: decision.into(),
+            question_id: None,
+            answer: None,
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// The job's end, asserted `done`.
+async fn done(client: &Client, id: &str) -> GetResponse {
+    let end = wait_for_end(client, id).await;
+    let job = end.job.as_ref().expect("job");
+    assert_eq!(
+        job.status(),
+        JobStatus::Done,
+        "{:?}\n{}",
+        job.error,
+        end.output
+    );
+    end
+}
+
+#[tokio::test]
+async fn an_allowed_command_runs_and_the_result_says_so() {
+    let Some(setup) = Setup::new("allowed.txt", &[]).await else {
+        return;
+    };
+    let (client, target) = (setup.client.clone(), setup.target.clone());
+    let (job, asked) = setup.ask().await;
+    let question = asked
+        .job
+        .as_ref()
+        .and_then(|j| j.question.clone())
+        .expect("question");
+    assert_eq!(question.kind, "command");
+    assert!(
+        question
+            .command
+            .as_deref()
+            .is_some_and(|c| c.starts_with("python3 -c") && c.contains("allowed.txt")),
+        "{question:?}"
+    );
+    assert_eq!(question.reason.as_deref(), Some("write the file"));
+    assert_eq!(question.decisions, ["allow", "deny"]);
+    assert!(
+        question.question_id.starts_with("toolu_"),
+        "named by Claude Code's tool_use_id: {question:?}"
+    );
+    assert!(!target.exists(), "nothing runs before the answer");
+    let waiting = client
+        .clone()
+        .list(ListRequest {
+            limit: Some(10),
+            status: Some(JobStatus::InputRequired as i32),
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .jobs;
+    assert_eq!(waiting.len(), 1);
+    // A decision Claude Code's prompt tool cannot give is refused by name.
+    let session = answer(&client, &job.job_id, "allow_session")
+        .await
+        .expect_err("allow_session is not offered");
+    assert!(
+        session.message().starts_with("decision:") && session.message().contains("allow, deny"),
+        "{}",
+        session.message()
+    );
+
+    let answered = answer(&client, &job.job_id, "allow").await.expect("answer");
+    assert!(
+        answered.message.starts_with("allow run `python3"),
+        "{}",
+        answered.message
+    );
+    let end = done(&client, &job.job_id).await;
+    assert_eq!(
+        std::fs::read_to_string(&target).ok().as_deref(),
+        Some("made"),
+        "the allowed command ran"
+    );
+    let summary = end.summary.clone().expect("summary");
+    assert_eq!(
+        summary.final_message.as_deref(),
+        Some("finished after the question")
+    );
+    assert_eq!(summary.approvals.len(), 1);
+    assert_eq!(
+        (
+            summary.approvals[0].decision.as_str(),
+            summary.approvals[0].by.as_str()
+        ),
+        ("allow", "user")
+    );
+    assert!(
+        summary
+            .commands
+            .iter()
+            .any(|c| c.exit_code == Some(0) && c.command.contains("allowed.txt")),
+        "{:?}",
+        summary.commands
+    );
+    let ran = setup.fake.log().tool_results_of("Bash");
+    assert!(
+        ran.first()
+            .is_some_and(|r| !r.is_error && r.text.contains("made-it")),
+        "{ran:?}"
+    );
+    let text = codex_async_proto::job_result::JobResult::from_get(
+        &GetResponse {
+            summary: Some(summary),
+            ..end
+        },
+        None,
+        chrono::Utc::now(),
+    )
+    .expect("result")
+    .to_text();
+    assert!(text.contains("Approvals: allowed run `python3"), "{text}");
+}
+
+#[tokio::test]
+async fn a_denied_command_does_not_run_and_claude_goes_on() {
+    let Some(setup) = Setup::new("denied.txt", &[]).await else {
+        return;
+    };
+    let (client, target) = (setup.client.clone(), setup.target.clone());
+    let (job, _) = setup.ask().await;
+    answer(&client, &job.job_id, "deny").await.expect("answer");
+    let end = done(&client, &job.job_id).await;
+    assert!(!target.exists(), "the denied command never ran");
+    let summary = end.summary.expect("summary");
+    assert_eq!(
+        summary.final_message.as_deref(),
+        Some("finished after the question"),
+        "Claude Code went on after the denial"
+    );
+    assert_eq!(summary.approvals[0].decision, "deny");
+    assert!(
+        summary
+            .commands
+            .iter()
+            .any(|c| c.status == "declined" && c.command.contains("denied.txt")),
+        "{:?}",
+        summary.commands
+    );
+    let told = setup.fake.log().tool_results_of("Bash");
+    assert!(
+        told.first()
+            .is_some_and(|r| r.is_error && r.text.contains("The user denied this")),
+        "the model is told: {told:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_question_nobody_answers_is_denied_at_its_deadline() {
+    let env = [("CODEX_ASYNC_QUESTION_TIMEOUT", "2".to_string())];
+    let Some(setup) = Setup::new("never.txt", &env).await else {
+        return;
+    };
+    let (client, target) = (setup.client.clone(), setup.target.clone());
+    let (job, _) = setup.ask().await;
+    let end = done(&client, &job.job_id).await;
+    assert!(!target.exists());
+    let summary = end.summary.expect("summary");
+    assert_eq!(summary.approvals.len(), 1);
+    assert_eq!(
+        (
+            summary.approvals[0].decision.as_str(),
+            summary.approvals[0].by.as_str()
+        ),
+        ("deny", "timeout")
+    );
+    let told = setup.fake.log().tool_results_of("Bash");
+    assert!(
+        told.first()
+            .is_some_and(|r| r.is_error && r.text.contains("within 2 seconds")),
+        "{told:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_question_survives_codexd_killed_and_its_answer_still_reaches_claude() {
+    let Some(setup) = Setup::new("after-restart.txt", &[]).await else {
+        return;
+    };
+    let (job, _) = setup.ask().await;
+    let Setup {
+        daemon,
+        fake,
+        env,
+        target,
+        home,
+        ..
+    } = setup;
+    daemon.signal(nix::sys::signal::Signal::SIGKILL);
+    let _ = daemon.wait();
+
+    let daemon = Daemon::start_with(&home, &env).await;
+    let client = daemon.client().await;
+    wait_for_question(&client, &job.job_id).await;
+    let jobs = home
+        .codexd()
+        .args(["jobs", "--status", "input_required"])
+        .output()
+        .expect("codexd jobs");
+    let listed = String::from_utf8_lossy(&jobs.stdout);
+    assert!(
+        listed.contains(&job.job_id) && listed.contains("input_required"),
+        "{listed}"
+    );
+    let answered = home
+        .codexd()
+        .args(["answer", &job.job_id, "allow"])
+        .output()
+        .expect("codexd answer");
+    let said = String::from_utf8_lossy(&answered.stdout);
+    assert!(
+        answered.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&answered.stderr)
+    );
+    assert!(said.contains("allow run `python3"), "{said}");
+    done(&client, &job.job_id).await;
+    assert!(
+        target.exists(),
+        "the answer given to the new codexd reached Claude Code"
+    );
+    drop(fake);
+}
