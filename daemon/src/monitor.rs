@@ -526,6 +526,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
         }
     };
     // The agent is gone: nothing asks any more (the socket file goes too).
+    let asks_stopped = asks.as_ref().is_some_and(asks::Asks::stopped);
     drop(asks);
     kill_leftovers(&mut tree, &mut sigchld).await;
     if let Some(session) = session.as_mut() {
@@ -600,6 +601,12 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
                 cancelled = true;
             }
         }
+    }
+    // The user answered `stop` to a relayed question: the agent ended its
+    // run for it (with its own error), and the job ends cancelled, as a
+    // codex job's `stop` does (a watchdog's reason stands).
+    if asks_stopped && reason.is_none() {
+        cancelled = true;
     }
     if let Some(pumped) = pumped {
         // The agent's own word on how its run went: an error it reported

@@ -10,7 +10,9 @@
 
 use std::path::{Path, PathBuf};
 
-use codex_async_proto::v1::{AnswerRequest, GetResponse, JobStatus, ListRequest, StartRequest};
+use codex_async_proto::v1::{
+    AnswerRequest, CancelRequest, GetResponse, JobStatus, ListRequest, StartRequest,
+};
 use codex_async_proto::Client;
 use serde_json::json;
 use testkit::{get, poll_for, wait_for_end, Daemon, FakeAnthropic, Step, TempHome};
@@ -115,6 +117,23 @@ async fn answer(
         .map(tonic::Response::into_inner)
 }
 
+/// The pids of the processes whose command line (its arguments NUL-separated)
+/// holds `needle` (the relay
+/// Claude Code started for a job: `codexd ask-relay --job-dir <its folder>`).
+fn processes_with(needle: &str) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .collect()
+}
+
 /// The job's end, asserted `done`.
 async fn done(client: &Client, id: &str) -> GetResponse {
     let end = wait_for_end(client, id).await;
@@ -150,7 +169,7 @@ async fn an_allowed_command_runs_and_the_result_says_so() {
         "{question:?}"
     );
     assert_eq!(question.reason.as_deref(), Some("write the file"));
-    assert_eq!(question.decisions, ["allow", "deny"]);
+    assert_eq!(question.decisions, ["allow", "deny", "stop"]);
     assert!(
         question.question_id.starts_with("toolu_"),
         "named by Claude Code's tool_use_id: {question:?}"
@@ -260,6 +279,71 @@ async fn a_denied_command_does_not_run_and_claude_goes_on() {
             .is_some_and(|r| r.is_error && r.text.contains("The user denied this")),
         "the model is told: {told:?}"
     );
+}
+
+#[tokio::test]
+async fn stop_denies_and_ends_the_job_cancelled() {
+    let Some(setup) = Setup::new("stopped.txt", &[]).await else {
+        return;
+    };
+    let (client, target) = (setup.client.clone(), setup.target.clone());
+    let (job, _) = setup.ask().await;
+    answer(&client, &job.job_id, "stop").await.expect("answer");
+    let end = wait_for_end(&client, &job.job_id).await;
+    let ended = end.job.as_ref().expect("job");
+    assert_eq!(
+        ended.status(),
+        JobStatus::Cancelled,
+        "{:?}\n{}",
+        ended.error,
+        end.output
+    );
+    assert!(!target.exists(), "the stopped command never ran");
+    let summary = end.summary.expect("summary");
+    assert_eq!(summary.approvals[0].decision, "stop");
+    assert_eq!(
+        setup.fake.log().main_requests().count(),
+        1,
+        "Claude Code asked the model nothing more after the stop"
+    );
+}
+
+#[tokio::test]
+async fn cancel_while_claude_waits_leaves_no_process_and_no_socket() {
+    let Some(setup) = Setup::new("cancelled.txt", &[]).await else {
+        return;
+    };
+    let (client, target, home) = (setup.client.clone(), setup.target.clone(), &setup.home);
+    let (job, _) = setup.ask().await;
+    let folder = home.paths().jobs().join(&job.job_id);
+    let socket = folder.join("ask.sock");
+    assert!(socket.exists(), "the monitor listens while the job runs");
+    let claude = testkit::codex_of(home, &job.job_id);
+    let relays = processes_with(&format!("ask-relay\0--job-dir\0{}", folder.display()));
+    assert!(!relays.is_empty(), "Claude Code started codexd's relay");
+    let cancelled = client
+        .clone()
+        .cancel(CancelRequest {
+            job_id: job.job_id.clone(),
+        })
+        .await
+        .expect("cancel")
+        .into_inner();
+    assert!(cancelled.cancelled, "{}", cancelled.message);
+    let end = wait_for_end(&client, &job.job_id).await;
+    assert_eq!(
+        end.job.as_ref().expect("job").status(),
+        JobStatus::Cancelled
+    );
+    poll_for("Claude Code, its relay and the monitor to be gone", || {
+        let gone = !testkit::pid_alive(claude)
+            && relays.iter().all(|p| !testkit::pid_alive(*p))
+            && home.live_monitors().is_empty();
+        async move { gone.then_some(()) }
+    })
+    .await;
+    assert!(!target.exists());
+    assert!(!socket.exists(), "the socket goes with the job");
 }
 
 #[tokio::test]

@@ -120,7 +120,9 @@ impl Stream {
     }
 
     /// What the agent's prompt tool answers for `decision` (`timed_out`:
-    /// nobody answered within `timeout` seconds), in the agent's shape.
+    /// nobody answered within `timeout` seconds), in the agent's shape; for
+    /// `stop` the agent ends its run itself, and the monitor ends the job
+    /// cancelled.
     pub fn reply(
         self,
         request: &serde_json::Value,

@@ -77,6 +77,7 @@ pub fn bind(dir: &JobDir) -> std::io::Result<UnixListener> {
 pub struct Asks {
     wake: mpsc::UnboundedSender<()>,
     waiting: Arc<AtomicBool>,
+    stopped: Arc<AtomicBool>,
     task: JoinHandle<()>,
     socket: std::path::PathBuf,
 }
@@ -95,6 +96,7 @@ impl Asks {
             .create(true)
             .open(dir.output())?;
         let waiting = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::new(AtomicBool::new(false));
         let (wake, woken) = mpsc::unbounded_channel();
         let driver = Driver {
             dir: dir.clone(),
@@ -103,12 +105,14 @@ impl Asks {
             output,
             queue: VecDeque::new(),
             waiting: waiting.clone(),
+            stopped: stopped.clone(),
             asked: 0,
         };
         let task = tokio::spawn(driver.run(listener, woken));
         Ok(Self {
             wake,
             waiting,
+            stopped,
             task,
             socket: dir.path().join(JobDir::ask_socket_name()),
         })
@@ -122,6 +126,11 @@ impl Asks {
     /// A question waits for a person (the stall watchdog holds meanwhile).
     pub fn waiting(&self) -> bool {
         self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// The user answered `stop`: the agent ends its run, the job is cancelled.
+    pub fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
     }
 }
 
@@ -148,6 +157,7 @@ struct Driver {
     output: File,
     queue: VecDeque<Pending>,
     waiting: Arc<AtomicBool>,
+    stopped: Arc<AtomicBool>,
     /// Questions asked so far, to name one the agent gave no id.
     asked: u64,
 }
@@ -262,6 +272,9 @@ impl Driver {
             self.timeout,
         );
         let _ = pending.reply.send(text);
+        if decision == Decision::Stop {
+            self.stopped.store(true, Ordering::Relaxed);
+        }
         let event = app_server::answer_event(&pending.question.id, decision, by.name());
         self.event(&event);
         let _ = std::fs::remove_file(self.dir.answer());

@@ -40,10 +40,12 @@ pub const TOOL: &str = "approve";
 /// whole file for Write) fits many times over.
 pub const MAX_LINE: u64 = 16 * 1024 * 1024;
 
-/// The decisions Claude Code's prompt tool can give: it runs once, or not.
-/// (Its `updatedPermissions`, a rule for the rest of the session, is not
-/// offered: codex's `allow_session` would promise more than was measured.)
-const DECISIONS: &[Decision] = &[Decision::Allow, Decision::Deny];
+/// The decisions Claude Code's prompt tool can give: it runs once, or not,
+/// or not and the run stops (`interrupt`, measured: Claude Code ends the run
+/// at once). (Its `updatedPermissions`, a rule for the rest of the session,
+/// is not offered: codex's `allow_session` would promise more than was
+/// measured.)
+const DECISIONS: &[Decision] = &[Decision::Allow, Decision::Deny, Decision::Stop];
 
 /// The arguments that send Claude Code's questions to codexd's relay for
 /// the job in `job_dir`, `codexd` being the binary at `codexd`. The MCP
@@ -133,11 +135,16 @@ pub fn reply(request: &Value, decision: Decision, timed_out: bool, timeout: u32)
             // Given back as it came: Claude Code runs what updatedInput says.
             "updatedInput": request.get("input").cloned().filter(Value::is_object).unwrap_or_else(|| json!({})),
         }),
-        Decision::Deny | Decision::Stop if timed_out => json!({
+        Decision::Stop => json!({
+            "behavior": "deny",
+            "message": "The user denied this and stopped the job (codex-async).",
+            "interrupt": true,
+        }),
+        Decision::Deny if timed_out => json!({
             "behavior": "deny",
             "message": format!("Denied: nobody answered this permission request within {timeout} seconds (codex-async). Go on without it."),
         }),
-        Decision::Deny | Decision::Stop => json!({
+        Decision::Deny => json!({
             "behavior": "deny",
             "message": "The user denied this (codex-async). Go on without it.",
         }),
@@ -286,7 +293,7 @@ mod tests {
         assert_eq!((q.id.as_str(), q.kind.as_str()), ("toolu_1", "command"));
         assert_eq!(q.command.as_deref(), Some("python3 -c 'print(1)'"));
         assert_eq!(q.reason.as_deref(), Some("compute"));
-        assert_eq!(q.decisions, ["allow", "deny"]);
+        assert_eq!(q.decisions, ["allow", "deny", "stop"]);
         let allow: Value =
             serde_json::from_str(&reply(&request, Decision::Allow, false, 60)).expect("json");
         assert_eq!(allow["behavior"], "allow");
@@ -297,6 +304,12 @@ mod tests {
         assert!(deny["message"]
             .as_str()
             .is_some_and(|m| m.contains("60 seconds")));
+        let stop: Value =
+            serde_json::from_str(&reply(&request, Decision::Stop, false, 60)).expect("json");
+        assert_eq!(
+            (&stop["behavior"], &stop["interrupt"]),
+            (&json!("deny"), &json!(true))
+        );
     }
 
     #[test]
