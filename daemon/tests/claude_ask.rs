@@ -117,9 +117,9 @@ async fn answer(
         .map(tonic::Response::into_inner)
 }
 
-/// The pids of the processes whose command line (its arguments NUL-separated)
-/// holds `needle` (the relay
-/// Claude Code started for a job: `codexd ask-relay --job-dir <its folder>`).
+/// The pids of the processes whose command line (its arguments separated
+/// by NULs) holds `needle`: the relay Claude Code started for a job is
+/// `codexd ask-relay --job-dir <its folder>`.
 fn processes_with(needle: &str) -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -175,6 +175,16 @@ async fn an_allowed_command_runs_and_the_result_says_so() {
         "named by Claude Code's tool_use_id: {question:?}"
     );
     assert!(!target.exists(), "nothing runs before the answer");
+    // The result while it waits names who asks, and how to answer.
+    let waiting_text =
+        codex_async_proto::job_result::JobResult::from_get(&asked, None, chrono::Utc::now())
+            .expect("result")
+            .to_text();
+    assert!(
+        waiting_text.contains("Claude asks to run `python3 -c")
+            && waiting_text.contains("decision=\"allow|deny|stop\""),
+        "{waiting_text}"
+    );
     let waiting = client
         .clone()
         .list(ListRequest {
@@ -198,7 +208,8 @@ async fn an_allowed_command_runs_and_the_result_says_so() {
 
     let answered = answer(&client, &job.job_id, "allow").await.expect("answer");
     assert!(
-        answered.message.starts_with("allow run `python3"),
+        answered.message.starts_with("allow run `python3")
+            && answered.message.contains("claude has the answer"),
         "{}",
         answered.message
     );

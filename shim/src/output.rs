@@ -282,7 +282,7 @@ pub fn answer_text(response: v1::AnswerResponse) -> Result<String, ToolError> {
     if let (Status::InputRequired, Some(q)) = (status, job.question.as_ref()) {
         let q = codex_async_proto::job_result::Question::of(q);
         text.push('\n');
-        text.push_str(&q.text());
+        text.push_str(&q.text_by(&codex_async_proto::job_result::agent_title(&job.agent)));
         text.push('\n');
         text.push_str(&codex_async_proto::job_result::question_next_step(
             &job.job_id,
@@ -398,7 +398,10 @@ impl JobSummary {
             .question
             .as_ref()
             .filter(|_| status == Status::InputRequired)
-            .map(|q| codex_async_proto::job_result::Question::of(q).text());
+            .map(|q| {
+                codex_async_proto::job_result::Question::of(q)
+                    .text_by(&codex_async_proto::job_result::agent_title(&job.agent))
+            });
         Ok(Self {
             status,
             question,

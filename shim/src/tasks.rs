@@ -16,7 +16,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use codex_async_proto::{
-    job_result::{parse_time as parse, JobResult, Question},
+    job_result::{agent_title, parse_time as parse, JobResult, Question},
     v1,
 };
 use rmcp::{
@@ -310,7 +310,11 @@ fn form(job: &v1::Job, question: &Question) -> Option<InputRequests> {
         .ok()?;
     let params = ElicitRequestParams::FormElicitationParams {
         meta: None,
-        message: format!("{}\n{}", question.text(), job_line(job)),
+        message: format!(
+            "{}\n{}",
+            question.text_by(&agent_title(&job.agent)),
+            job_line(job)
+        ),
         requested_schema: schema,
     };
     let request = InputRequest::Elicitation(ElicitRequest::new(params));
@@ -369,7 +373,11 @@ fn input_form(job: &v1::Job, question: &Question) -> Option<InputRequests> {
     }
     let params = ElicitRequestParams::FormElicitationParams {
         meta: None,
-        message: format!("{}\n{}", question.text(), job_line(job)),
+        message: format!(
+            "{}\n{}",
+            question.text_by(&agent_title(&job.agent)),
+            job_line(job)
+        ),
         requested_schema: schema.build().ok()?,
     };
     let request = InputRequest::Elicitation(ElicitRequest::new(params));
@@ -504,7 +512,9 @@ fn task(
     }
     let message = match Status::of(job) {
         Some(Status::Queued) => Some("queued: waiting for a free run slot".to_string()),
-        Some(Status::InputRequired) if question.is_some() => question.map(|q| q.text()),
+        Some(Status::InputRequired) if question.is_some() => {
+            question.map(|q| q.text_by(&agent_title(&job.agent)))
+        }
         _ => summary
             .map(|s| s.activity.clone())
             .filter(|a| !a.is_empty())
