@@ -69,9 +69,15 @@ impl Setup {
     /// Starts an ask job and waits until Claude Code asks; the job as
     /// started and the Get answer once it asks.
     async fn ask(&self) -> (codex_async_proto::v1::Job, GetResponse) {
+        self.ask_with(None).await
+    }
+
+    /// [`Setup::ask`] with a stall watchdog of `stall` seconds.
+    async fn ask_with(&self, stall: Option<u32>) -> (codex_async_proto::v1::Job, GetResponse) {
         let request = StartRequest {
             approval_policy: Some("ask".into()),
             agent: Some("claude".into()),
+            stall_timeout_seconds: stall,
             ..self.home.start_request("write the file")
         };
         let job = testkit::start_job(&self.client, request).await;
@@ -328,7 +334,13 @@ async fn cancel_while_claude_waits_leaves_no_process_and_no_socket() {
     let (job, _) = setup.ask().await;
     let folder = home.paths().jobs().join(&job.job_id);
     let socket = folder.join("ask.sock");
-    assert!(socket.exists(), "the monitor listens while the job runs");
+    assert_eq!(
+        std::fs::metadata(&socket)
+            .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+            .ok(),
+        Some(0o600),
+        "the monitor listens while the job runs, for its owner only"
+    );
     let claude = testkit::codex_of(home, &job.job_id);
     let relays = processes_with(&format!("ask-relay\0--job-dir\0{}", folder.display()));
     assert!(!relays.is_empty(), "Claude Code started codexd's relay");
@@ -358,13 +370,15 @@ async fn cancel_while_claude_waits_leaves_no_process_and_no_socket() {
 }
 
 #[tokio::test]
-async fn a_question_nobody_answers_is_denied_at_its_deadline() {
-    let env = [("CODEX_ASYNC_QUESTION_TIMEOUT", "2".to_string())];
+async fn a_question_nobody_answers_is_denied_at_its_deadline_and_is_no_stall() {
+    // The question waits twice the stall watchdog's time in silence:
+    // waiting for a person is no stall, so the job ends by the denial.
+    let env = [("CODEX_ASYNC_QUESTION_TIMEOUT", "8".to_string())];
     let Some(setup) = Setup::new("never.txt", &env).await else {
         return;
     };
     let (client, target) = (setup.client.clone(), setup.target.clone());
-    let (job, _) = setup.ask().await;
+    let (job, _) = setup.ask_with(Some(4)).await;
     let end = done(&client, &job.job_id).await;
     assert!(!target.exists());
     let summary = end.summary.expect("summary");
@@ -379,7 +393,7 @@ async fn a_question_nobody_answers_is_denied_at_its_deadline() {
     let told = setup.fake.log().tool_results_of("Bash");
     assert!(
         told.first()
-            .is_some_and(|r| r.is_error && r.text.contains("within 2 seconds")),
+            .is_some_and(|r| r.is_error && r.text.contains("within 8 seconds")),
         "{told:?}"
     );
 }

@@ -58,13 +58,16 @@ const MAX_LINE: u64 = 16 * 1024 * 1024;
 /// put back.
 pub fn bind(dir: &JobDir) -> std::io::Result<UnixListener> {
     let name = JobDir::ask_socket_name();
-    let here = std::env::current_dir()?;
+    // A monitor whose working directory is gone has none to go back to:
+    // it enters the job's run directory next anyway.
+    let here = std::env::current_dir().ok();
     std::env::set_current_dir(dir.path())?;
     let _ = std::fs::remove_file(name);
     let bound = std::os::unix::net::UnixListener::bind(name);
-    let back = std::env::set_current_dir(&here);
+    if let Some(here) = &here {
+        let _ = std::env::set_current_dir(here);
+    }
     let listener = bound?;
-    back?;
     std::fs::set_permissions(
         dir.path().join(name),
         std::fs::Permissions::from_mode(0o600),
