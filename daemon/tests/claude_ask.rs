@@ -3,10 +3,12 @@
 //! calls Bash with a command its `acceptEdits` mode leaves open (python3
 //! writing a file), Claude Code asks codexd's permission prompt tool
 //! (`codexd ask-relay`), the job shows the question (status input_required,
-//! in Get, List, `codexd jobs`), and the answer given through the Answer RPC
-//! or `codexd answer` reaches Claude Code: allowed (the command runs),
-//! denied (it does not; the model is told and goes on), unanswered (denied
-//! at its deadline), and across a codexd killed -9 while it waits.
+//! in Get, List, `codexd jobs`), and the answer given through the Answer RPC,
+//! `codexd answer` or the interactive client's form (MCP tasks) reaches
+//! Claude Code: allowed (the command runs), denied (it does not; the model
+//! is told and goes on), stopped (the job ends cancelled), unanswered
+//! (denied at its deadline, and no stall meanwhile), cancelled while it
+//! waits (no process left), and across a codexd killed -9 while it waits.
 
 use std::path::{Path, PathBuf};
 
@@ -446,4 +448,150 @@ async fn a_question_survives_codexd_killed_and_its_answer_still_reaches_claude()
         "the answer given to the new codexd reached Claude Code"
     );
     drop(fake);
+}
+
+/// What a Claude Code screen shows since the last full redraw of an MCP
+/// form (each starts with its title line).
+fn last_form(screen: &str) -> &str {
+    let at = screen.rfind("requests your input").unwrap_or(0);
+    &screen[at..]
+}
+
+/// The real interactive Claude Code (MCP tasks) as the client, in a pty:
+/// its codex_start of a Claude Code job with policy ask becomes a task;
+/// when the job's Claude Code asks, the client shows the form ("Claude asks
+/// to run …"), keystrokes pick "Allow once" and accept, `tasks/update`
+/// reaches the shim and codexd, the command runs, and the task's
+/// notification carries the result with the approval given. The client's
+/// model (one fake API) never calls codex_answer; the job's (another) is
+/// scripted by [`writing`].
+#[tokio::test]
+async fn the_clients_form_answers_a_claude_jobs_question() {
+    let Some(setup) = Setup::new("from-the-form.txt", &[]).await else {
+        return;
+    };
+    let Some(claude) = testkit::claude_bin() else {
+        return;
+    };
+    let (client, target, home) = (setup.client.clone(), setup.target.clone(), &setup.home);
+    let cwd = home.workdir().display().to_string();
+    let api = FakeAnthropic::start(vec![
+        Step::tool_use(
+            "mcp__codex-async__codex_start",
+            json!({"prompt": "write the file", "cwd": cwd, "approval_policy": "ask", "agent": "claude"}),
+        ),
+        Step::text("Claude is working; it may ask you in a form."),
+        Step::text("The job finished."),
+    ]);
+    let user = testkit::ClaudeCode::new(claude, home, &api);
+    let session = user.interactive("Have Claude make the file.");
+    let id = poll_for("the job to start", || {
+        let client = client.clone();
+        async move {
+            let jobs = client
+                .clone()
+                .list(ListRequest {
+                    limit: Some(5),
+                    status: None,
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .jobs;
+            jobs.first().map(|j| j.job_id.clone())
+        }
+    })
+    .await;
+    user.wait_for(
+        &session,
+        &api,
+        "the task handle as the tool result",
+        |log| {
+            log.tool_results()
+                .iter()
+                .any(|r| r.text.contains("started server-side task") && r.text.contains(&id))
+        },
+    );
+    wait_for_question(&client, &id).await;
+    let form_now = || last_form(&session.screen()).to_string();
+    testkit::wait_until("Claude Code to show the form", || {
+        session.screen().contains("requests your input")
+    });
+    let form = form_now();
+    for shown in [
+        "Claude asks to run `python3 -c",
+        "(write the file)",
+        &format!("Job {id} in "),
+        "Your answer",
+    ] {
+        assert!(form.contains(shown), "the form shows {shown:?}:\n{form}");
+    }
+    assert!(!target.exists(), "nothing runs before the answer");
+    session.type_keys(testkit::keys::RIGHT);
+    testkit::wait_until("the choices to open", || {
+        let form = form_now();
+        form.contains("Allow once")
+            && form.contains("Deny and stop the job")
+            && !form.contains("Allow for the rest of this job")
+    });
+    session.type_keys(testkit::keys::ENTER);
+    session.type_keys_when(
+        "Allow once set and the focus on Accept",
+        |screen| {
+            let form = last_form(screen);
+            form.contains("Your answer: Allow") && form.contains("\u{276f} Accept")
+        },
+        testkit::keys::ENTER,
+    );
+    let end = poll_for("the job to end", || {
+        let mut client = client.clone();
+        let id = id.clone();
+        async move {
+            let got = get(&mut client, &id).await;
+            got.job
+                .as_ref()
+                .is_some_and(|j| j.status().is_terminal())
+                .then_some(got)
+        }
+    })
+    .await;
+    let done = end.job.as_ref().expect("job");
+    assert_eq!(
+        done.status(),
+        JobStatus::Done,
+        "{:?}\n{}\n{}",
+        done.error,
+        end.output,
+        user.diagnostics(&session, &api.log())
+    );
+    assert!(target.exists(), "the command the user allowed ran");
+    let summary = end.summary.as_ref().expect("summary");
+    assert_eq!(
+        (
+            summary.approvals[0].decision.as_str(),
+            summary.approvals[0].by.as_str()
+        ),
+        ("allow", "user")
+    );
+    let log = user.wait_for(&session, &api, "the task's notification", |log| {
+        log.user_texts()
+            .iter()
+            .any(|t| t.contains("<task-notification>") && t.contains(&id))
+    });
+    let texts = log.user_texts();
+    let notification = texts
+        .iter()
+        .find(|t| t.contains("<task-notification>") && t.contains(&id))
+        .expect("notification");
+    for said in [
+        "<status>completed</status>",
+        &format!("Claude job {id} done"),
+        "finished after the question",
+        "Approvals: allowed run `python3",
+    ] {
+        assert!(
+            notification.contains(said),
+            "the notification says {said:?}:\n{notification}"
+        );
+    }
 }
