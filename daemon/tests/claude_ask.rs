@@ -531,6 +531,7 @@ async fn the_clients_form_answers_a_claude_jobs_question() {
     testkit::wait_until("the choices to open", || {
         let form = form_now();
         form.contains("Allow once")
+            && form.contains("Deny (claude goes on without it)")
             && form.contains("Deny and stop the job")
             && !form.contains("Allow for the rest of this job")
     });

@@ -119,14 +119,18 @@ const DECISION_FIELD: &str = "decision";
 const FORM_PROMPT_CHARS: usize = 60;
 
 /// What a person reads for each decision in the form (as `codexd answer`
-/// names them); a decision this release does not know shows its name.
-fn decision_title(decision: &str) -> &str {
+/// names them) for a job of `agent` (empty: codex, who goes on after a
+/// deny); a decision this release does not know shows its name.
+fn decision_title(decision: &str, agent: &str) -> String {
     match decision {
-        "allow" => "Allow once",
-        "allow_session" => "Allow for the rest of this job",
-        "deny" => "Deny (codex goes on without it)",
-        "stop" => "Deny and stop the job",
-        other => other,
+        "allow" => "Allow once".into(),
+        "allow_session" => "Allow for the rest of this job".into(),
+        "deny" => format!(
+            "Deny ({} goes on without it)",
+            if agent.is_empty() { "codex" } else { agent }
+        ),
+        "stop" => "Deny and stop the job".into(),
+        other => other.into(),
     }
 }
 
@@ -297,7 +301,7 @@ fn form(job: &v1::Job, question: &Question) -> Option<InputRequests> {
     let titles = question
         .decisions
         .iter()
-        .map(|d| decision_title(d).to_string())
+        .map(|d| decision_title(d, &job.agent))
         .collect();
     let choice = EnumSchema::builder(question.decisions.clone())
         .enum_titles(titles)
