@@ -22,17 +22,22 @@ use testkit::{get, poll_for, wait_for_end, Daemon, FakeAnthropic, Step, TempHome
 /// The model's script: a Bash call that writes `target` (python3, which
 /// `acceptEdits` does not allow on its own), then its last words.
 fn writing(target: &Path) -> FakeAnthropic {
+    FakeAnthropic::start(vec![
+        write_step(target),
+        Step::text("finished after the question"),
+    ])
+}
+
+/// The model's Bash call that writes `target` with python3.
+fn write_step(target: &Path) -> Step {
     let command = format!(
         "python3 -c \"open('{}', 'w').write('made')\" && echo made-it",
         target.display()
     );
-    FakeAnthropic::start(vec![
-        Step::tool_use(
-            "Bash",
-            json!({"command": command, "description": "write the file"}),
-        ),
-        Step::text("finished after the question"),
-    ])
+    Step::tool_use(
+        "Bash",
+        json!({"command": command, "description": "write the file"}),
+    )
 }
 
 /// A test's world. Fields drop in order: the daemon before the fake API,
@@ -595,4 +600,74 @@ async fn the_clients_form_answers_a_claude_jobs_question() {
             "the notification says {said:?}:\n{notification}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_reply_to_a_claude_ask_job_asks_again_through_its_own_relay() {
+    let home = TempHome::new();
+    let (first, second) = (
+        home.root().join("first.txt"),
+        home.root().join("second.txt"),
+    );
+    let fake = FakeAnthropic::start(vec![
+        write_step(&first),
+        Step::text("first done"),
+        write_step(&second),
+        Step::text("second done"),
+    ]);
+    let Some(claude) = testkit::claude_bin() else {
+        return;
+    };
+    let mut env = fake.cli_env(&home.root().join("claude-home"));
+    env.push(("CLAUDE_BIN", claude.display().to_string()));
+    let daemon = Daemon::start_with(&home, &env).await;
+    let client = daemon.client().await;
+    let job = testkit::start_job(
+        &client,
+        StartRequest {
+            approval_policy: Some("ask".into()),
+            agent: Some("claude".into()),
+            ..home.start_request("write the first file")
+        },
+    )
+    .await;
+    wait_for_question(&client, &job.job_id).await;
+    answer(&client, &job.job_id, "allow").await.expect("answer");
+    done(&client, &job.job_id).await;
+    assert!(first.exists());
+
+    let reply = testkit::start_job(
+        &client,
+        StartRequest {
+            prompt: "now the second".into(),
+            cwd: String::new(),
+            reply_to: Some(job.job_id.clone()),
+            ..StartRequest::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        (reply.agent.as_str(), reply.approval_policy.as_str()),
+        ("claude", "ask"),
+        "a reply keeps its parent's agent and policy"
+    );
+    let asked = wait_for_question(&client, &reply.job_id).await;
+    let question = asked.job.and_then(|j| j.question).expect("question");
+    assert!(
+        question
+            .command
+            .as_deref()
+            .is_some_and(|c| c.contains("second.txt")),
+        "{question:?}"
+    );
+    assert!(!second.exists(), "nothing runs before the answer");
+    answer(&client, &reply.job_id, "deny")
+        .await
+        .expect("answer");
+    let end = done(&client, &reply.job_id).await;
+    assert!(!second.exists(), "the denied command never ran");
+    assert_eq!(
+        end.summary.and_then(|s| s.final_message).as_deref(),
+        Some("second done")
+    );
 }
