@@ -38,7 +38,7 @@ pub const SERVER: &str = "codex-async-ask";
 pub const TOOL: &str = "approve";
 /// The longest question or answer line on the socket: a tool's input (a
 /// whole file for Write) fits many times over.
-pub const MAX_LINE: u64 = 16 * 1024 * 1024;
+const MAX_LINE: u64 = 16 * 1024 * 1024;
 
 /// The decisions Claude Code's prompt tool can give: it runs once, or not,
 /// or not and the run stops (`interrupt`, measured: Claude Code ends the run
