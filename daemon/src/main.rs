@@ -224,6 +224,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Internal: the MCP server an agent asks its permission questions of
+    /// (Claude Code's --permission-prompt-tool under policy ask), started by
+    /// the agent; it hands each question to the job's monitor.
+    #[command(hide = true)]
+    AskRelay {
+        /// The job's folder, whose monitor holds the questions.
+        #[arg(long)]
+        job_dir: PathBuf,
+    },
     /// Internal: own one job's codex process (started by codexd itself).
     #[command(hide = true)]
     Monitor {
@@ -275,9 +284,14 @@ fn main() -> ExitCode {
                     stream: None,
                     env: Vec::new(),
                     agent: Default::default(),
+                    questions: None,
                 }),
                 _ => monitor::run_standby(),
             };
+            return ExitCode::from(code as u8);
+        }
+        Command::AskRelay { job_dir } => {
+            let code = codex_async_daemon::engine::claude::relay::serve(&job_dir);
             return ExitCode::from(code as u8);
         }
         Command::Start => cmd::start::run(),

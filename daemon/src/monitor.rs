@@ -48,6 +48,7 @@ use tokio::{
     time::{sleep_until, Instant},
 };
 
+mod asks;
 mod session;
 mod stream;
 
@@ -123,6 +124,11 @@ pub struct MonitorJob {
     /// start it (a job line from an older codexd ran codex).
     #[serde(default)]
     pub agent: crate::engine::agent::Agent,
+    /// Set when the agent of `stream` sends its permission questions to a
+    /// relay (policy `ask`): they become the job's questions (monitor/asks.rs),
+    /// each denied after this many seconds unanswered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub questions: Option<u32>,
 }
 
 /// Runs one job given on the command line. Returns the process exit code (0
@@ -313,6 +319,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
         stream,
         env,
         agent,
+        questions,
         ..
     } = job;
     let Signals {
@@ -323,6 +330,24 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
         _hangup,
     } = signals;
 
+    // Before the agent (its relay connects as soon as it asks) and before
+    // the run directory is entered (the bind is made from the job's folder).
+    let ask_socket = match (questions, stream) {
+        (Some(_), Some(_)) => match asks::bind(dir) {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                return fail_start(
+                    dir,
+                    format!(
+                        "cannot open the socket the agent's questions come by, in {}: {e}",
+                        dir.path().display()
+                    ),
+                )
+                .await;
+            }
+        },
+        _ => None,
+    };
     if let Some(run_dir) = &run_dir {
         // Checked here rather than by the spawn, whose "not found" would
         // blame codex for a missing directory.
@@ -374,6 +399,19 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
                 return fail_start(dir, format!("cannot read the agent's output: {e}")).await;
             }
         },
+        _ => None,
+    };
+    let asks = match (ask_socket, stream) {
+        (Some(listener), Some(stream)) => {
+            match asks::Asks::start(dir, listener, stream, questions.unwrap_or(0)) {
+                Ok(asks) => Some(asks),
+                Err(e) => {
+                    let _ = kill(codex, Signal::SIGKILL);
+                    return fail_start(dir, format!("cannot take the agent's questions: {e}"))
+                        .await;
+                }
+            }
+        }
         _ => None,
     };
     let mut session = match (app_server, pipes) {
@@ -450,10 +488,15 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
                 if let Some(session) = &session {
                     let _ = session.control.send(session::Control::Answer);
                 }
+                if let Some(asks) = &asks {
+                    asks.wake();
+                }
             }
             _ = tick.tick(), if stop.is_none() && !watchdog.is_off() => {
                 // Waiting for a person is not a stall.
-                if session.as_ref().is_some_and(|s| s.shared.lock().is_ok_and(|s| s.waiting)) {
+                if session.as_ref().is_some_and(|s| s.shared.lock().is_ok_and(|s| s.waiting))
+                    || asks.as_ref().is_some_and(asks::Asks::waiting)
+                {
                     watchdog.hold();
                 }
                 if let Some(reason) = watchdog.check() {
@@ -482,6 +525,9 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
             }
         }
     };
+    // The agent is gone: nothing asks any more (the socket file goes too).
+    let asks_stopped = asks.as_ref().is_some_and(asks::Asks::stopped);
+    drop(asks);
     kill_leftovers(&mut tree, &mut sigchld).await;
     if let Some(session) = session.as_mut() {
         session.drain(DRAIN_GRACE).await;
@@ -555,6 +601,12 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
                 cancelled = true;
             }
         }
+    }
+    // The user answered `stop` to a relayed question: the agent ended its
+    // run for it (with its own error), and the job ends cancelled, as a
+    // codex job's `stop` does (a watchdog's reason stands).
+    if asks_stopped && reason.is_none() {
+        cancelled = true;
     }
     if let Some(pumped) = pumped {
         // The agent's own word on how its run went: an error it reported

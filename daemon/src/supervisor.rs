@@ -622,6 +622,10 @@ impl Supervisor {
                 .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
                 .collect()
         };
+        // An agent whose questions come through a relay (codex's come in
+        // its app-server plan): how long each may wait.
+        let questions = engine::relays_questions(job.agent, job.approval_policy)
+            .then_some(config.question_timeout);
         let (argv, app_server, stream, env) = match job.agent {
             Agent::Codex => (
                 codex::command::argv(
@@ -647,7 +651,7 @@ impl Supervisor {
                 owned(engine::gemini::ENV),
             ),
             Agent::Claude => (
-                engine::claude::argv(&config.claude_bin, job),
+                engine::claude::argv(&config.claude_bin, job, dir.path()),
                 None,
                 Some(engine::Stream::Claude),
                 engine::claude::env(job),
@@ -666,6 +670,7 @@ impl Supervisor {
             stream,
             env,
             agent: job.agent,
+            questions,
         }
     }
 

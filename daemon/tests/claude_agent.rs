@@ -210,7 +210,6 @@ async fn what_claude_cannot_honour_is_refused_by_name_and_nothing_is_recorded() 
     };
     let client = daemon.client().await;
     let cases = [
-        (claude_request(&home, "p", "ask"), "approval_policy:"),
         (
             StartRequest {
                 reasoning_effort: Some("high".into()),

@@ -244,13 +244,24 @@ fn is_codex(agent: &String) -> bool {
     agent.is_empty() || agent == "codex"
 }
 
+/// An agent's name (a job's `agent`: "claude", or empty for codex) as a
+/// sentence starts with it: "Codex", "Gemini", "Claude".
+pub fn agent_title(agent: &str) -> String {
+    let name = if agent.is_empty() { "codex" } else { agent };
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// What Codex asks while a job waits (status input_required).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[schemars(inline)]
 pub struct Question {
     /// Names the question (codex_answer's question_id).
     pub question_id: String,
-    /// command | file_change | mcp_tool | input (codex asks the user: prompts).
+    /// command | file_change | mcp_tool | tool | input (codex asks the user: prompts).
     pub kind: String,
     /// The command Codex wants to run (kind command).
     pub command: Option<String>,
@@ -386,6 +397,11 @@ impl Question {
                 "call the MCP tool `{}`",
                 clip_chars(tool.trim(), MAX_COMMAND_CHARS)
             ),
+            // Another of the agent's tools (Claude Code's WebFetch, say):
+            // its name and input.
+            ("tool", Some(tool)) => {
+                format!("use {}", clip_chars(tool.trim(), MAX_COMMAND_CHARS))
+            }
             ("command", Some(command)) => format!(
                 "run `{}`",
                 clip_chars(&unwrap_shell(command.trim()), MAX_COMMAND_CHARS)
@@ -400,6 +416,12 @@ impl Question {
     /// The question as people and the model read it, in one sentence:
     /// `Codex asks to run `cmd` (why).`
     pub fn text(&self) -> String {
+        self.text_by("Codex")
+    }
+
+    /// [`Question::text`] for a job of another agent: `agent` is who asks
+    /// (`agent_title`: "Claude").
+    pub fn text_by(&self, agent: &str) -> String {
         let why = self
             .reason
             .as_deref()
@@ -409,9 +431,9 @@ impl Question {
             .unwrap_or_default();
         if self.is_input() {
             return match self.prompts.as_slice() {
-                [one] => format!("Codex asks: {}.", one.text()),
+                [one] => format!("{agent} asks: {}.", one.text()),
                 several => format!(
-                    "Codex asks {} questions: {}.",
+                    "{agent} asks {} questions: {}.",
                     several.len(),
                     several
                         .iter()
@@ -421,7 +443,7 @@ impl Question {
                 ),
             };
         }
-        format!("Codex asks to {}{why}.", self.what())
+        format!("{agent} asks to {}{why}.", self.what())
     }
 
     /// How the answer text is written, for the next step: the text itself
@@ -597,16 +619,7 @@ impl JobResult {
 
     /// The agent's name as the header says it: "Codex", "Gemini".
     fn agent_title(&self) -> String {
-        let name = if self.agent.is_empty() {
-            "codex"
-        } else {
-            self.agent.as_str()
-        };
-        let mut chars = name.chars();
-        chars
-            .next()
-            .map(|c| c.to_uppercase().chain(chars).collect())
-            .unwrap_or_default()
+        agent_title(&self.agent)
     }
 
     /// The result as the model reads it: a header line, codex's answer, one
@@ -642,7 +655,7 @@ impl JobResult {
                 out.push_str("\n\n");
             }
         } else if let Some(q) = &self.question {
-            out.push_str(&q.text());
+            out.push_str(&q.text_by(&self.agent_title()));
             out.push('\n');
         } else if let Some(activity) = self.activity.as_ref().filter(|a| !self.repeats_error(a)) {
             let label = if self.status.is_final() {
@@ -1556,6 +1569,32 @@ mod tests {
         assert!(text_of(&resp).contains(
             "Branch codex/0123456789ab: no changes (`codexd prune --branches` deletes it with the job).\n"
         ));
+    }
+
+    #[test]
+    fn another_agents_question_names_that_agent_and_its_tool() {
+        let mut resp = response(JobStatus::InputRequired, v1::JobSummary::default());
+        if let Some(job) = resp.job.as_mut() {
+            job.finished_at = None;
+            job.exit_code = None;
+            job.agent = "claude".into();
+            job.question = Some(v1::Question {
+                question_id: "toolu_1".into(),
+                kind: "tool".into(),
+                command: Some("WebFetch {\"url\":\"https://example.com\"}".into()),
+                decisions: vec!["allow".into(), "deny".into(), "stop".into()],
+                deadline: "2026-01-01T00:16:05Z".into(),
+                ..Default::default()
+            });
+        }
+        let text = JobResult::from_get(&resp, None, now())
+            .expect("result")
+            .to_text();
+        assert!(
+            text.contains("Claude asks to use WebFetch {\"url\":\"https://example.com\"}."),
+            "{text}"
+        );
+        assert_eq!(agent_title(""), "Codex");
     }
 
     #[test]

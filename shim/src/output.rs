@@ -253,8 +253,18 @@ pub struct CancelOutput {
 const ASK_NOTE: &str = "Codex asks before running or changing anything outside cwd: codex_wait \
                         returns its question; ask the user, then codex_answer.";
 
+/// The same for a Claude Code job: it asks before any command and any
+/// change outside cwd (its `acceptEdits` mode; edits inside go ahead).
+const CLAUDE_ASK_NOTE: &str = "Claude asks before running commands or changing anything \
+                               outside cwd: codex_wait returns its question; ask the user, \
+                               then codex_answer.";
+
 fn ask_note(job: &v1::Job) -> Option<String> {
-    (job.approval_policy == "ask").then(|| ASK_NOTE.to_string())
+    let note = match job.agent.as_str() {
+        "claude" => CLAUDE_ASK_NOTE,
+        _ => ASK_NOTE,
+    };
+    (job.approval_policy == "ask").then(|| note.to_string())
 }
 
 /// The start answer's note: how an `ask` job's questions reach the user,
@@ -282,7 +292,7 @@ pub fn answer_text(response: v1::AnswerResponse) -> Result<String, ToolError> {
     if let (Status::InputRequired, Some(q)) = (status, job.question.as_ref()) {
         let q = codex_async_proto::job_result::Question::of(q);
         text.push('\n');
-        text.push_str(&q.text());
+        text.push_str(&q.text_by(&codex_async_proto::job_result::agent_title(&job.agent)));
         text.push('\n');
         text.push_str(&codex_async_proto::job_result::question_next_step(
             &job.job_id,
@@ -398,7 +408,10 @@ impl JobSummary {
             .question
             .as_ref()
             .filter(|_| status == Status::InputRequired)
-            .map(|q| codex_async_proto::job_result::Question::of(q).text());
+            .map(|q| {
+                codex_async_proto::job_result::Question::of(q)
+                    .text_by(&codex_async_proto::job_result::agent_title(&job.agent))
+            });
         Ok(Self {
             status,
             question,
@@ -612,6 +625,28 @@ mod tests {
             "Codex asks to run `npm install` (needs the network)."
         );
         assert!(value["jobs"][1].get("question").is_none(), "{value}");
+
+        // A Claude Code job's: its own note, and its questions are Claude's.
+        let mut claude = job(JobStatus::InputRequired);
+        claude.approval_policy = "ask".into();
+        claude.agent = "claude".into();
+        claude.question = Some(question());
+        let out = StartOutput::from_proto(v1::StartResponse {
+            job: Some(claude.clone()),
+            ..Default::default()
+        })
+        .expect("start output");
+        assert_eq!(out.note.as_deref(), Some(CLAUDE_ASK_NOTE));
+        let out = ListOutput::from_proto(v1::ListResponse {
+            jobs: vec![claude],
+            left_off: 0,
+        })
+        .expect("list output");
+        let value = serde_json::to_value(out).expect("json");
+        assert_eq!(
+            value["jobs"][0]["question"],
+            "Claude asks to run `npm install` (needs the network)."
+        );
     }
 
     #[test]

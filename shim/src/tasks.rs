@@ -16,7 +16,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use codex_async_proto::{
-    job_result::{parse_time as parse, JobResult, Question},
+    job_result::{agent_title, parse_time as parse, JobResult, Question},
     v1,
 };
 use rmcp::{
@@ -119,14 +119,18 @@ const DECISION_FIELD: &str = "decision";
 const FORM_PROMPT_CHARS: usize = 60;
 
 /// What a person reads for each decision in the form (as `codexd answer`
-/// names them); a decision this release does not know shows its name.
-fn decision_title(decision: &str) -> &str {
+/// names them) for a job of `agent` (empty: codex, who goes on after a
+/// deny); a decision this release does not know shows its name.
+fn decision_title(decision: &str, agent: &str) -> String {
     match decision {
-        "allow" => "Allow once",
-        "allow_session" => "Allow for the rest of this job",
-        "deny" => "Deny (codex goes on without it)",
-        "stop" => "Deny and stop the job",
-        other => other,
+        "allow" => "Allow once".into(),
+        "allow_session" => "Allow for the rest of this job".into(),
+        "deny" => format!(
+            "Deny ({} goes on without it)",
+            if agent.is_empty() { "codex" } else { agent }
+        ),
+        "stop" => "Deny and stop the job".into(),
+        other => other.into(),
     }
 }
 
@@ -297,7 +301,7 @@ fn form(job: &v1::Job, question: &Question) -> Option<InputRequests> {
     let titles = question
         .decisions
         .iter()
-        .map(|d| decision_title(d).to_string())
+        .map(|d| decision_title(d, &job.agent))
         .collect();
     let choice = EnumSchema::builder(question.decisions.clone())
         .enum_titles(titles)
@@ -310,7 +314,11 @@ fn form(job: &v1::Job, question: &Question) -> Option<InputRequests> {
         .ok()?;
     let params = ElicitRequestParams::FormElicitationParams {
         meta: None,
-        message: format!("{}\n{}", question.text(), job_line(job)),
+        message: format!(
+            "{}\n{}",
+            question.text_by(&agent_title(&job.agent)),
+            job_line(job)
+        ),
         requested_schema: schema,
     };
     let request = InputRequest::Elicitation(ElicitRequest::new(params));
@@ -369,7 +377,11 @@ fn input_form(job: &v1::Job, question: &Question) -> Option<InputRequests> {
     }
     let params = ElicitRequestParams::FormElicitationParams {
         meta: None,
-        message: format!("{}\n{}", question.text(), job_line(job)),
+        message: format!(
+            "{}\n{}",
+            question.text_by(&agent_title(&job.agent)),
+            job_line(job)
+        ),
         requested_schema: schema.build().ok()?,
     };
     let request = InputRequest::Elicitation(ElicitRequest::new(params));
@@ -504,7 +516,9 @@ fn task(
     }
     let message = match Status::of(job) {
         Some(Status::Queued) => Some("queued: waiting for a free run slot".to_string()),
-        Some(Status::InputRequired) if question.is_some() => question.map(|q| q.text()),
+        Some(Status::InputRequired) if question.is_some() => {
+            question.map(|q| q.text_by(&agent_title(&job.agent)))
+        }
         _ => summary
             .map(|s| s.activity.clone())
             .filter(|a| !a.is_empty())

@@ -2,16 +2,20 @@
 //! output translated into codexd's events, and its exit codes (measured on
 //! 2.1.332: docs/field-notes/claude-agent.md).
 //!
-//! Headless (`claude -p`), Claude Code never waits for a person: a tool call
-//! that would need an approval is denied, the model is told why and the run
-//! goes on. So the policies map onto its permission modes (suggest →
-//! `dontAsk`: read-only commands and reads in the working directory;
-//! auto-edit → `acceptEdits`: edits and file-making commands there;
-//! full-auto → `bypassPermissions`: everything), and `ask` is refused.
+//! Headless (`claude -p`), Claude Code waits for no person on its own: a
+//! tool call that would need an approval is denied, the model is told why
+//! and the run goes on. So the policies map onto its permission modes
+//! (suggest → `dontAsk`: read-only commands and reads in the working
+//! directory; auto-edit → `acceptEdits`: edits and file-making commands
+//! there; full-auto → `bypassPermissions`: everything), and `ask` is
+//! `acceptEdits` whose open questions go to codexd's permission prompt tool
+//! ([`relay`]) and become the job's questions.
 
 use std::ffi::OsString;
 
 use serde_json::{json, Value};
+
+pub mod relay;
 
 use super::Translate;
 use crate::job::{JobRecord, Policy};
@@ -26,17 +30,8 @@ pub const ENV: &[(&str, &str)] = &[("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", 
 const READ_ONLY_WITHOUT: &str = "Edit,Write,NotebookEdit";
 
 /// Why a job cannot run on Claude Code as asked, naming the field and the fix.
-pub fn refusal(policy: Policy, reasoning_effort: bool, output_schema: bool) -> Option<String> {
-    if policy == Policy::Ask {
-        // Claude Code can send its permission questions to an MCP tool
-        // (`--permission-prompt-tool`; it waits for the answer as long as it
-        // takes: field notes §3), so `ask` could become the job's questions as
-        // for codex; codexd does not serve that tool yet, and until it does a
-        // headless run would deny every such call unasked.
-        return Some(
-            "approval_policy: ask is not available for Claude Code yet (codexd does not relay its permission questions); use suggest (read-only), auto-edit or full-auto, or agent codex for ask".into(),
-        );
-    }
+/// Every policy is honoured (`ask` through [`relay`]).
+pub fn refusal(_policy: Policy, reasoning_effort: bool, output_schema: bool) -> Option<String> {
     if reasoning_effort {
         return Some(
             "reasoning_effort: codex's setting, which Claude Code does not take; leave it out for agent claude".into(),
@@ -55,8 +50,10 @@ pub fn refusal(policy: Policy, reasoning_effort: bool, output_schema: bool) -> O
 /// approve writes (field notes §2).
 fn permission_mode(policy: Policy) -> &'static str {
     match policy {
-        Policy::Suggest | Policy::Ask => "dontAsk",
-        Policy::AutoEdit => "acceptEdits",
+        Policy::Suggest => "dontAsk",
+        // As codex's `ask`: edits in the folder go ahead, anything else is
+        // asked (of the relay; `dontAsk` would never call it, measured).
+        Policy::AutoEdit | Policy::Ask => "acceptEdits",
         Policy::FullAuto => "bypassPermissions",
     }
 }
@@ -65,8 +62,13 @@ fn permission_mode(policy: Policy) -> &'static str {
 /// `-p` with no prompt argument reads it there, measured; no argv length
 /// limit, no prompt in `ps`). A reply resumes its parent's session, in its
 /// parent's directory (Claude Code finds a session from anywhere, but tells
-/// the model the directory changed).
-pub fn argv(claude_bin: &std::ffi::OsStr, job: &JobRecord) -> Vec<OsString> {
+/// the model the directory changed). Under `ask` its permission questions go
+/// to the relay for the job in `job_dir` ([`relay::args`]).
+pub fn argv(
+    claude_bin: &std::ffi::OsStr,
+    job: &JobRecord,
+    job_dir: &std::path::Path,
+) -> Vec<OsString> {
     let mut argv: Vec<OsString> = vec![claude_bin.to_os_string()];
     argv.extend(
         [
@@ -83,6 +85,12 @@ pub fn argv(claude_bin: &std::ffi::OsStr, job: &JobRecord) -> Vec<OsString> {
     if job.approval_policy == Policy::Suggest {
         // One `=` argument: the flag takes several values.
         argv.push(format!("--disallowedTools={READ_ONLY_WITHOUT}").into());
+    }
+    if job.approval_policy == Policy::Ask {
+        // The relay is this binary (`codexd ask-relay`); /proc/self/exe
+        // would name Claude Code's own binary there.
+        let codexd = std::env::current_exe().unwrap_or_else(|_| "codexd".into());
+        argv.extend(relay::args(&codexd, job_dir));
     }
     if let Some(model) = &job.model {
         argv.push("--model".into());
@@ -288,6 +296,22 @@ impl Translator {
     }
 
     fn user(&mut self, value: &Value, out: &mut Vec<String>) {
+        // A call its prompt tool denied comes with no `permission_denied`
+        // event, only this decision beside its result (field notes §3).
+        for meta in value
+            .get("tool_result_meta")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if meta
+                .pointer("/permission_decision/decision")
+                .and_then(Value::as_str)
+                == Some("reject")
+            {
+                self.denied.push(text_of(meta, "id"));
+            }
+        }
         let blocks = value
             .pointer("/message/content")
             .and_then(Value::as_array)
@@ -586,6 +610,24 @@ mod tests {
     }
 
     #[test]
+    fn a_call_its_prompt_tool_denied_is_declined() {
+        let (events, _) = translate(&[
+            assistant(
+                json!([{"type": "tool_use", "id": "b", "name": "Bash", "input": {"command": "python3 x.py"}}]),
+            ),
+            json!({"type": "user", "message": {"role": "user", "content": [
+                {"tool_use_id": "b", "type": "tool_result", "content": "The user denied this.", "is_error": true}]},
+                "tool_result_meta": [{"id": "b", "non_execution_kind": "permission-rule",
+                    "permission_decision": {"decision": "reject", "source": "user_reject"}}]}),
+        ]);
+        assert_eq!(events[1]["item"]["status"], "declined");
+        assert_eq!(
+            events[1]["item"]["aggregated_output"],
+            "The user denied this."
+        );
+    }
+
+    #[test]
     fn exit_codes_say_what_happened_and_the_fix() {
         let t = Translator::default();
         assert!(t.explain_exit(1).is_some_and(|w| w.contains("IS_SANDBOX")));
@@ -594,10 +636,8 @@ mod tests {
     }
 
     #[test]
-    fn the_policies_map_onto_permission_modes_and_ask_is_refused_by_name() {
-        assert!(
-            refusal(Policy::Ask, false, false).is_some_and(|r| r.starts_with("approval_policy:"))
-        );
+    fn the_policies_map_onto_permission_modes_and_only_options_are_refused() {
+        assert_eq!(refusal(Policy::Ask, false, false), None);
         assert!(refusal(Policy::Suggest, true, false)
             .is_some_and(|r| r.starts_with("reasoning_effort:")));
         assert!(
@@ -606,6 +646,7 @@ mod tests {
         assert_eq!(refusal(Policy::AutoEdit, false, false), None);
         assert_eq!(permission_mode(Policy::Suggest), "dontAsk");
         assert_eq!(permission_mode(Policy::AutoEdit), "acceptEdits");
+        assert_eq!(permission_mode(Policy::Ask), "acceptEdits");
         assert_eq!(permission_mode(Policy::FullAuto), "bypassPermissions");
     }
 

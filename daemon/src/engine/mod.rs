@@ -66,6 +66,13 @@ pub fn refusal(
     }
 }
 
+/// Whether a job of `agent` under `policy` sends its permission questions
+/// to a relay the monitor serves (monitor/asks.rs): Claude Code under `ask`
+/// (its permission prompt tool). codex asks through its app-server session.
+pub fn relays_questions(agent: Agent, policy: crate::job::Policy) -> bool {
+    agent == Agent::Claude && policy == crate::job::Policy::Ask
+}
+
 /// How the monitor reads an agent's standard output, when the agent is not
 /// driven through a protocol of its own (codex's app-server) and does not
 /// write codexd's events itself (`codex exec --json`): each line is
@@ -85,6 +92,47 @@ impl Stream {
         match self {
             Self::Gemini => Box::new(gemini::Translator::default()),
             Self::Claude => Box::new(claude::Translator::default()),
+        }
+    }
+}
+
+impl Stream {
+    /// The job's question for a permission request the agent's prompt tool
+    /// handed to the monitor (monitor/asks.rs; `request` as the agent sent
+    /// it, `fallback_id` its name when the agent gave none); None for an
+    /// agent whose questions are not relayed.
+    pub fn question(
+        self,
+        request: &serde_json::Value,
+        fallback_id: String,
+        asked_at: String,
+        deadline: String,
+    ) -> Option<codex::events::Question> {
+        match self {
+            Self::Claude => Some(claude::relay::question(
+                request,
+                fallback_id,
+                asked_at,
+                deadline,
+            )),
+            Self::Gemini => None,
+        }
+    }
+
+    /// What the agent's prompt tool answers for `decision` (`timed_out`:
+    /// nobody answered within `timeout` seconds), in the agent's shape; for
+    /// `stop` the agent ends its run itself, and the monitor ends the job
+    /// cancelled.
+    pub fn reply(
+        self,
+        request: &serde_json::Value,
+        decision: codex::approval::Decision,
+        timed_out: bool,
+        timeout: u32,
+    ) -> String {
+        match self {
+            Self::Claude => claude::relay::reply(request, decision, timed_out, timeout),
+            Self::Gemini => String::new(),
         }
     }
 }

@@ -80,6 +80,13 @@ impl JobDir {
         self.dir.join("answer.json")
     }
 
+    /// The socket an agent's permission relay reaches the job's monitor on
+    /// (monitor/asks.rs), by its name in the folder: a socket's path is
+    /// limited to ~100 bytes, so both sides use it from inside the folder.
+    pub fn ask_socket_name() -> &'static str {
+        "ask.sock"
+    }
+
     /// Text codexd sends into the running turn, one note per Steer, in
     /// order (see [`SteerNote`]).
     pub fn steer_dir(&self) -> PathBuf {

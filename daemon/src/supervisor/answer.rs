@@ -87,7 +87,8 @@ impl Supervisor {
             (Reply::Decision(decision), false) => {
                 if !question.decisions.iter().any(|d| d == decision.name()) {
                     return Err(SupervisorError::Invalid(format!(
-                        "decision: codex does not take {:?} for this question; use one of {}",
+                        "decision: {} does not take {:?} for this question; use one of {}",
+                        job.agent.name(),
                         decision.name(),
                         question.decisions.join(", ")
                     )));
@@ -145,6 +146,8 @@ impl Supervisor {
             Some(decision) => format!("{} {}", decision.name(), question.what()),
             None => format!("{} → {answered}", question.what()),
         };
+        // The agent by its name: a Claude Code job's answer goes to claude.
+        let agent = job.agent.name();
         let deadline = tokio::time::Instant::now() + HANDED_WAIT;
         loop {
             self.advance_summary(id).await?;
@@ -156,12 +159,12 @@ impl Supervisor {
                     .as_ref()
                     .is_none_or(|q| q.id != question.id);
             if handed {
-                let message = format!("{said}: codex has the answer and goes on");
+                let message = format!("{said}: {agent} has the answer and goes on");
                 return Ok(AnswerOutcome { job, message });
             }
             if tokio::time::Instant::now() >= deadline {
                 let message = format!(
-                    "{said}: the answer is stored and codex gets it as soon as its monitor reads it"
+                    "{said}: the answer is stored and {agent} gets it as soon as its monitor reads it"
                 );
                 return Ok(AnswerOutcome { job, message });
             }
