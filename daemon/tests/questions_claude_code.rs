@@ -2,11 +2,12 @@
 //! (MCP tasks, issue 28): the real codex app-server against the fake
 //! Responses provider, policy `ask`, the model calls `request_user_input`
 //! with two questions. Claude Code shows the form the shim builds for a
-//! question of kind `input` (per question a choice among codex's options and
-//! a free-text field), key presses pick an option for one question and type
-//! the user's own words for the other, and accept; the answer reaches
-//! codex's next model request as the call's output, and the job's result
-//! (the task's notification at the model too) has the `Questions:` line.
+//! question of kind `input` (per question, in codex's order, a choice among
+//! its options and a free-text field under it), key presses pick an option
+//! for one question and type the user's own words for the other, and
+//! accept; the answer reaches codex's next model request as the call's
+//! output, and the job's result (the task's notification at the model too)
+//! has the `Questions:` line.
 
 use codex_async_proto::v1::{GetResponse, JobStatus, ListRequest};
 use codex_async_proto::Client;
@@ -167,27 +168,39 @@ async fn claude_code_shows_codexs_question_and_the_answer_typed_there_reaches_co
         form.contains("requests your input") && form.contains("Accept")
     });
     let form = form_now();
-    // Per question: its choice (focused first) and its free-text field, the
-    // question under each choice; the job the form is about.
-    for shown in [
-        "Codex asks 2 questions: [db_choice] Which database should I use?",
-        &format!("Job {id} in "),
+    // Per question, in codex's order: its choice (the first one focused),
+    // the question under it, then its free-text field; the job the form is
+    // about.
+    let order = [
         "\u{276f} Database: \u{25b8} not set",
         "Which database should I use?",
+        "Database: or in your words: not set",
         "Name: not set",
         "What should the service be called?",
-        "Database: or in your words: not set",
         "Name: or in your words: not set",
         "Decline",
-    ] {
-        assert!(form.contains(shown), "the form shows {shown:?}:\n{form}");
+    ];
+    let mut from = 0;
+    for shown in order {
+        let Some(at) = form[from..].find(shown) else {
+            panic!(
+                "the form shows {shown:?} after {:?}:\n{form}",
+                &form[..from]
+            );
+        };
+        from += at + shown.len();
     }
+    assert!(
+        form.contains("Codex asks 2 questions: [db_choice] Which database should I use?")
+            && form.contains(&format!("Job {id} in ")),
+        "{form}"
+    );
     assert_eq!(provider.posts(), 1, "codex waits for the answer");
 
     // Each key once the form shows what it acts on: typed earlier, the form
     // may not have it yet. → opens the first choice (codex's options with
     // their descriptions), ↓ moves to SQLite, Enter picks it and moves on
-    // to the next field (the second choice).
+    // to the next field (the first question's free-text field).
     session.type_keys(keys::RIGHT);
     testkit::wait_until("the first question's options to open", || {
         let form = form_now();
@@ -199,16 +212,16 @@ async fn claude_code_shows_codexs_question_and_the_answer_typed_there_reaches_co
         form_now().contains("\u{276f} SQLite \u{2014} Zero setup.")
     });
     session.type_keys(keys::ENTER);
-    testkit::wait_until("SQLite picked and the focus on the second choice", || {
+    testkit::wait_until("SQLite picked and the focus on its free-text field", || {
         let form = form_now();
         form.contains("\u{2714} Database: SQLite")
-            && form.contains("\u{276f} Name: \u{25b8} not set")
+            && form.contains("\u{276f} Database: or in your words: Type something")
     });
-    // The second question in the user's own words: ↓ past the first's
-    // free-text field to the second's, type, Enter moves to Accept.
+    // The second question in the user's own words: ↓ to its choice, ↓ to
+    // its free-text field, type, Enter moves to Accept.
     session.type_keys(keys::DOWN);
-    testkit::wait_until("the focus on the first free-text field", || {
-        form_now().contains("\u{276f} Database: or in your words: Type something")
+    testkit::wait_until("the focus on the second choice", || {
+        form_now().contains("\u{276f} Name: \u{25b8} not set")
     });
     session.type_keys(keys::DOWN);
     testkit::wait_until("the focus on the second free-text field", || {
