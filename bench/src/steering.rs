@@ -12,6 +12,8 @@
 //! has it open (codex is in its command) the bench steers, closes the FIFO as
 //! soon as the Steer is answered (the command ends), and times the Steer
 //! call to the provider's receipt of the request whose input holds the text.
+//! Every other round ends its command without a steering: the floor, what
+//! codex takes anyway from a command's end to its next request.
 
 use std::{
     ffi::CString,
@@ -128,8 +130,10 @@ pub fn run_next_request(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
             "not measured: no real codex (set CODEX_ASYNC_REAL_CODEX or put codex on PATH)",
         )]);
     };
+    // Every other round steers; the rounds between are the floor: codex's
+    // own time from a command's end to its next request, with no steering.
     let warmup = 1;
-    let rounds = warmup + ctx.n(30, 2);
+    let rounds = warmup + 2 * ctx.n(30, 2);
     let base = ctx.root.sub("steer-next")?;
     let fifos = base.join("fifos");
     fs::create_dir_all(&fifos)?;
@@ -166,11 +170,21 @@ pub fn run_next_request(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
         .next(REAL_CODEX_TIMEOUT)
         .context("codex posted no first request")?;
     let (mut samples, mut steer_calls, mut after_end) = (vec![], vec![], vec![]);
+    let mut floor = vec![];
     for k in 0..rounds {
         // Open for writing succeeds once `cat` has the FIFO open: codex is
         // in its command, in its turn.
         let writer = open_writer(&fifo(k), REAL_CODEX_TIMEOUT)
             .with_context(|| format!("codex did not run round {k}'s command"))?;
+        if k >= warmup && (k - warmup) % 2 == 1 {
+            drop(writer);
+            let ended = Instant::now();
+            let (at, _) = provider
+                .next(REAL_CODEX_TIMEOUT)
+                .with_context(|| format!("codex posted no request after round {k}"))?;
+            floor.push(ms(at.duration_since(ended)));
+            continue;
+        }
         let text = format!("steering {k}: use the v2 API");
         let t = Instant::now();
         let said = ctx
@@ -208,7 +222,13 @@ pub fn run_next_request(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
     let (steer, after) = (summarize(&steer_calls), summarize(&after_end));
+    let floor = summarize(&floor);
     Ok(vec![Row::new(id, figure, Unit::Ms, summarize(&samples))
+        .floor(format!(
+            "codex's own command end → next request, no steering: {} / {}",
+            Unit::Ms.show(floor.median),
+            Unit::Ms.show(floor.p99)
+        ))
         .note(format!(
             "{version} against a fake Responses provider in the bench; of it, the Steer call {} \
          median, and the command's end (its FIFO closed) → the request {} median",
