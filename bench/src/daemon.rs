@@ -27,6 +27,9 @@ pub struct Home {
     pub home: PathBuf,
     pub work: PathBuf,
     pub codex_bin: PathBuf,
+    /// More environment for codexd (and so codex), e.g. the real codex's
+    /// `CODEX_HOME`.
+    pub env: Vec<(String, String)>,
 }
 
 impl Home {
@@ -43,7 +46,14 @@ impl Home {
             home,
             work,
             codex_bin: codex_bin.to_path_buf(),
+            env: Vec::new(),
         })
+    }
+
+    /// Also sets `key` to `value` in codexd's environment.
+    pub fn with_env(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.env.push((key.to_string(), value.into()));
+        self
     }
 
     pub fn socket(&self) -> PathBuf {
@@ -72,7 +82,8 @@ impl Home {
             .env_remove("LISTEN_PID")
             .env_remove("LISTEN_FDS")
             .env_remove("LISTEN_FDNAMES")
-            .env_remove("RUST_LOG");
+            .env_remove("RUST_LOG")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
     }
 }
 

@@ -57,7 +57,8 @@ struct Cli {
     /// cadence of a model's calls), e.g. a build: `--load "cargo build"`.
     #[arg(long, value_name = "CMD")]
     load: Option<String>,
-    /// Only these figures (numbers from 1 to 10, 12 and 13), e.g. `--only 2,3`.
+    /// Only these figures (numbers from 1 to 10, 12 and 13; 13 is 13 and
+    /// 13b), e.g. `--only 2,3`.
     #[arg(long, value_delimiter = ',')]
     only: Vec<u32>,
 }
@@ -201,6 +202,10 @@ fn run() -> anyhow::Result<()> {
     }
     if wants(13) {
         step("figure 13: Steer → codex has it", &|| steering::run(&ctx));
+        step(
+            "figure 13b: Steer → codex's next model request carries it (the real codex)",
+            &|| steering::run_next_request(&ctx),
+        );
     }
     rows.sort_by_key(|r| natural(&r.id));
     let load_after = report::load_average();

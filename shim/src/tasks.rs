@@ -134,12 +134,37 @@ fn decision_title(decision: &str, agent: &str) -> String {
     }
 }
 
-/// An input question's fields: `answer:<prompt id>` (the option picked, or
-/// the text when codex offers no options) and `other:<prompt id>` (the
-/// user's own words, where codex takes them; they win over the option).
+/// An input question's fields: per prompt `answer:<n>:<prompt id>` (the
+/// option picked, or the text when codex offers no options) and
+/// `answer:<n>~<prompt id>` (the user's own words, where codex takes them;
+/// they win over the option), `<n>` the prompt's place in codex's question,
+/// three digits. Claude Code shows a form's fields in the order of their
+/// names (rmcp keeps a schema's properties sorted), so these names keep
+/// codex's order and put each prompt's free-text field right under its
+/// choice: a person picks or types, then moves on to the next prompt.
 /// Prefixed so a prompt named `decision` is still an answer.
 const ANSWER_FIELD: &str = "answer:";
-const OTHER_FIELD: &str = "other:";
+
+/// The name of the field of the prompt at `place`: its choice (or its text
+/// field when codex offers no options), or its own-words field.
+fn field_name(place: usize, own_words: bool, id: &str) -> String {
+    let mark = if own_words { '~' } else { ':' };
+    format!("{ANSWER_FIELD}{place:03}{mark}{id}")
+}
+
+/// A field's prompt id, and whether the field holds the user's own words;
+/// None for a field not named by [`field_name`].
+fn parse_field(field: &str) -> Option<(&str, bool)> {
+    let rest = field.strip_prefix(ANSWER_FIELD)?;
+    let (place, rest) = rest.split_at_checked(3)?;
+    if !place.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if let Some(id) = rest.strip_prefix(':') {
+        return Some((id, false));
+    }
+    rest.strip_prefix('~').map(|id| (id, true))
+}
 
 /// One answer a `tasks/update` carries: the question (its inputRequests key)
 /// and the decision for it, or (codex's own question) the answer text.
@@ -156,32 +181,29 @@ pub struct TaskAnswer {
 /// left out); None when it has no input fields, "" when all were blank.
 fn input_answer(content: &JsonObject) -> Option<String> {
     let mut picked = serde_json::Map::new();
+    let mut own_words = serde_json::Map::new();
     let mut any = false;
     for (field, value) in content {
+        let Some((id, own)) = parse_field(field) else {
+            continue;
+        };
         let text = match value {
             Value::String(s) => s.trim().to_string(),
             Value::Number(_) | Value::Bool(_) => value.to_string(),
             _ => continue,
         };
-        if let Some(id) = field.strip_prefix(OTHER_FIELD) {
-            any = true;
-            if !text.is_empty() {
-                picked.insert(id.to_string(), Value::String(text));
-            }
-        } else if let Some(id) = field.strip_prefix(ANSWER_FIELD) {
-            any = true;
-            let other = content
-                .get(&format!("{OTHER_FIELD}{id}"))
-                .and_then(Value::as_str)
-                .is_some_and(|t| !t.trim().is_empty());
-            if !text.is_empty() && !other {
-                picked.insert(id.to_string(), Value::String(text));
-            }
+        any = true;
+        if text.is_empty() {
+            continue;
         }
+        let into = if own { &mut own_words } else { &mut picked };
+        into.insert(id.to_string(), Value::String(text));
     }
     if !any {
         return None;
     }
+    // The user's own words win over the option picked for the same prompt.
+    picked.extend(own_words);
     Some(if picked.is_empty() {
         String::new()
     } else {
@@ -334,12 +356,12 @@ fn form(job: &v1::Job, question: &Question) -> Option<InputRequests> {
 /// A Decline gives codex no answer.
 fn input_form(job: &v1::Job, question: &Question) -> Option<InputRequests> {
     let mut schema = ElicitationSchema::builder();
-    for prompt in &question.prompts {
+    for (place, prompt) in question.prompts.iter().enumerate() {
         let title = match prompt.header.trim() {
             "" => prompt.question.trim().to_string(),
             header => header.to_string(),
         };
-        let answer = format!("{ANSWER_FIELD}{}", prompt.id);
+        let answer = field_name(place, false, &prompt.id);
         if prompt.options.is_empty() {
             let text = StringSchema::new()
                 .title(title)
@@ -368,7 +390,7 @@ fn input_form(job: &v1::Job, question: &Question) -> Option<InputRequests> {
                 .title(format!("{title}: or in your words"))
                 .description("Instead of a choice above");
             schema = schema.property(answer, choice).property(
-                format!("{OTHER_FIELD}{}", prompt.id),
+                field_name(place, true, &prompt.id),
                 PrimitiveSchemaDefinition::String(other),
             );
         } else {
@@ -835,22 +857,32 @@ mod tests {
         let requests = form(&job, &question).expect("form");
         let request = serde_json::to_value(&requests).expect("json");
         let schema = &request[&question.question_id]["params"]["requestedSchema"];
-        let db = &schema["properties"]["answer:db"];
+        let db = &schema["properties"]["answer:000:db"];
         assert_eq!(
             db["oneOf"][0],
             serde_json::json!({"const": "Postgres", "title": "Postgres — Robust."})
         );
         assert_eq!(db["oneOf"][1]["title"], "SQLite");
-        assert_eq!(schema["properties"]["other:db"]["type"], "string");
-        assert_eq!(schema["properties"]["answer:name"]["type"], "string");
-        assert_eq!(schema["required"], serde_json::json!(["answer:name"]));
+        assert_eq!(schema["properties"]["answer:000~db"]["type"], "string");
+        assert_eq!(schema["properties"]["answer:001:name"]["type"], "string");
+        assert_eq!(schema["required"], serde_json::json!(["answer:001:name"]));
+        // The fields go out (and Claude Code shows them) in codex's order,
+        // each prompt's own-words field right after its choice (named by
+        // kind first, the choices all came before the own-words fields).
+        let sent = serde_json::to_string(&requests).expect("json");
+        let at = |field: &str| sent.find(&format!("\"{field}\":{{")).expect(field);
+        assert!(at("answer:000:db") < at("answer:000~db"), "{sent}");
+        assert!(at("answer:000~db") < at("answer:001:name"), "{sent}");
+        // A field of another shape is not an answer.
+        assert_eq!(parse_field("answer:0:db"), None);
+        assert_eq!(parse_field("answer:000-db"), None);
 
         let got = answers(
             "0123456789ab",
             &responses(serde_json::json!({
-                "1": {"action": "accept", "content": {"answer:db": "SQLite", "other:db": "", "answer:name": "svc"}},
-                "2": {"action": "accept", "content": {"answer:db": "SQLite", "other:db": "MySQL please"}},
-                "3": {"action": "accept", "content": {"answer:db": " ", "other:db": ""}},
+                "1": {"action": "accept", "content": {"answer:000:db": "SQLite", "answer:000~db": "", "answer:001:name": "svc"}},
+                "2": {"action": "accept", "content": {"answer:000:db": "SQLite", "answer:000~db": "MySQL please"}},
+                "3": {"action": "accept", "content": {"answer:000:db": " ", "answer:000~db": ""}},
             })),
         )
         .expect("answers");
