@@ -702,45 +702,62 @@ fn mcp_tool_question(id: String, params: &Value, asked_at: String, deadline: Str
 /// map order is alphabetical, which would put the output first and `type`
 /// last, out of reach of the head.
 pub fn event_line(event: &Value) -> String {
-    let mut out = String::with_capacity(weight(event) + 64);
+    let mut out = Vec::with_capacity(weight(event) + 64);
     write_ordered(&mut out, event);
-    out.push('\n');
-    out
+    out.push(b'\n');
+    // serde_json writes UTF-8 only, so this never loses a byte.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn write_ordered(out: &mut String, value: &Value) {
+/// Writes straight into `out`: every line of a job's output passes here
+/// (figure 7), so no key or scalar is made into a String of its own first,
+/// and each value's weight is taken once per object, not at every
+/// comparison of the sort.
+fn write_ordered(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<(&String, &Value)> = map.iter().collect();
+            let mut keys: Vec<((u8, usize), &String, &Value)> = map
+                .iter()
+                .map(|(key, value)| {
+                    let rank = match key.as_str() {
+                        "type" => (0, 0),
+                        "id" => (1, 0),
+                        _ => (2, weight(value)),
+                    };
+                    (rank, key, value)
+                })
+                .collect();
             // Stable: equal weights keep their (alphabetical) order.
-            keys.sort_by_key(|(key, value)| match key.as_str() {
-                "type" => (0, 0),
-                "id" => (1, 0),
-                _ => (2, weight(value)),
-            });
-            out.push('{');
-            for (i, (key, value)) in keys.into_iter().enumerate() {
+            keys.sort_by_key(|(rank, _, _)| *rank);
+            out.push(b'{');
+            for (i, (_, key, value)) in keys.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
+                write_json(out, key);
+                out.push(b':');
                 write_ordered(out, value);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_ordered(out, item);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => write_json(out, scalar),
     }
+}
+
+/// A string or scalar as JSON. Writing into a Vec cannot fail, and neither
+/// can serializing a string or a JSON scalar.
+fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 /// Roughly the bytes `value` takes as JSON (without escapes): enough to
