@@ -202,7 +202,7 @@ fn claude(rt: &tokio::runtime::Runtime) -> Option<Reading> {
 }
 
 /// The budget of characters, the same for every agent, set from what was
-/// measured (issue 29: codex 320 / 196, Gemini CLI 328 / 196, Claude Code
+/// measured (issue 29: codex 320 / 196, Gemini CLI 328 / 199, Claude Code
 /// 321 / 196) with ~20 % headroom: codex_start + the codex_wait that brings
 /// the result, and the events a poll shows of the whole job apart from the
 /// agent's stray text lines.
