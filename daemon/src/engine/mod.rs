@@ -18,6 +18,13 @@ use serde::{Deserialize, Serialize};
 
 pub use agent::{Agent, DEFAULT};
 
+/// Whether a line an agent printed on stderr (which goes into output.txt as
+/// it is) is its talk about its own set-up, not shown to anyone reading the
+/// job: the renderer asks this of every text line, whatever the agent.
+pub fn is_setup_chatter(line: &str) -> bool {
+    codex::events::is_noise(line) || gemini::is_setup_chatter(line)
+}
+
 /// Why a job of `agent` cannot start when its command (`program`, from its
 /// setting) is not installed; None when it is there. A path relative to a
 /// folder is not checked: the spawn resolves it against the job's folder.

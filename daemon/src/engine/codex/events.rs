@@ -786,7 +786,7 @@ const NOISE: &[&str] = &[
     "WARNING: proceeding, even though we could not create PATH aliases",
 ];
 
-fn is_noise(text: &str) -> bool {
+pub fn is_noise(text: &str) -> bool {
     NOISE.iter().any(|prefix| text.starts_with(prefix))
 }
 
@@ -794,7 +794,9 @@ fn is_noise(text: &str) -> bool {
 /// (turn.started, item.updated, a command's start).
 pub fn render(event: &Event) -> Option<String> {
     let (kind, value) = match event {
-        Event::Text(text) if text.trim().is_empty() || is_noise(text) => return None,
+        Event::Text(text) if text.trim().is_empty() || crate::engine::is_setup_chatter(text) => {
+            return None
+        }
         Event::Text(text) => return Some(one_line(text, MAX_LINE)),
         Event::Json { kind, value } => (kind.as_str(), value),
     };
