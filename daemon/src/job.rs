@@ -1,13 +1,20 @@
-//! What a job is: its id, its approval policy, and the record kept for it.
+//! What a job is: its id, its approval policy, and the record kept for it;
+//! and what every engine produces for a job, in codexd's own terms whatever
+//! the agent: its events and their summary ([`events`]), the answers to its
+//! questions ([`answers`]) and, for a review, its target ([`review`]).
+
+pub mod answers;
+pub mod events;
+pub mod review;
 
 use std::fmt;
 
 use codex_async_proto::v1::{self, JobStatus};
 
 pub use crate::engine::agent::Agent;
-use crate::engine::codex::events::Summary;
-use crate::engine::codex::review::Review;
+use events::Summary;
 use rand_id::new_id_hex;
+use review::Review;
 
 /// Length of a job id: 12 lowercase hex characters (48 random bits).
 pub const JOB_ID_LEN: usize = 12;
@@ -406,10 +413,7 @@ mod tests {
                 Some(*name)
             );
         }
-        let decisions: Vec<&str> = crate::engine::codex::approval::DECISIONS
-            .iter()
-            .map(|d| d.name())
-            .collect();
+        let decisions: Vec<&str> = answers::DECISIONS.iter().map(|d| d.name()).collect();
         assert_eq!(decisions, values::DECISIONS);
         assert_eq!(
             crate::engine::codex::command::REASONING_EFFORTS,

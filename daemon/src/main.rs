@@ -95,7 +95,7 @@ enum Command {
         /// and end the job).
         #[arg(
             value_parser = clap::builder::PossibleValuesParser::new(
-                codex_async_daemon::engine::codex::approval::DECISIONS.iter().map(|d| d.name())
+                codex_async_daemon::job::answers::DECISIONS.iter().map(|d| d.name())
             ),
             required_unless_present = "text",
             conflicts_with = "text"

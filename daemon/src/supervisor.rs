@@ -27,8 +27,9 @@ use tracing::{info, warn};
 use crate::{
     api::validate::JobSpec,
     config::Config,
-    engine::codex::{self, events::Summary},
+    engine::codex,
     engine::{self, Agent},
+    job::events::Summary,
     job::{now_rfc3339, Isolation, JobId, JobRecord},
     monitor::{Limits, MonitorJob},
     store::db::{Db, DbError},
@@ -259,7 +260,7 @@ impl Supervisor {
                 codex::review_target::resolve(
                     requested,
                     Path::new(&cwd),
-                    &codex::review::ARGUMENTS,
+                    &crate::job::review::ARGUMENTS,
                 )
                 .await
                 .map_err(SupervisorError::Invalid)?,
@@ -267,7 +268,7 @@ impl Supervisor {
             None => None,
         };
         let prompt = match &review {
-            Some(r) if r.target != codex::review::Target::Instructions => r.target.prompt(),
+            Some(r) if r.target != crate::job::review::Target::Instructions => r.target.prompt(),
             _ => spec.prompt,
         };
 

@@ -387,7 +387,7 @@ pub async fn commit_work(
     let message = format!(
         "codex-async job {}: {}\n\nWhat codex changed and left uncommitted in the worktree when the job ended ({}).\n",
         work.id,
-        crate::engine::codex::events::one_line(first_line, SUBJECT_PROMPT_CHARS),
+        crate::job::events::one_line(first_line, SUBJECT_PROMPT_CHARS),
         work.ending
     );
     // Literal pathspecs: a file named `*.rs` is that file, not a glob.

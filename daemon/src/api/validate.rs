@@ -8,13 +8,12 @@ use std::path::{Path, PathBuf};
 use codex_async_proto::v1::{JobStatus, ReviewRequest, StartRequest};
 
 use crate::{
-    engine::codex::{
-        answer,
-        approval::{Decision, Reply, MAX_ANSWER_BYTES},
-        command,
+    engine::codex::{answer, command},
+    job::{
+        answers::{Decision, Reply, MAX_ANSWER_BYTES},
         review::{self, Fields, Requested},
+        Isolation, JobId, Policy,
     },
-    job::{Isolation, JobId, Policy},
 };
 
 /// Largest prompt accepted, in bytes.

@@ -15,7 +15,8 @@ use codex_async_proto::{
 use crate::{
     api::validate,
     cmd::{self, logs, ui},
-    engine::codex::{review::FLAGS, review_target as review},
+    engine::codex::review_target as review,
+    job::review::FLAGS,
 };
 
 /// `codexd review --help`'s exit status section.

@@ -107,7 +107,7 @@ impl Stream {
         fallback_id: String,
         asked_at: String,
         deadline: String,
-    ) -> Option<codex::events::Question> {
+    ) -> Option<crate::job::events::Question> {
         match self {
             Self::Claude => Some(claude::relay::question(
                 request,
@@ -126,7 +126,7 @@ impl Stream {
     pub fn reply(
         self,
         request: &serde_json::Value,
-        decision: codex::approval::Decision,
+        decision: crate::job::answers::Decision,
         timed_out: bool,
         timeout: u32,
     ) -> String {
@@ -138,7 +138,7 @@ impl Stream {
 }
 
 /// Turns an agent's output lines into codexd's event lines (the `--json`
-/// events of `crate::engine::codex::events`, which every summary, rendering and
+/// events of [`crate::job::events`], which every summary, rendering and
 /// result reads).
 pub trait Translate {
     /// The event lines one line of the agent's output becomes.

@@ -34,15 +34,12 @@ use tokio::{
 };
 
 use crate::{
-    engine::{
-        codex::{
-            app_server,
-            approval::{AnswerFile, AnsweredBy, Decision},
-            events::Question,
-        },
-        Stream,
+    engine::{codex::app_server, Stream},
+    job::{
+        answers::{AnswerFile, AnsweredBy, Decision},
+        events::Question,
+        now_rfc3339,
     },
-    job::now_rfc3339,
     store::jobdir::JobDir,
 };
 

@@ -34,11 +34,13 @@ use tokio::{
 use crate::{
     engine::codex::{
         app_server::{self, Incoming, Plan, Translator, TurnEnd},
-        approval::{shown_answers, AnswerFile, AnsweredBy, Decision},
-        events::Question,
         startup::{self, NoTurn},
     },
-    job::now_rfc3339,
+    job::{
+        answers::{shown_answers, AnswerFile, AnsweredBy, Decision},
+        events::Question,
+        now_rfc3339,
+    },
     store::jobdir::{write_json_atomic, Durability, JobDir, SteerDone, SteerNote},
 };
 

@@ -6,7 +6,7 @@
 use std::{fs::File, io, os::unix::fs::FileExt, path::Path};
 
 use crate::{
-    engine::codex::events::{one_line, render, Event},
+    job::events::{one_line, render, Event},
     output::lines::{line_start_at_or_after, line_start_at_or_before, read_lines, Line},
     output::output_cap::{parse_marker, Marker, MARKER_LEN},
 };

@@ -9,7 +9,7 @@ use tracing::info;
 
 use super::{Supervisor, SupervisorError};
 use crate::{
-    engine::codex::approval::{input_answers, shown_answers, AnswerFile, Decision, Reply},
+    job::answers::{input_answers, shown_answers, AnswerFile, Decision, Reply},
     job::{now_rfc3339, JobId, JobRecord},
     store::jobdir::{write_json_atomic, Durability},
 };

@@ -81,7 +81,7 @@ impl Supervisor {
                 if text.starts_with("codex exited") {
                     *text = format!(
                         "codex exited with code {code}: {}",
-                        crate::engine::codex::events::one_line(&message, 300)
+                        crate::job::events::one_line(&message, 300)
                     );
                 }
             }
@@ -180,7 +180,7 @@ impl Supervisor {
             .iter()
             .map(|f| f.path.clone())
             .collect();
-        let all_known = paths.len() < crate::engine::codex::events::MAX_FILES;
+        let all_known = paths.len() < crate::job::events::MAX_FILES;
         let work = worktree::JobWork {
             id,
             prompt: &job.prompt,
@@ -207,7 +207,7 @@ impl Supervisor {
                       "cannot commit the job's work; it stays uncommitted in the worktree");
                 Some(format!(
                     "the end commit failed ({}); codex's work is uncommitted in the worktree {}: commit it there with git",
-                    crate::engine::codex::events::one_line(&e.to_string(), 300),
+                    crate::job::events::one_line(&e.to_string(), 300),
                     tree.display()
                 ))
             }

@@ -19,8 +19,8 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{
-    approval::{Decision, DECISIONS},
+use crate::job::{
+    answers::{Decision, DECISIONS},
     events::{Prompt, PromptOption, Question, APPROVAL_REQUESTED, APPROVAL_RESOLVED},
 };
 use crate::job::{JobRecord, Kind};
@@ -154,7 +154,7 @@ pub fn steer_request(thread_id: &str, turn_id: &str, text: &str) -> Value {
 
 /// The event the monitor writes once codex took a steering.
 pub fn steered_event(text: &str) -> Value {
-    json!({"type": crate::engine::codex::events::STEERED, "text": text})
+    json!({"type": crate::job::events::STEERED, "text": text})
 }
 
 /// How a turn ended, from `turn/completed`.
@@ -314,7 +314,29 @@ pub fn decision_result(method: &str, decision: Decision) -> Value {
             Decision::Deny | Decision::Stop => json!({"action": "decline", "content": null}),
         };
     }
-    json!({"decision": decision.codex_value()})
+    json!({"decision": decision_value(decision)})
+}
+
+/// codex's app-server name for a decision (`CommandExecutionApprovalDecision`
+/// / `FileChangeApprovalDecision`).
+pub fn decision_value(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Allow => "accept",
+        Decision::AllowSession => "acceptForSession",
+        Decision::Deny => "decline",
+        Decision::Stop => "cancel",
+    }
+}
+
+/// The decision codex's `availableDecisions` entry stands for, if any.
+pub fn decision_from(value: &Value) -> Option<Decision> {
+    match value.as_str()? {
+        "accept" => Some(Decision::Allow),
+        "acceptForSession" => Some(Decision::AllowSession),
+        "decline" => Some(Decision::Deny),
+        "cancel" => Some(Decision::Stop),
+        _ => None,
+    }
 }
 
 /// The answer to `item/tool/requestUserInput`: each prompt's text by its id
@@ -565,7 +587,7 @@ impl Translator {
             match params.get("availableDecisions").and_then(Value::as_array) {
                 Some(offered) => offered
                     .iter()
-                    .filter_map(Decision::from_codex)
+                    .filter_map(decision_from)
                     .map(|d| d.name().to_string())
                     .collect(),
                 None => DECISIONS.iter().map(|d| d.name().to_string()).collect(),
@@ -808,7 +830,7 @@ fn snake(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::codex::events::{Event, Summary};
+    use crate::job::events::{Event, Summary};
 
     fn fold(events: &[Value]) -> Summary {
         let mut summary = Summary::default();
@@ -816,6 +838,13 @@ mod tests {
             summary.apply(&Event::parse(e.to_string().as_bytes()));
         }
         summary
+    }
+
+    #[test]
+    fn decisions_map_to_codex_and_back() {
+        for d in DECISIONS {
+            assert_eq!(decision_from(&json!(decision_value(*d))), Some(*d));
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::ffi::{OsStr, OsString};
 
-use crate::job::{JobRecord, Kind};
+use crate::job::{review::Target, JobRecord, Kind};
 
 /// The reasoning efforts codex-async passes as `-c model_reasoning_effort`:
 /// the values codex's configuration reference and the Responses API name
@@ -92,6 +92,25 @@ pub fn argv(
         argv.push("--output-schema".into());
         argv.push(schema.into());
     }
-    argv.extend(review.target.flags());
+    argv.extend(target_flags(&review.target));
     argv
+}
+
+/// The flags `codex exec review` takes for this target, after every
+/// other flag: a target's own, or for instructions the prompt from stdin.
+pub fn target_flags(target: &Target) -> Vec<OsString> {
+    match target {
+        Target::Uncommitted => vec!["--uncommitted".into()],
+        Target::Base { branch } => vec!["--base".into(), branch.into()],
+        Target::Commit { commit, title } => {
+            let mut flags: Vec<OsString> = vec!["--commit".into(), commit.into()];
+            if let Some(title) = title {
+                flags.push("--title".into());
+                flags.push(title.into());
+            }
+            flags
+        }
+        // `--` keeps the `-` (read the instructions from stdin) positional.
+        Target::Instructions => vec!["--".into(), "-".into()],
+    }
 }

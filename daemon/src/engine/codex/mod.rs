@@ -8,11 +8,8 @@
 
 pub mod answer;
 pub mod app_server;
-pub mod approval;
 pub mod auth;
 pub mod command;
-pub mod events;
-pub mod review;
 pub mod review_target;
 pub mod startup;
 pub mod version;

@@ -1,10 +1,14 @@
-//! codex's `--json` event stream: parse each line, fold it into a [`Summary`]
-//! (what codex is doing and what it concluded), and render it as one compact
-//! line for a model to read.
+//! codexd's event lines, the format of every job's `output.txt` whatever its
+//! agent: parse each line, fold it into a [`Summary`] (what the agent is
+//! doing and what it concluded), and render it as one compact line for a
+//! model to read.
 //!
-//! codex adds event and item types between versions, so nothing here is a
-//! closed enum: unknown types are kept and shown by name, never an error, and a
-//! line that is not JSON (codex's stderr warnings) is shown as text.
+//! The format is codex's `--json` event stream (`codex exec review` writes it
+//! as is; every other engine translates its agent's output into it), so
+//! stored job folders read the same whichever agent wrote them. codex adds
+//! event and item types between versions, so nothing here is a closed enum:
+//! unknown types are kept and shown by name, never an error, and a line that
+//! is not JSON (an agent's stderr warnings) is shown as text.
 
 use codex_async_proto::job_result::unwrap_shell;
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,8 @@
-//! Answers to codex's questions (approval policy `ask`): the decisions a user
-//! gives, their names in codex's app-server protocol, the text that answers
-//! codex's own questions (kind `input`: [`input_answers`]), and the answer
-//! file codexd hands to a job's monitor.
+//! Answers to a job's questions (approval policy `ask`), whatever its
+//! agent: the decisions a user gives, the text that answers an agent's own
+//! questions (kind `input`: [`input_answers`]), and the answer file codexd
+//! hands to a job's monitor. Each engine maps a decision to its agent's
+//! answer (codex's app-server names: `engine/codex/app_server.rs`).
 //!
 //! The answer travels by file, not by a connection: codexd writes
 //! `answer.json` into the job's folder (atomically) and sends the monitor
@@ -70,28 +71,6 @@ impl Decision {
             Self::AllowSession => "Allow for the rest of this job",
             Self::Deny => "Deny (codex goes on without it)",
             Self::Stop => "Deny and stop the job",
-        }
-    }
-
-    /// codex's app-server name (`CommandExecutionApprovalDecision` /
-    /// `FileChangeApprovalDecision`).
-    pub fn codex_value(self) -> &'static str {
-        match self {
-            Self::Allow => "accept",
-            Self::AllowSession => "acceptForSession",
-            Self::Deny => "decline",
-            Self::Stop => "cancel",
-        }
-    }
-
-    /// The decision codex's `availableDecisions` entry stands for, if any.
-    pub fn from_codex(value: &serde_json::Value) -> Option<Self> {
-        match value.as_str()? {
-            "accept" => Some(Self::Allow),
-            "acceptForSession" => Some(Self::AllowSession),
-            "decline" => Some(Self::Deny),
-            "cancel" => Some(Self::Stop),
-            _ => None,
         }
     }
 }
@@ -259,13 +238,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip_and_map_to_codex() {
+    fn names_round_trip() {
         for d in DECISIONS {
             assert_eq!(Decision::parse(d.name()).ok(), Some(*d));
-            assert_eq!(
-                Decision::from_codex(&serde_json::json!(d.codex_value())),
-                Some(*d)
-            );
         }
         let e = Decision::parse("yes").expect_err("unknown");
         assert!(e.to_string().starts_with("decision: unknown value \"yes\""));
