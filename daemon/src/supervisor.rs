@@ -27,7 +27,6 @@ use tracing::{info, warn};
 use crate::{
     api::validate::JobSpec,
     config::Config,
-    engine::codex,
     engine::{self, Agent},
     job::events::Summary,
     job::{now_rfc3339, Isolation, JobId, JobRecord},
@@ -257,13 +256,9 @@ impl Supervisor {
         // is pinned to what it chose.
         let review = match &spec.review {
             Some(requested) => Some(
-                codex::review_target::resolve(
-                    requested,
-                    Path::new(&cwd),
-                    &crate::job::review::ARGUMENTS,
-                )
-                .await
-                .map_err(SupervisorError::Invalid)?,
+                engine::review_target(requested, Path::new(&cwd), &crate::job::review::ARGUMENTS)
+                    .await
+                    .map_err(SupervisorError::Invalid)?,
             ),
             None => None,
         };
@@ -278,7 +273,7 @@ impl Supervisor {
             .create(&prompt)
             .and_then(|()| match &spec.output_schema {
                 Some(schema) => {
-                    let path = dir.path().join(codex::answer::SCHEMA_FILE);
+                    let path = dir.path().join(crate::job::schema::SCHEMA_FILE);
                     std::fs::write(&path, schema).map(|()| Some(path.display().to_string()))
                 }
                 None => Ok(None),
@@ -618,46 +613,16 @@ impl Supervisor {
     /// translates) and the environment its engine sets.
     fn monitor_job(&self, dir: &JobDir, job: &JobRecord) -> MonitorJob {
         let config = &self.inner.config;
-        let owned = |env: &[(&str, &str)]| -> Vec<(String, String)> {
-            env.iter()
-                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-                .collect()
-        };
         // An agent whose questions come through a relay (codex's come in
         // its app-server plan): how long each may wait.
         let questions = engine::relays_questions(job.agent, job.approval_policy)
             .then_some(config.question_timeout);
-        let (argv, app_server, stream, env) = match job.agent {
-            Agent::Codex => (
-                codex::command::argv(
-                    &config.codex_bin,
-                    &config.extra_args,
-                    &codex::auth::app_server_overrides_here(&config.extra_args),
-                    job,
-                ),
-                (codex::engine(job) == codex::Engine::AppServer).then(|| {
-                    codex::app_server::Plan::for_job(
-                        job,
-                        config.question_timeout,
-                        config.init_timeout,
-                    )
-                }),
-                None,
-                Vec::new(),
-            ),
-            Agent::Gemini => (
-                engine::gemini::argv(&config.gemini_bin, job),
-                None,
-                Some(engine::Stream::Gemini),
-                owned(engine::gemini::ENV),
-            ),
-            Agent::Claude => (
-                engine::claude::argv(&config.claude_bin, job, dir.path()),
-                None,
-                Some(engine::Stream::Claude),
-                engine::claude::env(job),
-            ),
-        };
+        let engine::Launch {
+            argv,
+            session: app_server,
+            stream,
+            env,
+        } = engine::launch(config, job, dir.path());
         MonitorJob {
             job_dir: dir.path().to_path_buf(),
             run_dir: Some(PathBuf::from(job.run_dir())),
@@ -677,11 +642,7 @@ impl Supervisor {
 
     /// Why `agent` cannot run: its command is not installed (None: it is).
     fn missing(&self, agent: Agent) -> Option<String> {
-        match agent {
-            Agent::Codex => codex::command::missing(&self.inner.config.codex_bin),
-            Agent::Gemini => engine::missing(Agent::Gemini, &self.inner.config.gemini_bin),
-            Agent::Claude => engine::missing(Agent::Claude, &self.inner.config.claude_bin),
-        }
+        engine::not_installed(&self.inner.config, agent)
     }
 
     /// Cancels a job: stops codex and everything it started, and waits (up to

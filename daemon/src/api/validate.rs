@@ -7,13 +7,11 @@ use std::path::{Path, PathBuf};
 
 use codex_async_proto::v1::{JobStatus, ReviewRequest, StartRequest};
 
-use crate::{
-    engine::codex::{answer, command},
-    job::{
-        answers::{Decision, Reply, MAX_ANSWER_BYTES},
-        review::{self, Fields, Requested},
-        Isolation, JobId, Policy,
-    },
+use crate::job::{
+    self,
+    answers::{Decision, Reply, MAX_ANSWER_BYTES},
+    review::{self, Fields, Requested},
+    Isolation, JobId, Policy,
 };
 
 /// Largest prompt accepted, in bytes.
@@ -47,7 +45,7 @@ pub struct JobSpec {
     pub reply_to: Option<JobId>,
     pub stall_timeout: Option<u32>,
     pub max_duration: Option<u32>,
-    /// codex's reasoning effort (one of [`command::REASONING_EFFORTS`]).
+    /// codex's reasoning effort (one of [`job::REASONING_EFFORTS`]).
     pub reasoning_effort: Option<&'static str>,
     /// The output schema, checked, as JSON text to write to the job folder.
     pub output_schema: Option<String>,
@@ -110,14 +108,18 @@ pub fn start(req: &StartRequest) -> Result<JobSpec, Invalid> {
         Some("") => {
             return Err(Invalid(format!(
                 "reasoning_effort: is empty; use one of {} (codex's model_reasoning_effort), or leave it out for the default",
-                command::REASONING_EFFORTS.join(", ")
+                job::REASONING_EFFORTS.join(", ")
             )))
         }
-        Some(e) => Some(command::reasoning_effort(e).map_err(|e| Invalid(e.to_string()))?),
+        Some(e) => Some(job::reasoning_effort(e).map_err(|e| Invalid(e.to_string()))?),
     };
     let output_schema = match req.output_schema.as_deref() {
         None | Some("") => None,
-        Some(text) => Some(answer::check_schema(text).map_err(Invalid)?.to_string()),
+        Some(text) => Some(
+            job::schema::check_schema(text)
+                .map_err(Invalid)?
+                .to_string(),
+        ),
     };
     if review.is_some() {
         if reply_to.is_some() {

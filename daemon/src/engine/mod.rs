@@ -18,6 +18,121 @@ use serde::{Deserialize, Serialize};
 
 pub use agent::{Agent, DEFAULT};
 
+use std::{
+    ffi::{OsStr, OsString},
+    path::Path,
+};
+
+use crate::{
+    config::Config,
+    job::{
+        review::{Fields, Requested, Review},
+        JobRecord,
+    },
+};
+
+/// A job driven through its agent's own protocol rather than read as a
+/// stream (codex's app-server, `engine/codex/session.rs`): what the session
+/// asks the agent for.
+pub type Session = codex::app_server::Plan;
+
+/// What a job's monitor is given by the job's engine: how to start the
+/// agent, and how its output becomes codexd's events.
+pub struct Launch {
+    /// The agent's command line.
+    pub argv: Vec<OsString>,
+    /// Set when the monitor drives the agent's own protocol.
+    pub session: Option<Session>,
+    /// Set when the monitor translates the agent's output line by line.
+    pub stream: Option<Stream>,
+    /// What the engine adds to the agent's environment.
+    pub env: Vec<(String, String)>,
+}
+
+/// How `job` runs on its agent (`dir` its folder), from codexd's settings.
+/// Neither a session nor a stream: the agent writes codexd's events itself
+/// (`codex exec review --json`).
+pub fn launch(config: &Config, job: &JobRecord, dir: &Path) -> Launch {
+    let owned = |env: &[(&str, &str)]| -> Vec<(String, String)> {
+        env.iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect()
+    };
+    match job.agent {
+        Agent::Codex => Launch {
+            argv: codex::command::argv(
+                &config.codex_bin,
+                &config.extra_args,
+                &codex::auth::app_server_overrides_here(&config.extra_args),
+                job,
+            ),
+            session: (codex::engine(job) == codex::Engine::AppServer).then(|| {
+                codex::app_server::Plan::for_job(job, config.question_timeout, config.init_timeout)
+            }),
+            stream: None,
+            env: Vec::new(),
+        },
+        Agent::Gemini => Launch {
+            argv: gemini::argv(&config.gemini_bin, job),
+            session: None,
+            stream: Some(Stream::Gemini),
+            env: owned(gemini::ENV),
+        },
+        Agent::Claude => Launch {
+            argv: claude::argv(&config.claude_bin, job, dir),
+            session: None,
+            stream: Some(Stream::Claude),
+            env: claude::env(job),
+        },
+    }
+}
+
+/// The command that runs `agent`, from its setting.
+pub fn program(config: &Config, agent: Agent) -> &OsStr {
+    match agent {
+        Agent::Codex => &config.codex_bin,
+        Agent::Gemini => &config.gemini_bin,
+        Agent::Claude => &config.claude_bin,
+    }
+}
+
+/// Why a job of `agent` cannot start: its command (from its setting) is not
+/// installed; None when it is.
+pub fn not_installed(config: &Config, agent: Agent) -> Option<String> {
+    missing(agent, program(config, agent))
+}
+
+/// What a job's non-zero exit `code` means, in a sentence with the fix,
+/// when its engine can tell more than the code (`output` the job's
+/// output.txt): for codex, a command line it refused (exit 2, clap's usage
+/// error) with its version and the one needed. Agents whose streams are
+/// translated explain theirs in the monitor (`Translate::explain_exit`).
+pub async fn explain_exit(
+    config: &Config,
+    agent: Agent,
+    output: &Path,
+    code: i32,
+) -> Option<String> {
+    match agent {
+        Agent::Codex => {
+            codex::version::explain_exit(&config.codex_bin, &config.extra_args, output, code).await
+        }
+        Agent::Gemini | Agent::Claude => None,
+    }
+}
+
+/// A review's requested target resolved against the repository holding
+/// `cwd` (`auto` pinned to what it chose), or the error naming the field
+/// (`names`) and the fix. Reviews run on codex (`codex exec review`); an
+/// agent without reviews is refused before this (`api/validate.rs`).
+pub async fn review_target(
+    requested: &Requested,
+    cwd: &Path,
+    names: &Fields,
+) -> Result<Review, String> {
+    codex::review_target::resolve(requested, cwd, names).await
+}
+
 /// Why a job of `agent` cannot start when its command (`program`, from its
 /// setting) is not installed; None when it is there. A path relative to a
 /// folder is not checked: the spawn resolves it against the job's folder.

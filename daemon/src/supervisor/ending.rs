@@ -88,14 +88,9 @@ impl Supervisor {
         }
         // codex's usage error (exit 2) names no version and no fix: say both.
         if let (JobStatus::Error, Some(code), Some(text)) = (status, code, reason.as_mut()) {
-            let config = &self.inner.config;
-            if let Some(why) = crate::engine::codex::version::explain_exit(
-                &config.codex_bin,
-                &config.extra_args,
-                &dir.output(),
-                code,
-            )
-            .await
+            let agent = self.load(id).await?.agent;
+            if let Some(why) =
+                crate::engine::explain_exit(&self.inner.config, agent, &dir.output(), code).await
             {
                 *text = why;
             }

@@ -6,7 +6,6 @@
 //! app-server never reached its turn ([`startup`]). Jobs, replies, reviews and
 //! structured answers reuse these instead of each building their own.
 
-pub mod answer;
 pub mod app_server;
 pub mod auth;
 pub mod command;
