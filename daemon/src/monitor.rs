@@ -453,7 +453,12 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
     let mut cap_check = tokio::time::interval(output_cap::CHECK_EVERY);
     let mut disk = DiskWatch { full_since: None };
 
-    let mut watchdog = Watchdog::new(dir.output(), limits.stall_timeout, limits.max_duration);
+    let mut watchdog = Watchdog::new(
+        dir.output(),
+        limits.stall_timeout,
+        limits.max_duration,
+        agent,
+    );
     let mut tick = tokio::time::interval(WATCHDOG_TICK);
     let mut stop: Option<CancelStage> = None;
     let mut tree = proctree::Tree::new(me);
@@ -474,7 +479,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
                 // a cancel rather than left to run (and edit files) unseen.
                 if stop.is_none() {
                     if let Some(why) = folder.and_then(|f| f.removed_reason(dir)) {
-                        let why = format!("{why}; codex was stopped");
+                        let why = format!("{why}; {agent} was stopped");
                         stop = Some(CancelStage::begin(dir, codex, session.as_ref(), Some(why)));
                     }
                 }
@@ -726,7 +731,7 @@ impl DiskWatch {
             let at = now_rfc3339();
             log(
                 dir,
-                "the filesystem holding output.txt is full: codex's output is being lost",
+                "the filesystem holding output.txt is full: the agent's output is being lost",
             );
             self.full_since = Some(at);
         }

@@ -296,7 +296,7 @@ impl Supervisor {
             // A reply works where its parent worked, on the same branch.
             (Some(p), _) => (p.isolation, p.branch.clone(), p.worktree.clone(), None),
             (None, Isolation::Worktree) => {
-                match worktree::create(Path::new(&cwd), dir.path(), &id).await {
+                match worktree::create(Path::new(&cwd), dir.path(), &id, agent).await {
                     Ok(tree) => (
                         Isolation::Worktree,
                         Some(tree.branch),
@@ -477,7 +477,7 @@ impl Supervisor {
         };
         let Some(monitor_pid) = child.id().map(|p| p as i32) else {
             // Already reaped: it died before it could take the job.
-            let reason = "the job monitor exited before codex started".to_string();
+            let reason = format!("the job monitor exited before {} started", job.agent);
             self.finish_from_exit_file(id, Some(reason)).await?;
             return Ok(None);
         };
@@ -554,7 +554,8 @@ impl Supervisor {
                 let reason = match report {
                     Some(crate::monitor::Report::Failed(reason)) => reason,
                     _ => format!(
-                        "the job monitor exited before codex started; see {}",
+                        "the job monitor exited before {} started; see {}",
+                        record.agent,
                         self.job_dir(id).monitor_log().display()
                     ),
                 };
@@ -686,10 +687,14 @@ impl Supervisor {
             if job.status.is_terminal() {
                 let cancelled = job.status == JobStatus::Cancelled;
                 let message = if cancelled && !ending::codex_ran(&self.job_dir(id)) {
-                    format!("job {id} was cancelled before it started; codex never ran")
+                    format!(
+                        "job {id} was cancelled before it started; {} never ran",
+                        job.agent
+                    )
                 } else if cancelled {
                     format!(
-                        "job {id} was cancelled; codex and every process it started were stopped"
+                        "job {id} was cancelled; {} and every process it started were stopped",
+                        job.agent
                     )
                 } else {
                     format!(

@@ -81,7 +81,13 @@ pub fn owner_of(branch: &str) -> Option<JobId> {
 /// HEAD of the repository that holds `cwd`. A `cwd` git does not track (an
 /// empty folder, or one with only untracked files) is created in the
 /// worktree. On any failure nothing is left behind: no worktree, no branch.
-pub async fn create(cwd: &Path, job_dir: &Path, id: &JobId) -> Result<Worktree, WorktreeError> {
+/// `agent`, who will work in it, is named in the note.
+pub async fn create(
+    cwd: &Path,
+    job_dir: &Path,
+    id: &JobId,
+    agent: crate::job::Agent,
+) -> Result<Worktree, WorktreeError> {
     let root = git(cwd, &["rev-parse", "--show-toplevel"]).await.map_err(|e| {
         WorktreeError::NotARepo(format!(
             "{} is not inside a git repository ({e}); run in a git repository or leave isolation out",
@@ -102,7 +108,7 @@ pub async fn create(cwd: &Path, job_dir: &Path, id: &JobId) -> Result<Worktree, 
     // failure to tell is no reason to refuse the job.
     let note = match dirty_paths(&root).await {
         Ok(changes) if !changes.is_empty() => Some(format!(
-            "the worktree starts from HEAD {}, without the {} uncommitted change(s) in {} ({}); commit them for codex to see them",
+            "the worktree starts from HEAD {}, without the {} uncommitted change(s) in {} ({}); commit them for {agent} to see them",
             base.get(..12).unwrap_or(base),
             changes.len(),
             root.display(),

@@ -41,7 +41,7 @@ pub enum Decision {
 
 /// A decision name that is not one of the four.
 #[derive(Debug, thiserror::Error)]
-#[error("decision: unknown value {0:?}; use one of allow (this once), allow_session (this and the same again for the rest of the job), deny (codex goes on without it), stop (deny and end the job)")]
+#[error("decision: unknown value {0:?}; use one of allow (this once), allow_session (this and the same again for the rest of the job), deny (the agent goes on without it), stop (deny and end the job)")]
 pub struct BadDecision(pub String);
 
 impl Decision {
@@ -69,7 +69,7 @@ impl Decision {
         match self {
             Self::Allow => "Allow once",
             Self::AllowSession => "Allow for the rest of this job",
-            Self::Deny => "Deny (codex goes on without it)",
+            Self::Deny => "Deny (the agent goes on without it)",
             Self::Stop => "Deny and stop the job",
         }
     }

@@ -10,7 +10,7 @@ use tracing::{info, warn};
 
 use super::{summary::Fold, Supervisor, SupervisorError};
 use crate::{
-    job::{now_rfc3339, JobId},
+    job::{now_rfc3339, Agent, JobId},
     store::jobdir::{ExitInfo, JobDir},
     sys::proctree,
     worktree::{self, Committed},
@@ -59,6 +59,8 @@ impl Supervisor {
         fallback_reason: Option<String>,
     ) -> Result<(), SupervisorError> {
         self.fold_summary(id, Fold::Final).await?;
+        // The reasons below name the job's agent.
+        let agent = self.load(id).await?.agent;
         let dir = self.job_dir(id);
         let exit = dir.read_exit();
         if let Some(note) = exit.as_ref().and_then(|e| e.output_note.as_deref()) {
@@ -68,19 +70,19 @@ impl Supervisor {
             self.inner.db.set_run_ms(id.as_str(), ms).await?;
         }
         let (status, code, mut reason) = match exit {
-            Some(exit) => outcome(&exit),
+            Some(exit) => outcome(&exit, agent),
             None => (
                 JobStatus::Error,
                 None,
-                Some(fallback_reason.unwrap_or_else(|| lost_reason(&dir))),
+                Some(fallback_reason.unwrap_or_else(|| lost_reason(&dir, agent))),
             ),
         };
-        // A non-zero exit says more with codex's own last error.
+        // A non-zero exit says more with the agent's own last error.
         if let (JobStatus::Error, Some(code), Some(text)) = (status, code, reason.as_mut()) {
             if let Some(message) = self.load(id).await?.summary.error_message {
-                if text.starts_with("codex exited") {
+                if text.starts_with(&format!("{agent} exited")) {
                     *text = format!(
-                        "codex exited with code {code}: {}",
+                        "{agent} exited with code {code}: {}",
                         crate::job::events::one_line(&message, 300)
                     );
                 }
@@ -88,7 +90,6 @@ impl Supervisor {
         }
         // codex's usage error (exit 2) names no version and no fix: say both.
         if let (JobStatus::Error, Some(code), Some(text)) = (status, code, reason.as_mut()) {
-            let agent = self.load(id).await?.agent;
             if let Some(why) =
                 crate::engine::explain_exit(&self.inner.config, agent, &dir.output(), code).await
             {
@@ -191,7 +192,8 @@ impl Supervisor {
                 }
                 (!left_out.is_empty()).then(|| {
                     format!(
-                        "not committed, as they are not codex's edits: {} (still in the worktree {})",
+                        "not committed, as they are not {}'s edits: {} (still in the worktree {})",
+                        job.agent,
                         worktree::name_paths(&left_out),
                         tree.display()
                     )
@@ -201,8 +203,9 @@ impl Supervisor {
                 warn!(job_id = %id, branch, error = %e,
                       "cannot commit the job's work; it stays uncommitted in the worktree");
                 Some(format!(
-                    "the end commit failed ({}); codex's work is uncommitted in the worktree {}: commit it there with git",
+                    "the end commit failed ({}); {}'s work is uncommitted in the worktree {}: commit it there with git",
                     crate::job::events::one_line(&e.to_string(), 300),
+                    job.agent,
                     tree.display()
                 ))
             }
@@ -245,16 +248,16 @@ pub(super) fn codex_ran(dir: &JobDir) -> bool {
 
 /// Why a job whose monitor vanished is `error`; kills what the monitor left
 /// running, since nothing else would ever stop it.
-fn lost_reason(dir: &JobDir) -> String {
+fn lost_reason(dir: &JobDir, agent: Agent) -> String {
     if !dir.path().exists() {
         // Its monitor stops codex when the folder goes, and writes exit.json
         // into it made again; only with the home gone too is there nowhere.
         return format!(
-            "{}; codex's exit status could not be recorded",
+            "{}; {agent}'s exit status could not be recorded",
             crate::store::jobdir::folder_removed_reason(dir.path())
         );
     }
-    let reason = "lost: the job's monitor ended without recording codex's exit status";
+    let reason = format!("lost: the job's monitor ended without recording {agent}'s exit status");
     match dir.read_monitor_info() {
         Some(m) if proctree::kill_orphaned_job(m.monitor_pid, m.codex_pid, m.codex_start_time) => {
             warn!(
@@ -262,16 +265,16 @@ fn lost_reason(dir: &JobDir) -> String {
                 "killed the processes of a job whose monitor died"
             );
             format!(
-                "{reason}; codex (pid {}) and its processes were killed",
+                "{reason}; {agent} (pid {}) and its processes were killed",
                 m.codex_pid
             )
         }
-        _ => reason.to_string(),
+        _ => reason,
     }
 }
 
 /// Status, exit code and reason from a monitor's exit record.
-fn outcome(exit: &ExitInfo) -> (JobStatus, Option<i32>, Option<String>) {
+fn outcome(exit: &ExitInfo, agent: Agent) -> (JobStatus, Option<i32>, Option<String>) {
     if let Some(reason) = &exit.spawn_error {
         return (JobStatus::Error, None, Some(reason.clone()));
     }
@@ -291,18 +294,18 @@ fn outcome(exit: &ExitInfo) -> (JobStatus, Option<i32>, Option<String>) {
             JobStatus::Error,
             Some(code),
             Some(format!(
-                "codex exited with code {code}; see the output for why"
+                "{agent} exited with code {code}; see the output for why"
             )),
         ),
         (None, Some(sig)) => (
             JobStatus::Error,
             None,
-            Some(format!("codex was killed by signal {sig}")),
+            Some(format!("{agent} was killed by signal {sig}")),
         ),
         (None, None) => (
             JobStatus::Error,
             None,
-            Some("codex ended with an unknown status".into()),
+            Some(format!("{agent} ended with an unknown status")),
         ),
     }
 }
