@@ -49,11 +49,10 @@ use tokio::{
 };
 
 mod asks;
-mod session;
 mod stream;
 
 use crate::{
-    engine::codex::app_server::{Plan, TurnEnd},
+    engine::{self, SessionPlan, TurnEnd},
     job::now_rfc3339,
     output::output_cap::{self, OutputCap},
     store::jobdir::{
@@ -112,7 +111,7 @@ pub struct MonitorJob {
     /// Set when `argv` runs codex's app-server: what to ask it for (the
     /// monitor then speaks its protocol; see monitor/session.rs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app_server: Option<Plan>,
+    pub app_server: Option<SessionPlan>,
     /// Set when the agent's output is translated into codexd's events line
     /// by line (engine::Stream) before it reaches output.txt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -416,7 +415,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
     };
     let mut session = match (app_server, pipes) {
         (Some(plan), Some((stdin, stdout))) => {
-            match session::Session::start(dir, plan, stdin, stdout, codex.as_raw()) {
+            match engine::Session::start(dir, plan, stdin, stdout, codex.as_raw()) {
                 Ok(session) => Some(session),
                 Err(e) => {
                     let _ = kill(codex, Signal::SIGKILL);
@@ -491,7 +490,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
             _ = sigint.recv() => stop = stop.or_else(|| Some(CancelStage::begin(dir, codex, session.as_ref(), None))),
             _ = sigusr1.recv() => {
                 if let Some(session) = &session {
-                    let _ = session.control.send(session::Control::Answer);
+                    let _ = session.control.send(engine::Control::Answer);
                 }
                 if let Some(asks) = &asks {
                     asks.wake();
@@ -520,7 +519,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
                 if let Some(status) = reap(Some(codex)) {
                     break status;
                 }
-                let why = session.as_ref().map(session::Session::give_up);
+                let why = session.as_ref().map(engine::Session::give_up);
                 stop = Some(CancelStage::begin(dir, codex, session.as_ref(), why));
             }
             _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
@@ -758,7 +757,7 @@ impl CancelStage {
     fn begin(
         dir: &JobDir,
         codex: Pid,
-        session: Option<&session::Session>,
+        session: Option<&engine::Session>,
         reason: Option<String>,
     ) -> Self {
         let why = reason.as_deref().unwrap_or("cancel requested");
@@ -767,7 +766,7 @@ impl CancelStage {
             // signals follow only if it does not.
             Some(session) => {
                 log(dir, &format!("{why}: turn/interrupt to codex app-server"));
-                let _ = session.control.send(session::Control::Interrupt);
+                let _ = session.control.send(engine::Control::Interrupt);
             }
             None => {
                 log(dir, &format!("{why}: SIGINT to codex's process group"));
@@ -976,7 +975,7 @@ fn detach_stdout() {
 
 /// Resolves when the app-server session gave codex too long to answer
 /// `initialize`; never without a session.
-async fn initialize_overdue(session: Option<&session::Session>) {
+async fn initialize_overdue(session: Option<&engine::Session>) {
     match session {
         Some(session) => session.initialize_overdue().await,
         None => std::future::pending().await,

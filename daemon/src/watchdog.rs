@@ -144,13 +144,19 @@ mod tests {
         dog.last_progress -= Duration::from_secs(2);
         writeln!(f, r#"{{"type":"error","message":"Reconnecting..."}}"#).expect("write");
         let reason = dog.check().unwrap_or_default();
-        assert!(reason.starts_with("stalled: no progress from codex "), "{reason}");
+        assert!(
+            reason.starts_with("stalled: no progress from codex "),
+            "{reason}"
+        );
         // The reason names the job's agent, not codex.
         let mut dog = Watchdog::new(f.path().to_path_buf(), 1, 0, Agent::Claude);
         dog.scanned = f.as_file().metadata().expect("meta").len();
         dog.last_progress -= Duration::from_secs(2);
         let reason = dog.check().unwrap_or_default();
-        assert!(reason.starts_with("stalled: no progress from claude "), "{reason}");
+        assert!(
+            reason.starts_with("stalled: no progress from claude "),
+            "{reason}"
+        );
 
         let mut dog = Watchdog::new(f.path().to_path_buf(), 1, 0, Agent::Codex);
         dog.scanned = f.as_file().metadata().expect("meta").len();

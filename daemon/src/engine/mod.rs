@@ -32,9 +32,14 @@ use crate::{
 };
 
 /// A job driven through its agent's own protocol rather than read as a
-/// stream (codex's app-server, `engine/codex/session.rs`): what the session
-/// asks the agent for.
-pub type Session = codex::app_server::Plan;
+/// stream (codex's app-server): [`SessionPlan`] is what the session asks the
+/// agent for, [`Session`] the monitor's side of it (`engine/codex/session.rs`:
+/// the job's questions, steering, interrupt, how far it got), [`TurnEnd`]
+/// how its turn ended.
+pub use codex::{
+    app_server::{Plan as SessionPlan, TurnEnd},
+    session::{Control, Session},
+};
 
 /// What a job's monitor is given by the job's engine: how to start the
 /// agent, and how its output becomes codexd's events.
@@ -42,7 +47,7 @@ pub struct Launch {
     /// The agent's command line.
     pub argv: Vec<OsString>,
     /// Set when the monitor drives the agent's own protocol.
-    pub session: Option<Session>,
+    pub session: Option<SessionPlan>,
     /// Set when the monitor translates the agent's output line by line.
     pub stream: Option<Stream>,
     /// What the engine adds to the agent's environment.

@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::events::Prompt;
+use serde_json::{json, Value};
+
+use super::events::{Prompt, Question, APPROVAL_REQUESTED, APPROVAL_RESOLVED};
 
 /// The decisions, in the order forms and messages list them.
 pub const DECISIONS: &[Decision] = &[
@@ -231,6 +233,38 @@ pub fn shown_answers(prompts: &[Prompt], answers: &BTreeMap<String, String>) -> 
             .collect::<Vec<_>>()
             .join("; "),
     }
+}
+
+/// codexd's event for a question asked.
+pub fn question_event(question: &Question) -> Value {
+    json!({"type": APPROVAL_REQUESTED, "question": question})
+}
+
+/// codexd's event for a question answered.
+pub fn answer_event(question_id: &str, decision: Decision, by: &str) -> Value {
+    json!({"type": APPROVAL_RESOLVED, "id": question_id, "decision": decision.name(), "by": by})
+}
+
+/// codexd's event for a question of kind `input` answered (`answer`:
+/// what the result shows, secrets masked) or left unanswered (None).
+pub fn input_answer_event(question_id: &str, answer: Option<&str>, by: &str) -> Value {
+    let mut event = json!({"type": APPROVAL_RESOLVED, "id": question_id, "by": by,
+        "decision": if answer.is_some() { "answered" } else { "unanswered" }});
+    if let Some(answer) = answer {
+        event["answer"] = json!(answer);
+    }
+    event
+}
+
+/// codexd's event for a request it answered without asking anyone
+/// (an MCP server's elicitation, declined): `what` names the server and
+/// what it asked, for the events and the result.
+pub fn declined_event(request_id: &Value, what: &str) -> Value {
+    let id = match request_id {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    json!({"type": APPROVAL_RESOLVED, "id": id, "decision": "deny", "by": "codex-async", "what": what})
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 
 use codex_async_proto::job_result::unwrap_shell;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// At most this many commands are kept in a summary (the count goes on).
 pub const MAX_COMMANDS: usize = 200;
@@ -972,6 +972,80 @@ fn clip(text: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}…", &text[..end])
+}
+
+// Writing codexd's events: every engine's translator and the monitor write
+// their lines through `event_line`.
+
+/// One event as the line `output.txt` gets, newline included, with its keys
+/// in the order the readers of a long line need: `type` and `id` first, then
+/// the smaller fields, the biggest last. A line too long to hold is folded
+/// from its first and last bytes only (lines.rs, `Event::parse_long`), so a
+/// command's megabytes of `aggregated_output` must come after its command,
+/// exit code and status, which then all sit in the head. serde_json's own
+/// map order is alphabetical, which would put the output first and `type`
+/// last, out of reach of the head.
+pub fn event_line(event: &Value) -> String {
+    let mut out = String::with_capacity(weight(event) + 64);
+    write_ordered(&mut out, event);
+    out.push('\n');
+    out
+}
+
+fn write_ordered(out: &mut String, value: &Value) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<(&String, &Value)> = map.iter().collect();
+            // Stable: equal weights keep their (alphabetical) order.
+            keys.sort_by_key(|(key, value)| match key.as_str() {
+                "type" => (0, 0),
+                "id" => (1, 0),
+                _ => (2, weight(value)),
+            });
+            out.push('{');
+            for (i, (key, value)) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_ordered(out, value);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_ordered(out, item);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// Roughly the bytes `value` takes as JSON (without escapes): enough to
+/// tell a command's output from its exit code.
+fn weight(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => items.iter().map(weight).sum::<usize>() + 2,
+        Value::Object(map) => {
+            map.iter()
+                .map(|(k, v)| k.len() + 3 + weight(v))
+                .sum::<usize>()
+                + 2
+        }
+        _ => 8,
+    }
+}
+
+/// The event the monitor writes once the agent took a steering.
+pub fn steered_event(text: &str) -> Value {
+    json!({"type": STEERED, "text": text})
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 
 use crate::job::{
     answers::{Decision, DECISIONS},
-    events::{Prompt, PromptOption, Question, APPROVAL_REQUESTED, APPROVAL_RESOLVED},
+    events::{Prompt, PromptOption, Question},
 };
 use crate::job::{JobRecord, Kind};
 
@@ -150,11 +150,6 @@ pub fn steer_request(thread_id: &str, turn_id: &str, text: &str) -> Value {
         "expectedTurnId": turn_id,
         "input": [{"type": "text", "text": text}],
     })
-}
-
-/// The event the monitor writes once codex took a steering.
-pub fn steered_event(text: &str) -> Value {
-    json!({"type": crate::job::events::STEERED, "text": text})
 }
 
 /// How a turn ended, from `turn/completed`.
@@ -715,104 +710,6 @@ fn mcp_tool_question(id: String, params: &Value, asked_at: String, deadline: Str
     }
 }
 
-/// One event as the line `output.txt` gets, newline included, with its keys
-/// in the order the readers of a long line need: `type` and `id` first, then
-/// the smaller fields, the biggest last. A line too long to hold is folded
-/// from its first and last bytes only (lines.rs, `Event::parse_long`), so a
-/// command's megabytes of `aggregated_output` must come after its command,
-/// exit code and status, which then all sit in the head. serde_json's own
-/// map order is alphabetical, which would put the output first and `type`
-/// last, out of reach of the head.
-pub fn event_line(event: &Value) -> String {
-    let mut out = String::with_capacity(weight(event) + 64);
-    write_ordered(&mut out, event);
-    out.push('\n');
-    out
-}
-
-fn write_ordered(out: &mut String, value: &Value) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<(&String, &Value)> = map.iter().collect();
-            // Stable: equal weights keep their (alphabetical) order.
-            keys.sort_by_key(|(key, value)| match key.as_str() {
-                "type" => (0, 0),
-                "id" => (1, 0),
-                _ => (2, weight(value)),
-            });
-            out.push('{');
-            for (i, (key, value)) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_ordered(out, value);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_ordered(out, item);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
-    }
-}
-
-/// Roughly the bytes `value` takes as JSON (without escapes): enough to
-/// tell a command's output from its exit code.
-fn weight(value: &Value) -> usize {
-    match value {
-        Value::String(s) => s.len() + 2,
-        Value::Array(items) => items.iter().map(weight).sum::<usize>() + 2,
-        Value::Object(map) => {
-            map.iter()
-                .map(|(k, v)| k.len() + 3 + weight(v))
-                .sum::<usize>()
-                + 2
-        }
-        _ => 8,
-    }
-}
-
-/// codex-async's event for a question asked.
-pub fn question_event(question: &Question) -> Value {
-    json!({"type": APPROVAL_REQUESTED, "question": question})
-}
-
-/// codex-async's event for a question answered.
-pub fn answer_event(question_id: &str, decision: Decision, by: &str) -> Value {
-    json!({"type": APPROVAL_RESOLVED, "id": question_id, "decision": decision.name(), "by": by})
-}
-
-/// codex-async's event for a question of kind `input` answered (`answer`:
-/// what the result shows, secrets masked) or left unanswered (None).
-pub fn input_answer_event(question_id: &str, answer: Option<&str>, by: &str) -> Value {
-    let mut event = json!({"type": APPROVAL_RESOLVED, "id": question_id, "by": by,
-        "decision": if answer.is_some() { "answered" } else { "unanswered" }});
-    if let Some(answer) = answer {
-        event["answer"] = json!(answer);
-    }
-    event
-}
-
-/// codex-async's event for a request it answered without asking anyone
-/// (an MCP server's elicitation, declined): `what` names the server and
-/// what it asked, for the events and the result.
-pub fn declined_event(request_id: &Value, what: &str) -> Value {
-    let id = match request_id {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    json!({"type": APPROVAL_RESOLVED, "id": id, "decision": "deny", "by": "codex-async", "what": what})
-}
-
 /// `camelCase` → `snake_case`.
 fn snake(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 4);
@@ -830,7 +727,10 @@ fn snake(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::events::{Event, Summary};
+    use crate::job::{
+        answers::{answer_event, declined_event, input_answer_event, question_event},
+        events::{event_line, Event, Summary},
+    };
 
     fn fold(events: &[Value]) -> Summary {
         let mut summary = Summary::default();

@@ -10,6 +10,7 @@ pub mod app_server;
 pub mod auth;
 pub mod command;
 pub mod review_target;
+pub mod session;
 pub mod startup;
 pub mod version;
 

@@ -114,7 +114,7 @@ pub fn reason(what: NoTurn, version: Option<Version>, tail: &str) -> String {
 /// on one line, without the events the monitor wrote there; empty when codex
 /// printed nothing.
 fn printed(tail: &str) -> String {
-    // Translated events start with their type (app_server::event_line).
+    // Translated events start with their type (`job::events::event_line`).
     let own: Vec<String> = tail
         .lines()
         .filter(|line| !line.starts_with("{\"type\":"))

@@ -1,4 +1,5 @@
-//! The monitor's side of a codex app-server session: it speaks the protocol
+//! The monitor's side of a codex app-server session (the monitor drives it
+//! through the engine seam, `engine::Session`): it speaks the protocol
 //! (codex/app_server.rs) on codex's stdin and stdout, writes the translated
 //! events into `output.txt` (beside codex's stderr), turns codex's approval
 //! requests and its own questions (`item/tool/requestUserInput`, policy
@@ -37,8 +38,8 @@ use crate::{
         startup::{self, NoTurn},
     },
     job::{
-        answers::{shown_answers, AnswerFile, AnsweredBy, Decision},
-        events::Question,
+        answers::{self, shown_answers, AnswerFile, AnsweredBy, Decision},
+        events::{self, Question},
         now_rfc3339,
     },
     store::jobdir::{write_json_atomic, Durability, JobDir, SteerDone, SteerNote},
@@ -501,7 +502,7 @@ impl Driver {
             let line = app_server::response_line(&id, app_server::elicitation_declined());
             self.write(&line).await;
             let what = app_server::elicitation_what(params);
-            self.event(&app_server::declined_event(&id, &what));
+            self.event(&answers::declined_event(&id, &what));
             return;
         }
         if method == app_server::USER_INPUT && !self.plan.user_input {
@@ -547,7 +548,7 @@ impl Driver {
         };
         if !first.announced {
             first.announced = true;
-            let event = app_server::question_event(&first.question);
+            let event = answers::question_event(&first.question);
             self.event(&event);
         }
         self.lock().waiting = true;
@@ -592,7 +593,7 @@ impl Driver {
             self.write(&line).await;
             let shown =
                 (!answers.is_empty()).then(|| shown_answers(&pending.question.prompts, &answers));
-            self.event(&app_server::input_answer_event(
+            self.event(&answers::input_answer_event(
                 &pending.question.id,
                 shown.as_deref(),
                 by.name(),
@@ -604,7 +605,7 @@ impl Driver {
                 app_server::decision_result(&pending.method, decision),
             );
             self.write(&line).await;
-            self.event(&app_server::answer_event(
+            self.event(&answers::answer_event(
                 &pending.question.id,
                 decision,
                 by.name(),
@@ -655,7 +656,7 @@ impl Driver {
     /// took it, and in `steer/<n>.done` for codexd either way.
     fn steered(&mut self, n: u32, text: &str, error: Option<String>) {
         if error.is_none() {
-            self.event(&app_server::steered_event(text));
+            self.event(&events::steered_event(text));
             self.flush();
         }
         let done = SteerDone { error };
@@ -707,7 +708,7 @@ impl Driver {
     /// one per line, made before the session waits for more). Each write is
     /// whole lines, and O_APPEND keeps it whole beside codex's own stderr.
     fn event(&mut self, event: &Value) {
-        let line = app_server::event_line(event);
+        let line = events::event_line(event);
         self.append(line.as_bytes());
     }
 
