@@ -291,7 +291,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code as u8);
         }
         Command::AskRelay { job_dir } => {
-            let code = codex_async_daemon::engine::claude::relay::serve(&job_dir);
+            let code = codex_async_daemon::engine::serve_ask_relay(&job_dir);
             return ExitCode::from(code as u8);
         }
         Command::Start => cmd::start::run(),

@@ -232,8 +232,9 @@ impl Supervisor {
             .map(str::to_string)
             .or_else(|| parent.as_ref().and_then(|p| p.reasoning_effort.clone()))
             .or_else(|| {
-                // codexd's default effort is codex's setting.
-                (agent == Agent::Codex)
+                // codexd's default effort is codex's setting: it goes only
+                // to an agent that takes one.
+                engine::takes_reasoning_effort(agent)
                     .then(|| self.inner.config.default_reasoning_effort.clone())
                     .flatten()
             });

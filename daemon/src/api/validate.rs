@@ -152,7 +152,7 @@ pub fn start(req: &StartRequest) -> Result<JobSpec, Invalid> {
         None | Some("") => None,
         Some(name) => Some(crate::engine::agent::Agent::parse(name).map_err(Invalid)?),
     };
-    if review.is_some() && agent.is_some_and(|a| a != crate::engine::agent::Agent::Codex) {
+    if review.is_some() && agent.is_some_and(|a| !a.reviews()) {
         return Err(Invalid(
             "agent: a review is codex's reviewer (codex exec review); leave agent out".into(),
         ));

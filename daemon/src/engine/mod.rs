@@ -186,6 +186,24 @@ pub fn refusal(
     }
 }
 
+/// Whether `agent` takes a reasoning effort, so that codexd's default one
+/// (`default_reasoning_effort`, codex's setting) applies to its jobs; an
+/// agent that does not refuses an asked one (`refusal`).
+pub fn takes_reasoning_effort(agent: Agent) -> bool {
+    match agent {
+        Agent::Codex => true,
+        Agent::Gemini | Agent::Claude => false,
+    }
+}
+
+/// `codexd ask-relay`: the relay an agent starts for a job under `ask` to
+/// send its permission questions to the job's monitor (Claude Code's
+/// permission prompt tool, engine/claude/relay.rs). Returns the process's
+/// exit code.
+pub fn serve_ask_relay(job_dir: &Path) -> i32 {
+    claude::relay::serve(job_dir)
+}
+
 /// Whether a job of `agent` under `policy` sends its permission questions
 /// to a relay the monitor serves (monitor/asks.rs): Claude Code under `ask`
 /// (its permission prompt tool). codex asks through its app-server session.
