@@ -1,25 +1,29 @@
-//! The per-job monitor: a small process between codexd and codex (the pattern
-//! of containerd-shim and conmon).
+//! The per-job monitor: a small process between codexd and the job's agent
+//! (the pattern of containerd-shim and conmon). It names no agent: what to
+//! run and how to read it comes from the engine (`engine::launch`).
 //!
 //! codexd keeps one monitor on standby (`codexd monitor --standby`, in its own
 //! session, waiting for a job on stdin) so a Start only has to hand it a job
 //! (one JSON line, [`MonitorJob`]) instead of waiting for a process to start;
-//! `codexd monitor --job-dir DIR -- CODEX ARGS…` runs one command directly, as
-//! a review runs (the prompt file on stdin: no app-server session). The
-//! monitor starts codex's app-server and drives its session (monitor/session.rs:
-//! the prompt goes in its turn, its events into `output.txt`, its stderr
-//! straight there), or for a review `codex exec review` with the prompt file as
-//! stdin and stdout+stderr straight into `output.txt` (no copy loop); it becomes a child subreaper on
-//! Linux so every process codex starts stays in its tree even after `setsid` (on macOS, which has
-//! no subreaper, it walks its tree every second instead, remembering the sessions that hold what
-//! codex started: `proctree::Tree`),
-//! and writes codex's true exit status to `exit.json`. It does not need codexd
-//! once codex runs, so jobs outlive a daemon crash or restart.
+//! `codexd monitor --job-dir DIR -- ARGS…` runs one command directly. The
+//! monitor starts the agent and reads it the way its engine says: a session
+//! in the agent's own protocol (`engine::Session`, codex's app-server: the
+//! prompt goes in its turn, its events into `output.txt`, its stderr straight
+//! there), a stream translated line by line (`engine::Stream`, monitor/stream.rs:
+//! Gemini CLI, Claude Code, the prompt on stdin), or neither (`codex exec
+//! review`: the prompt file as stdin and stdout+stderr straight into
+//! `output.txt`, no copy loop). It becomes a child subreaper on Linux so
+//! every process the agent starts stays in its tree even after `setsid` (on
+//! macOS, which has no subreaper, it walks its tree every second instead,
+//! remembering the sessions that hold what the agent started:
+//! `proctree::Tree`), and writes the agent's true exit status to `exit.json`.
+//! It does not need codexd once the agent runs, so jobs outlive a daemon
+//! crash or restart.
 //!
-//! Protocol with codexd: one line on stdout, `started <codex pid>` or
+//! Protocol with codexd: one line on stdout, `started <agent pid>` or
 //! `failed <reason>`, then nothing. SIGTERM or SIGINT to the monitor means
-//! "cancel": `turn/interrupt` to the app-server (SIGINT to a review's process
-//! group; codex then stops its commands), then SIGTERM, then SIGKILL to every
+//! "cancel": the session's interrupt (codex's `turn/interrupt`), else SIGINT
+//! to the agent's process group, then SIGTERM, then SIGKILL to every
 //! descendant, each after a grace period.
 //! A standby monitor whose stdin closes before a job arrives (codexd exited)
 //! exits quietly.
@@ -106,10 +110,11 @@ pub struct MonitorJob {
     /// Where codex runs; None keeps the monitor's own working directory.
     pub run_dir: Option<PathBuf>,
     pub limits: Limits,
-    /// The codex command line.
+    /// The agent's command line.
     pub argv: Vec<OsString>,
-    /// Set when `argv` runs codex's app-server: what to ask it for (the
-    /// monitor then speaks its protocol; see monitor/session.rs).
+    /// Set when the agent is driven through its own protocol (codex's
+    /// app-server): what to ask it for (the monitor then runs the engine's
+    /// `engine::Session`). The field keeps its name for the job line's format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_server: Option<SessionPlan>,
     /// Set when the agent's output is translated into codexd's events line

@@ -107,7 +107,8 @@ fn the_core_names_no_agent() {
 
 #[test]
 fn comments_and_tests_are_not_code() {
-    let text = "use a::b; // engine::codex\n/// codex::x\n#[cfg(test)]\nmod tests { Agent::Codex }\n";
+    let text =
+        "use a::b; // engine::codex\n/// codex::x\n#[cfg(test)]\nmod tests { Agent::Codex }\n";
     let code = code(text);
     assert!(!NAMING.iter().any(|n| code.contains(n)), "{code}");
     assert!(code.contains("use a::b;"));

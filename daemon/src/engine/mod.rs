@@ -1,27 +1,31 @@
 //! The agents codexd runs, behind one seam: which agent CLI a job runs
 //! ([`Agent`], recorded with the job), and per agent what only that agent's
-//! engine knows: its command line, how its output becomes codexd's events,
-//! and what its exit codes mean. codex's engine is `crate::engine::codex` (its
-//! app-server protocol, approvals, versions and login); Gemini CLI's is
-//! [`gemini`], Claude Code's [`claude`].
+//! engine knows: its command line, how its output becomes codexd's events
+//! (`crate::job::events`, which belong to no agent), its questions, and what
+//! its exit codes mean. codex's engine is [`codex`] (its app-server protocol
+//! and session, reviews, versions and login); Gemini CLI's is [`gemini`],
+//! Claude Code's [`claude`].
 //!
-//! Adding an agent is a folder here (its command line, its stream
-//! translator, its exit codes, its doctor checks) plus its line in
-//! [`Agent`] and in `codex_async_proto::values::AGENTS`.
+//! This module is the one the core calls: supervisor, monitor, store,
+//! output and API name no agent (daemon/tests/seam.rs holds them to it), and
+//! every `match` on [`Agent`] that picks an engine is here. Adding an agent
+//! is a folder here (its command line, its stream translator, its exit
+//! codes, its doctor checks) plus its line in [`Agent`] (agent.rs), in
+//! `codex_async_proto::values::AGENTS`, and its arm in each dispatch below.
 
 pub mod agent;
 pub mod claude;
 pub mod codex;
 pub mod gemini;
 
-use serde::{Deserialize, Serialize};
-
-pub use agent::{Agent, DEFAULT};
-
 use std::{
     ffi::{OsStr, OsString},
     path::Path,
 };
+
+use serde::{Deserialize, Serialize};
+
+pub use agent::{Agent, DEFAULT};
 
 use crate::{
     config::Config,

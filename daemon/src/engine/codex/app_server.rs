@@ -12,7 +12,7 @@
 //! reads do not grow. Checked against `codex app-server generate-json-schema`
 //! of codex 0.171.
 //!
-//! The monitor drives a session with these (monitor/session.rs).
+//! The monitor drives a session with these (engine/codex/session.rs).
 
 use std::collections::HashMap;
 

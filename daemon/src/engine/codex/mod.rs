@@ -1,10 +1,13 @@
-//! Everything codex-async knows about the codex CLI itself: its command lines
-//! ([`command`]: app-server, and exec review with its flags), its app-server
-//! protocol ([`app_server`]), its `--json` event stream ([`events`], which
-//! the app-server's notifications are translated into), which codex
-//! releases have which of them ([`version`]), and what a job says when the
-//! app-server never reached its turn ([`startup`]). Jobs, replies, reviews and
-//! structured answers reuse these instead of each building their own.
+//! codex's engine: everything codex-async knows about the codex CLI itself:
+//! its command lines ([`command`]: app-server, and exec review with its
+//! flags), its app-server protocol ([`app_server`], whose notifications are
+//! translated into codexd's events, `crate::job::events`, the format of
+//! codex's own `--json` stream) and the monitor's session in it
+//! ([`session`]), review targets against a repository ([`review_target`]),
+//! which codex releases have which of them ([`version`]), what a job says
+//! when the app-server never reached its turn ([`startup`]), and where its
+//! credentials come from ([`auth`]). The core reaches these only through
+//! `engine/mod.rs`.
 
 pub mod app_server;
 pub mod auth;
