@@ -56,7 +56,7 @@ mod asks;
 mod stream;
 
 use crate::{
-    engine::{self, SessionPlan, TurnEnd},
+    engine::{self, SessionPlan},
     job::now_rfc3339,
     output::output_cap::{self, OutputCap},
     store::jobdir::{
@@ -503,7 +503,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
             }
             _ = tick.tick(), if stop.is_none() && !watchdog.is_off() => {
                 // Waiting for a person is not a stall.
-                if session.as_ref().is_some_and(|s| s.shared.lock().is_ok_and(|s| s.waiting))
+                if session.as_ref().is_some_and(engine::Session::waiting)
                     || asks.as_ref().is_some_and(asks::Asks::waiting)
                 {
                     watchdog.hold();
@@ -549,68 +549,33 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
     cap.enforce(dir);
     disk.check(dir);
 
-    let (mut exit_code, mut signal) = match status {
+    let (exit_code, signal) = match status {
         WaitStatus::Exited(_, code) => (Some(code), None),
         WaitStatus::Signaled(_, sig, _) => (None, Some(sig as i32)),
         _ => (None, None),
     };
     let stop_sent = stop.is_some();
-    let mut cancelled = stop.as_ref().is_some_and(|s| s.reason.is_none());
-    let mut reason = stop.and_then(|s| s.reason);
+    let mut ending = engine::Ending {
+        cancelled: stop.as_ref().is_some_and(|s| s.reason.is_none()),
+        reason: stop.and_then(|s| s.reason),
+        exit_code,
+        signal,
+    };
     if let Some(session) = &session {
-        // A session that never reached its turn: codex's exit status says
-        // nothing of why, the engine's reason does.
+        // A session's turn, not its process, says how the job went.
         let program = argv
             .first()
-            .map_or(OsStr::new("codex"), OsString::as_os_str);
-        if let Some(why) = session
-            .why_no_turn(program, &dir.output(), exit_code, signal, stop_sent)
-            .await
-        {
-            reason = Some(why);
-        }
+            .map_or(OsStr::new(agent.default_program()), OsString::as_os_str);
+        session
+            .settle(program, &dir.output(), stop_sent, &mut ending)
+            .await;
     }
-    if let Some(session) = &session {
-        // The app-server exits 0 whatever became of the turn: the turn's end
-        // is the job's, in exec's terms (a failed turn exits 1).
-        let shared = session.shared.lock().map(|s| {
-            (
-                s.end.clone(),
-                s.failure.clone(),
-                s.stopped,
-                s.interrupt_sent,
-            )
-        });
-        if let Ok((end, failure, stopped, interrupt_sent)) = shared {
-            let interrupted = end == Some(TurnEnd::Interrupted);
-            match (end, failure) {
-                (Some(TurnEnd::Completed), _) => {
-                    // However the process ended after its turn (the SIGTERM
-                    // of a session whose app-server outstayed its stdin).
-                    exit_code = Some(0);
-                    signal = None;
-                    if !interrupt_sent {
-                        // The turn ended before a stop (a cancel, a watchdog,
-                        // both maybe while the monitor was frozen) reached
-                        // codex: the job did its work.
-                        reason = None;
-                        cancelled = false;
-                    }
-                }
-                (Some(TurnEnd::Failed(_)), _) | (None, Some(_)) => exit_code = Some(1),
-                (None, None) if reason.is_none() && !cancelled && exit_code == Some(0) => {
-                    reason =
-                        Some("codex app-server ended before its turn did; see the output".into());
-                }
-                _ => {}
-            }
-            // A turn interrupted by a cancel or by the user's `stop` answer
-            // ends the job cancelled (a watchdog's reason says otherwise).
-            if (interrupted || stopped) && reason.is_none() {
-                cancelled = true;
-            }
-        }
-    }
+    let engine::Ending {
+        mut exit_code,
+        signal,
+        mut reason,
+        mut cancelled,
+    } = ending;
     // The user answered `stop` to a relayed question: the agent ended its
     // run for it (with its own error), and the job ends cancelled, as a
     // codex job's `stop` does (a watchdog's reason stands).

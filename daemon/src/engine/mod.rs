@@ -45,6 +45,19 @@ pub use codex::{
     session::{Control, Session},
 };
 
+/// How a job's run ended, as the monitor settles it for exit.json: what
+/// its process said, and what a stop (a cancel, a watchdog) set; a
+/// [`Session`] has its say on it (`Session::settle`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ending {
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    /// Why the job did not succeed, if it did not.
+    pub reason: Option<String>,
+    /// The job ends cancelled.
+    pub cancelled: bool,
+}
+
 /// What a job's monitor is given by the job's engine: how to start the
 /// agent, and how its output becomes codexd's events.
 pub struct Launch {

@@ -239,6 +239,70 @@ impl Session {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// A question waits for a person (the stall watchdog holds meanwhile).
+    pub fn waiting(&self) -> bool {
+        self.lock().waiting
+    }
+
+    /// The session's say on how the job ended (`program` codex's command,
+    /// `output` the job's output.txt, `stop_sent` whether the monitor
+    /// stopped codex): the app-server exits 0 whatever became of the turn,
+    /// so the turn's end is the job's, in exec's terms (a failed turn exits
+    /// 1); and for a session that never reached its turn, codex's exit status
+    /// says nothing of why, [`Self::why_no_turn`] does.
+    pub async fn settle(
+        &self,
+        program: &OsStr,
+        output: &Path,
+        stop_sent: bool,
+        ending: &mut crate::engine::Ending,
+    ) {
+        if let Some(why) = self
+            .why_no_turn(program, output, ending.exit_code, ending.signal, stop_sent)
+            .await
+        {
+            ending.reason = Some(why);
+        }
+        let (end, failure, stopped, interrupt_sent) = {
+            let s = self.lock();
+            (
+                s.end.clone(),
+                s.failure.clone(),
+                s.stopped,
+                s.interrupt_sent,
+            )
+        };
+        let interrupted = end == Some(TurnEnd::Interrupted);
+        match (end, failure) {
+            (Some(TurnEnd::Completed), _) => {
+                // However the process ended after its turn (the SIGTERM of a
+                // session whose app-server outstayed its stdin).
+                ending.exit_code = Some(0);
+                ending.signal = None;
+                if !interrupt_sent {
+                    // The turn ended before a stop (a cancel, a watchdog,
+                    // both maybe while the monitor was frozen) reached
+                    // codex: the job did its work.
+                    ending.reason = None;
+                    ending.cancelled = false;
+                }
+            }
+            (Some(TurnEnd::Failed(_)), _) | (None, Some(_)) => ending.exit_code = Some(1),
+            (None, None)
+                if ending.reason.is_none() && !ending.cancelled && ending.exit_code == Some(0) =>
+            {
+                ending.reason =
+                    Some("codex app-server ended before its turn did; see the output".into());
+            }
+            _ => {}
+        }
+        // A turn interrupted by a cancel or by the user's `stop` answer ends
+        // the job cancelled (a watchdog's reason says otherwise).
+        if (interrupted || stopped) && ending.reason.is_none() {
+            ending.cancelled = true;
+        }
+    }
+
     /// Waits (up to `within`) until everything codex wrote is read: after
     /// codex exits, its last lines (the end of its turn, say) may still be in
     /// the pipe, and the job's end must not be told before them.
