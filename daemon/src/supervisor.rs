@@ -201,7 +201,7 @@ impl Supervisor {
             (None, Some(p)) => p.cwd.clone(),
             (None, None) => {
                 return Err(SupervisorError::Invalid(
-                    "cwd: required; pass the absolute path of the project directory codex should work in".into(),
+                    "cwd: required; pass the absolute path of the project directory the agent should work in".into(),
                 ))
             }
         };
@@ -413,8 +413,9 @@ impl Supervisor {
         }
         if parent.thread_id.is_none() {
             return Err(SupervisorError::Precondition(format!(
-                "reply_to: job {parent_id} has no codex conversation to continue (codex never started a thread: {}); start a new job instead",
-                parent.error.as_deref().unwrap_or("no thread id in its output")
+                "reply_to: job {parent_id} has no {agent} conversation to continue ({agent} never started a thread: {}); start a new job instead",
+                parent.error.as_deref().unwrap_or("no thread id in its output"),
+                agent = parent.agent
             )));
         }
         if let (Some(tree), Some(branch)) = (parent.worktree.as_deref(), parent.branch.as_deref()) {

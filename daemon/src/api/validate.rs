@@ -306,12 +306,12 @@ pub fn since(cursor: u64, output_bytes: u64) -> Result<u64, Invalid> {
 fn prompt(p: &str) -> Result<String, Invalid> {
     if p.trim().is_empty() {
         return Err(Invalid(
-            "prompt: must not be empty; say what codex should do".into(),
+            "prompt: must not be empty; say what the agent should do".into(),
         ));
     }
     if p.len() > MAX_PROMPT_BYTES {
         return Err(Invalid(format!(
-            "prompt: {} bytes is over the limit of {MAX_PROMPT_BYTES} bytes; shorten it or point codex at a file that holds the details",
+            "prompt: {} bytes is over the limit of {MAX_PROMPT_BYTES} bytes; shorten it or point the agent at a file that holds the details",
             p.len()
         )));
     }
@@ -321,7 +321,7 @@ fn prompt(p: &str) -> Result<String, Invalid> {
 fn cwd(c: &str) -> Result<PathBuf, Invalid> {
     if c.is_empty() {
         return Err(Invalid(
-            "cwd: required; pass the absolute path of the project directory codex should work in"
+            "cwd: required; pass the absolute path of the project directory the agent should work in"
                 .into(),
         ));
     }
@@ -360,7 +360,7 @@ pub fn model_name(m: &str) -> Result<String, Invalid> {
         Ok(m.to_string())
     } else {
         Err(Invalid(format!(
-            "model: {:?} is not a model name; use letters, digits and . _ : / - (at most {MAX_MODEL_LEN}), e.g. gpt-5.5, or leave it out for codex's default",
+            "model: {:?} is not a model name; use letters, digits and . _ : / - (at most {MAX_MODEL_LEN}), e.g. gpt-5.5, or leave it out for the agent's default",
             m.chars().take(40).collect::<String>()
         )))
     }
@@ -442,12 +442,12 @@ pub fn reply(decision: &str, answer: Option<String>) -> Result<Reply, Invalid> {
 pub fn steer_text(text: String) -> Result<String, Invalid> {
     if text.trim().is_empty() {
         return Err(Invalid(
-            "text: empty; pass what codex should know or do now, in plain language".into(),
+            "text: empty; pass what the agent should know or do now, in plain language".into(),
         ));
     }
     if text.len() > MAX_PROMPT_BYTES {
         return Err(Invalid(format!(
-            "text: {} bytes is over the limit of {MAX_PROMPT_BYTES} bytes; shorten it or point codex at a file that holds the details",
+            "text: {} bytes is over the limit of {MAX_PROMPT_BYTES} bytes; shorten it or point the agent at a file that holds the details",
             text.len()
         )));
     }
