@@ -688,7 +688,7 @@ impl Supervisor {
             let job = self.load(id).await?;
             if job.status.is_terminal() {
                 let cancelled = job.status == JobStatus::Cancelled;
-                let message = if cancelled && !ending::codex_ran(&self.job_dir(id)) {
+                let message = if cancelled && !ending::agent_ran(&self.job_dir(id)) {
                     format!(
                         "job {id} was cancelled before it started; {} never ran",
                         job.agent

@@ -324,14 +324,14 @@ pub struct Committed {
 const COMMIT_TRIES: u32 = 3;
 const COMMIT_RETRY: Duration = Duration::from_secs(1);
 
-/// Commits what codex changed in the worktree of `branch` (held in
-/// `owner_dir`, the folder of the job that made it) and left uncommitted,
-/// as one commit by codex-async whose message names job `id` and the first
-/// line of `prompt`. codex's changes are the files its edits named
-/// (`codex_paths`, as its events gave them: absolute, or relative to
-/// `run_dir`); anything else uncommitted (the user's own files, or what
-/// codex's commands wrote) is left as it is and returned, so the result can
-/// name it instead of passing it off as codex's work. The branch's earlier
+/// Commits what the job's agent changed in the worktree of `branch` (held
+/// in `owner_dir`, the folder of the job that made it) and left
+/// uncommitted, as one commit by codex-async whose message names job `id`
+/// and the first line of `prompt`. The agent's changes are the files its
+/// edits named (`agent_paths`, as its events gave them: absolute, or
+/// relative to `run_dir`); anything else uncommitted (the user's own files,
+/// or what the agent's commands wrote) is left as it is and returned, so the
+/// result can name it instead of passing it off as the agent's work. The branch's earlier
 /// commits stay as they are. The user's git config cannot get in the way:
 /// no hooks, no signing, no editor, a fixed author and committer.
 pub async fn commit_work(
@@ -366,7 +366,7 @@ pub async fn commit_work(
         .run_dir
         .canonicalize()
         .unwrap_or_else(|_| work.run_dir.to_path_buf());
-    let (mine, left_out): (Vec<String>, Vec<String>) = match work.codex_paths {
+    let (mine, left_out): (Vec<String>, Vec<String>) = match work.agent_paths {
         Some(paths) => {
             let codex: std::collections::HashSet<PathBuf> = paths
                 .iter()
@@ -447,11 +447,11 @@ pub struct JobWork<'a> {
     pub prompt: &'a str,
     /// How the job ended, for the commit message.
     pub ending: &'a str,
-    /// Where codex ran (relative paths in its events start there).
+    /// Where the agent ran (relative paths in its events start there).
     pub run_dir: &'a Path,
-    /// The files codex's edits named; None when they are not all known (more
+    /// The files the agent's edits named; None when they are not all known (more
     /// than the summary keeps): then everything uncommitted is committed.
-    pub codex_paths: Option<&'a [String]>,
+    pub agent_paths: Option<&'a [String]>,
 }
 
 /// Every uncommitted path in `tree`, relative to its root (both sides of a

@@ -152,7 +152,7 @@ impl Supervisor {
         // Replies to one job share its worktree and may end together.
         let lock = self.worktree_lock(branch);
         let _guard = lock.lock().await;
-        if owner == *id && !codex_ran(&self.job_dir(id)) {
+        if owner == *id && !agent_ran(&self.job_dir(id)) {
             match worktree::discard_unused(owner_dir.path(), branch).await {
                 Ok(()) => {
                     info!(job_id = %id, branch, "codex never ran: its worktree and branch were removed");
@@ -182,7 +182,7 @@ impl Supervisor {
             prompt: &job.prompt,
             ending: &ending,
             run_dir: std::path::Path::new(job.run_dir()),
-            codex_paths: all_known.then_some(paths.as_slice()),
+            agent_paths: all_known.then_some(paths.as_slice()),
         };
         let tree = worktree::tree_in(owner_dir.path());
         let note = match worktree::commit_work(owner_dir.path(), branch, &work).await {
@@ -237,9 +237,10 @@ impl Supervisor {
     }
 }
 
-/// Whether codex was ever started for the job in `dir`: the monitor records
-/// codex's start in monitor.json, and a failed start in exit.json.
-pub(super) fn codex_ran(dir: &JobDir) -> bool {
+/// Whether the job's agent was ever started for the job in `dir`: the
+/// monitor records its start in monitor.json, and a failed start in
+/// exit.json.
+pub(super) fn agent_ran(dir: &JobDir) -> bool {
     match dir.read_exit() {
         Some(exit) => exit.spawn_error.is_none(),
         None => dir.monitor_info().exists(),
