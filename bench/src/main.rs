@@ -6,6 +6,7 @@
 //! `cargo run --release -p codex-async-bench` (the full run; builds the
 //! binaries first if needed), `-- --quick` for a smoke pass of a few seconds.
 
+mod agents;
 mod cadence;
 mod capture;
 mod concurrency;
@@ -57,8 +58,8 @@ struct Cli {
     /// cadence of a model's calls), e.g. a build: `--load "cargo build"`.
     #[arg(long, value_name = "CMD")]
     load: Option<String>,
-    /// Only these figures (numbers from 1 to 10, 12 and 13; 13 is 13 and
-    /// 13b), e.g. `--only 2,3`.
+    /// Only these figures (numbers from 1 to 10, 12, 13 and 14; 13 is 13
+    /// and 13b, 14 is codex_start per agent), e.g. `--only 2,3`.
     #[arg(long, value_delimiter = ',')]
     only: Vec<u32>,
 }
@@ -100,9 +101,9 @@ fn run() -> anyhow::Result<()> {
     if let Some(bad) = cli
         .only
         .iter()
-        .find(|&&n| !(1..=10).contains(&n) && n != 12 && n != 13)
+        .find(|&&n| !(1..=10).contains(&n) && !(12..=14).contains(&n))
     {
-        bail!("--only {bad}: figures are numbered 1 to 10, 12 and 13");
+        bail!("--only {bad}: figures are numbered 1 to 10, 12, 13 and 14");
     }
     let only: BTreeSet<u32> = cli.only.iter().copied().collect();
     let wants = |n: u32| only.is_empty() || only.contains(&n);
@@ -205,6 +206,12 @@ fn run() -> anyhow::Result<()> {
         step(
             "figure 13b: Steer → codex's next model request carries it (the real codex)",
             &|| steering::run_next_request(&ctx),
+        );
+    }
+    if wants(14) {
+        step(
+            "figure 14: codex_start → job_id per agent (codex, Gemini CLI, Claude Code)",
+            &|| agents::run(&ctx),
         );
     }
     rows.sort_by_key(|r| natural(&r.id));

@@ -30,7 +30,7 @@ use crate::{
 const MIB: u64 = 1 << 20;
 /// Pause between two codex_start calls, so one job's end (its monitor
 /// writing exit.json, the daemon recording it) does not overlap the next start.
-const START_PACE: Duration = Duration::from_millis(30);
+pub(crate) const START_PACE: Duration = Duration::from_millis(30);
 
 pub fn run(ctx: &Ctx, spawn: bool, start: bool, poll: bool) -> anyhow::Result<Vec<Row>> {
     let home = Home::new(&ctx.root, "warm", &ctx.fast_codex)?;

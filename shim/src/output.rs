@@ -232,6 +232,10 @@ pub struct JobSummary {
     /// it); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub question: Option<String>,
+    /// The agent that runs the job when it is not codex (gemini, claude);
+    /// absent for codex, so a list of codex jobs reads as it always did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
 }
 
 /// Result of `codex_cancel`.
@@ -422,6 +426,7 @@ impl JobSummary {
             started_at: job.started_at,
             finished_at: job.finished_at,
             exit_code: job.exit_code,
+            agent: Some(job.agent).filter(|a| !a.is_empty() && a != "codex"),
         })
     }
 }

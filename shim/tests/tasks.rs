@@ -1,6 +1,7 @@
 //! Jobs as MCP tasks (the Tasks extension of revision 2026-07-28), over the
 //! shim's stdio as interactive Claude Code speaks it: a real shim, a real
-//! `codexd serve`, the fake codex.
+//! `codexd serve`, the fake codex. A steering (codex_reply on a running job)
+//! keeps the job's task, whose result shows it.
 
 mod common;
 
@@ -103,6 +104,54 @@ fn a_task_goes_from_working_to_completed_with_codexs_answer() {
     // The same job through the job-id tools: the same one rendering.
     let result = shim.ok_result("codex_result", json!({"job_id": task_id}));
     assert_eq!(result.text, text);
+}
+
+#[test]
+fn a_steering_keeps_the_same_task_and_its_result_shows_it() {
+    let home = TempHome::new();
+    let _daemon = serve_daemon(&home);
+    let mut shim = Shim::spawn_modern(&home, NO_AUTOSTART, true);
+    let go = home.root().join("go");
+    let cwd = home.workdir().display().to_string();
+    let handle = start_task(
+        &mut shim,
+        json!({"prompt": format!("msg:working;waitfile:{};msg:done", go.display()), "cwd": cwd}),
+    );
+    let task_id = handle["taskId"].as_str().unwrap_or_default().to_string();
+    wait_until("the task's turn to start", || {
+        let polled = shim.ok("codex_poll", json!({"job_id": task_id}));
+        polled["events"]
+            .as_str()
+            .is_some_and(|e| e.contains("message: working"))
+    });
+
+    // codex_reply on the running job steers it: answered at once, no new task.
+    let answer = shim.request(
+        "tools/call",
+        json!({"name": "codex_reply", "arguments": {"job_id": task_id, "prompt": "look at src/ only"}}),
+    );
+    let result = &answer["result"];
+    assert_ne!(result["resultType"], "task", "no new task: {answer}");
+    assert_ne!(result["isError"], true, "{answer}");
+    assert_eq!(
+        result["structuredContent"]["job_id"],
+        task_id.as_str(),
+        "{answer}"
+    );
+    assert!(
+        result["structuredContent"]["steered"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("codex has it")),
+        "{answer}"
+    );
+    let still = shim.request("tasks/get", json!({"taskId": task_id}));
+    assert_eq!(still["result"]["status"], "working", "{still}");
+
+    fs::write(&go, "").expect("go");
+    let done = until_settled(&mut shim, &task_id);
+    assert_eq!(done["status"], "completed", "{done}");
+    let text = result_text(&done);
+    assert!(text.contains("Steered: look at src/ only"), "{text}");
 }
 
 #[test]

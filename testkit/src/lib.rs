@@ -4,12 +4,14 @@
 //! Messages API (for the real Claude Code, driven by [`claude`]) and of the
 //! Gemini API (for the real Gemini CLI) run on loopback; `agents` points
 //! codexd's Gemini CLI and Claude Code jobs at them.
+//! [`McpShim`] talks to the shim as a model's MCP client does.
 
 mod agents;
 pub mod claude;
 mod fake_anthropic;
 mod fake_gemini;
 mod fake_provider;
+mod mcp;
 mod needs;
 mod small_disk;
 
@@ -18,6 +20,7 @@ pub use claude::{claude_bin, keys, ClaudeCode, Headless, Interactive};
 pub use fake_anthropic::{FakeAnthropic, InputFn, Log, Request, Step, ToolResult};
 pub use fake_gemini::{FakeGemini, Turn, PROMPT_TOKENS as GEMINI_PROMPT_TOKENS};
 pub use fake_provider::{Answer, Behaviour, FakeProvider};
+pub use mcp::{McpShim, ToolAnswer};
 pub use needs::{
     deadline, in_ci, root, scaled, skip_or_fail, time_scale, tool_from_env, tool_on_path,
 };

@@ -45,12 +45,17 @@ pub fn run(limit: u32, status: Option<JobStatus>, json: bool) -> anyhow::Result<
             ))?;
             return Ok(ExitCode::SUCCESS);
         }
-        let rows: Vec<[String; 6]> = jobs
+        let rows: Vec<[String; 7]> = jobs
             .iter()
             .map(|job| {
                 [
                     job.job_id.clone(),
                     ui::status_label(job).to_string(),
+                    if job.agent.is_empty() {
+                        "codex".to_string()
+                    } else {
+                        job.agent.clone()
+                    },
                     ui::job_age(job),
                     ui::job_duration(job),
                     ui::short_path(&job.cwd, CWD_WIDTH),
@@ -58,7 +63,7 @@ pub fn run(limit: u32, status: Option<JobStatus>, json: bool) -> anyhow::Result<
                 ]
             })
             .collect();
-        let header = ["ID", "STATUS", "AGE", "DURATION", "CWD", "PROMPT"];
+        let header = ["ID", "STATUS", "AGENT", "AGE", "DURATION", "CWD", "PROMPT"];
         // Columns are terminal columns, not characters: a CJK character or
         // an emoji in a cwd or prompt takes two.
         let mut widths = header.map(ui::width);
@@ -76,11 +81,11 @@ pub fn run(limit: u32, status: Option<JobStatus>, json: bool) -> anyhow::Result<
         out.push_str(&ui::bold(line.join("  ").trim_end()));
         out.push('\n');
         for (row, job) in rows.iter().zip(&jobs) {
-            let mut cells: Vec<String> = Vec::with_capacity(6);
+            let mut cells: Vec<String> = Vec::with_capacity(7);
             for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
                 cells.push(match i {
                     1 => ui::job_status_colored(job, w),
-                    5 => cell.clone(),
+                    6 => cell.clone(),
                     _ => ui::pad(cell, w),
                 });
             }

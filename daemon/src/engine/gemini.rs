@@ -142,6 +142,25 @@ impl Translator {
     }
 }
 
+/// What Gemini CLI 0.61 prints on stderr about itself, headless, whatever
+/// the job: the terminal it lacks, the approval mode it was given (twice),
+/// the ripgrep it has no binary of, its start-up metrics. Kept in
+/// output.txt (stderr goes there as it is) but not shown: every model
+/// reading the job's events would pay 330–530 characters a job for them,
+/// more than the events themselves (measured in agents_figures.rs).
+/// Matched by their start; anything else it prints is shown.
+const SETUP_CHATTER: &[&str] = &[
+    "Warning: 256-color support not detected",
+    "YOLO mode is enabled.",
+    "Ripgrep is not available.",
+    "[STARTUP] ",
+];
+
+pub fn is_setup_chatter(line: &str) -> bool {
+    let line = line.trim_start();
+    SETUP_CHATTER.iter().any(|start| line.starts_with(start))
+}
+
 fn event(value: Value) -> String {
     value.to_string()
 }
@@ -328,6 +347,19 @@ mod tests {
             .map(|l| serde_json::from_str(l).expect("an event line"))
             .collect();
         (events, failure)
+    }
+
+    #[test]
+    fn its_set_up_chatter_is_told_from_other_text() {
+        for line in [
+            "Warning: 256-color support not detected. Using a terminal with at least 256-color support is recommended for a better visual experience.",
+            "YOLO mode is enabled. All tool calls will be automatically approved.",
+            "Ripgrep is not available. Falling back to GrepTool.",
+            "[STARTUP] Phase 'cleanup_ops' was started but never ended. Skipping metrics.",
+        ] {
+            assert!(is_setup_chatter(line), "{line}");
+        }
+        assert!(!is_setup_chatter("Error: quota exceeded for this project"));
     }
 
     #[test]

@@ -27,6 +27,13 @@ use serde::{Deserialize, Serialize};
 
 pub use agent::{Agent, DEFAULT};
 
+/// Whether a line an agent printed on stderr (which goes into output.txt as
+/// it is) is its talk about its own set-up, not shown to anyone reading the
+/// job: the renderer asks this of every text line, whatever the agent.
+pub fn is_setup_chatter(line: &str) -> bool {
+    codex::is_setup_chatter(line) || gemini::is_setup_chatter(line)
+}
+
 use crate::{
     config::Config,
     job::{

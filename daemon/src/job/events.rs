@@ -783,22 +783,11 @@ impl Summary {
     }
 }
 
-/// Lines codex prints that tell a reader nothing about the job: stderr
-/// warnings about codex's own set-up, matched by their start.
-const NOISE: &[&str] = &[
-    // CODEX_HOME under the temp folder; harmless (FIELD-NOTES).
-    "WARNING: proceeding, even though we could not create PATH aliases",
-];
-
-fn is_noise(text: &str) -> bool {
-    NOISE.iter().any(|prefix| text.starts_with(prefix))
-}
-
 /// The event as one compact line, or None for events not worth a line
 /// (turn.started, item.updated, a command's start).
 pub fn render(event: &Event) -> Option<String> {
     let (kind, value) = match event {
-        Event::Text(text) if text.trim().is_empty() || is_noise(text) => return None,
+        Event::Text(text) if text.trim().is_empty() => return None,
         Event::Text(text) => return Some(one_line(text, MAX_LINE)),
         Event::Json { kind, value } => (kind.as_str(), value),
     };
@@ -986,45 +975,62 @@ fn clip(text: &str, max: usize) -> String {
 /// map order is alphabetical, which would put the output first and `type`
 /// last, out of reach of the head.
 pub fn event_line(event: &Value) -> String {
-    let mut out = String::with_capacity(weight(event) + 64);
+    let mut out = Vec::with_capacity(weight(event) + 64);
     write_ordered(&mut out, event);
-    out.push('\n');
-    out
+    out.push(b'\n');
+    // serde_json writes UTF-8 only, so this never loses a byte.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn write_ordered(out: &mut String, value: &Value) {
+/// Writes straight into `out`: every line of a job's output passes here
+/// (figure 7), so no key or scalar is made into a String of its own first,
+/// and each value's weight is taken once per object, not at every
+/// comparison of the sort.
+fn write_ordered(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<(&String, &Value)> = map.iter().collect();
+            let mut keys: Vec<((u8, usize), &String, &Value)> = map
+                .iter()
+                .map(|(key, value)| {
+                    let rank = match key.as_str() {
+                        "type" => (0, 0),
+                        "id" => (1, 0),
+                        _ => (2, weight(value)),
+                    };
+                    (rank, key, value)
+                })
+                .collect();
             // Stable: equal weights keep their (alphabetical) order.
-            keys.sort_by_key(|(key, value)| match key.as_str() {
-                "type" => (0, 0),
-                "id" => (1, 0),
-                _ => (2, weight(value)),
-            });
-            out.push('{');
-            for (i, (key, value)) in keys.into_iter().enumerate() {
+            keys.sort_by_key(|(rank, _, _)| *rank);
+            out.push(b'{');
+            for (i, (_, key, value)) in keys.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
+                write_json(out, key);
+                out.push(b':');
                 write_ordered(out, value);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_ordered(out, item);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => write_json(out, scalar),
     }
+}
+
+/// A string or scalar as JSON. Writing into a Vec cannot fail, and neither
+/// can serializing a string or a JSON scalar.
+fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 /// Roughly the bytes `value` takes as JSON (without escapes): enough to
@@ -1271,7 +1277,11 @@ mod tests {
         let warning = Event::parse(
             br#"WARNING: proceeding, even though we could not create PATH aliases: Refusing to create helper binaries under temporary dir "/tmp" (codex_home: AbsolutePathBuf("/tmp/x"))"#,
         );
-        assert_eq!(render(&warning), None);
+        // Not shown by the output's renderer, which asks the engines.
+        let Event::Text(text) = &warning else {
+            panic!("a text line: {warning:?}")
+        };
+        assert!(crate::engine::is_setup_chatter(text));
         for text in [r#""""#, r#"" \n ""#, "null"] {
             let line = format!(
                 r#"{{"type":"item.completed","item":{{"id":"r","type":"reasoning","text":{text}}}}}"#

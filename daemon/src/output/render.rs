@@ -243,7 +243,12 @@ fn marker_ends_at(path: &Path, offset: u64) -> io::Result<bool> {
 
 fn show(line: &Line) -> Option<String> {
     match line {
-        Line::Text(bytes) => render(&Event::parse(bytes)),
+        Line::Text(bytes) => match Event::parse(bytes) {
+            // An agent's talk about its own set-up (its stderr, kept in
+            // output.txt) is not shown; each engine names its own.
+            Event::Text(text) if crate::engine::is_setup_chatter(&text) => None,
+            event => render(&event),
+        },
         Line::Long { head, tail, .. } if head.starts_with(b"{") => {
             render(&Event::parse_long(head, tail))
         }

@@ -354,8 +354,10 @@ impl Shim {
 
     /// The fields of the job whose result `text` is, from codexd.
     fn job_view(&self, text: &str) -> Value {
-        let id = text
-            .strip_prefix("Codex job ")
+        // "Codex job <id> …", "Gemini job <id> …", "Claude job <id> …".
+        let id = ["Codex job ", "Gemini job ", "Claude job "]
+            .iter()
+            .find_map(|title| text.strip_prefix(title))
             .and_then(|rest| rest.split_whitespace().next())
             .unwrap_or_else(|| panic!("neither JSON nor a job's result: {text}"))
             .to_string();

@@ -19,6 +19,19 @@ pub mod version;
 
 use crate::job::{JobRecord, Kind};
 
+/// Lines codex prints that tell a reader nothing about the job: stderr
+/// warnings about codex's own set-up, matched by their start.
+const SETUP_CHATTER: &[&str] = &[
+    // CODEX_HOME under the temp folder; harmless (FIELD-NOTES).
+    "WARNING: proceeding, even though we could not create PATH aliases",
+];
+
+/// Whether a line codex printed on stderr is its talk about its own set-up
+/// (`engine::is_setup_chatter`).
+pub fn is_setup_chatter(line: &str) -> bool {
+    SETUP_CHATTER.iter().any(|prefix| line.starts_with(prefix))
+}
+
 /// Which of codex's front ends runs a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
