@@ -1,6 +1,6 @@
 //! The seam holds (issue 29): codexd's core — supervisor, monitor, store,
-//! output, API, the job record and its events, watchdog, worktrees, system —
-//! names no agent. It reaches the agents only through `engine/mod.rs`
+//! output, API, the job record and its events, watchdog, worktrees,
+//! settings, logs, service files, system — names no agent. It reaches the agents only through `engine/mod.rs`
 //! (`engine::launch`, `engine::Session`, `engine::Stream`, …) and
 //! `engine::Agent`, so adding an agent is a folder under `engine/` plus its
 //! lines in `engine/mod.rs` and `engine/agent.rs`, and nothing here.
@@ -14,11 +14,14 @@ use std::path::{Path, PathBuf};
 /// The core's files and folders under `daemon/src`.
 const CORE: &[&str] = &[
     "api",
+    "config.rs",
     "job.rs",
     "job",
     "monitor.rs",
     "monitor",
+    "logging.rs",
     "output",
+    "service_files.rs",
     "store",
     "supervisor.rs",
     "supervisor",
