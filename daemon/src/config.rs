@@ -402,12 +402,12 @@ impl Config {
         });
         let default_reasoning_effort = r.pick("default_reasoning_effort", None, |v| match v {
             "" => Ok(None),
-            e => crate::engine::codex::command::reasoning_effort(e)
+            e => crate::job::reasoning_effort(e)
                 .map(|e| Some(e.to_string()))
                 .map_err(|_| {
                     format!(
                         "one of {} (codex's model_reasoning_effort)",
-                        crate::engine::codex::command::REASONING_EFFORTS.join(", ")
+                        crate::job::REASONING_EFFORTS.join(", ")
                     )
                 }),
         });

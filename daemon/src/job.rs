@@ -1,13 +1,41 @@
-//! What a job is: its id, its approval policy, and the record kept for it.
+//! What a job is: its id, its approval policy, and the record kept for it;
+//! and what every engine produces for a job, in codexd's own terms whatever
+//! the agent: its events and their summary ([`events`]), the answers to its
+//! questions ([`answers`]) and, for a review, its target ([`review`]).
+
+pub mod answers;
+pub mod events;
+pub mod review;
+pub mod schema;
 
 use std::fmt;
 
 use codex_async_proto::v1::{self, JobStatus};
 
 pub use crate::engine::agent::Agent;
-use crate::engine::codex::events::Summary;
-use crate::engine::codex::review::Review;
+use events::Summary;
 use rand_id::new_id_hex;
+use review::Review;
+
+/// The reasoning efforts codex-async passes as `-c model_reasoning_effort`:
+/// the values codex's configuration reference and the Responses API name
+/// (`reasoning.effort`). codex 0.171 itself does not check the value (it
+/// sends any string on to the provider), so this list is the only guard.
+pub const REASONING_EFFORTS: &[&str] = codex_async_proto::values::REASONING_EFFORTS;
+
+/// A reasoning effort that is not one of [`REASONING_EFFORTS`].
+#[derive(Debug, thiserror::Error)]
+#[error("reasoning_effort: unknown value {0:?}; use one of {efforts} (codex's model_reasoning_effort), or leave it out for the default", efforts = codex_async_proto::values::listed(REASONING_EFFORTS))]
+pub struct BadEffort(pub String);
+
+/// Checks a reasoning effort name.
+pub fn reasoning_effort(s: &str) -> Result<&'static str, BadEffort> {
+    REASONING_EFFORTS
+        .iter()
+        .find(|e| **e == s)
+        .copied()
+        .ok_or_else(|| BadEffort(s.chars().take(40).collect()))
+}
 
 /// Length of a job id: 12 lowercase hex characters (48 random bits).
 pub const JOB_ID_LEN: usize = 12;
@@ -406,15 +434,9 @@ mod tests {
                 Some(*name)
             );
         }
-        let decisions: Vec<&str> = crate::engine::codex::approval::DECISIONS
-            .iter()
-            .map(|d| d.name())
-            .collect();
+        let decisions: Vec<&str> = answers::DECISIONS.iter().map(|d| d.name()).collect();
         assert_eq!(decisions, values::DECISIONS);
-        assert_eq!(
-            crate::engine::codex::command::REASONING_EFFORTS,
-            values::REASONING_EFFORTS
-        );
+        assert_eq!(REASONING_EFFORTS, values::REASONING_EFFORTS);
     }
 
     use super::*;

@@ -95,7 +95,7 @@ enum Command {
         /// and end the job).
         #[arg(
             value_parser = clap::builder::PossibleValuesParser::new(
-                codex_async_daemon::engine::codex::approval::DECISIONS.iter().map(|d| d.name())
+                codex_async_daemon::job::answers::DECISIONS.iter().map(|d| d.name())
             ),
             required_unless_present = "text",
             conflicts_with = "text"
@@ -291,7 +291,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code as u8);
         }
         Command::AskRelay { job_dir } => {
-            let code = codex_async_daemon::engine::claude::relay::serve(&job_dir);
+            let code = codex_async_daemon::engine::serve_ask_relay(&job_dir);
             return ExitCode::from(code as u8);
         }
         Command::Start => cmd::start::run(),

@@ -1,25 +1,29 @@
-//! The per-job monitor: a small process between codexd and codex (the pattern
-//! of containerd-shim and conmon).
+//! The per-job monitor: a small process between codexd and the job's agent
+//! (the pattern of containerd-shim and conmon). It names no agent: what to
+//! run and how to read it comes from the engine (`engine::launch`).
 //!
 //! codexd keeps one monitor on standby (`codexd monitor --standby`, in its own
 //! session, waiting for a job on stdin) so a Start only has to hand it a job
 //! (one JSON line, [`MonitorJob`]) instead of waiting for a process to start;
-//! `codexd monitor --job-dir DIR -- CODEX ARGS…` runs one command directly, as
-//! a review runs (the prompt file on stdin: no app-server session). The
-//! monitor starts codex's app-server and drives its session (monitor/session.rs:
-//! the prompt goes in its turn, its events into `output.txt`, its stderr
-//! straight there), or for a review `codex exec review` with the prompt file as
-//! stdin and stdout+stderr straight into `output.txt` (no copy loop); it becomes a child subreaper on
-//! Linux so every process codex starts stays in its tree even after `setsid` (on macOS, which has
-//! no subreaper, it walks its tree every second instead, remembering the sessions that hold what
-//! codex started: `proctree::Tree`),
-//! and writes codex's true exit status to `exit.json`. It does not need codexd
-//! once codex runs, so jobs outlive a daemon crash or restart.
+//! `codexd monitor --job-dir DIR -- ARGS…` runs one command directly. The
+//! monitor starts the agent and reads it the way its engine says: a session
+//! in the agent's own protocol (`engine::Session`, codex's app-server: the
+//! prompt goes in its turn, its events into `output.txt`, its stderr straight
+//! there), a stream translated line by line (`engine::Stream`, monitor/stream.rs:
+//! Gemini CLI, Claude Code, the prompt on stdin), or neither (`codex exec
+//! review`: the prompt file as stdin and stdout+stderr straight into
+//! `output.txt`, no copy loop). It becomes a child subreaper on Linux so
+//! every process the agent starts stays in its tree even after `setsid` (on
+//! macOS, which has no subreaper, it walks its tree every second instead,
+//! remembering the sessions that hold what the agent started:
+//! `proctree::Tree`), and writes the agent's true exit status to `exit.json`.
+//! It does not need codexd once the agent runs, so jobs outlive a daemon
+//! crash or restart.
 //!
-//! Protocol with codexd: one line on stdout, `started <codex pid>` or
+//! Protocol with codexd: one line on stdout, `started <agent pid>` or
 //! `failed <reason>`, then nothing. SIGTERM or SIGINT to the monitor means
-//! "cancel": `turn/interrupt` to the app-server (SIGINT to a review's process
-//! group; codex then stops its commands), then SIGTERM, then SIGKILL to every
+//! "cancel": the session's interrupt (codex's `turn/interrupt`), else SIGINT
+//! to the agent's process group, then SIGTERM, then SIGKILL to every
 //! descendant, each after a grace period.
 //! A standby monitor whose stdin closes before a job arrives (codexd exited)
 //! exits quietly.
@@ -49,11 +53,10 @@ use tokio::{
 };
 
 mod asks;
-mod session;
 mod stream;
 
 use crate::{
-    engine::codex::app_server::{Plan, TurnEnd},
+    engine::{self, SessionPlan},
     job::now_rfc3339,
     output::output_cap::{self, OutputCap},
     store::jobdir::{
@@ -107,12 +110,13 @@ pub struct MonitorJob {
     /// Where codex runs; None keeps the monitor's own working directory.
     pub run_dir: Option<PathBuf>,
     pub limits: Limits,
-    /// The codex command line.
+    /// The agent's command line.
     pub argv: Vec<OsString>,
-    /// Set when `argv` runs codex's app-server: what to ask it for (the
-    /// monitor then speaks its protocol; see monitor/session.rs).
+    /// Set when the agent is driven through its own protocol (codex's
+    /// app-server): what to ask it for (the monitor then runs the engine's
+    /// `engine::Session`). The field keeps its name for the job line's format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app_server: Option<Plan>,
+    pub app_server: Option<SessionPlan>,
     /// Set when the agent's output is translated into codexd's events line
     /// by line (engine::Stream) before it reaches output.txt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -416,7 +420,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
     };
     let mut session = match (app_server, pipes) {
         (Some(plan), Some((stdin, stdout))) => {
-            match session::Session::start(dir, plan, stdin, stdout, codex.as_raw()) {
+            match engine::Session::start(dir, plan, stdin, stdout, codex.as_raw()) {
                 Ok(session) => Some(session),
                 Err(e) => {
                     let _ = kill(codex, Signal::SIGKILL);
@@ -453,7 +457,12 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
     let mut cap_check = tokio::time::interval(output_cap::CHECK_EVERY);
     let mut disk = DiskWatch { full_since: None };
 
-    let mut watchdog = Watchdog::new(dir.output(), limits.stall_timeout, limits.max_duration);
+    let mut watchdog = Watchdog::new(
+        dir.output(),
+        limits.stall_timeout,
+        limits.max_duration,
+        agent,
+    );
     let mut tick = tokio::time::interval(WATCHDOG_TICK);
     let mut stop: Option<CancelStage> = None;
     let mut tree = proctree::Tree::new(me);
@@ -474,7 +483,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
                 // a cancel rather than left to run (and edit files) unseen.
                 if stop.is_none() {
                     if let Some(why) = folder.and_then(|f| f.removed_reason(dir)) {
-                        let why = format!("{why}; codex was stopped");
+                        let why = format!("{why}; {agent} was stopped");
                         stop = Some(CancelStage::begin(dir, codex, session.as_ref(), Some(why)));
                     }
                 }
@@ -486,7 +495,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
             _ = sigint.recv() => stop = stop.or_else(|| Some(CancelStage::begin(dir, codex, session.as_ref(), None))),
             _ = sigusr1.recv() => {
                 if let Some(session) = &session {
-                    let _ = session.control.send(session::Control::Answer);
+                    let _ = session.control.send(engine::Control::Answer);
                 }
                 if let Some(asks) = &asks {
                     asks.wake();
@@ -494,7 +503,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
             }
             _ = tick.tick(), if stop.is_none() && !watchdog.is_off() => {
                 // Waiting for a person is not a stall.
-                if session.as_ref().is_some_and(|s| s.shared.lock().is_ok_and(|s| s.waiting))
+                if session.as_ref().is_some_and(engine::Session::waiting)
                     || asks.as_ref().is_some_and(asks::Asks::waiting)
                 {
                     watchdog.hold();
@@ -515,7 +524,7 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
                 if let Some(status) = reap(Some(codex)) {
                     break status;
                 }
-                let why = session.as_ref().map(session::Session::give_up);
+                let why = session.as_ref().map(engine::Session::give_up);
                 stop = Some(CancelStage::begin(dir, codex, session.as_ref(), why));
             }
             _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
@@ -540,68 +549,33 @@ async fn supervise(dir: &JobDir, signals: Signals, job: MonitorJob) -> anyhow::R
     cap.enforce(dir);
     disk.check(dir);
 
-    let (mut exit_code, mut signal) = match status {
+    let (exit_code, signal) = match status {
         WaitStatus::Exited(_, code) => (Some(code), None),
         WaitStatus::Signaled(_, sig, _) => (None, Some(sig as i32)),
         _ => (None, None),
     };
     let stop_sent = stop.is_some();
-    let mut cancelled = stop.as_ref().is_some_and(|s| s.reason.is_none());
-    let mut reason = stop.and_then(|s| s.reason);
+    let mut ending = engine::Ending {
+        cancelled: stop.as_ref().is_some_and(|s| s.reason.is_none()),
+        reason: stop.and_then(|s| s.reason),
+        exit_code,
+        signal,
+    };
     if let Some(session) = &session {
-        // A session that never reached its turn: codex's exit status says
-        // nothing of why, the engine's reason does.
+        // A session's turn, not its process, says how the job went.
         let program = argv
             .first()
-            .map_or(OsStr::new("codex"), OsString::as_os_str);
-        if let Some(why) = session
-            .why_no_turn(program, &dir.output(), exit_code, signal, stop_sent)
-            .await
-        {
-            reason = Some(why);
-        }
+            .map_or(OsStr::new(agent.default_program()), OsString::as_os_str);
+        session
+            .settle(program, &dir.output(), stop_sent, &mut ending)
+            .await;
     }
-    if let Some(session) = &session {
-        // The app-server exits 0 whatever became of the turn: the turn's end
-        // is the job's, in exec's terms (a failed turn exits 1).
-        let shared = session.shared.lock().map(|s| {
-            (
-                s.end.clone(),
-                s.failure.clone(),
-                s.stopped,
-                s.interrupt_sent,
-            )
-        });
-        if let Ok((end, failure, stopped, interrupt_sent)) = shared {
-            let interrupted = end == Some(TurnEnd::Interrupted);
-            match (end, failure) {
-                (Some(TurnEnd::Completed), _) => {
-                    // However the process ended after its turn (the SIGTERM
-                    // of a session whose app-server outstayed its stdin).
-                    exit_code = Some(0);
-                    signal = None;
-                    if !interrupt_sent {
-                        // The turn ended before a stop (a cancel, a watchdog,
-                        // both maybe while the monitor was frozen) reached
-                        // codex: the job did its work.
-                        reason = None;
-                        cancelled = false;
-                    }
-                }
-                (Some(TurnEnd::Failed(_)), _) | (None, Some(_)) => exit_code = Some(1),
-                (None, None) if reason.is_none() && !cancelled && exit_code == Some(0) => {
-                    reason =
-                        Some("codex app-server ended before its turn did; see the output".into());
-                }
-                _ => {}
-            }
-            // A turn interrupted by a cancel or by the user's `stop` answer
-            // ends the job cancelled (a watchdog's reason says otherwise).
-            if (interrupted || stopped) && reason.is_none() {
-                cancelled = true;
-            }
-        }
-    }
+    let engine::Ending {
+        mut exit_code,
+        signal,
+        mut reason,
+        mut cancelled,
+    } = ending;
     // The user answered `stop` to a relayed question: the agent ended its
     // run for it (with its own error), and the job ends cancelled, as a
     // codex job's `stop` does (a watchdog's reason stands).
@@ -726,7 +700,7 @@ impl DiskWatch {
             let at = now_rfc3339();
             log(
                 dir,
-                "the filesystem holding output.txt is full: codex's output is being lost",
+                "the filesystem holding output.txt is full: the agent's output is being lost",
             );
             self.full_since = Some(at);
         }
@@ -753,7 +727,7 @@ impl CancelStage {
     fn begin(
         dir: &JobDir,
         codex: Pid,
-        session: Option<&session::Session>,
+        session: Option<&engine::Session>,
         reason: Option<String>,
     ) -> Self {
         let why = reason.as_deref().unwrap_or("cancel requested");
@@ -762,7 +736,7 @@ impl CancelStage {
             // signals follow only if it does not.
             Some(session) => {
                 log(dir, &format!("{why}: turn/interrupt to codex app-server"));
-                let _ = session.control.send(session::Control::Interrupt);
+                let _ = session.control.send(engine::Control::Interrupt);
             }
             None => {
                 log(dir, &format!("{why}: SIGINT to codex's process group"));
@@ -971,7 +945,7 @@ fn detach_stdout() {
 
 /// Resolves when the app-server session gave codex too long to answer
 /// `initialize`; never without a session.
-async fn initialize_overdue(session: Option<&session::Session>) {
+async fn initialize_overdue(session: Option<&engine::Session>) {
     match session {
         Some(session) => session.initialize_overdue().await,
         None => std::future::pending().await,

@@ -27,8 +27,8 @@ use tracing::{info, warn};
 use crate::{
     api::validate::JobSpec,
     config::Config,
-    engine::codex::{self, events::Summary},
     engine::{self, Agent},
+    job::events::Summary,
     job::{now_rfc3339, Isolation, JobId, JobRecord},
     monitor::{Limits, MonitorJob},
     store::db::{Db, DbError},
@@ -201,7 +201,7 @@ impl Supervisor {
             (None, Some(p)) => p.cwd.clone(),
             (None, None) => {
                 return Err(SupervisorError::Invalid(
-                    "cwd: required; pass the absolute path of the project directory codex should work in".into(),
+                    "cwd: required; pass the absolute path of the project directory the agent should work in".into(),
                 ))
             }
         };
@@ -232,8 +232,9 @@ impl Supervisor {
             .map(str::to_string)
             .or_else(|| parent.as_ref().and_then(|p| p.reasoning_effort.clone()))
             .or_else(|| {
-                // codexd's default effort is codex's setting.
-                (agent == Agent::Codex)
+                // codexd's default effort is codex's setting: it goes only
+                // to an agent that takes one.
+                engine::takes_reasoning_effort(agent)
                     .then(|| self.inner.config.default_reasoning_effort.clone())
                     .flatten()
             });
@@ -256,18 +257,14 @@ impl Supervisor {
         // is pinned to what it chose.
         let review = match &spec.review {
             Some(requested) => Some(
-                codex::review_target::resolve(
-                    requested,
-                    Path::new(&cwd),
-                    &codex::review::ARGUMENTS,
-                )
-                .await
-                .map_err(SupervisorError::Invalid)?,
+                engine::review_target(requested, Path::new(&cwd), &crate::job::review::ARGUMENTS)
+                    .await
+                    .map_err(SupervisorError::Invalid)?,
             ),
             None => None,
         };
         let prompt = match &review {
-            Some(r) if r.target != codex::review::Target::Instructions => r.target.prompt(),
+            Some(r) if r.target != crate::job::review::Target::Instructions => r.target.prompt(),
             _ => spec.prompt,
         };
 
@@ -277,7 +274,7 @@ impl Supervisor {
             .create(&prompt)
             .and_then(|()| match &spec.output_schema {
                 Some(schema) => {
-                    let path = dir.path().join(codex::answer::SCHEMA_FILE);
+                    let path = dir.path().join(crate::job::schema::SCHEMA_FILE);
                     std::fs::write(&path, schema).map(|()| Some(path.display().to_string()))
                 }
                 None => Ok(None),
@@ -300,7 +297,7 @@ impl Supervisor {
             // A reply works where its parent worked, on the same branch.
             (Some(p), _) => (p.isolation, p.branch.clone(), p.worktree.clone(), None),
             (None, Isolation::Worktree) => {
-                match worktree::create(Path::new(&cwd), dir.path(), &id).await {
+                match worktree::create(Path::new(&cwd), dir.path(), &id, agent).await {
                     Ok(tree) => (
                         Isolation::Worktree,
                         Some(tree.branch),
@@ -416,8 +413,9 @@ impl Supervisor {
         }
         if parent.thread_id.is_none() {
             return Err(SupervisorError::Precondition(format!(
-                "reply_to: job {parent_id} has no codex conversation to continue (codex never started a thread: {}); start a new job instead",
-                parent.error.as_deref().unwrap_or("no thread id in its output")
+                "reply_to: job {parent_id} has no {agent} conversation to continue ({agent} never started a thread: {}); start a new job instead",
+                parent.error.as_deref().unwrap_or("no thread id in its output"),
+                agent = parent.agent
             )));
         }
         if let (Some(tree), Some(branch)) = (parent.worktree.as_deref(), parent.branch.as_deref()) {
@@ -481,7 +479,7 @@ impl Supervisor {
         };
         let Some(monitor_pid) = child.id().map(|p| p as i32) else {
             // Already reaped: it died before it could take the job.
-            let reason = "the job monitor exited before codex started".to_string();
+            let reason = format!("the job monitor exited before {} started", job.agent);
             self.finish_from_exit_file(id, Some(reason)).await?;
             return Ok(None);
         };
@@ -558,7 +556,8 @@ impl Supervisor {
                 let reason = match report {
                     Some(crate::monitor::Report::Failed(reason)) => reason,
                     _ => format!(
-                        "the job monitor exited before codex started; see {}",
+                        "the job monitor exited before {} started; see {}",
+                        record.agent,
                         self.job_dir(id).monitor_log().display()
                     ),
                 };
@@ -617,46 +616,16 @@ impl Supervisor {
     /// translates) and the environment its engine sets.
     fn monitor_job(&self, dir: &JobDir, job: &JobRecord) -> MonitorJob {
         let config = &self.inner.config;
-        let owned = |env: &[(&str, &str)]| -> Vec<(String, String)> {
-            env.iter()
-                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-                .collect()
-        };
         // An agent whose questions come through a relay (codex's come in
         // its app-server plan): how long each may wait.
         let questions = engine::relays_questions(job.agent, job.approval_policy)
             .then_some(config.question_timeout);
-        let (argv, app_server, stream, env) = match job.agent {
-            Agent::Codex => (
-                codex::command::argv(
-                    &config.codex_bin,
-                    &config.extra_args,
-                    &codex::auth::app_server_overrides_here(&config.extra_args),
-                    job,
-                ),
-                (codex::engine(job) == codex::Engine::AppServer).then(|| {
-                    codex::app_server::Plan::for_job(
-                        job,
-                        config.question_timeout,
-                        config.init_timeout,
-                    )
-                }),
-                None,
-                Vec::new(),
-            ),
-            Agent::Gemini => (
-                engine::gemini::argv(&config.gemini_bin, job),
-                None,
-                Some(engine::Stream::Gemini),
-                owned(engine::gemini::ENV),
-            ),
-            Agent::Claude => (
-                engine::claude::argv(&config.claude_bin, job, dir.path()),
-                None,
-                Some(engine::Stream::Claude),
-                engine::claude::env(job),
-            ),
-        };
+        let engine::Launch {
+            argv,
+            session: app_server,
+            stream,
+            env,
+        } = engine::launch(config, job, dir.path());
         MonitorJob {
             job_dir: dir.path().to_path_buf(),
             run_dir: Some(PathBuf::from(job.run_dir())),
@@ -676,11 +645,7 @@ impl Supervisor {
 
     /// Why `agent` cannot run: its command is not installed (None: it is).
     fn missing(&self, agent: Agent) -> Option<String> {
-        match agent {
-            Agent::Codex => codex::command::missing(&self.inner.config.codex_bin),
-            Agent::Gemini => engine::missing(Agent::Gemini, &self.inner.config.gemini_bin),
-            Agent::Claude => engine::missing(Agent::Claude, &self.inner.config.claude_bin),
-        }
+        engine::not_installed(&self.inner.config, agent)
     }
 
     /// Cancels a job: stops codex and everything it started, and waits (up to
@@ -723,11 +688,15 @@ impl Supervisor {
             let job = self.load(id).await?;
             if job.status.is_terminal() {
                 let cancelled = job.status == JobStatus::Cancelled;
-                let message = if cancelled && !ending::codex_ran(&self.job_dir(id)) {
-                    format!("job {id} was cancelled before it started; codex never ran")
+                let message = if cancelled && !ending::agent_ran(&self.job_dir(id)) {
+                    format!(
+                        "job {id} was cancelled before it started; {} never ran",
+                        job.agent
+                    )
                 } else if cancelled {
                     format!(
-                        "job {id} was cancelled; codex and every process it started were stopped"
+                        "job {id} was cancelled; {} and every process it started were stopped",
+                        job.agent
                     )
                 } else {
                     format!(

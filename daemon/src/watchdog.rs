@@ -8,6 +8,8 @@
 //! "Reconnecting…" retries print those, and must not keep a dead job alive.
 
 use codex_async_proto::job_result::{STALLED, TIMED_OUT};
+
+use crate::job::Agent;
 use std::{
     fs::File,
     io::{self, Read, Seek, SeekFrom},
@@ -25,11 +27,13 @@ pub struct Watchdog {
     started: Instant,
     last_progress: Instant,
     scanned: u64,
+    /// Whose progress it watches, named in its reason.
+    agent: Agent,
 }
 
 impl Watchdog {
     /// Seconds of 0 disable a watchdog.
-    pub fn new(output: PathBuf, stall_secs: u32, max_secs: u32) -> Self {
+    pub fn new(output: PathBuf, stall_secs: u32, max_secs: u32, agent: Agent) -> Self {
         let now = Instant::now();
         let secs = |s: u32| (s > 0).then(|| Duration::from_secs(u64::from(s)));
         Self {
@@ -39,10 +43,11 @@ impl Watchdog {
             started: now,
             last_progress: now,
             scanned: 0,
+            agent,
         }
     }
 
-    /// Counts now as progress: codex waits for a person, which is no stall.
+    /// Counts now as progress: the agent waits for a person, which is no stall.
     pub fn hold(&mut self) {
         self.last_progress = Instant::now();
     }
@@ -68,7 +73,8 @@ impl Watchdog {
         if let Some(stall) = self.stall {
             if self.last_progress.elapsed() >= stall {
                 return Some(format!(
-                    "{STALLED}: no progress from codex for {} s (it may be retrying a dead network or provider)",
+                    "{STALLED}: no progress from {} for {} s (it may be retrying a dead network or provider)",
+                    self.agent,
                     stall.as_secs()
                 ));
             }
@@ -134,13 +140,25 @@ mod tests {
     #[test]
     fn stall_trips_without_progress_and_not_with_it() {
         let mut f = tempfile::NamedTempFile::new().expect("temp");
-        let mut dog = Watchdog::new(f.path().to_path_buf(), 1, 0);
+        let mut dog = Watchdog::new(f.path().to_path_buf(), 1, 0, Agent::Codex);
         dog.last_progress -= Duration::from_secs(2);
         writeln!(f, r#"{{"type":"error","message":"Reconnecting..."}}"#).expect("write");
         let reason = dog.check().unwrap_or_default();
-        assert!(reason.starts_with("stalled:"), "{reason}");
+        assert!(
+            reason.starts_with("stalled: no progress from codex "),
+            "{reason}"
+        );
+        // The reason names the job's agent, not codex.
+        let mut dog = Watchdog::new(f.path().to_path_buf(), 1, 0, Agent::Claude);
+        dog.scanned = f.as_file().metadata().expect("meta").len();
+        dog.last_progress -= Duration::from_secs(2);
+        let reason = dog.check().unwrap_or_default();
+        assert!(
+            reason.starts_with("stalled: no progress from claude "),
+            "{reason}"
+        );
 
-        let mut dog = Watchdog::new(f.path().to_path_buf(), 1, 0);
+        let mut dog = Watchdog::new(f.path().to_path_buf(), 1, 0, Agent::Codex);
         dog.scanned = f.as_file().metadata().expect("meta").len();
         dog.last_progress -= Duration::from_secs(2);
         writeln!(f, r#"{{"type":"turn.started"}}"#).expect("write");
@@ -150,9 +168,9 @@ mod tests {
     #[test]
     fn max_duration_trips() {
         let f = tempfile::NamedTempFile::new().expect("temp");
-        let mut dog = Watchdog::new(f.path().to_path_buf(), 0, 1);
+        let mut dog = Watchdog::new(f.path().to_path_buf(), 0, 1, Agent::Codex);
         dog.started -= Duration::from_secs(2);
         assert!(dog.check().unwrap_or_default().starts_with("timed_out:"));
-        assert!(Watchdog::new(f.path().to_path_buf(), 0, 0).is_off());
+        assert!(Watchdog::new(f.path().to_path_buf(), 0, 0, Agent::Codex).is_off());
     }
 }

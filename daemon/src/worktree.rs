@@ -81,7 +81,13 @@ pub fn owner_of(branch: &str) -> Option<JobId> {
 /// HEAD of the repository that holds `cwd`. A `cwd` git does not track (an
 /// empty folder, or one with only untracked files) is created in the
 /// worktree. On any failure nothing is left behind: no worktree, no branch.
-pub async fn create(cwd: &Path, job_dir: &Path, id: &JobId) -> Result<Worktree, WorktreeError> {
+/// `agent`, who will work in it, is named in the note.
+pub async fn create(
+    cwd: &Path,
+    job_dir: &Path,
+    id: &JobId,
+    agent: crate::job::Agent,
+) -> Result<Worktree, WorktreeError> {
     let root = git(cwd, &["rev-parse", "--show-toplevel"]).await.map_err(|e| {
         WorktreeError::NotARepo(format!(
             "{} is not inside a git repository ({e}); run in a git repository or leave isolation out",
@@ -102,7 +108,7 @@ pub async fn create(cwd: &Path, job_dir: &Path, id: &JobId) -> Result<Worktree, 
     // failure to tell is no reason to refuse the job.
     let note = match dirty_paths(&root).await {
         Ok(changes) if !changes.is_empty() => Some(format!(
-            "the worktree starts from HEAD {}, without the {} uncommitted change(s) in {} ({}); commit them for codex to see them",
+            "the worktree starts from HEAD {}, without the {} uncommitted change(s) in {} ({}); commit them for {agent} to see them",
             base.get(..12).unwrap_or(base),
             changes.len(),
             root.display(),
@@ -318,14 +324,14 @@ pub struct Committed {
 const COMMIT_TRIES: u32 = 3;
 const COMMIT_RETRY: Duration = Duration::from_secs(1);
 
-/// Commits what codex changed in the worktree of `branch` (held in
-/// `owner_dir`, the folder of the job that made it) and left uncommitted,
-/// as one commit by codex-async whose message names job `id` and the first
-/// line of `prompt`. codex's changes are the files its edits named
-/// (`codex_paths`, as its events gave them: absolute, or relative to
-/// `run_dir`); anything else uncommitted (the user's own files, or what
-/// codex's commands wrote) is left as it is and returned, so the result can
-/// name it instead of passing it off as codex's work. The branch's earlier
+/// Commits what the job's agent changed in the worktree of `branch` (held
+/// in `owner_dir`, the folder of the job that made it) and left
+/// uncommitted, as one commit by codex-async whose message names job `id`
+/// and the first line of `prompt`. The agent's changes are the files its
+/// edits named (`agent_paths`, as its events gave them: absolute, or
+/// relative to `run_dir`); anything else uncommitted (the user's own files,
+/// or what the agent's commands wrote) is left as it is and returned, so the
+/// result can name it instead of passing it off as the agent's work. The branch's earlier
 /// commits stay as they are. The user's git config cannot get in the way:
 /// no hooks, no signing, no editor, a fixed author and committer.
 pub async fn commit_work(
@@ -360,7 +366,7 @@ pub async fn commit_work(
         .run_dir
         .canonicalize()
         .unwrap_or_else(|_| work.run_dir.to_path_buf());
-    let (mine, left_out): (Vec<String>, Vec<String>) = match work.codex_paths {
+    let (mine, left_out): (Vec<String>, Vec<String>) = match work.agent_paths {
         Some(paths) => {
             let codex: std::collections::HashSet<PathBuf> = paths
                 .iter()
@@ -387,7 +393,7 @@ pub async fn commit_work(
     let message = format!(
         "codex-async job {}: {}\n\nWhat codex changed and left uncommitted in the worktree when the job ended ({}).\n",
         work.id,
-        crate::engine::codex::events::one_line(first_line, SUBJECT_PROMPT_CHARS),
+        crate::job::events::one_line(first_line, SUBJECT_PROMPT_CHARS),
         work.ending
     );
     // Literal pathspecs: a file named `*.rs` is that file, not a glob.
@@ -441,11 +447,11 @@ pub struct JobWork<'a> {
     pub prompt: &'a str,
     /// How the job ended, for the commit message.
     pub ending: &'a str,
-    /// Where codex ran (relative paths in its events start there).
+    /// Where the agent ran (relative paths in its events start there).
     pub run_dir: &'a Path,
-    /// The files codex's edits named; None when they are not all known (more
+    /// The files the agent's edits named; None when they are not all known (more
     /// than the summary keeps): then everything uncommitted is committed.
-    pub codex_paths: Option<&'a [String]>,
+    pub agent_paths: Option<&'a [String]>,
 }
 
 /// Every uncommitted path in `tree`, relative to its root (both sides of a

@@ -9,9 +9,7 @@
 
 use std::process::Stdio;
 
-use codex_async_daemon::{
-    engine::codex::events::Event, engine::codex::events::Summary, output::render,
-};
+use codex_async_daemon::{job::events::Event, job::events::Summary, output::render};
 use codex_async_proto::job_result::JobResult;
 use codex_async_proto::v1::{GetResponse, JobStatus, StartRequest};
 use testkit::{real_codex, wait_for_end, Answer, Behaviour, Daemon, FakeProvider, TempHome};

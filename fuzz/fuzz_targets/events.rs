@@ -3,7 +3,7 @@
 //! a panic, and a rendered line must stay one line.
 #![no_main]
 
-use codex_async_daemon::engine::codex::events::{render, Event, Summary};
+use codex_async_daemon::job::events::{render, Event, Summary};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

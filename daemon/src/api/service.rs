@@ -24,7 +24,6 @@ use crate::{
     api::fit,
     api::validate::{self, Invalid},
     api::watch,
-    engine::codex,
     job::{JobId, JobRecord},
     output::render::{self, Rendered},
     output::render_cache::RenderCache,
@@ -226,7 +225,7 @@ async fn structured_answer(job: &JobRecord, mut summary: JobSummary) -> JobSumma
         return summary;
     };
     let checked = match tokio::fs::read_to_string(schema_path).await {
-        Ok(schema) => codex::answer::check_answer(&schema, answer),
+        Ok(schema) => crate::job::schema::check_answer(&schema, answer),
         Err(e) => Err(format!(
             "the output schema {schema_path} cannot be read ({e})"
         )),

@@ -7,14 +7,11 @@ use std::path::{Path, PathBuf};
 
 use codex_async_proto::v1::{JobStatus, ReviewRequest, StartRequest};
 
-use crate::{
-    engine::codex::{
-        answer,
-        approval::{Decision, Reply, MAX_ANSWER_BYTES},
-        command,
-        review::{self, Fields, Requested},
-    },
-    job::{Isolation, JobId, Policy},
+use crate::job::{
+    self,
+    answers::{Decision, Reply, MAX_ANSWER_BYTES},
+    review::{self, Fields, Requested},
+    Isolation, JobId, Policy,
 };
 
 /// Largest prompt accepted, in bytes.
@@ -48,7 +45,7 @@ pub struct JobSpec {
     pub reply_to: Option<JobId>,
     pub stall_timeout: Option<u32>,
     pub max_duration: Option<u32>,
-    /// codex's reasoning effort (one of [`command::REASONING_EFFORTS`]).
+    /// codex's reasoning effort (one of [`job::REASONING_EFFORTS`]).
     pub reasoning_effort: Option<&'static str>,
     /// The output schema, checked, as JSON text to write to the job folder.
     pub output_schema: Option<String>,
@@ -111,14 +108,18 @@ pub fn start(req: &StartRequest) -> Result<JobSpec, Invalid> {
         Some("") => {
             return Err(Invalid(format!(
                 "reasoning_effort: is empty; use one of {} (codex's model_reasoning_effort), or leave it out for the default",
-                command::REASONING_EFFORTS.join(", ")
+                job::REASONING_EFFORTS.join(", ")
             )))
         }
-        Some(e) => Some(command::reasoning_effort(e).map_err(|e| Invalid(e.to_string()))?),
+        Some(e) => Some(job::reasoning_effort(e).map_err(|e| Invalid(e.to_string()))?),
     };
     let output_schema = match req.output_schema.as_deref() {
         None | Some("") => None,
-        Some(text) => Some(answer::check_schema(text).map_err(Invalid)?.to_string()),
+        Some(text) => Some(
+            job::schema::check_schema(text)
+                .map_err(Invalid)?
+                .to_string(),
+        ),
     };
     if review.is_some() {
         if reply_to.is_some() {
@@ -151,7 +152,7 @@ pub fn start(req: &StartRequest) -> Result<JobSpec, Invalid> {
         None | Some("") => None,
         Some(name) => Some(crate::engine::agent::Agent::parse(name).map_err(Invalid)?),
     };
-    if review.is_some() && agent.is_some_and(|a| a != crate::engine::agent::Agent::Codex) {
+    if review.is_some() && agent.is_some_and(|a| !a.reviews()) {
         return Err(Invalid(
             "agent: a review is codex's reviewer (codex exec review); leave agent out".into(),
         ));
@@ -305,12 +306,12 @@ pub fn since(cursor: u64, output_bytes: u64) -> Result<u64, Invalid> {
 fn prompt(p: &str) -> Result<String, Invalid> {
     if p.trim().is_empty() {
         return Err(Invalid(
-            "prompt: must not be empty; say what codex should do".into(),
+            "prompt: must not be empty; say what the agent should do".into(),
         ));
     }
     if p.len() > MAX_PROMPT_BYTES {
         return Err(Invalid(format!(
-            "prompt: {} bytes is over the limit of {MAX_PROMPT_BYTES} bytes; shorten it or point codex at a file that holds the details",
+            "prompt: {} bytes is over the limit of {MAX_PROMPT_BYTES} bytes; shorten it or point the agent at a file that holds the details",
             p.len()
         )));
     }
@@ -320,7 +321,7 @@ fn prompt(p: &str) -> Result<String, Invalid> {
 fn cwd(c: &str) -> Result<PathBuf, Invalid> {
     if c.is_empty() {
         return Err(Invalid(
-            "cwd: required; pass the absolute path of the project directory codex should work in"
+            "cwd: required; pass the absolute path of the project directory the agent should work in"
                 .into(),
         ));
     }
@@ -359,7 +360,7 @@ pub fn model_name(m: &str) -> Result<String, Invalid> {
         Ok(m.to_string())
     } else {
         Err(Invalid(format!(
-            "model: {:?} is not a model name; use letters, digits and . _ : / - (at most {MAX_MODEL_LEN}), e.g. gpt-5.5, or leave it out for codex's default",
+            "model: {:?} is not a model name; use letters, digits and . _ : / - (at most {MAX_MODEL_LEN}), e.g. gpt-5.5, or leave it out for the agent's default",
             m.chars().take(40).collect::<String>()
         )))
     }
@@ -441,12 +442,12 @@ pub fn reply(decision: &str, answer: Option<String>) -> Result<Reply, Invalid> {
 pub fn steer_text(text: String) -> Result<String, Invalid> {
     if text.trim().is_empty() {
         return Err(Invalid(
-            "text: empty; pass what codex should know or do now, in plain language".into(),
+            "text: empty; pass what the agent should know or do now, in plain language".into(),
         ));
     }
     if text.len() > MAX_PROMPT_BYTES {
         return Err(Invalid(format!(
-            "text: {} bytes is over the limit of {MAX_PROMPT_BYTES} bytes; shorten it or point codex at a file that holds the details",
+            "text: {} bytes is over the limit of {MAX_PROMPT_BYTES} bytes; shorten it or point the agent at a file that holds the details",
             text.len()
         )));
     }

@@ -15,7 +15,8 @@ use codex_async_proto::{
 use crate::{
     api::validate,
     cmd::{self, logs, ui},
-    engine::codex::{review::FLAGS, review_target as review},
+    engine,
+    job::review::FLAGS,
 };
 
 /// `codexd review --help`'s exit status section.
@@ -70,7 +71,7 @@ pub fn run(options: Options) -> anyhow::Result<ExitCode> {
         // (codexd would name the tool's arguments): the same rules, run on
         // the same repository.
         let checked = match validate::review(&request, &FLAGS) {
-            Ok(requested) => review::resolve(&requested, &cwd, &FLAGS).await,
+            Ok(requested) => engine::review_target(&requested, &cwd, &FLAGS).await,
             Err(invalid) => Err(invalid.0),
         };
         if let Err(why) = checked {

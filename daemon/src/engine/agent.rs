@@ -54,6 +54,17 @@ impl Agent {
         }
     }
 
+    /// Whether it runs reviews (`codex_review`, `codexd review`): codex's
+    /// reviewer, `codex exec review` (engine/codex/review_target.rs). Here
+    /// rather than in engine/mod.rs because the request checks, which the
+    /// settings use, read it and must not reach the engines.
+    pub fn reviews(self) -> bool {
+        match self {
+            Self::Codex => true,
+            Self::Gemini | Self::Claude => false,
+        }
+    }
+
     /// How a user installs it.
     pub fn install_hint(self) -> &'static str {
         match self {

@@ -1,18 +1,27 @@
 //! The agents codexd runs, behind one seam: which agent CLI a job runs
 //! ([`Agent`], recorded with the job), and per agent what only that agent's
-//! engine knows: its command line, how its output becomes codexd's events,
-//! and what its exit codes mean. codex's engine is `crate::engine::codex` (its
-//! app-server protocol, approvals, versions and login); Gemini CLI's is
-//! [`gemini`], Claude Code's [`claude`].
+//! engine knows: its command line, how its output becomes codexd's events
+//! (`crate::job::events`, which belong to no agent), its questions, and what
+//! its exit codes mean. codex's engine is [`codex`] (its app-server protocol
+//! and session, reviews, versions and login); Gemini CLI's is [`gemini`],
+//! Claude Code's [`claude`].
 //!
-//! Adding an agent is a folder here (its command line, its stream
-//! translator, its exit codes, its doctor checks) plus its line in
-//! [`Agent`] and in `codex_async_proto::values::AGENTS`.
+//! This module is the one the core calls: supervisor, monitor, store,
+//! output and API name no agent (daemon/tests/seam.rs holds them to it), and
+//! every `match` on [`Agent`] that picks an engine is here. Adding an agent
+//! is a folder here (its command line, its stream translator, its exit
+//! codes, its doctor checks) plus its line in [`Agent`] (agent.rs), in
+//! `codex_async_proto::values::AGENTS`, and its arm in each dispatch below.
 
 pub mod agent;
 pub mod claude;
 pub mod codex;
 pub mod gemini;
+
+use std::{
+    ffi::{OsStr, OsString},
+    path::Path,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +31,135 @@ pub use agent::{Agent, DEFAULT};
 /// it is) is its talk about its own set-up, not shown to anyone reading the
 /// job: the renderer asks this of every text line, whatever the agent.
 pub fn is_setup_chatter(line: &str) -> bool {
-    codex::events::is_noise(line) || gemini::is_setup_chatter(line)
+    codex::is_setup_chatter(line) || gemini::is_setup_chatter(line)
+}
+
+use crate::{
+    config::Config,
+    job::{
+        review::{Fields, Requested, Review},
+        JobRecord,
+    },
+};
+
+/// A job driven through its agent's own protocol rather than read as a
+/// stream (codex's app-server): [`SessionPlan`] is what the session asks the
+/// agent for, [`Session`] the monitor's side of it (`engine/codex/session.rs`:
+/// the job's questions, steering, interrupt, how far it got), [`TurnEnd`]
+/// how its turn ended.
+pub use codex::{
+    app_server::{Plan as SessionPlan, TurnEnd},
+    session::{Control, Session},
+};
+
+/// How a job's run ended, as the monitor settles it for exit.json: what
+/// its process said, and what a stop (a cancel, a watchdog) set; a
+/// [`Session`] has its say on it (`Session::settle`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ending {
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    /// Why the job did not succeed, if it did not.
+    pub reason: Option<String>,
+    /// The job ends cancelled.
+    pub cancelled: bool,
+}
+
+/// What a job's monitor is given by the job's engine: how to start the
+/// agent, and how its output becomes codexd's events.
+pub struct Launch {
+    /// The agent's command line.
+    pub argv: Vec<OsString>,
+    /// Set when the monitor drives the agent's own protocol.
+    pub session: Option<SessionPlan>,
+    /// Set when the monitor translates the agent's output line by line.
+    pub stream: Option<Stream>,
+    /// What the engine adds to the agent's environment.
+    pub env: Vec<(String, String)>,
+}
+
+/// How `job` runs on its agent (`dir` its folder), from codexd's settings.
+/// Neither a session nor a stream: the agent writes codexd's events itself
+/// (`codex exec review --json`).
+pub fn launch(config: &Config, job: &JobRecord, dir: &Path) -> Launch {
+    let owned = |env: &[(&str, &str)]| -> Vec<(String, String)> {
+        env.iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect()
+    };
+    match job.agent {
+        Agent::Codex => Launch {
+            argv: codex::command::argv(
+                &config.codex_bin,
+                &config.extra_args,
+                &codex::auth::app_server_overrides_here(&config.extra_args),
+                job,
+            ),
+            session: (codex::engine(job) == codex::Engine::AppServer).then(|| {
+                codex::app_server::Plan::for_job(job, config.question_timeout, config.init_timeout)
+            }),
+            stream: None,
+            env: Vec::new(),
+        },
+        Agent::Gemini => Launch {
+            argv: gemini::argv(&config.gemini_bin, job),
+            session: None,
+            stream: Some(Stream::Gemini),
+            env: owned(gemini::ENV),
+        },
+        Agent::Claude => Launch {
+            argv: claude::argv(&config.claude_bin, job, dir),
+            session: None,
+            stream: Some(Stream::Claude),
+            env: claude::env(job),
+        },
+    }
+}
+
+/// The command that runs `agent`, from its setting.
+pub fn program(config: &Config, agent: Agent) -> &OsStr {
+    match agent {
+        Agent::Codex => &config.codex_bin,
+        Agent::Gemini => &config.gemini_bin,
+        Agent::Claude => &config.claude_bin,
+    }
+}
+
+/// Why a job of `agent` cannot start: its command (from its setting) is not
+/// installed; None when it is.
+pub fn not_installed(config: &Config, agent: Agent) -> Option<String> {
+    missing(agent, program(config, agent))
+}
+
+/// What a job's non-zero exit `code` means, in a sentence with the fix,
+/// when its engine can tell more than the code (`output` the job's
+/// output.txt): for codex, a command line it refused (exit 2, clap's usage
+/// error) with its version and the one needed. Agents whose streams are
+/// translated explain theirs in the monitor (`Translate::explain_exit`).
+pub async fn explain_exit(
+    config: &Config,
+    agent: Agent,
+    output: &Path,
+    code: i32,
+) -> Option<String> {
+    match agent {
+        Agent::Codex => {
+            codex::version::explain_exit(&config.codex_bin, &config.extra_args, output, code).await
+        }
+        Agent::Gemini | Agent::Claude => None,
+    }
+}
+
+/// A review's requested target resolved against the repository holding
+/// `cwd` (`auto` pinned to what it chose), or the error naming the field
+/// (`names`) and the fix. Reviews run on codex (`codex exec review`); an
+/// agent without reviews is refused before this (`api/validate.rs`).
+pub async fn review_target(
+    requested: &Requested,
+    cwd: &Path,
+    names: &Fields,
+) -> Result<Review, String> {
+    codex::review_target::resolve(requested, cwd, names).await
 }
 
 /// Why a job of `agent` cannot start when its command (`program`, from its
@@ -73,6 +210,24 @@ pub fn refusal(
     }
 }
 
+/// Whether `agent` takes a reasoning effort, so that codexd's default one
+/// (`default_reasoning_effort`, codex's setting) applies to its jobs; an
+/// agent that does not refuses an asked one (`refusal`).
+pub fn takes_reasoning_effort(agent: Agent) -> bool {
+    match agent {
+        Agent::Codex => true,
+        Agent::Gemini | Agent::Claude => false,
+    }
+}
+
+/// `codexd ask-relay`: the relay an agent starts for a job under `ask` to
+/// send its permission questions to the job's monitor (Claude Code's
+/// permission prompt tool, engine/claude/relay.rs). Returns the process's
+/// exit code.
+pub fn serve_ask_relay(job_dir: &Path) -> i32 {
+    claude::relay::serve(job_dir)
+}
+
 /// Whether a job of `agent` under `policy` sends its permission questions
 /// to a relay the monitor serves (monitor/asks.rs): Claude Code under `ask`
 /// (its permission prompt tool). codex asks through its app-server session.
@@ -114,7 +269,7 @@ impl Stream {
         fallback_id: String,
         asked_at: String,
         deadline: String,
-    ) -> Option<codex::events::Question> {
+    ) -> Option<crate::job::events::Question> {
         match self {
             Self::Claude => Some(claude::relay::question(
                 request,
@@ -133,7 +288,7 @@ impl Stream {
     pub fn reply(
         self,
         request: &serde_json::Value,
-        decision: codex::approval::Decision,
+        decision: crate::job::answers::Decision,
         timed_out: bool,
         timeout: u32,
     ) -> String {
@@ -145,7 +300,7 @@ impl Stream {
 }
 
 /// Turns an agent's output lines into codexd's event lines (the `--json`
-/// events of `crate::engine::codex::events`, which every summary, rendering and
+/// events of [`crate::job::events`], which every summary, rendering and
 /// result reads).
 pub trait Translate {
     /// The event lines one line of the agent's output becomes.

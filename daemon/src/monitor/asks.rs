@@ -34,15 +34,12 @@ use tokio::{
 };
 
 use crate::{
-    engine::{
-        codex::{
-            app_server,
-            approval::{AnswerFile, AnsweredBy, Decision},
-            events::Question,
-        },
-        Stream,
+    engine::Stream,
+    job::{
+        answers::{self, AnswerFile, AnsweredBy, Decision},
+        events::{self, Question},
+        now_rfc3339,
     },
-    job::now_rfc3339,
     store::jobdir::JobDir,
 };
 
@@ -221,7 +218,7 @@ impl Driver {
         };
         if !first.announced {
             first.announced = true;
-            let event = app_server::question_event(&first.question);
+            let event = answers::question_event(&first.question);
             self.event(&event);
         }
         self.waiting.store(true, Ordering::Relaxed);
@@ -234,7 +231,7 @@ impl Driver {
         // moot: said so, and the next one is shown.
         while self.queue.front().is_some_and(|p| p.reply.is_closed()) {
             if let Some(gone) = self.queue.pop_front() {
-                let event = app_server::declined_event(
+                let event = answers::declined_event(
                     &Value::String(gone.question.id.clone()),
                     "a question the agent withdrew",
                 );
@@ -278,7 +275,7 @@ impl Driver {
         if decision == Decision::Stop {
             self.stopped.store(true, Ordering::Relaxed);
         }
-        let event = app_server::answer_event(&pending.question.id, decision, by.name());
+        let event = answers::answer_event(&pending.question.id, decision, by.name());
         self.event(&event);
         let _ = std::fs::remove_file(self.dir.answer());
         self.announce();
@@ -287,7 +284,7 @@ impl Driver {
     /// One event line, appended whole (O_APPEND keeps it so beside the
     /// agent's translated stream and its stderr).
     fn event(&mut self, event: &Value) {
-        let line = app_server::event_line(event);
+        let line = events::event_line(event);
         let _ = self.output.write_all(line.as_bytes());
     }
 }

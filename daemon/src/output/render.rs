@@ -6,7 +6,7 @@
 use std::{fs::File, io, os::unix::fs::FileExt, path::Path};
 
 use crate::{
-    engine::codex::events::{one_line, render, Event},
+    job::events::{one_line, render, Event},
     output::lines::{line_start_at_or_after, line_start_at_or_before, read_lines, Line},
     output::output_cap::{parse_marker, Marker, MARKER_LEN},
 };
@@ -243,7 +243,12 @@ fn marker_ends_at(path: &Path, offset: u64) -> io::Result<bool> {
 
 fn show(line: &Line) -> Option<String> {
     match line {
-        Line::Text(bytes) => render(&Event::parse(bytes)),
+        Line::Text(bytes) => match Event::parse(bytes) {
+            // An agent's talk about its own set-up (its stderr, kept in
+            // output.txt) is not shown; each engine names its own.
+            Event::Text(text) if crate::engine::is_setup_chatter(&text) => None,
+            event => render(&event),
+        },
         Line::Long { head, tail, .. } if head.starts_with(b"{") => {
             render(&Event::parse_long(head, tail))
         }

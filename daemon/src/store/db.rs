@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, Notify};
 use tracing::{error, info, warn};
 
 use crate::{
-    engine::codex::events::Summary,
+    job::events::Summary,
     job::{Isolation, JobId, JobRecord, Policy},
     store::pending::{Change, Pending},
 };

@@ -21,10 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use codex_async_proto::v1::JobStatus;
 
-use crate::{
-    engine::codex::{events::Summary, review::Review},
-    job::{Isolation, JobId, JobRecord, Policy},
-};
+use crate::job::{events::Summary, review::Review, Isolation, JobId, JobRecord, Policy};
 
 /// The paths of one job's files.
 #[derive(Debug, Clone)]
@@ -75,7 +72,7 @@ impl JobDir {
     }
 
     /// codexd's answer to the question the job's codex asks (see
-    /// `codex::approval`).
+    /// `crate::job::answers`).
     pub fn answer(&self) -> PathBuf {
         self.dir.join("answer.json")
     }

@@ -22,7 +22,7 @@ use std::{
 
 use codex_async_proto::v1::JobStatus;
 
-use crate::{engine::codex::events::Summary, job::JobRecord};
+use crate::job::{events::Summary, JobRecord};
 
 /// One state change of a job, as [`crate::store::db::Db`] writes it.
 #[derive(Debug, Clone)]

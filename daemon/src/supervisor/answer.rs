@@ -9,7 +9,7 @@ use tracing::info;
 
 use super::{Supervisor, SupervisorError};
 use crate::{
-    engine::codex::approval::{input_answers, shown_answers, AnswerFile, Decision, Reply},
+    job::answers::{input_answers, shown_answers, AnswerFile, Decision, Reply},
     job::{now_rfc3339, JobId, JobRecord},
     store::jobdir::{write_json_atomic, Durability},
 };
@@ -79,8 +79,8 @@ impl Supervisor {
             // The first answer is on its way to codex: a second would race it.
             return Err(SupervisorError::Precondition(format!(
                 "question_id: question {:?} of job {id} is answered already ({given}); \
-                 codex gets that answer; codex_poll shows what it asks next",
-                question.id
+                 {} gets that answer; codex_poll shows what it asks next",
+                question.id, job.agent
             )));
         }
         let (decision, answers) = match (reply, question.kind == "input") {
@@ -100,16 +100,18 @@ impl Supervisor {
             (Reply::Decision(Decision::Deny), true) => (None, Default::default()),
             (Reply::Decision(decision), true) => {
                 return Err(SupervisorError::Invalid(format!(
-                    "decision: {:?} answers an approval, but codex asks a question here ({}); \
+                    "decision: {:?} answers an approval, but {} asks a question here ({}); \
                      pass the answer as text instead (codex_answer's answer, codexd answer --text), \
                      or deny to give it no answer",
                     decision.name(),
+                    job.agent,
                     question.what()
                 )))
             }
             (Reply::Text(_), false) => {
                 return Err(SupervisorError::Invalid(format!(
-                    "answer: codex asks for a decision here ({}), not text; pass decision, one of {}",
+                    "answer: {} asks for a decision here ({}), not text; pass decision, one of {}",
+                    job.agent,
                     question.what(),
                     question.decisions.join(", ")
                 )))

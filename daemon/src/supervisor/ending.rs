@@ -10,7 +10,7 @@ use tracing::{info, warn};
 
 use super::{summary::Fold, Supervisor, SupervisorError};
 use crate::{
-    job::{now_rfc3339, JobId},
+    job::{now_rfc3339, Agent, JobId},
     store::jobdir::{ExitInfo, JobDir},
     sys::proctree,
     worktree::{self, Committed},
@@ -59,6 +59,8 @@ impl Supervisor {
         fallback_reason: Option<String>,
     ) -> Result<(), SupervisorError> {
         self.fold_summary(id, Fold::Final).await?;
+        // The reasons below name the job's agent.
+        let agent = self.load(id).await?.agent;
         let dir = self.job_dir(id);
         let exit = dir.read_exit();
         if let Some(note) = exit.as_ref().and_then(|e| e.output_note.as_deref()) {
@@ -68,34 +70,28 @@ impl Supervisor {
             self.inner.db.set_run_ms(id.as_str(), ms).await?;
         }
         let (status, code, mut reason) = match exit {
-            Some(exit) => outcome(&exit),
+            Some(exit) => outcome(&exit, agent),
             None => (
                 JobStatus::Error,
                 None,
-                Some(fallback_reason.unwrap_or_else(|| lost_reason(&dir))),
+                Some(fallback_reason.unwrap_or_else(|| lost_reason(&dir, agent))),
             ),
         };
-        // A non-zero exit says more with codex's own last error.
+        // A non-zero exit says more with the agent's own last error.
         if let (JobStatus::Error, Some(code), Some(text)) = (status, code, reason.as_mut()) {
             if let Some(message) = self.load(id).await?.summary.error_message {
-                if text.starts_with("codex exited") {
+                if text.starts_with(&format!("{agent} exited")) {
                     *text = format!(
-                        "codex exited with code {code}: {}",
-                        crate::engine::codex::events::one_line(&message, 300)
+                        "{agent} exited with code {code}: {}",
+                        crate::job::events::one_line(&message, 300)
                     );
                 }
             }
         }
         // codex's usage error (exit 2) names no version and no fix: say both.
         if let (JobStatus::Error, Some(code), Some(text)) = (status, code, reason.as_mut()) {
-            let config = &self.inner.config;
-            if let Some(why) = crate::engine::codex::version::explain_exit(
-                &config.codex_bin,
-                &config.extra_args,
-                &dir.output(),
-                code,
-            )
-            .await
+            if let Some(why) =
+                crate::engine::explain_exit(&self.inner.config, agent, &dir.output(), code).await
             {
                 *text = why;
             }
@@ -156,7 +152,7 @@ impl Supervisor {
         // Replies to one job share its worktree and may end together.
         let lock = self.worktree_lock(branch);
         let _guard = lock.lock().await;
-        if owner == *id && !codex_ran(&self.job_dir(id)) {
+        if owner == *id && !agent_ran(&self.job_dir(id)) {
             match worktree::discard_unused(owner_dir.path(), branch).await {
                 Ok(()) => {
                     info!(job_id = %id, branch, "codex never ran: its worktree and branch were removed");
@@ -180,13 +176,13 @@ impl Supervisor {
             .iter()
             .map(|f| f.path.clone())
             .collect();
-        let all_known = paths.len() < crate::engine::codex::events::MAX_FILES;
+        let all_known = paths.len() < crate::job::events::MAX_FILES;
         let work = worktree::JobWork {
             id,
             prompt: &job.prompt,
             ending: &ending,
             run_dir: std::path::Path::new(job.run_dir()),
-            codex_paths: all_known.then_some(paths.as_slice()),
+            agent_paths: all_known.then_some(paths.as_slice()),
         };
         let tree = worktree::tree_in(owner_dir.path());
         let note = match worktree::commit_work(owner_dir.path(), branch, &work).await {
@@ -196,7 +192,8 @@ impl Supervisor {
                 }
                 (!left_out.is_empty()).then(|| {
                     format!(
-                        "not committed, as they are not codex's edits: {} (still in the worktree {})",
+                        "not committed, as they are not {}'s edits: {} (still in the worktree {})",
+                        job.agent,
                         worktree::name_paths(&left_out),
                         tree.display()
                     )
@@ -206,8 +203,9 @@ impl Supervisor {
                 warn!(job_id = %id, branch, error = %e,
                       "cannot commit the job's work; it stays uncommitted in the worktree");
                 Some(format!(
-                    "the end commit failed ({}); codex's work is uncommitted in the worktree {}: commit it there with git",
-                    crate::engine::codex::events::one_line(&e.to_string(), 300),
+                    "the end commit failed ({}); {}'s work is uncommitted in the worktree {}: commit it there with git",
+                    crate::job::events::one_line(&e.to_string(), 300),
+                    job.agent,
                     tree.display()
                 ))
             }
@@ -239,9 +237,10 @@ impl Supervisor {
     }
 }
 
-/// Whether codex was ever started for the job in `dir`: the monitor records
-/// codex's start in monitor.json, and a failed start in exit.json.
-pub(super) fn codex_ran(dir: &JobDir) -> bool {
+/// Whether the job's agent was ever started for the job in `dir`: the
+/// monitor records its start in monitor.json, and a failed start in
+/// exit.json.
+pub(super) fn agent_ran(dir: &JobDir) -> bool {
     match dir.read_exit() {
         Some(exit) => exit.spawn_error.is_none(),
         None => dir.monitor_info().exists(),
@@ -250,16 +249,16 @@ pub(super) fn codex_ran(dir: &JobDir) -> bool {
 
 /// Why a job whose monitor vanished is `error`; kills what the monitor left
 /// running, since nothing else would ever stop it.
-fn lost_reason(dir: &JobDir) -> String {
+fn lost_reason(dir: &JobDir, agent: Agent) -> String {
     if !dir.path().exists() {
         // Its monitor stops codex when the folder goes, and writes exit.json
         // into it made again; only with the home gone too is there nowhere.
         return format!(
-            "{}; codex's exit status could not be recorded",
+            "{}; {agent}'s exit status could not be recorded",
             crate::store::jobdir::folder_removed_reason(dir.path())
         );
     }
-    let reason = "lost: the job's monitor ended without recording codex's exit status";
+    let reason = format!("lost: the job's monitor ended without recording {agent}'s exit status");
     match dir.read_monitor_info() {
         Some(m) if proctree::kill_orphaned_job(m.monitor_pid, m.codex_pid, m.codex_start_time) => {
             warn!(
@@ -267,16 +266,16 @@ fn lost_reason(dir: &JobDir) -> String {
                 "killed the processes of a job whose monitor died"
             );
             format!(
-                "{reason}; codex (pid {}) and its processes were killed",
+                "{reason}; {agent} (pid {}) and its processes were killed",
                 m.codex_pid
             )
         }
-        _ => reason.to_string(),
+        _ => reason,
     }
 }
 
 /// Status, exit code and reason from a monitor's exit record.
-fn outcome(exit: &ExitInfo) -> (JobStatus, Option<i32>, Option<String>) {
+fn outcome(exit: &ExitInfo, agent: Agent) -> (JobStatus, Option<i32>, Option<String>) {
     if let Some(reason) = &exit.spawn_error {
         return (JobStatus::Error, None, Some(reason.clone()));
     }
@@ -296,18 +295,18 @@ fn outcome(exit: &ExitInfo) -> (JobStatus, Option<i32>, Option<String>) {
             JobStatus::Error,
             Some(code),
             Some(format!(
-                "codex exited with code {code}; see the output for why"
+                "{agent} exited with code {code}; see the output for why"
             )),
         ),
         (None, Some(sig)) => (
             JobStatus::Error,
             None,
-            Some(format!("codex was killed by signal {sig}")),
+            Some(format!("{agent} was killed by signal {sig}")),
         ),
         (None, None) => (
             JobStatus::Error,
             None,
-            Some("codex ended with an unknown status".into()),
+            Some(format!("{agent} ended with an unknown status")),
         ),
     }
 }

@@ -77,19 +77,21 @@ impl Supervisor {
                 self.advance_summary(id).await?;
                 let job = self.load(id).await?;
                 return Ok(SteerOutcome {
-                    job,
                     message: format!(
-                        "codex has it: job {id} reads it at its next step (a command running now finishes first)"
+                        "{} has it: job {id} reads it at its next step (a command running now finishes first)",
+                        job.agent
                     ),
+                    job,
                 });
             }
             if tokio::time::Instant::now() >= deadline {
                 let job = self.load(id).await?;
                 return Ok(SteerOutcome {
-                    job,
                     message: format!(
-                        "stored: job {id}'s monitor sends it to codex as soon as it reads it"
+                        "stored: job {id}'s monitor sends it to {} as soon as it reads it",
+                        job.agent
                     ),
+                    job,
                 });
             }
             tokio::time::sleep(TAKEN_POLL).await;

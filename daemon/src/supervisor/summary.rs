@@ -17,7 +17,7 @@ use tracing::warn;
 
 use super::{Supervisor, SupervisorError};
 use crate::{
-    engine::codex::events::{Event, Summary},
+    job::events::{Event, Summary},
     job::JobId,
     output::{
         lines::{skim, Body, Seen, SkimLimits},
@@ -47,7 +47,7 @@ const LIMITS: SkimLimits = SkimLimits {
 /// their head and tail.
 const SKIM_WHOLE: usize = 64 * 1024;
 /// The event types the summary needs, folded wherever they are.
-const NEEDED: &[&str] = crate::engine::codex::events::SUMMARY_EVENTS;
+const NEEDED: &[&str] = crate::job::events::SUMMARY_EVENTS;
 
 /// How much a summary fold may do.
 #[derive(Debug, Clone, Copy)]

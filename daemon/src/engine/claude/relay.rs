@@ -29,7 +29,7 @@ use rmcp::{
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-use crate::engine::codex::{approval::Decision, events::Question};
+use crate::job::{answers::Decision, events::Question};
 
 /// The MCP server's name in the job's `--mcp-config`: unlikely to be one of
 /// the user's own (the user's servers are still loaded beside it).

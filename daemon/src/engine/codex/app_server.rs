@@ -12,16 +12,16 @@
 //! reads do not grow. Checked against `codex app-server generate-json-schema`
 //! of codex 0.171.
 //!
-//! The monitor drives a session with these (monitor/session.rs).
+//! The monitor drives a session with these (engine/codex/session.rs).
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{
-    approval::{Decision, DECISIONS},
-    events::{Prompt, PromptOption, Question, APPROVAL_REQUESTED, APPROVAL_RESOLVED},
+use crate::job::{
+    answers::{Decision, DECISIONS},
+    events::{Prompt, PromptOption, Question},
 };
 use crate::job::{JobRecord, Kind};
 
@@ -150,11 +150,6 @@ pub fn steer_request(thread_id: &str, turn_id: &str, text: &str) -> Value {
         "expectedTurnId": turn_id,
         "input": [{"type": "text", "text": text}],
     })
-}
-
-/// The event the monitor writes once codex took a steering.
-pub fn steered_event(text: &str) -> Value {
-    json!({"type": crate::engine::codex::events::STEERED, "text": text})
 }
 
 /// How a turn ended, from `turn/completed`.
@@ -314,7 +309,29 @@ pub fn decision_result(method: &str, decision: Decision) -> Value {
             Decision::Deny | Decision::Stop => json!({"action": "decline", "content": null}),
         };
     }
-    json!({"decision": decision.codex_value()})
+    json!({"decision": decision_value(decision)})
+}
+
+/// codex's app-server name for a decision (`CommandExecutionApprovalDecision`
+/// / `FileChangeApprovalDecision`).
+pub fn decision_value(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Allow => "accept",
+        Decision::AllowSession => "acceptForSession",
+        Decision::Deny => "decline",
+        Decision::Stop => "cancel",
+    }
+}
+
+/// The decision codex's `availableDecisions` entry stands for, if any.
+pub fn decision_from(value: &Value) -> Option<Decision> {
+    match value.as_str()? {
+        "accept" => Some(Decision::Allow),
+        "acceptForSession" => Some(Decision::AllowSession),
+        "decline" => Some(Decision::Deny),
+        "cancel" => Some(Decision::Stop),
+        _ => None,
+    }
 }
 
 /// The answer to `item/tool/requestUserInput`: each prompt's text by its id
@@ -565,7 +582,7 @@ impl Translator {
             match params.get("availableDecisions").and_then(Value::as_array) {
                 Some(offered) => offered
                     .iter()
-                    .filter_map(Decision::from_codex)
+                    .filter_map(decision_from)
                     .map(|d| d.name().to_string())
                     .collect(),
                 None => DECISIONS.iter().map(|d| d.name().to_string()).collect(),
@@ -693,121 +710,6 @@ fn mcp_tool_question(id: String, params: &Value, asked_at: String, deadline: Str
     }
 }
 
-/// One event as the line `output.txt` gets, newline included, with its keys
-/// in the order the readers of a long line need: `type` and `id` first, then
-/// the smaller fields, the biggest last. A line too long to hold is folded
-/// from its first and last bytes only (lines.rs, `Event::parse_long`), so a
-/// command's megabytes of `aggregated_output` must come after its command,
-/// exit code and status, which then all sit in the head. serde_json's own
-/// map order is alphabetical, which would put the output first and `type`
-/// last, out of reach of the head.
-pub fn event_line(event: &Value) -> String {
-    let mut out = Vec::with_capacity(weight(event) + 64);
-    write_ordered(&mut out, event);
-    out.push(b'\n');
-    // serde_json writes UTF-8 only, so this never loses a byte.
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
-/// Writes straight into `out`: every line of a job's output passes here
-/// (figure 7), so no key or scalar is made into a String of its own first,
-/// and each value's weight is taken once per object, not at every
-/// comparison of the sort.
-fn write_ordered(out: &mut Vec<u8>, value: &Value) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<((u8, usize), &String, &Value)> = map
-                .iter()
-                .map(|(key, value)| {
-                    let rank = match key.as_str() {
-                        "type" => (0, 0),
-                        "id" => (1, 0),
-                        _ => (2, weight(value)),
-                    };
-                    (rank, key, value)
-                })
-                .collect();
-            // Stable: equal weights keep their (alphabetical) order.
-            keys.sort_by_key(|(rank, _, _)| *rank);
-            out.push(b'{');
-            for (i, (_, key, value)) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_json(out, key);
-                out.push(b':');
-                write_ordered(out, value);
-            }
-            out.push(b'}');
-        }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_ordered(out, item);
-            }
-            out.push(b']');
-        }
-        scalar => write_json(out, scalar),
-    }
-}
-
-/// A string or scalar as JSON. Writing into a Vec cannot fail, and neither
-/// can serializing a string or a JSON scalar.
-fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
-    let _ = serde_json::to_writer(&mut *out, value);
-}
-
-/// Roughly the bytes `value` takes as JSON (without escapes): enough to
-/// tell a command's output from its exit code.
-fn weight(value: &Value) -> usize {
-    match value {
-        Value::String(s) => s.len() + 2,
-        Value::Array(items) => items.iter().map(weight).sum::<usize>() + 2,
-        Value::Object(map) => {
-            map.iter()
-                .map(|(k, v)| k.len() + 3 + weight(v))
-                .sum::<usize>()
-                + 2
-        }
-        _ => 8,
-    }
-}
-
-/// codex-async's event for a question asked.
-pub fn question_event(question: &Question) -> Value {
-    json!({"type": APPROVAL_REQUESTED, "question": question})
-}
-
-/// codex-async's event for a question answered.
-pub fn answer_event(question_id: &str, decision: Decision, by: &str) -> Value {
-    json!({"type": APPROVAL_RESOLVED, "id": question_id, "decision": decision.name(), "by": by})
-}
-
-/// codex-async's event for a question of kind `input` answered (`answer`:
-/// what the result shows, secrets masked) or left unanswered (None).
-pub fn input_answer_event(question_id: &str, answer: Option<&str>, by: &str) -> Value {
-    let mut event = json!({"type": APPROVAL_RESOLVED, "id": question_id, "by": by,
-        "decision": if answer.is_some() { "answered" } else { "unanswered" }});
-    if let Some(answer) = answer {
-        event["answer"] = json!(answer);
-    }
-    event
-}
-
-/// codex-async's event for a request it answered without asking anyone
-/// (an MCP server's elicitation, declined): `what` names the server and
-/// what it asked, for the events and the result.
-pub fn declined_event(request_id: &Value, what: &str) -> Value {
-    let id = match request_id {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    json!({"type": APPROVAL_RESOLVED, "id": id, "decision": "deny", "by": "codex-async", "what": what})
-}
-
 /// `camelCase` → `snake_case`.
 fn snake(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 4);
@@ -825,7 +727,10 @@ fn snake(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::codex::events::{Event, Summary};
+    use crate::job::{
+        answers::{answer_event, declined_event, input_answer_event, question_event},
+        events::{event_line, Event, Summary},
+    };
 
     fn fold(events: &[Value]) -> Summary {
         let mut summary = Summary::default();
@@ -833,6 +738,13 @@ mod tests {
             summary.apply(&Event::parse(e.to_string().as_bytes()));
         }
         summary
+    }
+
+    #[test]
+    fn decisions_map_to_codex_and_back() {
+        for d in DECISIONS {
+            assert_eq!(decision_from(&json!(decision_value(*d))), Some(*d));
+        }
     }
 
     #[test]

@@ -7,49 +7,10 @@
 
 use std::ffi::{OsStr, OsString};
 
-use crate::job::{JobRecord, Kind};
-
-/// The reasoning efforts codex-async passes as `-c model_reasoning_effort`:
-/// the values codex's configuration reference and the Responses API name
-/// (`reasoning.effort`). codex 0.171 itself does not check the value (it
-/// sends any string on to the provider), so this list is the only guard.
-pub const REASONING_EFFORTS: &[&str] = codex_async_proto::values::REASONING_EFFORTS;
-
-/// A reasoning effort that is not one of [`REASONING_EFFORTS`].
-#[derive(Debug, thiserror::Error)]
-#[error("reasoning_effort: unknown value {0:?}; use one of {efforts} (codex's model_reasoning_effort), or leave it out for the default", efforts = codex_async_proto::values::listed(REASONING_EFFORTS))]
-pub struct BadEffort(pub String);
-
-/// Checks a reasoning effort name.
-pub fn reasoning_effort(s: &str) -> Result<&'static str, BadEffort> {
-    REASONING_EFFORTS
-        .iter()
-        .find(|e| **e == s)
-        .copied()
-        .ok_or_else(|| BadEffort(s.chars().take(40).collect()))
-}
+use crate::job::{review::Target, JobRecord, Kind};
 
 /// A review's sandbox: `exec review` takes no `-s`, and a review only reads.
 const REVIEW_SANDBOX: [&str; 2] = ["-c", "sandbox_mode=\"read-only\""];
-
-/// Why a job cannot start when its codex command is missing.
-pub fn not_found(program: &str) -> String {
-    format!("cannot start codex: {program} was not found; install it with `npm install -g @openai/codex` or set CODEX_BIN to its path, then restart codexd")
-}
-
-/// Checked before a job is handed to its monitor, so that the Start that
-/// would run a missing codex is answered with the error, not with a job that
-/// fails a moment later (the Start no longer waits for codex's spawn).
-pub fn missing(codex_bin: &OsStr) -> Option<String> {
-    let path = std::path::Path::new(codex_bin);
-    if path.is_relative() && path.components().count() > 1 {
-        // The spawn resolves it against the job's folder, not codexd's.
-        return None;
-    }
-    crate::sys::program::which(path)
-        .is_none()
-        .then(|| not_found(&codex_bin.to_string_lossy()))
-}
 
 /// The codex command line for a job.
 ///
@@ -92,6 +53,25 @@ pub fn argv(
         argv.push("--output-schema".into());
         argv.push(schema.into());
     }
-    argv.extend(review.target.flags());
+    argv.extend(target_flags(&review.target));
     argv
+}
+
+/// The flags `codex exec review` takes for this target, after every
+/// other flag: a target's own, or for instructions the prompt from stdin.
+pub fn target_flags(target: &Target) -> Vec<OsString> {
+    match target {
+        Target::Uncommitted => vec!["--uncommitted".into()],
+        Target::Base { branch } => vec!["--base".into(), branch.into()],
+        Target::Commit { commit, title } => {
+            let mut flags: Vec<OsString> = vec!["--commit".into(), commit.into()];
+            if let Some(title) = title {
+                flags.push("--title".into());
+                flags.push(title.into());
+            }
+            flags
+        }
+        // `--` keeps the `-` (read the instructions from stdin) positional.
+        Target::Instructions => vec!["--".into(), "-".into()],
+    }
 }

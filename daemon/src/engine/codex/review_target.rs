@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::review::{Fields, Requested, Review, Target};
+use crate::job::review::{Fields, Requested, Review, Target};
 use crate::worktree;
 
 /// Resolves a requested target against the repository holding `cwd`:

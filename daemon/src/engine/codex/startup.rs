@@ -7,7 +7,7 @@
 //! codex-async supports ([`MIN_CODEX`] to [`NEWEST_TESTED`]) and quotes the
 //! end of what codex printed.
 //!
-//! The monitor's session (monitor/session.rs) knows how far the session
+//! The monitor's session (engine/codex/session.rs) knows how far the session
 //! got and asks here for the words; clap's usage error (exit 2, "unexpected
 //! argument") is left to [`super::version::explain_exit`], which codexd runs
 //! when the job ends because it alone knows `extra_codex_args`.
@@ -114,7 +114,7 @@ pub fn reason(what: NoTurn, version: Option<Version>, tail: &str) -> String {
 /// on one line, without the events the monitor wrote there; empty when codex
 /// printed nothing.
 fn printed(tail: &str) -> String {
-    // Translated events start with their type (app_server::event_line).
+    // Translated events start with their type (`job::events::event_line`).
     let own: Vec<String> = tail
         .lines()
         .filter(|line| !line.starts_with("{\"type\":"))

@@ -168,7 +168,7 @@ const V0_125: Version = Version::new(0, 125, 0);
 /// Every codex feature codex-async relies on (read from the `--help` of
 /// codex 0.125.0, 0.140.0, 0.146.0 and 0.171.0). A task's or a reply's
 /// settings go in app-server requests, not flags: what an app-server lacks
-/// there is its error, named by the job (monitor/session.rs).
+/// there is its error, named by the job (engine/codex/session.rs).
 pub const FEATURES: &[Feature] = &[
     feature(
         Command::AppServer,

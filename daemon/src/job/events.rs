@@ -1,14 +1,18 @@
-//! codex's `--json` event stream: parse each line, fold it into a [`Summary`]
-//! (what codex is doing and what it concluded), and render it as one compact
-//! line for a model to read.
+//! codexd's event lines, the format of every job's `output.txt` whatever its
+//! agent: parse each line, fold it into a [`Summary`] (what the agent is
+//! doing and what it concluded), and render it as one compact line for a
+//! model to read.
 //!
-//! codex adds event and item types between versions, so nothing here is a
-//! closed enum: unknown types are kept and shown by name, never an error, and a
-//! line that is not JSON (codex's stderr warnings) is shown as text.
+//! The format is codex's `--json` event stream (`codex exec review` writes it
+//! as is; every other engine translates its agent's output into it), so
+//! stored job folders read the same whichever agent wrote them. codex adds
+//! event and item types between versions, so nothing here is a closed enum:
+//! unknown types are kept and shown by name, never an error, and a line that
+//! is not JSON (an agent's stderr warnings) is shown as text.
 
 use codex_async_proto::job_result::unwrap_shell;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// At most this many commands are kept in a summary (the count goes on).
 pub const MAX_COMMANDS: usize = 200;
@@ -779,24 +783,11 @@ impl Summary {
     }
 }
 
-/// Lines codex prints that tell a reader nothing about the job: stderr
-/// warnings about codex's own set-up, matched by their start.
-const NOISE: &[&str] = &[
-    // CODEX_HOME under the temp folder; harmless (FIELD-NOTES).
-    "WARNING: proceeding, even though we could not create PATH aliases",
-];
-
-pub fn is_noise(text: &str) -> bool {
-    NOISE.iter().any(|prefix| text.starts_with(prefix))
-}
-
 /// The event as one compact line, or None for events not worth a line
 /// (turn.started, item.updated, a command's start).
 pub fn render(event: &Event) -> Option<String> {
     let (kind, value) = match event {
-        Event::Text(text) if text.trim().is_empty() || crate::engine::is_setup_chatter(text) => {
-            return None
-        }
+        Event::Text(text) if text.trim().is_empty() => return None,
         Event::Text(text) => return Some(one_line(text, MAX_LINE)),
         Event::Json { kind, value } => (kind.as_str(), value),
     };
@@ -970,6 +961,97 @@ fn clip(text: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}…", &text[..end])
+}
+
+// Writing codexd's events: every engine's translator and the monitor write
+// their lines through `event_line`.
+
+/// One event as the line `output.txt` gets, newline included, with its keys
+/// in the order the readers of a long line need: `type` and `id` first, then
+/// the smaller fields, the biggest last. A line too long to hold is folded
+/// from its first and last bytes only (lines.rs, `Event::parse_long`), so a
+/// command's megabytes of `aggregated_output` must come after its command,
+/// exit code and status, which then all sit in the head. serde_json's own
+/// map order is alphabetical, which would put the output first and `type`
+/// last, out of reach of the head.
+pub fn event_line(event: &Value) -> String {
+    let mut out = Vec::with_capacity(weight(event) + 64);
+    write_ordered(&mut out, event);
+    out.push(b'\n');
+    // serde_json writes UTF-8 only, so this never loses a byte.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Writes straight into `out`: every line of a job's output passes here
+/// (figure 7), so no key or scalar is made into a String of its own first,
+/// and each value's weight is taken once per object, not at every
+/// comparison of the sort.
+fn write_ordered(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<((u8, usize), &String, &Value)> = map
+                .iter()
+                .map(|(key, value)| {
+                    let rank = match key.as_str() {
+                        "type" => (0, 0),
+                        "id" => (1, 0),
+                        _ => (2, weight(value)),
+                    };
+                    (rank, key, value)
+                })
+                .collect();
+            // Stable: equal weights keep their (alphabetical) order.
+            keys.sort_by_key(|(rank, _, _)| *rank);
+            out.push(b'{');
+            for (i, (_, key, value)) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json(out, key);
+                out.push(b':');
+                write_ordered(out, value);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_ordered(out, item);
+            }
+            out.push(b']');
+        }
+        scalar => write_json(out, scalar),
+    }
+}
+
+/// A string or scalar as JSON. Writing into a Vec cannot fail, and neither
+/// can serializing a string or a JSON scalar.
+fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+/// Roughly the bytes `value` takes as JSON (without escapes): enough to
+/// tell a command's output from its exit code.
+fn weight(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => items.iter().map(weight).sum::<usize>() + 2,
+        Value::Object(map) => {
+            map.iter()
+                .map(|(k, v)| k.len() + 3 + weight(v))
+                .sum::<usize>()
+                + 2
+        }
+        _ => 8,
+    }
+}
+
+/// The event the monitor writes once the agent took a steering.
+pub fn steered_event(text: &str) -> Value {
+    json!({"type": STEERED, "text": text})
 }
 
 #[cfg(test)]
@@ -1195,7 +1277,11 @@ mod tests {
         let warning = Event::parse(
             br#"WARNING: proceeding, even though we could not create PATH aliases: Refusing to create helper binaries under temporary dir "/tmp" (codex_home: AbsolutePathBuf("/tmp/x"))"#,
         );
-        assert_eq!(render(&warning), None);
+        // Not shown by the output's renderer, which asks the engines.
+        let Event::Text(text) = &warning else {
+            panic!("a text line: {warning:?}")
+        };
+        assert!(crate::engine::is_setup_chatter(text));
         for text in [r#""""#, r#"" \n ""#, "null"] {
             let line = format!(
                 r#"{{"type":"item.completed","item":{{"id":"r","type":"reasoning","text":{text}}}}}"#

@@ -1,4 +1,5 @@
-//! The monitor's side of a codex app-server session: it speaks the protocol
+//! The monitor's side of a codex app-server session (the monitor drives it
+//! through the engine seam, `engine::Session`): it speaks the protocol
 //! (codex/app_server.rs) on codex's stdin and stdout, writes the translated
 //! events into `output.txt` (beside codex's stderr), turns codex's approval
 //! requests and its own questions (`item/tool/requestUserInput`, policy
@@ -34,11 +35,13 @@ use tokio::{
 use crate::{
     engine::codex::{
         app_server::{self, Incoming, Plan, Translator, TurnEnd},
-        approval::{shown_answers, AnswerFile, AnsweredBy, Decision},
-        events::Question,
         startup::{self, NoTurn},
     },
-    job::now_rfc3339,
+    job::{
+        answers::{self, shown_answers, AnswerFile, AnsweredBy, Decision},
+        events::{self, Question},
+        now_rfc3339,
+    },
     store::jobdir::{write_json_atomic, Durability, JobDir, SteerDone, SteerNote},
 };
 
@@ -234,6 +237,70 @@ impl Session {
         self.shared
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A question waits for a person (the stall watchdog holds meanwhile).
+    pub fn waiting(&self) -> bool {
+        self.lock().waiting
+    }
+
+    /// The session's say on how the job ended (`program` codex's command,
+    /// `output` the job's output.txt, `stop_sent` whether the monitor
+    /// stopped codex): the app-server exits 0 whatever became of the turn,
+    /// so the turn's end is the job's, in exec's terms (a failed turn exits
+    /// 1); and for a session that never reached its turn, codex's exit status
+    /// says nothing of why, [`Self::why_no_turn`] does.
+    pub async fn settle(
+        &self,
+        program: &OsStr,
+        output: &Path,
+        stop_sent: bool,
+        ending: &mut crate::engine::Ending,
+    ) {
+        if let Some(why) = self
+            .why_no_turn(program, output, ending.exit_code, ending.signal, stop_sent)
+            .await
+        {
+            ending.reason = Some(why);
+        }
+        let (end, failure, stopped, interrupt_sent) = {
+            let s = self.lock();
+            (
+                s.end.clone(),
+                s.failure.clone(),
+                s.stopped,
+                s.interrupt_sent,
+            )
+        };
+        let interrupted = end == Some(TurnEnd::Interrupted);
+        match (end, failure) {
+            (Some(TurnEnd::Completed), _) => {
+                // However the process ended after its turn (the SIGTERM of a
+                // session whose app-server outstayed its stdin).
+                ending.exit_code = Some(0);
+                ending.signal = None;
+                if !interrupt_sent {
+                    // The turn ended before a stop (a cancel, a watchdog,
+                    // both maybe while the monitor was frozen) reached
+                    // codex: the job did its work.
+                    ending.reason = None;
+                    ending.cancelled = false;
+                }
+            }
+            (Some(TurnEnd::Failed(_)), _) | (None, Some(_)) => ending.exit_code = Some(1),
+            (None, None)
+                if ending.reason.is_none() && !ending.cancelled && ending.exit_code == Some(0) =>
+            {
+                ending.reason =
+                    Some("codex app-server ended before its turn did; see the output".into());
+            }
+            _ => {}
+        }
+        // A turn interrupted by a cancel or by the user's `stop` answer ends
+        // the job cancelled (a watchdog's reason says otherwise).
+        if (interrupted || stopped) && ending.reason.is_none() {
+            ending.cancelled = true;
+        }
     }
 
     /// Waits (up to `within`) until everything codex wrote is read: after
@@ -499,7 +566,7 @@ impl Driver {
             let line = app_server::response_line(&id, app_server::elicitation_declined());
             self.write(&line).await;
             let what = app_server::elicitation_what(params);
-            self.event(&app_server::declined_event(&id, &what));
+            self.event(&answers::declined_event(&id, &what));
             return;
         }
         if method == app_server::USER_INPUT && !self.plan.user_input {
@@ -545,7 +612,7 @@ impl Driver {
         };
         if !first.announced {
             first.announced = true;
-            let event = app_server::question_event(&first.question);
+            let event = answers::question_event(&first.question);
             self.event(&event);
         }
         self.lock().waiting = true;
@@ -590,7 +657,7 @@ impl Driver {
             self.write(&line).await;
             let shown =
                 (!answers.is_empty()).then(|| shown_answers(&pending.question.prompts, &answers));
-            self.event(&app_server::input_answer_event(
+            self.event(&answers::input_answer_event(
                 &pending.question.id,
                 shown.as_deref(),
                 by.name(),
@@ -602,7 +669,7 @@ impl Driver {
                 app_server::decision_result(&pending.method, decision),
             );
             self.write(&line).await;
-            self.event(&app_server::answer_event(
+            self.event(&answers::answer_event(
                 &pending.question.id,
                 decision,
                 by.name(),
@@ -653,7 +720,7 @@ impl Driver {
     /// took it, and in `steer/<n>.done` for codexd either way.
     fn steered(&mut self, n: u32, text: &str, error: Option<String>) {
         if error.is_none() {
-            self.event(&app_server::steered_event(text));
+            self.event(&events::steered_event(text));
             self.flush();
         }
         let done = SteerDone { error };
@@ -705,7 +772,7 @@ impl Driver {
     /// one per line, made before the session waits for more). Each write is
     /// whole lines, and O_APPEND keeps it whole beside codex's own stderr.
     fn event(&mut self, event: &Value) {
-        let line = app_server::event_line(event);
+        let line = events::event_line(event);
         self.append(line.as_bytes());
     }
 

@@ -1,7 +1,8 @@
 //! Structured answers: the JSON Schema a job's final answer must follow
-//! (the turn's `outputSchema`; a review's `--output-schema FILE`), checked
-//! before anything starts, and
-//! codex's final answer read back against it once the job ends.
+//! (for codex, the turn's `outputSchema` or a review's `--output-schema
+//! FILE`; an agent that cannot honour one refuses it: `engine::refusal`),
+//! checked before anything starts, and the agent's final answer read back
+//! against it once the job ends.
 //!
 //! The `jsonschema` crate does both checks (the schema against its draft's
 //! meta-schema, then the answer against the schema) rather than anything

@@ -1,8 +1,7 @@
-//! What `codex exec review` reviews: the target a client asks for, the one
-//! codex is given (for `auto`, chosen from the repository's state), and how
-//! each is written on codex's command line.
-
-use std::ffi::OsString;
+//! What a review job reviews: the target a client asks for and the one
+//! recorded with the job (for `auto`, chosen from the repository's state by
+//! the engine), in words for the result. How a target is written on the
+//! agent's command line is the engine's (`engine/codex/command.rs`).
 
 use serde::{Deserialize, Serialize};
 
@@ -49,25 +48,6 @@ pub struct Review {
 }
 
 impl Target {
-    /// The flags `codex exec review` takes for this target, after every
-    /// other flag: a target's own, or for instructions the prompt from stdin.
-    pub fn flags(&self) -> Vec<OsString> {
-        match self {
-            Self::Uncommitted => vec!["--uncommitted".into()],
-            Self::Base { branch } => vec!["--base".into(), branch.into()],
-            Self::Commit { commit, title } => {
-                let mut flags: Vec<OsString> = vec!["--commit".into(), commit.into()];
-                if let Some(title) = title {
-                    flags.push("--title".into());
-                    flags.push(title.into());
-                }
-                flags
-            }
-            // `--` keeps the `-` (read the instructions from stdin) positional.
-            Self::Instructions => vec!["--".into(), "-".into()],
-        }
-    }
-
     /// What is reviewed, in words.
     pub fn describe(&self) -> String {
         match self {
@@ -102,7 +82,7 @@ pub struct Fields {
     pub instructions: &'static str,
     pub cwd: &'static str,
     /// Flags are written `--target base`; arguments `target "base"`.
-    pub(super) flags: bool,
+    pub(crate) flags: bool,
 }
 
 /// The `codex_review` tool's (and the Start RPC's) field names.

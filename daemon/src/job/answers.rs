@@ -1,7 +1,8 @@
-//! Answers to codex's questions (approval policy `ask`): the decisions a user
-//! gives, their names in codex's app-server protocol, the text that answers
-//! codex's own questions (kind `input`: [`input_answers`]), and the answer
-//! file codexd hands to a job's monitor.
+//! Answers to a job's questions (approval policy `ask`), whatever its
+//! agent: the decisions a user gives, the text that answers an agent's own
+//! questions (kind `input`: [`input_answers`]), and the answer file codexd
+//! hands to a job's monitor. Each engine maps a decision to its agent's
+//! answer (codex's app-server names: `engine/codex/app_server.rs`).
 //!
 //! The answer travels by file, not by a connection: codexd writes
 //! `answer.json` into the job's folder (atomically) and sends the monitor
@@ -14,7 +15,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::events::Prompt;
+use serde_json::{json, Value};
+
+use super::events::{Prompt, Question, APPROVAL_REQUESTED, APPROVAL_RESOLVED};
 
 /// The decisions, in the order forms and messages list them.
 pub const DECISIONS: &[Decision] = &[
@@ -40,7 +43,7 @@ pub enum Decision {
 
 /// A decision name that is not one of the four.
 #[derive(Debug, thiserror::Error)]
-#[error("decision: unknown value {0:?}; use one of allow (this once), allow_session (this and the same again for the rest of the job), deny (codex goes on without it), stop (deny and end the job)")]
+#[error("decision: unknown value {0:?}; use one of allow (this once), allow_session (this and the same again for the rest of the job), deny (the agent goes on without it), stop (deny and end the job)")]
 pub struct BadDecision(pub String);
 
 impl Decision {
@@ -68,30 +71,8 @@ impl Decision {
         match self {
             Self::Allow => "Allow once",
             Self::AllowSession => "Allow for the rest of this job",
-            Self::Deny => "Deny (codex goes on without it)",
+            Self::Deny => "Deny (the agent goes on without it)",
             Self::Stop => "Deny and stop the job",
-        }
-    }
-
-    /// codex's app-server name (`CommandExecutionApprovalDecision` /
-    /// `FileChangeApprovalDecision`).
-    pub fn codex_value(self) -> &'static str {
-        match self {
-            Self::Allow => "accept",
-            Self::AllowSession => "acceptForSession",
-            Self::Deny => "decline",
-            Self::Stop => "cancel",
-        }
-    }
-
-    /// The decision codex's `availableDecisions` entry stands for, if any.
-    pub fn from_codex(value: &serde_json::Value) -> Option<Self> {
-        match value.as_str()? {
-            "accept" => Some(Self::Allow),
-            "acceptForSession" => Some(Self::AllowSession),
-            "decline" => Some(Self::Deny),
-            "cancel" => Some(Self::Stop),
-            _ => None,
         }
     }
 }
@@ -254,18 +235,46 @@ pub fn shown_answers(prompts: &[Prompt], answers: &BTreeMap<String, String>) -> 
     }
 }
 
+/// codexd's event for a question asked.
+pub fn question_event(question: &Question) -> Value {
+    json!({"type": APPROVAL_REQUESTED, "question": question})
+}
+
+/// codexd's event for a question answered.
+pub fn answer_event(question_id: &str, decision: Decision, by: &str) -> Value {
+    json!({"type": APPROVAL_RESOLVED, "id": question_id, "decision": decision.name(), "by": by})
+}
+
+/// codexd's event for a question of kind `input` answered (`answer`:
+/// what the result shows, secrets masked) or left unanswered (None).
+pub fn input_answer_event(question_id: &str, answer: Option<&str>, by: &str) -> Value {
+    let mut event = json!({"type": APPROVAL_RESOLVED, "id": question_id, "by": by,
+        "decision": if answer.is_some() { "answered" } else { "unanswered" }});
+    if let Some(answer) = answer {
+        event["answer"] = json!(answer);
+    }
+    event
+}
+
+/// codexd's event for a request it answered without asking anyone
+/// (an MCP server's elicitation, declined): `what` names the server and
+/// what it asked, for the events and the result.
+pub fn declined_event(request_id: &Value, what: &str) -> Value {
+    let id = match request_id {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    json!({"type": APPROVAL_RESOLVED, "id": id, "decision": "deny", "by": "codex-async", "what": what})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip_and_map_to_codex() {
+    fn names_round_trip() {
         for d in DECISIONS {
             assert_eq!(Decision::parse(d.name()).ok(), Some(*d));
-            assert_eq!(
-                Decision::from_codex(&serde_json::json!(d.codex_value())),
-                Some(*d)
-            );
         }
         let e = Decision::parse("yes").expect_err("unknown");
         assert!(e.to_string().starts_with("decision: unknown value \"yes\""));
