@@ -486,50 +486,30 @@ impl Db {
     }
 
     /// Which of `ids` (job folders' names) have no row. Asked at every
-    /// start, so its cost follows the folders, not the rows: a few hundred
-    /// folders beside 100,000 rows are point lookups on the job_id index
-    /// (reading every id took ~80 ms of a 100 ms start there), and only
-    /// many folders read the whole index once.
+    /// start, so its cost follows the folders, not the rows, and no id
+    /// leaves SQLite that has a folder: the names go in as one JSON array
+    /// and SQLite looks each up on the job_id index (0.3 µs a name: 12,000
+    /// folders beside 100,000 rows take 3.5 ms). Reading every id out
+    /// instead took 54 ms at 100,000 rows (sqlx hands rows over one by
+    /// one), ~80 ms of a 100 ms start with the set built from them.
     pub async fn without_rows(
         &self,
         ids: &[String],
     ) -> Result<std::collections::HashSet<String>, DbError> {
-        /// Above this many folders one pass over the index is cheaper
-        /// than a lookup each (measured: ~1 µs a lookup, ~0.15 µs a row read).
-        const LOOKUPS_UP_TO: usize = 2_000;
-        /// Well under SQLite's limit of bound parameters (32,766).
-        const CHUNK: usize = 500;
-        if ids.len() > LOOKUPS_UP_TO {
-            // One row, not one per job: sqlx hands rows over one by one
-            // (100,000 took 54 ms; the joined text 11 ms). Job ids are hex,
-            // so a space cannot be part of one.
-            let joined: Option<String> =
-                sqlx::query_scalar("SELECT group_concat(job_id, ' ') FROM jobs")
-                    .fetch_one(&self.pool)
-                    .await?;
-            let joined = joined.unwrap_or_default();
-            let recorded: std::collections::HashSet<&str> = joined.split(' ').collect();
-            return Ok(ids
-                .iter()
-                .filter(|id| !recorded.contains(id.as_str()))
-                .cloned()
-                .collect());
+        if ids.is_empty() {
+            return Ok(std::collections::HashSet::new());
         }
-        let mut missing: std::collections::HashSet<String> = ids.iter().cloned().collect();
-        for chunk in ids.chunks(CHUNK) {
-            let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "SELECT job_id FROM jobs WHERE job_id IN (",
-            );
-            let mut list = query.separated(", ");
-            for id in chunk {
-                list.push_bind(id.as_str());
-            }
-            query.push(")");
-            for row in query.build().fetch_all(&self.pool).await? {
-                missing.remove(row.try_get::<&str, _>(0)?);
-            }
-        }
-        Ok(missing)
+        // A list of strings always serializes; the error is kept anyway.
+        let names = serde_json::to_string(ids)
+            .map_err(|e| DbError::Sqlx(sqlx::Error::Encode(Box::new(e))))?;
+        let missing: Vec<String> = sqlx::query_scalar(
+            "SELECT value FROM json_each(?1) \
+             WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE job_id = value)",
+        )
+        .bind(names)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(missing.into_iter().collect())
     }
 
     /// This database's generation id (see `migrations/0006_generation.sql`),
@@ -914,8 +894,8 @@ impl Db {
 mod tests {
     use super::*;
 
-    /// Both ways of [`Db::without_rows`] (lookups for a few folders, one
-    /// pass over the index for many) name exactly the folders without a row.
+    /// [`Db::without_rows`] names exactly the folders without a row, for a
+    /// few folders and for many, a name that is no job id among them.
     #[tokio::test(flavor = "current_thread")]
     async fn without_rows_names_the_folders_without_a_row_few_or_many() {
         let dir = tempfile::tempdir().expect("temp dir");
