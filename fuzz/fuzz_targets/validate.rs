@@ -68,7 +68,8 @@ fuzz_target!(|data: &[u8]| {
                     "base_branch",
                     "commit",
                     "title",
-                    "instructions"
+                    "instructions",
+                    "agent"
                 ]
                 .contains(&field),
                 "an error that names no field: {e}"
