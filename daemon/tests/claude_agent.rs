@@ -416,3 +416,34 @@ fn interactive_claude_code_runs_a_claude_job_as_a_task_and_is_told_its_result() 
     assert!(result.contains(" done (exit 0"), "{notice}");
     assert_eq!(result.matches(ANSWER).count(), 1, "{notice}");
 }
+
+#[tokio::test]
+async fn an_api_retry_is_shown_in_the_events_and_a_run_that_recovers_is_done() {
+    let home = TempHome::new();
+    let fake = FakeAnthropic::start(vec![Step::Overloaded, Step::text("Recovered and done.")]);
+    let Some(daemon) = Daemon::with_claude(&home, &fake, &[]).await else {
+        return;
+    };
+    let client = daemon.client().await;
+    let job = testkit::start_job(&client, claude_request(&home, "say done", "suggest")).await;
+    let end = testkit::wait_for_end(&client, &job.job_id).await;
+    testkit::expect_done(&end);
+    let summary = end.summary.clone().expect("summary");
+    assert_eq!(
+        summary.final_message.as_deref(),
+        Some("Recovered and done.")
+    );
+    assert!(
+        end.events
+            .contains("claude: the API failed (529, overloaded); retrying, attempt 1"),
+        "the retry is shown: {}",
+        end.events
+    );
+    let result = codex_async_proto::job_result::JobResult::from_get(&end, None, chrono::Utc::now())
+        .expect("result")
+        .to_text();
+    assert!(
+        !result.contains("overloaded"),
+        "a retry that recovered is no error: {result}"
+    );
+}

@@ -39,6 +39,8 @@ pub enum Step {
     /// A call of tool `name` whose input is computed from the log when the
     /// request that consumes this step arrives.
     ToolUseWith { name: String, input: InputFn },
+    /// HTTP 529 `overloaded_error`, which Claude Code retries.
+    Overloaded,
 }
 
 impl Step {
@@ -80,6 +82,7 @@ impl std::fmt::Debug for Step {
                 .debug_struct("ToolUseWith")
                 .field("name", name)
                 .finish_non_exhaustive(),
+            Self::Overloaded => f.write_str("Overloaded"),
         }
     }
 }
@@ -566,7 +569,16 @@ fn answer_message(
         answer: String::new(),
     });
     let step = if main { state.steps.pop_front() } else { None };
+    if matches!(step, Some(Step::Overloaded)) {
+        if let Some(last) = state.log.requests.last_mut() {
+            last.answer = "529".into();
+        }
+        let error = json!({"type": "error", "error": {"type": "overloaded_error",
+                           "message": "fake Anthropic API: overloaded"}});
+        return ("529 Overloaded", "application/json", error.to_string());
+    }
     let block = match step {
+        Some(Step::Overloaded) => Block::Text(DONE_TEXT.into()),
         None if main => Block::Text(DONE_TEXT.into()),
         None => Block::Text(SIDE_TEXT.into()),
         Some(Step::Text(text)) => Block::Text(text),

@@ -141,6 +141,31 @@ pub fn login(var: impl Fn(&str) -> Option<OsString>) -> Result<String, String> {
     Err("no ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN or ~/.claude/.credentials.json".into())
 }
 
+/// Claude Code's `system/api_retry` as one line: what failed, which attempt
+/// of how many, and when it tries again.
+fn retry_line(value: &Value) -> String {
+    let number = |key: &str| value.get(key).and_then(Value::as_u64);
+    let mut what = String::from("claude: the API failed");
+    if let Some(status) = number("error_status") {
+        what.push_str(&format!(" ({status}"));
+        if let Some(error) = value.get("error").and_then(Value::as_str) {
+            what.push_str(&format!(", {error}"));
+        }
+        what.push(')');
+    }
+    what.push_str("; retrying");
+    if let Some(attempt) = number("attempt") {
+        what.push_str(&format!(", attempt {attempt}"));
+        if let Some(max) = number("max_retries") {
+            what.push_str(&format!(" of {max}"));
+        }
+    }
+    if let Some(ms) = number("retry_delay_ms") {
+        what.push_str(&format!(", in {:.1} s", ms as f64 / 1000.0));
+    }
+    what
+}
+
 /// Turns `--output-format stream-json` lines into codexd's events.
 #[derive(Default)]
 pub struct Translator {
@@ -419,9 +444,13 @@ impl Translate for Translator {
             ("system", "permission_denied") => {
                 self.denied.push(text_of(&value, "tool_use_id"));
             }
-            // Its retries, background tasks and notes: the calls and the
-            // messages they concern say what matters, and an `error` event
-            // would read as the job's error though the run may recover.
+            // Its retries of the API: a line of text, which anyone reading
+            // the job sees (its retries of an outage take minutes, and the
+            // job would look idle), and which the summary does not take as
+            // the job's error, as an `error` event would: the run may recover.
+            ("system", "api_retry") => out.push(retry_line(&value)),
+            // Its background tasks and notes: the calls and the messages they
+            // concern say what matters.
             ("system", _) => {}
             ("assistant", _) => self.assistant(&value, &mut out),
             ("user", _) => self.user(&value, &mut out),
@@ -518,6 +547,27 @@ mod tests {
         assert_eq!(events[5]["usage"]["input_tokens"], 235);
         assert_eq!(events[5]["usage"]["cached_input_tokens"], 30);
         assert_eq!(events[5]["usage"]["output_tokens"], 40);
+    }
+
+    #[test]
+    fn an_api_retry_is_a_line_of_text_not_the_jobs_error() {
+        let mut t = Translator::default();
+        let lines = t.line(
+            &json!({"type": "system", "subtype": "api_retry", "attempt": 2, "max_retries": 10,
+                    "retry_delay_ms": 1180, "error_status": 529, "error": "overloaded"})
+            .to_string(),
+        );
+        assert_eq!(
+            lines,
+            vec!["claude: the API failed (529, overloaded); retrying, attempt 2 of 10, in 1.2 s"]
+        );
+        let mut summary = crate::job::events::Summary::default();
+        summary.apply(&crate::job::events::Event::parse(lines[0].as_bytes()));
+        assert_eq!(summary.error_message, None, "not the job's error");
+        assert_eq!(
+            t.line(&json!({"type": "system", "subtype": "api_retry"}).to_string()),
+            vec!["claude: the API failed; retrying"]
+        );
     }
 
     #[test]
