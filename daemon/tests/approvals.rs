@@ -467,23 +467,7 @@ async fn claude_code_shows_the_form_and_the_users_answer_reaches_codex() {
     let claude = testkit::ClaudeCode::new(claude, home, &api);
     let session = claude.interactive("Have Codex make the file.");
     let diagnostics = || claude.diagnostics(&session, &api.log());
-    let id = poll_for("the job to start", || {
-        let client = client.clone();
-        async move {
-            let jobs = client
-                .clone()
-                .list(ListRequest {
-                    limit: Some(5),
-                    status: None,
-                })
-                .await
-                .ok()?
-                .into_inner()
-                .jobs;
-            jobs.first().map(|j| j.job_id.clone())
-        }
-    })
-    .await;
+    let id = testkit::newest_job_id(&client).await;
     // The call became a task. The scripted model never calls codex_answer,
     // so whatever answers the question below came through the form.
     claude.wait_for(

@@ -490,23 +490,7 @@ async fn the_clients_form_answers_a_claude_jobs_question() {
     ]);
     let user = testkit::ClaudeCode::new(claude, home, &api);
     let session = user.interactive("Have Claude make the file.");
-    let id = poll_for("the job to start", || {
-        let client = client.clone();
-        async move {
-            let jobs = client
-                .clone()
-                .list(ListRequest {
-                    limit: Some(5),
-                    status: None,
-                })
-                .await
-                .ok()?
-                .into_inner()
-                .jobs;
-            jobs.first().map(|j| j.job_id.clone())
-        }
-    })
-    .await;
+    let id = testkit::newest_job_id(&client).await;
     user.wait_for(
         &session,
         &api,

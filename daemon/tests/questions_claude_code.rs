@@ -9,7 +9,7 @@
 //! output, and the job's result (the task's notification at the model too)
 //! has the `Questions:` line.
 
-use codex_async_proto::v1::{GetResponse, JobStatus, ListRequest};
+use codex_async_proto::v1::{GetResponse, JobStatus};
 use codex_async_proto::Client;
 use serde_json::{json, Value};
 use testkit::{get, keys, poll_for, Answer, Behaviour, Daemon, FakeProvider, TempHome};
@@ -125,23 +125,7 @@ async fn claude_code_shows_codexs_question_and_the_answer_typed_there_reaches_co
     let claude = testkit::ClaudeCode::new(claude, &home, &api);
     let session = claude.interactive("Have Codex set up storage.");
     let diagnostics = || claude.diagnostics(&session, &api.log());
-    let id = poll_for("the job to start", || {
-        let client = client.clone();
-        async move {
-            let jobs = client
-                .clone()
-                .list(ListRequest {
-                    limit: Some(5),
-                    status: None,
-                })
-                .await
-                .ok()?
-                .into_inner()
-                .jobs;
-            jobs.first().map(|j| j.job_id.clone())
-        }
-    })
-    .await;
+    let id = testkit::newest_job_id(&client).await;
     // The call became a task. The scripted model never calls codex_answer,
     // so whatever answers the question below came through the form.
     claude.wait_for(

@@ -264,6 +264,28 @@ pub fn idle_standby_monitors(daemon: i32) -> Vec<i32> {
         .collect()
 }
 
+/// The id of the newest job once there is one: the job a client (a real
+/// Claude Code, say) started where the test cannot see its answer.
+pub async fn newest_job_id(client: &Client) -> String {
+    poll_for("the job to start", || {
+        let client = client.clone();
+        async move {
+            let jobs = client
+                .clone()
+                .list(codex_async_proto::v1::ListRequest {
+                    limit: Some(5),
+                    status: None,
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .jobs;
+            jobs.first().map(|j| j.job_id.clone())
+        }
+    })
+    .await
+}
+
 /// A job as Get shows it by default (no raw tail, the latest events).
 pub async fn get(client: &mut Client, id: &str) -> GetResponse {
     client
