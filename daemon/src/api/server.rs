@@ -15,6 +15,7 @@ use tracing::{info, warn};
 
 use crate::{
     api::activation::{Checked, Endpoint},
+    api::lazy::Lazy,
     api::service::Service,
     config::Config,
     job::now_rfc3339,
@@ -133,17 +134,6 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
     health_reporter
         .set_serving::<CodexAsyncServer<Service>>()
         .await;
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(codex_async_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .context("building reflection v1")?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(codex_async_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .context("building reflection v1alpha")?;
-
     info!(pid = std::process::id(), socket = %paths.socket.display(), version = env!("CARGO_PKG_VERSION"), "codexd serving");
     let (stopping_tx, stopping_rx) = oneshot::channel();
     let stop = async move {
@@ -165,8 +155,8 @@ pub async fn serve(paths: Paths, config: Config) -> anyhow::Result<()> {
         .concurrency_limit_per_connection(CALLS_PER_CONNECTION)
         .max_concurrent_streams(STREAMS_PER_CONNECTION)
         .add_service(health)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
+        .add_service(Lazy::new(reflection_v1))
+        .add_service(Lazy::new(reflection_v1alpha))
         .add_service(
             CodexAsyncServer::new(service)
                 .max_decoding_message_size(MAX_REQUEST_BYTES)
@@ -354,4 +344,32 @@ async fn stop_signal(shutdown: Arc<Notify>) {
         _ = int.recv() => info!("SIGINT: shutting down"),
         _ = shutdown.notified() => info!("shutdown requested"),
     }
+}
+
+/// Server reflection, v1 (grpcurl): made at its first call ([`Lazy`]).
+pub(crate) fn reflection_v1() -> Result<
+    tonic_reflection::pb::v1::server_reflection_server::ServerReflectionServer<
+        impl tonic_reflection::pb::v1::server_reflection_server::ServerReflection,
+    >,
+    String,
+> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(codex_async_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| format!("building reflection v1: {e}"))
+}
+
+/// Server reflection, v1alpha (older grpcurl and tools).
+pub(crate) fn reflection_v1alpha() -> Result<
+    tonic_reflection::pb::v1alpha::server_reflection_server::ServerReflectionServer<
+        impl tonic_reflection::pb::v1alpha::server_reflection_server::ServerReflection,
+    >,
+    String,
+> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(codex_async_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|e| format!("building reflection v1alpha: {e}"))
 }

@@ -123,8 +123,11 @@ impl Counts {
     }
 }
 
-/// SQLite connections in the pool (each has its own thread).
-const CONNECTIONS: u32 = 4;
+/// SQLite connections in the pool (each has its own thread). Two: one write
+/// and one read at a time is what WAL mode runs in parallel anyway, and each
+/// connection kept costs a thread and its page cache for the daemon's whole
+/// life (BENCHMARKS 5a).
+const CONNECTIONS: u32 = 2;
 
 /// How soon kept changes are tried again, and the longest wait between tries.
 const DRAIN_FIRST: Duration = Duration::from_millis(200);
