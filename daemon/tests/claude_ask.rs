@@ -8,7 +8,9 @@
 //! Claude Code: allowed (the command runs), denied (it does not; the model
 //! is told and goes on), stopped (the job ends cancelled), unanswered
 //! (denied at its deadline, and no stall meanwhile), cancelled while it
-//! waits (no process left), and across a codexd killed -9 while it waits.
+//! waits (no process left), across a codexd killed -9 while it waits, and
+//! with the job's monitor killed -9 while it waits (the job lost, nothing
+//! left running, no socket left behind).
 
 use std::path::{Path, PathBuf};
 
@@ -653,5 +655,52 @@ async fn a_reply_to_a_claude_ask_job_asks_again_through_its_own_relay() {
     assert_eq!(
         end.summary.and_then(|s| s.final_message).as_deref(),
         Some("second done")
+    );
+}
+
+#[tokio::test]
+async fn a_monitor_killed_while_claude_waits_ends_the_job_lost_with_nothing_left() {
+    let Some(setup) = Setup::new("monitor-killed.txt", &[]).await else {
+        return;
+    };
+    let (client, target, home) = (setup.client.clone(), setup.target.clone(), &setup.home);
+    let (job, _) = setup.ask().await;
+    let folder = home.paths().jobs().join(&job.job_id);
+    let socket = folder.join("ask.sock");
+    let claude = testkit::codex_of(home, &job.job_id);
+    let relays = processes_with(&format!("ask-relay\0--job-dir\0{}", folder.display()));
+    assert!(!relays.is_empty(), "Claude Code started codexd's relay");
+    let monitor = testkit::monitor_of(home, &job.job_id);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill -9 the monitor");
+    let end = wait_for_end(&client, &job.job_id).await;
+    let ended = end.job.as_ref().expect("job");
+    let reason = ended.error.clone().unwrap_or_default();
+    assert_eq!(ended.status(), JobStatus::Error, "{reason}");
+    assert!(
+        reason.starts_with("lost:") && reason.contains("were killed"),
+        "{reason}"
+    );
+    assert!(
+        ended.question.is_none(),
+        "no question is pending on an ended job"
+    );
+    poll_for("Claude Code and its relay to be gone", || {
+        let gone = !testkit::pid_alive(claude) && relays.iter().all(|p| !testkit::pid_alive(*p));
+        async move { gone.then_some(()) }
+    })
+    .await;
+    assert!(!target.exists(), "nobody allowed the command");
+    assert!(
+        !socket.exists(),
+        "the dead monitor's socket goes with the job"
+    );
+    let refused = answer(&client, &job.job_id, "allow").await;
+    assert!(
+        refused.is_err(),
+        "an ended job's question cannot be answered"
     );
 }

@@ -259,6 +259,9 @@ fn lost_reason(dir: &JobDir, agent: Agent) -> String {
         );
     }
     let reason = format!("lost: the job's monitor ended without recording {agent}'s exit status");
+    // The monitor removes its question socket as it ends; one killed leaves
+    // the file, where nothing answers any more.
+    let _ = std::fs::remove_file(dir.path().join(JobDir::ask_socket_name()));
     match dir.read_monitor_info() {
         Some(m) if proctree::kill_orphaned_job(m.monitor_pid, m.codex_pid, m.codex_start_time) => {
             warn!(
