@@ -10,7 +10,8 @@
 //! (denied at its deadline, and no stall meanwhile), cancelled while it
 //! waits (no process left), across a codexd killed -9 while it waits, and
 //! with the job's monitor killed -9 while it waits (the job lost, nothing
-//! left running, no socket left behind).
+//! left running, no socket left behind); and two calls in one message,
+//! asked one after the other.
 
 use std::path::{Path, PathBuf};
 
@@ -32,12 +33,18 @@ fn writing(target: &Path) -> FakeAnthropic {
 
 /// The model's Bash call that writes `target` with python3.
 fn write_step(target: &Path) -> Step {
+    let (name, input) = write_call(target);
+    Step::tool_use(name, input)
+}
+
+/// The tool and input of that call.
+fn write_call(target: &Path) -> (String, serde_json::Value) {
     let command = format!(
         "python3 -c \"open('{}', 'w').write('made')\" && echo made-it",
         target.display()
     );
-    Step::tool_use(
-        "Bash",
+    (
+        "Bash".into(),
         json!({"command": command, "description": "write the file"}),
     )
 }
@@ -703,4 +710,92 @@ async fn a_monitor_killed_while_claude_waits_ends_the_job_lost_with_nothing_left
         refused.is_err(),
         "an ended job's question cannot be answered"
     );
+}
+
+/// The command of the job's pending question, once it names `file`.
+async fn wait_for_question_about(client: &Client, id: &str, file: &str) -> String {
+    poll_for("the question about the file", || {
+        let mut client = client.clone();
+        let (id, file) = (id.to_string(), file.to_string());
+        async move {
+            let got = get(&mut client, &id).await;
+            let job = got.job.as_ref()?;
+            assert!(
+                !job.status().is_terminal(),
+                "{:?}\n{}",
+                job.error,
+                got.output
+            );
+            let command = job.question.as_ref()?.command.clone()?;
+            command.contains(&file).then_some(command)
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn two_calls_in_one_message_are_asked_one_after_the_other() {
+    let home = TempHome::new();
+    let (first, second) = (
+        home.root().join("first.txt"),
+        home.root().join("second.txt"),
+    );
+    let fake = FakeAnthropic::start(vec![
+        Step::ToolUses(vec![write_call(&first), write_call(&second)]),
+        Step::text("finished both questions"),
+    ]);
+    let Some(claude) = testkit::claude_bin() else {
+        return;
+    };
+    let mut env = fake.cli_env(&home.root().join("claude-home"));
+    env.push(("CLAUDE_BIN", claude.display().to_string()));
+    let daemon = Daemon::start_with(&home, &env).await;
+    let client = daemon.client().await;
+    let request = StartRequest {
+        approval_policy: Some("ask".into()),
+        agent: Some("claude".into()),
+        ..home.start_request("write both files")
+    };
+    let job = testkit::start_job(&client, request).await;
+
+    // Whichever Claude Code asks first is the one pending; the other waits
+    // its turn in the monitor and is asked once the first is answered.
+    let asked = wait_for_question(&client, &job.job_id).await;
+    let command = asked
+        .job
+        .and_then(|j| j.question)
+        .and_then(|q| q.command)
+        .expect("a command question");
+    let (allowed, denied) = if command.contains("first.txt") {
+        (&first, &second)
+    } else {
+        (&second, &first)
+    };
+    answer(&client, &job.job_id, "allow").await.expect("allow");
+    let denied_name = denied.file_name().and_then(|n| n.to_str()).expect("name");
+    wait_for_question_about(&client, &job.job_id, denied_name).await;
+    answer(&client, &job.job_id, "deny").await.expect("deny");
+
+    let end = done(&client, &job.job_id).await;
+    assert!(allowed.exists(), "the allowed command ran");
+    assert!(!denied.exists(), "the denied command did not");
+    let summary = end.summary.expect("summary");
+    let decisions: Vec<(&str, &str)> = summary
+        .approvals
+        .iter()
+        .map(|a| (a.decision.as_str(), a.by.as_str()))
+        .collect();
+    assert_eq!(decisions, [("allow", "user"), ("deny", "user")]);
+    assert_eq!(
+        summary.final_message.as_deref(),
+        Some("finished both questions")
+    );
+    let told = fake.log().tool_results_of("Bash");
+    assert_eq!(told.len(), 2, "Claude Code answered both calls: {told:?}");
+    assert_eq!(
+        told.iter().filter(|r| r.is_error).count(),
+        1,
+        "one denied: {told:?}"
+    );
+    drop(daemon);
 }

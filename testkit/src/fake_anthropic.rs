@@ -39,6 +39,9 @@ pub enum Step {
     /// A call of tool `name` whose input is computed from the log when the
     /// request that consumes this step arrives.
     ToolUseWith { name: String, input: InputFn },
+    /// Several tool calls in one message (`name`, `input` each), as a model
+    /// that calls tools in parallel answers.
+    ToolUses(Vec<(String, Value)>),
     /// HTTP 529 `overloaded_error`, which Claude Code retries.
     Overloaded,
 }
@@ -82,6 +85,7 @@ impl std::fmt::Debug for Step {
                 .debug_struct("ToolUseWith")
                 .field("name", name)
                 .finish_non_exhaustive(),
+            Self::ToolUses(calls) => f.debug_tuple("ToolUses").field(calls).finish(),
             Self::Overloaded => f.write_str("Overloaded"),
         }
     }
@@ -577,8 +581,52 @@ fn answer_message(
                            "message": "fake Anthropic API: overloaded"}});
         return ("529 Overloaded", "application/json", error.to_string());
     }
-    let block = match step {
-        Some(Step::Overloaded) => Block::Text(DONE_TEXT.into()),
+    let blocks = match step {
+        Some(Step::ToolUses(calls)) => calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, input))| Block::ToolUse {
+                id: format!("toolu_fake_{n:04}_{i}"),
+                name,
+                input,
+            })
+            .collect(),
+        step => vec![one_block(&state.log, n, main, step)],
+    };
+    let answer = blocks
+        .iter()
+        .map(|block| match block {
+            Block::Text(text) => format!("text {:?}", truncate(text, 80)),
+            Block::ToolUse { name, input, .. } => {
+                format!("tool_use {name} {}", truncate(&input.to_string(), 200))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    if let Some(last) = state.log.requests.last_mut() {
+        last.answer = answer;
+    }
+    drop(state);
+    let message_id = format!("msg_fake_{n:04}");
+    if stream {
+        (
+            "200 OK",
+            "text/event-stream",
+            sse_message(&message_id, &model, &blocks),
+        )
+    } else {
+        (
+            "200 OK",
+            "application/json",
+            json_message(&message_id, &model, &blocks).to_string(),
+        )
+    }
+}
+
+/// The one block a step other than [`Step::ToolUses`] answers with.
+fn one_block(log: &Log, n: usize, main: bool, step: Option<Step>) -> Block {
+    match step {
+        Some(Step::Overloaded | Step::ToolUses(_)) => Block::Text(DONE_TEXT.into()),
         None if main => Block::Text(DONE_TEXT.into()),
         None => Block::Text(SIDE_TEXT.into()),
         Some(Step::Text(text)) => Block::Text(text),
@@ -588,7 +636,6 @@ fn answer_message(
             input,
         },
         Some(Step::ToolUseWith { name, input }) => {
-            let log = &state.log;
             match catch_unwind(AssertUnwindSafe(|| input(log))) {
                 Ok(input) => Block::ToolUse {
                     id: format!("toolu_fake_{n:04}"),
@@ -607,97 +654,82 @@ fn answer_message(
                 }
             }
         }
-    };
-    let answer = match &block {
-        Block::Text(text) => format!("text {:?}", truncate(text, 80)),
-        Block::ToolUse { name, input, .. } => {
-            format!("tool_use {name} {}", truncate(&input.to_string(), 200))
-        }
-    };
-    if let Some(last) = state.log.requests.last_mut() {
-        last.answer = answer;
-    }
-    drop(state);
-    let message_id = format!("msg_fake_{n:04}");
-    if stream {
-        (
-            "200 OK",
-            "text/event-stream",
-            sse_message(&message_id, &model, &block),
-        )
-    } else {
-        (
-            "200 OK",
-            "application/json",
-            json_message(&message_id, &model, &block).to_string(),
-        )
     }
 }
 
-fn stop_reason(block: &Block) -> &'static str {
-    match block {
-        Block::Text(_) => "end_turn",
-        Block::ToolUse { .. } => "tool_use",
+/// `tool_use` when the message calls a tool, else `end_turn`.
+fn stop_reason(blocks: &[Block]) -> &'static str {
+    if blocks.iter().any(|b| matches!(b, Block::ToolUse { .. })) {
+        "tool_use"
+    } else {
+        "end_turn"
     }
 }
 
 /// A whole message, for a request without `stream: true`.
-fn json_message(id: &str, model: &str, block: &Block) -> Value {
-    let content = match block {
-        Block::Text(text) => json!({"type": "text", "text": text}),
-        Block::ToolUse { id, name, input } => {
-            json!({"type": "tool_use", "id": id, "name": name, "input": input})
-        }
-    };
+fn json_message(id: &str, model: &str, blocks: &[Block]) -> Value {
+    let content: Vec<Value> = blocks
+        .iter()
+        .map(|block| match block {
+            Block::Text(text) => json!({"type": "text", "text": text}),
+            Block::ToolUse { id, name, input } => {
+                json!({"type": "tool_use", "id": id, "name": name, "input": input})
+            }
+        })
+        .collect();
     json!({
         "id": id, "type": "message", "role": "assistant", "model": model,
-        "content": [content], "stop_reason": stop_reason(block), "stop_sequence": null,
+        "content": content, "stop_reason": stop_reason(blocks), "stop_sequence": null,
         "usage": {"input_tokens": 10, "output_tokens": 5,
                   "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
     })
 }
 
 /// The message as server-sent events, as the real API streams it.
-fn sse_message(id: &str, model: &str, block: &Block) -> String {
-    let (start, delta) = match block {
-        Block::Text(text) => (
-            json!({"type": "text", "text": ""}),
-            json!({"type": "text_delta", "text": text}),
-        ),
-        Block::ToolUse { id, name, input } => (
-            json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
-            json!({"type": "input_json_delta", "partial_json": input.to_string()}),
-        ),
-    };
-    let events = [
-        (
-            "message_start",
-            json!({"type": "message_start", "message": {
-                "id": id, "type": "message", "role": "assistant", "model": model,
-                "content": [], "stop_reason": null, "stop_sequence": null,
-                "usage": {"input_tokens": 10, "output_tokens": 1,
-                          "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}}),
-        ),
-        (
-            "content_block_start",
-            json!({"type": "content_block_start", "index": 0, "content_block": start}),
-        ),
-        (
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": 0, "delta": delta}),
-        ),
-        (
-            "content_block_stop",
-            json!({"type": "content_block_stop", "index": 0}),
-        ),
+fn sse_message(id: &str, model: &str, blocks: &[Block]) -> String {
+    let mut events = vec![(
+        "message_start",
+        json!({"type": "message_start", "message": {
+            "id": id, "type": "message", "role": "assistant", "model": model,
+            "content": [], "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": 10, "output_tokens": 1,
+                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}}),
+    )];
+    for (index, block) in blocks.iter().enumerate() {
+        let (start, delta) = match block {
+            Block::Text(text) => (
+                json!({"type": "text", "text": ""}),
+                json!({"type": "text_delta", "text": text}),
+            ),
+            Block::ToolUse { id, name, input } => (
+                json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
+                json!({"type": "input_json_delta", "partial_json": input.to_string()}),
+            ),
+        };
+        events.extend([
+            (
+                "content_block_start",
+                json!({"type": "content_block_start", "index": index, "content_block": start}),
+            ),
+            (
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": index, "delta": delta}),
+            ),
+            (
+                "content_block_stop",
+                json!({"type": "content_block_stop", "index": index}),
+            ),
+        ]);
+    }
+    events.extend([
         (
             "message_delta",
             json!({"type": "message_delta",
-                   "delta": {"stop_reason": stop_reason(block), "stop_sequence": null},
+                   "delta": {"stop_reason": stop_reason(blocks), "stop_sequence": null},
                    "usage": {"output_tokens": 5}}),
         ),
         ("message_stop", json!({"type": "message_stop"})),
-    ];
+    ]);
     events
         .iter()
         .map(|(name, data)| format!("event: {name}\ndata: {data}\n\n"))
