@@ -66,6 +66,17 @@ impl Setup {
         let home = TempHome::new();
         let target = home.root().join(file);
         let fake = writing(&target);
+        Self::with(home, target, fake, extra).await
+    }
+
+    /// A world whose model follows `fake`'s script; `target` is the file the
+    /// test looks at.
+    async fn with(
+        home: TempHome,
+        target: PathBuf,
+        fake: FakeAnthropic,
+        extra: &[(&'static str, String)],
+    ) -> Option<Self> {
         let claude = testkit::claude_bin()?;
         let mut env = fake.cli_env(&home.root().join("claude-home"));
         env.push(("CLAUDE_BIN", claude.display().to_string()));
@@ -154,6 +165,37 @@ fn processes_with(needle: &str) -> Vec<i32> {
                 .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
         })
         .collect()
+}
+
+/// What runs for a job while Claude Code's question waits: the monitor's
+/// question socket in the job's folder, Claude Code's pid and its relays'.
+struct Waiting {
+    socket: PathBuf,
+    claude: i32,
+    relays: Vec<i32>,
+}
+
+impl Waiting {
+    fn of(home: &TempHome, id: &str) -> Self {
+        let folder = home.paths().jobs().join(id);
+        let relays = processes_with(&format!("ask-relay\0--job-dir\0{}", folder.display()));
+        assert!(!relays.is_empty(), "Claude Code started codexd's relay");
+        Self {
+            socket: folder.join("ask.sock"),
+            claude: testkit::codex_of(home, id),
+            relays,
+        }
+    }
+
+    /// Waits until Claude Code and its relays have exited.
+    async fn gone(&self) {
+        poll_for("Claude Code and its relay to be gone", || {
+            let gone = !testkit::pid_alive(self.claude)
+                && self.relays.iter().all(|p| !testkit::pid_alive(*p));
+            async move { gone.then_some(()) }
+        })
+        .await;
+    }
 }
 
 /// The job's end, asserted `done`.
@@ -348,18 +390,14 @@ async fn cancel_while_claude_waits_leaves_no_process_and_no_socket() {
     };
     let (client, target, home) = (setup.client.clone(), setup.target.clone(), &setup.home);
     let (job, _) = setup.ask().await;
-    let folder = home.paths().jobs().join(&job.job_id);
-    let socket = folder.join("ask.sock");
+    let waiting = Waiting::of(home, &job.job_id);
     assert_eq!(
-        std::fs::metadata(&socket)
+        std::fs::metadata(&waiting.socket)
             .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
             .ok(),
         Some(0o600),
         "the monitor listens while the job runs, for its owner only"
     );
-    let claude = testkit::codex_of(home, &job.job_id);
-    let relays = processes_with(&format!("ask-relay\0--job-dir\0{}", folder.display()));
-    assert!(!relays.is_empty(), "Claude Code started codexd's relay");
     let cancelled = client
         .clone()
         .cancel(CancelRequest {
@@ -374,15 +412,14 @@ async fn cancel_while_claude_waits_leaves_no_process_and_no_socket() {
         end.job.as_ref().expect("job").status(),
         JobStatus::Cancelled
     );
-    poll_for("Claude Code, its relay and the monitor to be gone", || {
-        let gone = !testkit::pid_alive(claude)
-            && relays.iter().all(|p| !testkit::pid_alive(*p))
-            && home.live_monitors().is_empty();
+    waiting.gone().await;
+    poll_for("the monitor to be gone", || {
+        let gone = home.live_monitors().is_empty();
         async move { gone.then_some(()) }
     })
     .await;
     assert!(!target.exists());
-    assert!(!socket.exists(), "the socket goes with the job");
+    assert!(!waiting.socket.exists(), "the socket goes with the job");
 }
 
 #[tokio::test]
@@ -608,19 +645,16 @@ async fn a_reply_to_a_claude_ask_job_asks_again_through_its_own_relay() {
         write_step(&second),
         Step::text("second done"),
     ]);
-    let Some(claude) = testkit::claude_bin() else {
+    let Some(setup) = Setup::with(home, first.clone(), fake, &[]).await else {
         return;
     };
-    let mut env = fake.cli_env(&home.root().join("claude-home"));
-    env.push(("CLAUDE_BIN", claude.display().to_string()));
-    let daemon = Daemon::start_with(&home, &env).await;
-    let client = daemon.client().await;
+    let client = setup.client.clone();
     let job = testkit::start_job(
         &client,
         StartRequest {
             approval_policy: Some("ask".into()),
             agent: Some("claude".into()),
-            ..home.start_request("write the first file")
+            ..setup.home.start_request("write the first file")
         },
     )
     .await;
@@ -672,11 +706,7 @@ async fn a_monitor_killed_while_claude_waits_ends_the_job_lost_with_nothing_left
     };
     let (client, target, home) = (setup.client.clone(), setup.target.clone(), &setup.home);
     let (job, _) = setup.ask().await;
-    let folder = home.paths().jobs().join(&job.job_id);
-    let socket = folder.join("ask.sock");
-    let claude = testkit::codex_of(home, &job.job_id);
-    let relays = processes_with(&format!("ask-relay\0--job-dir\0{}", folder.display()));
-    assert!(!relays.is_empty(), "Claude Code started codexd's relay");
+    let waiting = Waiting::of(home, &job.job_id);
     let monitor = testkit::monitor_of(home, &job.job_id);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(monitor),
@@ -695,14 +725,10 @@ async fn a_monitor_killed_while_claude_waits_ends_the_job_lost_with_nothing_left
         ended.question.is_none(),
         "no question is pending on an ended job"
     );
-    poll_for("Claude Code and its relay to be gone", || {
-        let gone = !testkit::pid_alive(claude) && relays.iter().all(|p| !testkit::pid_alive(*p));
-        async move { gone.then_some(()) }
-    })
-    .await;
+    waiting.gone().await;
     assert!(!target.exists(), "nobody allowed the command");
     assert!(
-        !socket.exists(),
+        !waiting.socket.exists(),
         "the dead monitor's socket goes with the job"
     );
     let refused = answer(&client, &job.job_id, "allow").await;
@@ -744,17 +770,14 @@ async fn two_calls_in_one_message_are_asked_one_after_the_other() {
         Step::ToolUses(vec![write_call(&first), write_call(&second)]),
         Step::text("finished both questions"),
     ]);
-    let Some(claude) = testkit::claude_bin() else {
+    let Some(setup) = Setup::with(home, first.clone(), fake, &[]).await else {
         return;
     };
-    let mut env = fake.cli_env(&home.root().join("claude-home"));
-    env.push(("CLAUDE_BIN", claude.display().to_string()));
-    let daemon = Daemon::start_with(&home, &env).await;
-    let client = daemon.client().await;
+    let client = setup.client.clone();
     let request = StartRequest {
         approval_policy: Some("ask".into()),
         agent: Some("claude".into()),
-        ..home.start_request("write both files")
+        ..setup.home.start_request("write both files")
     };
     let job = testkit::start_job(&client, request).await;
 
@@ -790,12 +813,11 @@ async fn two_calls_in_one_message_are_asked_one_after_the_other() {
         summary.final_message.as_deref(),
         Some("finished both questions")
     );
-    let told = fake.log().tool_results_of("Bash");
+    let told = setup.fake.log().tool_results_of("Bash");
     assert_eq!(told.len(), 2, "Claude Code answered both calls: {told:?}");
     assert_eq!(
         told.iter().filter(|r| r.is_error).count(),
         1,
         "one denied: {told:?}"
     );
-    drop(daemon);
 }

@@ -346,30 +346,32 @@ async fn stop_signal(shutdown: Arc<Notify>) {
     }
 }
 
-/// Server reflection, v1 (grpcurl): made at its first call ([`Lazy`]).
+/// Server reflection over codexd's API and health, for grpcurl; made at its
+/// first call ([`Lazy`]), as v1 and as the older v1alpha.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(codex_async_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+}
+
 pub(crate) fn reflection_v1() -> Result<
     tonic_reflection::pb::v1::server_reflection_server::ServerReflectionServer<
         impl tonic_reflection::pb::v1::server_reflection_server::ServerReflection,
     >,
     String,
 > {
-    tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(codex_async_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    reflection()
         .build_v1()
         .map_err(|e| format!("building reflection v1: {e}"))
 }
 
-/// Server reflection, v1alpha (older grpcurl and tools).
 pub(crate) fn reflection_v1alpha() -> Result<
     tonic_reflection::pb::v1alpha::server_reflection_server::ServerReflectionServer<
         impl tonic_reflection::pb::v1alpha::server_reflection_server::ServerReflection,
     >,
     String,
 > {
-    tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(codex_async_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    reflection()
         .build_v1alpha()
         .map_err(|e| format!("building reflection v1alpha: {e}"))
 }
