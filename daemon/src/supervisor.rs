@@ -27,7 +27,7 @@ use tracing::{info, warn};
 use crate::{
     api::validate::JobSpec,
     config::Config,
-    engine::{self, Agent},
+    engine,
     job::events::Summary,
     job::{now_rfc3339, Isolation, JobId, JobRecord},
     monitor::{Limits, MonitorJob},
@@ -241,7 +241,7 @@ impl Supervisor {
         // An agent that is not installed: the Start's error, with nothing
         // recorded (a queued job whose agent goes missing later ends with the
         // same words when its turn comes: launch).
-        if let Some(why) = self.missing(agent) {
+        if let Some(why) = engine::not_installed(&self.inner.config, agent) {
             return Err(SupervisorError::Precondition(why));
         }
         if let Some(why) = engine::refusal(
@@ -447,7 +447,7 @@ impl Supervisor {
         let dir = self.job_dir(id);
         // A missing agent ends the job here (the monitor would find it only
         // after the Start was answered).
-        if let Some(reason) = self.missing(job.agent) {
+        if let Some(reason) = engine::not_installed(&self.inner.config, job.agent) {
             self.record_end(id, JobStatus::Error, None, Some(&reason))
                 .await?;
             return Ok(None);
@@ -641,11 +641,6 @@ impl Supervisor {
             agent: job.agent,
             questions,
         }
-    }
-
-    /// Why `agent` cannot run: its command is not installed (None: it is).
-    fn missing(&self, agent: Agent) -> Option<String> {
-        engine::not_installed(&self.inner.config, agent)
     }
 
     /// Cancels a job: stops codex and everything it started, and waits (up to

@@ -8,14 +8,14 @@
 //! "Reconnecting…" retries print those, and must not keep a dead job alive.
 
 use codex_async_proto::job_result::{STALLED, TIMED_OUT};
-
-use crate::job::Agent;
 use std::{
     fs::File,
     io::{self, Read, Seek, SeekFrom},
     path::PathBuf,
     time::{Duration, Instant},
 };
+
+use crate::job::Agent;
 
 /// Bytes scanned per check at most; past that, output this large is progress.
 const MAX_SCAN: u64 = 4 * 1024 * 1024;

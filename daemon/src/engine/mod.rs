@@ -25,6 +25,14 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+use crate::{
+    config::Config,
+    job::{
+        review::{Fields, Requested, Review},
+        JobRecord,
+    },
+};
+
 pub use agent::{Agent, DEFAULT};
 
 /// Whether a line an agent printed on stderr (which goes into output.txt as
@@ -33,14 +41,6 @@ pub use agent::{Agent, DEFAULT};
 pub fn is_setup_chatter(line: &str) -> bool {
     codex::is_setup_chatter(line) || gemini::is_setup_chatter(line)
 }
-
-use crate::{
-    config::Config,
-    job::{
-        review::{Fields, Requested, Review},
-        JobRecord,
-    },
-};
 
 /// A job driven through its agent's own protocol rather than read as a
 /// stream (codex's app-server): [`SessionPlan`] is what the session asks the

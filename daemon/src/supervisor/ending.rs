@@ -59,8 +59,10 @@ impl Supervisor {
         fallback_reason: Option<String>,
     ) -> Result<(), SupervisorError> {
         self.fold_summary(id, Fold::Final).await?;
-        // The reasons below name the job's agent.
-        let agent = self.load(id).await?.agent;
+        // Read once, after the final fold: the reasons below name its agent
+        // and quote its summary's last error.
+        let job = self.load(id).await?;
+        let agent = job.agent;
         let dir = self.job_dir(id);
         let exit = dir.read_exit();
         if let Some(note) = exit.as_ref().and_then(|e| e.output_note.as_deref()) {
@@ -79,11 +81,11 @@ impl Supervisor {
         };
         // A non-zero exit says more with the agent's own last error.
         if let (JobStatus::Error, Some(code), Some(text)) = (status, code, reason.as_mut()) {
-            if let Some(message) = self.load(id).await?.summary.error_message {
+            if let Some(message) = &job.summary.error_message {
                 if text.starts_with(&format!("{agent} exited")) {
                     *text = format!(
                         "{agent} exited with code {code}: {}",
-                        crate::job::events::one_line(&message, 300)
+                        crate::job::events::one_line(message, 300)
                     );
                 }
             }
@@ -248,7 +250,8 @@ pub(super) fn agent_ran(dir: &JobDir) -> bool {
 }
 
 /// Why a job whose monitor vanished is `error`; kills what the monitor left
-/// running, since nothing else would ever stop it.
+/// running, since nothing else would ever stop it, and removes the question
+/// socket it left in the job's folder.
 fn lost_reason(dir: &JobDir, agent: Agent) -> String {
     if !dir.path().exists() {
         // Its monitor stops codex when the folder goes, and writes exit.json
